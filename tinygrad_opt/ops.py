@@ -249,11 +249,11 @@ class Sigmoid(Function):
 
 class ReLU(Function):
     def forward(self, a):
-        self.mask = a > 0
-        return np.where(self.mask, a, 0).astype(a.dtype, copy=False)
+        self.out = np.maximum(a, 0)
+        return self.out
 
     def backward(self, g):  # d max(a,0)/da = 1 if a > 0 else 0
-        return g * self.mask
+        return g * (self.out > 0)
 
 
 class LeakyReLU(Function):

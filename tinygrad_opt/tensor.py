@@ -116,7 +116,9 @@ class Function:
     ``backward(self, grad) -> ndarray | tuple[ndarray | None, ...]`` returning one gradient
     per input (``None`` for inputs that need none; ``self.needs_grad[i]`` says which).
     ``backward`` may return a gradient with the *broadcast* shape; the engine sums it back
-    to the input's shape. ``backward`` must not modify ``grad`` in place.
+    to the input's shape. ``backward`` must not modify ``grad`` in place, and must return
+    new arrays (or views of ``grad``), never an array the Function keeps: the engine may
+    hand a returned array to a leaf as its ``.grad``.
     """
 
     parents: tuple[Tensor, ...] = ()
@@ -322,6 +324,9 @@ class Tensor:
             return
 
         grads: dict[int, np.ndarray] = {id(self): seed}
+        # ids of arrays already given to some input: a leaf may adopt a gradient array as
+        # its .grad (and later add into it in place) only if nobody else has seen it.
+        handed: set[int] = {id(seed)}
         for node in reversed(_topological_order(self)):
             g = grads.pop(id(node), None)
             if g is None:
@@ -336,11 +341,12 @@ class Tensor:
                 if pg.shape != parent.data.shape:
                     pg = unbroadcast(pg, parent.data.shape)
                 if parent._ctx is None:
-                    _accumulate_leaf(parent, pg)
+                    _accumulate_leaf(parent, pg, adopt=id(pg) not in handed)
                 else:
                     key = id(parent)
                     prev = grads.get(key)
                     grads[key] = pg if prev is None else prev + pg
+                handed.add(id(pg))
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
@@ -605,10 +611,17 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 
 # --------------------------------------------------------------------------- internals
-def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
+def _accumulate_leaf(leaf: Tensor, g: np.ndarray, adopt: bool = False) -> None:
+    """Add ``g`` into ``leaf.grad``; the first time, store a private copy of ``g``.
+
+    With ``adopt=True`` (the caller knows nobody else holds ``g``) a fresh, writable array
+    of the right dtype is stored as it is, saving a copy per parameter per step.
+    """
     if leaf.grad is None:
-        # Own the buffer: g may be a broadcast view or shared with another input.
-        leaf.grad = np.array(g, dtype=leaf.data.dtype, copy=True)
+        if adopt and g.base is None and g.flags.writeable and g.dtype == leaf.data.dtype:
+            leaf.grad = g
+        else:  # g may be a broadcast view, or shared with another input
+            leaf.grad = np.array(g, dtype=leaf.data.dtype, copy=True)
     else:
         np.add(leaf.grad, g, out=leaf.grad, casting="unsafe")
 
