@@ -17,7 +17,6 @@ from tinygrad_opt.tensor import (
     minimum,
     no_grad,
     stack,
-    tensor,
     where,
 )
 from tinygrad_opt.value import Value
@@ -37,6 +36,5 @@ __all__ = [
     "minimum",
     "no_grad",
     "stack",
-    "tensor",
     "where",
 ]

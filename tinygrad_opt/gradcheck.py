@@ -140,7 +140,9 @@ class _Problem:
                 num[:, j] = self._central(d, eps, None).reshape(-1)
             bad = _mismatch(num, ana, atol, rtol)
             if (bad > 0).any() or not np.isfinite(ana).all():
-                k, j = np.unravel_index(np.nanargmax(np.where(np.isfinite(ana), bad, np.inf)), bad.shape)
+                k, j = np.unravel_index(
+                    np.nanargmax(np.where(np.isfinite(ana), bad, np.inf)), bad.shape
+                )
                 where = _index(j, a.shape)
                 what = f"d output{_index(k, out.shape)}"
                 raise _report(self.names[i], where, num[k, j], ana[k, j], what, atol, rtol)
@@ -224,8 +226,7 @@ class _ValueProblem(_Problem):
 
         self.fn, self.Value = fn, Value
         self.arrays = [
-            np.array(float(x.data if isinstance(x, Value) else x), dtype=np.float64)
-            for x in inputs
+            np.array(float(x.data if isinstance(x, Value) else x), dtype=np.float64) for x in inputs
         ]
         self.names = [
             f"input {k}" + (f" ({x.label})" if getattr(x, "label", "") else "")

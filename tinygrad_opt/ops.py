@@ -308,13 +308,14 @@ class Clip(Function):
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function, vectorised, accurate to about 1e-15 in float64.
 
-    |x| <= 3: the Maclaurin series erf x = 2/√π Σ (-1)ⁿ x²ⁿ⁺¹ / (n!(2n+1)).
-    |x| > 3: erfc x = e^(-x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + ...)))), the Laplace
+    |x| <= 2: the Maclaurin series erf x = 2/√π Σ (-1)ⁿ x²ⁿ⁺¹ / (n!(2n+1)) (beyond 2 its
+    alternating terms grow to ~e^(x²) and cancellation costs digits: 8e-14 at |x| = 3).
+    |x| > 2: erfc x = e^(-x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + ...)))), the Laplace
     continued fraction (Abramowitz & Stegun 7.1.14), evaluated bottom-up.
     """
     x = np.asarray(x, dtype=np.float64)
     ax = np.abs(x)
-    small = np.minimum(ax, 3.0)
+    small = np.minimum(ax, 2.0)
     x2 = small * small
     term = small.copy()
     total = small.copy()
@@ -322,12 +323,12 @@ def erf(x: np.ndarray) -> np.ndarray:
         term = term * (-x2) / n
         total += term / (2 * n + 1)
     series = total * (2.0 / math.sqrt(math.pi))
-    big = np.maximum(ax, 3.0)
+    big = np.maximum(ax, 2.0)
     frac = big.copy()
     for k in range(60, 0, -1):
         frac = big + (k / 2.0) / frac
     tail = 1.0 - np.exp(-big * big) / (math.sqrt(math.pi) * frac)
-    return np.sign(x) * np.where(ax <= 3.0, series, tail)
+    return np.sign(x) * np.where(ax <= 2.0, series, tail)
 
 
 # --------------------------------------------------------------------------- reductions
@@ -492,7 +493,9 @@ class Expand(Function):
 def _is_basic_index(index: Any) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return all(
-        p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer))
+        p is None
+        or p is Ellipsis
+        or isinstance(p, (slice, int, np.integer))
         or (isinstance(p, np.ndarray) and p.dtype == np.bool_)
         for p in parts
     )
@@ -528,7 +531,10 @@ class Cat(Function):
 
     def describe_error(self, inputs, params, err):
         shapes = ", ".join(str(t.shape) for t in inputs)
-        return f"cat: shapes {shapes} do not match outside axis {params['axis']}"
+        axis, nd = params["axis"], inputs[0].ndim
+        if not -nd <= axis < nd:
+            return f"cat: axis {axis} is out of range for input shapes {shapes}"
+        return f"cat: shapes {shapes} do not match outside axis {axis}"
 
 
 class Stack(Function):
@@ -543,6 +549,9 @@ class Stack(Function):
 
     def describe_error(self, inputs, params, err):
         shapes = ", ".join(str(t.shape) for t in inputs)
+        if len({t.shape for t in inputs}) == 1:
+            axis, nd = params["axis"], inputs[0].ndim + 1
+            return f"stack: axis {axis} is out of range for {nd}-D results (shapes {shapes})"
         return f"stack: all shapes must be equal, got {shapes}"
 
 
@@ -561,5 +570,7 @@ class Pad(Function):
         return f"pad: pad_width {params['pad_width']!r} does not fit shape {inputs[0].shape}: {err}"
 
 
-__all__ = [name for name, obj in globals().items() if isinstance(obj, type) and issubclass(obj, Function)]
+__all__ = [
+    name for name, obj in globals().items() if isinstance(obj, type) and issubclass(obj, Function)
+]
 __all__ += ["erf", "Tensor"]

@@ -104,7 +104,10 @@ def _as_float_array(data: Any, dtype: Any) -> np.ndarray:
             f"with numpy dtype {arr.dtype} (kind {kind!r})"
         )
     if dtype is None:
-        dtype = arr.dtype if kind == "f" else DEFAULT_DTYPE
+        # numpy floating arrays/scalars keep their precision; Python floats and lists of
+        # them (which numpy would make float64) get the default, as in torch.tensor
+        keep = kind == "f" and isinstance(data, (np.ndarray, np.floating))
+        dtype = arr.dtype if keep else DEFAULT_DTYPE
     return arr.astype(dtype, copy=False) if arr.dtype != dtype else arr
 
 
@@ -533,7 +536,9 @@ class Tensor:
         try:
             shape = np.squeeze(self.data, axis=_axis_arg(axis)).shape
         except ValueError as e:
-            raise ShapeError(f"squeeze: cannot squeeze axis {axis} of shape {self.shape}: {e}") from None
+            raise ShapeError(
+                f"squeeze: cannot squeeze axis {axis} of shape {self.shape}: {e}"
+            ) from None
         return _ops.Reshape.apply(self, shape=shape)
 
     def unsqueeze(self, axis: int) -> Tensor:
@@ -541,12 +546,17 @@ class Tensor:
         try:
             shape = np.expand_dims(self.data, axis).shape
         except ValueError as e:
-            raise ShapeError(f"unsqueeze: axis {axis} out of range for shape {self.shape}: {e}") from None
+            raise ShapeError(
+                f"unsqueeze: axis {axis} out of range for shape {self.shape}: {e}"
+            ) from None
         return _ops.Reshape.apply(self, shape=shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
+        for d in (start_dim, end_dim):
+            if not -self.ndim <= d < self.ndim:
+                raise ShapeError(f"flatten: dim {d} is out of range for shape {self.shape}")
         s = start_dim % self.ndim
         e = end_dim % self.ndim
         if s > e:

@@ -1,0 +1,419 @@
+# ruff: noqa: E501  (the case table keeps one op per line)
+"""Forward values and gradients of every Tensor op agree with PyTorch autograd (float64).
+
+One data-driven table, ``CASES``, drives everything: each :class:`Case` names an op, gives
+our function, the equivalent torch function and the input shapes/domains. Adding an op is
+one line here, then ``python scripts/make_torch_fixtures.py`` (with torch installed)
+refreshes ``tests/fixtures/torch_ops.npz``.
+
+- When torch is importable, every case is run live against torch (marker ``torch``).
+- Always, our results are compared with the committed fixture (inputs, torch outputs,
+  torch gradients), so the agreement is checked even where torch is missing.
+
+Gradients are those of ``sum(out * u)`` for a fixed random ``u`` (a vector-Jacobian
+product), so every output element's derivative contributes.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_opt import Tensor, cat, stack, where
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # pragma: no cover - torch is a test oracle only
+    torch = None
+    F = None
+
+FIXTURE = Path(__file__).parent / "fixtures" / "torch_ops.npz"
+RTOL, ATOL = 1e-10, 1e-12
+
+# --------------------------------------------------------------------------- inputs
+
+DOMAINS = ("real", "pos", "away0", "unit", "distinct", "int", "wide")
+
+
+def make_input(rng: np.random.Generator, shape: tuple[int, ...], domain: str) -> np.ndarray:
+    """Deterministic float64 data of ``shape`` from ``domain``.
+
+    real: U(-2, 2); pos: U(0.5, 2); away0: ±U(0.2, 2) (no kinks of abs/relu nearby);
+    unit: U(-0.9, 0.9); distinct: a shuffled grid (no ties for max/min);
+    int: integers in [-2, 2] (ties and zeros on purpose); wide: U(-40, 40).
+    """
+    n = math.prod(shape)
+    if domain == "real":
+        x = rng.uniform(-2, 2, n)
+    elif domain == "pos":
+        x = rng.uniform(0.5, 2, n)
+    elif domain == "away0":
+        x = rng.choice([-1.0, 1.0], n) * rng.uniform(0.2, 2, n)
+    elif domain == "unit":
+        x = rng.uniform(-0.9, 0.9, n)
+    elif domain == "distinct":
+        x = rng.permutation(n) * 0.3 - 0.15 * n + rng.uniform(0, 0.05, n)
+    elif domain == "int":
+        x = rng.integers(-2, 3, n).astype(np.float64)
+    elif domain == "wide":
+        x = rng.uniform(-40, 40, n)
+    else:  # pragma: no cover
+        raise ValueError(domain)
+    return x.reshape(shape)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One op case: ``ours(*Tensors)`` must equal ``theirs(*torch.Tensors)``.
+
+    ``inputs`` holds one entry per input: a shape, or ``(shape, domain)``.
+    """
+
+    name: str
+    ours: Callable
+    theirs: Callable
+    inputs: list = field(default_factory=list)
+
+    def specs(self) -> list[tuple[tuple[int, ...], str]]:
+        out = []
+        for s in self.inputs:
+            if len(s) == 2 and isinstance(s[1], str):
+                out.append((tuple(s[0]), s[1]))
+            else:
+                out.append((tuple(s), "real"))
+        return out
+
+    def seed(self) -> int:
+        return zlib.crc32(self.name.encode())
+
+    def make_inputs(self) -> list[np.ndarray]:
+        rng = np.random.default_rng(self.seed())
+        return [make_input(rng, shape, dom) for shape, dom in self.specs()]
+
+    def make_upstream(self, out_shape: tuple[int, ...]) -> np.ndarray:
+        return np.random.default_rng(self.seed() + 1).standard_normal(out_shape)
+
+
+def run_ours(case: Case, inputs: list[np.ndarray], u: np.ndarray | None = None):
+    """Our forward value, the upstream ``u`` used and our input gradients (float64)."""
+    xs = [Tensor(a.copy(), requires_grad=True, dtype=np.float64) for a in inputs]
+    out = case.ours(*xs)
+    assert out.dtype == np.float64, f"{case.name}: float64 in, {out.dtype} out"
+    if u is None:
+        u = case.make_upstream(out.shape)
+    (out * Tensor(u)).sum().backward()
+    grads = [np.zeros_like(a) if x.grad is None else x.grad for a, x in zip(inputs, xs)]
+    return np.array(out.data), u, grads
+
+
+def run_torch(case: Case, inputs: list[np.ndarray], u: np.ndarray):
+    xs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in inputs]
+    out = case.theirs(*xs)
+    (out * torch.from_numpy(u)).sum().backward()
+    grads = [np.zeros_like(a) if x.grad is None else x.grad.numpy() for a, x in zip(inputs, xs)]
+    return out.detach().numpy(), grads
+
+
+# --------------------------------------------------------------------------- torch helpers
+
+
+def torch_pad(widths, ndim: int):
+    """numpy-style ``pad_width`` → torch ``F.pad`` pairs (last dim first)."""
+    w = np.broadcast_to(np.asarray(widths), (ndim, 2))
+    return tuple(int(v) for lo, hi in w[::-1] for v in (lo, hi))
+
+
+def _t(a):  # a constant numpy array as a torch tensor
+    return torch.from_numpy(np.asarray(a))
+
+
+def rev(x):
+    return x.permute(*reversed(range(x.ndim)))
+
+
+MASK_34 = np.array(
+    [[True, False, True, True], [False, False, True, False], [True, True, False, True]]
+)
+COND_31 = np.array([[[True]], [[False]], [[True]]])  # broadcasts against (3, 1, 4) and (2, 4)
+IDX_REP = np.array([0, 0, 2, 0, 1])  # repeated integer indices: gradients must add up
+
+S = "distinct"
+
+# --------------------------------------------------------------------------- the table
+# fmt: off
+CASES: list[Case] = [
+    # binary, broadcasting (3,1,4) with (2,4), scalars and 0-d
+    Case("add", lambda a, b: a + b, lambda a, b: a + b, [(3, 1, 4), (2, 4)]),
+    Case("sub", lambda a, b: a - b, lambda a, b: a - b, [(3, 1, 4), (2, 4)]),
+    Case("mul", lambda a, b: a * b, lambda a, b: a * b, [(3, 1, 4), (2, 4)]),
+    Case("div", lambda a, b: a / b, lambda a, b: a / b, [(3, 1, 4), ((2, 4), "away0")]),
+    Case("pow_tt", lambda a, b: a**b, lambda a, b: a**b, [((3, 1, 4), "pos"), (2, 4)]),
+    Case("add_0d", lambda a, b: a + b, lambda a, b: a + b, [(), (2, 3)]),
+    Case("mul_0d", lambda a, b: a * b, lambda a, b: a * b, [(2, 3), ()]),
+    Case("div_0d", lambda a, b: a / b, lambda a, b: a / b, [(2, 3), ((), "away0")]),
+    Case("add_size1", lambda a, b: a + b, lambda a, b: a + b, [(1, 3, 1), (2, 1, 1, 4)]),
+    Case("maximum", lambda a, b: a.maximum(b), lambda a, b: torch.maximum(a, b), [(3, 1, 4), (2, 4)]),
+    Case("minimum", lambda a, b: a.minimum(b), lambda a, b: torch.minimum(a, b), [(3, 1, 4), (2, 4)]),
+    Case("maximum_ties", lambda a, b: a.maximum(b), lambda a, b: torch.maximum(a, b), [((4, 5), "int"), ((4, 5), "int")]),
+    Case("minimum_ties", lambda a, b: a.minimum(b), lambda a, b: torch.minimum(a, b), [((4, 5), "int"), ((5,), "int")]),
+    Case("maximum_scalar", lambda a: a.maximum(0.5), lambda a: torch.clamp(a, min=0.5), [(3, 4)]),
+    Case("cast_roundtrip", lambda a: a.float().double() * a, lambda a: a.float().double() * a, [(3, 4)]),
+    Case("where", lambda a, b: where(COND_31, a, b), lambda a, b: torch.where(_t(COND_31), a, b), [(3, 1, 4), (2, 4)]),
+    # reflected / scalar operands
+    Case("radd", lambda x: 2.5 + x, lambda x: 2.5 + x, [(2, 3)]),
+    Case("rsub", lambda x: 2.5 - x, lambda x: 2.5 - x, [(2, 3)]),
+    Case("rmul", lambda x: 2.5 * x, lambda x: 2.5 * x, [(2, 3)]),
+    Case("rdiv", lambda x: 2.5 / x, lambda x: 2.5 / x, [((2, 3), "away0")]),
+    Case("sub_scalar", lambda x: x - 1.5, lambda x: x - 1.5, [(2, 3)]),
+    Case("div_scalar", lambda x: x / 3.0, lambda x: x / 3.0, [(2, 3)]),
+    Case("pow_int", lambda x: x**3, lambda x: x**3, [(2, 3)]),
+    Case("pow_neg", lambda x: x**-2, lambda x: x**-2, [((2, 3), "away0")]),
+    Case("pow_half", lambda x: x**0.5, lambda x: x**0.5, [((2, 3), "pos")]),
+    Case("rpow", lambda x: 2.0**x, lambda x: 2.0**x, [(2, 3)]),
+    Case("neg", lambda x: -x, lambda x: -x, [(2, 3)]),
+    # elementwise
+    Case("exp", lambda x: x.exp(), lambda x: x.exp(), [(2, 3)]),
+    Case("log", lambda x: x.log(), lambda x: x.log(), [((2, 3), "pos")]),
+    Case("sqrt", lambda x: x.sqrt(), lambda x: x.sqrt(), [((2, 3), "pos")]),
+    Case("abs", lambda x: x.abs(), lambda x: x.abs(), [((2, 3), "away0")]),
+    Case("abs_at_0", lambda x: x.abs(), lambda x: x.abs(), [((4, 5), "int")]),
+    Case("tanh", lambda x: x.tanh(), lambda x: x.tanh(), [(2, 3)]),
+    Case("tanh_wide", lambda x: x.tanh(), lambda x: x.tanh(), [((4, 5), "wide")]),
+    Case("sigmoid", lambda x: x.sigmoid(), lambda x: x.sigmoid(), [(2, 3)]),
+    Case("sigmoid_wide", lambda x: x.sigmoid(), lambda x: x.sigmoid(), [((4, 5), "wide")]),
+    Case("relu", lambda x: x.relu(), lambda x: x.relu(), [((2, 3), "away0")]),
+    Case("relu_at_0", lambda x: x.relu(), lambda x: x.relu(), [((4, 5), "int")]),
+    Case("leaky_relu", lambda x: x.leaky_relu(0.1), lambda x: F.leaky_relu(x, 0.1), [((2, 3), "away0")]),
+    Case("leaky_relu_default", lambda x: x.leaky_relu(), lambda x: F.leaky_relu(x), [((2, 3), "away0")]),
+    Case("gelu", lambda x: x.gelu(), lambda x: F.gelu(x), [((3, 4), "real")]),
+    Case("gelu_wide", lambda x: x.gelu(), lambda x: F.gelu(x), [((4, 5), "wide")]),
+    Case("gelu_tanh", lambda x: x.gelu("tanh"), lambda x: F.gelu(x, approximate="tanh"), [(3, 4)]),
+    Case("clip", lambda x: x.clip(-0.5, 0.5), lambda x: x.clamp(-0.5, 0.5), [(3, 4)]),
+    Case("clip_edges", lambda x: x.clip(-1, 1), lambda x: x.clamp(-1, 1), [((4, 5), "int")]),
+    Case("clip_min", lambda x: x.clip(min=0.3), lambda x: x.clamp(min=0.3), [(3, 4)]),
+    Case("clip_max", lambda x: x.clip(max=0.3), lambda x: x.clamp(max=0.3), [(3, 4)]),
+    # matmul
+    Case("matmul_1d_1d", lambda a, b: a @ b, lambda a, b: a @ b, [(4,), (4,)]),
+    Case("matmul_1d_2d", lambda a, b: a @ b, lambda a, b: a @ b, [(4,), (4, 3)]),
+    Case("matmul_2d_1d", lambda a, b: a @ b, lambda a, b: a @ b, [(3, 4), (4,)]),
+    Case("matmul_2d_2d", lambda a, b: a @ b, lambda a, b: a @ b, [(3, 4), (4, 2)]),
+    Case("matmul_batched", lambda a, b: a @ b, lambda a, b: a @ b, [(2, 1, 3, 4), (5, 4, 2)]),
+    Case("matmul_1d_3d", lambda a, b: a @ b, lambda a, b: a @ b, [(4,), (2, 4, 3)]),
+    Case("matmul_3d_1d", lambda a, b: a @ b, lambda a, b: a @ b, [(2, 3, 4), (4,)]),
+    # reductions
+    Case("sum", lambda x: x.sum(), lambda x: x.sum(), [(2, 3, 4)]),
+    Case("sum_axis", lambda x: x.sum(1), lambda x: x.sum(1), [(2, 3, 4)]),
+    Case("sum_neg_keep", lambda x: x.sum(-1, keepdims=True), lambda x: x.sum(-1, keepdim=True), [(2, 3, 4)]),
+    Case("sum_tuple", lambda x: x.sum((0, 2)), lambda x: x.sum((0, 2)), [(2, 3, 4)]),
+    Case("sum_0d", lambda x: x.sum(), lambda x: x.sum(), [()]),
+    Case("mean", lambda x: x.mean(), lambda x: x.mean(), [(2, 3, 4)]),
+    Case("mean_axis_keep", lambda x: x.mean(0, keepdims=True), lambda x: x.mean(0, keepdim=True), [(2, 3, 4)]),
+    Case("mean_tuple", lambda x: x.mean((-1, 0)), lambda x: x.mean((-1, 0)), [(2, 3, 4)]),
+    Case("max", lambda x: x.max(), lambda x: torch.amax(x), [((2, 3, 4), S)]),
+    Case("max_axis", lambda x: x.max(1), lambda x: torch.amax(x, 1), [((2, 3, 4), S)]),
+    Case("max_tuple_keep", lambda x: x.max((0, 2), keepdims=True), lambda x: torch.amax(x, (0, 2), keepdim=True), [((2, 3, 4), S)]),
+    Case("max_ties", lambda x: x.max(-1), lambda x: torch.amax(x, -1), [((4, 6), "int")]),
+    Case("max_ties_all", lambda x: x.max(), lambda x: torch.amax(x), [((4, 6), "int")]),
+    Case("min", lambda x: x.min(), lambda x: torch.amin(x), [((2, 3, 4), S)]),
+    Case("min_axis", lambda x: x.min(-2, keepdims=True), lambda x: torch.amin(x, -2, keepdim=True), [((2, 3, 4), S)]),
+    Case("min_ties", lambda x: x.min(0), lambda x: torch.amin(x, 0), [((4, 6), "int")]),
+    Case("var", lambda x: x.var(), lambda x: torch.var(x), [(2, 3, 4)]),
+    Case("var_axis_c0", lambda x: x.var(1, correction=0), lambda x: torch.var(x, 1, correction=0), [(2, 3, 4)]),
+    Case("var_tuple_keep", lambda x: x.var((0, -1), keepdims=True), lambda x: torch.var(x, (0, -1), keepdim=True, correction=1), [(2, 3, 4)]),
+    Case("std", lambda x: x.std(-1), lambda x: torch.std(x, -1), [(2, 3, 4)]),
+    Case("logsumexp", lambda x: x.logsumexp(-1), lambda x: torch.logsumexp(x, -1), [(2, 3, 4)]),
+    Case("logsumexp_tuple_keep", lambda x: x.logsumexp((0, 1), keepdims=True), lambda x: torch.logsumexp(x, (0, 1), keepdim=True), [(2, 3, 4)]),
+    Case("logsumexp_all", lambda x: x.logsumexp(None), lambda x: torch.logsumexp(x, (0, 1)), [(3, 4)]),
+    Case("logsumexp_wide", lambda x: x.logsumexp(0), lambda x: torch.logsumexp(x, 0), [((4, 5), "wide")]),
+    Case("softmax", lambda x: x.softmax(), lambda x: torch.softmax(x, -1), [(2, 3, 4)]),
+    Case("softmax_axis0", lambda x: x.softmax(0), lambda x: torch.softmax(x, 0), [(2, 3, 4)]),
+    Case("softmax_wide", lambda x: x.softmax(1), lambda x: torch.softmax(x, 1), [((4, 5), "wide")]),
+    Case("log_softmax", lambda x: x.log_softmax(), lambda x: torch.log_softmax(x, -1), [(2, 3, 4)]),
+    Case("log_softmax_axis1", lambda x: x.log_softmax(1), lambda x: torch.log_softmax(x, 1), [((4, 5), "wide")]),
+    # shape ops
+    Case("reshape", lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1), [(2, 3, 4)]),
+    Case("reshape_0d", lambda x: x.reshape(1, 1), lambda x: x.reshape(1, 1), [()]),
+    Case("transpose", lambda x: x.transpose(0, 2), lambda x: x.transpose(0, 2), [(2, 3, 4)]),
+    Case("transpose_neg", lambda x: x.transpose(-1, 1), lambda x: x.transpose(-1, 1), [(2, 3, 4)]),
+    Case("permute", lambda x: x.permute(2, 0, 1), lambda x: x.permute(2, 0, 1), [(2, 3, 4)]),
+    Case("T_2d", lambda x: x.T, lambda x: x.T, [(3, 4)]),
+    Case("T_3d", lambda x: x.T, rev, [(2, 3, 4)]),
+    Case("expand", lambda x: x.expand(2, 3, 4), lambda x: x.expand(2, 3, 4), [(3, 1)]),
+    Case("expand_minus1", lambda x: x.expand(5, -1, 4), lambda x: x.expand(5, -1, 4), [(3, 1)]),
+    Case("squeeze", lambda x: x.squeeze(), lambda x: x.squeeze(), [(1, 3, 1, 2)]),
+    Case("squeeze_axis", lambda x: x.squeeze(-2), lambda x: x.squeeze(-2), [(1, 3, 1, 2)]),
+    Case("unsqueeze", lambda x: x.unsqueeze(1), lambda x: x.unsqueeze(1), [(3, 2)]),
+    Case("unsqueeze_neg", lambda x: x.unsqueeze(-1), lambda x: x.unsqueeze(-1), [(3, 2)]),
+    Case("flatten", lambda x: x.flatten(), lambda x: x.flatten(), [(2, 3, 4)]),
+    Case("flatten_range", lambda x: x.flatten(1, 2), lambda x: x.flatten(1, 2), [(2, 3, 4, 2)]),
+    # indexing
+    Case("getitem_slice", lambda x: x[1:, ::2], lambda x: x[1:, ::2], [(3, 5)]),
+    Case("getitem_negstep", lambda x: x[::-1], lambda x: x.flip(0), [(4, 3)]),
+    Case("getitem_negstep2", lambda x: x[:, 3:0:-2], lambda x: x.flip(1)[:, 1:4:2], [(3, 5)]),
+    Case("getitem_int", lambda x: x[1], lambda x: x[1], [(3, 4)]),
+    Case("getitem_negint", lambda x: x[-1, 2], lambda x: x[-1, 2], [(3, 4)]),
+    Case("getitem_ellipsis_none", lambda x: x[..., None, 1], lambda x: x[..., None, 1], [(2, 3, 4)]),
+    Case("getitem_intarray_rep", lambda x: x[IDX_REP], lambda x: x[_t(IDX_REP)], [(3, 4)]),
+    Case("getitem_list_rep", lambda x: x[[0, 0, 1]], lambda x: x[[0, 0, 1]], [(3,)]),
+    Case("getitem_two_arrays", lambda x: x[[0, 2, 0], [1, 1, 1]], lambda x: x[[0, 2, 0], [1, 1, 1]], [(3, 4)]),
+    Case("getitem_mask", lambda x: x[MASK_34], lambda x: x[_t(MASK_34)], [(3, 4)]),
+    Case("getitem_mask_rows", lambda x: x[np.array([True, False, True])], lambda x: x[_t(np.array([True, False, True]))], [(3, 4)]),
+    Case("getitem_mixed", lambda x: x[1:, IDX_REP[:3]], lambda x: x[1:, _t(IDX_REP[:3])], [(3, 4)]),
+    Case("getitem_mixed_none", lambda x: x[None, [2, 2], ..., 1:3], lambda x: x[None, [2, 2], ..., 1:3], [(3, 2, 4)]),
+    # join and pad
+    Case("cat0", lambda a, b: cat([a, b]), lambda a, b: torch.cat([a, b]), [(2, 3), (4, 3)]),
+    Case("cat_neg3", lambda a, b, c: cat([a, b, c], axis=-1), lambda a, b, c: torch.cat([a, b, c], -1), [(2, 1), (2, 3), (2, 2)]),
+    Case("stack0", lambda a, b: stack([a, b]), lambda a, b: torch.stack([a, b]), [(2, 3), (2, 3)]),
+    Case("stack1", lambda a, b, c: stack([a, b, c], 1), lambda a, b, c: torch.stack([a, b, c], 1), [(2, 3), (2, 3), (2, 3)]),
+    Case("stack_neg", lambda a, b: stack([a, b], -1), lambda a, b: torch.stack([a, b], -1), [(2, 3), (2, 3)]),
+    Case("pad_int", lambda x: x.pad(1), lambda x: F.pad(x, torch_pad(1, 2)), [(2, 3)]),
+    Case("pad_axes", lambda x: x.pad(((0, 1), (2, 0), (1, 1)), value=0.5), lambda x: F.pad(x, torch_pad(((0, 1), (2, 0), (1, 1)), 3), value=0.5), [(2, 3, 2)]),
+    # compositions
+    Case("layernorm", lambda x: (x - x.mean(-1, keepdims=True)) / (x.var(-1, keepdims=True, correction=0) + 1e-5).sqrt(), lambda x: F.layer_norm(x, (4,), eps=1e-5), [(3, 4)]),
+    Case("cross_entropy", lambda x: -x.log_softmax()[np.arange(3), [1, 0, 3]].mean(), lambda x: F.cross_entropy(x, _t(np.array([1, 0, 3]))), [(3, 4)]),
+    Case("mlp", lambda x, w, b: ((x @ w + b).tanh() @ w.T).sigmoid().sum(1), lambda x, w, b: ((x @ w + b).tanh() @ w.T).sigmoid().sum(1), [(5, 3), (3, 4), (4,)]),
+]
+# fmt: on
+
+CASE_BY_NAME = {c.name: c for c in CASES}
+IDS = [c.name for c in CASES]
+
+
+def test_case_names_are_unique():
+    assert len(CASE_BY_NAME) == len(CASES)
+
+
+def _assert_close(ours, theirs, what):
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
+    np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL, err_msg=what)
+
+
+def _compare(case, out, grads, ref_out, ref_grads, source):
+    _assert_close(out, ref_out, f"{case.name}: forward vs {source}")
+    assert len(grads) == len(ref_grads)
+    for i, (g, rg) in enumerate(zip(grads, ref_grads)):
+        _assert_close(g, rg, f"{case.name}: gradient of input {i} vs {source}")
+
+
+# --------------------------------------------------------------------------- live torch
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", IDS)
+def test_matches_torch_live(name):
+    if torch is None:
+        pytest.skip("torch is not importable")
+    case = CASE_BY_NAME[name]
+    inputs = case.make_inputs()
+    out, u, grads = run_ours(case, inputs)
+    ref_out, ref_grads = run_torch(case, inputs, u)
+    _compare(case, out, grads, ref_out, ref_grads, "torch (live)")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def fixture_data():
+    if not FIXTURE.exists():
+        pytest.fail(f"{FIXTURE} is missing: run `python scripts/make_torch_fixtures.py`")
+    with np.load(FIXTURE) as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_matches_torch_fixture(name, fixture_data):
+    case = CASE_BY_NAME[name]
+    key = f"{name}/out"
+    assert key in fixture_data, (
+        f"case {name!r} has no entry in {FIXTURE.name}: run `python scripts/make_torch_fixtures.py`"
+    )
+    inputs = [fixture_data[f"{name}/in{i}"] for i in range(len(case.specs()))]
+    assert f"{name}/in{len(inputs)}" not in fixture_data, f"{name}: input count changed"
+    for a, (shape, _) in zip(inputs, case.specs()):
+        assert a.shape == shape, f"{name}: fixture input shape {a.shape}, table says {shape}"
+    u = fixture_data[f"{name}/u"]
+    out, _, grads = run_ours(case, inputs, u)
+    ref_grads = [fixture_data[f"{name}/grad{i}"] for i in range(len(inputs))]
+    _compare(case, out, grads, fixture_data[key], ref_grads, "torch (fixture)")
+
+
+def test_fixture_covers_table_and_is_small(fixture_data):
+    names = {k.split("/")[0] for k in fixture_data}
+    assert names == set(IDS), (
+        f"fixture and table differ: missing {sorted(set(IDS) - names)}, "
+        f"stale {sorted(names - set(IDS))}; run `python scripts/make_torch_fixtures.py`"
+    )
+    assert FIXTURE.stat().st_size < 200_000
+
+
+# --------------------------------------------------------------------------- stability
+
+STABILITY_LOGITS = [
+    [1e4, -1e4, 0.0],
+    [1e4, 1e4, 1e4],
+    [-1e4, -1e4, -1e4],
+    [1e4, -1e4, 1e4],
+]
+
+STABLE_OPS = {
+    "softmax": (lambda x: x.softmax(-1), lambda x: torch.softmax(x, -1)),
+    "log_softmax": (lambda x: x.log_softmax(-1), lambda x: torch.log_softmax(x, -1)),
+    "logsumexp": (lambda x: x.logsumexp(-1), lambda x: torch.logsumexp(x, -1)),
+}
+
+# closed forms for the rows above: softmax, log_softmax and logsumexp of each row
+_L = math.log
+STABLE_EXPECTED = {
+    "softmax": [[1, 0, 0], [1 / 3] * 3, [1 / 3] * 3, [0.5, 0, 0.5]],
+    "log_softmax": [
+        [0, -2e4, -1e4],
+        [-_L(3)] * 3,
+        [-_L(3)] * 3,
+        [-_L(2), -2e4 - _L(2), -_L(2)],
+    ],
+    "logsumexp": [1e4, 1e4 + _L(3), -1e4 + _L(3), 1e4 + _L(2)],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", sorted(STABLE_OPS))
+def test_extreme_logits_are_finite_and_exact(op, dtype):
+    ours, _ = STABLE_OPS[op]
+    x = Tensor(np.array(STABILITY_LOGITS, dtype=dtype), requires_grad=True)
+    out = ours(x)
+    assert out.dtype == dtype
+    assert np.isfinite(out.data).all(), out.data
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out.data, STABLE_EXPECTED[op], rtol=rtol, atol=1e-30)
+    out.sum().backward()
+    assert x.grad.dtype == dtype
+    assert np.isfinite(x.grad).all(), x.grad
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", sorted(STABLE_OPS))
+def test_extreme_logits_match_torch(op, dtype):
+    if torch is None:
+        pytest.skip("torch is not importable")
+    ours, theirs = STABLE_OPS[op]
+    data = np.array(STABILITY_LOGITS, dtype=dtype)
+    u = np.random.default_rng(0).standard_normal(ours(Tensor(data)).shape).astype(dtype)
+    x = Tensor(data, requires_grad=True)
+    out = ours(x)
+    (out * Tensor(u)).sum().backward()
+    tx = torch.tensor(data, requires_grad=True)
+    tout = theirs(tx)
+    (tout * torch.from_numpy(u)).sum().backward()
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=rtol, atol=1e-6)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=rtol, atol=1e-6)

@@ -1,0 +1,52 @@
+"""Neural-network building blocks on top of the Tensor engine.
+
+- :class:`Module`: parameter discovery, ``train``/``eval``, ``state_dict``.
+- Layers: :class:`Linear` (weight stored as (in, out)), activations, :class:`Sequential`,
+  :class:`MLP`.
+- :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
+- :mod:`~tinygrad_opt.nn.functional`: fused losses and ops, re-exported here.
+"""
+
+from tinygrad_opt.nn import functional, init
+from tinygrad_opt.nn.functional import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+    linear,
+    mse_loss,
+)
+from tinygrad_opt.nn.layers import (
+    GELU,
+    MLP,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
+from tinygrad_opt.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
+
+__all__ = [
+    "GELU",
+    "MLP",
+    "Identity",
+    "IncompatibleKeys",
+    "LeakyReLU",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "StateDictError",
+    "Tanh",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "functional",
+    "hinge_loss",
+    "init",
+    "linear",
+    "mse_loss",
+]
