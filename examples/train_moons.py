@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     log = (lambda *a: None) if args.quiet else print
     t0 = time.perf_counter()
 
-    X, y = make_moons(args.samples, noise=args.noise, rng=args.seed, dtype=np.float32)
+    X, y = make_moons(args.samples, noise=args.noise, rng=args.seed)  # float32
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, rng=args.seed)
     model = nn.MLP([2, args.hidden, args.hidden, 2], activation="relu", rng=args.seed)
     log(f"two moons: {len(y_train)} train / {len(y_test)} test points, noise {args.noise}")

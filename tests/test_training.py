@@ -18,7 +18,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_moons.py"
 
 # --------------------------------------------------------------------------- data
 def test_make_moons_geometry_without_noise():
-    X, y = make_moons(101, noise=0.0, shuffle=False)
+    X, y = make_moons(101, noise=0.0, shuffle=False, dtype=np.float64)
     assert X.shape == (101, 2) and X.dtype == np.float64
     assert y.dtype == np.int64 and list(np.bincount(y)) == [50, 51]
     outer, inner = X[y == 0], X[y == 1]
@@ -42,15 +42,15 @@ def test_make_moons_is_seeded_and_noisy():
     np.testing.assert_array_equal(y1, y_clean)  # same shuffle, then noise on top
     assert abs((X1 - clean).std() - 0.1) < 0.01
     assert y1[:20].min() == 0 and y1[:20].max() == 1  # shuffled
-    Xf, _ = make_moons((3, 5), rng=0, dtype=np.float32)
-    assert Xf.shape == (8, 2) and Xf.dtype == np.float32
+    Xf, _ = make_moons((3, 5), rng=0)
+    assert Xf.shape == (8, 2) and Xf.dtype == np.float32  # the library's default dtype
     with pytest.raises(ValueError, match="noise"):
         make_moons(10, noise=-1)
 
 
 def test_make_moons_matches_sklearn_when_available():
     datasets = pytest.importorskip("sklearn.datasets")
-    ours, y = make_moons(30, noise=0.0, shuffle=False)
+    ours, y = make_moons(30, noise=0.0, shuffle=False, dtype=np.float64)
     theirs, y_theirs = datasets.make_moons(30, noise=0.0, shuffle=False)
     np.testing.assert_allclose(ours, theirs)
     np.testing.assert_array_equal(y, y_theirs)
@@ -88,7 +88,7 @@ def _sgd_train(model, X, y, epochs, lr, batch_size, rng):
 
 
 def test_mlp_with_plain_sgd_learns_two_moons():
-    X, y = make_moons(1000, noise=0.15, rng=1, dtype=np.float32)
+    X, y = make_moons(1000, noise=0.15, rng=1)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, rng=1)
     model = nn.MLP([2, 32, 32, 2], rng=1)
     with no_grad():
@@ -105,7 +105,7 @@ def test_mlp_with_plain_sgd_learns_two_moons():
 
 
 def test_binary_head_with_bce_learns_two_moons():
-    X, y = make_moons(600, noise=0.1, rng=2, dtype=np.float32)
+    X, y = make_moons(600, noise=0.1, rng=2)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, rng=2)
     model = nn.MLP([2, 16, 16, 1], activation="tanh", rng=2)
     rng = np.random.default_rng(2)

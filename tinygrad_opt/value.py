@@ -56,9 +56,11 @@ zero raises ``ZeroDivisionError``. Overflow in ``exp`` and ``**`` gives ``±inf`
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 __all__ = ["Value", "dot", "vsum"]
@@ -135,6 +137,7 @@ def _log_base(x: float) -> float:
 
 
 _new = object.__new__
+_next_seq = itertools.count().__next__  # creation numbers: children are always older
 
 
 def _make(data: float, children: tuple[Value, ...], op: str, aux: Any = None) -> Value:
@@ -146,6 +149,7 @@ def _make(data: float, children: tuple[Value, ...], op: str, aux: Any = None) ->
     out.op = op
     out.aux = aux
     out.label = ""
+    out._seq = _next_seq()
     return out
 
 
@@ -172,7 +176,7 @@ class Value:
     Nodes compare and hash by identity.
     """
 
-    __slots__ = ("data", "grad", "children", "op", "aux", "label", "__weakref__")
+    __slots__ = ("data", "grad", "children", "op", "aux", "label", "_seq", "__weakref__")
 
     # Only for readers and type checkers; the slots above hold the values.
     data: float
@@ -190,6 +194,7 @@ class Value:
         self.op = ""
         self.aux = None
         self.label = label
+        self._seq = _next_seq()
 
     def __repr__(self) -> str:
         extra = f", label={self.label!r}" if self.label else ""
@@ -479,23 +484,20 @@ class Value:
     def topological_order(self) -> list[Value]:
         """Every node reachable from ``self``, each after all of its children.
 
-        Iterative depth-first search (explicit stack), so graph depth is unlimited.
-        The order is deterministic: children are visited in their stored order.
+        A node is always created after its children, so sorting the reachable nodes by
+        creation number (``_seq``) is a topological order. Collecting them uses an
+        explicit stack, so graph depth is unlimited; the order is deterministic.
         """
-        order: list[Value] = []
-        visited = {self}
-        path = [self]  # the current DFS path, root first
-        todo = [iter(self.children)]  # per node on the path: its children not yet looked at
-        while todo:
-            for child in todo[-1]:
-                if child not in visited:
-                    visited.add(child)
-                    path.append(child)
-                    todo.append(iter(child.children))
-                    break
-            else:  # every child of path[-1] is already in `order`
-                todo.pop()
-                order.append(path.pop())
+        seen = {self}
+        order = [self]
+        stack = [self]
+        while stack:
+            for child in stack.pop().children:
+                if child not in seen:
+                    seen.add(child)
+                    order.append(child)
+                    stack.append(child)
+        order.sort(key=_creation_number)
         return order
 
     def backward(self, grad: float = 1.0) -> None:
@@ -520,6 +522,8 @@ class Value:
         for node in self.topological_order():
             node.grad = 0.0
 
+
+_creation_number = attrgetter("_seq")
 
 vsum = Value.sum
 dot = Value.dot

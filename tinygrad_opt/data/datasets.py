@@ -1,8 +1,8 @@
 """Synthetic datasets and splitting, seeded with ``numpy.random.Generator``.
 
-Each generator returns ``(X, y)``: ``X`` a float array of shape (n_samples, n_features),
-``y`` an int64 array of class labels. ``rng`` is an int seed, a Generator (advanced in
-place) or None (fresh OS entropy).
+Each generator returns ``(X, y)``: ``X`` a float array of shape (n_samples, n_features)
+(float32 unless ``dtype`` says otherwise), ``y`` an int64 array of class labels.
+``rng`` is an int seed, a Generator (advanced in place) or None (fresh OS entropy).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def make_moons(
     noise: float | None = 0.1,
     rng: RngLike = None,
     shuffle: bool = True,
-    dtype: Any = np.float64,
+    dtype: Any = np.float32,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles in 2-D, the geometry of scikit-learn's ``make_moons``.
 
@@ -32,6 +32,8 @@ def make_moons(
     moon) is (1 - cos t, 1 - sin t - 0.5). ``n_samples`` is the total (the outer moon gets
     ``n // 2``) or a pair (n_outer, n_inner). The points are shuffled (if ``shuffle``),
     then Gaussian noise with standard deviation ``noise`` is added to every coordinate.
+    ``X`` is computed in float64 and returned as ``dtype``, float32 by default to match the
+    library's default tensor dtype (scikit-learn returns float64).
     """
     if isinstance(n_samples, (tuple, list)):
         n_out, n_in = (int(n) for n in n_samples)

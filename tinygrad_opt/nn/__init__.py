@@ -2,7 +2,8 @@
 
 - :class:`Module`: parameter discovery, ``train``/``eval``, ``state_dict``.
 - Layers: :class:`Linear` (weight stored as (in, out)), activations, :class:`Sequential`,
-  :class:`MLP`.
+  :class:`MLP`; :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
+  ``Value`` nodes for teaching.
 - :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
 - :mod:`~tinygrad_opt.nn.functional`: fused losses and ops, re-exported here.
 """
@@ -27,6 +28,7 @@ from tinygrad_opt.nn.layers import (
     Tanh,
 )
 from tinygrad_opt.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
+from tinygrad_opt.nn.scalar import ScalarLayer, ScalarMLP, ScalarNeuron
 
 __all__ = [
     "GELU",
@@ -38,6 +40,9 @@ __all__ = [
     "Module",
     "Parameter",
     "ReLU",
+    "ScalarLayer",
+    "ScalarMLP",
+    "ScalarNeuron",
     "Sequential",
     "Sigmoid",
     "StateDictError",
