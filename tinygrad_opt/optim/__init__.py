@@ -1,0 +1,12 @@
+"""Optimizers written from their update equations, with torch's machinery around them.
+
+``Optimizer`` (the base class) holds parameter groups, lazy state, ``state_dict`` and
+validation; each method is one small class whose ``update`` reads like its algorithm.
+``create(name, params, **hp)`` builds one by name.
+"""
+
+from tinygrad_opt.optim.adam import Adam, AdamW
+from tinygrad_opt.optim.optimizer import Optimizer, available, create, register
+from tinygrad_opt.optim.sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "available", "create", "register"]

@@ -1,0 +1,110 @@
+"""Adam and its decoupled-weight-decay variant AdamW (torch semantics)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinygrad_opt.optim.functional import (
+    bias_correction,
+    decay_weights_,
+    ema_,
+    ema_square_,
+    with_weight_decay,
+)
+from tinygrad_opt.optim.optimizer import Optimizer, register
+
+
+@register("adam")
+@register("amsgrad", amsgrad=True)
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba 2015), optionally AMSGrad (Reddi et al. 2018), as ``torch.optim.Adam``.
+
+    In the seed's notation (ρ1, ρ2 decay rates, δ small constant, s and r the first and
+    second moment estimates), with g including λθ when ``weight_decay`` (coupled L2):
+
+        t ← t + 1
+        s ← ρ1·s + (1 - ρ1)·g
+        r ← ρ2·r + (1 - ρ2)·g⊙g
+        r̂max ← max(r̂max, r)                     (AMSGrad: the max of the *uncorrected* r)
+        θ ← θ - η/(1 - ρ1ᵗ) · s / (√r / √(1 - ρ2ᵗ) + δ)
+
+    δ is added *outside* the square root, after bias-correcting r (torch's order).
+    Arguments: lr=η (1e-3), betas=(ρ1, ρ2)=(0.9, 0.999), eps=δ (1e-8), weight_decay=λ (0),
+    amsgrad (False), maximize (False).
+    """
+
+    decoupled_weight_decay = False
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        maximize: bool = False,
+        **options: Any,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults, **options)
+
+    def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
+        state = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(p)
+        return state
+
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        if self.decoupled_weight_decay:
+            decay_weights_(p, lr, group["weight_decay"])
+        else:
+            g = with_weight_decay(g, p, group["weight_decay"])
+        state["step"] += 1
+        t = state["step"]
+        s, r = state["exp_avg"], state["exp_avg_sq"]
+        ema_(s, g, beta1)
+        ema_square_(r, g, beta2)
+        if group["amsgrad"]:
+            np.maximum(state["max_exp_avg_sq"], r, out=state["max_exp_avg_sq"])
+            r = state["max_exp_avg_sq"]
+        denom = np.sqrt(r)
+        denom /= math.sqrt(bias_correction(beta2, t))
+        denom += eps
+        p -= (lr / bias_correction(beta1, t)) * s / denom
+
+
+@register("adamw")
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``.
+
+    Before the Adam step, θ ← θ - η·λ·θ (the decay is multiplied by the learning rate, as
+    torch does; the paper's schedule multiplier is the lr schedule). The gradient itself
+    is not changed. Defaults as Adam but weight_decay=1e-2.
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        maximize: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, **options)

@@ -1,0 +1,77 @@
+"""Stochastic gradient descent, with heavy-ball or Nesterov momentum (torch semantics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_opt.optim.functional import with_weight_decay
+from tinygrad_opt.optim.optimizer import Optimizer, check_nonnegative, register
+
+
+@register("sgd")
+@register("momentum", momentum=0.9)
+@register("nesterov", momentum=0.9, nesterov=True)
+class SGD(Optimizer):
+    r"""SGD with optional momentum, as in ``torch.optim.SGD``.
+
+    With gradient g (plus λθ if ``weight_decay``), momentum μ, dampening τ:
+
+        b ← g                          on the first step
+        b ← μ·b + (1 - τ)·g            afterwards
+        d ← g + μ·b  (nesterov)   or   d ← b
+        θ ← θ - η·d
+
+    Without momentum, θ ← θ - η·g. Note the velocity b holds *gradients*, not steps: the
+    textbook form (Goodfellow et al. Alg. 8.2, v ← αv - εg; θ ← θ + v) keeps η inside
+    the velocity; both give the same trajectory while η is constant (v = -η·b), and differ
+    once η changes. See ``TextbookMomentum`` for that form.
+
+    Defaults: lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False.
+    Polyak 1964 (heavy ball); Sutskever et al. 2013 (Nesterov form used by torch).
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        maximize: bool = False,
+        **options: Any,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults, **options)
+
+    def validate(self, hp: dict[str, Any]) -> None:
+        super().validate(hp)
+        if "dampening" in hp:
+            check_nonnegative("dampening value", hp["dampening"])
+        if hp.get("nesterov") and (hp.get("momentum", 0) <= 0 or hp.get("dampening", 0) != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
+        return {"momentum_buffer": None}
+
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        lr, mu = group["lr"], group["momentum"]
+        g = with_weight_decay(g, p, group["weight_decay"])
+        if mu:
+            b = state["momentum_buffer"]
+            if b is None:
+                b = state["momentum_buffer"] = np.array(g, copy=True)
+            else:
+                b *= mu
+                b += (1.0 - group["dampening"]) * g
+            g = g + mu * b if group["nesterov"] else b
+        p -= lr * g
