@@ -87,8 +87,17 @@ def memory_table(
     shapes: Sequence[tuple[int, ...]] = DEFAULT_SHAPES,
     dtype: Any = np.float32,
 ) -> list[MemoryRow]:
-    """One :class:`MemoryRow` per registered optimizer name (or the ``names`` given)."""
-    return [measure(n, shapes, dtype) for n in (names or sorted(_REGISTRY))]
+    """One :class:`MemoryRow` per built-in optimizer name (or the ``names`` given).
+
+    Methods registered from outside the library (your own) are left out by default.
+    """
+    if names is None:
+        names = [
+            n
+            for n, (cls, _) in sorted(_REGISTRY.items())
+            if cls.__module__.startswith("tinygrad_opt.optim")
+        ]
+    return [measure(n, shapes, dtype) for n in names]
 
 
 def to_markdown(rows: Sequence[MemoryRow]) -> str:
