@@ -6,7 +6,37 @@ validation; each method is one small class whose ``update`` reads like its algor
 """
 
 from tinygrad_opt.optim.adam import Adam, AdamW
+from tinygrad_opt.optim.lamb import LAMB
+from tinygrad_opt.optim.lars import LARS
+from tinygrad_opt.optim.lion import Lion
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, register
 from tinygrad_opt.optim.sgd import SGD
+from tinygrad_opt.optim.textbook import (
+    TextbookAdaGrad,
+    TextbookAdam,
+    TextbookMomentum,
+    TextbookNesterov,
+    TextbookRMSProp,
+    TextbookRMSPropNesterov,
+    TextbookSGD,
+)
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "available", "create", "register"]
+__all__ = [
+    "LAMB",
+    "LARS",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Lion",
+    "Optimizer",
+    "TextbookAdaGrad",
+    "TextbookAdam",
+    "TextbookMomentum",
+    "TextbookNesterov",
+    "TextbookRMSProp",
+    "TextbookRMSPropNesterov",
+    "TextbookSGD",
+    "available",
+    "create",
+    "register",
+]

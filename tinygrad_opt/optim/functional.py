@@ -53,9 +53,7 @@ def trust_ratio(
     return trust_coefficient * w_norm / (u_norm + eps)
 
 
-def velocity_(
-    v: np.ndarray, delta: np.ndarray, alpha: float, nesterov: bool = False
-) -> np.ndarray:
+def velocity_(v: np.ndarray, delta: np.ndarray, alpha: float, nesterov: bool = False) -> np.ndarray:
     """Momentum on *steps* (lr inside the velocity): v ← α·v + Δ; returns the displacement.
 
     This is Goodfellow et al.'s form (Alg. 8.2: v ← αv - εg, θ ← θ + v) and Optax's
