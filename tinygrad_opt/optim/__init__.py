@@ -5,11 +5,17 @@ validation; each method is one small class whose ``update`` reads like its algor
 ``create(name, params, **hp)`` builds one by name.
 """
 
+from tinygrad_opt.optim.adadelta import Adadelta
+from tinygrad_opt.optim.adagrad import Adagrad
 from tinygrad_opt.optim.adam import Adam, AdamW
+from tinygrad_opt.optim.adamax import Adamax
 from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lion import Lion
+from tinygrad_opt.optim.nadam import NAdam
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, register
+from tinygrad_opt.optim.radam import RAdam
+from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.sgd import SGD
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
@@ -25,9 +31,15 @@ __all__ = [
     "LAMB",
     "LARS",
     "SGD",
+    "Adadelta",
+    "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
     "Lion",
+    "NAdam",
+    "RAdam",
+    "RMSprop",
     "Optimizer",
     "TextbookAdaGrad",
     "TextbookAdam",
