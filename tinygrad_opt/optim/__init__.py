@@ -5,10 +5,12 @@ validation; each method is one small class whose ``update`` reads like its algor
 ``create(name, params, **hp)`` builds one by name.
 """
 
+from tinygrad_opt.optim import lr_scheduler
 from tinygrad_opt.optim.adadelta import Adadelta
 from tinygrad_opt.optim.adagrad import Adagrad
 from tinygrad_opt.optim.adam import Adam, AdamW
 from tinygrad_opt.optim.adamax import Adamax
+from tinygrad_opt.optim.clip import clip_grad_norm_, clip_grad_value_, total_grad_norm
 from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lion import Lion
@@ -49,6 +51,10 @@ __all__ = [
     "TextbookRMSPropNesterov",
     "TextbookSGD",
     "available",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "create",
+    "lr_scheduler",
     "register",
+    "total_grad_norm",
 ]
