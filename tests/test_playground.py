@@ -1,0 +1,109 @@
+"""The optimizer playground and the `tinygrad-opt compare` command."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tinygrad_opt import gradcheck, playground
+from tinygrad_opt.cli import main
+from tinygrad_opt.tensor import Tensor
+
+
+@pytest.mark.parametrize("name", sorted(playground.FUNCTIONS))
+def test_functions_have_their_stated_minima_and_correct_gradients(name):
+    fn = playground.get_function(name)
+    for m in fn.minima:
+        assert np.linalg.norm(fn.gradient(np.array(m))) < 1e-3
+    assert min(fn.value(np.array(m)) for m in fn.minima) == pytest.approx(fn.min_value, abs=1e-2)
+    start = Tensor(np.array(fn.start) + 0.1, requires_grad=True)
+    assert gradcheck(fn, [start])
+
+
+def test_grid_evaluation_matches_pointwise():
+    fn = playground.get_function("rosenbrock")
+    xs = np.stack(np.meshgrid(np.linspace(-1, 1, 3), np.linspace(0, 2, 4)))
+    grid = fn.value(xs)
+    assert grid.shape == (4, 3)
+    assert grid[2, 1] == pytest.approx(fn.value(xs[:, 2, 1]))
+
+
+def test_run_matches_a_hand_written_gradient_descent():
+    run = playground.run("quadratic", [("sgd", {"lr": 0.05})], steps=30)
+    theta = np.array(playground.get_function("quadratic").start)
+    for _ in range(30):
+        theta = theta - 0.05 * np.array([10.0, 0.2]) * theta
+    np.testing.assert_allclose(run.trajectories["sgd"].points[-1], theta, rtol=1e-12)
+    assert run.trajectories["sgd"].points.shape == (31, 2)
+
+
+def test_all_optimizers_start_at_the_same_point_and_descend():
+    run = playground.run("himmelblau", ["sgd", "momentum", "adagrad", "rmsprop", "adam"], 300)
+    for t in run.trajectories.values():
+        np.testing.assert_array_equal(t.points[0], run.function.start)
+        assert t.final_loss < t.losses[0] * 1e-3
+
+
+@pytest.mark.filterwarnings("ignore:overflow")
+def test_divergence_is_recorded_not_raised():
+    run = playground.run("quadratic", [("sgd", {"lr": 1.0})], steps=2000)
+    t = run.trajectories["sgd"]
+    assert run.to_dict()["optimizers"]["sgd"]["diverged"]
+    assert np.isnan(t.losses[-1])
+
+
+def test_unknown_function_lists_valid_names():
+    with pytest.raises(ValueError, match="available: .*rosenbrock"):
+        playground.run("nope", ["sgd"])
+
+
+def test_plots_are_written(tmp_path):
+    run = playground.run("saddle", ["sgd", "adam"], 40)
+    png = playground.plot_paths(run, tmp_path / "p.png")
+    gif = playground.animate_paths(run, tmp_path / "p.gif", frames=5)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+
+
+def test_cli_compare_json(tmp_path, capsys):
+    out = tmp_path / "fig.png"
+    code = main(
+        [
+            "compare",
+            "--function",
+            "rosenbrock",
+            "--optimizers",
+            "sgd,adam",
+            "--steps",
+            "50",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    assert code == 0 and out.exists()
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["optimizers"]) == {"sgd", "adam"}
+    start_loss = 2.5**2 + 100 * (2 - 1.5**2) ** 2  # f(-1.5, 2)
+    assert data["optimizers"]["adam"]["final_loss"] < start_loss
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--optimizers", "sgd,adamm"], "unknown optimizer(s) 'adamm'; valid: "),
+        (["compare", "--function", "nope"], "unknown function 'nope'; valid: beale"),
+        (["compare", "--lr", "-1", "--steps", "2"], "Invalid learning rate: -1.0"),
+        (["compare", "--start", "1,2,3"], "--start must be two numbers"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_a_message(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_malformed_flag_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--steps", "0"])
+    assert info.value.code == 2
+    assert "must be positive" in capsys.readouterr().err
