@@ -1,0 +1,161 @@
+"""A small training loop: ``fit`` runs epochs of the plain loop and returns a history.
+
+The loop it runs is the one every example writes out by hand::
+
+    for X, y in loader:
+        loss = loss_fn(model(Tensor(X)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+plus a tqdm progress bar (loss and metric), evaluation after each epoch, an optional
+scheduler step per epoch, and optional checkpoints that resume bit-identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinygrad_opt.tensor import Tensor, no_grad
+from tinygrad_opt.train.checkpoint import load_checkpoint, save_checkpoint
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows whose largest logit is the label (one logit: sign vs 0/1 label)."""
+    logits = np.asarray(logits)
+    labels = np.asarray(labels)
+    if logits.ndim == 1 or logits.shape[-1] == 1:
+        predicted = (logits.reshape(-1) > 0).astype(labels.dtype)
+        return float((predicted == labels.reshape(-1)).mean())
+    return float((logits.argmax(axis=-1) == labels).mean())
+
+
+def evaluate(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss_fn: Callable[[Tensor, Any], Tensor],
+    metric: Callable[[np.ndarray, np.ndarray], float] | None = accuracy,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Mean loss (and metric) of ``model`` on (X, y), in eval mode and without a graph."""
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    outputs, total = [], 0.0
+    with no_grad():
+        for start in range(0, len(X), batch_size):
+            out = model(Tensor(X[start : start + batch_size]))
+            total += loss_fn(out, y[start : start + batch_size]).item() * len(out.data)
+            outputs.append(out.data)
+    if was_training and hasattr(model, "train"):
+        model.train()
+    result = {"loss": total / len(X)}
+    if metric is not None:
+        result[metric.__name__] = metric(np.concatenate(outputs), y)
+    return result
+
+
+@dataclass
+class History:
+    """Per-epoch numbers from :func:`fit`: ``history.train_loss[k]`` after epoch k+1."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_metric: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_metric: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {k: list(v) for k, v in vars(self).items()}
+
+
+def fit(
+    model: Any,
+    optimizer: Any,
+    loader: Any,
+    loss_fn: Callable[[Tensor, Any], Tensor],
+    epochs: int,
+    *,
+    val_data: tuple[np.ndarray, np.ndarray] | None = None,
+    metric: Callable[[np.ndarray, np.ndarray], float] | None = accuracy,
+    scheduler: Any = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    history: History | None = None,
+) -> History:
+    """Train for ``epochs`` epochs over ``loader`` (batches of numpy ``(X, y)``).
+
+    After each epoch: evaluate on ``val_data`` if given, step the ``scheduler`` (a
+    ``ReduceLROnPlateau`` gets the validation loss), and save ``checkpoint`` if given.
+    With ``resume=True`` and an existing checkpoint, training continues from it; the
+    result is bit-identical to an uninterrupted run of the same epochs.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    history = history or History()
+    start_epoch = 0
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        info = load_checkpoint(checkpoint, model, optimizer, scheduler, loader)
+        start_epoch = info["epoch"]
+        history = History(**info["extra"].get("history", {})) if info["extra"] else history
+    if hasattr(model, "train"):
+        model.train()
+    bar = tqdm(total=(epochs - start_epoch) * len(loader), disable=not progress, leave=False)
+    try:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            total, count, outputs, labels = 0.0, 0, [], []
+            for X, y in loader:
+                out = model(Tensor(X))
+                loss = loss_fn(out, y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(X)
+                count += len(X)
+                if metric is not None:
+                    outputs.append(out.data)
+                    labels.append(y)
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
+            history.train_loss.append(total / max(count, 1))
+            if metric is not None and outputs:
+                history.train_metric.append(metric(np.concatenate(outputs), np.concatenate(labels)))
+            if val_data is not None:
+                scores = evaluate(model, *val_data, loss_fn, metric)
+                history.val_loss.append(scores["loss"])
+                if metric is not None:
+                    history.val_metric.append(scores[metric.__name__])
+                bar.set_postfix(epoch=epoch + 1, val_loss=f"{scores['loss']:.4f}")
+            history.lr.append(float(optimizer.param_groups[0]["lr"]))
+            if scheduler is not None:
+                if type(scheduler).__name__ == "ReduceLROnPlateau":
+                    scheduler.step(history.val_loss[-1] if val_data else history.train_loss[-1])
+                else:
+                    scheduler.step()
+            history.seconds.append(time.perf_counter() - t0)
+            if checkpoint is not None:
+                save_checkpoint(
+                    checkpoint,
+                    model,
+                    optimizer,
+                    scheduler,
+                    loader,
+                    epoch=epoch + 1,
+                    extra={"history": history.to_dict()},
+                )
+    finally:
+        bar.close()
+    return history
