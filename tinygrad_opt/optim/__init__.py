@@ -7,17 +7,21 @@ validation; each method is one small class whose ``update`` reads like its algor
 
 from tinygrad_opt.optim import lr_scheduler
 from tinygrad_opt.optim.adadelta import Adadelta
+from tinygrad_opt.optim.adafactor import Adafactor
 from tinygrad_opt.optim.adagrad import Adagrad
 from tinygrad_opt.optim.adam import Adam, AdamW
 from tinygrad_opt.optim.adamax import Adamax
+from tinygrad_opt.optim.asgd import ASGD
 from tinygrad_opt.optim.clip import clip_grad_norm_, clip_grad_value_, total_grad_norm
 from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
+from tinygrad_opt.optim.lbfgs import LBFGS
 from tinygrad_opt.optim.lion import Lion
 from tinygrad_opt.optim.nadam import NAdam
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, register
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
+from tinygrad_opt.optim.rprop import Rprop
 from tinygrad_opt.optim.sgd import SGD
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
@@ -30,10 +34,13 @@ from tinygrad_opt.optim.textbook import (
 )
 
 __all__ = [
+    "ASGD",
     "LAMB",
+    "LBFGS",
     "LARS",
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -42,6 +49,7 @@ __all__ = [
     "NAdam",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "Optimizer",
     "TextbookAdaGrad",
     "TextbookAdam",

@@ -110,7 +110,9 @@ def to_markdown(rows: Sequence[MemoryRow]) -> str:
     )
     note = (
         f"\nMeasured after one step on float32 parameters of shapes "
-        f"{', '.join(str(s) for s in DEFAULT_SHAPES)} ({n_params:,} values).\n"
+        f"{', '.join(str(s) for s in DEFAULT_SHAPES)} ({n_params:,} values). "
+        "Adafactor keeps one row and one column average per matrix (sub-linear); "
+        "L-BFGS's history grows with its iterations up to 2·history_size vectors.\n"
     )
     return head + body + note
 
