@@ -1,0 +1,294 @@
+"""Closed forms of the communication schemes, checked against formulas written here.
+
+Every expected value below is typed out from the papers (Thakur, Rabenseifner & Gropp
+2005 for the collectives; the parameter-server link argument; Goyal et al. 2017 /
+Sergeev & Del Balso 2018 for the hierarchical all-reduce), not imported from the library,
+and compared with ``simulate`` on deterministic compute, where the step time must be
+exactly compute + communication + update.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_opt.cluster import (
+    ClusterSpec,
+    SyncScheme,
+    Workload,
+    communication_cost,
+    simulate,
+)
+
+M_PARAMS = 10_000_000  # 40 MB of fp32 gradients
+M = 4.0 * M_PARAMS
+B = 1.25e9  # 10 Gbit/s
+A = 50e-6
+C = 0.1  # compute seconds per step
+
+
+def ring(m, n, b, a):
+    return 2 * (n - 1) * a + 2 * (n - 1) / n * m / b
+
+
+def tree(m, n, b, a):
+    return 2 * math.ceil(math.log2(n)) * (a + m / b) if n > 1 else 0.0
+
+
+def halving_doubling(m, n, b, a):
+    p = 2 ** int(math.floor(math.log2(n)))
+    t = 2 * math.log2(p) * a + 2 * (p - 1) / p * m / b
+    if p != n:  # fold + unfold (MPICH)
+        t += 2 * (a + m / b)
+    return t
+
+
+def ps_dedicated(m, n, b, a, k=1, n_push=None):
+    n_push = n if n_push is None else n_push
+    # push: the k shard links each take n_push·m/k; a worker link m. pull: n·m/k.
+    return 2 * a + max(n_push * m / k, m) / b + max(n * m / k, m) / b
+
+
+def ps_colocated(m, n, b, a, k):
+    # shard j on worker j; a holder receives m/k from the other n-1 workers (push) and
+    # sends m/k to each of them (pull); a non-holder sends/receives its whole m.
+    if n == 1:
+        return 0.0
+    busiest = max((n - 1) * m / k, m if k < n else (k - 1) * m / k)
+    return 2 * (a + busiest / b)
+
+
+def hierarchical(m, nodes, d, b_intra, a_intra, b_inter, a_inter):
+    intra = 2 * math.ceil(math.log2(d)) * (a_intra + m / b_intra) if d > 1 else 0.0
+    inter = 2 * (nodes - 1) * a_inter + 2 * (nodes - 1) / nodes * m / b_inter
+    return intra + inter
+
+
+def cluster(n, **kw):
+    kw.setdefault("bandwidth", B)
+    kw.setdefault("latency", A)
+    return ClusterSpec(workers=n, **kw)
+
+
+def workload(**kw):
+    kw.setdefault("parameters", M_PARAMS)
+    kw.setdefault("per_worker_batch", 32)
+    kw.setdefault("compute_time_per_step", C)
+    kw.setdefault("steps", 100)
+    return Workload(**kw)
+
+
+def step_time(n, scheme, **opts):
+    r = simulate(cluster(n), workload(), scheme, steps_to_sample=3, **opts)
+    assert np.all(r.step_times == r.step_times[0])  # deterministic
+    return r
+
+
+WORKERS = [1, 2, 3, 4, 5, 7, 8, 12, 16, 31, 64]
+
+
+@pytest.mark.parametrize("n", WORKERS)
+@pytest.mark.parametrize(
+    "scheme, formula",
+    [("ring", ring), ("tree", tree), ("halving_doubling", halving_doubling)],
+)
+def test_allreduce_closed_forms(n, scheme, formula):
+    r = step_time(n, scheme)
+    assert r.comm_s == pytest.approx(formula(M, n, B, A), rel=1e-12, abs=1e-15)
+    assert r.step_time_s == pytest.approx(C + formula(M, n, B, A), rel=1e-12)
+    assert r.wait_s == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.parametrize("n", WORKERS)
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_dedicated_parameter_server(n, k):
+    r = step_time(n, "ps", ps_shards=k)
+    assert r.comm_s == pytest.approx(ps_dedicated(M, n, B, A, k), rel=1e-12)
+    assert r.ps_machines == k and r.machines == n + k
+
+
+def test_single_ps_is_2NM_over_B_plus_latency():
+    for n in (1, 4, 32):
+        r = step_time(n, "ps")
+        assert r.comm_s == pytest.approx(2 * A + 2 * n * M / B, rel=1e-12)
+        assert r.busiest_link_bytes == pytest.approx(n * M)  # the server's link, each way
+        assert "PS server" in r.busiest_link
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 8, 13, 32])
+@pytest.mark.parametrize("k_of", [lambda n: 1, lambda n: 2, lambda n: n // 2 or 1, lambda n: n])
+def test_colocated_sharded_ps(n, k_of):
+    k = k_of(n)
+    r = step_time(n, "ps", ps_shards=k, ps_placement="colocated")
+    assert r.comm_s == pytest.approx(ps_colocated(M, n, B, A, k), rel=1e-12)
+    assert r.ps_machines == 0 and r.machines == n
+
+
+def test_colocated_ps_with_one_shard_per_worker_matches_ring_bandwidth():
+    n = 16
+    r = step_time(n, "ps", ps_shards=n, ps_placement="colocated")
+    assert r.comm_s - 2 * A == pytest.approx(2 * (n - 1) / n * M / B, rel=1e-12)
+
+
+@pytest.mark.parametrize("nodes", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("d", [1, 2, 4, 8, 3])
+def test_hierarchical_allreduce(nodes, d):
+    b_i, a_i = 100e9, 2e-6
+    c = ClusterSpec(
+        nodes=nodes,
+        devices_per_node=d,
+        bandwidth=B,
+        latency=A,
+        intra_bandwidth=b_i,
+        intra_latency=a_i,
+    )
+    r = simulate(c, workload(), "hierarchical", steps_to_sample=2)
+    expected = hierarchical(M, nodes, d, b_i, a_i, B, A)
+    assert r.comm_s == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert r.step_time_s == pytest.approx(C + expected, rel=1e-12)
+
+
+def test_hierarchical_on_flat_cluster_is_the_ring():
+    for n in (2, 5, 16):
+        assert step_time(n, "hierarchical").comm_s == pytest.approx(ring(M, n, B, A))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    m=st.floats(1.0, 1e10),
+    b=st.floats(1e6, 1e12),
+    a=st.floats(1e-9, 1e-2),
+    k=st.integers(1, 16),
+)
+def test_formulas_hold_for_random_inputs(n, m, b, a, k):
+    c = ClusterSpec(workers=n, bandwidth=b, latency=a)
+    got = {s: communication_cost(c, s, m).time_s for s in ("ring", "tree", "halving_doubling")}
+    assert got["ring"] == pytest.approx(ring(m, n, b, a), rel=1e-9)
+    assert got["tree"] == pytest.approx(tree(m, n, b, a), rel=1e-9)
+    assert got["halving_doubling"] == pytest.approx(halving_doubling(m, n, b, a), rel=1e-9)
+    ps = communication_cost(c, SyncScheme("ps", ps_shards=k), m).time_s
+    assert ps == pytest.approx(ps_dedicated(m, n, b, a, k), rel=1e-9)
+    if k <= n:
+        col = communication_cost(c, SyncScheme("ps", k, "colocated"), m).time_s
+        assert col == pytest.approx(ps_colocated(m, n, b, a, k), rel=1e-9, abs=1e-300)
+
+
+def test_compression_divides_the_bytes():
+    plain = step_time(8, "ring")
+    fp16 = step_time(8, "ring", compression=2.0)
+    assert fp16.message_bytes == plain.message_bytes / 2
+    assert fp16.comm_s == pytest.approx(ring(M / 2, 8, B, A))
+
+
+def test_ps_update_time_is_split_over_shards_and_allreduce_update_is_local():
+    wl = workload(update_time=0.04)
+    ps = simulate(cluster(8), wl, "ps", ps_shards=4, steps_to_sample=2)
+    assert ps.update_s == pytest.approx(0.01)
+    assert ps.step_time_s == pytest.approx(C + ps_dedicated(M, 8, B, A, 4) + 0.01)
+    rg = simulate(cluster(8), wl, "ring", steps_to_sample=2)
+    assert rg.update_s == pytest.approx(0.04)
+    assert rg.step_time_s == pytest.approx(C + ring(M, 8, B, A) + 0.04)
+
+
+# ------------------------------------------------------------------ flat schemes, d > 1
+def hier_cluster(nodes, d, b_i=50e9, a_i=1e-6, b_e=B, a_e=A):
+    return ClusterSpec(
+        nodes=nodes,
+        devices_per_node=d,
+        bandwidth=b_e,
+        latency=a_e,
+        intra_bandwidth=b_i,
+        intra_latency=a_i,
+    )
+
+
+def test_flat_ring_on_nodes_takes_the_slower_edge_each_step():
+    c = hier_cluster(4, 8)
+    n = 32
+    step = max(A + M / n / B, 1e-6 + M / n / 50e9)
+    assert communication_cost(c, "ring", M).time_s == pytest.approx(2 * (n - 1) * step)
+
+
+def test_flat_schemes_on_nodes_with_equal_links_match_the_flat_formulas():
+    # one ring edge and one tree message per node and step: no NIC sharing
+    c = hier_cluster(4, 4, b_i=B, a_i=A)
+    assert communication_cost(c, "ring", M).time_s == pytest.approx(ring(M, 16, B, A))
+    assert communication_cost(c, "tree", M).time_s == pytest.approx(tree(M, 16, B, A))
+
+
+def test_tree_and_halving_doubling_by_hand_on_two_nodes_of_two():
+    b_i, a_i = 40e9, 1e-6
+    c = hier_cluster(2, 2, b_i=b_i, a_i=a_i)
+    # tree: 1->0 and 3->2 inside nodes, then 2->0 across; broadcast mirrors
+    assert communication_cost(c, "tree", M).time_s == pytest.approx(
+        2 * ((a_i + M / b_i) + (A + M / B))
+    )
+    # halving: distance 1 (inside nodes, M/2 each), then distance 2: both ranks of a
+    # node send M/4 through the one NIC; allgather mirrors
+    assert communication_cost(c, "halving_doubling", M).time_s == pytest.approx(
+        2 * ((a_i + M / 2 / b_i) + (A + 2 * (M / 4) / B))
+    )
+
+
+def test_dedicated_ps_on_nodes_shares_the_node_nic():
+    c = hier_cluster(4, 8)
+    k = 2
+    t = communication_cost(c, SyncScheme("ps", ps_shards=k), M).time_s
+    assert t == pytest.approx(2 * (A + max(32 / k, 8) * M / B))
+    t8 = communication_cost(c, SyncScheme("ps", ps_shards=8), M).time_s
+    assert t8 == pytest.approx(2 * (A + 8 * M / B))  # now the worker NIC (8 devices) limits
+
+
+# ------------------------------------------------------------------ traffic
+def test_bytes_per_node_and_busiest_link():
+    n = 8
+    rg = step_time(n, "ring")
+    assert rg.bytes_sent_per_node == pytest.approx(2 * (n - 1) / n * M)
+    assert rg.busiest_link_bytes == pytest.approx(2 * (n - 1) / n * M)
+    ps = step_time(n, "ps")
+    assert ps.bytes_sent_per_node == pytest.approx(M)  # a worker pushes its gradient once
+    assert ps.busiest_link_bytes == pytest.approx(n * M)
+    tr = step_time(n, "tree")
+    assert tr.bytes_sent_per_node == pytest.approx(2 * (n - 1) / n * M)  # N-1 messages twice
+    assert tr.bytes_sent_per_node_max == pytest.approx(math.log2(n) * M)  # the root
+
+
+def brute_force_colocated_ps(nodes, d, k, m, b_e, a_e, b_i, a_i):
+    """Push phase time by listing every (worker, shard) message; pull is symmetric."""
+    n_w = nodes * d
+    host = [(j % nodes) * d + j // nodes for j in range(k)]  # round-robin over nodes
+    nic_out = [0.0] * nodes
+    nic_in = [0.0] * nodes
+    dev_out = [0.0] * n_w
+    dev_in = [0.0] * n_w
+    for w in range(n_w):
+        for j in range(k):
+            h = host[j]
+            if h == w:
+                continue
+            if w // d != h // d:
+                nic_out[w // d] += m / k
+                nic_in[h // d] += m / k
+            else:
+                dev_out[w] += m / k
+                dev_in[h] += m / k
+    t = 0.0
+    if nodes > 1:
+        t = max(t, a_e + max(nic_out + nic_in) / b_e)
+    if d > 1:
+        t = max(t, a_i + max(dev_out + dev_in) / b_i)
+    return 2 * t
+
+
+@pytest.mark.parametrize("nodes, d", [(1, 4), (2, 2), (3, 4), (4, 1), (2, 8)])
+def test_colocated_ps_on_nodes_matches_a_message_by_message_count(nodes, d):
+    b_i, a_i = 60e9, 2e-6
+    c = hier_cluster(nodes, d, b_i=b_i, a_i=a_i)
+    for k in sorted({1, 2, nodes, d, nodes * d - 1, nodes * d} - {0}):
+        t = communication_cost(c, SyncScheme("ps", k, "colocated"), M).time_s
+        assert t == pytest.approx(brute_force_colocated_ps(nodes, d, k, M, B, A, b_i, a_i))

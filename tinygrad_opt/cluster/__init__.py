@@ -1,0 +1,142 @@
+"""Plan distributed synchronous SGD: how long, how fast, how expensive, and why.
+
+A cluster (:class:`ClusterSpec`), a workload (:class:`Workload`) and a synchronisation
+scheme (:class:`SyncScheme`: parameter server, ring / tree / halving-doubling /
+hierarchical all-reduce) go into :func:`simulate`, which returns a
+:class:`SimulationResult` with per-step samples, the step-time breakdown (compute, wait
+for stragglers, communication, update), throughput, speed-up and scaling efficiency
+against one worker, traffic per node and on the busiest link, total time (with failures
+and checkpoints) and cost. :func:`sweep` runs a grid of what-ifs into a table;
+:mod:`tinygrad_opt.cluster.plots` draws scaling curves, cost/time Pareto fronts and Gantt
+timelines.
+
+Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation``
+(``SpecError``), ``compute`` (compute-time models, straggler sampling), ``large_batch``
+(McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``collectives`` (alpha-beta
+communication formulas, Thakur et al. 2005), ``overlap`` (DDP gradient buckets),
+``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``, ``sweep``, ``plots``.
+
+Example::
+
+    from tinygrad_opt.cluster import ClusterSpec, Workload, simulate
+    cluster = ClusterSpec(workers=16, bandwidth="25Gbps", latency="5us",
+                          compute={"kind": "lognormal", "sigma": 0.1},
+                          price_per_node_hour=3.0)
+    work = Workload(parameters=25_000_000, per_worker_batch=64,
+                    compute_time_per_step="120ms", steps=50_000)
+    for scheme in ("ps", "ring"):
+        r = simulate(cluster, work, scheme)
+        print(scheme, r.step_time_s, r.speedup, r.cost)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygrad_opt.cluster.collectives import (
+    CommCost,
+    binomial_tree_allreduce_time,
+    binomial_tree_reduce_time,
+    communication_cost,
+    halving_doubling_allreduce_time,
+    hierarchical_allreduce_time,
+    parameter_server_time,
+    ring_allreduce_time,
+)
+from tinygrad_opt.cluster.compute import (
+    ComputeModel,
+    Deterministic,
+    Empirical,
+    Heterogeneous,
+    Lognormal,
+    ShiftedExponential,
+    compute_model_from_dict,
+    sample_step_compute,
+)
+from tinygrad_opt.cluster.failures import (
+    FailureOverhead,
+    FailureSpec,
+    daly_interval,
+    expected_wall_time,
+    failure_overhead,
+    system_mtbf,
+    young_interval,
+)
+from tinygrad_opt.cluster.large_batch import LargeBatchModel, estimate_noise_scale
+from tinygrad_opt.cluster.overlap import bucket_schedule, overlapped_sync_end
+from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
+from tinygrad_opt.cluster.simulate import simulate
+from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.sweep import SWEEP_KEYS, SweepTable, pareto_front, sweep
+from tinygrad_opt.cluster.units import (
+    format_bandwidth,
+    format_bytes,
+    format_duration,
+    parse_bandwidth,
+    parse_bytes,
+    parse_duration,
+)
+from tinygrad_opt.cluster.validation import SpecError
+
+_PLOTS = ("plot_breakdown", "plot_pareto", "plot_scaling", "plot_timeline")
+
+
+def __getattr__(name: str) -> Any:  # plots import matplotlib only when used
+    if name in _PLOTS:
+        from tinygrad_opt.cluster import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module 'tinygrad_opt.cluster' has no attribute {name!r}")
+
+
+__all__ = [
+    "RESULT_KEYS",
+    "SCHEMES",
+    "SWEEP_KEYS",
+    "ClusterSpec",
+    "CommCost",
+    "ComputeModel",
+    "Deterministic",
+    "Empirical",
+    "FailureOverhead",
+    "FailureSpec",
+    "Heterogeneous",
+    "LargeBatchModel",
+    "Lognormal",
+    "ShiftedExponential",
+    "SimulationResult",
+    "SpecError",
+    "SweepTable",
+    "SyncScheme",
+    "Workload",
+    "binomial_tree_allreduce_time",
+    "binomial_tree_reduce_time",
+    "bucket_schedule",
+    "communication_cost",
+    "compute_model_from_dict",
+    "daly_interval",
+    "estimate_noise_scale",
+    "expected_wall_time",
+    "failure_overhead",
+    "format_bandwidth",
+    "format_bytes",
+    "format_duration",
+    "halving_doubling_allreduce_time",
+    "hierarchical_allreduce_time",
+    "overlapped_sync_end",
+    "parameter_server_time",
+    "pareto_front",
+    "parse_bandwidth",
+    "parse_bytes",
+    "parse_duration",
+    "plot_breakdown",
+    "plot_pareto",
+    "plot_scaling",
+    "plot_timeline",
+    "ring_allreduce_time",
+    "sample_step_compute",
+    "simulate",
+    "sweep",
+    "system_mtbf",
+    "young_interval",
+]

@@ -1,0 +1,465 @@
+"""Time and traffic of one gradient synchronisation: the alpha-beta (latency-bandwidth) model.
+
+Cost model (Hockney; as used by Thakur, Rabenseifner & Gropp 2005, "Optimization of
+Collective Communication Operations in MPICH", IJHPCA 19(1):49-66): sending an ``m``-byte
+message between two nodes takes ``α + m/B`` (latency ``α``, bandwidth ``B``). Links are
+full duplex (``B`` each way at once); a NIC shared by several concurrent messages divides
+its bandwidth among them. Reduction arithmetic (Thakur's ``γ`` term) is not modelled:
+it is hidden by the network on any realistic cluster and belongs to ``update_time``
+otherwise. ``M`` below is the gradient message in bytes, ``N`` the number of ranks.
+
+Closed forms (one node per rank, every link ``α``, ``B``):
+
+=====================  =====================================================================
+ring all-reduce        ``2(N−1)·α + 2(N−1)/N · M/B``  (reduce-scatter + allgather around a
+                       ring; Thakur et al. 2005, Patarasuk & Yuan 2009)
+halving-doubling       ``2·log2(N)·α + 2(N−1)/N · M/B`` for N = 2^L (Rabenseifner: reduce-
+                       scatter by recursive halving + allgather by recursive doubling,
+                       Thakur et al. 2005). Other N: the MPICH fold — with
+                       ``p' = 2^⌊log2 N⌋``, ``r = N − p'`` ranks first hand their whole
+                       vector to a partner (``α + M/B``), the ``p'`` remaining ranks run the
+                       power-of-two algorithm, and the result is handed back (``α + M/B``):
+                       ``2(log2 p' + 1)·α + (2(p'−1)/p' + 2)·M/B``.
+binomial tree          ``2·⌈log2 N⌉·(α + M/B)``  (binomial-tree reduce to rank 0 then
+                       binomial-tree broadcast, whole message per step; Thakur et al.
+                       2005)
+parameter server       ``2α + (N_push + N)·M/B``: the N workers push M each into the
+(1 dedicated server)   server's one link, then pull M each out of it; the server link is
+                       the bottleneck (N·M/B each way; Li et al. 2014 "Scaling distributed
+                       ML with the parameter server"; the seed article's central node).
+                       ``N_push = N − b`` with ``b`` backup workers (only the first
+                       ``N − b`` pushes are waited for; all N pull).
+k-sharded PS           each shard holds ``M/k`` and serves all workers. Dedicated:
+(dedicated)            ``2α + [max(N_push/k, 1) + max(N/k, 1)]·M/B`` — a shard's link
+                       carries ``N·M/k``, a worker's link ``M`` (k ≤ N ⇒ shards dominate).
+k-sharded PS           shard ``j`` on worker ``j``: a shard holder's link also carries its
+(colocated)            own traffic; the busiest link direction decides each phase:
+                       push ``max(min(N_push, N−1), k − s_min)·M/(kB)``, pull likewise with
+                       ``N`` (``s_min`` = 1 if ``k = N`` else 0). For ``b = 0``:
+                       ``2α + 2(N−1)/k · M/B`` — with ``k = N`` the same bandwidth term as
+                       the ring, i.e. bandwidth-optimal.
+hierarchical           intra-node binomial reduce to a leader ``⌈log2 d⌉(α_i + M/B_i)``,
+                       ring all-reduce among the ``n`` leaders
+                       ``2(n−1)α_e + 2(n−1)/n · M/B_e``, intra-node binomial broadcast
+                       ``⌈log2 d⌉(α_i + M/B_i)`` (Goyal et al. 2017 "Accurate, Large
+                       Minibatch SGD" §4 — which uses halving-doubling across servers;
+                       Sergeev & Del Balso 2018 "Horovod"; Jia et al. 2018).
+=====================  =====================================================================
+
+On a cluster with ``d > 1`` devices per node the *flat* schemes see two kinds of link.
+Ranks are placed node-major (rank ``r`` on node ``r // d``); a message between devices of
+one node uses the intra-node link (``α_i``, ``B_i`` per device), any other message the
+NICs of the two nodes, shared by all of that node's concurrent inter-node messages. Every
+algorithm step then takes the longest of its messages: ``max(α_e + c·m/B_e, α_i + m/B_i)``
+where ``c`` is the most messages one NIC carries in that direction in that step. For the
+ring this gives ``2(N−1)·max(α_e + M/(N·B_e), α_i + M/(N·B_i))`` (one ring edge leaves each
+node); tree and halving-doubling steps are evaluated rank by rank (vectorised); a parameter
+server sees each node's ``d`` workers push through one NIC, and colocated shards go
+round-robin over nodes (shard ``j`` on node ``j mod n``, device ``⌊j/n⌋``), each phase
+timed by its busiest NIC or device link.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme
+from tinygrad_opt.cluster.validation import SpecError, check_positive_int
+
+__all__ = [
+    "CommCost",
+    "binomial_tree_allreduce_time",
+    "binomial_tree_reduce_time",
+    "communication_cost",
+    "halving_doubling_allreduce_time",
+    "hierarchical_allreduce_time",
+    "parameter_server_time",
+    "ring_allreduce_time",
+]
+
+
+def _ceil_log2(n: int) -> int:
+    return (n - 1).bit_length()  # ceil(log2 n) for n >= 1
+
+
+def _floor_log2(n: int) -> int:
+    return n.bit_length() - 1
+
+
+# ============================================================================ closed forms
+def ring_allreduce_time(message_bytes: float, ranks: int, bandwidth: float, latency: float):
+    """Ring all-reduce: ``2(N−1)·α + 2(N−1)/N · M/B``.
+
+    Reduce-scatter then allgather, each ``N−1`` steps moving ``M/N`` bytes per rank
+    (Thakur, Rabenseifner & Gropp 2005; Patarasuk & Yuan 2009). 0 for one rank.
+    """
+    n = check_positive_int("ranks", ranks)
+    return 2 * (n - 1) * latency + 2 * (n - 1) / n * message_bytes / bandwidth
+
+
+def halving_doubling_allreduce_time(
+    message_bytes: float, ranks: int, bandwidth: float, latency: float
+) -> float:
+    """Rabenseifner's all-reduce: ``2·log2(N)·α + 2(N−1)/N · M/B`` for N a power of two.
+
+    Reduce-scatter by recursive halving then allgather by recursive doubling (Thakur,
+    Rabenseifner & Gropp 2005). For other N, MPICH's fold: ``r = N − p'`` ranks
+    (``p' = 2^⌊log2 N⌋``) send their vector to a partner first and get the result back at
+    the end, adding ``2(α + M/B)``: ``2(log2 p' + 1)α + (2(p'−1)/p' + 2)·M/B``.
+    """
+    n = check_positive_int("ranks", ranks)
+    p2 = 1 << _floor_log2(n)
+    t = 2 * _floor_log2(n) * latency + 2 * (p2 - 1) / p2 * message_bytes / bandwidth
+    if n != p2:
+        t += 2 * (latency + message_bytes / bandwidth)
+    return t
+
+
+def binomial_tree_reduce_time(message_bytes: float, ranks: int, bandwidth: float, latency: float):
+    """Binomial-tree reduce (or broadcast): ``⌈log2 N⌉·(α + M/B)`` (Thakur et al. 2005)."""
+    n = check_positive_int("ranks", ranks)
+    return _ceil_log2(n) * (latency + message_bytes / bandwidth)
+
+
+def binomial_tree_allreduce_time(
+    message_bytes: float, ranks: int, bandwidth: float, latency: float
+) -> float:
+    """Tree all-reduce = binomial reduce + binomial broadcast: ``2⌈log2 N⌉·(α + M/B)``."""
+    return 2 * binomial_tree_reduce_time(message_bytes, ranks, bandwidth, latency)
+
+
+def parameter_server_time(
+    message_bytes: float,
+    workers: int,
+    bandwidth: float,
+    latency: float,
+    shards: int = 1,
+    placement: str = "dedicated",
+    pushing_workers: int | None = None,
+) -> float:
+    """Push + pull through ``k`` parameter-server shards, one worker per node (no update).
+
+    Dedicated shards (``k`` extra machines): ``2α + [max(N_push/k, 1) + max(N/k, 1)]·M/B``;
+    with one server ``2α + (N_push + N)·M/B`` = ``2α + 2N·M/B`` without backups — the
+    server link carries ``N·M`` each way (Li et al. 2014).
+    Colocated (shard ``j`` on worker ``j``, ``k <= N``): each phase is set by the busiest
+    link direction, ``max(min(N_push, N−1), k − s_min)·M/(kB)`` for the push (``s_min`` = 1
+    if every worker holds a shard, else 0) and the same with ``N`` for the pull; for
+    ``N_push = N``: ``2α + 2(N−1)/k·M/B``.
+    """
+    n = check_positive_int("workers", workers)
+    k = check_positive_int("ps_shards", shards)
+    push = n if pushing_workers is None else check_positive_int("pushing_workers", pushing_workers)
+    if push > n:
+        raise SpecError("pushing_workers", push, f"must be <= workers={n}")
+    m_b = message_bytes / bandwidth
+    if placement == "dedicated":
+        return 2 * latency + (max(push / k, 1.0) + max(n / k, 1.0)) * m_b
+    if placement != "colocated":
+        raise SpecError("ps_placement", placement, "unknown; valid: dedicated, colocated")
+    if k > n:
+        raise SpecError("ps_shards", k, f"colocated shards need k <= workers={n}")
+    if n == 1:
+        return 0.0  # the only worker holds the only shard: nothing crosses the network
+    s_min = 1 if k == n else 0
+    push_t = latency + max(min(push, n - 1), k - s_min) / k * m_b
+    pull_t = latency + max(n - 1, k - s_min) / k * m_b
+    return push_t + pull_t
+
+
+def hierarchical_allreduce_time(
+    message_bytes: float,
+    nodes: int,
+    devices_per_node: int,
+    intra_bandwidth: float,
+    intra_latency: float,
+    inter_bandwidth: float,
+    inter_latency: float,
+) -> float:
+    """Intra-node reduce + inter-node ring all-reduce of the leaders + intra-node broadcast.
+
+    ``2⌈log2 d⌉(α_i + M/B_i) + 2(n−1)α_e + 2(n−1)/n · M/B_e`` (binomial trees inside a
+    node, a ring across nodes; Goyal et al. 2017 §4, Sergeev & Del Balso 2018).
+    """
+    d = check_positive_int("devices_per_node", devices_per_node)
+    intra = (
+        0.0
+        if d == 1
+        else binomial_tree_allreduce_time(message_bytes, d, intra_bandwidth, intra_latency)
+    )
+    return intra + ring_allreduce_time(message_bytes, nodes, inter_bandwidth, inter_latency)
+
+
+# ============================================================================ cost object
+@dataclass(frozen=True)
+class CommCost:
+    """One synchronisation of ``message_bytes`` per worker on a given cluster.
+
+    Attributes:
+        scheme: the scheme label.
+        phases: ``(name, seconds)`` in order (``push``/``pull`` for a parameter server,
+            the server update goes between them and is not included here).
+        message_bytes: gradient bytes per worker on the wire.
+        bytes_sent_per_node: bytes a worker node's NIC transmits per sync (mean over
+            worker nodes); for one worker per node: per worker.
+        bytes_sent_per_node_max: the same, for the node that sends most.
+        busiest_link_bytes: bytes through the most loaded link direction (NIC in/out of
+            any worker or server, or an intra-node device link) per sync.
+        busiest_link: which link that is.
+        ps_machines: dedicated parameter-server machines (0 otherwise).
+    """
+
+    scheme: str
+    phases: tuple[tuple[str, float], ...]
+    message_bytes: float
+    bytes_sent_per_node: float
+    bytes_sent_per_node_max: float
+    busiest_link_bytes: float
+    busiest_link: str
+    ps_machines: int = 0
+
+    @property
+    def time_s(self) -> float:
+        """Total seconds of all phases."""
+        return float(sum(t for _, t in self.phases))
+
+
+class _Traffic:
+    """Bytes per link direction accumulated over the algorithm steps."""
+
+    def __init__(self, nodes: int, workers: int, servers: int = 0) -> None:
+        self.nic_out = np.zeros(nodes)
+        self.nic_in = np.zeros(nodes)
+        self.dev_out = np.zeros(workers)
+        self.dev_in = np.zeros(workers)
+        self.srv_out = np.zeros(servers)
+        self.srv_in = np.zeros(servers)
+
+    def summary(self) -> tuple[float, float, float, str]:
+        """(mean NIC out per node, max NIC out per node, busiest link bytes, its name)."""
+        candidates = [  # servers first: on a tie the central node is the bottleneck
+            ("PS server", "NIC in", self.srv_in),
+            ("PS server", "NIC out", self.srv_out),
+            ("node", "NIC out", self.nic_out),
+            ("node", "NIC in", self.nic_in),
+            ("worker", "intra-node link out", self.dev_out),
+            ("worker", "intra-node link in", self.dev_in),
+        ]
+        best, label = 0.0, "none (no traffic)"
+        for who, link, arr in candidates:
+            if arr.size and arr.max() > best * (1 + 1e-12):
+                i = int(np.argmax(arr))
+                best = float(arr[i])
+                same = arr.size > 1 and bool(np.isclose(arr, arr[i], rtol=1e-12, atol=0).all())
+                label = f"every {who}'s {link}" if same else f"{who} {i} {link}"
+        return float(self.nic_out.mean()), float(self.nic_out.max()), best, label
+
+
+def _steps_time(
+    src: np.ndarray, dst: np.ndarray, size: float, c: ClusterSpec, traffic: _Traffic
+) -> float:
+    """Seconds for one step in which every ``src[i]`` sends ``size`` bytes to ``dst[i]``."""
+    if src.size == 0:
+        return 0.0
+    d, n = c.devices_per_node, c.nodes
+    node_s, node_d = src // d, dst // d
+    cross = node_s != node_d
+    t = 0.0
+    if cross.any():
+        out_c = np.bincount(node_s[cross], minlength=n)
+        in_c = np.bincount(node_d[cross], minlength=n)
+        busy = max(int(out_c.max()), int(in_c.max()))
+        t = max(t, c.latency + busy * size / c.bandwidth)
+        traffic.nic_out += out_c * size
+        traffic.nic_in += in_c * size
+    local = ~cross
+    if local.any():
+        out_c = np.bincount(src[local], minlength=c.workers)
+        in_c = np.bincount(dst[local], minlength=c.workers)
+        busy = max(int(out_c.max()), int(in_c.max()))
+        t = max(t, c.intra_latency + busy * size / c.intra_bandwidth)
+        traffic.dev_out += out_c * size
+        traffic.dev_in += in_c * size
+    return t
+
+
+def _tree(c: ClusterSpec, m: float, traffic: _Traffic) -> tuple[tuple[str, float], ...]:
+    """Binomial reduce to rank 0 (mask 1, 2, 4, ...) then binomial broadcast (reverse)."""
+    ranks = np.arange(c.workers)
+    steps = []
+    for i in range(_ceil_log2(c.workers)):
+        mask = 1 << i
+        senders = ranks[(ranks % (2 * mask)) == mask]
+        steps.append((senders, senders - mask))
+    reduce_t = sum(_steps_time(s, r, m, c, traffic) for s, r in steps)
+    bcast_t = sum(_steps_time(r, s, m, c, traffic) for s, r in reversed(steps))
+    return (("reduce", reduce_t), ("broadcast", bcast_t))
+
+
+def _halving_doubling(c: ClusterSpec, m: float, traffic: _Traffic):
+    """Rabenseifner with MPICH's fold for non-powers of two, evaluated step by step."""
+    n = c.workers
+    p2 = 1 << _floor_log2(n)
+    r = n - p2
+    phases: list[tuple[str, float]] = []
+    if r:
+        evens = np.arange(r) * 2
+        phases.append(("fold", _steps_time(evens, evens + 1, m, c, traffic)))
+    newrank = np.arange(p2)
+    phys = np.where(newrank < r, 2 * newrank + 1, newrank + r)
+    exchanges = []
+    for k in range(_floor_log2(p2)):
+        mask = 1 << k
+        partner = phys[newrank ^ mask]
+        exchanges.append((phys, partner, m / (2 << k)))
+    rs = sum(_steps_time(a, b, size, c, traffic) for a, b, size in exchanges)
+    ag = sum(_steps_time(a, b, size, c, traffic) for a, b, size in reversed(exchanges))
+    phases += [("reduce-scatter", rs), ("allgather", ag)]
+    if r:
+        evens = np.arange(r) * 2
+        phases.append(("unfold", _steps_time(evens + 1, evens, m, c, traffic)))
+    return tuple(phases)
+
+
+def _ring(c: ClusterSpec, m: float, traffic: _Traffic):
+    n, d = c.workers, c.devices_per_node
+    if n == 1:
+        return (("reduce-scatter", 0.0), ("allgather", 0.0))
+    chunk = m / n
+    step = 0.0
+    per_link = 2 * (n - 1) * chunk
+    if c.nodes > 1:
+        step = max(step, c.latency + chunk / c.bandwidth)
+        traffic.nic_out += per_link
+        traffic.nic_in += per_link
+    if d > 1:
+        step = max(step, c.intra_latency + chunk / c.intra_bandwidth)
+        local = (np.arange(n) + 1) % d != 0  # successor on the same node
+        if c.nodes == 1:
+            local[:] = True
+        traffic.dev_out += per_link * local
+        traffic.dev_in += per_link * np.roll(local, 1)
+    return (("reduce-scatter", (n - 1) * step), ("allgather", (n - 1) * step))
+
+
+def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
+    d, n = c.devices_per_node, c.nodes
+    intra = 0.0
+    if d > 1:
+        intra = binomial_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency)
+        # binomial tree inside every node: at step i local rank j with j % 2^(i+1) == 2^i
+        # sends M to j - 2^i; the broadcast runs the same messages backwards
+        local = np.arange(c.workers) % d
+        sent = np.zeros(c.workers)
+        received = np.zeros(c.workers)
+        for i in range(_ceil_log2(d)):
+            mask = 1 << i
+            senders = np.nonzero((local % (2 * mask)) == mask)[0]
+            sent[senders] += m
+            received[senders - mask] += m
+        traffic.dev_out += sent + received
+        traffic.dev_in += received + sent
+    inter = ring_allreduce_time(m, n, c.bandwidth, c.latency)
+    if n > 1:
+        traffic.nic_out += 2 * (n - 1) / n * m
+        traffic.nic_in += 2 * (n - 1) / n * m
+    return (
+        ("intra-node reduce", intra),
+        ("inter-node allreduce", inter),
+        ("intra-node broadcast", intra),
+    )
+
+
+def _parameter_server(c: ClusterSpec, s: SyncScheme, m: float, push: int, traffic: _Traffic):
+    n_w, d, n = c.workers, c.devices_per_node, c.nodes
+    k = s.ps_shards
+    if s.ps_placement == "dedicated":
+        push_t = c.latency + max(push / k, d) * m / c.bandwidth
+        pull_t = c.latency + max(n_w / k, d) * m / c.bandwidth
+        traffic.nic_out += d * m
+        traffic.nic_in += d * m
+        traffic.srv_in += n_w * m / k  # late (dropped) gradients still arrive
+        traffic.srv_out += n_w * m / k
+        return (("push", push_t), ("pull", pull_t))
+    if k > n_w:
+        raise SpecError("ps_shards", k, f"colocated shards need ps_shards <= workers={n_w}")
+    # shard j lives on node j % n, device (j // n) of that node: one shard per device
+    shards_on = np.bincount(np.arange(k) % n, minlength=n)
+    holder = np.zeros(n_w, dtype=bool)
+    shard_ids = np.arange(k)
+    holder[(shard_ids % n) * d + shard_ids // n] = True
+    off_node = n_w - d
+    # push, per node NIC: out = its d workers' parts for off-node shards; in = each local
+    # shard's part from every off-node sender (worst case: all N_push senders off-node)
+    nic_out = d * (k - shards_on) / k * m
+    # per device inside a node: out = parts for local shards held by other devices;
+    # in = a holder receives its part from the other d - 1 local devices
+    dev_out = (np.repeat(shards_on, d) - holder) * m / k
+    dev_in = holder * (d - 1) * m / k
+
+    def phase(senders: int) -> float:
+        t = 0.0
+        if n > 1:
+            nic_in = shards_on * min(senders, off_node) * m / k
+            busiest = max(nic_out.max(), nic_in.max())
+            t = max(t, c.latency + busiest / c.bandwidth)
+        if d > 1:
+            busiest = max(dev_out.max(), dev_in.max())
+            t = max(t, c.intra_latency + busiest / c.intra_bandwidth)
+        return t
+
+    if n > 1:  # push out + pull out (the pull mirrors the push with every worker)
+        traffic.nic_out += nic_out + shards_on * off_node * m / k
+        traffic.nic_in += nic_out + shards_on * off_node * m / k
+    if d > 1:
+        traffic.dev_out += dev_out + dev_in
+        traffic.dev_in += dev_in + dev_out
+    return (("push", phase(push)), ("pull", phase(n_w)))
+
+
+def communication_cost(
+    cluster: ClusterSpec,
+    scheme: SyncScheme | str,
+    message_bytes: float,
+    pushing_workers: int | None = None,
+) -> CommCost:
+    """Time (by phase) and traffic of synchronising ``message_bytes`` per worker.
+
+    ``pushing_workers`` (parameter server only) is the number of gradients the server
+    waits for, ``workers − backup_workers`` (default: all workers). On a one-device-per-
+    node cluster the times equal the closed forms in this module; see the module
+    docstring for how ``devices_per_node > 1`` is handled.
+    """
+    s = SyncScheme.coerce(scheme)
+    c = cluster
+    if message_bytes < 0 or not math.isfinite(message_bytes):
+        raise SpecError("message_bytes", message_bytes, "must be a finite number >= 0")
+    push = c.workers if pushing_workers is None else int(pushing_workers)
+    servers = s.ps_shards if (s.name == "ps" and s.ps_placement == "dedicated") else 0
+    traffic = _Traffic(c.nodes, c.workers, servers)
+    if s.name == "ring":
+        phases = _ring(c, message_bytes, traffic)
+    elif s.name == "tree":
+        phases = _tree(c, message_bytes, traffic)
+    elif s.name == "halving_doubling":
+        phases = _halving_doubling(c, message_bytes, traffic)
+    elif s.name == "hierarchical":
+        phases = _hierarchical(c, message_bytes, traffic)
+    else:
+        if not 1 <= push <= c.workers:
+            raise SpecError("pushing_workers", push, f"must lie in [1, workers={c.workers}]")
+        phases = _parameter_server(c, s, message_bytes, push, traffic)
+    mean_out, max_out, busiest, label = traffic.summary()
+    return CommCost(
+        scheme=s.label,
+        phases=tuple((name, float(t)) for name, t in phases),
+        message_bytes=float(message_bytes),
+        bytes_sent_per_node=mean_out,
+        bytes_sent_per_node_max=max_out,
+        busiest_link_bytes=busiest,
+        busiest_link=label,
+        ps_machines=servers,
+    )

@@ -1,0 +1,223 @@
+"""Pictures of simulation results (matplotlib, Agg canvas, PNG by default).
+
+Each function takes results and an output path, writes the file (creating its folder) and
+returns the path. They build a ``matplotlib.figure.Figure`` directly — no ``pyplot``
+state, no backend switch — so they are safe in scripts, tests and threads.
+
+- :func:`plot_scaling`: speed-up and scaling efficiency against workers, one line per
+  scheme, with the ideal (linear) speed-up.
+- :func:`plot_pareto`: cost against time to train; the Pareto front (nothing is both
+  faster and cheaper) is highlighted and labelled.
+- :func:`plot_timeline`: a Gantt chart of the first simulated steps, one row per worker
+  (and per parameter-server shard): compute, waiting for stragglers, dropped backup
+  work, send/receive, collective phases, update.
+- :func:`plot_breakdown`: stacked bars of compute / wait / comm / update per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from tinygrad_opt.cluster.result import SimulationResult
+from tinygrad_opt.cluster.sweep import pareto_front
+
+__all__ = ["KIND_COLOURS", "plot_breakdown", "plot_pareto", "plot_scaling", "plot_timeline"]
+
+KIND_COLOURS: dict[str, str] = {
+    "compute": "#4c72b0",
+    "wait": "#dddddd",
+    "dropped": "#c44e52",
+    "send": "#dd8452",
+    "recv": "#55a868",
+    "comm": "#8172b3",
+    "update": "#937860",
+}
+
+
+def _rows(data: Sequence[Mapping[str, Any] | SimulationResult]) -> list[dict[str, Any]]:
+    out = []
+    for item in data:
+        if isinstance(item, SimulationResult):
+            d = item.to_dict()
+            d["scheme_label"] = d["scheme"]
+            out.append(d)
+        else:
+            out.append(dict(item))
+    if not out:
+        raise ValueError("nothing to plot: no rows")
+    return out
+
+
+def _save(fig: Figure, path: str | Path, dpi: int) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def plot_scaling(
+    results: Sequence[Mapping[str, Any] | SimulationResult],
+    path: str | Path,
+    *,
+    x: str = "workers",
+    group: str = "scheme_label",
+    title: str | None = None,
+    dpi: int = 120,
+) -> Path:
+    """Speed-up and scaling efficiency vs ``x`` (workers), one line per ``group``."""
+    rows = _rows(results)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(str(r[group]), []).append(r)
+    fig = Figure(figsize=(11, 4.2))
+    ax_s, ax_e = fig.subplots(1, 2)
+    xs_all = sorted({r[x] for r in rows})
+    ax_s.plot(xs_all, xs_all, "k--", lw=1, label="ideal (linear)")
+    styles = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", "-"), ("P", "--")]
+    for i, (name, items) in enumerate(groups.items()):
+        items = sorted(items, key=lambda r: r[x])
+        xs = [r[x] for r in items]
+        marker, ls = styles[i % len(styles)]
+        kw = {"marker": marker, "ls": ls, "label": name, "ms": 5}
+        ax_s.plot(xs, [r["speedup"] for r in items], **kw)
+        ax_e.plot(xs, [r["scaling_efficiency"] for r in items], **kw)
+    for ax in (ax_s, ax_e):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(x)
+        ax.grid(True, alpha=0.3)
+    ax_s.set_yscale("log", base=2)
+    ax_s.set_ylabel("speed-up vs 1 worker (examples/s)")
+    ax_e.set_ylabel("scaling efficiency = speed-up / workers")
+    ax_e.set_ylim(0, 1.05)
+    ax_s.legend(fontsize=8)
+    fig.suptitle(title or "Scaling of synchronous data-parallel SGD")
+    return _save(fig, path, dpi)
+
+
+def plot_pareto(
+    results: Sequence[Mapping[str, Any] | SimulationResult],
+    path: str | Path,
+    *,
+    time_key: str = "total_time_s",
+    cost_key: str = "cost",
+    label_keys: Sequence[str] = ("scheme_label", "workers"),
+    title: str | None = None,
+    dpi: int = 120,
+) -> Path:
+    """Cost vs time to train for every row; the Pareto front is joined and labelled."""
+    rows = _rows(results)
+    front = pareto_front(rows, time_key, cost_key)
+    fig = Figure(figsize=(7.5, 5))
+    ax = fig.subplots()
+    hours = [r[time_key] / 3600 for r in rows]
+    ax.scatter(hours, [r[cost_key] for r in rows], s=18, c="#999999", label="configurations")
+    fx = [r[time_key] / 3600 for r in front]
+    fy = [r[cost_key] for r in front]
+    ax.plot(fx, fy, "o-", c="#c44e52", label="Pareto front")
+    for r, xx, yy in zip(front, fx, fy):
+        text = ", ".join(f"{r[k]}" for k in label_keys if k in r)
+        ax.annotate(text, (xx, yy), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    ax.set_xscale("log")
+    costs = [r[cost_key] for r in rows if r[cost_key] > 0]
+    if costs and max(costs) > 20 * min(costs):
+        ax.set_yscale("log")
+    ax.set_xlabel("time to train (hours)")
+    ax.set_ylabel("cost (price per node-hour × node-hours)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Cost vs time to train")
+    return _save(fig, path, dpi)
+
+
+def plot_timeline(
+    result: SimulationResult,
+    path: str | Path,
+    *,
+    max_workers: int = 12,
+    title: str | None = None,
+    dpi: int = 120,
+) -> Path:
+    """Gantt chart of the first simulated steps (``result.timeline(max_workers)``)."""
+    events = result.timeline(max_workers)
+    if not events:
+        raise ValueError("the result has no timeline (simulate(..., timeline_steps=0)?)")
+    rows: list[str] = []
+    for e in events:
+        if e["row"] not in rows:
+            rows.append(e["row"])
+    rows.sort(key=lambda r: (r.startswith("worker"), int(r.split()[-1])))
+    index = {r: i for i, r in enumerate(rows)}
+    fig = Figure(figsize=(11, 0.45 * len(rows) + 1.6))
+    ax = fig.subplots()
+    for e in events:
+        y = index[e["row"]]
+        overlaid = e["kind"] == "comm" and result.overlap
+        h, dy = (0.35, 0.3) if overlaid else (0.8, 0.0)
+        ax.broken_barh(
+            [(e["start"], e["end"] - e["start"])],
+            (y - 0.4 + dy, h),
+            facecolors=KIND_COLOURS[e["kind"]],
+            edgecolor="none",
+        )
+    ends = [e["end"] for e in events]
+    step_starts = sorted(
+        {min(x["start"] for x in events if x["step"] == s) for s in {e["step"] for e in events}}
+    )
+    for t in step_starts[1:]:
+        ax.axvline(t, color="k", lw=0.6, ls=":")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(ends))
+    ax.set_xlabel("time (s)")
+    used = [k for k in KIND_COLOURS if any(e["kind"] == k for e in events)]
+    ax.legend(
+        handles=[Patch(color=KIND_COLOURS[k], label=k) for k in used],
+        ncol=len(used),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        fontsize=8,
+    )
+    ax.set_title(
+        title
+        or f"{result.scheme}: {result.workers} workers, first steps "
+        f"(mean step {result.step_time_s:.4g} s)"
+    )
+    return _save(fig, path, dpi)
+
+
+def plot_breakdown(
+    results: Sequence[Mapping[str, Any] | SimulationResult],
+    path: str | Path,
+    *,
+    label_keys: Sequence[str] = ("scheme_label", "workers"),
+    title: str | None = None,
+    dpi: int = 120,
+) -> Path:
+    """Stacked bars: where each configuration's step time goes."""
+    rows = _rows(results)
+    fig = Figure(figsize=(max(6.0, 0.5 * len(rows) + 2), 4.5))
+    ax = fig.subplots()
+    labels = [", ".join(str(r[k]) for k in label_keys if k in r) for r in rows]
+    bottom = [0.0] * len(rows)
+    parts = (
+        ("compute_s", "compute"),
+        ("wait_s", "wait"),
+        ("comm_s", "comm"),
+        ("update_s", "update"),
+    )
+    for key, kind in parts:
+        vals = [r[key] for r in rows]
+        ax.bar(range(len(rows)), vals, bottom=bottom, color=KIND_COLOURS[kind], label=kind)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("seconds per step")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Step time breakdown")
+    return _save(fig, path, dpi)

@@ -1,0 +1,227 @@
+"""What :func:`~tinygrad_opt.cluster.simulate.simulate` returns.
+
+Every per-step figure is a mean over the sampled steps, in seconds, and the breakdown adds
+up: ``step_time_s = compute_s + wait_s + comm_s + update_s``.
+
+- ``compute_s``: compute a worker does that is used (mean over all workers of
+  ``min(c_w, T_ready)``, where ``T_ready`` is when the step's gradients are ready — when
+  the ``N``-th fastest worker finishes);
+- ``wait_s``: ``T_ready − compute_s``: time spent idle waiting for stragglers (for a
+  dropped backup worker: the time it was cut off early, counted as neither);
+- ``comm_s``: communication on the critical path after ``T_ready`` (all of it without
+  overlap; only the exposed part with bucketed overlap — ``comm_total_s`` is the whole);
+- ``update_s``: the optimiser update on the critical path (the server's share, ``1/k`` of
+  ``update_time``, for a parameter server; the full local update after an all-reduce).
+
+Baseline for speed-up: **one worker** at nominal speed (speed factor 1, same compute
+distribution, so mean step ``t̄``), with the same per-worker batch, no communication, and
+its own optimiser update: ``baseline_step_time_s = t̄ + update_time``.
+``speedup = throughput / baseline_throughput`` (examples per second; only the ``N``
+applied gradients count), ``scaling_efficiency = speedup / workers`` (all launched
+workers, backups included; dedicated PS machines are not workers).
+``time_to_train_speedup`` (only with a large-batch model) compares times to reach the
+target, where one worker also needs ``S(per_worker_batch)`` steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RESULT_KEYS", "SimulationResult"]
+
+
+@dataclass
+class SimulationResult:
+    """Outcome of one simulated configuration (see the module docstring for definitions)."""
+
+    # configuration
+    scheme: str
+    scheme_name: str
+    workers: int
+    nodes: int
+    devices_per_node: int
+    ps_machines: int
+    backup_workers: int
+    applied_workers: int
+    per_worker_batch: int
+    global_batch: int
+    bandwidth: float
+    latency: float
+    message_bytes: float
+    overlap: bool
+    buckets: int
+    compression: float
+    # per step (seconds)
+    step_time_s: float
+    step_time_std_s: float
+    step_time_p50_s: float
+    step_time_p99_s: float
+    compute_s: float
+    wait_s: float
+    comm_s: float
+    update_s: float
+    comm_total_s: float
+    phases: list[tuple[str, float]]
+    # speed
+    throughput: float
+    baseline_step_time_s: float
+    baseline_throughput: float
+    speedup: float
+    scaling_efficiency: float
+    # whole run
+    steps: int
+    solve_time_s: float
+    total_time_s: float
+    time_to_train_speedup: float | None
+    failure: dict[str, float] | None
+    machines: int
+    node_hours: float
+    cost: float
+    # traffic per step
+    bytes_sent_per_node: float
+    bytes_sent_per_node_max: float
+    busiest_link_bytes: float
+    busiest_link: str
+    # sampling
+    steps_sampled: int
+    seed: int | None
+    step_times: np.ndarray = field(repr=False)
+    timeline_data: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    # ------------------------------------------------------------------ export
+    def to_dict(self, include_samples: bool = False) -> dict[str, Any]:
+        """JSON-serialisable dict of every field (``step_times`` only if asked)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("step_times", "timeline_data"):
+                continue
+            out[f.name] = _plain(getattr(self, f.name))
+        if include_samples:
+            out["step_times"] = [float(x) for x in self.step_times]
+        return out
+
+    # ------------------------------------------------------------------ timeline
+    def timeline(self, max_workers: int = 12) -> list[dict[str, Any]]:
+        """Events of the first simulated steps for a Gantt chart.
+
+        Each event: ``{"row", "step", "kind", "start", "end", "label"}`` with ``kind`` in
+        ``compute``, ``wait``, ``dropped`` (a backup worker's cut-off compute), ``send``,
+        ``recv``, ``comm`` (collective phases, or overlapped buckets), ``update``. Rows are
+        ``"worker i"`` — at most ``max_workers``: the first ones plus the slowest — and
+        ``"ps j"`` for parameter-server shards. With ``overlap`` the ``comm`` events run
+        concurrently with compute.
+        """
+        d = self.timeline_data
+        if not d:
+            return []
+        head: np.ndarray = d["head"]
+        n_steps, w = head.shape
+        rows = _pick_workers(head, max_workers)
+        events: list[dict[str, Any]] = []
+        t0 = 0.0
+
+        def add(row: str, s: int, kind: str, a: float, b: float, label: str = "") -> None:
+            if b > a + 1e-15:
+                events.append(
+                    {
+                        "row": row,
+                        "step": s,
+                        "kind": kind,
+                        "start": a,
+                        "end": b,
+                        "label": label or kind,
+                    }
+                )
+
+        for s in range(n_steps):
+            ready = float(d["sync"][s])
+            step = float(d["step"][s])
+            sync_segments = _sync_segments(d, ready, t0)
+            sync_end = t0 + float(d["sync_end"][s])
+            for wi in rows:
+                row = f"worker {wi}"
+                c = float(head[s, wi])
+                add(row, s, "compute", t0, t0 + min(c, ready))
+                if c > ready:
+                    # a late backup worker: its gradient is dropped, it sends nothing and
+                    # keeps computing in vain until the new parameters arrive
+                    pull = next((a for k, a, _, _ in sync_segments if k == "recv"), sync_end)
+                    add(row, s, "dropped", t0 + ready, min(t0 + c, pull), "dropped (late)")
+                    add(row, s, "wait", min(t0 + c, pull), pull)
+                else:
+                    wait_until = float(d["sync_end"][s]) if d["overlap"] else ready
+                    add(row, s, "wait", t0 + c, t0 + wait_until)
+                for kind, a, b, label in sync_segments:
+                    if c > ready and kind in ("send", "update_srv"):
+                        continue
+                    add(row, s, kind if kind != "update_srv" else "wait", a, b, label)
+                if d["post_update"] > 0:
+                    add(row, s, "update", sync_end, sync_end + d["post_update"], "update")
+            for j in range(d["ps_rows"]):
+                row = f"ps {j}"
+                add(row, s, "wait", t0, t0 + ready, "wait for gradients")
+                for kind, a, b, label in sync_segments:
+                    kind = {"send": "recv", "recv": "send", "update_srv": "update"}.get(kind, kind)
+                    add(row, s, kind, a, b, label)
+            t0 += step
+        return events
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    return value
+
+
+def _pick_workers(head: np.ndarray, max_workers: int) -> list[int]:
+    """The first workers plus the slowest ones (by their worst step), at most ``max_workers``."""
+    w = head.shape[1]
+    if w <= max_workers:
+        return list(range(w))
+    n_slow = max(1, max_workers // 4)
+    slowest = set(np.argsort(-head.max(axis=0), kind="stable")[:n_slow].tolist())
+    first = [i for i in range(max_workers) if i not in slowest][: max_workers - n_slow]
+    return sorted(first + sorted(slowest))
+
+
+def _sync_segments(
+    d: dict[str, Any], ready: float, t0: float
+) -> list[tuple[str, float, float, str]]:
+    """(kind, start, end, label) of the synchronisation after ``ready`` (absolute times)."""
+    if d["overlap"]:
+        from tinygrad_opt.cluster.overlap import bucket_schedule
+
+        start, end = bucket_schedule(ready, d["backward_fraction"], d["buckets"], d["unit"])
+        # merge back-to-back buckets into one bar
+        breaks = np.nonzero(start[1:] > end[:-1] + 1e-12)[0]
+        firsts = np.concatenate([[0], breaks + 1])
+        lasts = np.concatenate([breaks, [len(start) - 1]])
+        return [
+            ("comm", t0 + start[a], t0 + end[b], f"buckets {a + 1}-{b + 1}")
+            for a, b in zip(firsts, lasts)
+        ]
+    out = []
+    t = t0 + ready
+    for name, dur in d["phases"]:
+        kind = {"push": "send", "pull": "recv", "server update": "update_srv"}.get(name, "comm")
+        out.append((kind, t, t + dur, name))
+        t += dur
+    return out
+
+
+RESULT_KEYS: tuple[str, ...] = tuple(
+    f.name for f in fields(SimulationResult) if f.name not in ("step_times", "timeline_data")
+)
+"""Keys of :meth:`SimulationResult.to_dict` (without ``step_times``)."""

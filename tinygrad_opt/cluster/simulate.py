@@ -1,0 +1,258 @@
+"""Simulate synchronous data-parallel SGD on a cluster: step time, breakdown, time, cost.
+
+One step of synchronous SGD (the seed article's scheme: every worker computes a gradient
+on its own mini-batch, the gradients are combined, everyone continues from the same
+parameters):
+
+1. every worker ``w`` computes for ``c[s, w]`` seconds (:mod:`.compute`: deterministic,
+   heterogeneous, lognormal, shifted-exponential or empirical);
+2. the step's gradients are ready at ``T_ready`` = the ``N``-th smallest ``c[s, ·]``:
+   the slowest worker, or with ``b`` backup workers the ``N = W − b``-th fastest
+   (Chen et al. 2016: launch ``N + b``, apply the first ``N``, drop the rest);
+3. synchronisation (:mod:`.collectives`, alpha-beta model): all-reduce, or push to the
+   parameter servers, server update (``update_time / k``), pull; it starts at
+   ``T_ready`` (bulk-synchronous: nothing is sent before the barrier), or bucket by bucket
+   during the backward pass with ``overlap=True`` (:mod:`.overlap`);
+4. after an all-reduce every worker applies the update locally (``update_time``).
+
+Workers start each step together (a late backup worker abandons its gradient when the new
+parameters arrive), so steps are i.i.d. and the Monte Carlo over ``steps_to_sample``
+steps is vectorised over steps × workers. The run takes ``steps`` steps (given, or from
+the large-batch model at the global batch ``N × per_worker_batch``); failures and
+checkpoints (:mod:`.failures`) stretch the failure-free time; cost is the price per
+node-hour × (worker nodes + dedicated PS machines) × hours.
+
+Result fields and the 1-worker baseline are defined in :mod:`.result`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_opt.cluster.collectives import communication_cost
+from tinygrad_opt.cluster.compute import sample_step_compute
+from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
+from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end
+from tinygrad_opt.cluster.result import SimulationResult
+from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.validation import (
+    SpecError,
+    check_keys,
+    check_nonnegative_int,
+    check_positive_int,
+)
+
+__all__ = ["SCHEME_OPTIONS", "resolve_scheme", "simulate"]
+
+SCHEME_OPTIONS: tuple[str, ...] = (
+    "ps_shards", "ps_placement", "backup_workers", "overlap", "buckets", "bucket_bytes",
+    "compression",
+)  # fmt: skip
+"""Keyword options of :func:`simulate` that set :class:`SyncScheme` fields."""
+
+
+def resolve_scheme(
+    cluster: ClusterSpec, scheme: SyncScheme | str | Mapping[str, Any], **options: Any
+) -> SyncScheme:
+    """The scheme with ``options`` applied, checked against the cluster.
+
+    Rules that need the cluster: ``0 <= backup_workers < workers`` (with ``b >= workers``
+    there would be no gradient left to apply), colocated ``ps_shards <= workers``.
+    """
+    check_keys("simulate options", options, SCHEME_OPTIONS)
+    s = SyncScheme.coerce(scheme, **options)
+    w = cluster.workers
+    if s.backup_workers >= w:
+        raise SpecError(
+            "backup_workers",
+            s.backup_workers,
+            f"must be < workers={w}: the server applies the first workers - backup_workers "
+            f"gradients, which must be at least one",
+        )
+    if s.name == "ps" and s.ps_placement == "colocated" and s.ps_shards > w:
+        raise SpecError(
+            "ps_shards", s.ps_shards, f"colocated shards run on workers: need <= workers={w}"
+        )
+    return s
+
+
+def simulate(
+    cluster: ClusterSpec | Mapping[str, Any],
+    workload: Workload | Mapping[str, Any],
+    scheme: SyncScheme | str | Mapping[str, Any] = "ring",
+    *,
+    steps_to_sample: int = 1000,
+    seed: int | None = 0,
+    failures: FailureSpec | Mapping[str, Any] | None = None,
+    timeline_steps: int = 4,
+    threads: int | None = None,
+    **scheme_options: Any,
+) -> SimulationResult:
+    """Simulate ``steps_to_sample`` steps of ``workload`` on ``cluster`` with ``scheme``.
+
+    Args:
+        cluster: a :class:`ClusterSpec` (or its dict form).
+        workload: a :class:`Workload` (or its dict form).
+        scheme: a name from :data:`~tinygrad_opt.cluster.spec.SCHEMES`, a dict or a
+            :class:`SyncScheme`; ``scheme_options`` (``ps_shards``, ``ps_placement``,
+            ``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``,
+            ``compression``) override its fields.
+        steps_to_sample: Monte Carlo steps (each samples every worker); the total time
+            uses their mean step time times the run's ``steps``.
+        seed: seed of the random streams; the same seed gives the same result.
+        failures: node MTBF and checkpoint policy (:class:`FailureSpec`), optional.
+        timeline_steps: how many first steps to keep in full for :meth:`timeline`.
+        threads: threads for sampling (default: up to 2); does not change the result.
+
+    Returns:
+        A :class:`~tinygrad_opt.cluster.result.SimulationResult`.
+    """
+    c = cluster if isinstance(cluster, ClusterSpec) else ClusterSpec.from_dict(cluster)
+    wl = workload if isinstance(workload, Workload) else Workload.from_dict(workload)
+    s = resolve_scheme(c, scheme, **scheme_options)
+    n_steps = check_positive_int("steps_to_sample", steps_to_sample)
+    timeline_steps = check_nonnegative_int("timeline_steps", timeline_steps)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise SpecError("seed", seed, "must be an integer or None")
+    if failures is not None and not isinstance(failures, FailureSpec):
+        failures = FailureSpec.from_dict(failures)
+
+    workers = int(c.workers)
+    applied = workers - s.backup_workers
+    is_ps = s.name == "ps"
+    message = wl.gradient_bytes / s.compression
+    comm_full = communication_cost(c, s, message, applied)
+    server_update = wl.update_time / s.ps_shards if is_ps else 0.0
+    post_update = 0.0 if is_ps else float(wl.update_time)
+
+    if s.overlap:
+        buckets = bucket_count(wl.gradient_bytes, s.bucket_bytes, s.buckets)
+        comm_bucket = communication_cost(c, s, message / buckets, applied)
+        comm_unit = comm_bucket.time_s
+        comm_total = buckets * comm_unit
+    else:
+        buckets = 1
+        comm_unit = comm_full.time_s
+        comm_total = comm_unit
+    upd_unit = server_update / buckets
+    unit = comm_unit + upd_unit
+
+    samples = sample_step_compute(
+        c.compute,
+        wl.compute_time,
+        workers,
+        applied,
+        n_steps,
+        seed,
+        nodes=c.nodes,
+        head_steps=timeline_steps,
+        threads=threads,
+    )
+    ready = samples.sync
+    if s.overlap:
+        sync_end = overlapped_sync_end(ready, wl.backward_fraction, buckets, unit)
+    else:
+        sync_end = ready + unit
+    step = np.asarray(sync_end) + post_update
+    tail = np.asarray(sync_end) - ready  # synchronisation exposed after T_ready
+    upd_exposed = tail * (upd_unit / unit) if unit > 0 else np.zeros_like(tail)
+
+    step_time = float(step.mean())
+    compute_s = float(samples.useful.mean())
+    wait_s = float(ready.mean()) - compute_s
+    update_s = float(upd_exposed.mean()) + post_update
+    comm_s = float((tail - upd_exposed).mean())
+
+    batch = int(wl.per_worker_batch)
+    global_batch = applied * batch
+    throughput = global_batch / step_time
+    baseline_step = wl.compute_time + float(wl.update_time)
+    baseline_tp = batch / baseline_step
+    speedup = throughput / baseline_tp
+
+    total_steps = wl.total_steps(global_batch)
+    solve = total_steps * step_time
+    machines = int(c.nodes) + comm_full.ps_machines
+    failure_info = None
+    total = solve
+    if failures is not None:
+        fo = failure_overhead(failures, solve, machines)
+        total = fo.wall_time
+        failure_info = fo.to_dict()
+    time_speedup = None
+    if wl.large_batch is not None:
+        base_total = wl.total_steps(batch) * baseline_step
+        if failures is not None:
+            base_total = failure_overhead(failures, base_total, 1).wall_time
+        time_speedup = base_total / total
+    hours = total / 3600.0
+    cost = hours * (int(c.nodes) * c.price_per_node_hour + comm_full.ps_machines * c.ps_price)
+
+    phases = list(comm_full.phases)
+    if is_ps:
+        phases.insert(1, ("server update", server_update))
+    timeline_data = {
+        "head": samples.head,
+        "sync": ready[:timeline_steps],
+        "sync_end": np.asarray(sync_end)[:timeline_steps],
+        "step": step[:timeline_steps],
+        "phases": phases,
+        "post_update": post_update,
+        "overlap": s.overlap,
+        "buckets": buckets,
+        "unit": unit,
+        "backward_fraction": wl.backward_fraction,
+        "ps_rows": s.ps_shards if is_ps else 0,
+    }
+    return SimulationResult(
+        scheme=s.label,
+        scheme_name=s.name,
+        workers=workers,
+        nodes=int(c.nodes),
+        devices_per_node=c.devices_per_node,
+        ps_machines=comm_full.ps_machines,
+        backup_workers=s.backup_workers,
+        applied_workers=applied,
+        per_worker_batch=batch,
+        global_batch=global_batch,
+        bandwidth=float(c.bandwidth),
+        latency=float(c.latency),
+        message_bytes=message,
+        overlap=s.overlap,
+        buckets=buckets,
+        compression=s.compression,
+        step_time_s=step_time,
+        step_time_std_s=float(step.std()),
+        step_time_p50_s=float(np.percentile(step, 50)),
+        step_time_p99_s=float(np.percentile(step, 99)),
+        compute_s=compute_s,
+        wait_s=wait_s,
+        comm_s=comm_s,
+        update_s=update_s,
+        comm_total_s=comm_total,
+        phases=phases,
+        throughput=throughput,
+        baseline_step_time_s=baseline_step,
+        baseline_throughput=baseline_tp,
+        speedup=speedup,
+        scaling_efficiency=speedup / workers,
+        steps=total_steps,
+        solve_time_s=solve,
+        total_time_s=total,
+        time_to_train_speedup=time_speedup,
+        failure=failure_info,
+        machines=machines,
+        node_hours=hours * machines,
+        cost=cost,
+        bytes_sent_per_node=comm_full.bytes_sent_per_node,
+        bytes_sent_per_node_max=comm_full.bytes_sent_per_node_max,
+        busiest_link_bytes=comm_full.busiest_link_bytes,
+        busiest_link=comm_full.busiest_link,
+        steps_sampled=n_steps,
+        seed=None if seed is None else int(seed),
+        step_times=step,
+        timeline_data=timeline_data,
+    )

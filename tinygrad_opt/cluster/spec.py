@@ -1,0 +1,480 @@
+"""What is being planned: the cluster, the training workload and the synchronisation scheme.
+
+All three are frozen dataclasses that validate (and parse units) on construction, so a
+bad setting fails early with a :class:`~tinygrad_opt.cluster.validation.SpecError` (a
+``ValueError``) naming the field and the value. Each has ``from_dict`` / ``to_dict`` so a
+command line or a TOML/JSON file can build it from plain values; strings with units are
+accepted wherever a bandwidth, duration or size is expected (see
+:mod:`tinygrad_opt.cluster.units`), and stored in SI base units (bytes/s, s, bytes).
+
+Terminology
+-----------
+*worker*: one process computing gradients on its own mini-batch (one GPU, one CPU box).
+*node*: a machine with one network interface (NIC) shared by its ``devices_per_node``
+workers. Without a hierarchy every worker is its own node. ``bandwidth``/``latency``
+describe each node's NIC (full duplex: ``bandwidth`` each way); ``intra_bandwidth`` /
+``intra_latency`` each device's link inside a node (NVLink, PCIe).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from tinygrad_opt.cluster.compute import ComputeModel, Deterministic, compute_model_from_dict
+from tinygrad_opt.cluster.large_batch import LargeBatchModel
+from tinygrad_opt.cluster.units import parse_bandwidth, parse_bytes, parse_duration
+from tinygrad_opt.cluster.validation import (
+    SpecError,
+    check_choice,
+    check_fraction,
+    check_keys,
+    check_nonnegative_float,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+)
+
+__all__ = [
+    "ALLREDUCE_SCHEMES",
+    "BYTES_PER_DTYPE",
+    "PS_PLACEMENTS",
+    "SCHEMES",
+    "ClusterSpec",
+    "SyncScheme",
+    "Workload",
+]
+
+SCHEMES: tuple[str, ...] = ("ps", "ring", "tree", "halving_doubling", "hierarchical")
+"""Canonical scheme names: parameter server, ring / binomial-tree / Rabenseifner
+(recursive halving-doubling) all-reduce, hierarchical (intra-node + inter-node) all-reduce."""
+
+ALLREDUCE_SCHEMES: tuple[str, ...] = ("ring", "tree", "halving_doubling", "hierarchical")
+
+SCHEME_ALIASES: dict[str, str] = {
+    "parameter_server": "ps", "param_server": "ps", "sharded_ps": "ps",
+    "ring_allreduce": "ring", "allreduce": "ring", "allreduce_ring": "ring",
+    "tree_allreduce": "tree", "binomial_tree": "tree", "binomial": "tree",
+    "rabenseifner": "halving_doubling", "recursive_halving_doubling": "halving_doubling",
+    "halving_doubling_allreduce": "halving_doubling", "hd": "halving_doubling",
+    "hierarchical_allreduce": "hierarchical", "hierarchical_ring": "hierarchical",
+    "2d": "hierarchical",
+}  # fmt: skip
+
+PS_PLACEMENTS: tuple[str, ...] = ("dedicated", "colocated")
+
+BYTES_PER_DTYPE: dict[str, float] = {
+    "fp64": 8, "float64": 8, "fp32": 4, "float32": 4, "tf32": 4, "fp16": 2, "float16": 2,
+    "bf16": 2, "bfloat16": 2, "fp8": 1, "int8": 1,
+}  # fmt: skip
+
+DEFAULT_BUCKET_BYTES = 25 * 2**20
+"""PyTorch DDP's default ``bucket_cap_mb=25`` (25 MiB) (Li et al. 2020)."""
+
+
+def _from_dict(cls: type, data: Mapping[str, Any], where: str, aliases: Mapping[str, str]):
+    if not isinstance(data, Mapping):
+        raise SpecError(where, data, "must be a dictionary")
+    names = tuple(f.name for f in fields(cls))
+    data = {aliases.get(k, k): v for k, v in data.items()}
+    check_keys(where, data, names + tuple(aliases))
+    return cls(**data)
+
+
+# ============================================================================ cluster
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Machines, network and prices.
+
+    Attributes:
+        workers: worker processes in the job (all paid for, including backup workers).
+            May be left out when ``nodes`` is given: ``workers = nodes × devices_per_node``.
+        bandwidth: each node's NIC bandwidth, each way (``"25Gbit/s"``, ``"10GB/s"``,
+            bytes/s). ``"Gbps"`` = gigabits/s. Parameter servers have the same NIC.
+        latency: one-message latency ``α`` between nodes (``"5us"``, seconds); > 0.
+        compute: the compute-time model (:mod:`~tinygrad_opt.cluster.compute`): an object,
+            a kind name or a dict ``{"kind": "lognormal", "sigma": 0.2}``.
+        nodes: number of machines; default ``workers / devices_per_node``.
+        devices_per_node: workers per node sharing one NIC (default 1: no hierarchy).
+        intra_bandwidth, intra_latency: per-device link inside a node; the bandwidth is
+            required when ``devices_per_node > 1``, the latency defaults to ``latency``.
+        price_per_node_hour: price of one worker node for one hour (any currency).
+        ps_price_per_node_hour: price of a dedicated parameter-server machine
+            (default: ``price_per_node_hour``).
+        name: free text for tables and plots.
+    """
+
+    workers: int | None = None
+    bandwidth: float | str | None = None
+    latency: float | str | None = None
+    compute: ComputeModel | Mapping[str, Any] | str = field(default_factory=Deterministic)
+    nodes: int | None = None
+    devices_per_node: int = 1
+    intra_bandwidth: float | str | None = None
+    intra_latency: float | str | None = None
+    price_per_node_hour: float = 0.0
+    ps_price_per_node_hour: float | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        d = check_positive_int("devices_per_node", self.devices_per_node)
+        set_(self, "devices_per_node", d)
+        workers, nodes = self.workers, self.nodes
+        if workers is None and nodes is None:
+            raise SpecError("workers", None, "is required (or give nodes)")
+        if workers is not None:
+            workers = check_positive_int("workers", workers)
+        if nodes is not None:
+            nodes = check_positive_int("nodes", nodes)
+        if workers is None:
+            workers = nodes * d
+        elif nodes is None:
+            if workers % d:
+                raise SpecError(
+                    "workers",
+                    workers,
+                    f"inconsistent hierarchy: not a multiple of devices_per_node={d}",
+                )
+            nodes = workers // d
+        elif workers != nodes * d:
+            raise SpecError(
+                "workers",
+                workers,
+                f"inconsistent hierarchy: must equal nodes × devices_per_node = "
+                f"{nodes} × {d} = {nodes * d}",
+            )
+        set_(self, "workers", workers)
+        set_(self, "nodes", nodes)
+        for key, example in (("bandwidth", "'25Gbit/s'"), ("latency", "'5us'")):
+            if getattr(self, key) is None:
+                raise SpecError(key, None, f"is required (e.g. {example})")
+        set_(self, "bandwidth", parse_bandwidth(self.bandwidth, "bandwidth"))
+        set_(self, "latency", parse_duration(self.latency, "latency"))
+        if d > 1:
+            if self.intra_bandwidth is None:
+                raise SpecError(
+                    "intra_bandwidth",
+                    None,
+                    f"is required with devices_per_node={d} (e.g. '300GB/s' for NVLink)",
+                )
+            set_(self, "intra_bandwidth", parse_bandwidth(self.intra_bandwidth, "intra_bandwidth"))
+            lat = self.latency if self.intra_latency is None else self.intra_latency
+            set_(self, "intra_latency", parse_duration(lat, "intra_latency"))
+        else:
+            if self.intra_bandwidth is not None:
+                set_(
+                    self,
+                    "intra_bandwidth",
+                    parse_bandwidth(self.intra_bandwidth, "intra_bandwidth"),
+                )
+            if self.intra_latency is not None:
+                set_(self, "intra_latency", parse_duration(self.intra_latency, "intra_latency"))
+        set_(self, "compute", compute_model_from_dict(self.compute))
+        self.compute.worker_scales(workers, nodes)  # checks the number of speed factors
+        set_(
+            self,
+            "price_per_node_hour",
+            check_nonnegative_float("price_per_node_hour", self.price_per_node_hour),
+        )
+        if self.ps_price_per_node_hour is not None:
+            set_(
+                self,
+                "ps_price_per_node_hour",
+                check_nonnegative_float("ps_price_per_node_hour", self.ps_price_per_node_hour),
+            )
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def hierarchical(self) -> bool:
+        """True when several workers share a node (``devices_per_node > 1``)."""
+        return self.devices_per_node > 1
+
+    @property
+    def ps_price(self) -> float:
+        """Hourly price of a dedicated parameter-server machine."""
+        p = self.ps_price_per_node_hour
+        return self.price_per_node_hour if p is None else p
+
+    def replace(self, **changes: Any) -> ClusterSpec:
+        """A copy with ``changes``; changing ``workers`` alone re-derives ``nodes``.
+
+        Likewise changing ``nodes`` alone re-derives ``workers``.
+        """
+        if "workers" in changes and "nodes" not in changes:
+            changes["nodes"] = None
+        elif "nodes" in changes and "workers" not in changes:
+            changes["workers"] = None
+        elif "devices_per_node" in changes and "nodes" not in changes:
+            changes["nodes"] = None
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (SI units); ``ClusterSpec.from_dict(c.to_dict()) == c``."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["compute"] = self.compute.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClusterSpec:
+        """Build from ``{"workers": 16, "bandwidth": "25Gbps", "latency": "5us", ...}``.
+
+        ``inter_bandwidth`` / ``inter_latency`` are accepted for ``bandwidth`` /
+        ``latency``; unknown keys raise a ``SpecError`` listing the valid ones.
+        """
+        aliases = {"inter_bandwidth": "bandwidth", "inter_latency": "latency"}
+        return _from_dict(cls, data, "cluster", aliases)
+
+
+# ============================================================================ workload
+@dataclass(frozen=True)
+class Workload:
+    """The model being trained and how long it takes.
+
+    Attributes:
+        parameters: number of trainable parameters, or a module with ``num_parameters()``
+            (:meth:`tinygrad_opt.nn.Module.num_parameters`, trainable ones).
+        per_worker_batch: examples per worker per step.
+        compute_time_per_step: mean forward+backward time of one worker at nominal speed
+            for its ``per_worker_batch`` (``"120ms"``); or give
+        compute_time_per_example: and the step takes ``per_example × per_worker_batch``.
+        bytes_per_param: gradient bytes per parameter before compression (4, or
+            ``"fp32"``, ``"fp16"``, ``"bf16"`` ...).
+        steps: optimiser steps to train; or give
+        large_batch: a :class:`LargeBatchModel` (or dict) and the steps follow from the
+            global batch, ``S(B) = S_min(1 + B_noise/B)``.
+        update_time: time to apply the optimiser update to the whole model on one
+            machine (a parameter-server shard does ``1/k`` of it); default 0.
+        backward_fraction: share of the compute time spent in the backward pass (when
+            gradients become ready for overlapped communication); default 2/3.
+        name: free text.
+    """
+
+    parameters: int | Any = None
+    per_worker_batch: int = 32
+    compute_time_per_step: float | str | None = None
+    compute_time_per_example: float | str | None = None
+    bytes_per_param: float | str = 4.0
+    steps: int | None = None
+    large_batch: LargeBatchModel | Mapping[str, Any] | None = None
+    update_time: float | str = 0.0
+    backward_fraction: float = 2.0 / 3.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        params = self.parameters
+        if params is None:
+            raise SpecError("parameters", None, "is required (a count or a module)")
+        if hasattr(params, "num_parameters"):
+            if not self.name:
+                set_(self, "name", type(params).__name__)
+            params = params.num_parameters(trainable_only=True)
+        set_(self, "parameters", check_positive_int("parameters", params))
+        set_(
+            self, "per_worker_batch", check_positive_int("per_worker_batch", self.per_worker_batch)
+        )
+        per_step, per_ex = self.compute_time_per_step, self.compute_time_per_example
+        if (per_step is None) == (per_ex is None):
+            raise SpecError(
+                "compute_time_per_step",
+                per_step,
+                "give exactly one of compute_time_per_step and compute_time_per_example",
+            )
+        if per_step is not None:
+            set_(self, "compute_time_per_step", parse_duration(per_step, "compute_time_per_step"))
+        else:
+            set_(
+                self, "compute_time_per_example", parse_duration(per_ex, "compute_time_per_example")
+            )
+        bpp = self.bytes_per_param
+        if isinstance(bpp, str) and bpp.strip().lower() in BYTES_PER_DTYPE:
+            bpp = BYTES_PER_DTYPE[bpp.strip().lower()]
+        elif isinstance(bpp, str):
+            try:
+                bpp = float(bpp)
+            except ValueError:
+                raise SpecError(
+                    "bytes_per_param",
+                    bpp,
+                    f"must be a number or a dtype name ({', '.join(BYTES_PER_DTYPE)})",
+                ) from None
+        set_(self, "bytes_per_param", check_positive_float("bytes_per_param", bpp))
+        lb = self.large_batch
+        if isinstance(lb, Mapping):
+            lb = LargeBatchModel.from_dict(lb)
+            set_(self, "large_batch", lb)
+        elif lb is not None and not isinstance(lb, LargeBatchModel):
+            raise SpecError("large_batch", lb, "must be a LargeBatchModel or a dictionary")
+        if (self.steps is None) == (lb is None):
+            raise SpecError(
+                "steps", self.steps, "give exactly one of steps and large_batch (to derive them)"
+            )
+        if self.steps is not None:
+            set_(self, "steps", check_positive_int("steps", self.steps))
+        set_(self, "update_time", parse_duration(self.update_time, "update_time", allow_zero=True))
+        set_(
+            self,
+            "backward_fraction",
+            check_fraction("backward_fraction", self.backward_fraction, closed_low=False),
+        )
+
+    @property
+    def compute_time(self) -> float:
+        """Mean compute seconds per step of one nominal-speed worker."""
+        if self.compute_time_per_step is not None:
+            return float(self.compute_time_per_step)
+        return float(self.compute_time_per_example) * self.per_worker_batch
+
+    @property
+    def gradient_bytes(self) -> float:
+        """Uncompressed gradient size: ``parameters × bytes_per_param``."""
+        return float(self.parameters) * float(self.bytes_per_param)
+
+    def total_steps(self, global_batch: int) -> int:
+        """Steps to train: ``steps`` if given, else ``ceil(S_min (1 + B_noise / B))``."""
+        if self.steps is not None:
+            return int(self.steps)
+        return int(math.ceil(self.large_batch.steps(global_batch) - 1e-9))
+
+    @classmethod
+    def from_module(cls, module: Any, **kwargs: Any) -> Workload:
+        """``Workload(parameters=module.num_parameters(trainable_only=True), **kwargs)``."""
+        return cls(parameters=module, **kwargs)
+
+    def replace(self, **changes: Any) -> Workload:
+        """A copy with ``changes`` (switching per-step/per-example time clears the other)."""
+        if "compute_time_per_step" in changes and "compute_time_per_example" not in changes:
+            changes["compute_time_per_example"] = None
+        if "compute_time_per_example" in changes and "compute_time_per_step" not in changes:
+            changes["compute_time_per_step"] = None
+        if "steps" in changes and "large_batch" not in changes:
+            changes["large_batch"] = None
+        if "large_batch" in changes and "steps" not in changes:
+            changes["steps"] = None
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.large_batch is not None:
+            out["large_batch"] = self.large_batch.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Workload:
+        """Build from ``{"parameters": 25e6, "per_worker_batch": 64, ...}``."""
+        return _from_dict(cls, data, "workload", {})
+
+
+# ============================================================================ scheme
+@dataclass(frozen=True)
+class SyncScheme:
+    """How gradients are combined each step.
+
+    Attributes:
+        name: one of :data:`SCHEMES` (aliases such as ``"parameter_server"``,
+            ``"rabenseifner"``, ``"ring_allreduce"`` are accepted).
+        ps_shards: parameter-server shards ``k`` (``ps`` only).
+        ps_placement: ``"dedicated"`` (``k`` extra machines, paid for) or ``"colocated"``
+            (shard ``j`` runs on a worker node, whose NIC then carries both).
+        backup_workers: ``b`` of the ``workers`` are backups: the server applies the first
+            ``workers − b`` gradients and drops the ``b`` slowest (Chen et al. 2016).
+            Needs ``ps`` (an all-reduce needs every member) and ``0 <= b < workers``.
+        overlap: start synchronising gradient buckets during the backward pass
+            (PyTorch DDP, Li et al. 2020); see :mod:`tinygrad_opt.cluster.overlap`.
+        buckets: number of equal gradient buckets when overlapping; default
+            ``ceil(gradient_bytes / bucket_bytes)``.
+        bucket_bytes: DDP's bucket cap (default 25 MiB), used when ``buckets`` is None.
+        compression: gradient bytes are divided by this factor on the wire (2.0 for
+            fp32 -> fp16); >= 1.
+    """
+
+    name: str = "ring"
+    ps_shards: int = 1
+    ps_placement: str = "dedicated"
+    backup_workers: int = 0
+    overlap: bool = False
+    buckets: int | None = None
+    bucket_bytes: float | str = DEFAULT_BUCKET_BYTES
+    compression: float = 1.0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        name = check_choice("scheme", self.name, SCHEMES, SCHEME_ALIASES)
+        set_(self, "name", name)
+        set_(self, "ps_shards", check_positive_int("ps_shards", self.ps_shards))
+        set_(self, "ps_placement", check_choice("ps_placement", self.ps_placement, PS_PLACEMENTS))
+        set_(self, "backup_workers", check_nonnegative_int("backup_workers", self.backup_workers))
+        if not isinstance(self.overlap, bool):
+            raise SpecError("overlap", self.overlap, "must be true or false")
+        if self.buckets is not None:
+            set_(self, "buckets", check_positive_int("buckets", self.buckets))
+        set_(self, "bucket_bytes", parse_bytes(self.bucket_bytes, "bucket_bytes"))
+        c = check_positive_float("compression", self.compression)
+        if c < 1:
+            raise SpecError("compression", self.compression, "must be >= 1 (2.0 = fp32 -> fp16)")
+        set_(self, "compression", c)
+        if name != "ps":
+            if self.ps_shards != 1:
+                raise SpecError(
+                    "ps_shards", self.ps_shards, f"only applies to scheme 'ps', not {name!r}"
+                )
+            if self.ps_placement != "dedicated":
+                raise SpecError(
+                    "ps_placement", self.ps_placement, f"only applies to scheme 'ps', not {name!r}"
+                )
+            if self.backup_workers:
+                raise SpecError(
+                    "backup_workers",
+                    self.backup_workers,
+                    f"needs scheme 'ps' (the server drops late gradients); an all-reduce "
+                    f"({name!r}) waits for every member",
+                )
+
+    @property
+    def label(self) -> str:
+        """Short description for tables and plots, e.g. ``"ps(k=4, colocated)+2 backup"``."""
+        out = self.name
+        if self.name == "ps":
+            opts = []
+            if self.ps_shards != 1:
+                opts.append(f"k={self.ps_shards}")
+            if self.ps_placement != "dedicated":
+                opts.append(self.ps_placement)
+            if opts:
+                out += f"({', '.join(opts)})"
+            if self.backup_workers:
+                out += f"+{self.backup_workers} backup"
+        if self.overlap:
+            out += "+overlap"
+        if self.compression != 1:
+            out += f"/{self.compression:g}x"
+        return out
+
+    def replace(self, **changes: Any) -> SyncScheme:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SyncScheme:
+        """Build from ``{"name": "ps", "ps_shards": 4}`` (``scheme`` = ``name``)."""
+        return _from_dict(cls, data, "scheme", {"scheme": "name"})
+
+    @classmethod
+    def coerce(cls, scheme: SyncScheme | str | Mapping[str, Any], **overrides: Any) -> SyncScheme:
+        """A ``SyncScheme`` from a name, a dict or a scheme, with field ``overrides``."""
+        if isinstance(scheme, SyncScheme):
+            if not overrides:
+                return scheme
+            check_keys("scheme options", overrides, tuple(f.name for f in fields(cls)))
+            return dataclasses.replace(scheme, **overrides)
+        if isinstance(scheme, str):
+            return cls.from_dict({"name": scheme, **overrides})
+        if isinstance(scheme, Mapping):
+            return cls.from_dict({**scheme, **overrides})
+        raise SpecError("scheme", scheme, f"must be a name ({', '.join(SCHEMES)}) or a SyncScheme")

@@ -1,0 +1,135 @@
+"""Input checks shared by the cluster specs: every failure is a :class:`SpecError`.
+
+A :class:`SpecError` is a ``ValueError`` whose message starts with the field name and shows
+the offending value, e.g. ``workers: must be a positive integer, got 0``, so that a command
+line or a TOML file can point at the exact setting that is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "SpecError",
+    "check_choice",
+    "check_fraction",
+    "check_keys",
+    "check_nonnegative_float",
+    "check_nonnegative_int",
+    "check_positive_float",
+    "check_positive_int",
+]
+
+
+class SpecError(ValueError):
+    """A cluster, workload, scheme or failure setting is invalid (names the field and value)."""
+
+    def __init__(self, field: str, value: Any, problem: str) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(f"{field}: {problem}, got {value!r}")
+
+
+def _as_real(field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise SpecError(field, value, "must be a number")
+    try:
+        x = float(value)
+    except ValueError:
+        raise SpecError(field, value, "must be a number") from None
+    if not math.isfinite(x):
+        raise SpecError(field, value, "must be a finite number")
+    return x
+
+
+def check_positive_float(field: str, value: Any) -> float:
+    """``value`` as a float that is finite and > 0."""
+    x = _as_real(field, value)
+    if x <= 0:
+        raise SpecError(field, value, "must be > 0")
+    return x
+
+
+def check_nonnegative_float(field: str, value: Any) -> float:
+    """``value`` as a float that is finite and >= 0."""
+    x = _as_real(field, value)
+    if x < 0:
+        raise SpecError(field, value, "must be >= 0")
+    return x
+
+
+def check_fraction(field: str, value: Any, *, closed_low: bool = True, closed_high: bool = True):
+    """``value`` as a float in [0, 1] (ends open when asked)."""
+    x = _as_real(field, value)
+    lo_ok = x >= 0 if closed_low else x > 0
+    hi_ok = x <= 1 if closed_high else x < 1
+    if not (lo_ok and hi_ok):
+        lo = "[" if closed_low else "("
+        hi = "]" if closed_high else ")"
+        raise SpecError(field, value, f"must lie in {lo}0, 1{hi}")
+    return x
+
+
+def _as_int(field: str, value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise SpecError(field, value, f"must be {what}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, (numbers.Real, str)):
+        try:
+            x = float(value)
+        except ValueError:
+            raise SpecError(field, value, f"must be {what}") from None
+        if math.isfinite(x) and x == int(x):
+            return int(x)
+    raise SpecError(field, value, f"must be {what}")
+
+
+def check_positive_int(field: str, value: Any) -> int:
+    """``value`` as an int >= 1 (integral floats such as ``8.0`` or ``"1e3"`` are accepted)."""
+    n = _as_int(field, value, "a positive integer")
+    if n < 1:
+        raise SpecError(field, value, "must be a positive integer")
+    return n
+
+
+def check_nonnegative_int(field: str, value: Any) -> int:
+    """``value`` as an int >= 0."""
+    n = _as_int(field, value, "a non-negative integer")
+    if n < 0:
+        raise SpecError(field, value, "must be a non-negative integer")
+    return n
+
+
+def check_choice(field: str, value: Any, choices: Iterable[str], aliases: Mapping[str, str] = ()):
+    """Canonical name for ``value`` among ``choices`` (case-insensitive, ``-``/space = ``_``).
+
+    The error lists the valid names.
+    """
+    choices = tuple(choices)
+    aliases = dict(aliases)
+    if not isinstance(value, str):
+        raise SpecError(field, value, f"must be one of {', '.join(choices)}")
+    key = value.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in choices:
+        return key
+    if key in aliases:
+        return aliases[key]
+    raise SpecError(field, value, f"unknown name; valid: {', '.join(choices)}")
+
+
+def check_keys(field: str, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Reject keys of a settings dictionary that are not ``allowed`` (lists the valid ones)."""
+    if not isinstance(data, Mapping):
+        raise SpecError(field, data, "must be a dictionary")
+    allowed = tuple(allowed)
+    unknown = [k for k in data if k not in allowed]
+    if unknown:
+        raise SpecError(
+            field,
+            unknown[0] if len(unknown) == 1 else unknown,
+            f"unknown key(s); valid keys: {', '.join(allowed)}",
+        )
