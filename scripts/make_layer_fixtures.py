@@ -1,0 +1,80 @@
+"""Regenerate ``tests/fixtures/layers_torch.npz`` from PyTorch (run with torch installed).
+
+Two tables in ``tests/test_layers.py`` are recorded, all float64:
+
+- ``CASES`` (functional ops): ``case/<name>/in0, in1, ..., u, out, grad0, grad1, ...``:
+  the inputs, the upstream gradient ``u``, torch's output and torch's gradients of
+  ``sum(out * u)`` with respect to every input.
+- ``BN_SCENARIOS`` (BatchNorm layers over several train steps and one eval step):
+  ``bn/<name>/in/<key>`` (γ, β, inputs and upstreams per step) and ``bn/<name>/out/<key>``
+  (torch's outputs, gradients and buffers after every step).
+
+The tests compare our layers with these numbers whether or not torch is importable.
+Usage::
+
+    python scripts/make_layer_fixtures.py [--check]
+
+``--check`` recomputes everything and reports differences without writing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import test_layers as table  # noqa: E402
+
+
+def build() -> dict[str, np.ndarray]:
+    if table.torch is None:
+        raise SystemExit("make_layer_fixtures.py needs torch (the test oracle) installed")
+    data: dict[str, np.ndarray] = {}
+    for case in table.CASES:
+        inputs = case.make_inputs()
+        xs = [table.torch.tensor(a) for a in inputs]
+        u = case.make_upstream(tuple(case.theirs(*xs).shape))
+        out, grads = table.run_torch(case, inputs, u)
+        key = f"case/{case.name}"
+        for i, a in enumerate(inputs):
+            data[f"{key}/in{i}"] = a
+        data[f"{key}/u"] = np.asarray(u, dtype=np.float64)
+        data[f"{key}/out"] = np.asarray(out, dtype=np.float64)
+        for i, g in enumerate(grads):
+            data[f"{key}/grad{i}"] = np.asarray(g, dtype=np.float64)
+    for name in table.BN_SCENARIOS:
+        inputs = table.bn_inputs(name)
+        for k, v in inputs.items():
+            data[f"bn/{name}/in/{k}"] = v
+        for k, v in table.bn_run(name, inputs, "torch").items():
+            data[f"bn/{name}/out/{k}"] = v
+    return data
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    parser.add_argument("--out", type=Path, default=table.FIXTURE)
+    args = parser.parse_args()
+    data = build()
+    if args.check:
+        with np.load(args.out) as old:
+            old_keys = set(old.files)
+            diff = sorted(old_keys ^ set(data))
+            diff += [k for k in sorted(old_keys & set(data)) if not np.array_equal(old[k], data[k])]
+        print("fixtures up to date" if not diff else f"differs: {diff}")
+        return 1 if diff else 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **data)
+    n = len(table.CASES) + len(table.BN_SCENARIOS)
+    print(f"wrote {n} cases to {args.out} ({args.out.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
