@@ -651,15 +651,23 @@ def test_batchnorm_loads_a_torch_state_dict():
     _assert_close(bn.eval()(Tensor(x)).data, ref.eval()(_t(x)).detach().numpy(), "eval output")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Module has no generic buffer mechanism: a parent's state_dict walks parameters "
-    "only, so a nested BatchNorm's running statistics are left out (remove this xfail "
-    "once Module.state_dict includes buffers)",
-)
 def test_nested_batchnorm_running_stats_are_in_the_parents_state_dict():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
-    assert "1.running_mean" in model.state_dict()
+    model(Tensor(np.random.default_rng(0).standard_normal((4, 1, 5, 5))))
+    sd = model.state_dict()
+    assert {"1.running_mean", "1.running_var", "1.num_batches_tracked"} <= set(sd)
+    assert int(sd["1.num_batches_tracked"]) == 1
+    fresh = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    fresh.load_state_dict(sd)
+    np.testing.assert_array_equal(fresh[1].running_var, model[1].running_var)
+    assert [k for k, _ in fresh.named_buffers()] == [
+        "1.running_mean",
+        "1.running_var",
+        "1.num_batches_tracked",
+    ]
+    bad = dict(sd, **{"1.running_mean": np.zeros(3)})
+    with pytest.raises(ShapeError, match="buffer has shape"):
+        fresh.load_state_dict(bad)
 
 
 def test_batchnorm_layer_gradcheck_through_parameters():

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_opt import ShapeError, Tensor, gradcheck, nn, no_grad
+from tinygrad_opt.nn import StateDictError, init
 from tinygrad_opt.nn import functional as F
-from tinygrad_opt.nn import init
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -675,3 +675,26 @@ def test_other_losses_reject_bad_input():
         nn.mse_loss(pred, np.zeros((4, 1)), reduction="mean ")
     with pytest.raises(TypeError, match="numeric"):
         nn.mse_loss(pred, np.array([["a"], ["b"], ["c"], ["d"]]))
+
+
+def test_registered_buffers_are_saved_loaded_and_never_trained():
+    class Scaler(nn.Module):
+        def __init__(self):
+            self.lin = nn.Linear(2, 2, rng=0)
+            self.register_buffer("count", np.zeros((), dtype=np.int64))
+
+        def forward(self, x):
+            self.count += 1
+            return self.lin(x)
+
+    m = nn.Sequential(Scaler())
+    m(Tensor(np.ones((1, 2))))
+    sd = m.state_dict()
+    assert int(sd["0.count"]) == 1 and "0.count" not in dict(m.named_parameters())
+    other = nn.Sequential(Scaler())
+    other.load_state_dict(sd)
+    assert int(other[0].count) == 1
+    with pytest.raises(StateDictError, match=r"missing keys: \['0.count'\]"):
+        other.load_state_dict({k: v for k, v in sd.items() if k != "0.count"})
+    with pytest.raises(TypeError, match="numpy array, not a Tensor"):
+        Scaler().register_buffer("bad", Tensor([1.0]))

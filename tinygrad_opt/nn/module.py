@@ -54,6 +54,9 @@ class Module:
     """
 
     training: bool = True  # class default; train()/eval() set it on every instance
+    #: Attributes holding numpy arrays that are state but not parameters (e.g. BatchNorm's
+    #: running statistics): saved in ``state_dict``, never seen by optimizers.
+    buffer_names: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -127,6 +130,30 @@ class Module:
 
         yield from walk(self, prefix)
 
+    def register_buffer(self, name: str, value: np.ndarray | None) -> None:
+        """Store ``value`` as attribute ``name`` and include it in ``state_dict``."""
+        if isinstance(value, Tensor):
+            raise TypeError(f"buffer {name!r} must be a numpy array, not a Tensor")
+        setattr(self, name, None if value is None else np.asarray(value))
+        if name not in self.buffer_names:
+            self.buffer_names = (*self.buffer_names, name)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """(dotted name, array) for every buffer of this module and its submodules."""
+        for path, mod in self.named_modules(prefix):
+            for name in mod.buffer_names:
+                value = getattr(mod, name, None)
+                if value is not None:
+                    yield _join(path, name), value
+
+    def _buffer_owners(self) -> dict[str, tuple[Module, str]]:
+        return {
+            _join(path, name): (mod, name)
+            for path, mod in self.named_modules()
+            for name in mod.buffer_names
+            if getattr(mod, name, None) is not None
+        }
+
     def parameters(self) -> list[Tensor]:
         """All parameters as a list, in ``named_parameters()`` order, without duplicates."""
         return [p for _, p in self.named_parameters()]
@@ -153,15 +180,18 @@ class Module:
 
     # ----------------------------------------------------------------- state dict
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{name: copy of the parameter's array}`` in ``named_parameters()`` order."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """Copies of every parameter's array, then of every buffer, by dotted name."""
+        out = {name: p.data.copy() for name, p in self.named_parameters()}
+        out.update((name, np.array(b, copy=True)) for name, b in self.named_buffers())
+        return out
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
         """Copy arrays from ``state_dict`` into the parameters (the tensors stay the same).
 
-        Checks, all done before anything is written:
+        Buffers (see ``buffer_names``) are loaded the same way. Checks, all done before
+        anything is written:
 
         - keys: with ``strict=True`` any missing or unexpected key raises
           :class:`StateDictError` listing all of them; with ``strict=False`` they are
@@ -172,8 +202,10 @@ class Module:
           (strings, objects, complex numbers, booleans) raises ``TypeError``.
         """
         params = dict(self.named_parameters())
-        missing = [k for k in params if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in params]
+        owners = self._buffer_owners()
+        known = [*params, *owners]
+        missing = [k for k in known if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in params and k not in owners]
         if strict and (missing or unexpected):
             parts = []
             if missing:
@@ -198,8 +230,28 @@ class Module:
                     f"{p.shape}, state_dict has {arr.shape}"
                 )
             new.append((p, np.array(arr, dtype=p.dtype, copy=True)))
+        new_buffers: list[tuple[Module, str, np.ndarray]] = []
+        for key, (mod, name) in owners.items():
+            if key not in state_dict:
+                continue
+            old = getattr(mod, name)
+            value = state_dict[key]
+            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if arr.dtype.kind not in "fiu":
+                raise TypeError(
+                    f"load_state_dict: {key!r} has dtype {arr.dtype}; expected numbers "
+                    f"castable to {old.dtype}"
+                )
+            if arr.shape != old.shape:
+                raise ShapeError(
+                    f"load_state_dict: shape mismatch for {key!r}: buffer has shape "
+                    f"{old.shape}, state_dict has {arr.shape}"
+                )
+            new_buffers.append((mod, name, np.array(arr, dtype=old.dtype, copy=True)))
         for p, arr in new:
             p.data = arr
+        for mod, name, arr in new_buffers:
+            setattr(mod, name, arr)
         return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- printing

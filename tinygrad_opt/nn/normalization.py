@@ -22,22 +22,19 @@ dx = ĝ / √(σ² + ε). Sums and means run over the reduced axes.
 
 **Buffers.** ``running_mean``, ``running_var`` (arrays of shape (C,)) and
 ``num_batches_tracked`` (a 0-d int64 array) are plain numpy arrays, not Tensors, so they
-are not parameters and optimisers never see them. The layer adds them to its own
-``state_dict`` and reads them back in ``load_state_dict`` (keys as in torch, so a torch
-``BatchNorm`` state dict converted to numpy loads directly). Caveat: ``Module`` has no
-generic buffer mechanism yet, so the ``state_dict`` of a model that *contains* a
-BatchNorm layer lists only its parameters: save such models layer by layer (or via
-:meth:`named_buffers`) until ``Module`` walks buffers too.
+are not parameters and optimisers never see them. They are declared as the module's
+``buffer_names``, so ``state_dict``/``load_state_dict`` of the layer and of every model
+containing it include them (keys as in torch, so a torch ``BatchNorm`` state dict
+converted to numpy loads directly).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
+from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "batch_norm"]
@@ -176,6 +173,8 @@ _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 class _BatchNormNd(Module):
     """Shared implementation of BatchNorm1d / BatchNorm2d (see the module docstring)."""
 
+    buffer_names = ("running_mean", "running_var", "num_batches_tracked")
+
     _ndims: tuple[int, ...] = ()
     _layout: str = ""
 
@@ -235,61 +234,6 @@ class _BatchNormNd(Module):
         if tracking:
             self.num_batches_tracked += 1
         return out
-
-    # ----------------------------------------------------------------- buffers
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-        """(name, array) for the running statistics (the arrays themselves, not copies)."""
-        for name in _BUFFERS:
-            value = getattr(self, name)
-            if value is not None:
-                yield (f"{prefix}.{name}" if prefix else name), value
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters (``weight``, ``bias``) and then copies of the running statistics."""
-        out = super().state_dict()
-        out.update((name, value.copy()) for name, value in self.named_buffers())
-        return out
-
-    def load_state_dict(
-        self, state_dict: Mapping[str, Any], strict: bool = True
-    ) -> IncompatibleKeys:
-        """Load parameters (via ``Module.load_state_dict``) and running statistics.
-
-        Same rules as ``Module.load_state_dict``: every check (keys, shapes, dtypes, for
-        parameters and buffers alike) happens before anything is written.
-        """
-        buffers = dict(self.named_buffers())
-        params = {k: v for k, v in state_dict.items() if k not in buffers}
-        missing = [k for k in buffers if k not in state_dict]
-        if strict and missing:
-            names = [n for n, _ in self.named_parameters()]
-            missing = [k for k in names if k not in state_dict] + missing
-            unexpected = [k for k in params if k not in names]
-            parts = [f"missing keys: {missing}"]
-            if unexpected:
-                parts.append(f"unexpected keys: {unexpected}")
-            raise StateDictError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
-        new: list[tuple[str, np.ndarray]] = []
-        for key, old in buffers.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if arr.dtype.kind not in "fiu":
-                raise TypeError(
-                    f"load_state_dict: {key!r} has dtype {arr.dtype}; expected numbers "
-                    f"castable to {old.dtype}"
-                )
-            if arr.shape != old.shape:
-                raise ShapeError(
-                    f"load_state_dict: shape mismatch for {key!r}: buffer has shape "
-                    f"{old.shape}, state_dict has {arr.shape}"
-                )
-            new.append((key, np.array(arr, dtype=old.dtype, copy=True)))
-        result = super().load_state_dict(params, strict=strict)  # checks, then writes
-        for key, arr in new:
-            setattr(self, key, arr)
-        return IncompatibleKeys(result.missing_keys + missing, result.unexpected_keys)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches tracked."""
