@@ -408,7 +408,7 @@ def test_simple_initialisers_and_fans():
     assert abs(n.mean() - 1) < 0.02 and abs(n.std() - 0.5) < 0.02
     assert init.compute_fans((3, 4)) == (3, 4)
     assert init.compute_fans(5) == (5, 5)
-    assert init.compute_fans((2, 3, 4, 5)) == (24, 30)
+    assert init.compute_fans((2, 3, 4, 5)) == (3 * 20, 2 * 20)  # conv (out, in, kh, kw)
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
     assert init.calculate_gain("tanh") == pytest.approx(5 / 3)
     assert init.calculate_gain("leaky_relu", math.sqrt(5)) == pytest.approx(math.sqrt(1 / 3))
@@ -698,3 +698,8 @@ def test_registered_buffers_are_saved_loaded_and_never_trained():
         other.load_state_dict({k: v for k, v in sd.items() if k != "0.count"})
     with pytest.raises(TypeError, match="numpy array, not a Tensor"):
         Scaler().register_buffer("bad", Tensor([1.0]))
+
+
+def test_kaiming_on_a_conv_kernel_uses_in_channels_times_kernel_area():
+    w = init.kaiming_normal((64, 16, 3, 3), rng=0)
+    assert w.std() == pytest.approx(math.sqrt(2.0 / (16 * 9)), rel=0.03)

@@ -53,16 +53,19 @@ def compute_fans(shape: Shape) -> tuple[int, int]:
 
     - 1-D ``(n,)``: fan_in = fan_out = n.
     - 2-D ``(in, out)``: fan_in = in, fan_out = out.
-    - n-D ``(*k, in, out)``: the leading axes are a receptive field of r = prod(k)
-      positions, so fan_in = r·in and fan_out = r·out.
+    - n-D: a convolution kernel in ``Conv2d``'s (and torch's) layout ``(out, in, *k)``;
+      each output sees a receptive field of r = prod(k) positions, so
+      fan_in = r·in and fan_out = r·out.
     """
     s = _shape(shape)
     if len(s) == 0:
         raise ValueError("compute_fans: a scalar has no fan-in or fan-out")
     if len(s) == 1:
         return s[0], s[0]
-    r = math.prod(s[:-2])
-    return r * s[-2], r * s[-1]
+    if len(s) == 2:
+        return s[0], s[1]
+    r = math.prod(s[2:])
+    return r * s[1], r * s[0]
 
 
 def calculate_gain(nonlinearity: str = "linear", param: float | None = None) -> float:
