@@ -197,3 +197,14 @@ def test_layer_random_generators_are_saved(tmp_path):
     m2 = Noisy()
     load_checkpoint(tmp_path / "n.ckpt", m2)
     np.testing.assert_array_equal(m2.gen.random(3), expected)
+
+
+def test_fit_drives_closure_based_optimizers():
+    from tinygrad_opt.optim import LBFGS
+
+    X, y = make_moons(200, noise=0.1, rng=0)
+    model = nn.MLP([2, 16, 2], rng=0)
+    opt = LBFGS(model.parameters(), lr=1, max_iter=5, line_search_fn="strong_wolfe")
+    loader = DataLoader((X, y), batch_size=200)
+    h = fit(model, opt, loader, nn.cross_entropy, epochs=5, progress=False)
+    assert h.train_loss[-1] < 0.5 * h.train_loss[0]

@@ -61,6 +61,18 @@ def evaluate(
     return result
 
 
+def _closure(model: Any, optimizer: Any, loss_fn: Callable, X: np.ndarray, y: Any):
+    """Re-evaluate the loss on this batch: what closure-based optimizers (L-BFGS) call."""
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = loss_fn(model(Tensor(X)), y)
+        loss.backward()
+        return loss
+
+    return closure
+
+
 @dataclass
 class History:
     """Per-epoch numbers from :func:`fit`: ``history.train_loss[k]`` after epoch k+1."""
@@ -122,14 +134,17 @@ def fit(
                 loss = loss_fn(out, y)
                 optimizer.zero_grad()
                 loss.backward()
-                optimizer.step()
+                if getattr(optimizer, "needs_closure", False):  # e.g. L-BFGS
+                    optimizer.step(_closure(model, optimizer, loss_fn, X, y))
+                else:
+                    optimizer.step()
                 total += loss.item() * len(X)
                 count += len(X)
                 if metric is not None:
                     outputs.append(out.data)
                     labels.append(y)
                 bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}", refresh=False)
             history.train_loss.append(total / max(count, 1))
             if metric is not None and outputs:
                 history.train_metric.append(metric(np.concatenate(outputs), np.concatenate(labels)))
@@ -138,7 +153,7 @@ def fit(
                 history.val_loss.append(scores["loss"])
                 if metric is not None:
                     history.val_metric.append(scores[metric.__name__])
-                bar.set_postfix(epoch=epoch + 1, val_loss=f"{scores['loss']:.4f}")
+                bar.set_postfix(epoch=epoch + 1, val_loss=f"{scores['loss']:.4f}", refresh=False)
             history.lr.append(float(optimizer.param_groups[0]["lr"]))
             if scheduler is not None:
                 if type(scheduler).__name__ == "ReduceLROnPlateau":
