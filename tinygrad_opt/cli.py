@@ -3,15 +3,26 @@
     tinygrad-opt compare --function rosenbrock --optimizers sgd,momentum,adam --steps 500 \
         --out fig.png [--gif fig.gif] [--json]
     tinygrad-opt list                      # optimizers and test functions
+    tinygrad-opt whatif --params 25.6e6 --workers 1,8,64,256 --compute-time 0.12s \
+        --bandwidth 25Gbit/s --latency 5us --scheme ring,ps [--json] [--out scaling.png]
+    tinygrad-opt whatif --config examples/clusters/a100_ring.toml [flags override the file]
+    tinygrad-opt timeline --params 25.6e6 --workers 8 ... --out gantt.png
 
-Bad input (an unknown optimizer or function name, a bad number) exits with code 2 and a
-message listing what is valid — never a traceback.
+``whatif`` simulates synchronous data-parallel SGD (:mod:`tinygrad_opt.cluster`) for every
+combination of the comma-separated flag values and prints one row per configuration;
+``timeline`` draws the Gantt chart of a few simulated steps of one configuration. See
+``docs/cluster.md``.
+
+Bad input (an unknown optimizer, function or scheme name, a bad number or unit, an
+inconsistent cluster, a malformed TOML file) exits with code 2 and a message naming the
+field and the value — never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 
@@ -100,6 +111,308 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# ============================================================================ cluster what-ifs
+DEFAULT_STEPS = 10_000
+"""Steps to train when neither ``--steps`` nor ``--s-min``/``--b-noise`` (nor the file) says."""
+
+# (flag, section, key, help); section "compute" / "large_batch" are sub-tables
+_SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
+    ("--workers", "cluster", "workers", "worker processes, e.g. 1,8,64,256"),
+    ("--nodes", "cluster", "nodes", "machines, instead of --workers (workers = nodes × devices)"),
+    ("--devices-per-node", "cluster", "devices_per_node", "workers sharing a NIC (default 1)"),
+    ("--bandwidth", "cluster", "bandwidth", "each node's NIC, each way: 25Gbit/s, 10GB/s, ..."),
+    ("--latency", "cluster", "latency", "message latency between nodes: 5us, 0.1ms, ..."),
+    ("--intra-bandwidth", "cluster", "intra_bandwidth", "per-device link inside a node: 300GB/s"),
+    ("--intra-latency", "cluster", "intra_latency", "latency inside a node (default --latency)"),
+    ("--price", "cluster", "price_per_node_hour", "price of one node for one hour"),
+    ("--ps-price", "cluster", "ps_price_per_node_hour", "price of a dedicated PS machine/hour"),
+    ("--compute-model", "compute", "kind",
+     "deterministic, lognormal, shifted_exponential, heterogeneous, empirical"),
+    ("--sigma", "compute", "sigma", "lognormal log-std of compute times (implies lognormal)"),
+    ("--shift-fraction", "compute", "shift_fraction",
+     "shifted-exponential constant part in [0, 1) (implies shifted_exponential)"),
+    ("--speed-factors", "compute", "speed_factors", "per-worker (or per-node) speeds: 1,1,0.5"),
+    ("--compute-samples", "compute", "samples", "measured step times in seconds (empirical)"),
+    ("--params", "workload", "parameters", "trainable parameters: 25.6e6, 25.6M"),
+    ("--per-worker-batch", "workload", "per_worker_batch", "examples per worker per step (32)"),
+    ("--compute-time", "workload", "compute_time_per_step", "mean fwd+bwd time per step: 0.12s"),
+    ("--compute-time-per-example", "workload", "compute_time_per_example",
+     "or per example (the step takes it × per-worker batch)"),
+    ("--bytes-per-param", "workload", "bytes_per_param", "gradient bytes/parameter: 4, fp16 ..."),
+    ("--steps", "workload", "steps", f"optimiser steps to train (default {DEFAULT_STEPS})"),
+    ("--s-min", "large_batch", "s_min", "large-batch target: S_min steps (McCandlish et al.)"),
+    ("--b-noise", "large_batch", "b_noise", "large-batch target: noise scale B_noise"),
+    ("--e-min", "large_batch", "e_min", "large-batch target: E_min examples"),
+    ("--update-time", "workload", "update_time", "optimiser update of the whole model: 2ms"),
+    ("--backward-fraction", "workload", "backward_fraction", "backward share of compute (2/3)"),
+    ("--scheme", "scheme", "name", "ps, ring, tree, halving_doubling, hierarchical"),
+    ("--ps-shards", "scheme", "ps_shards", "parameter-server shards k (default 1)"),
+    ("--ps-placement", "scheme", "ps_placement", "dedicated (extra machines) or colocated"),
+    ("--backup-workers", "scheme", "backup_workers", "slowest gradients dropped per step (ps)"),
+    ("--buckets", "scheme", "buckets", "gradient buckets with --overlap (default by size)"),
+    ("--bucket-bytes", "scheme", "bucket_bytes", "bucket cap with --overlap (default 25MiB)"),
+    ("--compression", "scheme", "compression", "gradient bytes divided by this on the wire"),
+    ("--node-mtbf", "failures", "node_mtbf", "mean time between failures of one machine: 5000h"),
+    ("--checkpoint-cost", "failures", "checkpoint_cost", "time to write a checkpoint: 30s"),
+    ("--restart-cost", "failures", "restart_cost", "time to restart after a failure: 5min"),
+    ("--checkpoint-interval", "failures", "checkpoint_interval", "daly (default), young or 1h"),
+    ("--seed", "simulation", "seed", "random seed (default 0)"),
+    ("--samples", "simulation", "steps_to_sample", "Monte Carlo steps per configuration (1000)"),
+)  # fmt: skip
+_LISTS = {"cluster", "workload", "scheme"}  # their comma-separated flags are grid axes
+_NUMBER_LISTS = {"speed_factors", "samples"}  # values that are lists of numbers
+_FIELD_FLAG = {
+    **{(f"{sec}.{key}" if sec in ("compute", "large_batch", "failures") else key): flag
+       for flag, sec, key, _ in _SIM_FLAGS},
+    "scheme": "--scheme",
+    "large_batch": "--s-min/--b-noise/--e-min",
+}  # fmt: skip
+
+
+def _add_simulation_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="TOML cluster file (flags override it)")
+    for flag, section, _, text in _SIM_FLAGS:
+        if section in _LISTS:
+            text += " (comma list: swept)"
+        p.add_argument(flag, default=None, metavar="V", help=text)
+    p.add_argument(
+        "--overlap",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="overlap bucketed communication with the backward pass (PyTorch DDP)",
+    )
+
+
+def _split(flag: str, text: str) -> str | list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise UsageError(f"{flag}: empty item in {text!r}")
+    return items[0] if len(items) == 1 else items
+
+
+def _flag_settings(args: argparse.Namespace) -> dict:
+    """Settings (the sections of a TOML file) from the flags that were given."""
+    out: dict[str, dict] = {}
+    for flag, section, key, _ in _SIM_FLAGS:
+        text = getattr(args, flag[2:].replace("-", "_"))
+        if text is None:
+            continue
+        if key in _NUMBER_LISTS:
+            try:
+                value: object = [float(t) for t in _as_list(_split(flag, text))]
+            except ValueError:
+                raise UsageError(
+                    f"compute.{key}: expected comma-separated numbers, got {text!r} (from {flag})"
+                ) from None
+        elif section in _LISTS:
+            value = _split(flag, text)
+        else:
+            value = text.strip()
+        if section == "compute":
+            out.setdefault("cluster", {}).setdefault("compute", {})[key] = value
+        elif section == "large_batch":
+            out.setdefault("workload", {}).setdefault("large_batch", {})[key] = value
+        else:
+            out.setdefault(section, {})[key] = value
+    if args.overlap is not None:
+        out.setdefault("scheme", {})["overlap"] = args.overlap
+    return out
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    from tinygrad_opt.cluster.config import load_toml, merge_settings
+
+    base = load_toml(args.config) if args.config else {}
+    merged = merge_settings(base, _flag_settings(args))
+    work = merged.setdefault("workload", {})
+    if "steps" not in work and "large_batch" not in work:
+        work["steps"] = DEFAULT_STEPS
+    return merged
+
+
+def _spec_error(e: Exception, args: argparse.Namespace) -> UsageError:
+    """A ``SpecError`` as a usage error, pointing at the flag (or file) that set the field."""
+    field = getattr(e, "field", None)
+    flag = _FIELD_FLAG.get(field) if isinstance(field, str) else None
+    if flag and any(getattr(args, f[2:].replace("-", "_"), None) is not None
+                    for f in flag.split("/")):  # fmt: skip
+        return UsageError(f"{e} (from {flag})")
+    if getattr(args, "config", None) and field != "config":
+        return UsageError(f"{e} (in {args.config})")
+    return UsageError(str(e))
+
+
+def _configurations(args: argparse.Namespace) -> tuple[dict, list, dict]:
+    from tinygrad_opt.cluster.config import expand, simulation_options
+    from tinygrad_opt.cluster.validation import SpecError
+
+    try:
+        settings = _settings(args)
+        confs = expand(settings)
+        sim = simulation_options(settings)
+    except (SpecError, ValueError, TypeError) as e:
+        raise _spec_error(e, args) from None
+    return settings, confs, sim
+
+
+def _cmd_whatif(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from tinygrad_opt.cluster.config import result_row
+    from tinygrad_opt.cluster.validation import SpecError
+
+    settings, confs, sim = _configurations(args)
+    quiet = args.json or args.no_progress or len(confs) <= 8
+    rows = []
+    try:
+        for conf in tqdm(confs, desc="whatif", unit="config", disable=True if quiet else None,
+                         leave=False, file=sys.stderr):  # fmt: skip
+            rows.append(result_row(conf.simulate(**sim, timeline_steps=0), conf.scheme))
+    except SpecError as e:
+        raise _spec_error(e, args) from None
+    files = []
+    if args.out:
+        from tinygrad_opt.cluster.plots import plot_scaling
+
+        series = []
+        for conf, row in zip(confs, rows):
+            extra = [f"{k}={v}" for k, v in conf.setting.items()
+                     if k not in ("workers", "nodes", "scheme")]  # fmt: skip
+            series.append({**row, "series": ", ".join([row["scheme_label"], *extra])})
+        files.append(_write("--out", args.out, plot_scaling, series, group="series"))
+    if args.csv:
+        from tinygrad_opt.cluster.sweep import SweepTable
+
+        files.append(
+            _write("--csv", args.csv, lambda rows, path: rows.to_csv(path), SweepTable(rows))
+        )
+    if args.json:
+        out = {"rows": rows, "settings": settings, **sim, "files": files}
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    print(_describe(confs[0]))
+    print(_table(rows))
+    for path in files:
+        print(f"wrote {path}")
+    return 0
+
+
+def _write(flag: str, path: str, writer, data, **kwargs) -> str:
+    """``writer(data, path, **kwargs)``; a file that cannot be written is a usage error."""
+    try:
+        return str(writer(data, path, **kwargs))
+    except OSError as e:
+        raise UsageError(f"{flag}: cannot write {path!r} ({e.strerror or e})") from None
+
+
+def _describe(conf) -> str:
+    from tinygrad_opt.cluster.units import format_bytes, format_duration
+
+    wl, c = conf.workload, conf.cluster
+    steps = (
+        f"{wl.steps} steps"
+        if wl.steps is not None
+        else f"steps from S_min={wl.large_batch.s_min:g}, B_noise={wl.large_batch.b_noise:g}"
+    )
+    return (
+        f"{wl.parameters:,} parameters, {format_bytes(wl.gradient_bytes)} of gradients; "
+        f"per-worker batch {wl.per_worker_batch}; compute {format_duration(wl.compute_time)}"
+        f"/step ({c.compute.kind}); {steps}"
+    )
+
+
+def _table(rows: list[dict]) -> str:
+    from tinygrad_opt.cluster.units import format_bandwidth, format_duration
+
+    def varies(key: str) -> bool:
+        return len({r[key] for r in rows}) > 1
+
+    cols: list[tuple[str, object]] = [("scheme", lambda r: r["scheme_label"])]
+    cols.append(("workers", lambda r: r["workers"]))
+    if any(r["devices_per_node"] > 1 for r in rows):
+        cols.append(("nodes×dev", lambda r: f"{r['nodes']}×{r['devices_per_node']}"))
+    cols.append(("bandwidth", lambda r: format_bandwidth(r["bandwidth"])))
+    if varies("latency"):
+        cols.append(("latency", lambda r: format_duration(r["latency"])))
+    cols.append(("batch", lambda r: r["global_batch"]))
+    for key in ("step_time_s", "compute_s", "wait_s", "comm_s", "update_s"):
+        if key != "update_s" or any(r[key] > 0 for r in rows):
+            cols.append((key.removesuffix("_s").replace("_time", ""),
+                         lambda r, k=key: format_duration(r[k])))  # fmt: skip
+    cols += [
+        ("examples/s", lambda r: f"{r['throughput']:,.0f}" if r["throughput"] >= 100
+         else f"{r['throughput']:.3g}"),
+        ("speedup", lambda r: f"{r['speedup']:.3g}"),
+        ("efficiency", lambda r: f"{100 * r['scaling_efficiency']:.1f}%"),
+        ("steps", lambda r: r["steps"]),
+        ("total time", lambda r: format_duration(r["total_time_s"])),
+        ("cost", lambda r: f"{r['cost']:,.2f}"),
+    ]  # fmt: skip
+    cells = [[str(fn(r)) for _, fn in cols] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(cols)]
+
+    def line(values: list[str]) -> str:
+        first = values[0].ljust(widths[0])
+        rest = (v.rjust(w) for v, w in zip(values[1:], widths[1:]))
+        return "  ".join([first, *rest]).rstrip()
+
+    out = [line([h for h, _ in cols]), line(["-" * w for w in widths])]
+    out += [line(c) for c in cells]
+    return "\n".join(out)
+
+
+def _cmd_timeline(args: argparse.Namespace) -> int:
+    from tinygrad_opt.cluster.config import result_row
+    from tinygrad_opt.cluster.plots import plot_timeline
+    from tinygrad_opt.cluster.units import format_duration
+    from tinygrad_opt.cluster.validation import SpecError
+
+    settings, confs, sim = _configurations(args)
+    if len(confs) != 1:
+        varied = sorted({k for c in confs for k in c.setting})
+        raise UsageError(
+            f"timeline draws one configuration, but {', '.join(varied)} "
+            f"{'has' if len(varied) == 1 else 'have'} several values ({len(confs)} "
+            f"configurations); give one value each"
+        )
+    if args.show_steps < 1 or args.max_rows < 1:
+        bad = (
+            ("show_steps", args.show_steps) if args.show_steps < 1 else ("max_rows", args.max_rows)
+        )
+        raise UsageError(f"{bad[0]}: must be a positive integer, got {bad[1]!r}")
+    conf = confs[0]
+    try:
+        result = conf.simulate(**sim, timeline_steps=args.show_steps)
+    except SpecError as e:
+        raise _spec_error(e, args) from None
+    path = _write("--out", args.out, plot_timeline, result, max_workers=args.max_rows)
+    if args.json:
+        out = {
+            "row": result_row(result, conf.scheme),
+            "phases": [[name, t] for name, t in result.phases],
+            "events": result.timeline(args.max_rows),
+            "settings": settings,
+            **sim,
+            "files": [str(path)],
+        }
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    print(_describe(conf))
+    print(
+        f"{result.scheme}, {result.workers} workers: step {format_duration(result.step_time_s)}"
+        f" = compute {format_duration(result.compute_s)} + wait {format_duration(result.wait_s)}"
+        f" + comm {format_duration(result.comm_s)} + update {format_duration(result.update_s)}"
+    )
+    phases = ", ".join(f"{name} {format_duration(t)}" for name, t in result.phases)
+    print(f"synchronisation phases: {phases}")
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-opt", description="Understand and plan neural-network optimization."
@@ -124,17 +437,84 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list optimizers and test functions")
     lst.set_defaults(handler=_cmd_list)
+
+    wif = sub.add_parser(
+        "whatif",
+        help="simulate synchronous SGD on a cluster: one table row per configuration",
+        description="Simulate synchronous data-parallel SGD for every combination of the "
+        "comma-separated values (see docs/cluster.md). Units: 25Gbit/s = 25Gbps (bits), "
+        "10GB/s (bytes); 5us, 1.5ms, 0.12s, 2h.",
+    )
+    _add_simulation_flags(wif)
+    wif.add_argument("--out", default=None, help="PNG: speed-up and efficiency vs workers")
+    wif.add_argument("--csv", default=None, help="also write the rows as CSV")
+    wif.add_argument("--json", action="store_true", help="print the rows as JSON")
+    wif.add_argument("--no-progress", action="store_true", help="no progress bar")
+    wif.set_defaults(handler=_cmd_whatif)
+
+    tl = sub.add_parser(
+        "timeline",
+        help="Gantt chart of a few simulated steps of one configuration",
+        description="Simulate one configuration (the flags of `whatif`, one value each) and "
+        "draw its first steps: compute, waiting, communication, update.",
+    )
+    _add_simulation_flags(tl)
+    tl.add_argument("--out", default="out/timeline.png", help="PNG (default out/timeline.png)")
+    tl.add_argument("--show-steps", type=int, default=4, help="steps drawn (default 4)")
+    tl.add_argument("--max-rows", type=int, default=12, help="worker rows drawn (default 12)")
+    tl.add_argument("--json", action="store_true", help="print the result and events as JSON")
+    tl.set_defaults(handler=_cmd_timeline)
+    parser.set_defaults(
+        value_flags={  # options that take a value, for _join_negative_values
+            flag
+            for sp in sub.choices.values()
+            for action in sp._actions
+            if action.nargs != 0
+            for flag in action.option_strings
+        }
+    )
     return parser
+
+
+_NEGATIVE = re.compile(r"^-\.?\d")
+
+
+def _join_negative_values(argv: Sequence[str], value_flags: set[str]) -> list[str]:
+    """``--latency -5us`` -> ``--latency=-5us``.
+
+    argparse takes a value starting with ``-`` for an option unless it is a plain negative
+    number, so ``-5us`` or ``-1.5,2`` would fail with "expected one argument" instead of
+    reaching the check that names the field and the value.
+    """
+    out: list[str] = []
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in value_flags and i + 1 < len(tokens) and _NEGATIVE.match(tokens[i + 1]):
+            out.append(f"{tok}={tokens[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    argv = _join_negative_values(argv, parser.get_default("value_flags"))
     args = parser.parse_args(argv)  # argparse itself exits with 2 on malformed flags
     try:
         return args.handler(args)
     except UsageError as e:
         print(f"tinygrad-opt {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tinygrad-opt ... | head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
