@@ -102,3 +102,16 @@ def test_result_is_json_serialisable():
     full = json.loads(json.dumps(r.to_dict(include_samples=True)))
     assert len(full["step_times"]) == 50
     json.dumps(r.timeline())
+
+
+def test_breakdown_parts_are_never_negative():
+    for workers in (1, 8, 256):
+        cluster = ClusterSpec.from_dict(
+            {"workers": workers, "bandwidth": "25Gbit/s", "latency": "5us"}
+        )
+        wl = Workload.from_dict(
+            {"parameters": 25.6e6, "compute_time_per_step": "0.12s", "steps": 100}
+        )
+        for scheme in ("ring", "ps"):
+            r = simulate(cluster, wl, scheme, seed=0).to_dict()
+            assert min(r["compute_s"], r["wait_s"], r["comm_s"], r["update_s"]) >= 0.0
