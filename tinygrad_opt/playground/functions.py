@@ -80,6 +80,14 @@ def _local_minimum(theta: Tensor) -> Tensor:
     return shallow + deep + 0.05 * (x**2 + y**2)
 
 
+def _long_valley(theta: Tensor) -> Tensor:
+    # f = 5θ1² + √(1 + θ2²) - 1: steep walls across θ1, and a long floor along θ2 whose
+    # slope is ≈ 1 far from the minimum (≈ |θ2| - 1 there), so the gradient along the
+    # valley stays the same size for a long way — where AdaGrad's sum of squared
+    # gradients grows linearly and its step shrinks like 1/√t
+    return 5.0 * theta[0] ** 2 + ((1.0 + theta[1] ** 2) ** 0.5 - 1.0)
+
+
 FUNCTIONS: dict[str, TestFunction] = {
     f.name: f
     for f in [
@@ -147,6 +155,16 @@ FUNCTIONS: dict[str, TestFunction] = {
             minima=((1.975173, 0.0),),
             min_value=-1.802614,
             description="a wide shallow basin at (-1, 0) beside a deeper one at (2, 0)",
+        ),
+        TestFunction(
+            "long_valley",
+            _long_valley,
+            start=(1.0, 30.0),
+            xlim=(-2.0, 2.0),
+            ylim=(-5.0, 35.0),
+            minima=((0.0, 0.0),),
+            min_value=0.0,
+            description="5θ1² + √(1 + θ2²) - 1: steep walls, a long floor of constant slope",
         ),
     ]
 }
