@@ -12,6 +12,7 @@ from tinygrad_opt.optim.functional import (
     decay_weights_,
     ema_,
     ema_square_,
+    scratch,
     with_weight_decay,
 )
 from tinygrad_opt.optim.optimizer import Optimizer, register
@@ -37,6 +38,7 @@ class Adam(Optimizer):
     """
 
     decoupled_weight_decay = False
+    elementwise = True  # see Optimizer: so it can be chunked, threaded, flat
 
     def __init__(
         self,
@@ -67,22 +69,25 @@ class Adam(Optimizer):
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        work, tmp, denom = scratch(p, 3)
         if self.decoupled_weight_decay:
-            decay_weights_(p, lr, group["weight_decay"])
+            decay_weights_(p, lr, group["weight_decay"])  # θ ← θ - η·λ·θ
         else:
-            g = with_weight_decay(g, p, group["weight_decay"])
+            g = with_weight_decay(g, p, group["weight_decay"], out=work)  # g ← g + λθ
         state["step"] += 1
         t = state["step"]
         s, r = state["exp_avg"], state["exp_avg_sq"]
-        ema_(s, g, beta1)
-        ema_square_(r, g, beta2)
+        ema_(s, g, beta1, tmp=tmp)  # s ← ρ1·s + (1 - ρ1)·g
+        ema_square_(r, g, beta2, tmp=tmp)  # r ← ρ2·r + (1 - ρ2)·g⊙g
         if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], r, out=state["max_exp_avg_sq"])
-            r = state["max_exp_avg_sq"]
-        denom = np.sqrt(r)
+            r = np.maximum(state["max_exp_avg_sq"], r, out=state["max_exp_avg_sq"])
+        np.sqrt(r, out=denom)  # denom ← √r / √(1 - ρ2ᵗ) + δ
         denom /= math.sqrt(bias_correction(beta2, t))
         denom += eps
-        p -= (lr / bias_correction(beta1, t)) * s / denom
+        step_size = lr / bias_correction(beta1, t)  # θ ← θ - η/(1 - ρ1ᵗ) · s / denom
+        np.multiply(s, step_size, out=tmp)
+        tmp /= denom
+        p -= tmp
 
 
 @register("adamw")

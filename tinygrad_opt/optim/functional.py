@@ -2,18 +2,35 @@
 
 Every function works in place on numpy arrays where its name ends in ``_`` and never
 touches a parameter's ``.grad`` array (gradients may be shared with the caller).
+
+Speed without changing a single bit: the functions that need a temporary accept an
+optional work array (``tmp=`` or ``out=``) of the result's shape and dtype; given one,
+they compute exactly the same values (the same operations in the same order) with no
+allocation. :func:`scratch` hands an ``update`` such work arrays, reused across calls.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
 
-def with_weight_decay(g: np.ndarray, p: np.ndarray, weight_decay: float) -> np.ndarray:
-    """Coupled L2 regularisation: g + λ·θ (a new array; ``g`` is left alone)."""
-    return g + weight_decay * p if weight_decay else g
+def with_weight_decay(
+    g: np.ndarray, p: np.ndarray, weight_decay: float, *, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Coupled L2 regularisation: g + λ·θ (a new array, or ``out``; ``g`` is left alone).
+
+    Without weight decay ``g`` itself is returned.
+    """
+    if not weight_decay:
+        return g
+    if out is None:
+        return g + weight_decay * p
+    np.multiply(p, weight_decay, out=out)
+    out += g  # λ·θ + g: the same number as g + λ·θ (addition commutes exactly)
+    return out
 
 
 def decay_weights_(p: np.ndarray, lr: float, weight_decay: float) -> None:
@@ -22,15 +39,44 @@ def decay_weights_(p: np.ndarray, lr: float, weight_decay: float) -> None:
         p *= 1.0 - lr * weight_decay
 
 
-def ema_(average: np.ndarray, x: np.ndarray, beta: float) -> None:
+def ema_(average: np.ndarray, x: np.ndarray, beta: float, *, tmp: np.ndarray | None = None) -> None:
     """Exponential moving average in place: a ← β·a + (1-β)·x, as a + (1-β)(x - a)."""
-    average += (1.0 - beta) * (x - average)
+    if tmp is None:
+        average += (1.0 - beta) * (x - average)
+        return
+    np.subtract(x, average, out=tmp)
+    tmp *= 1.0 - beta
+    average += tmp
 
 
-def ema_square_(average: np.ndarray, g: np.ndarray, beta: float) -> None:
+def ema_square_(
+    average: np.ndarray, g: np.ndarray, beta: float, *, tmp: np.ndarray | None = None
+) -> None:
     """Moving average of squares in place: a ← β·a + (1-β)·g²."""
     average *= beta
-    average += (1.0 - beta) * (g * g)
+    if tmp is None:
+        average += (1.0 - beta) * (g * g)
+        return
+    np.multiply(g, g, out=tmp)
+    tmp *= 1.0 - beta
+    average += tmp
+
+
+def add_scaled_(y: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray | None = None) -> None:
+    """y ← y + α·x in place (``tmp``: optional work array for α·x).
+
+    With α = ±1 no multiplication happens (1·x is exactly x), so ``y -= x`` and
+    ``add_scaled_(y, -1.0, x)`` give the same bits; so do ``y -= η·x`` and α = -η.
+    """
+    if alpha == 1.0:
+        y += x
+    elif alpha == -1.0:
+        y -= x
+    elif tmp is None:
+        y += alpha * x
+    else:
+        np.multiply(x, alpha, out=tmp)
+        y += tmp
 
 
 def bias_correction(beta: float, step: int) -> float:
@@ -75,3 +121,34 @@ def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """
     out = np.zeros(np.broadcast(num, den).shape, dtype=np.result_type(num, den))
     return np.divide(num, den, out=out, where=den != 0)
+
+
+# --------------------------------------------------------------------------- work arrays
+#: Requests larger than this many elements get fresh arrays instead of kept ones, so a
+#: single huge parameter stepped in one piece does not pin its size in memory forever.
+SCRATCH_LIMIT = 1 << 20
+
+_local = threading.local()
+
+
+def scratch(like: np.ndarray, count: int = 1) -> tuple[np.ndarray, ...]:
+    """``count`` distinct uninitialised work arrays with ``like``'s shape and dtype.
+
+    They are kept per thread and reused, so an ``update`` running on cache-sized chunks
+    allocates nothing. Their contents are garbage and are overwritten by the next call on
+    the same thread: call it once at the top of ``update`` and never hand the arrays out
+    (do not store them in the state, do not call ``scratch`` again while using them).
+    """
+    n = like.size
+    if n > SCRATCH_LIMIT:
+        return tuple(np.empty(like.shape, like.dtype) for _ in range(count))
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = {}
+    buffers = pool.get(like.dtype)
+    if buffers is None or len(buffers) < count or buffers[0].size < n:
+        size = max(n, buffers[0].size if buffers else 0)
+        buffers = pool[like.dtype] = [
+            np.empty(size, like.dtype) for _ in range(max(count, len(buffers or ())))
+        ]
+    return tuple(b[:n].reshape(like.shape) for b in buffers[:count])
