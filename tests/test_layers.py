@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,73 +39,7 @@ HYPO = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChe
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not importable")
 
 
-# --------------------------------------------------------------------------- inputs
-def make_input(rng: np.random.Generator, shape: tuple[int, ...], domain: str) -> np.ndarray:
-    """real: U(-2, 2); pos: U(0.5, 2); distinct: a shuffled grid (no ties, gaps >= 0.25);
-    int: integers in [-2, 2] (many ties, for max pooling's tie rule)."""
-    n = math.prod(shape)
-    if domain == "real":
-        x = rng.uniform(-2, 2, n)
-    elif domain == "pos":
-        x = rng.uniform(0.5, 2, n)
-    elif domain == "distinct":
-        x = rng.permutation(n) * 0.3 - 0.15 * n + rng.uniform(0, 0.05, n)
-    elif domain == "int":
-        x = rng.integers(-2, 3, n).astype(np.float64)
-    else:  # pragma: no cover
-        raise ValueError(domain)
-    return x.reshape(shape)
-
-
-@dataclass(frozen=True)
-class Case:
-    """``ours(*Tensors)`` must equal ``theirs(*torch.Tensors)``; every input gets a grad.
-
-    ``inputs``: one entry per input, a shape or ``(shape, domain)``.
-    """
-
-    name: str
-    ours: Callable
-    theirs: Callable
-    inputs: list = field(default_factory=list)
-
-    def specs(self) -> list[tuple[tuple[int, ...], str]]:
-        out = []
-        for s in self.inputs:
-            if len(s) == 2 and isinstance(s[1], str):
-                out.append((tuple(s[0]), s[1]))
-            else:
-                out.append((tuple(s), "real"))
-        return out
-
-    def seed(self) -> int:
-        return zlib.crc32(self.name.encode())
-
-    def make_inputs(self) -> list[np.ndarray]:
-        rng = np.random.default_rng(self.seed())
-        return [make_input(rng, shape, dom) for shape, dom in self.specs()]
-
-    def make_upstream(self, out_shape: tuple[int, ...]) -> np.ndarray:
-        return np.random.default_rng(self.seed() + 1).standard_normal(out_shape)
-
-
-def run_ours(case: Case, inputs: list[np.ndarray], u: np.ndarray | None = None):
-    xs = [Tensor(a.copy(), requires_grad=True, dtype=np.float64) for a in inputs]
-    out = case.ours(*xs)
-    assert out.dtype == np.float64, f"{case.name}: float64 in, {out.dtype} out"
-    if u is None:
-        u = case.make_upstream(out.shape)
-    (out * Tensor(u)).sum().backward()
-    grads = [np.zeros_like(a) if x.grad is None else x.grad for a, x in zip(inputs, xs)]
-    return np.array(out.data), u, grads
-
-
-def run_torch(case: Case, inputs: list[np.ndarray], u: np.ndarray):
-    xs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in inputs]
-    out = case.theirs(*xs)
-    (out * torch.from_numpy(u)).sum().backward()
-    grads = [np.zeros_like(a) if x.grad is None else x.grad.numpy() for a, x in zip(inputs, xs)]
-    return out.detach().numpy(), grads
+from torch_oracle import Case, make_input, run_ours, run_torch  # noqa: E402, F401
 
 
 def _t(a):
