@@ -14,9 +14,11 @@
    forward/backward of the same network, and against torch on the CPU with 2 threads
    (when installed).
 
-Timings are interleaved (A, B, C, A, B, C, ...) and summarised by the median so that
-background load hits every contender alike; a ``gc.collect()`` before each timed call
-keeps one contender's garbage out of another's time. The last line printed is one JSON object.
+Scalar timings are interleaved call by call (A, B, C, A, B, C, ...) with a
+``gc.collect()`` before each, so no contender pays for another's garbage (micrograd's
+cycles). Tensor timings run in blocks with pauses and rotating order (torch's OpenMP
+threads keep spinning after a call and would slow whoever runs next). Medians throughout.
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -50,6 +52,28 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeats: int, warmu
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def blocks(contenders: dict[str, Callable[[], object]], steps: int, rounds: int, pause=0.4):
+    """Median seconds per call, each contender timed in blocks of steps/rounds calls.
+
+    Each block follows a pause (so no contender pays for another's spinning threads) and
+    one untimed warm-up call; the order of contenders rotates from round to round.
+    """
+    names = list(contenders)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    per_block = max(steps // rounds, 1)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            fn = contenders[name]
+            time.sleep(pause)
+            gc.collect()
+            fn()
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -225,20 +249,15 @@ def main(argv: list[str] | None = None) -> dict:
     result["deep_chain_depth"] = 100_000 if quick else 1_000_000
 
     # torch's OpenMP workers keep spinning for a while after each call and slow whatever
-    # runs next on the 2 cores, so torch is timed in its own block, with pauses around it.
+    # runs next on the 2 cores, so every contender is timed in its own block, after a
+    # pause, with the block order rotated between rounds; medians over all blocks.
     steps = tensor_step_factories()
     n = args.repeats or (20 if quick else 300)
-    torch_step = steps.pop("torch", None)
-    tensor = interleaved(steps, n, 10)
-    if torch_step is not None:
-        time.sleep(0.5)
-        tensor["torch"] = interleaved({"torch": torch_step}, n, 10)["torch"]
-        time.sleep(0.5)
-        tensor["ours (torch block)"] = interleaved({"ours": steps["ours"]}, n, 10)["ours"]
+    tensor = blocks(steps, n, rounds=2 if quick else 6)
     result["tensor_step_ms"] = {k: v * 1e3 for k, v in tensor.items()}
     result["ratio_vs_numpy"] = tensor["ours"] / tensor["numpy"]
     if "torch" in tensor:
-        result["ratio_vs_torch"] = tensor["ours (torch block)"] / tensor["torch"]
+        result["ratio_vs_torch"] = tensor["ours"] / tensor["torch"]
         result["numpy_vs_torch"] = tensor["numpy"] / tensor["torch"]
 
     print("\n== scalar engine: MLP(2,[16,16,1]) step on 100 moons, hinge loss ==")
