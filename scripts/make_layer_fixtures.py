@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import test_layers as table  # noqa: E402
+from torch_oracle import torch_case_arrays, write_or_check_fixture  # noqa: E402
 
 
 def build() -> dict[str, np.ndarray]:
@@ -36,17 +37,7 @@ def build() -> dict[str, np.ndarray]:
         raise SystemExit("make_layer_fixtures.py needs torch (the test oracle) installed")
     data: dict[str, np.ndarray] = {}
     for case in table.CASES:
-        inputs = case.make_inputs()
-        xs = [table.torch.tensor(a) for a in inputs]
-        u = case.make_upstream(tuple(case.theirs(*xs).shape))
-        out, grads = table.run_torch(case, inputs, u)
-        key = f"case/{case.name}"
-        for i, a in enumerate(inputs):
-            data[f"{key}/in{i}"] = a
-        data[f"{key}/u"] = np.asarray(u, dtype=np.float64)
-        data[f"{key}/out"] = np.asarray(out, dtype=np.float64)
-        for i, g in enumerate(grads):
-            data[f"{key}/grad{i}"] = np.asarray(g, dtype=np.float64)
+        data.update(torch_case_arrays(case, "case/"))
     for name in table.BN_SCENARIOS:
         inputs = table.bn_inputs(name)
         for k, v in inputs.items():
@@ -61,19 +52,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     parser.add_argument("--out", type=Path, default=table.FIXTURE)
     args = parser.parse_args()
-    data = build()
-    if args.check:
-        with np.load(args.out) as old:
-            old_keys = set(old.files)
-            diff = sorted(old_keys ^ set(data))
-            diff += [k for k in sorted(old_keys & set(data)) if not np.array_equal(old[k], data[k])]
-        print("fixtures up to date" if not diff else f"differs: {diff}")
-        return 1 if diff else 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **data)
-    n = len(table.CASES) + len(table.BN_SCENARIOS)
-    print(f"wrote {n} cases to {args.out} ({args.out.stat().st_size} bytes)")
-    return 0
+    return write_or_check_fixture(build(), args.out, args.check)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import test_torch_agreement as table  # noqa: E402
+from torch_oracle import torch_case_arrays, write_or_check_fixture  # noqa: E402
 
 
 def build() -> dict[str, np.ndarray]:
@@ -33,17 +34,7 @@ def build() -> dict[str, np.ndarray]:
         raise SystemExit("make_torch_fixtures.py needs torch (the test oracle) installed")
     data: dict[str, np.ndarray] = {}
     for case in table.CASES:
-        inputs = case.make_inputs()
-        xs = [table.torch.tensor(a) for a in inputs]
-        out_shape = tuple(case.theirs(*xs).shape)
-        u = case.make_upstream(out_shape)
-        out, grads = table.run_torch(case, inputs, u)
-        for i, a in enumerate(inputs):
-            data[f"{case.name}/in{i}"] = a
-        data[f"{case.name}/u"] = np.asarray(u, dtype=np.float64)
-        data[f"{case.name}/out"] = np.asarray(out, dtype=np.float64)
-        for i, g in enumerate(grads):
-            data[f"{case.name}/grad{i}"] = np.asarray(g, dtype=np.float64)
+        data.update(torch_case_arrays(case, ""))
     return data
 
 
@@ -52,18 +43,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     parser.add_argument("--out", type=Path, default=table.FIXTURE)
     args = parser.parse_args()
-    data = build()
-    if args.check:
-        with np.load(args.out) as old:
-            old_keys = set(old.files)
-            diff = sorted(old_keys ^ set(data))
-            diff += [k for k in sorted(old_keys & set(data)) if not np.array_equal(old[k], data[k])]
-        print("fixtures up to date" if not diff else f"differs: {diff}")
-        return 1 if diff else 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **data)
-    print(f"wrote {len(table.CASES)} cases to {args.out} ({args.out.stat().st_size} bytes)")
-    return 0
+    return write_or_check_fixture(build(), args.out, args.check)
 
 
 if __name__ == "__main__":

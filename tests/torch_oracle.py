@@ -103,3 +103,33 @@ def run_torch(case: Case, inputs: list[np.ndarray], u: np.ndarray):
     (out * torch.from_numpy(u)).sum().backward()
     grads = [np.zeros_like(a) if x.grad is None else x.grad.numpy() for a, x in zip(inputs, xs)]
     return out.detach().numpy(), grads
+
+
+# --------------------------------------------------------------------------- fixtures
+def torch_case_arrays(case: Case, prefix: str) -> dict[str, np.ndarray]:
+    """torch's inputs, upstream gradient, output and input gradients for ``case``, keyed
+    ``{prefix}{name}/in0``, ``/u``, ``/out``, ``/grad0``... (what the fixture files hold)."""
+    inputs = case.make_inputs()
+    u = case.make_upstream(tuple(case.theirs(*[torch.tensor(a) for a in inputs]).shape))
+    out, grads = run_torch(case, inputs, u)
+    key = f"{prefix}{case.name}"
+    data = {f"{key}/in{i}": a for i, a in enumerate(inputs)}
+    data[f"{key}/u"] = np.asarray(u, dtype=np.float64)
+    data[f"{key}/out"] = np.asarray(out, dtype=np.float64)
+    data.update({f"{key}/grad{i}": np.asarray(g, dtype=np.float64) for i, g in enumerate(grads)})
+    return data
+
+
+def write_or_check_fixture(data: dict[str, np.ndarray], path, check: bool) -> int:
+    """Write ``data`` to the .npz at ``path``, or with ``check`` report whether it matches."""
+    if check:
+        with np.load(path) as old:
+            old_keys = set(old.files)
+            diff = sorted(old_keys ^ set(data))
+            diff += [k for k in sorted(old_keys & set(data)) if not np.array_equal(old[k], data[k])]
+        print("fixtures up to date" if not diff else f"differs: {diff}")
+        return 1 if diff else 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **data)
+    print(f"wrote {len(data)} arrays to {path} ({path.stat().st_size} bytes)")
+    return 0
