@@ -81,13 +81,15 @@ class Adam(Optimizer):
         ema_square_(r, g, beta2, tmp=tmp)  # r ← ρ2·r + (1 - ρ2)·g⊙g
         if group["amsgrad"]:
             r = np.maximum(state["max_exp_avg_sq"], r, out=state["max_exp_avg_sq"])
-        np.sqrt(r, out=denom)  # denom ← √r / √(1 - ρ2ᵗ) + δ
-        denom /= math.sqrt(bias_correction(beta2, t))
-        denom += eps
-        step_size = lr / bias_correction(beta1, t)  # θ ← θ - η/(1 - ρ1ᵗ) · s / denom
-        np.multiply(s, step_size, out=tmp)
-        tmp /= denom
-        p -= tmp
+        # θ ← θ - η/(1 - ρ1ᵗ) · s / (√r / c + δ) with c = √(1 - ρ2ᵗ), computed as
+        # θ ← θ - (η·c/(1 - ρ1ᵗ)) · s / (√r + δ·c): the same number up to rounding, and
+        # one pass over memory fewer (no division of √r by c).
+        c = math.sqrt(bias_correction(beta2, t))
+        np.sqrt(r, out=denom)
+        denom += eps * c
+        np.divide(s, denom, out=tmp)
+        tmp *= -lr * c / bias_correction(beta1, t)
+        p += tmp
 
 
 @register("adamw")
