@@ -1,0 +1,81 @@
+"""Checkpoints of a data-parallel job: written once, by rank 0, atomically.
+
+:func:`save_checkpoint` is a collective call: the ranks bring the parameters and the
+optimizer state together on rank 0 (from the parameter servers in ``ps`` mode), rank 0
+writes one file with :func:`tinygrad_opt.train.checkpoint.write_checkpoint_file`
+(temporary file, fsync, rename: a crash leaves the old checkpoint whole), and everyone
+waits for it. :func:`load_checkpoint` reads it on rank 0 and broadcasts it, so the other
+hosts need no shared file system. A job restarted from step ``k`` then goes on exactly
+as the uninterrupted job did: same parameters, optimizer state and sampler position.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tinygrad_opt.train.checkpoint import (
+    CheckpointError,
+    read_checkpoint_file,
+    write_checkpoint_file,
+)
+
+__all__ = ["load_checkpoint", "save_checkpoint"]
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: Any,
+    optimizer: Any,
+    sampler: Any = None,
+    step: int = 0,
+    extra: dict[str, Any] | None = None,
+) -> Path | None:
+    """Save model, optimizer (a :class:`DistributedOptimizer`) and sampler state at
+    ``step``; collective. Returns the path on rank 0, None elsewhere."""
+    ctx = optimizer.ctx
+    optimizer.gather_parameters()
+    opt_state = optimizer.state_dict()
+    written = None
+    if ctx.rank == 0:
+        payload: dict[str, Any] = {
+            "step": int(step),
+            "model": model.state_dict(),
+            "optimizer": opt_state,
+            "optimizer_class": type(optimizer.optimizer).__name__,
+            "distributed": optimizer.settings() | {"world_size": ctx.world_size},
+            "extra": extra or {},
+        }
+        if sampler is not None:
+            payload["sampler"] = sampler.state_dict()
+        written = write_checkpoint_file(path, payload)
+    ctx.comm.Barrier()
+    return written
+
+
+def load_checkpoint(path: str | Path, model: Any, optimizer: Any, sampler: Any = None) -> dict:
+    """Restore what :func:`save_checkpoint` wrote, on every rank; returns
+    ``{"step", "extra"}``. Raises CheckpointError (on every rank) if it does not fit."""
+    ctx = optimizer.ctx
+    data: Any = None
+    if ctx.rank == 0:
+        try:
+            data = read_checkpoint_file(path)
+        except CheckpointError as e:
+            data = e
+    data = ctx.comm.bcast(data, root=0)
+    if isinstance(data, Exception):
+        raise data
+    cls = type(optimizer.optimizer).__name__
+    if data.get("optimizer_class") != cls:
+        raise CheckpointError(
+            f"checkpoint {path} holds {data.get('optimizer_class')} state, "
+            f"cannot load it into {cls}"
+        )
+    model.load_state_dict(data["model"])
+    optimizer.load_state_dict(data["optimizer"])
+    if sampler is not None:
+        if "sampler" not in data:
+            raise CheckpointError(f"checkpoint {path} holds no sampler state")
+        sampler.load_state_dict(data["sampler"])
+    return {"step": int(data["step"]), "extra": data.get("extra", {})}

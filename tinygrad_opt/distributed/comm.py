@@ -1,0 +1,208 @@
+"""Set-up of a data-parallel job on MPI: who am I, how many are we, same start for all.
+
+:func:`init` starts MPI (through ``mpi4py``, the ``[dist]`` extra) and returns a
+:class:`DistContext` with this process's ``rank`` and the ``world_size``. Then
+:func:`broadcast_parameters` gives every rank rank 0's initial parameters, and
+:func:`check_same_setup` stops the job at start-up, with a message naming the ranks and
+what differs, if the ranks built different models or optimizers.
+
+Run one process per rank with ``mpiexec -n 4 python train.py`` (or ``tinygrad-opt
+launch -n 4 train.py``); a script started without ``mpiexec`` is a job of one rank.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DistContext",
+    "SetupMismatchError",
+    "broadcast_parameters",
+    "check_same_setup",
+    "get_context",
+    "init",
+    "require_mpi",
+]
+
+
+class SetupMismatchError(RuntimeError):
+    """The ranks of one job were set up differently (model shapes, optimizer settings)."""
+
+
+def require_mpi() -> Any:
+    """The ``mpi4py.MPI`` module, or an ImportError that says how to install it."""
+    try:
+        from mpi4py import MPI
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "tinygrad_opt.distributed needs mpi4py and an MPI library: "
+            'pip install "tinygrad-opt[dist]" (installs mpi4py and the mpich wheel, '
+            f"which provides mpiexec) ({e})"
+        ) from None
+    return MPI
+
+
+@dataclass
+class DistContext:
+    """This process's place in the job.
+
+    Attributes:
+        comm: the ``mpi4py`` communicator of the job (a duplicate of ``COMM_WORLD``, so
+            the library's messages never mix with the user's).
+        rank: this process's number, ``0 .. world_size-1``; rank 0 is the root (it
+            broadcasts the initial parameters and writes checkpoints and traces).
+        world_size: number of processes.
+        hostname: this machine's name (traces and error messages name it).
+        timeout: seconds a rank may wait in communication before the job is ended as
+            having lost a rank (None: wait forever); see :mod:`.faults`.
+    """
+
+    comm: Any
+    rank: int
+    world_size: int
+    hostname: str = field(default_factory=socket.gethostname)
+    timeout: float | None = None
+    watchdog: Any = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def close(self) -> None:
+        """Stop the watchdog (if any); MPI itself is finalised by mpi4py at exit."""
+        if self.watchdog is not None:
+            self.watchdog.close()
+            self.watchdog = None
+
+
+_CONTEXT: DistContext | None = None
+
+
+def init(timeout: float | None = None, comm: Any = None) -> DistContext:
+    """Start (or return) the job's :class:`DistContext`.
+
+    ``timeout`` (seconds, > 0) arms the fault watchdog: a rank that waits in communication
+    longer than that finds out which rank is lost, prints it and ends the job with a
+    non-zero exit code instead of hanging. ``comm`` defaults to ``MPI.COMM_WORLD``.
+    Calling ``init`` again returns the same context.
+    """
+    global _CONTEXT
+    if _CONTEXT is not None:
+        return _CONTEXT
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    MPI = require_mpi()
+    base = MPI.COMM_WORLD if comm is None else comm
+    ctx = DistContext(comm=base.Dup(), rank=base.Get_rank(), world_size=base.Get_size())
+    ctx.timeout = None if timeout is None else float(timeout)
+    from tinygrad_opt.distributed import faults
+
+    ctx.watchdog = faults.start_watchdog(ctx)
+    _CONTEXT = ctx
+    return ctx
+
+
+def get_context() -> DistContext:
+    """The context made by :func:`init` (calling ``init()`` if there is none yet)."""
+    return _CONTEXT if _CONTEXT is not None else init()
+
+
+def _params(model_or_params: Any) -> list[Any]:
+    if hasattr(model_or_params, "parameters"):
+        return list(model_or_params.parameters())
+    return list(model_or_params)
+
+
+def broadcast_parameters(
+    model_or_params: Any, ctx: DistContext | None = None, root: int = 0
+) -> None:
+    """Overwrite every rank's parameters (and module buffers) with rank ``root``'s, in place."""
+    ctx = ctx or get_context()
+    arrays = [p.data for p in _params(model_or_params)]
+    if hasattr(model_or_params, "named_buffers"):
+        arrays += [b for _, b in model_or_params.named_buffers()]
+    for a in arrays:
+        if not a.flags.c_contiguous:
+            raise ValueError("broadcast_parameters: parameters must be C-contiguous arrays")
+        ctx.comm.Bcast(a, root=root)
+
+
+def _describe(model_or_params: Any, optimizer: Any) -> dict[str, Any]:
+    params = _params(model_or_params) if model_or_params is not None else []
+    out: dict[str, Any] = {
+        "parameters": [[list(p.shape), str(p.dtype)] for p in params],
+    }
+    if optimizer is not None:
+        inner = getattr(optimizer, "optimizer", optimizer)
+        groups = []
+        for g in inner.param_groups:
+            groups.append(
+                {k: repr(v) for k, v in sorted(g.items()) if k != "params"}
+                | {"params": len(g["params"])}
+            )
+        out["optimizer"] = {"class": type(inner).__name__, "groups": groups}
+        settings = getattr(optimizer, "settings", None)
+        if callable(settings):
+            out["distributed"] = settings()
+    return out
+
+
+def _first_difference(a: Any, b: Any, where: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                return f"{where}{k}: present on one rank only"
+            d = _first_difference(a[k], b[k], f"{where}{k}.")
+            if d:
+                return d
+        return ""
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where.rstrip('.')}: {len(a)} entries vs {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = _first_difference(x, y, f"{where}[{i}].")
+            if d:
+                return d
+        return ""
+    return "" if a == b else f"{where.rstrip('.')}: {a!r} vs {b!r}"
+
+
+def check_same_setup(
+    model_or_params: Any, optimizer: Any = None, ctx: DistContext | None = None
+) -> None:
+    """Raise :class:`SetupMismatchError` on every rank if the ranks differ.
+
+    Compared: the number, shapes and dtypes of the parameters and, if given, the
+    optimizer class and every hyperparameter of every group (and the distributed
+    wrapper's settings). The message names the ranks that differ from rank 0 and the
+    first difference, e.g. ``parameters[2]: [[64, 10], 'float64'] vs [[64, 12], ...]``.
+    """
+    ctx = ctx or get_context()
+    mine = _describe(model_or_params, optimizer)
+    text = json.dumps(mine, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    digests = ctx.comm.allgather(digest)
+    if len(set(digests)) == 1:
+        return
+    root_desc = ctx.comm.bcast(mine if ctx.rank == 0 else None, root=0)
+    # everyone learns every rank's difference from rank 0, so all raise the same error
+    diff = "" if digest == digests[0] else _first_difference(root_desc, mine)
+    diffs = ctx.comm.allgather(diff)
+    lines = [f"rank {r}: {d}" for r, d in enumerate(diffs) if d]
+    raise SetupMismatchError(
+        "the ranks were set up differently (compared with rank 0): " + "; ".join(lines)
+    )
+
+
+def as_contiguous_f(array: np.ndarray) -> np.ndarray:
+    """``array`` itself if it is C-contiguous, else a contiguous copy."""
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
