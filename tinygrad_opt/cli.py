@@ -7,6 +7,9 @@
         --bandwidth 25Gbit/s --latency 5us --scheme ring,ps [--json] [--out scaling.png]
     tinygrad-opt whatif --config examples/clusters/a100_ring.toml [flags override the file]
     tinygrad-opt timeline --params 25.6e6 --workers 8 ... --out gantt.png
+    tinygrad-opt timeline --trace run.json --out gantt.png   # a real run's measured steps
+    tinygrad-opt launch -n 4 [--hostfile hosts] train.py [args]   # mpiexec for you
+    tinygrad-opt calibrate --ranks 1,2,4 --out cluster.toml     # fit the simulator to MPI
 
 ``whatif`` simulates synchronous data-parallel SGD (:mod:`tinygrad_opt.cluster`) for every
 combination of the comma-separated flag values and prints one row per configuration;
@@ -365,7 +368,70 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _cmd_timeline_trace(args: argparse.Namespace) -> int:
+    from tinygrad_opt.cluster.plots import plot_events
+    from tinygrad_opt.distributed.trace import load_trace, summarize_trace, trace_events
+
+    try:
+        trace = load_trace(args.trace)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    first = args.first_step
+    steps = None if first is None else (first, first + args.show_steps)
+    if steps is None:
+        all_steps = sorted({e[0] for r in trace["ranks"] for e in r["events"]})
+        if not all_steps:
+            raise UsageError(f"trace {args.trace} has no events")
+        start = all_steps[min(1, len(all_steps) - 1)]  # skip the warm-up step
+        steps = (start, start + args.show_steps)
+    events = trace_events(trace, steps=steps, max_ranks=args.max_rows)
+    if not events:
+        raise UsageError(f"trace {args.trace} has no events in steps {steps[0]}..{steps[1] - 1}")
+    summary = summarize_trace(trace)
+    meta = trace.get("meta", {})
+    title = (
+        f"measured: {meta.get('mode', '?')}, {trace['world_size']} ranks, steps "
+        f"{steps[0]}-{steps[1] - 1} (mean step {summary['mean_step_s'] * 1e3:.3g} ms)"
+    )
+    path = _write("--out", args.out, plot_events, events, title=title)
+    if args.json:
+        print(json.dumps({"summary": summary, "events": events, "files": [str(path)]}, indent=2))
+        return 0
+    print(f"{title}\nwrote {path}")
+    return 0
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import subprocess
+
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        raise UsageError('mpiexec not found: pip install "tinygrad-opt[dist]" (mpi4py, mpich)')
+    if not args.command_args:
+        raise UsageError("give the script to run, e.g. tinygrad-opt launch -n 4 train.py")
+    cmd = [mpiexec, "-n", str(args.n)]
+    if args.hostfile:
+        cmd += ["-f", args.hostfile]
+    if args.iface:
+        cmd += ["-iface", args.iface]
+    script, *rest = args.command_args
+    cmd += [sys.executable, script, *rest] if script.endswith(".py") else [script, *rest]
+    if args.dry_run:
+        print(" ".join(cmd))
+        return 0
+    try:
+        return subprocess.run(cmd, timeout=args.timeout, env=dict(os.environ)).returncode
+    except subprocess.TimeoutExpired:
+        print(f"tinygrad-opt launch: the job ran longer than {args.timeout} s; stopped it",
+              file=sys.stderr)  # fmt: skip
+        return 124
+
+
 def _cmd_timeline(args: argparse.Namespace) -> int:
+    if args.trace:
+        return _cmd_timeline_trace(args)
     from tinygrad_opt.cluster.config import result_row
     from tinygrad_opt.cluster.plots import plot_timeline
     from tinygrad_opt.cluster.units import format_duration
@@ -463,7 +529,30 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--show-steps", type=int, default=4, help="steps drawn (default 4)")
     tl.add_argument("--max-rows", type=int, default=12, help="worker rows drawn (default 12)")
     tl.add_argument("--json", action="store_true", help="print the result and events as JSON")
+    tl.add_argument(
+        "--trace",
+        default=None,
+        help="draw a real run's JSON trace (DistributedOptimizer.trace.write) instead of "
+        "simulating; the simulation flags are then ignored",
+    )
+    tl.add_argument(
+        "--first-step", type=int, default=None, help="--trace: first step drawn (default 1)"
+    )
     tl.set_defaults(handler=_cmd_timeline)
+
+    la = sub.add_parser(
+        "launch",
+        help="run a script on N MPI ranks (mpiexec -n N python script.py ...)",
+        description="Start a data-parallel job: mpiexec -n N [-f hostfile] [-iface IF] "
+        "python SCRIPT ARGS (see docs/distributed.md for multi-host runs).",
+    )
+    la.add_argument("-n", type=_positive_int, required=True, help="number of ranks")
+    la.add_argument("--hostfile", default=None, help="MPICH hostfile: one 'host:slots' a line")
+    la.add_argument("--iface", default=None, help="network interface for MPI (e.g. eth0)")
+    la.add_argument("--timeout", type=float, default=None, help="stop the job after S seconds")
+    la.add_argument("--dry-run", action="store_true", help="print the mpiexec command only")
+    la.add_argument("command_args", nargs=argparse.REMAINDER, help="script.py and its args")
+    la.set_defaults(handler=_cmd_launch)
     parser.set_defaults(
         value_flags={  # options that take a value, for _join_negative_values
             flag

@@ -27,7 +27,14 @@ from matplotlib.patches import Patch
 from tinygrad_opt.cluster.result import SimulationResult
 from tinygrad_opt.cluster.sweep import pareto_front
 
-__all__ = ["KIND_COLOURS", "plot_breakdown", "plot_pareto", "plot_scaling", "plot_timeline"]
+__all__ = [
+    "KIND_COLOURS",
+    "plot_breakdown",
+    "plot_events",
+    "plot_pareto",
+    "plot_scaling",
+    "plot_timeline",
+]
 
 KIND_COLOURS: dict[str, str] = {
     "compute": "#4c72b0",
@@ -148,6 +155,28 @@ def plot_timeline(
     events = result.timeline(max_workers)
     if not events:
         raise ValueError("the result has no timeline (simulate(..., timeline_steps=0)?)")
+    title = title or (
+        f"{result.scheme}: {result.workers} workers, first steps "
+        f"(mean step {result.step_time_s:.4g} s)"
+    )
+    return plot_events(events, path, title=title, overlaid_comm=result.overlap, dpi=dpi)
+
+
+def plot_events(
+    events: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    title: str = "",
+    overlaid_comm: bool = False,
+    dpi: int = 120,
+) -> Path:
+    """Gantt chart of timeline events ``{"row", "step", "kind", "start", "end"}``: one bar
+    row per worker / server, coloured by kind, dotted lines at step starts. Used for
+    simulated steps (:func:`plot_timeline`) and measured ones (a real run's trace,
+    :func:`tinygrad_opt.distributed.trace_events`). ``overlaid_comm`` draws ``comm`` as a
+    thin bar over compute (communication overlapped with the backward pass)."""
+    if not events:
+        raise ValueError("no events to draw")
     rows: list[str] = []
     for e in events:
         if e["row"] not in rows:
@@ -158,7 +187,7 @@ def plot_timeline(
     ax = fig.subplots()
     for e in events:
         y = index[e["row"]]
-        overlaid = e["kind"] == "comm" and result.overlap
+        overlaid = e["kind"] == "comm" and overlaid_comm
         h, dy = (0.35, 0.3) if overlaid else (0.8, 0.0)
         ax.broken_barh(
             [(e["start"], e["end"] - e["start"])],
@@ -184,11 +213,7 @@ def plot_timeline(
         bbox_to_anchor=(0.5, -0.12),
         fontsize=8,
     )
-    ax.set_title(
-        title
-        or f"{result.scheme}: {result.workers} workers, first steps "
-        f"(mean step {result.step_time_s:.4g} s)"
-    )
+    ax.set_title(title)
     return _save(fig, path, dpi)
 
 

@@ -54,8 +54,9 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path, model: Any, optimizer: Any, sampler: Any = None) -> dict:
-    """Restore what :func:`save_checkpoint` wrote, on every rank; returns
-    ``{"step", "extra"}``. Raises CheckpointError (on every rank) if it does not fit."""
+    """Restore what :func:`save_checkpoint` wrote, on every rank (also setting the
+    optimizer's step counter); returns ``{"step", "extra"}``. Raises CheckpointError (on
+    every rank) if it does not fit."""
     ctx = optimizer.ctx
     data: Any = None
     if ctx.rank == 0:
@@ -78,4 +79,5 @@ def load_checkpoint(path: str | Path, model: Any, optimizer: Any, sampler: Any =
         if "sampler" not in data:
             raise CheckpointError(f"checkpoint {path} holds no sampler state")
         sampler.load_state_dict(data["sampler"])
+    optimizer.resume_at(int(data["step"]))  # the step the job goes on from
     return {"step": int(data["step"]), "extra": data.get("extra", {})}

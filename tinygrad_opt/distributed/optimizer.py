@@ -31,6 +31,8 @@ from tinygrad_opt.distributed import faults
 from tinygrad_opt.distributed.buckets import DEFAULT_BUCKET_BYTES, GradientBuckets
 from tinygrad_opt.distributed.comm import DistContext, check_same_setup, get_context, require_mpi
 from tinygrad_opt.distributed.parameter_server import (
+    HEADER_TAG,
+    STOP_TAG,
     ShardMessages,
     ShardServer,
     plan_shards,
@@ -43,7 +45,6 @@ MODES = ("allreduce", "ps")
 PLACEMENTS = ("colocated", "dedicated")
 _MODE_ALIASES = {"all-reduce": "allreduce", "all_reduce": "allreduce", "ring": "allreduce",
                  "parameter_server": "ps", "parameter-server": "ps"}  # fmt: skip
-STOP_TAG = 1
 
 
 class DistributedOptimizer:
@@ -112,6 +113,11 @@ class DistributedOptimizer:
             raise ValueError(
                 f"{self.servers} {placement} parameter servers do not fit in a job of "
                 f"{world} ranks (need at least one worker)"
+            )
+        if self.backup_workers and self.servers > 1:
+            raise ValueError(
+                f"backup_workers={self.backup_workers} needs a single parameter server "
+                f"(servers=1, got {self.servers}): every shard must accept the same workers"
             )
         if self.backup_workers >= n_workers:
             raise ValueError(
@@ -257,6 +263,7 @@ class DistributedOptimizer:
                 self.accept,
             )
         self._worker_sends: list[Any] = []
+        self._header = np.zeros(2, np.int64)
 
     def _server_update(self, accepted: list[int], own: list[np.ndarray] | None) -> None:
         """Average, step the optimizer on this shard, copy the new values out."""
@@ -272,7 +279,7 @@ class DistributedOptimizer:
         for b, bucket in enumerate(sm.buckets):
             for i, p in enumerate(bucket.params):
                 p.grad = mean[b][bucket.offsets[i] : bucket.offsets[i + 1]].reshape(p.data.shape)
-        srv.wait_sends()  # param_out may still be going out to a late worker
+        srv.wait_sends()  # param_out may still be going out to a worker
         self.optimizer.step()
         for b, bucket in enumerate(sm.buckets):
             bucket.params_to_buffer(srv.param_out[b])
@@ -292,37 +299,34 @@ class DistributedOptimizer:
             for b, bucket in enumerate(sm.buckets):
                 self._worker_sends.append(comm.Isend(bucket.buffer, dest=server, tag=sm.tag(s, b)))
         t.add(s, "send", a, t.now())
-        # 2. a colocated server collects, averages and updates its shard
+        next_step, used = s + 1, True
+        # 2. a colocated server collects, averages, updates its shard and replies
         if self.server is not None:
             a = t.now()
             with faults.waiting(self.ctx, "gradients from workers", s):
-                accepted, dropped, _ = self.server.collect(s, own_ready=True)
+                accepted, _ = self.server.collect(s, own_ready=True)
             t.add(s, "wait", a, t.now())
-            self.trace.accepted.append(
-                {
-                    "step": s,
-                    "shard": self.my_shard,
-                    "accepted": sorted(accepted),
-                    "dropped": dropped,
-                }
-            )
             a = t.now()
             own = [b.buffer for b in self.shard_msgs[self.my_shard].buckets]
             self._server_update(accepted, own)
             t.add(s, "update", a, t.now())
             a = t.now()
-            self.server.send_params(s)
+            dropped = self.server.finish_step(s, accepted)
+            self._log_acceptance(s, accepted, dropped)
+            used = rank in accepted
             t.add(s, "send", a, t.now())
-        # 3. receive every other shard's new values
+        # 3. receive every other shard's reply: the step to compute next, and new values
         a = t.now()
-        reqs = []
-        for j, sm in enumerate(self.shard_msgs):
-            server = self.server_ranks[j]
-            if server == rank:
-                continue
-            for b, buf in enumerate(self.recv_bufs[j]):
-                reqs.append(comm.Irecv(buf, source=server, tag=sm.tag(s, b)))
         with faults.waiting(self.ctx, "parameters from the servers", s):
+            reqs = []
+            for j, sm in enumerate(self.shard_msgs):
+                server = self.server_ranks[j]
+                if server == rank:
+                    continue
+                comm.Recv(self._header, source=server, tag=HEADER_TAG)
+                next_step, used = int(self._header[0]), bool(self._header[1])
+                for b, buf in enumerate(self.recv_bufs[j]):
+                    reqs.append(comm.Irecv(buf, source=server, tag=sm.tag(next_step - 1, b)))
             MPI.Request.Waitall(reqs)
             MPI.Request.Waitall(self._worker_sends)
         self._worker_sends = []
@@ -332,6 +336,17 @@ class DistributedOptimizer:
             for b, bucket in enumerate(sm.buckets):
                 bucket.buffer_to_params(self.recv_bufs[j][b])
         t.add(s, "recv", a, t.now())
+        if not used:  # this gradient came too late and was dropped by the server
+            for i in range(len(t.events) - 1, -1, -1):
+                if t.events[i][0] == s and t.events[i][1] == "compute":
+                    t.events[i] = (s, "dropped", t.events[i][2], t.events[i][3])
+                    break
+        self.steps = next_step - 1  # step() adds one: a late worker skips ahead
+
+    def _log_acceptance(self, step: int, accepted: list[int], dropped: list[int]) -> None:
+        self.trace.accepted.append(
+            {"step": step, "shard": self.my_shard, "accepted": sorted(accepted), "dropped": dropped}
+        )
 
     def serve(self, callback: Any = None) -> int:
         """Run a dedicated server until every worker called :meth:`close`; returns the
@@ -346,27 +361,19 @@ class DistributedOptimizer:
         assert srv is not None
         t, comm = self.trace, self.ctx.comm
         stops = {w: comm.Irecv(bytearray(1), source=w, tag=STOP_TAG) for w in self.worker_ranks}
-        s = 0
+        s = self.steps
         while True:
             a = t.now()
             with faults.waiting(self.ctx, "gradients from workers", s):
-                accepted, dropped, stopped = srv.collect(s, own_ready=False, stop_requests=stops)
+                accepted, stopped = srv.collect(s, own_ready=False, stop_requests=stops)
             if stopped:
                 break
             t.add(s, "wait", a, t.now())
-            t.accepted.append(
-                {
-                    "step": s,
-                    "shard": self.my_shard,
-                    "accepted": sorted(accepted),
-                    "dropped": dropped,
-                }
-            )
             a = t.now()
             self._server_update(accepted, None)
             t.add(s, "update", a, t.now())
             a = t.now()
-            srv.send_params(s)
+            self._log_acceptance(s, accepted, srv.finish_step(s, accepted))
             t.add(s, "send", a, t.now())
             if callback is not None:
                 callback(s)
@@ -408,6 +415,12 @@ class DistributedOptimizer:
             state_dict = dict(state_dict)
             state_dict["state"] = {k: v for k, v in state_dict["state"].items() if int(k) in owned}
         self.optimizer.load_state_dict(state_dict)
+
+    def resume_at(self, step: int) -> None:
+        """Go on from global step ``step`` (every rank, e.g. after loading a checkpoint)."""
+        self.steps = int(step)
+        if self.mode == "ps" and self.server is not None:
+            self.server.restart_at(self.steps)
 
     def gather_parameters(self) -> None:
         """Make every rank's parameters current (``ps`` dedicated: servers get all shards)."""

@@ -27,6 +27,10 @@ from tinygrad_opt.distributed.buckets import GradientBuckets
 
 __all__ = ["ShardPlan", "plan_shards"]
 
+STOP_TAG = 1  # a worker's "I am done" to a dedicated server
+HEADER_TAG = 2  # (next step, accepted?) sent before every parameter reply
+FIRST_DATA_TAG = 3  # gradient and parameter messages: tag(step, bucket) from here on
+
 
 class ShardPlan:
     """Which parameter belongs to which shard (``owner[i]`` for parameter ``i``)."""
@@ -64,11 +68,22 @@ class ShardMessages:
 
     def tag(self, step: int, b: int) -> int:
         n = len(self.buckets)
-        return 2 + (step * n + b) % (self.tag_ub - 2)
+        return FIRST_DATA_TAG + (step * n + b) % (self.tag_ub - FIRST_DATA_TAG)
 
 
 class ShardServer:
-    """Server ``j``'s receive side: per worker buffers, pending requests, acceptance."""
+    """Server ``j``'s side: per worker buffers, posted receives, acceptance, replies.
+
+    Protocol. Worker ``w`` sends its gradient of step ``s`` (tags ``tag(s, b)``) and then
+    waits for a *reply*: a header ``[next_step, accepted]`` (tag ``HEADER_TAG``) and the
+    shard's current values (tags ``tag(next_step - 1, b)``). The server keeps one receive
+    posted per worker, for the step it expects from it. After the update of step ``t``
+    every worker whose gradient has arrived (used or dropped) gets a reply with
+    ``next_step = t + 1``. A worker still computing (late, a backup worker's fate) gets
+    no reply yet: when its stale gradient arrives during step ``t'``, it is dropped and
+    the worker is answered at once with the newest values and ``next_step = t'``, so it
+    skips ahead instead of falling further behind (Chen et al. 2016).
+    """
 
     def __init__(
         self,
@@ -88,8 +103,12 @@ class ShardServer:
         self.pending: dict[int, tuple[int, list[Any]]] = {}  # worker -> (step, requests)
         self.sum = [np.zeros_like(b.buffer) for b in shard.buckets]
         self.param_out = [np.empty_like(b.buffer) for b in shard.buckets]
-        self.sends: list[Any] = []
+        self.headers: dict[int, np.ndarray] = {w: np.zeros(2, np.int64) for w in self.remote}
+        self.sends_to: dict[int, list[Any]] = {w: [] for w in self.remote}
         self.accepted: list[dict[str, Any]] = []
+        self.version = 0  # steps applied so far: param_out holds the values after them
+        for w in self.remote:
+            self.post(w, 0)
 
     def post(self, w: int, step: int) -> None:
         reqs = [
@@ -98,20 +117,45 @@ class ShardServer:
         ]
         self.pending[w] = (step, reqs)
 
-    def collect(self, step: int, own_ready: bool, stop_requests: dict[int, Any] | None = None):
-        """Wait until ``accept`` gradients of ``step`` arrived; returns (accepted ranks in
-        arrival order, dropped ranks, stopped) — ``stopped`` when every worker said stop."""
-        MPI = self.MPI
-        for w in self.remote:
-            if w not in self.pending:
+    def restart_at(self, step: int) -> None:
+        """Expect every worker's gradient of ``step`` next (after loading a checkpoint)."""
+        for w in list(self.pending):
+            s, reqs = self.pending[w]
+            if s != step:
+                for r in reqs:
+                    r.Cancel()
+                self.MPI.Request.Waitall(reqs)
                 self.post(w, step)
+        self.version = step
+
+    def reply(self, w: int, next_step: int, accepted: bool) -> None:
+        """Send worker ``w`` the newest values and the step it computes next; re-post
+        its receive for that step."""
+        if self.sends_to[w]:  # the previous reply to w (received: w sent a gradient since)
+            self.MPI.Request.Waitall(self.sends_to[w])
+            self.sends_to[w] = []
+        self.headers[w][:] = (next_step, int(accepted))
+        self.sends_to[w].append(self.comm.Isend(self.headers[w], dest=w, tag=HEADER_TAG))
+        for b, buf in enumerate(self.param_out):
+            self.sends_to[w].append(
+                self.comm.Isend(buf, dest=w, tag=self.shard.tag(next_step - 1, b))
+            )
+        self.post(w, next_step)
+
+    def collect(self, step: int, own_ready: bool, stop_requests: dict[int, Any] | None = None):
+        """Wait until ``accept`` gradients of ``step`` arrived (answering stale ones on
+        the way). Returns (accepted ranks in arrival order, stopped) — ``stopped`` when
+        every worker sent stop (dedicated servers)."""
+        MPI = self.MPI
         arrived: list[int] = []
-        # those that completed before we looked count as earliest (in rank order)
+        # gradients that completed before we looked count as earliest (in rank order)
         for w in self.remote:
             s, reqs = self.pending[w]
-            if s == step and MPI.Request.Testall(reqs):
-                arrived.append(w)
-                del self.pending[w]
+            if MPI.Request.Testall(reqs):
+                if s == step:
+                    arrived.append(w)
+                else:
+                    self.reply(w, step, accepted=False)
         if own_ready:
             arrived.append(self.own_rank)
         stopped: set[int] = set()
@@ -119,6 +163,8 @@ class ShardServer:
             flat: list[Any] = []
             owners: list[tuple[str, int]] = []
             for w, (_s, reqs) in self.pending.items():
+                if w in arrived:
+                    continue
                 for r in reqs:
                     flat.append(r)
                     owners.append(("grad", w))
@@ -134,18 +180,15 @@ class ShardServer:
             if kind == "stop":
                 stopped.add(w)
                 if stop_requests is not None and len(stopped) == len(stop_requests):
-                    return arrived, [], True
+                    return arrived, True
                 continue
             s, reqs = self.pending[w]
             if MPI.Request.Testall(reqs):
-                del self.pending[w]
                 if s == step:
                     arrived.append(w)
-                else:  # a late gradient of an earlier step: drop it, wait for this one
-                    self.post(w, step)
-        accepted = arrived[: self.accept]
-        dropped = [w for w in self.workers if w not in accepted]
-        return accepted, dropped, False
+                else:  # a late gradient of an earlier step: drop it, send the newest values
+                    self.reply(w, step, accepted=False)
+        return arrived[: self.accept], False
 
     def average(self, accepted: list[int], own: list[np.ndarray] | None) -> list[np.ndarray]:
         """Mean of the accepted gradients, summed in rank order (reproducible)."""
@@ -162,24 +205,45 @@ class ShardServer:
         return self.sum
 
     def wait_sends(self) -> None:
-        if self.sends:
-            self.MPI.Request.Waitall(self.sends)
-            self.sends = []
+        """Complete every reply in flight (before ``param_out`` is overwritten)."""
+        for w, reqs in self.sends_to.items():
+            if reqs:
+                self.MPI.Request.Waitall(reqs)
+                self.sends_to[w] = []
 
-    def send_params(self, step: int) -> None:
-        """Send this shard's new values (already in ``param_out``) to every remote worker."""
+    def finish_step(self, step: int, accepted: list[int]) -> list[int]:
+        """After the update of ``step`` (values in ``param_out``): reply to every worker
+        whose gradient arrived; returns the ranks dropped at this step."""
+        self.version = step + 1
+        dropped = []
         for w in self.remote:
-            for b, buf in enumerate(self.param_out):
-                self.sends.append(self.comm.Isend(buf, dest=w, tag=self.shard.tag(step, b)))
+            s, reqs = self.pending[w]
+            if w in accepted:
+                self.reply(w, step + 1, accepted=True)
+            elif s == step and self.MPI.Request.Testall(reqs):
+                self.reply(w, step + 1, accepted=False)
+                dropped.append(w)
+            else:
+                dropped.append(w)  # still computing: answered when its gradient arrives
+        if self.own_rank is not None and self.own_rank not in accepted:
+            dropped.append(self.own_rank)
+        return sorted(dropped)
 
     def drain(self, next_step: int) -> None:
-        """At shutdown, once every worker stopped: complete the receives of late
-        gradients of earlier steps (they were sent) and cancel those posted for
-        ``next_step``, which no worker will send."""
-        for s, reqs in self.pending.values():
+        """At shutdown: answer the late workers (their gradients are on the way) with the
+        final values, and cancel the receives no worker will satisfy."""
+        for w in list(self.pending):
+            s, reqs = self.pending[w]
             if s >= next_step:
                 for r in reqs:
                     r.Cancel()
-            self.MPI.Request.Waitall(reqs)
+                self.MPI.Request.Waitall(reqs)
+            else:
+                self.MPI.Request.Waitall(reqs)
+                self.reply(w, next_step, accepted=False)
+                s2, reqs2 = self.pending[w]
+                for r in reqs2:
+                    r.Cancel()
+                self.MPI.Request.Waitall(reqs2)
         self.pending.clear()
         self.wait_sends()
