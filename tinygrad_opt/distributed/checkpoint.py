@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tinygrad_opt.distributed.parameter_server import CHECKPOINT, send_control
 from tinygrad_opt.train.checkpoint import (
     CheckpointError,
     read_checkpoint_file,
@@ -32,25 +33,58 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> Path | None:
     """Save model, optimizer (a :class:`DistributedOptimizer`) and sampler state at
-    ``step``; collective. Returns the path on rank 0, None elsewhere."""
+    ``step``; a collective call of every worker (dedicated parameter servers join in
+    from :meth:`~DistributedOptimizer.serve`). Returns the path on rank 0, else None.
+
+    Not with backup workers: a late worker may skip the step at which the others save.
+    """
+    if optimizer.backup_workers:
+        raise ValueError(
+            "save_checkpoint with backup workers is not supported: a late backup worker "
+            "may skip the step at which the others save (use backup_workers=0)"
+        )
     ctx = optimizer.ctx
-    optimizer.gather_parameters()
-    opt_state = optimizer.state_dict()
+    if optimizer.dedicated:
+        send_control(ctx.comm, optimizer.server_ranks, CHECKPOINT)
+    else:
+        optimizer.gather_parameters()
+    part: dict[str, Any] = {
+        "step": int(step),
+        "model": model.state_dict(),
+        "optimizer_class": type(optimizer.optimizer).__name__,
+        "distributed": optimizer.settings() | {"world_size": ctx.world_size},
+        "extra": extra or {},
+    }
+    if sampler is not None:
+        part["sampler"] = sampler.state_dict()
+    return _write_collectively(optimizer, path, part)
+
+
+def serve_checkpoint(optimizer: Any) -> None:
+    """A dedicated server's side of :func:`save_checkpoint` (called by ``serve``)."""
+    _write_collectively(optimizer, None, None)
+
+
+def _write_collectively(optimizer: Any, path: str | Path | None, part: dict | None):
+    """Every rank: optimizer state to all, the first worker's part and path to rank 0,
+    rank 0 writes, barrier."""
+    ctx = optimizer.ctx
+    opt_state = optimizer.state_dict()  # collective (merges the servers' shards)
+    first_worker = optimizer.worker_ranks[0]
+    if first_worker != 0:  # rank 0 is a dedicated server: it gets the worker's part
+        if ctx.rank == first_worker:
+            ctx.comm.send((str(path), part), dest=0, tag=_PART_TAG)
+        elif ctx.rank == 0:
+            path, part = ctx.comm.recv(source=first_worker, tag=_PART_TAG)
     written = None
     if ctx.rank == 0:
-        payload: dict[str, Any] = {
-            "step": int(step),
-            "model": model.state_dict(),
-            "optimizer": opt_state,
-            "optimizer_class": type(optimizer.optimizer).__name__,
-            "distributed": optimizer.settings() | {"world_size": ctx.world_size},
-            "extra": extra or {},
-        }
-        if sampler is not None:
-            payload["sampler"] = sampler.state_dict()
-        written = write_checkpoint_file(path, payload)
+        assert part is not None and path is not None
+        written = write_checkpoint_file(path, part | {"optimizer": opt_state})
     ctx.comm.Barrier()
     return written
+
+
+_PART_TAG = 0  # never used by the optimizer's messages (they start at 1)
 
 
 def load_checkpoint(path: str | Path, model: Any, optimizer: Any, sampler: Any = None) -> dict:

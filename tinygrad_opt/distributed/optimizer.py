@@ -31,11 +31,14 @@ from tinygrad_opt.distributed import faults
 from tinygrad_opt.distributed.buckets import DEFAULT_BUCKET_BYTES, GradientBuckets
 from tinygrad_opt.distributed.comm import DistContext, check_same_setup, get_context, require_mpi
 from tinygrad_opt.distributed.parameter_server import (
+    CHECKPOINT,
     HEADER_TAG,
-    STOP_TAG,
+    STOP,
+    Control,
     ShardMessages,
     ShardServer,
     plan_shards,
+    send_control,
 )
 from tinygrad_opt.distributed.trace import Trace
 
@@ -108,6 +111,7 @@ class DistributedOptimizer:
         if mode == "allreduce" and self.backup_workers:
             raise ValueError("backup_workers needs mode='ps' (an all-reduce waits for every rank)")
         dedicated = mode == "ps" and placement == "dedicated"
+        self.dedicated = dedicated
         n_workers = world - self.servers if dedicated else world
         if mode == "ps" and (self.servers > world or n_workers < 1):
             raise ValueError(
@@ -360,14 +364,19 @@ class DistributedOptimizer:
         srv = self.server
         assert srv is not None
         t, comm = self.trace, self.ctx.comm
-        stops = {w: comm.Irecv(bytearray(1), source=w, tag=STOP_TAG) for w in self.worker_ranks}
+        control = Control(comm, self.worker_ranks)
         s = self.steps
         while True:
             a = t.now()
             with faults.waiting(self.ctx, "gradients from workers", s):
-                accepted, stopped = srv.collect(s, own_ready=False, stop_requests=stops)
-            if stopped:
+                accepted, event = srv.collect(s, own_ready=False, control=control)
+            if event == STOP:
                 break
+            if event == CHECKPOINT:
+                from tinygrad_opt.distributed.checkpoint import serve_checkpoint
+
+                serve_checkpoint(self)
+                continue
             t.add(s, "wait", a, t.now())
             a = t.now()
             self._server_update(accepted, None)
@@ -388,9 +397,8 @@ class DistributedOptimizer:
         if self._closed:
             return
         self._closed = True
-        if self.mode == "ps" and self.placement == "dedicated" and self.is_worker:
-            for server in self.server_ranks:
-                self.ctx.comm.Send(bytearray(1), dest=server, tag=STOP_TAG)
+        if self.dedicated and self.is_worker:
+            send_control(self.ctx.comm, self.server_ranks, STOP)
         if self.mode == "ps" and self.server is not None:
             self.server.drain(self.steps)
 
@@ -423,7 +431,9 @@ class DistributedOptimizer:
             self.server.restart_at(self.steps)
 
     def gather_parameters(self) -> None:
-        """Make every rank's parameters current (``ps`` dedicated: servers get all shards)."""
+        """Make every rank's parameters current: each server broadcasts its shard (``ps``
+        mode; collective — with dedicated servers call it after :meth:`serve` /
+        :meth:`close`)."""
         if self.mode != "ps":
             return
         comm = self.ctx.comm

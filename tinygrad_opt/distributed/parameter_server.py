@@ -27,7 +27,8 @@ from tinygrad_opt.distributed.buckets import GradientBuckets
 
 __all__ = ["ShardPlan", "plan_shards"]
 
-STOP_TAG = 1  # a worker's "I am done" to a dedicated server
+CONTROL_TAG = 1  # a worker's request to a dedicated server: STOP or CHECKPOINT
+STOP, CHECKPOINT = 0, 1
 HEADER_TAG = 2  # (next step, accepted?) sent before every parameter reply
 FIRST_DATA_TAG = 3  # gradient and parameter messages: tag(step, bucket) from here on
 
@@ -142,10 +143,10 @@ class ShardServer:
             )
         self.post(w, next_step)
 
-    def collect(self, step: int, own_ready: bool, stop_requests: dict[int, Any] | None = None):
+    def collect(self, step: int, own_ready: bool, control: Control | None = None):
         """Wait until ``accept`` gradients of ``step`` arrived (answering stale ones on
-        the way). Returns (accepted ranks in arrival order, stopped) — ``stopped`` when
-        every worker sent stop (dedicated servers)."""
+        the way). Returns (accepted ranks in arrival order, event): ``event`` is None, or
+        STOP / CHECKPOINT once every worker sent that request (dedicated servers)."""
         MPI = self.MPI
         arrived: list[int] = []
         # gradients that completed before we looked count as earliest (in rank order)
@@ -158,7 +159,6 @@ class ShardServer:
                     self.reply(w, step, accepted=False)
         if own_ready:
             arrived.append(self.own_rank)
-        stopped: set[int] = set()
         while len(arrived) < self.accept:
             flat: list[Any] = []
             owners: list[tuple[str, int]] = []
@@ -168,19 +168,19 @@ class ShardServer:
                 for r in reqs:
                     flat.append(r)
                     owners.append(("grad", w))
-            if stop_requests:
-                for w, r in stop_requests.items():
-                    if w not in stopped:
-                        flat.append(r)
-                        owners.append(("stop", w))
+            if control is not None:
+                for w, r in control.waiting():
+                    flat.append(r)
+                    owners.append(("control", w))
             if not flat:
                 break
             i = MPI.Request.Waitany(flat)
             kind, w = owners[i]
-            if kind == "stop":
-                stopped.add(w)
-                if stop_requests is not None and len(stopped) == len(stop_requests):
-                    return arrived, True
+            if kind == "control":
+                assert control is not None
+                event = control.arrived(w)
+                if event is not None:
+                    return arrived, event
                 continue
             s, reqs = self.pending[w]
             if MPI.Request.Testall(reqs):
@@ -188,7 +188,7 @@ class ShardServer:
                     arrived.append(w)
                 else:  # a late gradient of an earlier step: drop it, send the newest values
                     self.reply(w, step, accepted=False)
-        return arrived[: self.accept], False
+        return arrived[: self.accept], None
 
     def average(self, accepted: list[int], own: list[np.ndarray] | None) -> list[np.ndarray]:
         """Mean of the accepted gradients, summed in rank order (reproducible)."""
@@ -247,3 +247,49 @@ class ShardServer:
                 self.MPI.Request.Waitall(reqs2)
         self.pending.clear()
         self.wait_sends()
+
+
+class Control:
+    """A dedicated server's posted receives for the workers' requests (STOP, CHECKPOINT).
+
+    A request takes effect once every worker sent it (they all reach the same point of
+    their loop); until then the server goes on serving gradients.
+    """
+
+    def __init__(self, comm: Any, workers: list[int]) -> None:
+        self.comm, self.workers = comm, workers
+        self.buffers = {w: np.zeros(1, np.int64) for w in workers}
+        self.requests: dict[int, Any] = {}
+        self.got: dict[int, int] = {}
+        for w in workers:
+            self._post(w)
+
+    def _post(self, w: int) -> None:
+        self.requests[w] = self.comm.Irecv(self.buffers[w], source=w, tag=CONTROL_TAG)
+
+    def waiting(self) -> list[tuple[int, Any]]:
+        return [(w, r) for w, r in self.requests.items() if w not in self.got]
+
+    def arrived(self, w: int) -> int | None:
+        self.got[w] = int(self.buffers[w][0])
+        if len(self.got) < len(self.workers):
+            return None
+        kinds = set(self.got.values())
+        if len(kinds) != 1:
+            raise RuntimeError(
+                f"workers sent different requests to the parameter server: {self.got} "
+                f"({STOP}=stop, {CHECKPOINT}=checkpoint)"
+            )
+        event = kinds.pop()
+        self.got = {}
+        if event != STOP:
+            for w in self.workers:
+                self._post(w)
+        return event
+
+
+def send_control(comm: Any, servers: list[int], request: int) -> None:
+    """A worker's request (STOP or CHECKPOINT) to every dedicated server."""
+    msg = np.array([request], np.int64)
+    for server in servers:
+        comm.Send(msg, dest=server, tag=CONTROL_TAG)
