@@ -147,3 +147,30 @@ def test_one_rank_job_and_bad_settings_without_mpiexec():
         dopt.close()
         for p, q in zip(model.parameters(), ref.parameters()):
             np.testing.assert_allclose(p.data, q.data, rtol=0, atol=1e-14)
+
+
+def test_trace_summary_and_gantt_events_from_synthetic_events():
+    from tinygrad_opt.distributed.trace import Trace, step_times, summarize_trace, trace_events
+
+    traces = []
+    for rank in range(2):
+        t = Trace(rank, "worker", t0=0.0, max_steps=4)
+        for s in range(6):  # steps 4 and 5 are beyond max_steps: not recorded
+            base = 0.1 * s
+            t.add(s, "compute", base, base + 0.06 + 0.01 * rank)
+            t.add(s, "wait", base + 0.06 + 0.01 * rank, base + 0.08)
+            t.add(s, "comm", base + 0.08, base + 0.095)
+            t.add(s, "update", base + 0.095, base + 0.1)
+        traces.append(t.to_dict())
+    data = {"format": "tinygrad_opt.trace", "world_size": 2, "meta": {}, "ranks": traces}
+    assert np.allclose(step_times(data, skip=0), [0.1, 0.1, 0.1])
+    summary = summarize_trace(data, skip=1)
+    worker = summary["per_role"]["worker"]
+    assert summary["mean_step_s"] == pytest.approx(0.1)
+    assert worker["compute"] == pytest.approx(0.065)  # mean of 0.06 and 0.07
+    assert worker["wait"] == pytest.approx(0.015)
+    assert worker["comm"] == pytest.approx(0.015)
+    events = trace_events(data, steps=(1, 3))
+    assert {e["step"] for e in events} == {1, 2}
+    assert min(e["start"] for e in events) == 0.0
+    assert {e["row"] for e in events} == {"worker 0", "worker 1"}

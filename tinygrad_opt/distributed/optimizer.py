@@ -67,6 +67,8 @@ class DistributedOptimizer:
             the trace tells waiting for stragglers from moving bytes (costs one latency).
         noise_scale: also record each step's local and global squared gradient norms
             for the gradient noise scale (:mod:`.noise_scale`).
+        trace_steps: record the timing of the first this many steps in :attr:`trace`
+            (None: every step, 0: none).
         check_setup: compare model shapes and optimizer settings across ranks now and
             raise :class:`~tinygrad_opt.distributed.SetupMismatchError` if they differ.
 
@@ -86,6 +88,7 @@ class DistributedOptimizer:
         backup_workers: int = 0,
         split_wait: bool = True,
         noise_scale: bool = False,
+        trace_steps: int | None = 10_000,
         check_setup: bool = True,
     ) -> None:
         self.MPI = require_mpi()
@@ -143,7 +146,7 @@ class DistributedOptimizer:
         role = "worker+server" if self.is_worker and self.is_server else (
             "server" if self.is_server else "worker")  # fmt: skip
         self.ctx.barrier()
-        self.trace = Trace(rank, role, self.ctx.hostname)
+        self.trace = Trace(rank, role, self.ctx.hostname, max_steps=trace_steps)
         self.trace.meta = self.settings() | {
             "world_size": world,
             "parameters": int(sum(p.data.size for p in self.params)),

@@ -37,8 +37,18 @@ KINDS = ("compute", "wait", "comm", "send", "recv", "update", "dropped")
 class Trace:
     """The events of this rank (see the module docstring)."""
 
-    def __init__(self, rank: int, role: str, host: str = "", t0: float | None = None) -> None:
+    def __init__(
+        self,
+        rank: int,
+        role: str,
+        host: str = "",
+        t0: float | None = None,
+        max_steps: int | None = 10_000,
+    ) -> None:
+        """``max_steps``: record the events of steps ``0 .. max_steps-1`` only (None: all;
+        0: none), so a long run's trace stays small."""
         self.rank, self.role, self.host = rank, role, host
+        self.max_steps = max_steps
         self.t0 = time.perf_counter() if t0 is None else t0
         self.events: list[tuple[int, str, float, float]] = []
         self.meta: dict[str, Any] = {}
@@ -49,6 +59,8 @@ class Trace:
 
     def add(self, step: int, kind: str, start: float, end: float) -> None:
         """Record ``kind`` from ``start`` to ``end`` (seconds since ``t0``)."""
+        if self.max_steps is not None and step >= self.max_steps:
+            return
         self.events.append((int(step), kind, float(start), float(end)))
 
     def to_dict(self) -> dict[str, Any]:
