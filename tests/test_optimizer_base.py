@@ -363,3 +363,15 @@ def test_validation_accepts_exactly_the_valid_range(lr, b):
         assert str(lr) in str(e) or str(b) in str(e)
     else:
         assert valid
+
+
+def test_lookup_gives_class_and_preset_and_names_unknown_ones():
+    from tinygrad_opt.optim import SGD, Adam, lookup
+
+    assert lookup("momentum") == (SGD, {"momentum": 0.9})
+    assert lookup("Adam") == (Adam, {})
+    cls, preset = lookup("momentum")
+    preset["momentum"] = 0.1  # a copy: the registry is not changed
+    assert lookup("momentum")[1] == {"momentum": 0.9}
+    with pytest.raises(ValueError, match="Unknown optimizer 'adamm'; available: .*adam"):
+        lookup("adamm")

@@ -18,7 +18,7 @@ from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lbfgs import LBFGS
 from tinygrad_opt.optim.lion import Lion
 from tinygrad_opt.optim.nadam import NAdam
-from tinygrad_opt.optim.optimizer import Optimizer, available, create, register
+from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, register
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
@@ -62,6 +62,7 @@ __all__ = [
     "clip_grad_norm_",
     "clip_grad_value_",
     "create",
+    "lookup",
     "lr_scheduler",
     "register",
     "total_grad_norm",

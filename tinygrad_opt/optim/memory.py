@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.optim.optimizer import _REGISTRY, Optimizer
+from tinygrad_opt.optim.optimizer import Optimizer, available, lookup
 from tinygrad_opt.tensor import Tensor
 
 #: The model the table is measured on: one big matrix (where factored methods differ
@@ -63,7 +63,7 @@ def measure(
     """Run one step of optimizer ``name`` on fresh parameters and measure its state."""
     rng = np.random.default_rng(0)
     params = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
-    cls, preset = _REGISTRY[name]
+    cls, preset = lookup(name)
     opt = cls(params, **{**preset, **hyperparameters})
     _one_step(opt, params, rng)
     arrays = sorted({k for s in opt.state.values() for k, v in s.items() if _holds_array(v)})
@@ -92,11 +92,7 @@ def memory_table(
     Methods registered from outside the library (your own) are left out by default.
     """
     if names is None:
-        names = [
-            n
-            for n, (cls, _) in sorted(_REGISTRY.items())
-            if cls.__module__.startswith("tinygrad_opt.optim")
-        ]
+        names = [n for n in available() if lookup(n)[0].__module__.startswith("tinygrad_opt.optim")]
     return [measure(n, shapes, dtype) for n in names]
 
 

@@ -113,12 +113,19 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create(name: str, params: ParamsLike, **hyperparameters: Any) -> Optimizer:
-    """Build an optimizer by name: ``create("adam", model.parameters(), lr=1e-3)``."""
+def lookup(name: str) -> tuple[type[Optimizer], dict[str, Any]]:
+    """The class and preset hyperparameters registered under ``name`` (case-insensitive,
+    ``-`` = ``_``): ``lookup("momentum") == (SGD, {"momentum": 0.9})``."""
     key = name.lower().replace("-", "_")
     if key not in _REGISTRY:
         raise ValueError(f"Unknown optimizer {name!r}; available: {', '.join(available())}")
     cls, preset = _REGISTRY[key]
+    return cls, dict(preset)
+
+
+def create(name: str, params: ParamsLike, **hyperparameters: Any) -> Optimizer:
+    """Build an optimizer by name: ``create("adam", model.parameters(), lr=1e-3)``."""
+    cls, preset = lookup(name)
     return cls(params, **{**preset, **hyperparameters})
 
 
