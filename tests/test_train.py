@@ -208,3 +208,27 @@ def test_fit_drives_closure_based_optimizers():
     loader = DataLoader((X, y), batch_size=200)
     h = fit(model, opt, loader, nn.cross_entropy, epochs=5, progress=False)
     assert h.train_loss[-1] < 0.5 * h.train_loss[0]
+
+
+def test_evaluate_puts_textbook_nesterov_at_theta_and_restores_the_lookahead():
+    from tinygrad_opt import nn, optim
+    from tinygrad_opt.nn.functional import mse_loss
+    from tinygrad_opt.tensor import Tensor
+    from tinygrad_opt.train import evaluate
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 3)), rng.standard_normal((32, 1))
+    model = nn.MLP([3, 8, 1], rng=0, dtype=np.float64)
+    opt = optim.create("textbook_nesterov", model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(5):
+        opt.zero_grad()
+        mse_loss(model(Tensor(X)), y).backward()
+        opt.step()
+    lookahead = [p.data.copy() for p in model.parameters()]
+    at_lookahead = evaluate(model, X, y, mse_loss, metric=None)["loss"]
+    at_theta = evaluate(model, X, y, mse_loss, metric=None, optimizer=opt)["loss"]
+    with opt.at_theta():
+        expected = float(mse_loss(model(Tensor(X)), y).data)
+    assert at_theta == pytest.approx(expected, rel=1e-12)
+    assert at_theta != pytest.approx(at_lookahead, rel=1e-6)
+    assert all(np.array_equal(p.data, q) for p, q in zip(model.parameters(), lookahead))

@@ -14,6 +14,7 @@ scheduler step per epoch, and optional checkpoints that resume bit-identically.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,13 +43,19 @@ def evaluate(
     loss_fn: Callable[[Tensor, Any], Tensor],
     metric: Callable[[np.ndarray, np.ndarray], float] | None = accuracy,
     batch_size: int = 1024,
+    optimizer: Any = None,
 ) -> dict[str, float]:
-    """Mean loss (and metric) of ``model`` on (X, y), in eval mode and without a graph."""
+    """Mean loss (and metric) of ``model`` on (X, y), in eval mode and without a graph.
+
+    ``optimizer``: for a method whose tensors hold a look-ahead point rather than θ (the
+    textbook Nesterov forms, which have ``at_theta()``), the model is evaluated at θ.
+    """
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
     outputs, total = [], 0.0
-    with no_grad():
+    at_theta = getattr(optimizer, "at_theta", None)
+    with no_grad(), at_theta() if at_theta is not None else contextlib.nullcontext():
         for start in range(0, len(X), batch_size):
             out = model(Tensor(X[start : start + batch_size]))
             total += loss_fn(out, y[start : start + batch_size]).item() * len(out.data)
@@ -149,7 +156,7 @@ def fit(
             if metric is not None and outputs:
                 history.train_metric.append(metric(np.concatenate(outputs), np.concatenate(labels)))
             if val_data is not None:
-                scores = evaluate(model, *val_data, loss_fn, metric)
+                scores = evaluate(model, *val_data, loss_fn, metric, optimizer=optimizer)
                 history.val_loss.append(scores["loss"])
                 if metric is not None:
                     history.val_metric.append(scores[metric.__name__])
