@@ -412,6 +412,13 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     if not args.command_args:
         raise UsageError("give the script to run, e.g. tinygrad-opt launch -n 4 train.py")
     cmd = [mpiexec, "-n", str(args.n)]
+    env = dict(os.environ)
+    if args.rank_timeout is not None:
+        if args.rank_timeout <= 0:
+            raise UsageError(f"--rank-timeout must be positive, got {args.rank_timeout}")
+        # the ranks' watchdogs name a crashed rank; hydra must let the others live that long
+        env["TINYGRAD_OPT_TIMEOUT"] = str(args.rank_timeout)
+        cmd.append("-disable-auto-cleanup")
     if args.hostfile:
         cmd += ["-f", args.hostfile]
     if args.iface:
@@ -419,10 +426,11 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     script, *rest = args.command_args
     cmd += [sys.executable, script, *rest] if script.endswith(".py") else [script, *rest]
     if args.dry_run:
-        print(" ".join(cmd))
+        extra = f"TINYGRAD_OPT_TIMEOUT={env['TINYGRAD_OPT_TIMEOUT']} " if args.rank_timeout else ""
+        print(extra + " ".join(cmd))
         return 0
     try:
-        return subprocess.run(cmd, timeout=args.timeout, env=dict(os.environ)).returncode
+        return subprocess.run(cmd, timeout=args.timeout, env=env).returncode
     except subprocess.TimeoutExpired:
         print(f"tinygrad-opt launch: the job ran longer than {args.timeout} s; stopped it",
               file=sys.stderr)  # fmt: skip
@@ -550,6 +558,13 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--hostfile", default=None, help="MPICH hostfile: one 'host:slots' a line")
     la.add_argument("--iface", default=None, help="network interface for MPI (e.g. eth0)")
     la.add_argument("--timeout", type=float, default=None, help="stop the job after S seconds")
+    la.add_argument(
+        "--rank-timeout",
+        type=float,
+        default=None,
+        help="S: a rank waiting S seconds for a lost (crashed or hung) rank ends the job and "
+        "names it (sets TINYGRAD_OPT_TIMEOUT for dist.init and mpiexec -disable-auto-cleanup)",
+    )
     la.add_argument("--dry-run", action="store_true", help="print the mpiexec command only")
     la.add_argument("command_args", nargs=argparse.REMAINDER, help="script.py and its args")
     la.set_defaults(handler=_cmd_launch)

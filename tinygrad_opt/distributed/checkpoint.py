@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tinygrad_opt.distributed import faults
 from tinygrad_opt.distributed.parameter_server import CHECKPOINT, send_control
 from tinygrad_opt.train.checkpoint import (
     CheckpointError,
@@ -45,7 +46,8 @@ def save_checkpoint(
         )
     ctx = optimizer.ctx
     if optimizer.dedicated:
-        send_control(ctx.comm, optimizer.server_ranks, CHECKPOINT)
+        with faults.waiting(ctx, "checkpoint request"):
+            send_control(ctx.comm, optimizer.server_ranks, CHECKPOINT)
     else:
         optimizer.gather_parameters()
     part: dict[str, Any] = {
@@ -72,15 +74,16 @@ def _write_collectively(optimizer: Any, path: str | Path | None, part: dict | No
     opt_state = optimizer.state_dict()  # collective (merges the servers' shards)
     first_worker = optimizer.worker_ranks[0]
     if first_worker != 0:  # rank 0 is a dedicated server: it gets the worker's part
-        if ctx.rank == first_worker:
-            ctx.comm.send((str(path), part), dest=0, tag=_PART_TAG)
-        elif ctx.rank == 0:
-            path, part = ctx.comm.recv(source=first_worker, tag=_PART_TAG)
+        with faults.waiting(ctx, "checkpoint"):
+            if ctx.rank == first_worker:
+                ctx.comm.send((str(path), part), dest=0, tag=_PART_TAG)
+            elif ctx.rank == 0:
+                path, part = ctx.comm.recv(source=first_worker, tag=_PART_TAG)
     written = None
     if ctx.rank == 0:
         assert part is not None and path is not None
         written = write_checkpoint_file(path, part | {"optimizer": opt_state})
-    ctx.comm.Barrier()
+    ctx.barrier()
     return written
 
 
@@ -98,7 +101,8 @@ def load_checkpoint(path: str | Path, model: Any, optimizer: Any, sampler: Any =
             data = read_checkpoint_file(path)
         except CheckpointError as e:
             data = e
-    data = ctx.comm.bcast(data, root=0)
+    with faults.waiting(ctx, "loading the checkpoint"):
+        data = ctx.comm.bcast(data, root=0)
     if isinstance(data, Exception):
         raise data
     cls = type(optimizer.optimizer).__name__

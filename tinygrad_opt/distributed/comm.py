@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,9 @@ __all__ = [
     "init",
     "require_mpi",
 ]
+
+
+TIMEOUT_ENV = "TINYGRAD_OPT_TIMEOUT"
 
 
 class SetupMismatchError(RuntimeError):
@@ -75,7 +79,10 @@ class DistContext:
         return self.rank == 0
 
     def barrier(self) -> None:
-        self.comm.Barrier()
+        from tinygrad_opt.distributed import faults
+
+        with faults.waiting(self, "barrier"):
+            self.comm.Barrier()
 
     def close(self) -> None:
         """Stop the watchdog (if any); MPI itself is finalised by mpi4py at exit."""
@@ -92,12 +99,21 @@ def init(timeout: float | None = None, comm: Any = None) -> DistContext:
 
     ``timeout`` (seconds, > 0) arms the fault watchdog: a rank that waits in communication
     longer than that finds out which rank is lost, prints it and ends the job with a
-    non-zero exit code instead of hanging. ``comm`` defaults to ``MPI.COMM_WORLD``.
+    non-zero exit code instead of hanging (default: the environment variable
+    ``TINYGRAD_OPT_TIMEOUT``, which ``tinygrad-opt launch --rank-timeout`` sets; else
+    none). ``comm`` defaults to ``MPI.COMM_WORLD``.
     Calling ``init`` again returns the same context.
     """
     global _CONTEXT
     if _CONTEXT is not None:
         return _CONTEXT
+    if timeout is None and os.environ.get(TIMEOUT_ENV):
+        try:
+            timeout = float(os.environ[TIMEOUT_ENV])
+        except ValueError:
+            raise ValueError(
+                f"{TIMEOUT_ENV}={os.environ[TIMEOUT_ENV]!r} is not a number of seconds"
+            ) from None
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
     MPI = require_mpi()
@@ -125,21 +141,29 @@ def _params(model_or_params: Any) -> list[Any]:
 def broadcast_parameters(
     model_or_params: Any, ctx: DistContext | None = None, root: int = 0
 ) -> None:
-    """Overwrite every rank's parameters (and module buffers) with rank ``root``'s, in place."""
+    """Overwrite every rank's parameters (and module buffers) with rank ``root``'s, in place.
+
+    First checks that every rank has the same parameter shapes (:func:`check_same_setup`),
+    so a mismatch is a clear :class:`SetupMismatchError`, not an MPI size error.
+    """
+    from tinygrad_opt.distributed import faults
+
     ctx = ctx or get_context()
+    check_same_setup(model_or_params, None, ctx)
     arrays = [p.data for p in _params(model_or_params)]
     if hasattr(model_or_params, "named_buffers"):
         arrays += [b for _, b in model_or_params.named_buffers()]
     for a in arrays:
         if not a.flags.c_contiguous:
             raise ValueError("broadcast_parameters: parameters must be C-contiguous arrays")
-        ctx.comm.Bcast(a, root=root)
+        with faults.waiting(ctx, "broadcast of the initial parameters"):
+            ctx.comm.Bcast(a, root=root)
 
 
 def _describe(model_or_params: Any, optimizer: Any) -> dict[str, Any]:
     params = _params(model_or_params) if model_or_params is not None else []
     out: dict[str, Any] = {
-        "parameters": [[list(p.shape), str(p.dtype)] for p in params],
+        "parameters": [{"shape": list(p.shape), "dtype": str(p.dtype)} for p in params],
     }
     if optimizer is not None:
         inner = getattr(optimizer, "optimizer", optimizer)
@@ -157,23 +181,25 @@ def _describe(model_or_params: Any, optimizer: Any) -> dict[str, Any]:
 
 
 def _first_difference(a: Any, b: Any, where: str = "") -> str:
+    """Where ``a`` and ``b`` first differ, as ``parameters[2][0][1]: 16 vs 17``."""
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
+            path = f"{where}.{k}" if where else str(k)
             if k not in a or k not in b:
-                return f"{where}{k}: present on one rank only"
-            d = _first_difference(a[k], b[k], f"{where}{k}.")
+                return f"{path}: present on one rank only"
+            d = _first_difference(a[k], b[k], path)
             if d:
                 return d
         return ""
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
-            return f"{where.rstrip('.')}: {len(a)} entries vs {len(b)}"
+            return f"{where}: {len(a)} entries vs {len(b)}"
         for i, (x, y) in enumerate(zip(a, b)):
-            d = _first_difference(x, y, f"{where}[{i}].")
+            d = _first_difference(x, y, f"{where}[{i}]")
             if d:
                 return d
         return ""
-    return "" if a == b else f"{where.rstrip('.')}: {a!r} vs {b!r}"
+    return "" if a == b else f"{where}: {a!r} vs {b!r}"
 
 
 def check_same_setup(
@@ -184,19 +210,22 @@ def check_same_setup(
     Compared: the number, shapes and dtypes of the parameters and, if given, the
     optimizer class and every hyperparameter of every group (and the distributed
     wrapper's settings). The message names the ranks that differ from rank 0 and the
-    first difference, e.g. ``parameters[2]: [[64, 10], 'float64'] vs [[64, 12], ...]``.
+    first difference, e.g. ``parameters[2].shape[1]: 10 vs 12``.
     """
+    from tinygrad_opt.distributed import faults
+
     ctx = ctx or get_context()
     mine = _describe(model_or_params, optimizer)
     text = json.dumps(mine, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    digests = ctx.comm.allgather(digest)
-    if len(set(digests)) == 1:
-        return
-    root_desc = ctx.comm.bcast(mine if ctx.rank == 0 else None, root=0)
-    # everyone learns every rank's difference from rank 0, so all raise the same error
-    diff = "" if digest == digests[0] else _first_difference(root_desc, mine)
-    diffs = ctx.comm.allgather(diff)
+    with faults.waiting(ctx, "set-up check"):
+        digests = ctx.comm.allgather(digest)
+        if len(set(digests)) == 1:
+            return
+        root_desc = ctx.comm.bcast(mine if ctx.rank == 0 else None, root=0)
+        # everyone learns every rank's difference from rank 0, so all raise the same error
+        diff = "" if digest == digests[0] else _first_difference(root_desc, mine)
+        diffs = ctx.comm.allgather(diff)
     lines = [f"rank {r}: {d}" for r, d in enumerate(diffs) if d]
     raise SetupMismatchError(
         "the ranks were set up differently (compared with rank 0): " + "; ".join(lines)

@@ -390,7 +390,8 @@ class DistributedOptimizer:
             if callback is not None:
                 callback(s)
             s += 1
-        srv.drain(s)
+        with faults.waiting(self.ctx, "closing", s):
+            srv.drain(s)
         self.steps = s
         self._closed = True
         return s
@@ -400,10 +401,11 @@ class DistributedOptimizer:
         if self._closed:
             return
         self._closed = True
-        if self.dedicated and self.is_worker:
-            send_control(self.ctx.comm, self.server_ranks, STOP)
-        if self.mode == "ps" and self.server is not None:
-            self.server.drain(self.steps)
+        with faults.waiting(self.ctx, "closing"):
+            if self.dedicated and self.is_worker:
+                send_control(self.ctx.comm, self.server_ranks, STOP)
+            if self.mode == "ps" and self.server is not None:
+                self.server.drain(self.steps)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -412,7 +414,8 @@ class DistributedOptimizer:
         sd = self.optimizer.state_dict()
         if self.mode == "allreduce":
             return sd
-        parts = self.ctx.comm.allgather(sd["state"] if self.is_server else {})
+        with faults.waiting(self.ctx, "gathering the optimizer state"):
+            parts = self.ctx.comm.allgather(sd["state"] if self.is_server else {})
         merged: dict[Any, Any] = {}
         for part in parts:
             merged.update(part)
@@ -440,10 +443,11 @@ class DistributedOptimizer:
         if self.mode != "ps":
             return
         comm = self.ctx.comm
-        for j in range(self.servers):
-            owner = self.server_ranks[j]
-            for p in self.shard_params[j]:
-                comm.Bcast(p.data, root=owner)
+        with faults.waiting(self.ctx, "gathering the parameters"):
+            for j in range(self.servers):
+                owner = self.server_ranks[j]
+                for p in self.shard_params[j]:
+                    comm.Bcast(p.data, root=owner)
 
     def noise_scale(self) -> float:
         """McCandlish et al.'s B_simple from the recorded norms (``noise_scale=True``)."""

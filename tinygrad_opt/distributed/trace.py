@@ -74,7 +74,10 @@ class Trace:
 
     def gather(self, ctx: Any) -> dict[str, Any] | None:
         """All ranks' traces on rank 0 (collective; other ranks get None)."""
-        everyone = ctx.comm.gather(self.to_dict(), root=0)
+        from tinygrad_opt.distributed import faults
+
+        with faults.waiting(ctx, "gathering the trace"):
+            everyone = ctx.comm.gather(self.to_dict(), root=0)
         if ctx.rank != 0:
             return None
         return {
