@@ -33,6 +33,8 @@ class Bucket:
         sizes = [p.data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
         self.buffer = np.zeros(self.offsets[-1], dtype=self.dtype)
+        # one view object per parameter, made once: gather() recognises them by identity
+        self.views = [self.view(i) for i in range(len(params))]
 
     @property
     def nbytes(self) -> int:
@@ -45,17 +47,18 @@ class Bucket:
     def install_views(self) -> None:
         """Zero the buffer and make every parameter's ``.grad`` a view of it."""
         self.buffer.fill(0)
-        for i, p in enumerate(self.params):
-            p.grad = self.view(i)
+        for p, v in zip(self.params, self.views):
+            p.grad = v
 
     def gather(self) -> None:
         """Make the buffer hold every gradient (copy those that are not views of it).
 
         A parameter without a gradient contributes zeros.
         """
-        for i, p in enumerate(self.params):
-            v = self.view(i)
+        for p, v in zip(self.params, self.views):
             g = p.grad
+            if g is v:  # the usual case (install_views, then backward): nothing to do
+                continue
             if g is None:
                 v.fill(0)
                 p.grad = v

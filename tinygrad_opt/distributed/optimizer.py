@@ -50,6 +50,13 @@ _MODE_ALIASES = {"all-reduce": "allreduce", "all_reduce": "allreduce", "ring": "
                  "parameter_server": "ps", "parameter-server": "ps"}  # fmt: skip
 
 
+def _allreduce_mean(comm: Any, MPI: Any, buf: np.ndarray, n: int) -> None:
+    """``buf`` <- the mean of every rank's ``buf``, in place (nothing to do for one rank)."""
+    if n > 1:
+        comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        buf /= n
+
+
 class DistributedOptimizer:
     """Wrap ``optimizer`` (any built-in or custom :class:`~tinygrad_opt.optim.Optimizer`).
 
@@ -230,14 +237,12 @@ class DistributedOptimizer:
                 comm.Barrier()
             t.add(s, "wait", a, t.now())
         a = t.now()
+        n = self.ctx.world_size
         with faults.waiting(self.ctx, "all-reduce", s):
             for b in self.buckets:
-                comm.Allreduce(MPI.IN_PLACE, b.buffer, op=MPI.SUM)
+                _allreduce_mean(comm, MPI, b.buffer, n)
             if self.record_noise:
-                mean_local = comm.allreduce(local_sq, op=MPI.SUM) / self.ctx.world_size
-        n = self.ctx.world_size
-        for b in self.buckets:
-            b.buffer /= n
+                mean_local = comm.allreduce(local_sq, op=MPI.SUM) / n
         t.add(s, "comm", a, t.now())
         if self.record_noise:
             self.noise_log.append(
