@@ -15,6 +15,11 @@ parameters):
    during the backward pass with ``overlap=True`` (:mod:`.overlap`);
 4. after an all-reduce every worker applies the update locally (``update_time``).
 
+Contention inside a node (``ClusterSpec.cores_per_node``, ``memory_streams_per_node``):
+when a node's workers outnumber its cores, compute, updates and intra-node all-reduces
+run ``d / cores`` times slower, and updates that run together and spill out of the cache
+share the memory bandwidth (:meth:`ClusterSpec.update_slowdown`).
+
 Workers start each step together (a late backup worker abandons its gradient when the new
 parameters arrive), so steps are i.i.d. and the Monte Carlo over ``steps_to_sample``
 steps is vectorised over steps × workers. The run takes ``steps`` steps (given, or from
@@ -79,6 +84,24 @@ def resolve_scheme(
     return s
 
 
+def _update_times(c: ClusterSpec, wl: Workload, s: SyncScheme) -> tuple[float, float]:
+    """(server update per PS shard, update after an all-reduce) in seconds, slowed down
+    by the node's contention (:meth:`ClusterSpec.update_slowdown`).
+
+    After an all-reduce every worker of a node updates at once; a colocated shard
+    updates while the node's other workers wait, alone unless several shards share the
+    node; a dedicated server machine runs alone (no contention).
+    """
+    if s.name != "ps":
+        return 0.0, float(wl.update_time) * c.update_slowdown(wl.update_working_set)
+    per_shard = float(wl.update_time) / s.ps_shards
+    if s.ps_placement == "dedicated":
+        return per_shard, 0.0
+    together = -(-s.ps_shards // int(c.nodes))  # shards on the busiest node
+    slow = c.update_slowdown(wl.update_working_set / s.ps_shards, concurrent=together)
+    return per_shard * slow, 0.0
+
+
 def simulate(
     cluster: ClusterSpec | Mapping[str, Any],
     workload: Workload | Mapping[str, Any],
@@ -125,8 +148,7 @@ def simulate(
     is_ps = s.name == "ps"
     message = wl.gradient_bytes / s.compression
     comm_full = communication_cost(c, s, message, applied)
-    server_update = wl.update_time / s.ps_shards if is_ps else 0.0
-    post_update = 0.0 if is_ps else float(wl.update_time)
+    server_update, post_update = _update_times(c, wl, s)
 
     if s.overlap:
         buckets = bucket_count(wl.gradient_bytes, s.bucket_bytes, s.buckets)
@@ -142,7 +164,7 @@ def simulate(
 
     samples = sample_step_compute(
         c.compute,
-        wl.compute_time,
+        wl.compute_time * c.oversubscription,
         workers,
         applied,
         n_steps,

@@ -105,6 +105,23 @@ class ClusterSpec:
         ps_price_per_node_hour: price of a dedicated parameter-server machine
             (default: ``price_per_node_hour``).
         name: free text for tables and plots.
+        cores_per_node: CPU cores the node's ``d = devices_per_node`` worker processes
+            share (may be fractional: *effective* cores, as ``tinygrad-opt calibrate``
+            measures them). With ``d > cores_per_node`` the node is oversubscribed:
+            under a fair scheduler each process runs ``c/d`` of the time, so its compute,
+            its update and its share of an intra-node all-reduce (shared-memory copies
+            made by the CPUs) take ``s = d/c`` times longer (waiting MPI ranks poll, so
+            all ``d`` processes compete). Parameter-server messages, which one server
+            handles one after another, are not slowed (:mod:`.collectives`).
+            Default None: a core per worker.
+        memory_streams_per_node: how many optimizer updates the node's memory
+            bandwidth serves at full speed at once, >= 1 (default None: unlimited). The
+            ``k = min(d, c)`` updates that run at the same time (after an all-reduce
+            every worker updates; a parameter-server shard updates alone) share it when
+            their data (``k × Workload.update_bytes``) does not fit in the cache: each
+            then takes ``max(1, k/m)`` times longer (:meth:`update_slowdown`).
+        cache_bytes_per_node: last-level cache the node's workers share (bytes or
+            ``"32MiB"``; default 0). Only used with ``memory_streams_per_node``.
     """
 
     workers: int | None = None
@@ -118,6 +135,9 @@ class ClusterSpec:
     price_per_node_hour: float = 0.0
     ps_price_per_node_hour: float | None = None
     name: str = ""
+    cores_per_node: float | None = None
+    memory_streams_per_node: float | None = None
+    cache_bytes_per_node: float | str = 0.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -186,6 +206,54 @@ class ClusterSpec:
                 "ps_price_per_node_hour",
                 check_nonnegative_float("ps_price_per_node_hour", self.ps_price_per_node_hour),
             )
+        if self.cores_per_node is not None:
+            set_(
+                self, "cores_per_node", check_positive_float("cores_per_node", self.cores_per_node)
+            )
+        m = self.memory_streams_per_node
+        if m is not None:
+            m = check_positive_float("memory_streams_per_node", m)
+            if m < 1:
+                raise SpecError(
+                    "memory_streams_per_node",
+                    self.memory_streams_per_node,
+                    "must be >= 1 (one update alone runs at full speed by definition)",
+                )
+            set_(self, "memory_streams_per_node", m)
+        set_(
+            self,
+            "cache_bytes_per_node",
+            parse_bytes(self.cache_bytes_per_node, "cache_bytes_per_node", allow_zero=True),
+        )
+
+    # ------------------------------------------------------------------ contention
+    @property
+    def oversubscription(self) -> float:
+        """``s = max(1, d / cores_per_node)``: how much slower a worker's CPU work runs
+        because the node's ``d`` processes share its cores (1 without ``cores_per_node``)."""
+        if self.cores_per_node is None:
+            return 1.0
+        return max(1.0, self.devices_per_node / self.cores_per_node)
+
+    def update_slowdown(self, update_bytes: float, concurrent: int | None = None) -> float:
+        """Factor on the update time of one worker on a node of this cluster.
+
+        ``s · max(1, k/m)`` when the ``k`` updates that run at once do not fit in the
+        cache together (``k × update_bytes > cache_bytes_per_node``: they stream from
+        memory and share its bandwidth), else ``s``. ``s`` = :attr:`oversubscription`,
+        ``m`` = ``memory_streams_per_node`` (no memory term without it), ``k`` =
+        ``min(concurrent, d, c)``: ``concurrent`` updates at once (default all ``d``
+        workers of the node), never more than its ``c`` cores run.
+        """
+        s = self.oversubscription
+        m = self.memory_streams_per_node
+        d = self.devices_per_node
+        k = float(d if concurrent is None else max(1, min(int(concurrent), d)))
+        if self.cores_per_node is not None:
+            k = min(k, max(1.0, self.cores_per_node))
+        if m is None or k * float(update_bytes) <= float(self.cache_bytes_per_node):
+            return s
+        return s * max(1.0, k / m)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -251,6 +319,10 @@ class Workload:
         backward_fraction: share of the compute time spent in the backward pass (when
             gradients become ready for overlapped communication); default 2/3.
         name: free text.
+        update_bytes: memory one worker's optimizer update works on: parameters,
+            gradients and optimizer state (bytes or ``"80MB"``); default
+            ``4 × parameters × bytes_per_param`` (Adam: parameters, gradients, two
+            moments). Only used with ``ClusterSpec.memory_streams_per_node``.
     """
 
     parameters: int | Any = None
@@ -263,6 +335,7 @@ class Workload:
     update_time: float | str = 0.0
     backward_fraction: float = 2.0 / 3.0
     name: str = ""
+    update_bytes: float | str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -321,6 +394,15 @@ class Workload:
             "backward_fraction",
             check_fraction("backward_fraction", self.backward_fraction, closed_low=False),
         )
+        if self.update_bytes is not None:
+            set_(self, "update_bytes", parse_bytes(self.update_bytes, "update_bytes"))
+
+    @property
+    def update_working_set(self) -> float:
+        """Bytes the update works on: ``update_bytes``, or ``4 × gradient_bytes``."""
+        if self.update_bytes is not None:
+            return float(self.update_bytes)
+        return 4.0 * self.gradient_bytes
 
     @property
     def compute_time(self) -> float:

@@ -1,0 +1,452 @@
+"""Calibrate the simulator on this machine and check it: writes docs/calibration.md.
+
+    python scripts/make_calibration_doc.py                     # about 1.5 minutes on 2 cores
+    python scripts/make_calibration_doc.py --lock /tmp/tinygrad_measure.lock
+    python scripts/make_calibration_doc.py --quick --out /tmp/calibration.md   # a smoke run
+
+Runs ``tinygrad-opt calibrate`` (:func:`tinygrad_opt.distributed.calibrate.calibrate`:
+collective sweeps, contention probe, a few training steps at one rank), writes the
+cluster file, then times separate, longer training runs of every model size, mode and
+rank count (:func:`~tinygrad_opt.distributed.calibrate.validation_runs`) and compares
+them with what the simulator predicts from the file, as ``tinygrad-opt whatif --config``
+does. Nothing in the predictions is taken from those runs. ``--lock PATH`` holds an
+exclusive ``flock`` on PATH for the whole run, so that nothing else on the machine is
+timed at the same moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import pathlib
+import platform
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tinygrad_opt.cluster.units import format_bandwidth, format_bytes  # noqa: E402
+from tinygrad_opt.distributed import calibrate as cb  # noqa: E402
+
+TOLERANCE = 0.15
+
+
+@contextlib.contextmanager
+def locked(path: str | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g}"
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:.3g}"
+
+
+def count(n: float) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
+
+
+def size(nbytes: float) -> str:
+    return format_bytes(nbytes).replace(" ", "\u00a0")
+
+
+# ============================================================================ sections
+def results_table(rows: list[dict[str, Any]]) -> str:
+    out = [
+        "| model | mode | ranks | predicted (ms) | measured (ms) | each run (ms) | error | "
+        f"within ±{TOLERANCE:.0%} |",
+        "|---:|---|---:|---:|---:|---|---:|:---:|",
+    ]
+    for r in rows:
+        runs = ", ".join(ms(x) for x in r["runs_s"])
+        ok = "yes" if abs(r["error"]) <= TOLERANCE else "**no**"
+        out.append(
+            f"| {count(r['parameters'])} | {r['mode']} | {r['ranks']} | {ms(r['predicted_s'])} "
+            f"| {ms(r['measured_s'])} | {runs} | {r['error']:+.1%} | {ok} |"
+        )
+    return "\n".join(out)
+
+
+def phases_table(rows: list[dict[str, Any]]) -> str:
+    out = [
+        "| model | mode | ranks | predicted: compute / wait / comm / update (ms) | "
+        "measured, per role: compute / wait / comm+send+recv / update (ms) |",
+        "|---:|---|---:|---|---|",
+    ]
+    for r in rows:
+        p = r["predicted_phases"]
+        pred = " / ".join(ms(p[k]) for k in ("compute", "wait", "comm", "update"))
+        parts = []
+        for role, m in sorted(r["measured_phases"].items()):
+            moved = m["comm"] + m["send"] + m["recv"]
+            parts.append(
+                f"{role}: {ms(m['compute'])} / {ms(m['wait'])} / {ms(moved)} / {ms(m['update'])}"
+            )
+        out.append(
+            f"| {count(r['parameters'])} | {r['mode']} | {r['ranks']} | {pred} | "
+            f"{'; '.join(parts)} |"
+        )
+    return "\n".join(out)
+
+
+def fitted_table(cal: cb.Calibration) -> str:
+    multi = ", ".join(str(k) for k in cal.ranks if k > 1)
+    sizes = " and ".join(count(p) for p in cal.sizes)
+    return "\n".join([
+        "| quantity | TOML key | value | measured by |",
+        "|---|---|---:|---|",
+        f"| latency α | `intra_latency` (= `latency`) | {us(cal.latency_s)} µs | "
+        f"least squares over the all-reduce and gather+broadcast sweeps on {multi} ranks |",
+        f"| bandwidth B | `intra_bandwidth` (= `bandwidth`) | "
+        f"{format_bandwidth(cal.bandwidth)} ({cal.bandwidth / 1e9:.3g} GB/s) | the same fit |",
+        f"| effective cores c | `cores_per_node` | {cal.cores_per_node:.3g} (of {cal.cpus} CPUs) | "
+        f"slow-down of concurrent forward+backward passes, {sizes} parameters |",
+        f"| memory streams m | `memory_streams_per_node` | {cal.memory_streams_per_node:.3g} | "
+        "slow-down of concurrent Adam updates, the same sizes |",
+        f"| last-level cache | `cache_bytes_per_node` | {size(cal.cache_bytes_per_node)} | "
+        "read from `/sys/devices/system/cpu/cpu0/cache` |",
+        f"| compute spread σ | `[cluster.compute] sigma` | {cal.sigma:.3g} | log-std of the "
+        "per-step compute times at 1 rank (median over sizes and modes) |",
+    ])  # fmt: skip
+
+
+def workloads_table(cal: cb.Calibration) -> str:
+    out = [
+        "| model | layers | mode | compute per step (ms) | update time (ms) | σ |",
+        "|---:|---|---|---:|---:|---:|",
+    ]
+    for w in sorted(cal.workloads.values(), key=lambda w: (w["parameters"], w["mode"])):
+        out.append(
+            f"| {count(w['parameters'])} | {cb.mlp_sizes(w['parameters'])} | {w['mode']} | "
+            f"{ms(w['compute_time_per_step'])} | {ms(w['update_time'])} | {w['sigma']:.3g} |"
+        )
+    return "\n".join(out)
+
+
+def sweep_table(cal: cb.Calibration) -> str:
+    fit = cal.sweep_fit()
+    ranks = sorted({r["ranks"] for r in fit})
+    cols = [(kind, k) for kind in cb.MODES for k in ranks]
+    index = {(r["kind"], r["ranks"], r["bytes"]): r for r in fit}
+    head = "| message | " + " | ".join(f"{kind}, {k} ranks" for kind, k in cols) + " |"
+    out = [head, "|---:|" + "---:|" * len(cols)]
+    for nbytes in sorted({r["bytes"] for r in fit}):
+        cells = []
+        for kind, k in cols:
+            r = index.get((kind, k, nbytes))
+            cells.append("" if r is None else f"{ms(r['measured_s'])} / {ms(r['fitted_s'])}")
+        out.append(f"| {size(nbytes)} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def contention_table(cal: cb.Calibration) -> str:
+    alone = {c["parameters"]: c for c in cal.contention if c["ranks"] == 1}
+    out = [
+        "| model | ranks | compute slow-down: measured / model "
+        "| update slow-down: measured / model |",
+        "|---:|---:|---:|---:|",
+    ]  # fmt: skip
+    for c in cal.contention:
+        if c["ranks"] == 1:
+            continue
+        base = alone[c["parameters"]]
+        node = cb._node(c["ranks"], cal.cores_per_node, cal.memory_streams_per_node,
+                        cal.cache_bytes_per_node)  # fmt: skip
+        upd_model = node.update_slowdown(cb.ADAM_BYTES_PER_PARAM * c["parameters"])
+        out.append(
+            f"| {count(c['parameters'])} | {c['ranks']} | "
+            f"{c['compute_s'] / base['compute_s']:.2f} / {node.oversubscription:.2f} | "
+            f"{c['update_s'] / base['update_s']:.2f} / {upd_model:.2f} |"
+        )
+    return "\n".join(out)
+
+
+def measured_parts(r: dict[str, Any]) -> tuple[float, float, float]:
+    """(compute, update, the rest) of a measured step: compute of the slowest role, the
+    update of the rank that updates (every rank, or the server), the rest is waiting and
+    moving bytes."""
+    roles = r["measured_phases"]
+    compute = max(m["compute"] for m in roles.values())
+    update = max(m["update"] for m in roles.values())
+    return compute, update, r["measured_s"] - compute - update
+
+
+def misses(cal: cb.Calibration, rows: list[dict[str, Any]]) -> str:
+    bad = [r for r in rows if abs(r["error"]) > TOLERANCE]
+    if not bad:
+        return f"Every configuration is within ±{TOLERANCE:.0%}."
+    lines = [f"{len(bad)} of {len(rows)} configurations miss ±{TOLERANCE:.0%}:", ""]
+    for r in bad:
+        spread = max(r["runs_s"]) / min(r["runs_s"]) - 1
+        compute, update, rest = measured_parts(r)
+        p = r["predicted_phases"]
+        why = [
+            f"measured compute {ms(compute)} ms (predicted {ms(p['compute'])}), update "
+            f"{ms(update)} ({ms(p['update'])}), waiting and moving bytes {ms(rest)} "
+            f"({ms(p['wait'] + p['comm'])})"
+        ]
+        if r["ranks"] > cal.cpus:
+            why.append(f"{r['ranks']} ranks on {cal.cpus} CPUs (see below)")
+        if spread > TOLERANCE:
+            why.append(f"its runs differ by {spread:.0%} among themselves")
+        lines.append(
+            f"- {count(r['parameters'])}, {r['mode']}, {r['ranks']} ranks: predicted "
+            f"{ms(r['predicted_s'])} ms, measured {ms(r['measured_s'])} ms "
+            f"({r['error']:+.0%}); {'; '.join(why)}."
+        )
+    return "\n".join(lines)
+
+
+def oversubscription_text(cal: cb.Calibration, rows: list[dict[str, Any]]) -> str:
+    over = [r for r in rows if r["ranks"] > cal.cpus]
+    bad = [r for r in over if abs(r["error"]) > TOLERANCE]
+    if not bad:
+        return ""
+    long_steps = [
+        r for r in over
+        if cal.workloads[f"{r['parameters']}/{r['mode']}"]["compute_time_per_step"] >= 5e-3
+    ]  # fmt: skip
+    good = (
+        f"the rows with at least 5 ms of compute per step stay within "
+        f"{max(abs(r['error']) for r in long_steps):.0%} at {long_steps[0]['ranks']} ranks"
+        if long_steps
+        else "that holds for long steps"
+    )
+    waits = "; ".join(
+        f"{count(r['parameters'])} {r['mode']}, {r['ranks']} ranks: {ms(measured_parts(r)[2])} "
+        f"ms of waiting and moving bytes per step against {ms(measured_parts(r)[0])} ms of "
+        "compute"
+        for r in bad
+    )
+    return f"""\
+**Why short steps on oversubscribed cores miss.** With more ranks than cores the kernel
+runs the ranks in turns. The model treats that as processor sharing (every rank runs
+`c/d` of the time, so its CPU work takes `d/c` times longer), which is right for work
+that is long compared with the scheduler's time slice (of the order of a millisecond on
+Linux): {good}. It is wrong for steps of about a time slice or less. Ranks that wait in
+MPI poll for messages instead of sleeping (MPICH's default), so a rank whose message has
+arrived may have to wait for its turn on a core while another rank polls there; each
+synchronisation then costs a good part of a time slice, not the microseconds of the
+fitted latency, which was measured with every rank inside the same collective. In a
+trace of the 0.1M-parameter all-reduce at 4 ranks the ranks took turns in pairs: two
+computed while the other two waited. Measured here: {waits}. The parameter server
+suffers most: each step has two rounds of messages through one rank (push, then pull),
+and each can wait for a turn. The simulator has no term for the scheduler's time slices;
+one would need a model of the order in which ranks get the cores. The practical advice
+is the usual one: do not run more ranks than cores when steps are short.
+"""
+
+
+def render(cal: cb.Calibration, rows: list[dict[str, Any]], toml: str, seconds: float,
+           command: str) -> str:  # fmt: skip
+    ok = sum(abs(r["error"]) <= TOLERANCE for r in rows)
+    steps = sorted({(r["parameters"], r["steps"]) for r in rows})
+    runs = len(rows[0]["runs_s"]) if rows else 0
+    text = f"""# Calibrating the simulator against real MPI runs
+
+`tinygrad-opt calibrate` measures this machine with short MPI jobs, fits the
+simulator's parameters ([cluster.md](cluster.md)) and writes a cluster file for
+`tinygrad-opt whatif --config`. This page checks the fit: with that file the simulator
+predicts the mean step time of separate, longer training runs
+([distributed.md](distributed.md)) for every model size, mode and rank count. Nothing
+in the predictions comes from those runs.
+
+Generated by `{command}` in {seconds:.0f} s (of which calibrating: {cal.seconds:.0f} s)
+on `{cal.host}`: {cal.cpus} CPUs, Python {platform.python_version()}, numpy with one
+BLAS thread per rank. The numbers differ from machine to machine, and a little from run
+to run.
+
+```bash
+tinygrad-opt calibrate --ranks 1,2,4 --sizes 0.1M,5M --out cluster.toml   # ~10 s
+tinygrad-opt calibrate --check ...     # then also time training runs, print the table below
+tinygrad-opt whatif --config cluster.toml --devices-per-node 1,2,4,8
+```
+
+## Predicted against measured
+
+Mean step time (the trace's step-to-step time after 3 warm-up steps) of training an MLP
+with Adam on float32, 32 examples per rank per step. `allreduce`: the core's all-reduce
+mode (a barrier, `MPI.Allreduce`, every rank updates), simulated as a ring all-reduce;
+`ps`: one parameter server colocated with rank 0, simulated as `ps` with one colocated
+shard. Each configuration ran {times(runs)}, interleaved with the others
+({", ".join(f"{count(p)}: {s} steps" for p, s in steps)}); *measured* is the mean of the
+runs' means. **{ok} of {len(rows)} are within ±{TOLERANCE:.0%}.**
+
+{results_table(rows)}
+
+{misses(cal, rows)}
+
+{oversubscription_text(cal, rows)}
+
+Where the time goes, as the simulator splits it and as the traces measured it (means per
+step; in `ps` mode rank 0 is `worker+server`, its wait is for the workers' gradients,
+and the workers' `recv` is the push, the server's update and the pull):
+
+{phases_table(rows)}
+
+## What was measured and fitted
+
+{fitted_table(cal)}
+
+Per model size and mode, from at least {cal.steps} training steps and 0.25 s of training
+at one rank (the update time
+is everything after the compute: the all-reduce's division by the number of ranks, or
+the server's averaging and copies, and the Adam step):
+
+{workloads_table(cal)}
+
+### The model
+
+One step on `d` ranks of one machine with `c` effective cores, as the simulator computes
+it (`simulate.py`, `ClusterSpec.update_slowdown`, `collectives.py`):
+
+```
+step     = E[max over ranks of compute] + sync + update
+compute  = t_compute · s · X,   s = max(1, d/c),   X lognormal with log-std σ, mean 1
+sync     = ring all-reduce: s · [2(d−1)·α + 2(d−1)/d · M/B]
+           parameter server: push + pull = 2α + 2(d−1)·M/B   (one server, not slowed)
+update   = t_update · s · max(1, k/m)   after an all-reduce, k = min(d, c) updates at once,
+                                        if their data k·W do not fit in the cache together
+           t_update · s                 otherwise, and on the server (k = 1)
+W        = 16 bytes per parameter: weights, gradient, two Adam moments
+```
+
+`M` is the gradient (4 bytes per parameter). Processor sharing (`s`) also slows the
+all-reduce, whose copies every rank makes at every step through shared memory; a
+parameter-server exchange is paced by one process, the server, taking the messages one
+after another, and is not slowed. The sweep tables below show both.
+
+### Collective sweep
+
+Mean time in ms of one exchange (the slowest rank, after a barrier): measured / fitted
+formula. The all-reduce is timed as the core runs it (`Barrier`, then `Allreduce`); the
+parameter-server pattern is: every rank sends its buffer to rank 0, which adds them up
+and sends the sum back to each. Large buffers rotate through copies larger than twice
+the cache, so they are cold as in training.
+
+{sweep_table(cal)}
+
+### Contention probe
+
+Every rank trains the same model at the same time without communicating; slow-down of
+its forward+backward pass and of its Adam update against one rank, measured and as
+fitted:
+
+{contention_table(cal)}
+
+## The cluster file
+
+```toml
+{toml.rstrip()}
+```
+
+## Reading the numbers
+
+- Every job runs with one BLAS thread per rank (`OMP_NUM_THREADS=1` and the like). With
+  the default (one thread per core in every rank) two ranks of the 0.1M model took over
+  20× longer per step on this machine: the BLAS threads of all ranks and the ranks' MPI
+  polling fight for the same two cores.
+- The fit is a model, not a lookup: one latency and one bandwidth for all message
+  sizes and both patterns, two contention numbers for all model sizes. Where the sweep
+  table shows the fitted formula off by tens of percent at some sizes (the cache makes
+  mid-sized messages cheaper per byte than large ones), predictions for gradients of
+  those sizes inherit that error.
+- A busy machine moves the measurements: other processes on it slow the runs and the
+  calibration alike. Time things alone (`--lock`).
+"""
+    return reflow(text)
+
+
+def reflow(markdown: str, width: int = 88) -> str:
+    """Re-wrap prose paragraphs and list items (numbers were filled in after wrapping);
+    tables, code blocks and headings are left alone."""
+    out, fenced = [], False
+    for block in markdown.split("\n\n"):
+        if block.count("```") % 2:
+            fenced = not fenced
+            out.append(block)
+            continue
+        if fenced or not block.strip() or block.lstrip()[0] in "|#`":
+            out.append(block)
+            continue
+        if block.startswith("- "):
+            items = ("\n" + block).split("\n- ")[1:]
+            indent = {"initial_indent": "- ", "subsequent_indent": "  "}
+            fill = [
+                textwrap.fill(" ".join(i.split()), width, break_on_hyphens=False, **indent)
+                for i in items
+            ]
+            out.append("\n".join(fill))
+        else:
+            out.append(textwrap.fill(" ".join(block.split()), width, break_on_hyphens=False))
+    return "\n\n".join(b for b in out if b.strip()) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "calibration.md"))
+    ap.add_argument("--toml", default=None, help="also keep the cluster file here")
+    ap.add_argument("--json", default=None, help="also write every number as JSON")
+    ap.add_argument("--from-json", default=None, help="re-render a --json file, measure nothing")
+    ap.add_argument("--ranks", default="1,2,4")
+    ap.add_argument("--sizes", default="0.1M,5M")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per configuration (3)")
+    ap.add_argument("--quick", action="store_true", help="a rough, fast run (smoke test)")
+    ap.add_argument("--lock", default=None, help="flock this file for the whole run")
+    args = ap.parse_args(argv)
+
+    def say(msg: str) -> None:
+        print(f"make_calibration_doc: {msg}", file=sys.stderr, flush=True)
+
+    if args.from_json:
+        data = json.loads(pathlib.Path(args.from_json).read_text())
+        cal, rows = cb.Calibration.from_dict(data["calibration"]), data["runs"]
+        seconds, command, toml = data["seconds"], data["command"], data["toml"]
+    else:
+        ranks, sizes = cb._int_list(args.ranks), cb._size_list(args.sizes)
+        command = "python scripts/make_calibration_doc.py" + (" --quick" if args.quick else "")
+        with locked(args.lock), tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            cal = cb.calibrate(ranks=ranks, sizes=sizes, quick=args.quick, log=say)
+            toml_path = cb.write_toml(cal, args.toml or pathlib.Path(tmp) / "cluster.toml")
+            rows = cb.validation_runs(
+                cal, toml_path, ranks, repeats=1 if args.quick else args.repeats,
+                seconds=0.3 if args.quick else 1.0, log=say,
+            )  # fmt: skip
+            seconds = time.perf_counter() - t0
+            toml = toml_path.read_text()
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(cal, rows, toml, seconds, command))
+    if args.json:
+        everything = {"calibration": cal.to_dict(), "runs": rows, "seconds": seconds,
+                      "command": command, "toml": toml}  # fmt: skip
+        pathlib.Path(args.json).write_text(json.dumps(everything, indent=1))
+    print(cb.format_table(rows))
+    print(f"wrote {out} ({seconds:.0f} s of measuring)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""``tinygrad-opt calibrate``: the fits recover known parameters, the file loads, a real run.
+
+The fitting functions are checked on synthetic data made with the simulator's own
+formulas (known α, B, cores, memory streams, σ); the TOML writer through
+``tinygrad_opt.cluster.config`` and ``tinygrad-opt whatif``; and one quick real
+calibration on 1 and 2 ranks (skipped without mpi4py or mpiexec).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_opt import cli
+from tinygrad_opt.cluster import ring_allreduce_time
+from tinygrad_opt.cluster.config import expand, load_toml
+from tinygrad_opt.distributed import calibrate as cb
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ============================================================================ fitting
+@pytest.mark.parametrize("n", [2, 3, 4, 8])
+def test_coefficients_are_the_simulators_formulas(n):
+    assert cb.collective_coefficients("allreduce", n) == pytest.approx(
+        (2 * (n - 1), 2 * (n - 1) / n)
+    )
+    assert cb.collective_coefficients("ps", n) == pytest.approx((2, 2 * (n - 1)))
+    # an oversubscribed node slows the all-reduce by s = n / cores, not the server's messages
+    a, b = cb.collective_coefficients("allreduce", n, cores_per_node=1.0)
+    assert (a, b) == pytest.approx((2 * (n - 1) * n, 2 * (n - 1)))
+    assert cb.collective_coefficients("ps", n, cores_per_node=1.0) == pytest.approx(
+        (2, 2 * (n - 1))
+    )
+    assert cb.collective_coefficients("ps", 1) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="kind"):
+        cb.collective_coefficients("ring", n)
+
+
+def synthetic_sweep(alpha, bandwidth, cores=None, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for kind in ("allreduce", "ps"):
+        for k in (1, 2, 4):
+            for m in (8, 512, 32768, 4e5, 2e6, 2e7):
+                a, b = cb.collective_coefficients(kind, k, cores)
+                t = a * alpha + b * m / bandwidth
+                out.append((kind, k, m, t * float(np.exp(noise * rng.standard_normal()))))
+    return out
+
+
+@pytest.mark.parametrize(("alpha", "bandwidth", "cores"), [(5e-6, 8e9, None), (2e-5, 1.25e9, 2.0),
+                                                           (1e-6, 3e10, 1.6)])  # fmt: skip
+def test_latency_and_bandwidth_are_recovered(alpha, bandwidth, cores):
+    a, b = cb.fit_latency_bandwidth(synthetic_sweep(alpha, bandwidth, cores), cores)
+    assert a == pytest.approx(alpha, rel=1e-9) and b == pytest.approx(bandwidth, rel=1e-9)
+    a, b = cb.fit_latency_bandwidth(synthetic_sweep(alpha, bandwidth, cores, noise=0.03), cores)
+    assert a == pytest.approx(alpha, rel=0.1) and b == pytest.approx(bandwidth, rel=0.05)
+
+
+def test_latency_bandwidth_fit_keeps_both_nonnegative_and_refuses_nonsense():
+    # times that fall with size would need a negative latency: it is clamped to 0
+    a, b = cb.fit_latency_bandwidth([("allreduce", 2, 1e3, 1e-3), ("allreduce", 2, 1e6, 2e-3)])
+    assert a >= 0 and b > 0
+    with pytest.raises(ValueError, match="at least 2"):
+        cb.fit_latency_bandwidth([("allreduce", 1, 8, 1e-6), ("ps", 2, 8, 1e-6)])
+    with pytest.raises(ValueError, match="bandwidth"):
+        cb.fit_latency_bandwidth([("allreduce", 2, 8, 1e-5), ("allreduce", 2, 8e6, 1e-5)])
+
+
+def test_lognormal_sigma_is_recovered():
+    rng = np.random.default_rng(1)
+    for sigma in (0.05, 0.3):
+        x = 0.02 * np.exp(sigma * rng.standard_normal(20_000) - sigma**2 / 2)
+        assert cb.fit_lognormal_sigma(x) == pytest.approx(sigma, rel=0.03)
+    assert cb.fit_lognormal_sigma([0.1]) == 0.0
+    assert cb.fit_lognormal_sigma([0.1, 0.1, float("nan")]) == 0.0
+
+
+@pytest.mark.parametrize("cores", [1.0, 1.8, 2.0, 3.5])
+def test_effective_cores_and_memory_streams_are_recovered(cores):
+    ranks = [2, 4, 6, 8]
+    slow = [cb._node(k, cores).oversubscription for k in ranks]
+    assert cb.fit_effective_cores(ranks, slow) == pytest.approx(cores, rel=0.01)
+    cache, m = 32e6, 1.3
+    points = [(k, w, cb._node(k, cores, m, cache).update_slowdown(w))
+              for k in ranks for w in (1e6, 80e6)]  # fmt: skip
+    # one core runs one update at a time: nothing shares memory, m cannot be seen (-> 1)
+    want = 1.0 if cores <= 1 else m
+    assert cb.fit_memory_streams(points, cores, cache) == pytest.approx(want, rel=0.01)
+    # updates that fit in the cache say nothing against m = 1
+    fit = [(k, 1e6, cb._node(k, cores).oversubscription) for k in ranks]
+    assert cb.fit_memory_streams(fit, cores, cache) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        cb.fit_effective_cores([2, 4], [1.0])
+
+
+def test_model_sizes_and_sweep_sizes():
+    for p in (1e4, 1e5, 5e6, 2.5e7):
+        sizes = cb.mlp_sizes(p)
+        assert sizes[0] == 64 and sizes[-1] == 10 and sizes[1] == sizes[2]
+        assert cb.mlp_parameters(sizes) == pytest.approx(p, rel=0.01)
+    with pytest.raises(ValueError, match="1000"):
+        cb.mlp_sizes(10)
+    sweep = cb._sweep_sizes([4e5, 2e7], quick=False)
+    assert sweep[0] == 8 and sweep[-1] == 20_000_000 and 400_000 in sweep
+    assert sweep == sorted(set(sweep)) and len(cb._sweep_sizes([4e5, 2e7], quick=True)) < len(sweep)
+
+
+# ============================================================================ the file
+def fake_calibration() -> cb.Calibration:
+    """A calibration as if measured: the numbers of a 2-core machine."""
+    workloads = {}
+    for p, comp, upd in ((99690, 4.3e-4, 2.7e-4), (4998262, 0.018, 0.0064)):
+        for mode, extra in (("allreduce", 1.0), ("ps", 1.4)):
+            workloads[f"{p}/{mode}"] = {
+                "parameters": p, "mode": mode, "per_worker_batch": 32, "bytes_per_param": 4,
+                "compute_time_per_step": comp, "update_time": upd * extra,
+                "step_time": comp + upd * extra, "sigma": 0.05,
+            }  # fmt: skip
+    sweeps = {f"{kind}/{k}": [[m, t] for *_, m, t in synthetic_sweep(4e-6, 5e9, 1.9)
+                              if _[0] == kind and _[1] == k]
+              for kind in ("allreduce", "ps") for k in (2, 4)}  # fmt: skip
+    return cb.Calibration(
+        ranks=[1, 2, 4], sizes=[99690, 4998262], latency_s=4e-6, bandwidth=5e9,
+        cores_per_node=1.9, memory_streams_per_node=1.1, cache_bytes_per_node=32 * 2**20,
+        sigma=0.05, workloads=workloads, sweeps=sweeps, host='vm "test"', cpus=2, steps=30,
+    )  # fmt: skip
+
+
+def test_written_file_loads_and_predicts_like_the_settings(tmp_path):
+    cal = fake_calibration()
+    path = cb.write_toml(cal, tmp_path / "sub" / "cluster.toml")
+    settings = load_toml(path)
+    assert settings["cluster"]["cores_per_node"] == 1.9
+    assert settings["cluster"]["name"] == 'calibrated: vm "test", 2 CPUs, MPI on one node'
+    confs = expand(settings)
+    assert [c.cluster.workers for c in confs] == [1, 2, 4]
+    assert all(c.cluster.nodes == 1 and c.scheme.name == "ring" for c in confs)
+    assert confs[2].cluster.oversubscription == pytest.approx(4 / 1.9)
+    for p in cal.sizes:
+        for mode in cb.MODES:
+            for k in (1, 2, 4):
+                from_file = cb.predict_step_time(path, k, mode, cb.workload_flags(cal, p, mode))
+                direct = cb.predict_step_time(cb.settings_for(cal, p, mode, k))
+                assert from_file == pytest.approx(direct, rel=1e-4)
+    # the fit's own curve: every sweep point has its fitted time
+    fit = cal.sweep_fit()
+    assert len(fit) == sum(len(v) for v in cal.sweeps.values())
+    assert all(r["fitted_s"] == pytest.approx(r["measured_s"]) for r in fit)
+
+
+def test_one_rank_prediction_is_compute_plus_update():
+    cal = fake_calibration()
+    for mode in cb.MODES:
+        w = cal.workloads[f"4998262/{mode}"]
+        got = cb.predict_step_time(cb.settings_for(cal, 4998262, mode, 1))
+        assert got == pytest.approx(w["compute_time_per_step"] + w["update_time"], rel=1e-3)
+
+
+def test_whatif_accepts_the_file(tmp_path, capsys):
+    path = cb.write_toml(fake_calibration(), tmp_path / "cluster.toml")
+    assert cli.main(["whatif", "--config", str(path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["workers"] for r in rows] == [1, 2, 4]
+    steps = [r["step_time_s"] for r in rows]
+    assert steps[0] < steps[1] < steps[2]  # two cores: four ranks take turns
+    flags = ["--scheme", "ps", "--ps-placement", "colocated", "--devices-per-node", "8", "--json"]
+    assert cli.main(["whatif", "--config", str(path), *flags]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0]["workers"] == 8
+
+
+def test_toml_writer_quotes_and_rejects():
+    text = cb.to_toml({"a": {"s": 'x "y" \\ z', "n": 3, "f": 0.5, "l": [1, 2.5], "t": {"k": True}}})
+    import tomllib
+
+    assert tomllib.loads(text) == {"a": {"s": 'x "y" \\ z', "n": 3, "f": 0.5, "l": [1, 2.5],
+                                         "t": {"k": True}}}  # fmt: skip
+    with pytest.raises(ValueError):
+        cb.to_toml({"a": {"x": float("nan")}})
+    with pytest.raises(TypeError):
+        cb.to_toml({"a": {"x": object()}})
+
+
+# ============================================================================ command line
+def parse(argv):
+    ap = argparse.ArgumentParser()
+    cb.add_arguments(ap)
+    return ap.parse_args(argv)
+
+
+def test_flags():
+    a = parse([])
+    assert a.ranks == [1, 2, 4] and a.sizes == [100_000, 5_000_000] and a.steps == 30
+    assert not a.quick and not a.check and a.out == "cluster.toml"
+    a = parse(["--ranks", "1,2", "--sizes", "20k,0.5M", "--steps", "8", "--quick"])
+    assert a.ranks == [1, 2] and a.sizes == [20_000, 500_000] and a.quick
+    for bad in (["--ranks", "0,2"], ["--ranks", "x"], ["--sizes", "5"], ["--steps", "0"],
+                ["--timeout", "-1"]):  # fmt: skip
+        with pytest.raises(SystemExit):
+            parse(bad)
+
+
+def test_run_reports_bad_settings_without_starting_mpi(tmp_path, capsys):
+    assert cb.run(parse(["--ranks", "1", "--out", str(tmp_path / "c.toml")])) == 1
+    assert "rank count above 1" in capsys.readouterr().err
+    assert not (tmp_path / "c.toml").exists()
+
+
+# ============================================================================ a real run
+HAVE_MPI = importlib.util.find_spec("mpi4py") is not None and (
+    (Path(sys.executable).parent / "mpiexec").exists() or shutil.which("mpiexec") is not None
+)
+
+
+@pytest.mark.skipif(not HAVE_MPI, reason="needs mpi4py and mpiexec")
+def test_quick_real_calibration_writes_a_valid_file(tmp_path):
+    out, data = tmp_path / "cluster.toml", tmp_path / "cal.json"
+    cmd = [sys.executable, "-m", "tinygrad_opt.cli", "calibrate", "--quick", "--ranks", "1,2",
+           "--sizes", "20k,60k", "--steps", "6", "--timeout", "60", "--out", str(out),
+           "--json", str(data)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "wrote" in proc.stdout
+    cal = cb.Calibration.from_dict(json.loads(data.read_text()))
+    assert cal.ranks == [1, 2] and cal.latency_s > 0 and cal.bandwidth > 0
+    assert 0.25 <= cal.cores_per_node <= cal.cpus and cal.memory_streams_per_node >= 1
+    assert set(cal.sweeps) == {"allreduce/2", "ps/2"}
+    assert all(w["compute_time_per_step"] > 0 for w in cal.workloads.values())
+    confs = expand(load_toml(out))
+    assert [c.cluster.workers for c in confs] == [1, 2]
+    w = cal.workloads[f"{max(cal.sizes)}/allreduce"]
+    one = confs[0].simulate(steps_to_sample=100).step_time_s
+    assert one == pytest.approx(w["compute_time_per_step"] + w["update_time"], rel=0.05)
+    # two ranks synchronise with the ring all-reduce on the fitted link (shared cores: / s)
+    s = confs[1].cluster.oversubscription
+    assert s == pytest.approx(max(1.0, 2 / cal.cores_per_node), rel=1e-3)
+    ring = ring_allreduce_time(4 * max(cal.sizes), 2, cal.bandwidth / s, cal.latency_s * s)
+    assert confs[1].simulate(steps_to_sample=100).comm_s == pytest.approx(ring, rel=1e-3)
