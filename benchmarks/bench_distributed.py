@@ -112,8 +112,11 @@ class Contender:
         self.run, self.prepare, self.dopt = run, prepare, dopt
 
 
-def _sync_dopt(params: list[Any], **kw: Any) -> Contender:
-    """``dopt.step()`` of a NoUpdate optimizer over ``params`` (gradients = ones)."""
+def _sync_dopt(params: list[Any], prescaled: bool = False, **kw: Any) -> Contender:
+    """``dopt.step()`` of a NoUpdate optimizer over ``params`` (gradients = ones).
+
+    ``prescaled``: the gradients count as made by ``dopt.backward(loss)`` (already divided
+    by N), so the step is the all-reduce alone, without the division pass."""
     from tinygrad_opt.distributed import DistributedOptimizer
 
     dopt = DistributedOptimizer(NoUpdate(params), mode="allreduce", **kw)
@@ -122,6 +125,13 @@ def _sync_dopt(params: list[Any], **kw: Any) -> Contender:
         dopt.zero_grad()  # every .grad becomes a view of its bucket, as after backward
         for b in dopt.buckets:
             b.buffer.fill(1.0)
+
+    def step_prescaled() -> None:
+        dopt._prescaled = True  # what dopt.backward(loss) records; step() resets it
+        dopt.step()
+
+    if prescaled:
+        return Contender(step_prescaled, prepare, dopt)
 
     return Contender(dopt.step, prepare, dopt)
 
@@ -257,6 +267,7 @@ def worker_overhead(ctx: Any, MPI: Any, args: argparse.Namespace) -> dict[str, A
         params = _params([int(x) for x in parts])
         split = _sync_dopt(params, ctx=ctx, split_wait=True)
         nosplit = _sync_dopt(params, ctx=ctx, split_wait=False)
+        pre = _sync_dopt(params, prescaled=True, ctx=ctx, split_wait=False)
         layout = [b.buffer.size for b in split.dopt.buckets]
         contenders = {
             "raw": _raw([np.zeros(n, np.float32)], ctx.comm, MPI),
@@ -264,6 +275,7 @@ def worker_overhead(ctx: Any, MPI: Any, args: argparse.Namespace) -> dict[str, A
             "raw+mean": _raw([np.zeros(m, np.float32) for m in layout], ctx.comm, MPI, mean=True),
             "ours split_wait": split,
             "ours no split_wait": nosplit,
+            "ours prescaled": pre,
         }
         times, used, load = time_blocks(ctx.comm, MPI, contenders, args)
         out[f"{mb:g}MB"] = {
@@ -273,7 +285,7 @@ def worker_overhead(ctx: Any, MPI: Any, args: argparse.Namespace) -> dict[str, A
             "rounds_used": used,
             "other_cpu_load": load,
         }
-        del contenders, split, nosplit, params
+        del contenders, split, nosplit, pre, params
     return out
 
 
@@ -493,6 +505,7 @@ def run_overhead(args: argparse.Namespace) -> dict[str, Any]:
         raw, rawb, rawm = ms["raw"], ms["raw/bucket"], ms["raw+mean"]
         sw, nsw = ms["ours split_wait"], ms["ours no split_wait"]
         tsw, tnsw = ms["ours split_wait trace"], ms["ours no split_wait trace"]
+        pre = ms["ours prescaled"]
         entry = {
             "bytes": row["bytes"],
             "buckets": row["buckets"],
@@ -510,6 +523,8 @@ def run_overhead(args: argparse.Namespace) -> dict[str, Any]:
             "ratio_no_split_wait_vs_bucket_layout": nsw / rawb,
             "ratio_split_wait_vs_raw_mean": sw / rawm,
             "ratio_no_split_wait_vs_raw_mean": nsw / rawm,
+            "ours_prescaled_ms": pre,
+            "ratio_prescaled": pre / raw,
             "rounds_used": row["rounds_used"],
             "other_cpu_load": row["other_cpu_load"],
         }
@@ -519,6 +534,9 @@ def run_overhead(args: argparse.Namespace) -> dict[str, Any]:
             f"{nsw:>8.3f}{tsw:>8.3f}{tnsw:>8.3f}{entry['raw_GBps']:>6.2f} |{sw / raw:>6.2f}x"
             f"{nsw / raw:>6.2f}x |{sw / rawm:>6.2f}x{nsw / rawm:>6.2f}x |"
             f"{row['rounds_used']:>7}{_fmt_load(row['other_cpu_load']):>5}"
+        )
+        print(
+            f"{'':>5}  ours P (dopt.backward, no divide pass): {pre:.3f} ms = {pre / raw:.2f}x raw"
         )
     print(
         "   raw: one Allreduce(IN_PLACE) of all the bytes; raw/bkt: raw Allreduce of buffers "
@@ -703,6 +721,7 @@ def main(argv: list[str] | None = None) -> int:
             for key, label in (
                 ("ratio_split_wait", "split_wait=True"),
                 ("ratio_no_split_wait", "split_wait=False"),
+                ("ratio_prescaled", "dopt.backward (pre-divided)"),
             ):
                 targets.append(
                     {

@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             idx = sampler.local_batch(epoch, i)
             dopt.zero_grad()
             loss = nn.cross_entropy(model(Tensor(Xtr[idx])), ytr[idx])
-            loss.backward()
+            dopt.backward(loss)  # loss.backward() seeded with 1/N: step() needs no division
             before = dopt.steps
             dopt.step()
             bar.update(dopt.steps - before)

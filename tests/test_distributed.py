@@ -50,6 +50,7 @@ CASES = [
     # (ranks, workers, mode, extra flags)
     (2, 2, "allreduce", []),
     (4, 4, "allreduce", []),
+    (4, 4, "allreduce", ["--prescale"]),  # dopt.backward: gradients pre-divided by N
     (2, 2, "ps", []),
     (4, 4, "ps", []),
     (4, 4, "ps", ["--servers", "3"]),
@@ -155,7 +156,7 @@ def test_noise_scale_estimate_matches_per_example_gradients(tmp_path):
     the per-example gradients; the data-parallel estimate (4 ranks, 300 steps) agrees."""
     out = tmp_path / "o.npz"
     mpirun(4, str(out), "--mode", "allreduce", "--optimizer", "plain", "--lr", "0",
-           "--steps", "300", "--noise-scale")  # fmt: skip
+           "--steps", "300", "--noise-scale", "--prescale")  # fmt: skip
     with np.load(out) as z:
         estimate = float(z["noise"])
     X, y, model, _ = train_job.build("plain")

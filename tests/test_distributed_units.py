@@ -174,3 +174,17 @@ def test_trace_summary_and_gantt_events_from_synthetic_events():
     assert {e["step"] for e in events} == {1, 2}
     assert min(e["start"] for e in events) == 0.0
     assert {e["row"] for e in events} == {"worker 0", "worker 1"}
+
+
+def test_rank_environment_one_thread_and_backoff_only_when_oversubscribed():
+    from tinygrad_opt.distributed.launch import rank_environment
+
+    base = {"PATH": "/bin", "OMP_NUM_THREADS": "3"}
+    env = rank_environment(2, base=base, cpus=2)
+    assert env["OMP_NUM_THREADS"] == "3"  # the caller's choice is kept
+    assert env["OPENBLAS_NUM_THREADS"] == "1" and env["PATH"] == "/bin"
+    assert "MPIR_CVAR_CH4_PROGRESS_THROTTLE" not in env
+    assert rank_environment(4, base=base, cpus=2)["MPIR_CVAR_CH4_PROGRESS_THROTTLE"] == "1"
+    assert "MPIR_CVAR_CH4_PROGRESS_THROTTLE" not in rank_environment(
+        4, single_host=False, base=base, cpus=2
+    )

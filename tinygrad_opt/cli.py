@@ -402,7 +402,6 @@ def _cmd_timeline_trace(args: argparse.Namespace) -> int:
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:
-    import os
     import shutil
     import subprocess
 
@@ -412,11 +411,10 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     if not args.command_args:
         raise UsageError("give the script to run, e.g. tinygrad-opt launch -n 4 train.py")
     cmd = [mpiexec, "-n", str(args.n)]
-    env = dict(os.environ)
-    # one thread per rank, as torchrun does: N ranks of multi-threaded BLAS on the same
-    # cores fight each other (measured: 0.87 ms -> 22.8 ms per step for a small MLP)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, "1")
+    from tinygrad_opt.distributed.launch import rank_environment
+
+    # one BLAS thread per rank; MPICH backs off when ranks outnumber this machine's CPUs
+    env = rank_environment(args.n, single_host=args.hostfile is None)
     if args.rank_timeout is not None:
         if args.rank_timeout <= 0:
             raise UsageError(f"--rank-timeout must be positive, got {args.rank_timeout}")

@@ -74,6 +74,7 @@ def main() -> int:
     ap.add_argument("--resume", default="")
     ap.add_argument("--trace", default="")
     ap.add_argument("--noise-scale", action="store_true")
+    ap.add_argument("--prescale", action="store_true", help="dopt.backward(loss)")
     args = ap.parse_args()
 
     from tinygrad_opt import distributed as dist
@@ -102,7 +103,10 @@ def main() -> int:
                 os._exit(17)
             idx = _next(sampler)
             dopt.zero_grad()
-            loss_of(model, X, y, idx).backward()
+            if args.prescale:
+                dopt.backward(loss_of(model, X, y, idx))
+            else:
+                loss_of(model, X, y, idx).backward()
             if ctx.rank == args.slow_rank:
                 time.sleep(0.03)
             if args.backup:

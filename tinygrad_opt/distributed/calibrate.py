@@ -41,9 +41,11 @@ model, the comments give the ``whatif`` flags of the others. :func:`validation_r
 times separate, longer training runs for comparison (``--check``;
 ``scripts/make_calibration_doc.py`` writes ``docs/calibration.md`` from them).
 
-Every job runs with one BLAS/OpenMP thread per rank (:data:`THREAD_ENV`), as MPI jobs
-usually do: multi-threaded BLAS in ranks that busy-poll oversubscribes the cores many
-times over (on 2 cores, 2 ranks of a 0.1M-parameter MLP took over 20× longer per step).
+Every job runs in the environment ``tinygrad-opt launch`` gives its ranks
+(:mod:`tinygrad_opt.distributed.launch`): one BLAS/OpenMP thread per rank (:data:`THREAD_ENV`),
+as MPI jobs usually do (on 2 cores, 2 ranks of a 0.1M-parameter MLP took over 20× longer
+per step with multi-threaded BLAS), and MPICH's polling throttled when a machine runs more
+ranks than it has CPUs.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tinygrad_opt.distributed.launch import THREAD_ENV, rank_environment
 
 __all__ = [
     "THREAD_ENV",
@@ -88,15 +92,6 @@ __all__ = [
     "write_toml",
 ]
 
-THREAD_ENV: dict[str, str] = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "BLIS_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-}
-"""Environment of every calibration job: one BLAS/OpenMP thread per MPI rank."""
 
 MODES = ("allreduce", "ps")
 IN_FEATURES, CLASSES, BATCH, DATASET = 64, 10, 32, 2048
@@ -551,10 +546,12 @@ def run_job(ranks: int, spec: dict[str, Any], timeout: float = 300.0) -> dict[st
     """Run one calibration job on ``ranks`` MPI ranks of this machine; return its result.
 
     ``mpiexec -n ranks python -m tinygrad_opt.distributed.calibrate --job SPEC --out OUT``
-    with :data:`THREAD_ENV` in the environment. A job that fails, or takes longer than
-    ``timeout`` seconds (it is then stopped), raises :class:`CalibrationError`.
+    in the environment ``tinygrad-opt launch`` gives (:func:`.launch.rank_environment`:
+    one BLAS thread per rank, MPICH backing off when oversubscribed). A job that fails,
+    or takes longer than ``timeout`` seconds (it is then stopped), raises
+    :class:`CalibrationError`.
     """
-    env = {**os.environ, **THREAD_ENV}
+    env = {**rank_environment(int(ranks)), **THREAD_ENV}
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="tinygrad_calibrate_") as tmp:

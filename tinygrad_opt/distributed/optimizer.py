@@ -50,11 +50,16 @@ _MODE_ALIASES = {"all-reduce": "allreduce", "all_reduce": "allreduce", "ring": "
                  "parameter_server": "ps", "parameter-server": "ps"}  # fmt: skip
 
 
-def _allreduce_mean(comm: Any, MPI: Any, buf: np.ndarray, n: int) -> None:
-    """``buf`` <- the mean of every rank's ``buf``, in place (nothing to do for one rank)."""
+def _allreduce_mean(comm: Any, MPI: Any, buf: np.ndarray, n: int, prescaled: bool) -> None:
+    """``buf`` <- the mean of every rank's ``buf``, in place (nothing to do for one rank).
+
+    ``prescaled``: every rank's ``buf`` already holds its gradient divided by ``n``
+    (:meth:`DistributedOptimizer.backward`), so the sum is the mean: no extra pass.
+    """
     if n > 1:
         comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-        buf /= n
+        if not prescaled:
+            buf /= n
 
 
 class DistributedOptimizer:
@@ -169,6 +174,7 @@ class DistributedOptimizer:
             self._setup_ps()
         self._last = self.trace.now()
         self._closed = False
+        self._prescaled = False
 
     # ------------------------------------------------------------------ describe
     def settings(self) -> dict[str, Any]:
@@ -195,6 +201,27 @@ class DistributedOptimizer:
         return f"DistributedOptimizer({self.optimizer!r}, mode={self.mode!r})"
 
     # ------------------------------------------------------------------ gradients
+    def backward(self, loss: Any) -> None:
+        """``loss.backward()`` with the seed ``1/N`` instead of 1 (``N`` ranks), so the
+        gradients come out already divided by ``N`` and the all-reduce's sum is the mean:
+        the step then skips the division pass over the gradients (as PyTorch DDP
+        pre-divides its buckets). Same result as ``loss.backward()`` up to rounding;
+        ``loss`` must be a one-element tensor. It may be called several times per step
+        (gradient accumulation), but do not mix it with plain ``loss.backward()`` in one
+        step: those gradients would not be divided. (``ps`` mode, one rank: plain
+        ``loss.backward()``.)"""
+        n = self.ctx.world_size
+        if self.mode != "allreduce" or n == 1:
+            loss.backward()
+            return
+        if getattr(loss, "data", np.zeros(2)).size != 1:
+            raise ValueError(
+                f"DistributedOptimizer.backward needs a one-element loss, got shape "
+                f"{tuple(loss.data.shape)}"
+            )
+        loss.backward(np.full(loss.data.shape, 1.0 / n, dtype=loss.data.dtype))
+        self._prescaled = True
+
     def zero_grad(self, set_to_none: bool = False) -> None:
         """Zero every gradient in place (as views of the communication buckets)."""
         if self.mode == "allreduce":
@@ -219,6 +246,7 @@ class DistributedOptimizer:
         else:
             self._step_ps()
         faults.computing(self.ctx, self.steps + 1)
+        self._prescaled = False
         self.steps += 1
         self._last = t.now()
 
@@ -231,6 +259,8 @@ class DistributedOptimizer:
         local_sq = (
             self._local_sq_norm([b.buffer for b in self.buckets]) if self.record_noise else 0.0
         )
+        if self._prescaled:  # the buffers hold g/N
+            local_sq *= self.ctx.world_size**2
         if self.split_wait:
             a = t.now()
             with faults.waiting(self.ctx, "barrier before all-reduce", s):
@@ -240,7 +270,7 @@ class DistributedOptimizer:
         n = self.ctx.world_size
         with faults.waiting(self.ctx, "all-reduce", s):
             for b in self.buckets:
-                _allreduce_mean(comm, MPI, b.buffer, n)
+                _allreduce_mean(comm, MPI, b.buffer, n, self._prescaled)
             if self.record_noise:
                 mean_local = comm.allreduce(local_sq, op=MPI.SUM) / n
         t.add(s, "comm", a, t.now())
