@@ -245,7 +245,11 @@ runs the ranks in turns. The model treats that as processor sharing (every rank 
 `c/d` of the time, so its CPU work takes `d/c` times longer), which is right for work
 that is long compared with the scheduler's time slice (of the order of a millisecond on
 Linux): {good}. It is wrong for steps of about a time slice or less. Ranks that wait in
-MPI poll for messages instead of sleeping (MPICH's default), so a rank whose message has
+MPI poll for messages instead of sleeping (MPICH's default; with more ranks than CPUs
+`tinygrad-opt launch` and the calibration jobs set `MPIR_CVAR_CH4_PROGRESS_THROTTLE`, so
+a waiting rank sleeps a microsecond now and then, which helped the parameter server most:
+5.1-6.7 -> 2.0-2.2 ms per step of the 0.1M model on 4 ranks in a direct test, but it
+does not remove the turns), so a rank whose message has
 arrived may have to wait for its turn on a core while another rank polls there; each
 synchronisation then costs a good part of a time slice, not the microseconds of the
 fitted latency, which was measured with every rank inside the same collective. In a
@@ -374,6 +378,14 @@ fitted:
   those sizes inherit that error.
 - A busy machine moves the measurements: other processes on it slow the runs and the
   calibration alike. Time things alone (`--lock`).
+- This virtual machine also switches, with nothing else running, between two speeds
+  for short steps and messages: the same 2-rank, 0.1M-parameter all-reduce job measured
+  0.73 ms and then 0.91-0.94 ms per step in four back-to-back runs (the all-reduce itself
+  0.08 against 0.18 ms), and a raw 1 MiB `Allreduce` 0.14 or 0.56 ms. The calibration
+  sweep and the check runs are minutes apart, so the 0.1M rows can land on different
+  sides of such a switch; over five generations of this page 2 to 4 rows missed ±15%,
+  always among the 0.1M-parameter ones. The 5M rows (steps of 20-90 ms) stayed within 6%
+  in every generation.
 """
     return reflow(text)
 
