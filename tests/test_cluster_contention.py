@@ -1,4 +1,5 @@
-"""Contention inside a node: cores_per_node, memory_streams_per_node, cache_bytes_per_node.
+"""Contention inside a node: cores_per_node, memory_streams_per_node, cache_bytes_per_node,
+turn_time.
 
 Checked against the formulas written out by hand: processor sharing ``s = max(1, d/c)``
 on compute, updates and intra-node all-reduces; ``max(1, k/m)`` on updates whose data do
@@ -143,6 +144,8 @@ def test_update_bytes_default_and_override():
         ("memory_streams_per_node", 0, "> 0"),
         ("cache_bytes_per_node", -1, ""),
         ("cache_bytes_per_node", "32 parsecs", "unit"),
+        ("turn_time", -1e-3, ""),
+        ("turn_time", "1 fortnight", "unit"),
     ],
 )
 def test_bad_values_name_the_field(field, value, words):
@@ -154,20 +157,71 @@ def test_bad_values_name_the_field(field, value, words):
 
 
 def test_round_trip_and_toml(tmp_path):
-    c = node(4, cores_per_node=1.9, memory_streams_per_node=1.2, cache_bytes_per_node="32MiB")
+    c = node(4, cores_per_node=1.9, memory_streams_per_node=1.2, cache_bytes_per_node="32MiB",
+             turn_time="0.9ms")  # fmt: skip
     d = c.to_dict()
     assert d["cores_per_node"] == 1.9 and d["cache_bytes_per_node"] == 32 * 2**20
+    assert d["turn_time"] == pytest.approx(9e-4)
     assert ClusterSpec.from_dict(d) == c
     path = tmp_path / "c.toml"
     path.write_text(
         "[cluster]\nnodes = 1\ndevices_per_node = [1, 2, 4]\nbandwidth = 4e9\nlatency = 5e-6\n"
         'intra_bandwidth = "32Gbit/s"\ncores_per_node = 2\nmemory_streams_per_node = 1.0\n'
-        'cache_bytes_per_node = "32MiB"\n\n[workload]\nparameters = "5M"\n'
+        'cache_bytes_per_node = "32MiB"\nturn_time = "1ms"\n\n[workload]\nparameters = "5M"\n'
         'compute_time_per_step = "20ms"\nupdate_time = "6ms"\nupdate_bytes = "80MB"\n'
         "steps = 10\n"
     )
     confs = expand(load_toml(path))
     assert [x.cluster.workers for x in confs] == [1, 2, 4]
     assert [x.cluster.oversubscription for x in confs] == [1.0, 1.0, 2.0]
+    assert [x.cluster.turn_wait for x in confs] == [0.0, 0.0, pytest.approx(1e-3)]
     steps = [x.simulate(steps_to_sample=10).step_time_s for x in confs]
     assert steps[0] < steps[1] < steps[2]
+
+
+# ============================================================================ turn_time
+@pytest.mark.parametrize(
+    ("d", "cores", "scheme", "opts"),
+    [
+        (4, 2, "ring", {}),
+        (4, 2, "ps", {"ps_placement": "colocated"}),
+        (3, 2, "tree", {}),
+        (4, 1.9, "ring", {"overlap": True, "buckets": 4}),
+        (4, 2, "ps", {"ps_placement": "colocated", "backup_workers": 1}),
+    ],
+)
+def test_turn_time_adds_exactly_its_wait_when_oversubscribed(d, cores, scheme, opts):
+    wl = WL.replace(compute_time_per_step=4e-4, update_time=2e-4)  # short steps
+    plain = simulate(node(d, cores_per_node=cores), wl, scheme, **opts)
+    turns = simulate(node(d, cores_per_node=cores, turn_time="0.9ms"), wl, scheme, **opts)
+    assert node(d, cores_per_node=cores, turn_time=9e-4).turn_wait == pytest.approx(9e-4)
+    assert turns.step_time_s == pytest.approx(plain.step_time_s + 9e-4, rel=1e-12)
+    assert turns.wait_s == pytest.approx(plain.wait_s + 9e-4, rel=1e-12)  # counted as waiting
+    for key in ("compute_s", "comm_s", "update_s"):
+        assert getattr(turns, key) == pytest.approx(getattr(plain, key), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"devices_per_node": 2, "cores_per_node": 2},  # a core per rank: no turns
+        {"devices_per_node": 1, "cores_per_node": 2},
+        {"devices_per_node": 4},  # cores_per_node not given: a core per worker
+        {"devices_per_node": 4, "cores_per_node": 4.0},
+        {"devices_per_node": 2, "cores_per_node": 1.88},  # effective cores of 2 CPUs
+    ],
+)
+def test_turn_time_costs_nothing_without_oversubscription(kw):
+    d = kw.pop("devices_per_node")
+    c0, c1 = node(d, **kw), node(d, **kw, turn_time=5e-3)
+    assert c1.turn_wait == 0.0
+    for scheme, opts in (("ring", {}), ("ps", {"ps_placement": "colocated"})):
+        a, b = simulate(c0, WL, scheme, **opts), simulate(c1, WL, scheme, **opts)
+        assert b.step_time_s == pytest.approx(a.step_time_s, rel=1e-12)
+
+
+def test_turn_time_default_is_zero_and_units_parse():
+    assert node(4, cores_per_node=2).turn_time == 0.0
+    assert node(4, cores_per_node=2).turn_wait == 0.0
+    assert node(4, cores_per_node=2, turn_time="900us").turn_time == pytest.approx(9e-4)
+    assert node(4, cores_per_node=2, turn_time=0.002).turn_wait == 0.002

@@ -103,6 +103,34 @@ def test_effective_cores_and_memory_streams_are_recovered(cores):
         cb.fit_effective_cores([2, 4], [1.0])
 
 
+def test_turn_time_is_what_the_probe_takes_beyond_processor_sharing():
+    alpha, bandwidth, cores, t = 4e-6, 5e9, 1.9, 4e-4
+    ring = 2 * 3 * alpha * (4 / 1.9) + 2 * 3 / 4 * (4 / 1.9) * 64 / bandwidth
+    predicted = (4 / 1.9) * t + ring  # s·t + the ring all-reduce of 64 bytes, slowed by s
+    got = cb.fit_turn_time(predicted + 9e-4, t, 4, cores, alpha, bandwidth, 64)
+    assert got == pytest.approx(9e-4, rel=1e-9)
+    assert cb.fit_turn_time(predicted * 0.97, t, 4, cores, alpha, bandwidth, 64) == 0.0
+    with pytest.raises(ValueError, match="positive"):
+        cb.fit_turn_time(0.0, t, 4, cores, alpha, bandwidth)
+
+
+def test_turn_time_reaches_the_file_and_only_oversubscribed_predictions(tmp_path):
+    plain = fake_calibration()
+    cal = fake_calibration()
+    cal.turn_time_s = 9e-4
+    cal.turn_probe = {"ranks": 4, "step_s": 1.8e-3}
+    path = cb.write_toml(cal, tmp_path / "cluster.toml")
+    assert load_toml(path)["cluster"]["turn_time"] == pytest.approx(9e-4)
+    assert "turn_time" in path.read_text() and "turn probe" in path.read_text()
+    assert cb.Calibration.from_dict(cal.to_dict()).turn_time_s == 9e-4
+    for mode in cb.MODES:
+        flags = cb.workload_flags(cal, 99690, mode)
+        for k, extra in ((1, 0.0), (2, 0.0), (4, 9e-4)):  # 1.9 cores: 2 ranks need no turns
+            a = cb.predict_step_time(cb.settings_for(plain, 99690, mode, k))
+            b = cb.predict_step_time(path, k, mode, flags)
+            assert b == pytest.approx(a + extra, rel=1e-4)
+
+
 def test_model_sizes_and_sweep_sizes():
     for p in (1e4, 1e5, 5e6, 2.5e7):
         sizes = cb.mlp_sizes(p)
@@ -234,6 +262,7 @@ def test_quick_real_calibration_writes_a_valid_file(tmp_path):
     assert cal.ranks == [1, 2] and cal.latency_s > 0 and cal.bandwidth > 0
     assert 0.25 <= cal.cores_per_node <= cal.cpus and cal.memory_streams_per_node >= 1
     assert set(cal.sweeps) == {"allreduce/2", "ps/2"}
+    assert cal.turn_time_s == 0.0 and cal.turn_probe == {}  # 2 ranks on 2 CPUs: no turns
     assert all(w["compute_time_per_step"] > 0 for w in cal.workloads.values())
     confs = expand(load_toml(out))
     assert [c.cluster.workers for c in confs] == [1, 2]

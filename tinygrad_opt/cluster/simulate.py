@@ -18,7 +18,9 @@ parameters):
 Contention inside a node (``ClusterSpec.cores_per_node``, ``memory_streams_per_node``):
 when a node's workers outnumber its cores, compute, updates and intra-node all-reduces
 run ``d / cores`` times slower, and updates that run together and spill out of the cache
-share the memory bandwidth (:meth:`ClusterSpec.update_slowdown`).
+share the memory bandwidth (:meth:`ClusterSpec.update_slowdown`); an oversubscribed
+node also adds ``turn_time`` of waiting to every step (:attr:`ClusterSpec.turn_wait`:
+ranks taking turns on the cores around each synchronisation), counted in ``wait_s``.
 
 Workers start each step together (a late backup worker abandons its gradient when the new
 parameters arrive), so steps are i.i.d. and the Monte Carlo over ``steps_to_sample``
@@ -173,9 +175,12 @@ def simulate(
         head_steps=timeline_steps,
         threads=threads,
     )
-    ready = samples.sync
-    if s.overlap:
-        sync_end = overlapped_sync_end(ready, wl.backward_fraction, buckets, unit)
+    # An oversubscribed node's ranks take turns on the cores at every synchronisation:
+    # each worker waits ``turn_time`` more before its gradient is ready to be combined.
+    turn = c.turn_wait
+    ready = np.asarray(samples.sync) + turn
+    if s.overlap:  # the buckets wait for the turn too: the whole schedule shifts by it
+        sync_end = overlapped_sync_end(samples.sync, wl.backward_fraction, buckets, unit) + turn
     else:
         sync_end = ready + unit
     step = np.asarray(sync_end) + post_update

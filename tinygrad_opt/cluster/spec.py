@@ -122,6 +122,14 @@ class ClusterSpec:
             then takes ``max(1, k/m)`` times longer (:meth:`update_slowdown`).
         cache_bytes_per_node: last-level cache the node's workers share (bytes or
             ``"32MiB"``; default 0). Only used with ``memory_streams_per_node``.
+        turn_time: waiting per step on an oversubscribed node (more workers than whole
+            cores, ``d > ceil(cores_per_node)``; ``"0.9ms"``, seconds; default 0).
+            Processor sharing spreads CPU work evenly, but at every synchronisation the
+            ranks take turns on the cores: a rank whose peers' messages have arrived
+            still waits for a core while another rank runs or polls there, for up to a
+            scheduler time slice. Each worker's step then waits ``turn_time`` longer
+            (:attr:`turn_wait`); ``tinygrad-opt calibrate`` measures it with a loop of
+            short computations and small all-reduces.
     """
 
     workers: int | None = None
@@ -138,6 +146,7 @@ class ClusterSpec:
     cores_per_node: float | None = None
     memory_streams_per_node: float | None = None
     cache_bytes_per_node: float | str = 0.0
+    turn_time: float | str = 0.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -225,6 +234,7 @@ class ClusterSpec:
             "cache_bytes_per_node",
             parse_bytes(self.cache_bytes_per_node, "cache_bytes_per_node", allow_zero=True),
         )
+        set_(self, "turn_time", parse_duration(self.turn_time, "turn_time", allow_zero=True))
 
     # ------------------------------------------------------------------ contention
     @property
@@ -234,6 +244,17 @@ class ClusterSpec:
         if self.cores_per_node is None:
             return 1.0
         return max(1.0, self.devices_per_node / self.cores_per_node)
+
+    @property
+    def turn_wait(self) -> float:
+        """Seconds each worker waits per step for its turn on a core: ``turn_time`` when
+        the node runs more workers than it has whole cores (``devices_per_node >
+        ceil(cores_per_node)``: 1.88 effective cores are two CPUs, which two processes
+        need not take turns on), else 0."""
+        c = self.cores_per_node
+        if c is None or self.devices_per_node <= math.ceil(c - 1e-9):
+            return 0.0
+        return float(self.turn_time)
 
     def update_slowdown(self, update_bytes: float, concurrent: int | None = None) -> float:
         """Factor on the update time of one worker on a node of this cluster.

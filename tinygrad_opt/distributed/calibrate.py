@@ -32,14 +32,21 @@ itself (``mpiexec -n K python -m tinygrad_opt.distributed.calibrate --job ...``)
    step (the trace's ``compute``), its spread (lognormal ``σ`` of the per-step times)
    and the update time (everything after the compute: dividing or averaging the
    gradient, the optimizer step).
+4. **Turn probe** at the largest rank count with more ranks than whole cores: every rank
+   loops {a fixed numpy computation of ``t`` ≈ 0.4 ms (timed alone at one rank);
+   ``Barrier`` + a 64-byte ``Allreduce``}. Processor sharing predicts ``s·t`` plus the
+   fitted all-reduce per iteration; what the loop takes beyond that is the waiting for
+   a turn on a core around each synchronisation, ``turn_time`` (:func:`fit_turn_time`,
+   :attr:`ClusterSpec.turn_wait <tinygrad_opt.cluster.ClusterSpec.turn_wait>`).
 
 :func:`write_toml` writes a cluster file for ``tinygrad-opt whatif --config``: one node
 (``nodes = 1``) with ``devices_per_node`` = the rank counts, the fitted latency and
 bandwidth as its intra-node link, ``cores_per_node``, ``memory_streams_per_node``,
-``cache_bytes_per_node`` and a lognormal compute model; ``[workload]`` holds the largest
-model, the comments give the ``whatif`` flags of the others. :func:`validation_runs`
-times separate, longer training runs for comparison (``--check``;
-``scripts/make_calibration_doc.py`` writes ``docs/calibration.md`` from them).
+``cache_bytes_per_node``, ``turn_time`` and a lognormal compute model; ``[workload]``
+holds the largest model, the comments give the ``whatif`` flags of the others.
+:func:`validation_runs` times separate, longer training runs for comparison
+(``--check``; ``scripts/make_calibration_doc.py`` writes ``docs/calibration.md`` from
+them).
 
 Every job runs in the environment ``tinygrad-opt launch`` gives its ranks
 (:mod:`tinygrad_opt.distributed.launch`): one BLAS/OpenMP thread per rank (:data:`THREAD_ENV`),
@@ -80,6 +87,7 @@ __all__ = [
     "fit_latency_bandwidth",
     "fit_lognormal_sigma",
     "fit_memory_streams",
+    "fit_turn_time",
     "last_level_cache_bytes",
     "mlp_sizes",
     "predict",
@@ -97,6 +105,8 @@ MODES = ("allreduce", "ps")
 IN_FEATURES, CLASSES, BATCH, DATASET = 64, 10, 32, 2048
 ADAM_BYTES_PER_PARAM = 16  # float32 parameter, gradient and two moments
 WARMUP = 3  # training steps left out of every mean
+TURN_WORK_S = 4e-4  # the turn probe's computation per iteration, timed alone
+TURN_BYTES = 64  # the turn probe's all-reduce (16 float32)
 
 
 class CalibrationError(RuntimeError):
@@ -284,6 +294,35 @@ def fit_memory_streams(
     )
 
 
+def fit_turn_time(
+    step_s: float,
+    compute_s: float,
+    ranks: int,
+    cores: float,
+    latency_s: float,
+    bandwidth: float,
+    message_bytes: float = TURN_BYTES,
+) -> float:
+    """``turn_time`` from the turn probe: ``max(0, T − (s·t + a·α + b·M/B))``.
+
+    ``T``: measured mean seconds of one iteration {compute ``t`` (timed alone, one rank);
+    ``Barrier`` + ``Allreduce`` of ``M`` bytes} on ``ranks`` ranks; ``s = max(1, K/c)``
+    (processor sharing) and ``(a, b)`` the ring all-reduce's coefficients
+    (:func:`collective_coefficients`) with the fitted ``α``, ``B``: the simulator's
+    prediction of that iteration without the turn term. Whatever the loop takes beyond
+    it is the wait for a turn on a core, the same at every step.
+    """
+    if not (step_s > 0 and compute_s > 0 and latency_s >= 0 and bandwidth > 0):
+        raise ValueError(
+            f"fit_turn_time needs positive times and bandwidth, got step {step_s!r}, "
+            f"compute {compute_s!r}, latency {latency_s!r}, bandwidth {bandwidth!r}"
+        )
+    s = _node(int(ranks), cores).oversubscription
+    a, b = collective_coefficients("allreduce", int(ranks), cores)
+    predicted = s * compute_s + a * latency_s + b * float(message_bytes) / bandwidth
+    return float(max(0.0, step_s - predicted))
+
+
 def last_level_cache_bytes() -> float:
     """Size of the largest CPU cache Linux reports (sysfs), 0 if unknown."""
     best = 0.0
@@ -433,6 +472,71 @@ def probe_contention(ctx: Any, parameters: float, seconds: float = 0.1) -> dict[
     return {"compute_s": float(compute), "update_s": float(update)}
 
 
+def _turn_work(reps: int) -> Callable[[], None]:
+    """The turn probe's fixed computation: ``reps`` products of a 64×64 float32 matrix."""
+    x = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32) / 8
+    out = np.empty_like(x)
+
+    def work() -> None:
+        for _ in range(reps):
+            np.matmul(x, x, out=out)
+
+    return work
+
+
+def size_turn_work(target_s: float = TURN_WORK_S, seconds: float = 0.2) -> dict[str, float]:
+    """At one rank: how many matrix products take about ``target_s``, and the mean time
+    of that computation alone (over about ``seconds``)."""
+    one = _turn_work(1)
+    for _ in range(200):
+        one()
+    t = time.perf_counter()
+    for _ in range(2000):
+        one()
+    reps = max(1, round(target_s / ((time.perf_counter() - t) / 2000)))
+    work = _turn_work(reps)
+    work()
+    n = max(20, int(seconds / target_s))
+    t = time.perf_counter()
+    for _ in range(n):
+        work()
+    return {"reps": int(reps), "compute_s": (time.perf_counter() - t) / n}
+
+
+def probe_turns(
+    ctx: Any, reps: int, seconds: float = 0.7, nbytes: int = TURN_BYTES
+) -> dict[str, float]:
+    """Every rank loops {the turn probe's computation; ``Barrier`` + ``Allreduce`` of
+    :data:`TURN_BYTES`} for about ``seconds`` (the same count on every rank). Returns the
+    mean seconds per iteration (the slowest rank's loop) and of its computation."""
+    from mpi4py import MPI
+
+    work = _turn_work(int(reps))
+    buf = np.ones(max(1, int(nbytes) // 4), dtype=np.float32)
+
+    def step() -> float:
+        t = time.perf_counter()
+        work()
+        c = time.perf_counter() - t
+        ctx.comm.Barrier()
+        ctx.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        return c
+
+    warm = 30  # the same on every rank: each iteration is a collective
+    t = time.perf_counter()
+    for _ in range(warm):
+        step()
+    guess = (time.perf_counter() - t) / warm
+    n = int(ctx.comm.allreduce(max(20, min(20000, math.ceil(seconds / guess))), op=MPI.MIN))
+    ctx.comm.Barrier()
+    t = time.perf_counter()
+    compute = [step() for _ in range(n)]
+    total = time.perf_counter() - t
+    step_s = max(ctx.comm.allgather(total / n))
+    return {"step_s": float(step_s), "compute_s": float(np.mean(ctx.comm.allgather(
+        float(np.mean(compute))))), "iterations": n}  # fmt: skip
+
+
 def measure_training(
     ctx: Any,
     parameters: float,
@@ -491,8 +595,9 @@ def _job_main(argv: Sequence[str]) -> int:
 
     Spec keys (all optional): ``collective_bytes`` (sweep sizes), ``contention`` (model
     sizes to probe), ``probe_seconds``, ``training`` (``[{parameters, mode, steps}]``),
-    ``quick``, ``cold_bytes``, ``keep_samples``, ``timeout``; a training entry may add
-    ``min_seconds``.
+    ``quick``, ``cold_bytes``, ``keep_samples``, ``timeout``, ``turn_size`` (seconds of
+    the turn probe's work to size at this rank), ``turn_probe`` (``{reps, seconds}``); a
+    training entry may add ``min_seconds``.
     """
     ap = argparse.ArgumentParser(prog="python -m tinygrad_opt.distributed.calibrate")
     ap.add_argument("--job", required=True, help="JSON file: what to measure")
@@ -508,6 +613,12 @@ def _job_main(argv: Sequence[str]) -> int:
     if sizes and ctx.world_size > 1:
         quick, cold = bool(spec.get("quick", False)), float(spec.get("cold_bytes", 0.0))
         result.update(sweep_collectives(ctx, sizes, quick, cold))
+    if "turn_size" in spec:
+        result["turn_work"] = size_turn_work(float(spec["turn_size"]))
+    if "turn_probe" in spec:
+        tp = spec["turn_probe"]
+        nbytes = int(tp.get("bytes", TURN_BYTES))
+        result["turns"] = probe_turns(ctx, int(tp["reps"]), float(tp.get("seconds", 0.7)), nbytes)
     seconds = float(spec.get("probe_seconds", 0.1))
     result["contention"] = [
         {"parameters": p, **probe_contention(ctx, p, seconds)} for p in spec.get("contention", [])
@@ -589,6 +700,8 @@ class Calibration:
     cache_bytes_per_node: float
     sigma: float
     workloads: dict[str, dict[str, Any]]  # "<parameters>/<mode>" -> workload fields
+    turn_time_s: float = 0.0  # waiting per step for a core when oversubscribed
+    turn_probe: dict[str, Any] = field(default_factory=dict)  # what fit_turn_time used
     sweeps: dict[str, list[list[float]]] = field(default_factory=dict)  # "ps/4" -> rows
     contention: list[dict[str, Any]] = field(default_factory=list)
     host: str = ""
@@ -667,6 +780,7 @@ def calibrate(
         {
             "contention": params,
             "probe_seconds": probe_s,
+            "turn_size": TURN_WORK_S,
             "training": [
                 {"parameters": p, "mode": m, "steps": steps, "min_seconds": train_s}
                 for p in params
@@ -704,6 +818,19 @@ def calibrate(
     samples = [(key.split("/")[0], int(key.split("/")[1]), nbytes, seconds)
                for key, rows in sweeps.items() for nbytes, seconds in rows]  # fmt: skip
     alpha, bandwidth = fit_latency_bandwidth(samples, cores)
+    alpha = max(alpha, 1e-9)  # the simulator needs a latency > 0
+    turn_s, turn_probe = 0.0, {}
+    crowded = [k for k in multi if k > math.ceil(cores - 1e-9)]  # more ranks than cores
+    if crowded:
+        k = max(crowded)
+        work = one["turn_work"]
+        say(f"{k} ranks: turn probe ({work['compute_s'] * 1e3:.2f} ms of work + all-reduce)")
+        tp = {"reps": work["reps"], "seconds": 0.25 if quick else 0.8}
+        res = run_job(k, {"turn_probe": tp}, timeout)["turns"]
+        turn_s = fit_turn_time(res["step_s"], work["compute_s"], k, cores, alpha, bandwidth)
+        turn_probe = {"ranks": k, "work_alone_s": work["compute_s"], "reps": work["reps"],
+                      "message_bytes": TURN_BYTES, **res,
+                      "predicted_without_turn_s": res["step_s"] - turn_s}  # fmt: skip
     workloads: dict[str, dict[str, Any]] = {}
     sigmas = []
     for t in one["training"]:
@@ -721,13 +848,15 @@ def calibrate(
     return Calibration(
         ranks=ranks,
         sizes=params,
-        latency_s=max(alpha, 1e-9),  # the simulator needs a latency > 0
+        latency_s=alpha,
         bandwidth=bandwidth,
         cores_per_node=cores,
         memory_streams_per_node=streams,
         cache_bytes_per_node=cache,
         sigma=float(np.median(sigmas)),
         workloads=workloads,
+        turn_time_s=turn_s,
+        turn_probe=turn_probe,
         sweeps=sweeps,
         contention=[{"ranks": k, **c} for k in ranks for c in contention[k]],
         host=one.get("host", ""),
@@ -760,6 +889,7 @@ def cluster_settings(cal: Calibration) -> dict[str, Any]:
         "cores_per_node": _sig(cal.cores_per_node, 4),
         "memory_streams_per_node": _sig(cal.memory_streams_per_node, 4),
         "cache_bytes_per_node": float(cal.cache_bytes_per_node),
+        "turn_time": _sig(cal.turn_time_s, 4),
         "compute": compute,
     }
 
@@ -865,6 +995,9 @@ def toml_text(cal: Calibration, mode: str = "allreduce") -> str:
         "cluster.cores_per_node": f"effective cores (of {cal.cpus} CPUs): fitted",
         "cluster.memory_streams_per_node": "updates at full memory speed at once: fitted",
         "cluster.cache_bytes_per_node": f"last-level cache, {cache}",
+        "cluster.turn_time": f"{format_duration(cal.turn_time_s)}"
+        + (f" per step with > {math.ceil(cal.cores_per_node - 1e-9)} ranks: turn probe"
+           if cal.turn_probe else ": no turn probe (no rank count above the cores)"),
         "cluster.compute.sigma": "log-std of the compute time per step: fitted",
         "workload.compute_time_per_step": format_duration(
             settings["workload"]["compute_time_per_step"]
@@ -880,7 +1013,10 @@ def toml_text(cal: Calibration, mode: str = "allreduce") -> str:
         f"#     Barrier+Allreduce and gather+broadcast sweeps on {multi} ranks;",
         "#   cores_per_node, memory_streams_per_node: slow-down of concurrent forward+backward",
         "#     passes and Adam updates against one rank;",
-        "#   compute time, update time, sigma: training steps at 1 rank.",
+        "#   compute time, update time, sigma: training steps at 1 rank;",
+        "#   turn_time: waiting for a core per step with more ranks than cores: a loop of",
+        "#     short computations and small all-reduces on the most ranks, minus the",
+        "#     processor-sharing prediction for it.",
         "#",
         "#   tinygrad-opt whatif --config THIS.toml",
         "#   tinygrad-opt whatif --config THIS.toml --devices-per-node 1,2,4,8",
