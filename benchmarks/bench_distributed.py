@@ -70,16 +70,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # measure the checkout this script lives in, whatever copy of the package is installed
 sys.path.insert(0, str(ROOT))
 
+from tinygrad_opt.distributed.launch import THREAD_ENV  # noqa: E402
 from tinygrad_opt.optim import Optimizer  # noqa: E402
 
 RESULT_PREFIX = "BENCH_RESULT "
 TARGET_OVERHEAD = 1.10
 MB = 2**20
-SINGLE_THREAD_ENV = {
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
 
 
 class NoUpdate(Optimizer):
@@ -453,7 +449,7 @@ def run_job(ranks: int, part: str, options: list[str], timeout: float) -> tuple[
         raise RuntimeError("mpiexec not found (pip install 'tinygrad-opt[dist]')")
     cmd = [mpiexec, "-n", str(ranks), sys.executable, str(pathlib.Path(__file__).resolve())]
     cmd += ["--worker", part, *options]
-    env = os.environ | SINGLE_THREAD_ENV
+    env = os.environ | THREAD_ENV
     probe = OtherLoad()
     probe.start()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)

@@ -19,8 +19,6 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 __all__ = [
     "DistContext",
     "SetupMismatchError",
@@ -230,8 +228,3 @@ def check_same_setup(
     raise SetupMismatchError(
         "the ranks were set up differently (compared with rank 0): " + "; ".join(lines)
     )
-
-
-def as_contiguous_f(array: np.ndarray) -> np.ndarray:
-    """``array`` itself if it is C-contiguous, else a contiguous copy."""
-    return array if array.flags.c_contiguous else np.ascontiguousarray(array)

@@ -10,7 +10,8 @@ shard and sends the new values to every worker.
 Backup workers (Chen et al. 2016, "Revisiting distributed synchronous SGD"): with
 ``N + b`` workers the server uses the first ``N`` gradients to arrive and drops the
 late ones; a late worker still receives the new parameters and goes on. Which
-workers were accepted is logged per step and shard (:attr:`ShardServer.accepted`).
+workers were accepted is logged per step and shard (:attr:`DistributedOptimizer.accepted
+<tinygrad_opt.distributed.DistributedOptimizer.accepted>`, also in the trace).
 
 Placement: ``colocated`` servers are ranks ``0..k-1``, which also compute as workers;
 ``dedicated`` servers are ranks ``0..k-1`` and only serve (:meth:`DistributedOptimizer.serve
@@ -106,8 +107,6 @@ class ShardServer:
         self.param_out = [np.empty_like(b.buffer) for b in shard.buckets]
         self.headers: dict[int, np.ndarray] = {w: np.zeros(2, np.int64) for w in self.remote}
         self.sends_to: dict[int, list[Any]] = {w: [] for w in self.remote}
-        self.accepted: list[dict[str, Any]] = []
-        self.version = 0  # steps applied so far: param_out holds the values after them
         for w in self.remote:
             self.post(w, 0)
 
@@ -127,7 +126,6 @@ class ShardServer:
                     r.Cancel()
                 self.MPI.Request.Waitall(reqs)
                 self.post(w, step)
-        self.version = step
 
     def reply(self, w: int, next_step: int, accepted: bool) -> None:
         """Send worker ``w`` the newest values and the step it computes next; re-post
@@ -214,7 +212,6 @@ class ShardServer:
     def finish_step(self, step: int, accepted: list[int]) -> list[int]:
         """After the update of ``step`` (values in ``param_out``): reply to every worker
         whose gradient arrived; returns the ranks dropped at this step."""
-        self.version = step + 1
         dropped = []
         for w in self.remote:
             s, reqs = self.pending[w]

@@ -19,13 +19,13 @@ simulator's) and :func:`summarize_trace` read such a file. ``tinygrad-opt timeli
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tinygrad_opt.train.checkpoint import write_atomically
 
 __all__ = ["KINDS", "Trace", "load_trace", "summarize_trace", "trace_events"]
 
@@ -97,17 +97,8 @@ class Trace:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``data`` as JSON in ``path``, written atomically."""
+    return write_atomically(path, lambda f: json.dump(data, f), binary=False)
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:

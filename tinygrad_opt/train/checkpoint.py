@@ -23,8 +23,9 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -79,19 +80,18 @@ def _decode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 
 # --------------------------------------------------------------------------- file I/O
-def write_checkpoint_file(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write a nested dict of arrays/numbers/strings to ``path`` atomically."""
+def write_atomically(
+    path: str | Path, write: Callable[[IO[Any]], None], binary: bool = True
+) -> Path:
+    """Create ``path`` (and its folder) with ``write(file)``, atomically: into a temporary
+    file beside it, flushed to disk, then renamed over ``path``. A crash leaves either the
+    old file or the new one, never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays: list[np.ndarray] = []
-    tree = _encode(payload, arrays)
-    header = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree})
-    members = {f"a{i}": a for i, a in enumerate(arrays)}
-    members["header"] = np.frombuffer(header.encode("utf-8"), dtype=np.uint8)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **members)
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -99,6 +99,16 @@ def write_checkpoint_file(path: str | Path, payload: dict[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_checkpoint_file(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write a nested dict of arrays/numbers/strings to ``path`` atomically."""
+    arrays: list[np.ndarray] = []
+    tree = _encode(payload, arrays)
+    header = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree})
+    members = {f"a{i}": a for i, a in enumerate(arrays)}
+    members["header"] = np.frombuffer(header.encode("utf-8"), dtype=np.uint8)
+    return write_atomically(path, lambda f: np.savez(f, allow_pickle=False, **members))
 
 
 def read_checkpoint_file(path: str | Path) -> dict[str, Any]:
