@@ -14,6 +14,7 @@ fine: it is read once).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,6 +41,17 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[np.ndarray]:
     return grads
 
 
+def _nonnegative(name: str, value: Any) -> float:
+    """``value`` as a float, if it is a real number >= 0 (also a numpy scalar, or a 0-d
+    array or Tensor holding one); otherwise ``ValueError: Invalid <name>: <value>``."""
+    x = value.data if isinstance(value, Tensor) else value
+    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf":
+        x = x[()]
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not x >= 0:  # rejects NaN
+        raise ValueError(f"Invalid {name}: {value!r} (a number >= 0)")
+    return float(x)
+
+
 def _norm_type(norm_type: Any) -> float:
     try:
         p = float(norm_type)
@@ -57,11 +69,12 @@ def _vector_norm(x: np.ndarray, p: float) -> float:
         return 0.0
     if p == math.inf:
         return float(x.max())
-    if p == 1.0:
-        return float(x.sum())
-    if p == 2.0:
-        return float(np.sqrt(np.dot(x, x)))
-    return float(np.sum(x**p) ** (1.0 / p))
+    with np.errstate(over="ignore", under="ignore"):  # inf / 0 as in torch, silently
+        if p == 1.0:
+            return float(x.sum())
+        if p == 2.0:
+            return float(np.sqrt(np.dot(x, x)))
+        return float(np.sum(x**p) ** (1.0 / p))
 
 
 def total_grad_norm(
@@ -105,20 +118,21 @@ def clip_grad_norm_(
     entries become 0 and infinite ones NaN; NaN for N = NaN).
 
     Differences from torch: the norm is accumulated in float64 even for float32
-    gradients, a parameter listed twice is counted (and scaled) once, and a negative or
-    NaN ``max_norm`` is rejected.
+    gradients (so float32 gradients whose norm overflows float32, where torch gets inf
+    and zeroes them, are scaled normally), a parameter listed twice is counted (and
+    scaled) once, an empty gradient counts as norm 0 also for ``inf`` (torch raises),
+    ``norm_type`` must be > 0 (torch also takes 0, negative p and -inf, which are not
+    norms), and a negative or NaN ``max_norm`` is rejected. ``max_norm`` may be any
+    real number >= 0 (a numpy scalar, or a 0-d array or Tensor), not a string.
     """
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.floating)):
-        raise ValueError(f"Invalid max_norm: {max_norm!r} (a number >= 0)")
-    if not max_norm >= 0:
-        raise ValueError(f"Invalid max_norm: {max_norm!r} (a number >= 0)")
+    max_norm = _nonnegative("max_norm", max_norm)
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     total = total_grad_norm(params, norm_type, error_if_nonfinite)
     grads = _grads(params)
     if not grads:
         return total
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        coef = min(float(max_norm) / (total + _EPS), 1.0) if not math.isnan(total) else math.nan
+        coef = min(max_norm / (total + _EPS), 1.0) if not math.isnan(total) else math.nan
         for g in grads:
             g *= coef
     return total
@@ -128,13 +142,9 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     r"""Clamp every gradient entry into [-clip_value, clip_value], in place.
 
     Unlike norm clipping this changes the gradient's direction. NaN entries stay NaN.
-    ``clip_value`` must be a number >= 0.
+    ``clip_value`` must be a real number >= 0 (torch takes a negative one and sets every
+    entry to it).
     """
-    try:
-        c = float(clip_value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid clip_value: {clip_value!r} (a number >= 0)") from None
-    if not c >= 0:
-        raise ValueError(f"Invalid clip_value: {clip_value!r} (a number >= 0)")
+    c = _nonnegative("clip_value", clip_value)
     for g in _grads(parameters):
         np.clip(g, -c, c, out=g)

@@ -119,6 +119,13 @@ def _group_lrs(optimizer: Optimizer) -> list[float]:
     return [group["lr"] for group in optimizer.param_groups]
 
 
+def _as_list(owner: str, name: str, value: Any) -> list[Any]:
+    """``list(value)``, with an error naming the argument if it is not iterable."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{owner}: {name} must be a list, got {type(value).__name__} {value!r}")
+    return list(value)
+
+
 # --------------------------------------------------------------------------- base class
 class LRScheduler:
     """Base class: holds the optimizer, ``base_lrs`` and the step counter ``last_epoch``.
@@ -175,6 +182,18 @@ class LRScheduler:
         """The lrs the last :meth:`step` set, one per parameter group (a new list)."""
         return list(self._last_lr)
 
+    def _check_group_count(self) -> None:
+        """Fail clearly when a group was added after construction (torch: a bare zip or
+        KeyError). Schedules that only rescale the current lrs (StepLR, ...) do not call
+        this: like torch's, they go on scheduling the new group too."""
+        n, m = len(self.base_lrs), len(self.optimizer.param_groups)
+        if n != m:
+            raise ValueError(
+                f"{type(self).__name__} was built for {n} parameter group(s), but the "
+                f"optimizer now has {m} (a group added with add_param_group after the "
+                "scheduler was built has no schedule); build the scheduler again"
+            )
+
     def step(self) -> None:
         """Advance the schedule by one step and write the new lrs into the optimizer."""
         self._step_count += 1
@@ -192,6 +211,8 @@ class LRScheduler:
         else:
             self.last_epoch = epoch
             closed_form = getattr(self, "_get_closed_form_lr", None)
+            if closed_form is not None:
+                self._check_group_count()
             values = closed_form() if closed_form is not None else self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
@@ -220,6 +241,18 @@ class LRScheduler:
         if missing:
             raise ValueError(
                 f"state_dict is missing {missing}; was it saved from a {type(self).__name__}?"
+            )
+        unexpected = sorted(
+            k
+            for k in state_dict
+            if k not in self.__dict__
+            and k not in self._exclude_from_state
+            and not k.startswith("_")
+        )
+        if unexpected:
+            raise ValueError(
+                f"state_dict has entries a {type(self).__name__} does not: {unexpected}; was "
+                "it saved from a different scheduler (or one built with other options)?"
             )
         for key in ("base_lrs", "min_lrs"):
             if key in state_dict and len(state_dict[key]) != len(self.optimizer.param_groups):
@@ -264,6 +297,7 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        self._check_group_count()
         return [
             base * fn(self.last_epoch)
             for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
@@ -334,7 +368,7 @@ class MultiStepLR(LRScheduler):
         gamma: float = 0.1,
         last_epoch: int = -1,
     ) -> None:
-        milestones = list(milestones)
+        milestones = _as_list("MultiStepLR", "milestones", milestones)
         for m in milestones:
             if not _is_int(m) or m < 0:
                 raise ValueError(f"milestones must be non-negative integers, got {m!r}")
@@ -400,6 +434,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
+        self._check_group_count()
         if self._is_initial:
             return _group_lrs(self.optimizer)
         if self._step_count == 1 and t > 0:  # unreachable in torch 2.13 too; kept for parity
@@ -604,6 +639,7 @@ class OneCycleLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         step = self.last_epoch
+        self._check_group_count()
         if step > self.total_steps:
             raise ValueError(
                 f"Tried to step {step} times. The specified number of total steps is "
@@ -726,7 +762,12 @@ class ReduceLROnPlateau(LRScheduler):
             raise ValueError(
                 f"ReduceLROnPlateau.step needs one number, got an array of shape {value.shape}"
             )
-        current = float(value.reshape(()))
+        try:
+            current = float(value.reshape(()))
+        except (TypeError, ValueError) as e:
+            raise type(e)(
+                f"ReduceLROnPlateau.step needs the metric as a number, got {metrics!r}"
+            ) from None
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best = current
@@ -815,7 +856,10 @@ class SequentialLR(_Composite):
     has one) and then steps on by itself; before that, only the active scheduler steps.
     Construction resets every group's lr to ``initial_lr`` and takes step 0 of the first
     scheduler (undoing the step 0 the others took when they were built). ``milestones``
-    must be positive and strictly increasing, one fewer than the schedulers.
+    must be positive and strictly increasing, one fewer than the schedulers. Only the
+    first scheduler may be a SequentialLR or ChainedScheduler: one that takes over at a
+    milestone must restart from step 0, which these cannot (torch accepts them and
+    fails at the milestone with NotImplementedError; here construction raises).
     """
 
     def __init__(
@@ -825,11 +869,19 @@ class SequentialLR(_Composite):
         milestones: Sequence[int],
         last_epoch: int = -1,
     ) -> None:
-        schedulers = list(schedulers)
-        milestones = list(milestones)
+        schedulers = _as_list("SequentialLR", "schedulers", schedulers)
+        milestones = _as_list("SequentialLR", "milestones", milestones)
         if not schedulers:
             raise ValueError("SequentialLR expects at least one scheduler, got none")
         _check_schedulers("SequentialLR", schedulers, optimizer)
+        for i, s in enumerate(schedulers[1:], start=1):
+            if isinstance(s, _Composite):
+                raise ValueError(
+                    f"SequentialLR cannot hand over to the {type(s).__name__} at index {i}: "
+                    "at its milestone it restarts that scheduler from step 0, which a "
+                    f"{type(s).__name__} cannot do (torch fails there with "
+                    "NotImplementedError); put it first, or list its schedulers instead"
+                )
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 f"SequentialLR expects one milestone fewer than schedulers, got "
@@ -882,7 +934,12 @@ class ChainedScheduler(_Composite):
     def __init__(
         self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None
     ) -> None:
-        schedulers = list(schedulers)
+        if isinstance(schedulers, LRScheduler):
+            raise TypeError(
+                f"ChainedScheduler expects a list of schedulers, got a single "
+                f"{type(schedulers).__name__}"
+            )
+        schedulers = _as_list("ChainedScheduler", "schedulers", schedulers)
         if not schedulers:
             raise ValueError("ChainedScheduler expects at least one scheduler, got none")
         optimizer = optimizer or schedulers[0].optimizer
