@@ -11,7 +11,8 @@ vector-Jacobian products: a random output weighting ``u`` turns ``f`` into the s
 (``(u·f(x+εv) - u·f(x-εv)) / 2ε``) and at a random sample of single elements, so a
 failure can still name the element.
 
-A mismatch is |analytical - numerical| > atol + rtol·|numerical| anywhere.
+A mismatch is |analytical - numerical| > atol + rtol·|numerical| anywhere; a nan or
+infinite analytical gradient, or a nan numerical one, is a mismatch too.
 """
 
 from __future__ import annotations
@@ -85,8 +86,14 @@ def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _mismatch(num: np.ndarray, ana: np.ndarray, atol: float, rtol: float) -> np.ndarray:
-    """How far past the tolerance each element is (> 0 means failure)."""
-    return np.abs(num - ana) - (atol + rtol * np.abs(num))
+    """How far past the tolerance each element is (> 0 means failure).
+
+    A nan on either side is a failure (inf), as in torch's gradcheck: a function that is
+    undefined around the point (``log`` of a negative number) proves nothing.
+    """
+    with np.errstate(invalid="ignore"):
+        d = np.abs(num - ana) - (atol + rtol * np.abs(num))
+    return np.where(np.isnan(d), np.inf, d)
 
 
 class _Problem:

@@ -75,9 +75,17 @@ class Pow(BinaryOp):
         return self.out
 
     def backward(self, g):
-        # d(a^b)/da = b·a^(b-1);  d(a^b)/db = a^b·ln a  (taken as 0 where a = 0, as torch does)
+        # d(a^b)/da = b·a^(b-1), taken as 0 where b = 0 (a⁰ is constant; this avoids
+        # 0·0⁻¹ = nan at a = 0, as torch does);  d(a^b)/db = a^b·ln a  (taken as 0 where
+        # a = 0; torch does the same for b >= 0 and gives ∓inf for b < 0)
         a, b = self.a, self.b
-        ga = g * b * np.power(a, b - 1) if self.needs_grad[0] else None
+        ga = None
+        if self.needs_grad[0]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = b * np.power(a, b - 1)
+                if (b == 0).any():
+                    d = np.where(b == 0, 0, d).astype(d.dtype, copy=False)
+            ga = g * d
         gb = None
         if self.needs_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -340,9 +348,11 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, int) else axis
     out = []
     for ax in axes:
-        if not -ndim <= ax < max(ndim, 1):
+        # a 0-d tensor accepts axis 0 and -1 (reducing nothing), as torch does
+        if not -max(ndim, 1) <= ax < max(ndim, 1):
             raise ValueError(f"axis {ax} is out of range for a {ndim}-D tensor")
-        out.append(ax % ndim if ndim else 0)
+        if ndim:
+            out.append(ax % ndim)
     return tuple(out)
 
 
@@ -409,13 +419,29 @@ class Var(Reduction):
 
     def backward(self, g):  # d/da_i Σ(a - ā)²/(n - c) = 2(a_i - ā)/(n - c)
         g = _regrow(g, self.axes, self.keepdims, self.shape)
-        return g * (2.0 / self.denom) * self.centered
+        # n <= c: the variance is nan (0/0), and so is its gradient (as torch)
+        scale = 2.0 / self.denom if self.denom else math.nan
+        return g * scale * self.centered
+
+
+class Std(Var):
+    """√var. Backward g·(a - ā)/((n - c)·std), taken as 0 where std = 0 (torch's choice:
+    a constant slice has a zero gradient, not the nan of 1/(2√0) · 0)."""
+
+    def forward(self, a, axis, keepdims, correction):
+        self.out = np.sqrt(super().forward(a, axis, keepdims, correction))
+        return self.out
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(self.out == 0, 0, g / (2 * self.out)).astype(self.out.dtype, copy=False)
+        return super().backward(g)
 
 
 class LogSumExp(Reduction):
     def forward(self, a, axis, keepdims):
         self.a, self.axes, self.keepdims = a, _normalize_axes(axis, a.ndim), keepdims
-        m = a.max(axis=self.axes, keepdims=True)
+        m = a.max(axis=self.axes, keepdims=True, initial=-np.inf)  # empty axes: -inf, as torch
         m = np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
         out = m + np.log(np.exp(a - m).sum(axis=self.axes, keepdims=True))
         self.out_kept = out
@@ -429,7 +455,7 @@ class LogSumExp(Reduction):
 class Softmax(Function):
     def forward(self, a, axis):
         self.axis = axis
-        e = np.exp(a - a.max(axis=axis, keepdims=True))
+        e = np.exp(a - a.max(axis=axis, keepdims=True, initial=-np.inf))  # initial: empty axis
         self.out = e / e.sum(axis=axis, keepdims=True)
         return self.out
 
@@ -441,7 +467,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     def forward(self, a, axis):
         self.axis = axis
-        shifted = a - a.max(axis=axis, keepdims=True)
+        shifted = a - a.max(axis=axis, keepdims=True, initial=-np.inf)  # initial: empty axis
         self.out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         return self.out
 
@@ -557,7 +583,12 @@ class Stack(Function):
 
 class Pad(Function):
     def forward(self, a, pad_width, value):
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (a.ndim, 2))
+        try:
+            widths = np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (a.ndim, 2))
+        except ValueError:
+            raise ValueError(
+                f"need an int, one (before, after) pair, or {a.ndim} pairs (one per axis)"
+            ) from None
         if (widths < 0).any():
             raise ValueError("pad widths must be non-negative")
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))

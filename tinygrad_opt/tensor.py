@@ -77,7 +77,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    if extra:
+    if extra < 0:  # a backward may return fewer dims (e.g. a (5,) grad for a (1, 5) bias)
+        grad = grad.reshape((1,) * -extra + grad.shape)
+    elif extra:
         grad = grad.sum(axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
@@ -483,7 +485,8 @@ class Tensor:
     def std(
         self, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
     ) -> Tensor:
-        return self.var(axis, keepdims, correction).sqrt()
+        """Standard deviation √var; where it is 0 the gradient is 0 (as torch), not nan."""
+        return _ops.Std.apply(self, axis=_axis_arg(axis), keepdims=keepdims, correction=correction)
 
     def logsumexp(self, axis: int | Sequence[int] | None = -1, keepdims: bool = False) -> Tensor:
         """log Σ exp(x), computed as m + log Σ exp(x - m) with m = max(x): no overflow."""

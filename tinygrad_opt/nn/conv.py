@@ -310,6 +310,10 @@ class _MaxPool2d(Function):
             self.arg = arg = np.zeros(out.shape, dtype=np.int32)
             for t in range(len(at) - 1, -1, -1):
                 arg[at[t] == out] = t
+            nan = np.isnan(out)
+            if nan.any():  # a NaN is the maximum; torch routes to the last NaN of a window
+                for t in range(len(at)):
+                    arg[nan & np.isnan(at[t])] = t
         return out
 
     def backward(self, g):

@@ -105,8 +105,17 @@ class _Linear(Function):
         return gx, gw, gb
 
     def describe_error(self, inputs, params, err):
+        x, w = inputs[0], inputs[1]
+        if x.ndim == 0 or w.ndim != 2:
+            return f"linear: input shape {x.shape} needs >= 1 dim and weight shape {w.shape} 2"
+        if x.shape[-1] != w.shape[0]:
+            return (
+                f"linear: input shape {x.shape} does not fit weight shape {w.shape}: "
+                f"{x.shape[-1]} input features != {w.shape[0]} weight rows (the weight has "
+                f"the (in, out) layout)"
+            )
         shapes = ", ".join(str(t.shape) for t in inputs)
-        return f"linear: input, weight[, bias] shapes {shapes} do not fit: {err}"
+        return f"linear: input, weight, bias shapes {shapes} do not fit: {err}"
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
