@@ -112,6 +112,7 @@ CASES = [
     Case("adam_weight_decay", Adam, "Adam", dict(lr=0.01, weight_decay=0.1)),
     Case("adam_amsgrad", Adam, "Adam", dict(lr=0.01, amsgrad=True)),
     Case("adam_maximize", Adam, "Adam", dict(lr=0.01, weight_decay=0.05, amsgrad=True, maximize=True)),
+    Case("adam_decoupled", Adam, "Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
     Case("adamw", AdamW, "AdamW", dict(lr=0.01, weight_decay=0.1)),
     Case("adamw_amsgrad", AdamW, "AdamW", dict(lr=0.01, weight_decay=0.05, amsgrad=True)),
     Case("adamw_maximize", AdamW, "AdamW", dict(lr=0.01, maximize=True)),

@@ -58,9 +58,10 @@ class Adadelta(Optimizer):
         state["step"] += 1
         r, a = state["square_avg"], state["acc_delta"]
         ema_square_(r, g, rho)
-        std = r + eps
+        # np.add with out=: arrays even for a 0-d parameter (r + eps would be a scalar)
+        std = np.add(r, eps, out=np.empty_like(r))
         np.sqrt(std, out=std)
-        delta = a + eps
+        delta = np.add(a, eps, out=np.empty_like(a))
         np.sqrt(delta, out=delta)
         delta /= std
         delta *= g

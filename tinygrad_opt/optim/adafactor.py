@@ -62,7 +62,8 @@ class Adafactor(Optimizer):
     (torch resolves it once, from the first parameter of the group: this matters only for
     groups mixing float32 and float64). With ε₁ = 0, where V̂ is 0 (a row or column whose
     gradients have all been 0, so g is 0 there too) the step is 0; torch computes 0/0 and
-    writes NaN into the parameter.
+    writes NaN into the parameter. A parameter with no elements (size 0) is left alone
+    (its step count still advances); torch raises ZeroDivisionError computing its RMS.
     """
 
     def __init__(
@@ -129,6 +130,8 @@ class Adafactor(Optimizer):
         if eps1 is None:
             eps1 = float(np.finfo(p.dtype).eps)
         state["step"] += 1
+        if p.size == 0:
+            return  # nothing to update (torch divides by the size 0 and raises)
         t = float(state["step"])
         beta2 = 1.0 - t**tau  # β̂₂ₜ; the moving averages below weight g⊙g by t^τ
         rho = min(lr, 1.0 / math.sqrt(t))

@@ -33,10 +33,14 @@ class Adam(Optimizer):
         θ ← θ - η/(1 - ρ1ᵗ) · s / (√r / √(1 - ρ2ᵗ) + δ)
 
     δ is added *outside* the square root, after bias-correcting r (torch's order).
+    With ``decoupled_weight_decay=True`` the decay is AdamW's instead, θ ← θ - η·λ·θ
+    before the step, and g is left alone (as torch 2.13's ``Adam(...,
+    decoupled_weight_decay=True)``, which is ``AdamW``).
     Arguments: lr=η (1e-3), betas=(ρ1, ρ2)=(0.9, 0.999), eps=δ (1e-8), weight_decay=λ (0),
-    amsgrad (False), maximize (False).
+    amsgrad (False), maximize (False), decoupled_weight_decay (False).
     """
 
+    #: Used by groups without a ``decoupled_weight_decay`` entry (AdamW's groups).
     decoupled_weight_decay = False
     elementwise = True  # see Optimizer: so it can be chunked, threaded, flat
 
@@ -49,6 +53,7 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         maximize: bool = False,
+        decoupled_weight_decay: bool = False,
         **options: Any,
     ) -> None:
         defaults = dict(
@@ -58,6 +63,7 @@ class Adam(Optimizer):
             weight_decay=weight_decay,
             amsgrad=amsgrad,
             maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults, **options)
 
@@ -70,7 +76,7 @@ class Adam(Optimizer):
     def update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         work, tmp, denom = scratch(p, 3)
-        if self.decoupled_weight_decay:
+        if group.get("decoupled_weight_decay", self.decoupled_weight_decay):
             decay_weights_(p, lr, group["weight_decay"])  # θ ← θ - η·λ·θ
         else:
             g = with_weight_decay(g, p, group["weight_decay"], out=work)  # g ← g + λθ
@@ -98,7 +104,10 @@ class AdamW(Adam):
 
     Before the Adam step, θ ← θ - η·λ·θ (the decay is multiplied by the learning rate, as
     torch does; the paper's schedule multiplier is the lr schedule). The gradient itself
-    is not changed. Defaults as Adam but weight_decay=1e-2.
+    is not changed. Defaults as Adam but weight_decay=1e-2. The same as
+    ``Adam(..., decoupled_weight_decay=True)``. Unlike torch's, our AdamW groups hold no
+    ``decoupled_weight_decay`` entry (like torch's constructor, ours takes no such
+    argument); a group given one, e.g. by ``load_state_dict``, follows it.
     """
 
     decoupled_weight_decay = True
@@ -114,4 +123,12 @@ class AdamW(Adam):
         maximize: bool = False,
         **options: Any,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, **options)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
+        Optimizer.__init__(self, params, defaults, **options)

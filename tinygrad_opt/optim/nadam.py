@@ -98,7 +98,8 @@ class NAdam(Optimizer):
         s, r = state["exp_avg"], state["exp_avg_sq"]
         ema_(s, g, beta1)
         ema_square_(r, g, beta2)
-        denom = r / bias_correction(beta2, t)
+        # np.divide with out=: an array even for a 0-d parameter (r / c would be a scalar)
+        denom = np.divide(r, bias_correction(beta2, t), out=np.empty_like(r))
         np.sqrt(denom, out=denom)
         denom += group["eps"]
         p -= (lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom

@@ -174,7 +174,7 @@ class Optimizer:
         chunk_size: int | None = None,
         threads: int | None = None,
     ) -> None:
-        self.defaults = dict(defaults)
+        self.defaults = {k: plain_number(v) for k, v in defaults.items()}
         self.validate(self.defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
@@ -235,14 +235,54 @@ class Optimizer:
 
     # ----------------------------------------------------------------- groups
     def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add a group of parameters, optionally with its own hyperparameters."""
+        """Add a group of parameters, optionally with its own hyperparameters.
+
+        As in torch, the parameters may be ``(name, Tensor)`` pairs (what
+        ``Module.named_parameters()`` yields): the names are kept in the group's
+        ``"param_names"`` (and so in ``state_dict``). All parameters of all groups must
+        be named, or none.
+        """
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError("a parameter group must be a dict with a 'params' entry")
         group = dict(group)
         params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                "optimizer parameters must be an ordered collection (a list), not a set: "
+                "the order of a set changes between runs"
+            )
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        named = [p for p in params if isinstance(p, tuple)]
+        if named:
+            if len(named) != len(params):
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are "
+                    "missing"
+                )
+            if "param_names" in group:
+                raise ValueError(
+                    "give parameter names as (name, Tensor) pairs or as 'param_names', not both"
+                )
+            group["param_names"] = [pair[0] for pair in params]
+            params = [pair[1] for pair in params]
+        if "param_names" in group:
+            names = group["param_names"] = list(group["param_names"])
+            if len(names) != len(params) or not all(isinstance(n, str) for n in names):
+                raise ValueError(
+                    f"'param_names' must hold one string per parameter ({len(params)}), "
+                    f"got {names!r}"
+                )
+        if self.param_groups and ("param_names" in group) != (
+            "param_names" in self.param_groups[0]
+        ):
+            have = "with" if "param_names" in group else "without"
+            other = "without" if "param_names" in group else "with"
+            raise ValueError(
+                f"all optimizer param groups should be with/without names: cannot add a "
+                f"param group {have} names to an optimizer {other} names"
+            )
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise TypeError(
@@ -253,7 +293,7 @@ class Optimizer:
             raise ValueError("a parameter appears more than once in the same group")
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
-        unknown = set(group) - set(self.defaults) - {"params"}
+        unknown = set(group) - set(self.defaults) - {"params", "param_names"}
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} has no hyperparameter(s) {sorted(unknown)}; "
@@ -261,7 +301,10 @@ class Optimizer:
             )
         for key, value in self.defaults.items():
             group.setdefault(key, value)
-        self.validate({k: v for k, v in group.items() if k != "params"})
+        for key, value in group.items():
+            if key not in ("params", "param_names"):
+                group[key] = plain_number(value)
+        self.validate({k: v for k, v in group.items() if k not in ("params", "param_names")})
         if self.flat:
             dtypes = sorted({str(p.dtype) for p in params})
             if len(dtypes) > 1:
@@ -505,7 +548,7 @@ class Optimizer:
             new_state[p] = copy.deepcopy(s)
         del params
         hps = [
-            {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            {k: plain_number(copy.deepcopy(v)) for k, v in saved.items() if k != "params"}
             for saved in saved_groups
         ]
         for hp in hps:
@@ -547,7 +590,9 @@ class Optimizer:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
             n = sum(p.size for p in group["params"])
-            hp = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
+            hp = ", ".join(
+                f"{k}={v}" for k, v in group.items() if k not in ("params", "param_names")
+            )
             lines.append(f"  group {i}: {len(group['params'])} tensors, {n} values; {hp}")
         lines.append(")")
         return "\n".join(lines)
@@ -887,6 +932,23 @@ class _FlatGroup:
 
 
 # --------------------------------------------------------------------------- validation helpers
+def plain_number(value: Any) -> Any:
+    """A hyperparameter with numpy scalars (``np.float32(0.1)``, ``np.int64(5)``, 0-d
+    arrays) replaced by the Python numbers they hold, inside tuples and lists too.
+
+    torch accepts such values (it converts them to double); here they would fail the
+    ``isinstance(x, (int, float))`` checks, and a float32 learning rate would make the
+    scalar arithmetic of an update float32.
+    """
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return value.item()
+    if isinstance(value, tuple):
+        return tuple(plain_number(v) for v in value)
+    if isinstance(value, list):
+        return [plain_number(v) for v in value]
+    return value
+
+
 def check_nonnegative(what: str, value: Any) -> None:
     """Raise ``ValueError("Invalid <what>: <value>")`` unless value is a number >= 0."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0.0:

@@ -86,7 +86,7 @@ class RMSprop(Optimizer):
         if group["centered"]:
             g_avg = state.setdefault("grad_avg", np.zeros_like(p))
             ema_(g_avg, g, rho)
-            v = r - g_avg * g_avg
+            v = np.subtract(r, g_avg * g_avg, out=np.empty_like(r))  # an array even if 0-d
             np.maximum(v, 0.0, out=v)
             denom = np.sqrt(v, out=v)
         else:
