@@ -63,8 +63,9 @@ class Adam(Optimizer):
             weight_decay=weight_decay,
             amsgrad=amsgrad,
             maximize=maximize,
-            decoupled_weight_decay=decoupled_weight_decay,
         )
+        if not self.decoupled_weight_decay:  # AdamW's groups are always decoupled
+            defaults["decoupled_weight_decay"] = decoupled_weight_decay
         super().__init__(params, defaults, **options)
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
@@ -123,12 +124,4 @@ class AdamW(Adam):
         maximize: bool = False,
         **options: Any,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            maximize=maximize,
-        )
-        Optimizer.__init__(self, params, defaults, **options)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, **options)
