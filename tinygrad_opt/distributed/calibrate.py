@@ -88,6 +88,9 @@ __all__ = [
     "fit_lognormal_sigma",
     "fit_memory_streams",
     "fit_turn_time",
+    "turn_probe_settings",
+    "turn_time_of",
+    "cluster_flags",
     "last_level_cache_bytes",
     "mlp_sizes",
     "predict",
@@ -105,8 +108,7 @@ MODES = ("allreduce", "ps")
 IN_FEATURES, CLASSES, BATCH, DATASET = 64, 10, 32, 2048
 ADAM_BYTES_PER_PARAM = 16  # float32 parameter, gradient and two moments
 WARMUP = 3  # training steps left out of every mean
-TURN_WORK_S = 4e-4  # the turn probe's computation per iteration, timed alone
-TURN_BYTES = 64  # the turn probe's all-reduce (16 float32)
+TURN_BYTES = 64  # every message of the turn probe (16 float32)
 
 
 class CalibrationError(RuntimeError):
@@ -294,33 +296,46 @@ def fit_memory_streams(
     )
 
 
-def fit_turn_time(
-    step_s: float,
-    compute_s: float,
-    ranks: int,
-    cores: float,
-    latency_s: float,
-    bandwidth: float,
-    message_bytes: float = TURN_BYTES,
-) -> float:
-    """``turn_time`` from the turn probe: ``max(0, T − (s·t + a·α + b·M/B))``.
+def fit_turn_time(step_s: float, predicted_without_turn_s: float) -> float:
+    """``turn_time`` from the turn probe: ``max(0, T − T₀)``.
 
-    ``T``: measured mean seconds of one iteration {compute ``t`` (timed alone, one rank);
-    ``Barrier`` + ``Allreduce`` of ``M`` bytes} on ``ranks`` ranks; ``s = max(1, K/c)``
-    (processor sharing) and ``(a, b)`` the ring all-reduce's coefficients
-    (:func:`collective_coefficients`) with the fitted ``α``, ``B``: the simulator's
-    prediction of that iteration without the turn term. Whatever the loop takes beyond
-    it is the wait for a turn on a core, the same at every step.
+    ``T``: the probe's measured mean step on the most ranks (:func:`probe_turns`: the
+    model's own forward+backward and update, synchronised in the mode's pattern with
+    tiny messages); ``T₀``: the simulator's step for that loop without the turn term
+    (:func:`turn_probe_settings`), whose compute and update times the same probe
+    measured at one rank. Whatever the loop takes beyond it is the waiting for turns on
+    the cores around the step's synchronisations.
     """
-    if not (step_s > 0 and compute_s > 0 and latency_s >= 0 and bandwidth > 0):
+    if not (step_s > 0 and predicted_without_turn_s > 0):
         raise ValueError(
-            f"fit_turn_time needs positive times and bandwidth, got step {step_s!r}, "
-            f"compute {compute_s!r}, latency {latency_s!r}, bandwidth {bandwidth!r}"
+            f"fit_turn_time needs positive times, got step {step_s!r}, predicted "
+            f"{predicted_without_turn_s!r}"
         )
-    s = _node(int(ranks), cores).oversubscription
-    a, b = collective_coefficients("allreduce", int(ranks), cores)
-    predicted = s * compute_s + a * latency_s + b * float(message_bytes) / bandwidth
-    return float(max(0.0, step_s - predicted))
+    return float(max(0.0, step_s - predicted_without_turn_s))
+
+
+def turn_probe_settings(
+    cluster: dict[str, Any], parameters: int, mode: str, ranks: int, alone: dict[str, float]
+) -> dict[str, Any]:
+    """Settings of the turn probe's loop as the simulator sees it, with no turn term:
+    ``cluster`` (a calibrated ``[cluster]`` section) on ``ranks`` ranks, a workload of
+    ``parameters`` (their Adam update's memory) whose messages are
+    :data:`TURN_BYTES` long, and the compute and update times ``alone`` (the probe's own
+    at one rank)."""
+    return {
+        "cluster": {**cluster, "devices_per_node": int(ranks), "turn_time": 0.0},
+        "workload": {
+            "parameters": int(parameters),
+            "per_worker_batch": BATCH,
+            "compute_time_per_step": float(alone["compute_s"]),
+            "update_time": float(alone["update_s"]),
+            "bytes_per_param": TURN_BYTES / int(parameters),
+            "update_bytes": float(ADAM_BYTES_PER_PARAM * int(parameters)),
+            "steps": 1000,
+        },
+        "scheme": scheme_settings(mode),
+        "simulation": dict(SIMULATION),
+    }
 
 
 def last_level_cache_bytes() -> float:
@@ -472,69 +487,70 @@ def probe_contention(ctx: Any, parameters: float, seconds: float = 0.1) -> dict[
     return {"compute_s": float(compute), "update_s": float(update)}
 
 
-def _turn_work(reps: int) -> Callable[[], None]:
-    """The turn probe's fixed computation: ``reps`` products of a 64×64 float32 matrix."""
-    x = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32) / 8
-    out = np.empty_like(x)
-
-    def work() -> None:
-        for _ in range(reps):
-            np.matmul(x, x, out=out)
-
-    return work
-
-
-def size_turn_work(target_s: float = TURN_WORK_S, seconds: float = 0.2) -> dict[str, float]:
-    """At one rank: how many matrix products take about ``target_s``, and the mean time
-    of that computation alone (over about ``seconds``)."""
-    one = _turn_work(1)
-    for _ in range(200):
-        one()
-    t = time.perf_counter()
-    for _ in range(2000):
-        one()
-    reps = max(1, round(target_s / ((time.perf_counter() - t) / 2000)))
-    work = _turn_work(reps)
-    work()
-    n = max(20, int(seconds / target_s))
-    t = time.perf_counter()
-    for _ in range(n):
-        work()
-    return {"reps": int(reps), "compute_s": (time.perf_counter() - t) / n}
-
-
 def probe_turns(
-    ctx: Any, reps: int, seconds: float = 0.7, nbytes: int = TURN_BYTES
+    ctx: Any, parameters: float, mode: str, seconds: float = 0.8, nbytes: int = TURN_BYTES
 ) -> dict[str, float]:
-    """Every rank loops {the turn probe's computation; ``Barrier`` + ``Allreduce`` of
-    :data:`TURN_BYTES`} for about ``seconds`` (the same count on every rank). Returns the
-    mean seconds per iteration (the slowest rank's loop) and of its computation."""
+    """Every rank trains the calibration model in ``mode``'s pattern, but every message
+    is ``nbytes`` long, for about ``seconds`` (the same step count on every rank).
+
+    ``"allreduce"``: forward+backward, ``Barrier`` + ``Allreduce`` of ``nbytes``, the
+    Adam update on every rank. ``"ps"``: forward+backward, every other rank sends
+    ``nbytes`` to rank 0, which runs the Adam update and sends ``nbytes`` back to each.
+    Returns the mean seconds per step (the slowest rank's loop) and, measured on every
+    rank, of its forward+backward (``compute_s``) and of the update (``update_s``: on
+    rank 0 in ``"ps"``, which alone updates).
+    """
     from mpi4py import MPI
 
-    work = _turn_work(int(reps))
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'allreduce' or 'ps', got {mode!r}")
+    comm, rank, world = ctx.comm, ctx.rank, ctx.world_size
+    model, opt, X, y = _build(parameters)
+    rng = np.random.default_rng(rank)
     buf = np.ones(max(1, int(nbytes) // 4), dtype=np.float32)
+    inbox = [np.empty_like(buf) for _ in range(world)]
 
-    def step() -> float:
+    def synchronise_and_update() -> float:
+        if mode == "allreduce":
+            comm.Barrier()
+            comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            t = time.perf_counter()
+            opt.step()
+            return time.perf_counter() - t
+        if rank != 0:
+            comm.Send(buf, dest=0, tag=11)
+            comm.Recv(buf, source=0, tag=12)
+            return 0.0
+        MPI.Request.Waitall([comm.Irecv(inbox[r], source=r, tag=11) for r in range(1, world)])
         t = time.perf_counter()
-        work()
-        c = time.perf_counter() - t
-        ctx.comm.Barrier()
-        ctx.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-        return c
+        opt.step()
+        u = time.perf_counter() - t
+        MPI.Request.Waitall([comm.Isend(buf, dest=r, tag=12) for r in range(1, world)])
+        return u
 
-    warm = 30  # the same on every rank: each iteration is a collective
-    t = time.perf_counter()
-    for _ in range(warm):
+    def step() -> tuple[float, float]:
+        t = time.perf_counter()
+        opt.zero_grad()
+        _loss(model, X, y, rng.integers(0, DATASET, BATCH)).backward()
+        return time.perf_counter() - t, synchronise_and_update()
+
+    for _ in range(5):  # the same count on every rank: every step synchronises
         step()
-    guess = (time.perf_counter() - t) / warm
-    n = int(ctx.comm.allreduce(max(20, min(20000, math.ceil(seconds / guess))), op=MPI.MIN))
-    ctx.comm.Barrier()
     t = time.perf_counter()
-    compute = [step() for _ in range(n)]
+    for _ in range(5):
+        step()
+    guess = (time.perf_counter() - t) / 5
+    n = int(comm.allreduce(max(20, min(20000, math.ceil(seconds / guess))), op=MPI.MIN))
+    comm.Barrier()
+    t = time.perf_counter()
+    times = np.array([step() for _ in range(n)])
     total = time.perf_counter() - t
-    step_s = max(ctx.comm.allgather(total / n))
-    return {"step_s": float(step_s), "compute_s": float(np.mean(ctx.comm.allgather(
-        float(np.mean(compute))))), "iterations": n}  # fmt: skip
+    step_s = max(comm.allgather(total / n))
+    compute = float(np.mean(comm.allgather(float(times[:, 0].mean()))))
+    updaters = [u for u in comm.allgather(float(times[:, 1].mean())) if u > 0]
+    return {"step_s": float(step_s), "compute_s": compute,
+            "update_s": float(np.mean(updaters)) if updaters else 0.0,
+            "iterations": n}  # fmt: skip
 
 
 def measure_training(
@@ -595,9 +611,9 @@ def _job_main(argv: Sequence[str]) -> int:
 
     Spec keys (all optional): ``collective_bytes`` (sweep sizes), ``contention`` (model
     sizes to probe), ``probe_seconds``, ``training`` (``[{parameters, mode, steps}]``),
-    ``quick``, ``cold_bytes``, ``keep_samples``, ``timeout``, ``turn_size`` (seconds of
-    the turn probe's work to size at this rank), ``turn_probe`` (``{reps, seconds}``); a
-    training entry may add ``min_seconds``.
+    ``quick``, ``cold_bytes``, ``keep_samples``, ``timeout``, ``turn_probe``
+    (``{workloads: [{parameters, mode}], seconds, bytes}``); a training entry may add
+    ``min_seconds``.
     """
     ap = argparse.ArgumentParser(prog="python -m tinygrad_opt.distributed.calibrate")
     ap.add_argument("--job", required=True, help="JSON file: what to measure")
@@ -613,12 +629,14 @@ def _job_main(argv: Sequence[str]) -> int:
     if sizes and ctx.world_size > 1:
         quick, cold = bool(spec.get("quick", False)), float(spec.get("cold_bytes", 0.0))
         result.update(sweep_collectives(ctx, sizes, quick, cold))
-    if "turn_size" in spec:
-        result["turn_work"] = size_turn_work(float(spec["turn_size"]))
     if "turn_probe" in spec:
         tp = spec["turn_probe"]
-        nbytes = int(tp.get("bytes", TURN_BYTES))
-        result["turns"] = probe_turns(ctx, int(tp["reps"]), float(tp.get("seconds", 0.7)), nbytes)
+        nbytes, secs = int(tp.get("bytes", TURN_BYTES)), float(tp.get("seconds", 0.8))
+        result["turns"] = [
+            {"parameters": w["parameters"], "mode": w["mode"],
+             **probe_turns(ctx, w["parameters"], w["mode"], secs, nbytes)}
+            for w in tp["workloads"]
+        ]  # fmt: skip
     seconds = float(spec.get("probe_seconds", 0.1))
     result["contention"] = [
         {"parameters": p, **probe_contention(ctx, p, seconds)} for p in spec.get("contention", [])
@@ -700,8 +718,8 @@ class Calibration:
     cache_bytes_per_node: float
     sigma: float
     workloads: dict[str, dict[str, Any]]  # "<parameters>/<mode>" -> workload fields
-    turn_time_s: float = 0.0  # waiting per step for a core when oversubscribed
-    turn_probe: dict[str, Any] = field(default_factory=dict)  # what fit_turn_time used
+    # "<parameters>/<mode>" -> what fit_turn_time used (the workload's "turn_time")
+    turn_probe: dict[str, dict[str, Any]] = field(default_factory=dict)
     sweeps: dict[str, list[list[float]]] = field(default_factory=dict)  # "ps/4" -> rows
     contention: list[dict[str, Any]] = field(default_factory=list)
     host: str = ""
@@ -780,7 +798,6 @@ def calibrate(
         {
             "contention": params,
             "probe_seconds": probe_s,
-            "turn_size": TURN_WORK_S,
             "training": [
                 {"parameters": p, "mode": m, "steps": steps, "min_seconds": train_s}
                 for p in params
@@ -819,18 +836,6 @@ def calibrate(
                for key, rows in sweeps.items() for nbytes, seconds in rows]  # fmt: skip
     alpha, bandwidth = fit_latency_bandwidth(samples, cores)
     alpha = max(alpha, 1e-9)  # the simulator needs a latency > 0
-    turn_s, turn_probe = 0.0, {}
-    crowded = [k for k in multi if k > math.ceil(cores - 1e-9)]  # more ranks than cores
-    if crowded:
-        k = max(crowded)
-        work = one["turn_work"]
-        say(f"{k} ranks: turn probe ({work['compute_s'] * 1e3:.2f} ms of work + all-reduce)")
-        tp = {"reps": work["reps"], "seconds": 0.25 if quick else 0.8}
-        res = run_job(k, {"turn_probe": tp}, timeout)["turns"]
-        turn_s = fit_turn_time(res["step_s"], work["compute_s"], k, cores, alpha, bandwidth)
-        turn_probe = {"ranks": k, "work_alone_s": work["compute_s"], "reps": work["reps"],
-                      "message_bytes": TURN_BYTES, **res,
-                      "predicted_without_turn_s": res["step_s"] - turn_s}  # fmt: skip
     workloads: dict[str, dict[str, Any]] = {}
     sigmas = []
     for t in one["training"]:
@@ -844,7 +849,32 @@ def calibrate(
             "update_time": max(t["after_compute_s"], 0.0),
             "step_time": t["mean_step_s"],
             "sigma": sigmas[-1],
+            "turn_time": 0.0,
         }
+    turn_probe: dict[str, dict[str, Any]] = {}
+    crowded = [k for k in multi if k > math.ceil(cores - 1e-9)]  # more ranks than cores
+    if crowded:
+        k = max(crowded)
+        say(f"1 and {k} ranks: turn probe (each model and mode, synchronised by tiny messages)")
+        tp = {"workloads": [{"parameters": p, "mode": m} for p in params for m in MODES],
+              "seconds": 0.3 if quick else 0.8}  # fmt: skip
+        alone = run_job(1, {"turn_probe": tp}, timeout)["turns"]
+        crowd = run_job(k, {"turn_probe": tp}, timeout)["turns"]
+        cluster = {"nodes": 1, "bandwidth": bandwidth, "latency": alpha,
+                   "intra_bandwidth": bandwidth, "intra_latency": alpha,
+                   "cores_per_node": cores, "memory_streams_per_node": streams,
+                   "cache_bytes_per_node": cache,
+                   "compute": _compute_model(float(np.median(sigmas)))}  # fmt: skip
+        for one_rank, many in zip(alone, crowd):
+            key = f"{many['parameters']}/{many['mode']}"
+            settings = turn_probe_settings(cluster, many["parameters"], many["mode"], k, one_rank)
+            predicted = predict_step_time(settings)
+            tau = fit_turn_time(many["step_s"], predicted)
+            workloads[key]["turn_time"] = tau
+            measured = {f: many[f] for f in ("step_s", "compute_s", "update_s", "iterations")}
+            turn_probe[key] = {"ranks": k, "message_bytes": TURN_BYTES, "alone": one_rank,
+                               **measured, "predicted_without_turn_s": predicted,
+                               "turn_time_s": tau}  # fmt: skip
     return Calibration(
         ranks=ranks,
         sizes=params,
@@ -855,7 +885,6 @@ def calibrate(
         cache_bytes_per_node=cache,
         sigma=float(np.median(sigmas)),
         workloads=workloads,
-        turn_time_s=turn_s,
         turn_probe=turn_probe,
         sweeps=sweeps,
         contention=[{"ranks": k, **c} for k in ranks for c in contention[k]],
@@ -871,13 +900,26 @@ def _sig(x: float, digits: int = 5) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def cluster_settings(cal: Calibration) -> dict[str, Any]:
-    """The ``[cluster]`` section (with ``[cluster.compute]``) of the calibrated file."""
-    compute = (
-        {"kind": "lognormal", "sigma": _sig(cal.sigma, 3)}
-        if cal.sigma > 1e-4
-        else {"kind": "deterministic"}
-    )
+def _compute_model(sigma: float) -> dict[str, Any]:
+    if sigma > 1e-4:
+        return {"kind": "lognormal", "sigma": _sig(sigma, 3)}
+    return {"kind": "deterministic"}
+
+
+def turn_time_of(cal: Calibration, parameters: int, mode: str) -> float:
+    """The turn time measured for one calibrated model size and mode (0 if none was)."""
+    w = cal.workloads.get(f"{int(parameters)}/{mode}", {})
+    return float(w.get("turn_time", 0.0))
+
+
+def cluster_settings(
+    cal: Calibration, parameters: int | None = None, mode: str = "allreduce"
+) -> dict[str, Any]:
+    """The ``[cluster]`` section (with ``[cluster.compute]``) of the calibrated file;
+    ``turn_time`` is that of the model size ``parameters`` (default the largest) in
+    ``mode``: the waiting for turns depends on the work between synchronisations."""
+    compute = _compute_model(cal.sigma)
+    parameters = max(cal.sizes) if parameters is None else parameters
     return {
         "name": f"calibrated: {cal.host or 'this machine'}, {cal.cpus} CPUs, MPI on one node",
         "nodes": 1,
@@ -889,7 +931,7 @@ def cluster_settings(cal: Calibration) -> dict[str, Any]:
         "cores_per_node": _sig(cal.cores_per_node, 4),
         "memory_streams_per_node": _sig(cal.memory_streams_per_node, 4),
         "cache_bytes_per_node": float(cal.cache_bytes_per_node),
-        "turn_time": _sig(cal.turn_time_s, 4),
+        "turn_time": _sig(turn_time_of(cal, parameters, mode), 4),
         "compute": compute,
     }
 
@@ -927,7 +969,7 @@ def settings_for(
     cal: Calibration, parameters: int, mode: str, ranks: int | None = None
 ) -> dict[str, Any]:
     """A whole settings dictionary (the sections of a TOML file) for one configuration."""
-    cluster = cluster_settings(cal)
+    cluster = cluster_settings(cal, parameters, mode)
     if ranks is not None:
         cluster["devices_per_node"] = int(ranks)
     return {
@@ -995,9 +1037,10 @@ def toml_text(cal: Calibration, mode: str = "allreduce") -> str:
         "cluster.cores_per_node": f"effective cores (of {cal.cpus} CPUs): fitted",
         "cluster.memory_streams_per_node": "updates at full memory speed at once: fitted",
         "cluster.cache_bytes_per_node": f"last-level cache, {cache}",
-        "cluster.turn_time": f"{format_duration(cal.turn_time_s)}"
+        "cluster.turn_time": f"{format_duration(settings['cluster']['turn_time'])}"
         + (f" per step with > {math.ceil(cal.cores_per_node - 1e-9)} ranks: turn probe"
-           if cal.turn_probe else ": no turn probe (no rank count above the cores)"),
+           " of this [workload]" if cal.turn_probe
+           else ": no turn probe (no rank count above the cores)"),
         "cluster.compute.sigma": "log-std of the compute time per step: fitted",
         "workload.compute_time_per_step": format_duration(
             settings["workload"]["compute_time_per_step"]
@@ -1014,9 +1057,10 @@ def toml_text(cal: Calibration, mode: str = "allreduce") -> str:
         "#   cores_per_node, memory_streams_per_node: slow-down of concurrent forward+backward",
         "#     passes and Adam updates against one rank;",
         "#   compute time, update time, sigma: training steps at 1 rank;",
-        "#   turn_time: waiting for a core per step with more ranks than cores: a loop of",
-        "#     short computations and small all-reduces on the most ranks, minus the",
-        "#     processor-sharing prediction for it.",
+        "#   turn_time: waiting for turns on the cores per step with more ranks than cores:",
+        "#     on the most ranks, the model's own training steps synchronised by 64-byte",
+        "#     messages, minus the simulator's step for that loop without turns; it depends",
+        "#     on the work between synchronisations, so each workload has its own (below).",
         "#",
         "#   tinygrad-opt whatif --config THIS.toml",
         "#   tinygrad-opt whatif --config THIS.toml --devices-per-node 1,2,4,8",
@@ -1031,7 +1075,7 @@ def toml_text(cal: Calibration, mode: str = "allreduce") -> str:
         head.append(
             f"#   --params {w['parameters']} --compute-time "
             f"{_sig(w['compute_time_per_step'], 4)}s --update-time {_sig(w['update_time'], 4)}s "
-            f"{flags}"
+            f"--turn-time {_sig(w.get('turn_time', 0.0), 4)}s {flags}"
         )
     return "\n".join(head) + "\n\n" + to_toml(settings, comments)
 
@@ -1050,17 +1094,19 @@ def predict(
     ranks: int | None = None,
     mode: str | None = None,
     workload: dict[str, Any] | None = None,
+    cluster: dict[str, Any] | None = None,
 ) -> Any:
     """The simulator's result (:class:`~tinygrad_opt.cluster.SimulationResult`) for a
     cluster file (or settings), as ``tinygrad-opt whatif --config FILE --devices-per-node
     RANKS --scheme ...`` with workload flags: ``workload`` overrides ``[workload]`` key by
-    key. The file must then describe one configuration."""
+    key, ``cluster`` likewise ``[cluster]``. The file must then describe one
+    configuration."""
     from tinygrad_opt.cluster.config import expand, load_toml, merge_settings, simulation_options
 
     base = load_toml(config) if isinstance(config, (str, Path)) else config
-    override: dict[str, Any] = {}
+    override: dict[str, Any] = {"cluster": dict(cluster or {})}
     if ranks is not None:
-        override["cluster"] = {"devices_per_node": int(ranks)}
+        override["cluster"]["devices_per_node"] = int(ranks)
     if mode is not None:
         override["scheme"] = scheme_settings(mode)
     if workload:
@@ -1077,15 +1123,22 @@ def predict_step_time(
     ranks: int | None = None,
     mode: str | None = None,
     workload: dict[str, Any] | None = None,
+    cluster: dict[str, Any] | None = None,
 ) -> float:
     """Mean step time (s) of :func:`predict`."""
-    return float(predict(config, ranks, mode, workload).step_time_s)
+    return float(predict(config, ranks, mode, workload, cluster).step_time_s)
 
 
 def workload_flags(cal: Calibration, parameters: int, mode: str) -> dict[str, Any]:
     """The ``[workload]`` keys a ``whatif`` run of one calibrated size and mode overrides."""
     w = workload_settings(cal, parameters, mode)
     return {k: w[k] for k in ("parameters", "compute_time_per_step", "update_time", "name")}
+
+
+def cluster_flags(cal: Calibration, parameters: int, mode: str) -> dict[str, Any]:
+    """The ``[cluster]`` keys a ``whatif`` run of one calibrated size and mode overrides:
+    its own ``turn_time`` (``--turn-time``)."""
+    return {"turn_time": _sig(turn_time_of(cal, parameters, mode), 4)}
 
 
 # ============================================================================ checking
@@ -1125,7 +1178,7 @@ def validation_runs(
             phases[(p, m, k)].append(res["training"][0]["per_role"])
     rows = []
     for p, m, k in configs:
-        sim = predict(config, k, m, workload_flags(cal, p, m))
+        sim = predict(config, k, m, workload_flags(cal, p, m), cluster_flags(cal, p, m))
         runs = measured[(p, m, k)]
         mean = float(np.mean(runs))
         runs_phases = phases[(p, m, k)]
