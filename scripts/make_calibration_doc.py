@@ -128,10 +128,10 @@ def fitted_table(cal: cb.Calibration) -> str:
         "read from `/sys/devices/system/cpu/cpu0/cache` |",
         f"| compute spread σ | `[cluster.compute] sigma` | {cal.sigma:.3g} | log-std of the "
         "per-step compute times at 1 rank (median over sizes and modes) |",
-        f"| turn time τ | `turn_time` | {ms(cal.turn_time_s)} ms | "
-        + (f"turn probe on {cal.turn_probe['ranks']} ranks (below): its loop's time minus the "
-           "processor-sharing prediction |" if cal.turn_probe
-           else "no rank count above the cores: not measured |"),
+        f"| turn time τ | `turn_time` | {turn_values(cal)} | "
+        + ("turn probe on the most ranks (below): each model's own steps synchronised by "
+           "64-byte messages, minus the simulator's step for that loop without turns |"
+           if cal.turn_probe else "no rank count above the cores: not measured |"),
     ])  # fmt: skip
 
 
@@ -222,95 +222,102 @@ def misses(cal: cb.Calibration, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def turn_values(cal: cb.Calibration) -> str:
+    if not cal.turn_probe:
+        return "0"
+    return ", ".join(
+        f"{ms(tp['turn_time_s'])} ms ({count(int(key.split('/')[0]))} {key.split('/')[1]})"
+        for key, tp in sorted(cal.turn_probe.items(), key=lambda kv: kv[0].split("/")[::-1])
+    )
+
+
 def turn_probe_text(cal: cb.Calibration) -> str:
-    tp = cal.turn_probe
-    if not tp:
+    if not cal.turn_probe:
         return ""
-    pred = tp["predicted_without_turn_s"]
+    first = next(iter(cal.turn_probe.values()))
+    rows = [
+        "| model | mode | alone: compute / update (ms) | on "
+        f"{first['ranks']} ranks: compute / update (ms) | steps | step (ms) | predicted "
+        "without turns (ms) | τ (ms) |",
+        "|---:|---|---|---|---:|---:|---:|---:|",
+    ]
+    for key, tp in sorted(cal.turn_probe.items(), key=lambda kv: int(kv[0].split("/")[0])):
+        p, mode = key.split("/")
+        a = tp["alone"]
+        rows.append(
+            f"| {count(int(p))} | {mode} | {ms(a['compute_s'])} / {ms(a['update_s'])} | "
+            f"{ms(tp['compute_s'])} / {ms(tp['update_s'])} | {tp['iterations']} | "
+            f"{ms(tp['step_s'])} | {ms(tp['predicted_without_turn_s'])} | "
+            f"{ms(tp['turn_time_s'])} |"
+        )
+    table = "\n".join(rows)
     return f"""\
 ### Turn probe
 
-Every one of {tp["ranks"]} ranks repeats, {tp["iterations"]} times: a fixed numpy
-computation ({tp["reps"]} products of a 64×64 float32 matrix, {ms(tp["work_alone_s"])} ms
-when timed alone at one rank), then `Barrier` and a {tp["message_bytes"]}-byte
-`Allreduce`. Measured: {ms(tp["step_s"])} ms per iteration (the slowest rank; the
-computation itself took {ms(tp["compute_s"])} ms per iteration inside the loop).
-Predicted without the turn term: `s·t + ring all-reduce` = {ms(pred)} ms. `turn_time` =
-max(0, measured − predicted) = {ms(cal.turn_time_s)} ms.
+For every model size and mode, every one of {first["ranks"]} ranks trains the model as
+in that mode, except that every message is {first["message_bytes"]} bytes long: in
+`allreduce` its forward+backward, `Barrier` and a {first["message_bytes"]}-byte
+`Allreduce`, its Adam update; in `ps` its forward+backward, a {first["message_bytes"]}-byte
+message to rank 0, which runs the Adam update and answers each rank with
+{first["message_bytes"]} bytes. The same loop on one rank gives its compute and update
+times alone; the simulator, with everything else fitted, predicts the loop's step on
+{first["ranks"]} ranks from them without the turn term; τ is what the measured step took
+beyond that (never below 0). Compute and update inside the loop are wall times of those
+phases on each rank, turns included:
+
+{table}
 """
 
 
 def oversubscription_text(cal: cb.Calibration, rows: list[dict[str, Any]]) -> str:
     over = [r for r in rows if r["ranks"] > cal.cpus]
-    bad = [r for r in over if abs(r["error"]) > TOLERANCE]
-    if not bad:
+    if not over:
         return ""
-    long_steps = [
-        r for r in over
-        if cal.workloads[f"{r['parameters']}/{r['mode']}"]["compute_time_per_step"] >= 5e-3
-    ]  # fmt: skip
-    good = (
-        f"the rows with at least 5 ms of compute per step stay within "
-        f"{max(abs(r['error']) for r in long_steps):.0%} at {long_steps[0]['ranks']} ranks"
-        if long_steps
-        else "that holds for long steps"
-    )
-    waits = "; ".join(
-        f"{count(r['parameters'])} {r['mode']}, {r['ranks']} ranks: {ms(measured_parts(r)[2])} "
-        f"ms of waiting and moving bytes per step against {ms(measured_parts(r)[0])} ms of "
-        "compute"
-        for r in bad
-    )
-    excess = "; ".join(
-        f"{count(r['parameters'])} {r['mode']}: {ms(r['measured_s'] - r['predicted_s'])} ms"
-        for r in bad
-    )
-    tp = cal.turn_probe
-    if tp:
-        probe_err = tp["step_s"] / max(tp["predicted_without_turn_s"], 1e-12) - 1
-        term = f"""\
-The simulator's term for the turns is `turn_time` (τ): with more ranks than whole cores
-every step waits τ longer. It has its own probe (*Turn probe* below): on {tp["ranks"]}
-ranks, a loop of {ms(tp["work_alone_s"])} ms of computation and a small all-reduce took
-{ms(tp["step_s"])} ms per iteration, {probe_err:+.0%} against processor sharing and the
-fitted all-reduce ({ms(tp["predicted_without_turn_s"])} ms), so τ = {ms(cal.turn_time_s)}
-ms, and the predictions above include it. It does not close the gap: the training rows
-that miss still take longer than predicted by {excess} per step. A loop of equal short
-steps with a small message loses little to the turns ({probe_err:+.0%} here, 0 to +4% in
-direct tests, so τ varies from run to run between 0 and about 0.1 ms); in direct tests
-the same loop with a small update after the all-reduce matched processor sharing too,
-and only with a 400 kB all-reduce (the 0.1M model's gradient) did it take 0.28-0.35 ms
-per iteration more than predicted. So what the training steps lose is not a constant
-per synchronisation that a small-message probe can measure: it grows with the bytes
-each synchronisation moves between ranks that are not all running (a ring all-reduce
-of 400 kB is several rounds of copies, each needing its two ranks on the cores at
-once), and the parameter server adds a second round (push, then pull) through one
-rank. A term that fits those rows would have to be measured with the training's own
-messages, i.e. per configuration, which this calibration avoids."""
-    else:
+    bad = [r for r in over if abs(r["error"]) > TOLERANCE]
+    if cal.turn_probe:
+        short = min(cal.turn_probe.items(), key=lambda kv: kv[1]["alone"]["compute_s"])
+        key, tp = short
+        share = tp["turn_time_s"] / tp["step_s"] if tp["step_s"] > 0 else 0.0
         term = (
-            "The simulator's term for the turns, `turn_time`, was not measured (no rank "
-            "count above the cores) and is 0."
+            f"In this generation the turns cost the {count(int(key.split('/')[0]))} model "
+            f"({key.split('/')[1]}) {ms(tp['turn_time_s'])} ms per step, {share:.0%} of its "
+            f"probe's step on {tp['ranks']} ranks."
         )
+    else:
+        term = "The turn time was not measured (no rank count above the cores) and is 0."
+    verdict = (
+        f"With it, every oversubscribed configuration is within ±{TOLERANCE:.0%}."
+        if not bad
+        else f"{len(bad)} oversubscribed configuration(s) still miss ±{TOLERANCE:.0%} "
+        "(listed above)."
+    )
     return f"""\
-**Why short steps on oversubscribed cores miss.** With more ranks than cores the kernel
-runs the ranks in turns. The model treats that as processor sharing (every rank runs
-`c/d` of the time, so its CPU work takes `d/c` times longer), which is right for work
-that is long compared with the scheduler's time slice (of the order of a millisecond on
-Linux): {good}. It is wrong for steps of about a time slice or less. Ranks that wait in
-MPI poll for messages instead of sleeping (MPICH's default; with more ranks than CPUs
-`tinygrad-opt launch` and the calibration jobs set `MPIR_CVAR_CH4_PROGRESS_THROTTLE`, so
-a waiting rank sleeps a microsecond now and then, which helped the parameter server most:
-5.1-6.7 -> 2.0-2.2 ms per step of the 0.1M model on 4 ranks in a direct test, but it
-does not remove the turns), so a rank whose message has
-arrived may have to wait for its turn on a core while another rank polls there; each
-synchronisation then costs a good part of a time slice, not the microseconds of the
-fitted latency, which was measured with every rank inside the same collective. In a
-trace of the 0.1M-parameter all-reduce at 4 ranks the ranks took turns in pairs: two
-computed while the other two waited. Measured here: {waits}. The parameter server
-suffers most: each step has two rounds of messages through one rank (push, then pull),
-and each can wait for a turn. {term} The practical advice is the usual one: do not run
-more ranks than cores when steps are short.
+**Short steps on oversubscribed cores: the turn time.** With more ranks than cores the
+kernel runs the ranks in turns. Processor sharing (every rank runs `c/d` of the time, so
+its CPU work takes `d/c` times longer) is right for work that is long compared with the
+scheduler's time slice (of the order of a millisecond on Linux), and wrong for steps of
+about a time slice or less: at every synchronisation a rank whose peers' messages have
+arrived may wait for a core while another rank computes or polls there (MPI ranks poll
+while they wait; with more ranks than CPUs `tinygrad-opt launch` and the calibration
+jobs throttle MPICH's polling so that a waiting rank sleeps a microsecond now and then,
+which helped the parameter server most, 5.1-6.7 -> 2.0-2.2 ms per step of the 0.1M
+model on 4 ranks in a direct test, but does not remove the turns). In a trace of the
+0.1M-parameter all-reduce at 4 ranks the ranks took turns in pairs: two computed while
+the other two waited, and each rank's compute and update took 1.1-1.3 times longer per
+phase than alone, although the same work run without synchronising (the contention
+probe) slows down by exactly the processor-sharing factor. The simulator's term for
+this is `turn_time` (τ, *Turn probe* above): every step on a node with more ranks than
+whole cores waits τ longer. {term} {verdict}
+
+How much is lost depends on the work between synchronisations, so τ is measured per
+model size and mode, with the model's own steps and tiny messages (the messages' cost is
+the fitted all-reduce's). An earlier probe measured one τ for every model with a
+cache-resident computation (products of a 64×64 matrix, 0.4 ms) instead of the model's
+steps: on 4 ranks it lost 0.06-0.26 ms per step against processor sharing, where the
+0.1M model's own steps synchronised by the same 64-byte all-reduce lost 0.7-1.0 ms
+(measured back to back), and the 0.1M rows at 4 ranks were predicted 16-34% too fast.
+The practical advice stays the usual one: do not run more ranks than cores when steps
+are short.
 """
 
 
@@ -394,7 +401,8 @@ all-reduce, whose copies every rank makes at every step through shared memory; a
 parameter-server exchange is paced by one process, the server, taking the messages one
 after another, and is not slowed. The sweep tables below show both. `τ_d` is the
 waiting for a turn on a core around the synchronisation when ranks outnumber the cores
-(counted in the predicted `wait`), measured by the turn probe below.
+(counted in the predicted `wait`), measured for each model size and mode by the turn
+probe below.
 
 {turn_probe_text(cal)}
 ### Collective sweep

@@ -268,11 +268,11 @@ def parse(argv):
 def test_flags():
     a = parse([])
     assert a.ranks == [1, 2, 4] and a.sizes == [100_000, 5_000_000] and a.steps == 30
-    assert not a.quick and not a.check and a.out == "cluster.toml"
+    assert not a.quick and not a.check and a.out == "cluster.toml" and a.rounds is None
     a = parse(["--ranks", "1,2", "--sizes", "20k,0.5M", "--steps", "8", "--quick"])
     assert a.ranks == [1, 2] and a.sizes == [20_000, 500_000] and a.quick
     for bad in (["--ranks", "0,2"], ["--ranks", "x"], ["--sizes", "5"], ["--steps", "0"],
-                ["--timeout", "-1"]):  # fmt: skip
+                ["--rounds", "0"], ["--timeout", "-1"]):  # fmt: skip
         with pytest.raises(SystemExit):
             parse(bad)
 

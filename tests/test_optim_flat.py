@@ -453,3 +453,18 @@ def test_scratch_arrays_are_reused_per_thread_and_distinct():
     big = np.zeros(1 << 21, np.float32)
     (d,) = scratch(big)
     assert not np.shares_memory(d, a)  # past SCRATCH_LIMIT: fresh arrays, nothing kept
+
+
+def test_default_threads_follow_omp_num_threads(monkeypatch):
+    from tinygrad_opt.optim.optimizer import default_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cpus = default_threads()
+    assert 1 <= cpus <= 8
+    for value, want in (("1", 1), ("3", min(cpus, 3)), ("1,2", 1), ("64", cpus)):
+        monkeypatch.setenv("OMP_NUM_THREADS", value)
+        assert default_threads() == want, value
+        assert Adam([Tensor(np.zeros(3))]).threads == want  # what an optimizer takes
+    for ignored in ("", "0", "many", "-2"):  # not a positive count: the CPUs decide
+        monkeypatch.setenv("OMP_NUM_THREADS", ignored)
+        assert default_threads() == cpus, ignored

@@ -128,8 +128,9 @@ class ClusterSpec:
             ranks take turns on the cores: a rank whose peers' messages have arrived
             still waits for a core while another rank runs or polls there, for up to a
             scheduler time slice. Each worker's step then waits ``turn_time`` longer
-            (:attr:`turn_wait`); ``tinygrad-opt calibrate`` measures it with a loop of
-            short computations and small all-reduces.
+            (:attr:`turn_wait`). It depends on the work between synchronisations:
+            ``tinygrad-opt calibrate`` measures it per model size and mode, with the
+            model's own training steps synchronised by tiny messages.
     """
 
     workers: int | None = None

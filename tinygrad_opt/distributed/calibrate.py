@@ -32,18 +32,23 @@ itself (``mpiexec -n K python -m tinygrad_opt.distributed.calibrate --job ...``)
    step (the trace's ``compute``), its spread (lognormal ``σ`` of the per-step times)
    and the update time (everything after the compute: dividing or averaging the
    gradient, the optimizer step).
-4. **Turn probe** at the largest rank count with more ranks than whole cores: every rank
-   loops {a fixed numpy computation of ``t`` ≈ 0.4 ms (timed alone at one rank);
-   ``Barrier`` + a 64-byte ``Allreduce``}. Processor sharing predicts ``s·t`` plus the
-   fitted all-reduce per iteration; what the loop takes beyond that is the waiting for
-   a turn on a core around each synchronisation, ``turn_time`` (:func:`fit_turn_time`,
-   :attr:`ClusterSpec.turn_wait <tinygrad_opt.cluster.ClusterSpec.turn_wait>`).
+4. **Turn probe** at the largest rank count with more ranks than whole cores, per model
+   size and mode: every rank trains the model in the mode's pattern, but with 64-byte
+   messages (:func:`probe_turns`), and so does one rank alone. The simulator, with
+   everything above and the loop's own compute and update times alone, predicts the
+   loop's step without turns (:func:`turn_probe_settings`); what the loop takes beyond
+   that is the waiting for turns on the cores around the synchronisations,
+   ``turn_time`` (:func:`fit_turn_time`, :attr:`ClusterSpec.turn_wait
+   <tinygrad_opt.cluster.ClusterSpec.turn_wait>`). It depends on the work between
+   synchronisations (a cache-resident computation in place of the model's steps lost a
+   fraction of it), so every workload has its own.
 
 :func:`write_toml` writes a cluster file for ``tinygrad-opt whatif --config``: one node
 (``nodes = 1``) with ``devices_per_node`` = the rank counts, the fitted latency and
 bandwidth as its intra-node link, ``cores_per_node``, ``memory_streams_per_node``,
-``cache_bytes_per_node``, ``turn_time`` and a lognormal compute model; ``[workload]``
-holds the largest model, the comments give the ``whatif`` flags of the others.
+``cache_bytes_per_node``, ``turn_time`` (that of ``[workload]``) and a lognormal compute
+model; ``[workload]`` holds the largest model, the comments give the ``whatif`` flags of
+the others (with their ``--turn-time``).
 :func:`validation_runs` times separate, longer training runs for comparison
 (``--check``; ``scripts/make_calibration_doc.py`` writes ``docs/calibration.md`` from
 them).
@@ -748,6 +753,27 @@ class Calibration:
         return out
 
 
+def _median_records(runs: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Records of the same measurements from several rounds, merged: the median of each
+    number (a round that ran slow throughout does not move it; ``iterations`` and
+    ``steps`` are added up), lists of samples joined, anything else from the first round."""
+    out = []
+    for same in zip(*runs):
+        merged: dict[str, Any] = {}
+        for key, first in same[0].items():
+            values = [r[key] for r in same]
+            if key in ("iterations", "steps"):
+                merged[key] = int(sum(values))
+            elif isinstance(first, float):
+                merged[key] = float(np.median(values))
+            elif isinstance(first, list):
+                merged[key] = [x for v in values for x in v]
+            else:
+                merged[key] = first
+        out.append(merged)
+    return out
+
+
 def _sweep_sizes(gradient_bytes: Sequence[float], quick: bool) -> list[int]:
     """Sweep sizes: 8 bytes ×8 up to 256 KiB (enough to pin the latency), then ×2 up to
     the largest gradient, where the bandwidth decides; plus every model's gradient size.
@@ -769,6 +795,7 @@ def calibrate(
     quick: bool = False,
     timeout: float = 300.0,
     log: Callable[[str], None] | None = None,
+    rounds: int | None = None,
 ) -> Calibration:
     """Measure and fit (see the module docstring); returns a :class:`Calibration`.
 
@@ -776,7 +803,10 @@ def calibrate(
     count above 1 is needed); ``sizes``: model sizes in parameters; ``steps``: training
     steps per size and mode at one rank, at least (more until 0.25 s have passed; the
     first 3 are warm-up); ``quick``: fewer repetitions and sweep sizes, shorter probes (a
-    rough file in seconds); ``timeout``: per MPI job.
+    rough file in seconds); ``timeout``: per MPI job; ``rounds``: how many times every
+    job runs (default 3, 1 with ``quick``), each quantity being the median over the rounds:
+    on a virtual machine the speed of a process can change by tens of percent from one
+    process to the next.
     """
     t_start = time.perf_counter()
     say = log or (lambda _msg: None)
@@ -791,33 +821,38 @@ def calibrate(
         raise ValueError(f"model sizes must differ, got {list(sizes)}")
     if steps < WARMUP + 2:
         raise ValueError(f"steps must be at least {WARMUP + 2}, got {steps}")
+    rounds = (1 if quick else 3) if rounds is None else int(rounds)
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
     probe_s, train_s = (0.03, 0.05) if quick else (0.15, 0.25)
-    say(f"1 rank: contention probe, {steps} training steps per model size and mode")
-    one = run_job(
-        1,
-        {
-            "contention": params,
-            "probe_seconds": probe_s,
-            "training": [
-                {"parameters": p, "mode": m, "steps": steps, "min_seconds": train_s}
-                for p in params
-                for m in MODES
-            ],
-        },  # fmt: skip
-        timeout,
-    )
-    contention = {1: one["contention"]}
-    sweeps: dict[str, list[list[float]]] = {}
     cache = last_level_cache_bytes()
     collective = _sweep_sizes([4 * p for p in params], quick)
+    one_spec = {"contention": params, "probe_seconds": probe_s,
+                "training": [{"parameters": p, "mode": m, "steps": steps, "min_seconds": train_s}
+                             for p in params for m in MODES]}  # fmt: skip
+    multi_spec = {"collective_bytes": collective, "contention": params, "probe_seconds": probe_s,
+                  "quick": quick, "cold_bytes": 2 * cache}  # fmt: skip
+    ones: list[dict[str, Any]] = []
+    results: dict[int, list[dict[str, Any]]] = {k: [] for k in multi}
+    for r in range(rounds):
+        say(f"round {r + 1} of {rounds}: 1 rank: contention probe, {steps} training steps per "
+            f"model size and mode; {', '.join(map(str, multi))} ranks: all-reduce and "
+            "parameter-server sweep, contention probe")  # fmt: skip
+        ones.append(run_job(1, one_spec, timeout))
+        for k in multi:
+            results[k].append(run_job(k, multi_spec, timeout))
+    # every quantity is the median over the rounds (separate processes: this machine's
+    # speed changes from process to process more than within one)
+    one = {"contention": _median_records([o["contention"] for o in ones]),
+           "training": _median_records([o["training"] for o in ones])}  # fmt: skip
+    contention = {1: one["contention"]}
+    sweeps: dict[str, list[list[float]]] = {}
     for k in multi:
-        say(f"{k} ranks: all-reduce and parameter-server sweep, contention probe")
-        spec = {"collective_bytes": collective, "contention": params, "probe_seconds": probe_s,
-                "quick": quick, "cold_bytes": 2 * cache}  # fmt: skip
-        res = run_job(k, spec, timeout)
-        sweeps[f"allreduce/{k}"] = res["allreduce"]
-        sweeps[f"ps/{k}"] = res["ps"]
-        contention[k] = res["contention"]
+        for kind in MODES:
+            rows = [res[kind] for res in results[k]]
+            sweeps[f"{kind}/{k}"] = [[row[0][0], float(np.median([x[1] for x in row]))]
+                                     for row in zip(*rows)]  # fmt: skip
+        contention[k] = _median_records([res["contention"] for res in results[k]])
     # contention: slow-down of every probed size against one rank
     alone = {c["parameters"]: c for c in contention[1]}
     comp_k, comp_s, upd = [], [], []
@@ -838,8 +873,9 @@ def calibrate(
     alpha = max(alpha, 1e-9)  # the simulator needs a latency > 0
     workloads: dict[str, dict[str, Any]] = {}
     sigmas = []
-    for t in one["training"]:
-        sigmas.append(fit_lognormal_sigma(t["compute_samples"]))
+    for i, t in enumerate(one["training"]):
+        per_round = [fit_lognormal_sigma(o["training"][i]["compute_samples"]) for o in ones]
+        sigmas.append(float(np.median(per_round)))
         workloads[f"{t['parameters']}/{t['mode']}"] = {
             "parameters": t["parameters"],
             "mode": t["mode"],
@@ -858,8 +894,11 @@ def calibrate(
         say(f"1 and {k} ranks: turn probe (each model and mode, synchronised by tiny messages)")
         tp = {"workloads": [{"parameters": p, "mode": m} for p in params for m in MODES],
               "seconds": 0.3 if quick else 0.8}  # fmt: skip
-        alone = run_job(1, {"turn_probe": tp}, timeout)["turns"]
-        crowd = run_job(k, {"turn_probe": tp}, timeout)["turns"]
+        alone_runs, crowd_runs = [], []
+        for _ in range(rounds):  # alternating, so both see the same spread of speeds
+            alone_runs.append(run_job(1, {"turn_probe": tp}, timeout)["turns"])
+            crowd_runs.append(run_job(k, {"turn_probe": tp}, timeout)["turns"])
+        alone, crowd = _median_records(alone_runs), _median_records(crowd_runs)
         cluster = {"nodes": 1, "bandwidth": bandwidth, "latency": alpha,
                    "intra_bandwidth": bandwidth, "intra_latency": alpha,
                    "cores_per_node": cores, "memory_streams_per_node": streams,
@@ -872,8 +911,10 @@ def calibrate(
             tau = fit_turn_time(many["step_s"], predicted)
             workloads[key]["turn_time"] = tau
             measured = {f: many[f] for f in ("step_s", "compute_s", "update_s", "iterations")}
+            runs = [run[len(turn_probe)]["step_s"] for run in crowd_runs]
             turn_probe[key] = {"ranks": k, "message_bytes": TURN_BYTES, "alone": one_rank,
-                               **measured, "predicted_without_turn_s": predicted,
+                               **measured, "runs_s": runs, "rounds": rounds,
+                               "predicted_without_turn_s": predicted,
                                "turn_time_s": tau}  # fmt: skip
     return Calibration(
         ranks=ranks,
@@ -1289,6 +1330,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fewer repetitions and sweep sizes: a rough file in seconds",
     )
     parser.add_argument(
+        "--rounds",
+        type=_positive(int),
+        default=None,
+        help="run every measuring job this many times, take medians (default 3, 1 with --quick)",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="then time separate training runs and print predicted vs measured",
@@ -1310,7 +1357,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         cal = calibrate(ranks=args.ranks, sizes=args.sizes, steps=args.steps,
-                        quick=args.quick, timeout=args.timeout, log=say)  # fmt: skip
+                        quick=args.quick, timeout=args.timeout, log=say,
+                        rounds=args.rounds)  # fmt: skip
         path = write_toml(cal, args.out)
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
