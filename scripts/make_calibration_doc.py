@@ -487,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from-json", default=None, help="re-render a --json file, measure nothing")
     ap.add_argument("--ranks", default="1,2,4")
     ap.add_argument("--sizes", default="0.1M,5M")
-    ap.add_argument("--repeats", type=int, default=3, help="runs per configuration (3)")
+    ap.add_argument("--repeats", type=int, default=5, help="runs per configuration (5)")
+    ap.add_argument("--rounds", type=int, default=None, help="calibration rounds (default 3)")
     ap.add_argument("--quick", action="store_true", help="a rough, fast run (smoke test)")
     ap.add_argument("--lock", default=None, help="flock this file for the whole run")
     args = ap.parse_args(argv)
@@ -504,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         command = "python scripts/make_calibration_doc.py" + (" --quick" if args.quick else "")
         with locked(args.lock), tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            cal = cb.calibrate(ranks=ranks, sizes=sizes, quick=args.quick, log=say)
+            cal = cb.calibrate(ranks=ranks, sizes=sizes, quick=args.quick, log=say,
+                               rounds=args.rounds)  # fmt: skip
             toml_path = cb.write_toml(cal, args.toml or pathlib.Path(tmp) / "cluster.toml")
             rows = cb.validation_runs(
                 cal, toml_path, ranks, repeats=1 if args.quick else args.repeats,

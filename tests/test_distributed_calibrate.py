@@ -300,6 +300,7 @@ def test_quick_real_calibration_writes_a_valid_file(tmp_path):
     assert "wrote" in proc.stdout
     cal = cb.Calibration.from_dict(json.loads(data.read_text()))
     assert cal.ranks == [1, 2] and cal.latency_s > 0 and cal.bandwidth > 0
+    assert cal.host and cal.host in load_toml(out)["cluster"]["name"]  # this machine's name
     assert 0.25 <= cal.cores_per_node <= cal.cpus and cal.memory_streams_per_node >= 1
     assert set(cal.sweeps) == {"allreduce/2", "ps/2"}
     assert cal.turn_probe == {}  # 2 ranks on 2 CPUs: no turns

@@ -367,12 +367,21 @@ def _cpus() -> int:
 
 
 # ============================================================================ measuring (MPI)
-def _timed_max(comm: Any, fn: Callable[[], None], reps: int, warmup: int = 2) -> list[float]:
-    """Per repetition, the longest time any rank spent in ``fn`` (started after a barrier)."""
+def _timed_max(
+    comm: Any,
+    fn: Callable[[], None],
+    reps: int,
+    warmup: int = 2,
+    between: Callable[[], None] | None = None,
+) -> list[float]:
+    """Per repetition, the longest time any rank spent in ``fn`` (started after a
+    barrier); ``between`` runs, untimed, before each repetition's barrier."""
     for _ in range(warmup):
         fn()
     out = []
     for _ in range(reps):
+        if between is not None:
+            between()
         comm.Barrier()
         t = time.perf_counter()
         fn()
@@ -432,6 +441,21 @@ def _ps_step(comm: Any, MPI: Any, count: int, copies: int) -> Callable[[], None]
     return server
 
 
+def _compute_between(side: int = 256, products: int = 2) -> Callable[[], None]:
+    """Work every rank does between two timed exchanges of the sweep, as a training step
+    computes between two synchronisations: ``products`` products of ``side``×``side``
+    float32 matrices (three of them, 0.8 MB, go through the core's caches)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((side, side)).astype(np.float32) / 16 for _ in range(2))
+    out = np.empty_like(a)
+
+    def work() -> None:
+        for _ in range(products):
+            np.matmul(a, b, out=out)
+
+    return work
+
+
 def sweep_collectives(
     ctx: Any, sizes: Sequence[int], quick: bool = False, cold_bytes: float = 0.0
 ) -> dict[str, Any]:
@@ -444,17 +468,24 @@ def sweep_collectives(
     Each repetition uses the next of a few copies of the buffers, together more than
     ``cold_bytes`` where the repetitions allow: in training a large gradient is out of
     the cache when it is sent (the update and the next pass stream more than the cache
-    holds), a small one is not.
+    holds), a small one is not. Before each repetition every rank computes a little
+    (:func:`_compute_between`, untimed) unless the ranks outnumber the CPUs.
     """
     from mpi4py import MPI
 
     out: dict[str, Any] = {"allreduce": [], "ps": []}
+    # between the exchanges every rank computes, as in training (collectives right after
+    # a computation took up to twice as long here as back to back: the caches are
+    # someone else's); not with more ranks than CPUs, where the ranks would then take
+    # turns on the cores around every exchange: the turn probe measures that
+    work = _compute_between() if ctx.world_size <= _cpus() else None
     for nbytes in sizes:
         count = max(1, int(nbytes) // 4)
         reps = _reps_for(nbytes, quick)
         copies = _copies(4 * count, cold_bytes, reps + 2)
         for kind, make in (("allreduce", _allreduce_step), ("ps", _ps_step)):
-            times = _timed_max(ctx.comm, make(ctx.comm, MPI, count, copies), reps)
+            step = make(ctx.comm, MPI, count, copies)
+            times = _timed_max(ctx.comm, step, reps, between=work)
             out[kind].append([float(4 * count), float(np.mean(times))])
     return out
 
@@ -827,9 +858,11 @@ def calibrate(
     probe_s, train_s = (0.03, 0.05) if quick else (0.15, 0.25)
     cache = last_level_cache_bytes()
     collective = _sweep_sizes([4 * p for p in params], quick)
-    one_spec = {"contention": params, "probe_seconds": probe_s,
-                "training": [{"parameters": p, "mode": m, "steps": steps, "min_seconds": train_s}
-                             for p in params for m in MODES]}  # fmt: skip
+    one_spec = {"contention": params, "probe_seconds": probe_s}
+    # every training measurement in a process of its own, as the runs it predicts
+    train_specs = [{"training": [{"parameters": p, "mode": m, "steps": steps,
+                                  "min_seconds": train_s}]}
+                   for p in params for m in MODES]  # fmt: skip
     multi_spec = {"collective_bytes": collective, "contention": params, "probe_seconds": probe_s,
                   "quick": quick, "cold_bytes": 2 * cache}  # fmt: skip
     ones: list[dict[str, Any]] = []
@@ -839,6 +872,7 @@ def calibrate(
             f"model size and mode; {', '.join(map(str, multi))} ranks: all-reduce and "
             "parameter-server sweep, contention probe")  # fmt: skip
         ones.append(run_job(1, one_spec, timeout))
+        ones[-1]["training"] = [run_job(1, t, timeout)["training"][0] for t in train_specs]
         for k in multi:
             results[k].append(run_job(k, multi_spec, timeout))
     # every quantity is the median over the rounds (separate processes: this machine's
@@ -929,7 +963,7 @@ def calibrate(
         turn_probe=turn_probe,
         sweeps=sweeps,
         contention=[{"ranks": k, **c} for k in ranks for c in contention[k]],
-        host=one.get("host", ""),
+        host=ones[0].get("host", ""),
         cpus=cpus,
         steps=int(steps),
         seconds=time.perf_counter() - t_start,
