@@ -196,11 +196,27 @@ def measured_parts(r: dict[str, Any]) -> tuple[float, float, float]:
     return compute, update, r["measured_s"] - compute - update
 
 
+def noise_floor(rows: list[dict[str, Any]]) -> str:
+    ones = [r for r in rows if r["ranks"] == 1]
+    if not ones:
+        return ""
+    worst = max(abs(r["error"]) for r in ones)
+    spread = max(max(r["runs_s"]) / min(r["runs_s"]) - 1 for r in rows)
+    return (
+        "The 1-rank rows measure the noise, not the model: their prediction is the "
+        "calibration's own measurement of compute plus update, so their errors (at most "
+        f"{worst:.0%} here) are how much this machine's speed moved between the "
+        "calibration and the runs. The runs of one configuration differ among "
+        f"themselves by up to {spread:.0%}."
+    )
+
+
 def misses(cal: cb.Calibration, rows: list[dict[str, Any]]) -> str:
     bad = [r for r in rows if abs(r["error"]) > TOLERANCE]
     if not bad:
-        return f"Every configuration is within ±{TOLERANCE:.0%}."
-    lines = [f"{len(bad)} of {len(rows)} configurations miss ±{TOLERANCE:.0%}:", ""]
+        return f"Every configuration is within ±{TOLERANCE:.0%}. {noise_floor(rows)}"
+    lines = [noise_floor(rows), "",
+             f"{len(bad)} of {len(rows)} configurations miss ±{TOLERANCE:.0%}:", ""]  # fmt: skip
     for r in bad:
         spread = max(r["runs_s"]) / min(r["runs_s"]) - 1
         compute, update, rest = measured_parts(r)
@@ -341,7 +357,7 @@ BLAS thread per rank. The numbers differ from machine to machine, and a little f
 to run.
 
 ```bash
-tinygrad-opt calibrate --ranks 1,2,4 --sizes 0.1M,5M --out cluster.toml   # ~10 s
+tinygrad-opt calibrate --ranks 1,2,4 --sizes 0.1M,5M --out cluster.toml   # ~{cal.seconds:.0f} s
 tinygrad-opt calibrate --check ...     # then also time training runs, print the table below
 tinygrad-opt whatif --config cluster.toml --devices-per-node 1,2,4,8
 ```
@@ -373,9 +389,11 @@ and the workers' `recv` is the push, the server's update and the pull):
 {fitted_table(cal)}
 
 Per model size and mode, from at least {cal.steps} training steps and 0.25 s of training
-at one rank (the update time
-is everything after the compute: the all-reduce's division by the number of ranks, or
-the server's averaging and copies, and the Adam step):
+at one rank, in a process of its own, {times(cal.rounds)} (the medians; every job of the
+calibration ran {times(cal.rounds)}, interleaved, and every number here is the median
+over those rounds, as the speed of this machine changes from process to process); the
+update time is everything after the compute: the all-reduce's division by the number of
+ranks, or the server's averaging and copies, and the Adam step:
 
 {workloads_table(cal)}
 
@@ -408,7 +426,13 @@ probe below.
 ### Collective sweep
 
 Mean time in ms of one exchange (the slowest rank, after a barrier): measured / fitted
-formula. The all-reduce is timed as the core runs it (`Barrier`, then `Allreduce`); the
+formula. Between two exchanges every rank computes a little, untimed (two products of
+256×256 float32 matrices, about 0.4 ms), as training computes between two
+synchronisations: on this machine a 400 kB all-reduce on 2 ranks took up to twice as
+long right after a computation as back to back, and the training runs' all-reduces
+took the longer time. Not with more ranks than CPUs, where the ranks would take turns
+on the cores around every exchange (the turn probe measures that). The all-reduce is
+timed as the core runs it (`Barrier`, then `Allreduce`); the
 parameter-server pattern is: every rank sends its buffer to rank 0, which adds them up
 and sends the sum back to each. Large buffers rotate through copies larger than twice
 the cache, so they are cold as in training.
@@ -442,14 +466,13 @@ fitted:
   those sizes inherit that error.
 - A busy machine moves the measurements: other processes on it slow the runs and the
   calibration alike. Time things alone (`--lock`).
-- This virtual machine also switches, with nothing else running, between two speeds
-  for short steps and messages: the same 2-rank, 0.1M-parameter all-reduce job measured
-  0.73 ms and then 0.91-0.94 ms per step in four back-to-back runs (the all-reduce itself
-  0.08 against 0.18 ms), and a raw 1 MiB `Allreduce` 0.14 or 0.56 ms. The calibration
-  sweep and the check runs are minutes apart, so the 0.1M rows can land on different
-  sides of such a switch; over five generations of this page 2 to 4 rows missed ±15%,
-  always among the 0.1M-parameter ones. The 5M rows (steps of 20-90 ms) stayed within 6%
-  in every generation.
+- The speed of this virtual machine changes from process to process with nothing else
+  running: sixteen back-to-back one-rank jobs training the 0.1M model measured 0.65 to
+  0.99 ms per step, each steady within its own run, and the 5M model's one-rank step has
+  been 24 ms on one day and 35 ms on another. Hence the rounds: every calibration job
+  runs three times and each number is the median, and every configuration is checked
+  with several runs. What is left shows in the 1-rank rows (the noise, see above); the
+  rows with more ranks cannot be expected to be closer than that.
 """
     return reflow(text)
 

@@ -166,6 +166,21 @@ def test_whatif_takes_the_turn_time_flag(tmp_path, capsys):
     assert steps[1] == pytest.approx(steps[0] + 9e-4, rel=1e-6)
 
 
+def test_rounds_merge_into_medians():
+    rounds = [
+        [{"parameters": 10, "mode": "ps", "step_s": s, "iterations": 20, "samples": [s],
+          "per_role": {"r": s}}, {"parameters": 20, "mode": "ps", "step_s": 2 * s,
+                                  "iterations": 5, "samples": [], "per_role": {}}]
+        for s in (1.0, 9.0, 2.0)
+    ]  # fmt: skip
+    merged = cb._median_records(rounds)
+    assert [m["step_s"] for m in merged] == [2.0, 4.0]  # one slow round does not move it
+    assert [m["iterations"] for m in merged] == [60, 15]  # counts add up
+    assert merged[0]["samples"] == [1.0, 9.0, 2.0] and merged[0]["per_role"] == {"r": 1.0}
+    assert merged[0]["parameters"] == 10 and merged[1]["mode"] == "ps"
+    assert cb._median_records([rounds[0]]) == rounds[0]
+
+
 def test_model_sizes_and_sweep_sizes():
     for p in (1e4, 1e5, 5e6, 2.5e7):
         sizes = cb.mlp_sizes(p)
@@ -337,6 +352,8 @@ def test_quick_real_calibration_on_more_ranks_than_cores_probes_the_turns(tmp_pa
         assert tp["alone"]["compute_s"] > 0 and tp["alone"]["update_s"] > 0
         assert tp["step_s"] > tp["compute_s"] > 0 and tp["update_s"] > 0
         assert tp["iterations"] >= 20
+        assert tp["rounds"] == 1 and len(tp["runs_s"]) == len(tp["turn_times_s"]) == 1
+        assert tp["turn_time_s"] == pytest.approx(float(np.median(tp["turn_times_s"])))
         # the fit is what the loop took beyond the simulator's loop without turns ...
         assert tp["turn_time_s"] == pytest.approx(
             max(0.0, tp["step_s"] - tp["predicted_without_turn_s"]), abs=1e-12

@@ -523,18 +523,32 @@ def probe_contention(ctx: Any, parameters: float, seconds: float = 0.1) -> dict[
     return {"compute_s": float(compute), "update_s": float(update)}
 
 
+def _sleep_until_all_arrive(comm: Any, pause: float = 1e-3) -> None:
+    """A barrier that sleeps instead of polling, so a rank measuring alone has a core."""
+    request = comm.Ibarrier()
+    while not request.Test():
+        time.sleep(pause)
+
+
 def probe_turns(
     ctx: Any, parameters: float, mode: str, seconds: float = 0.8, nbytes: int = TURN_BYTES
-) -> dict[str, float]:
-    """Every rank trains the calibration model in ``mode``'s pattern, but every message
-    is ``nbytes`` long, for about ``seconds`` (the same step count on every rank).
+) -> dict[str, Any]:
+    """The turn probe of one model size and mode, in two parts, in the same processes.
 
-    ``"allreduce"``: forward+backward, ``Barrier`` + ``Allreduce`` of ``nbytes``, the
-    Adam update on every rank. ``"ps"``: forward+backward, every other rank sends
-    ``nbytes`` to rank 0, which runs the Adam update and sends ``nbytes`` back to each.
-    Returns the mean seconds per step (the slowest rank's loop) and, measured on every
-    rank, of its forward+backward (``compute_s``) and of the update (``update_s``: on
-    rank 0 in ``"ps"``, which alone updates).
+    *Alone*: each rank in turn trains the calibration model for about ``seconds / 2``
+    with no messages (forward+backward, Adam update) while the others sleep; its mean
+    compute and update times (``alone``: the means over the ranks) are what one rank
+    takes alone, measured by the processes whose crowded steps follow (on a virtual
+    machine the speed changes from process to process more than within one).
+
+    *Crowded*: every rank trains in ``mode``'s pattern, but every message is ``nbytes``
+    long, for about ``seconds`` (the same step count on every rank). ``"allreduce"``:
+    forward+backward, ``Barrier`` + ``Allreduce`` of ``nbytes``, the Adam update on every
+    rank. ``"ps"``: forward+backward, every other rank sends ``nbytes`` to rank 0, which
+    runs the Adam update and sends ``nbytes`` back to each. Returns the mean seconds per
+    step (``step_s``, the slowest rank's loop) and, measured on every rank, of its
+    forward+backward (``compute_s``) and of the update (``update_s``: on rank 0 in
+    ``"ps"``, which alone updates).
     """
     from mpi4py import MPI
 
@@ -546,30 +560,51 @@ def probe_turns(
     buf = np.ones(max(1, int(nbytes) // 4), dtype=np.float32)
     inbox = [np.empty_like(buf) for _ in range(world)]
 
+    def compute() -> float:
+        t = time.perf_counter()
+        opt.zero_grad()
+        _loss(model, X, y, rng.integers(0, DATASET, BATCH)).backward()
+        return time.perf_counter() - t
+
+    def update() -> float:
+        t = time.perf_counter()
+        opt.step()
+        return time.perf_counter() - t
+
     def synchronise_and_update() -> float:
         if mode == "allreduce":
             comm.Barrier()
             comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-            t = time.perf_counter()
-            opt.step()
-            return time.perf_counter() - t
+            return update()
         if rank != 0:
             comm.Send(buf, dest=0, tag=11)
             comm.Recv(buf, source=0, tag=12)
             return 0.0
         MPI.Request.Waitall([comm.Irecv(inbox[r], source=r, tag=11) for r in range(1, world)])
-        t = time.perf_counter()
-        opt.step()
-        u = time.perf_counter() - t
+        u = update()
         MPI.Request.Waitall([comm.Isend(buf, dest=r, tag=12) for r in range(1, world)])
         return u
 
     def step() -> tuple[float, float]:
-        t = time.perf_counter()
-        opt.zero_grad()
-        _loss(model, X, y, rng.integers(0, DATASET, BATCH)).backward()
-        return time.perf_counter() - t, synchronise_and_update()
+        return compute(), synchronise_and_update()
 
+    def alone_step() -> tuple[float, float]:
+        return compute(), update()
+
+    # alone, one rank after the other
+    mine = (0.0, 0.0)
+    for turn in range(world):
+        if turn == rank:
+            for _ in range(5):
+                alone_step()
+            t = time.perf_counter()
+            warm = [alone_step() for _ in range(5)]
+            n = max(20, min(20000, math.ceil(seconds / 2 / ((time.perf_counter() - t) / 5))))
+            times = np.array(warm + [alone_step() for _ in range(n)])
+            mine = (float(times[:, 0].mean()), float(times[:, 1].mean()))
+        _sleep_until_all_arrive(comm)
+    alone_c, alone_u = np.mean(comm.allgather(mine), axis=0)
+    # crowded: every rank at once, synchronised in the mode's pattern
     for _ in range(5):  # the same count on every rank: every step synchronises
         step()
     t = time.perf_counter()
@@ -579,14 +614,14 @@ def probe_turns(
     n = int(comm.allreduce(max(20, min(20000, math.ceil(seconds / guess))), op=MPI.MIN))
     comm.Barrier()
     t = time.perf_counter()
-    times = np.array([step() for _ in range(n)])
+    crowded = np.array([step() for _ in range(n)])
     total = time.perf_counter() - t
     step_s = max(comm.allgather(total / n))
-    compute = float(np.mean(comm.allgather(float(times[:, 0].mean()))))
-    updaters = [u for u in comm.allgather(float(times[:, 1].mean())) if u > 0]
-    return {"step_s": float(step_s), "compute_s": compute,
-            "update_s": float(np.mean(updaters)) if updaters else 0.0,
-            "iterations": n}  # fmt: skip
+    comp = float(np.mean(comm.allgather(float(crowded[:, 0].mean()))))
+    updaters = [u for u in comm.allgather(float(crowded[:, 1].mean())) if u > 0]
+    return {"step_s": float(step_s), "compute_s": comp,
+            "update_s": float(np.mean(updaters)) if updaters else 0.0, "iterations": n,
+            "alone": {"compute_s": float(alone_c), "update_s": float(alone_u)}}  # fmt: skip
 
 
 def measure_training(
@@ -762,6 +797,7 @@ class Calibration:
     cpus: int = 0
     steps: int = 0
     seconds: float = 0.0
+    rounds: int = 1  # every job ran this many times; the numbers are medians over them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -925,31 +961,36 @@ def calibrate(
     crowded = [k for k in multi if k > math.ceil(cores - 1e-9)]  # more ranks than cores
     if crowded:
         k = max(crowded)
-        say(f"1 and {k} ranks: turn probe (each model and mode, synchronised by tiny messages)")
+        say(f"{k} ranks: turn probe (each model and mode: alone, then synchronised by tiny "
+            "messages)")  # fmt: skip
         tp = {"workloads": [{"parameters": p, "mode": m} for p in params for m in MODES],
               "seconds": 0.3 if quick else 0.8}  # fmt: skip
-        alone_runs, crowd_runs = [], []
-        for _ in range(rounds):  # alternating, so both see the same spread of speeds
-            alone_runs.append(run_job(1, {"turn_probe": tp}, timeout)["turns"])
-            crowd_runs.append(run_job(k, {"turn_probe": tp}, timeout)["turns"])
-        alone, crowd = _median_records(alone_runs), _median_records(crowd_runs)
         cluster = {"nodes": 1, "bandwidth": bandwidth, "latency": alpha,
                    "intra_bandwidth": bandwidth, "intra_latency": alpha,
                    "cores_per_node": cores, "memory_streams_per_node": streams,
                    "cache_bytes_per_node": cache,
                    "compute": _compute_model(float(np.median(sigmas)))}  # fmt: skip
-        for one_rank, many in zip(alone, crowd):
-            key = f"{many['parameters']}/{many['mode']}"
-            settings = turn_probe_settings(cluster, many["parameters"], many["mode"], k, one_rank)
-            predicted = predict_step_time(settings)
-            tau = fit_turn_time(many["step_s"], predicted)
-            workloads[key]["turn_time"] = tau
-            measured = {f: many[f] for f in ("step_s", "compute_s", "update_s", "iterations")}
-            runs = [run[len(turn_probe)]["step_s"] for run in crowd_runs]
-            turn_probe[key] = {"ranks": k, "message_bytes": TURN_BYTES, "alone": one_rank,
-                               **measured, "runs_s": runs, "rounds": rounds,
-                               "predicted_without_turn_s": predicted,
-                               "turn_time_s": tau}  # fmt: skip
+        runs = [run_job(k, {"turn_probe": tp}, timeout)["turns"] for _ in range(rounds)]
+        for run in runs:  # each round's τ from its own processes, alone and crowded
+            for probe in run:
+                settings = turn_probe_settings(cluster, probe["parameters"], probe["mode"], k,
+                                               probe["alone"])  # fmt: skip
+                probe["predicted_without_turn_s"] = predict_step_time(settings)
+                probe["turn_time_s"] = fit_turn_time(
+                    probe["step_s"], probe["predicted_without_turn_s"]
+                )
+        for i, probe in enumerate(_median_records(runs)):
+            key = f"{probe['parameters']}/{probe['mode']}"
+            alone = {f: float(np.median([run[i]["alone"][f] for run in runs]))
+                     for f in ("compute_s", "update_s")}  # fmt: skip
+            workloads[key]["turn_time"] = probe["turn_time_s"]  # the median over the rounds
+            turn_probe[key] = {
+                "ranks": k, "message_bytes": TURN_BYTES, "rounds": rounds, "alone": alone,
+                **{f: probe[f] for f in ("step_s", "compute_s", "update_s", "iterations",
+                                         "predicted_without_turn_s", "turn_time_s")},
+                "runs_s": [run[i]["step_s"] for run in runs],
+                "turn_times_s": [run[i]["turn_time_s"] for run in runs],
+            }  # fmt: skip
     return Calibration(
         ranks=ranks,
         sizes=params,
@@ -967,6 +1008,7 @@ def calibrate(
         cpus=cpus,
         steps=int(steps),
         seconds=time.perf_counter() - t_start,
+        rounds=rounds,
     )
 
 
