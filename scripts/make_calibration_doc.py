@@ -251,11 +251,12 @@ def turn_probe_text(cal: cb.Calibration) -> str:
     if not cal.turn_probe:
         return ""
     first = next(iter(cal.turn_probe.values()))
+    k, m = first["ranks"], first["message_bytes"]
     rows = [
-        "| model | mode | alone: compute / update (ms) | on "
-        f"{first['ranks']} ranks: compute / update (ms) | steps | step (ms) | predicted "
-        "without turns (ms) | τ (ms) |",
-        "|---:|---|---|---|---:|---:|---:|---:|",
+        f"| model | mode | alone: compute / update (ms) | on {k} ranks: compute / update (ms) "
+        "| steps | step per round (ms) | predicted without turns (ms) | τ per round (ms) | "
+        "τ (ms) |",
+        "|---:|---|---|---|---:|---|---:|---|---:|",
     ]
     for key, tp in sorted(cal.turn_probe.items(), key=lambda kv: int(kv[0].split("/")[0])):
         p, mode = key.split("/")
@@ -263,23 +264,27 @@ def turn_probe_text(cal: cb.Calibration) -> str:
         rows.append(
             f"| {count(int(p))} | {mode} | {ms(a['compute_s'])} / {ms(a['update_s'])} | "
             f"{ms(tp['compute_s'])} / {ms(tp['update_s'])} | {tp['iterations']} | "
-            f"{ms(tp['step_s'])} | {ms(tp['predicted_without_turn_s'])} | "
-            f"{ms(tp['turn_time_s'])} |"
+            f"{', '.join(ms(x) for x in tp['runs_s'])} | "
+            f"{ms(tp['predicted_without_turn_s'])} | "
+            f"{', '.join(ms(x) for x in tp['turn_times_s'])} | {ms(tp['turn_time_s'])} |"
         )
     table = "\n".join(rows)
     return f"""\
 ### Turn probe
 
-For every model size and mode, every one of {first["ranks"]} ranks trains the model as
-in that mode, except that every message is {first["message_bytes"]} bytes long: in
-`allreduce` its forward+backward, `Barrier` and a {first["message_bytes"]}-byte
-`Allreduce`, its Adam update; in `ps` its forward+backward, a {first["message_bytes"]}-byte
-message to rank 0, which runs the Adam update and answers each rank with
-{first["message_bytes"]} bytes. The same loop on one rank gives its compute and update
-times alone; the simulator, with everything else fitted, predicts the loop's step on
-{first["ranks"]} ranks from them without the turn term; τ is what the measured step took
-beyond that (never below 0). Compute and update inside the loop are wall times of those
-phases on each rank, turns included:
+For every model size and mode, one MPI job of {k} ranks, {times(first["rounds"])}. First
+each rank in turn trains the model alone, with no messages, while the others sleep: its
+compute and update times alone. Then all {k} train at once as in that mode, except that
+every message is {m} bytes long: in `allreduce` forward+backward, `Barrier` and a
+{m}-byte `Allreduce`, the Adam update; in `ps` forward+backward, a {m}-byte message to
+rank 0, which runs the Adam update and answers each rank with {m} bytes. The simulator,
+with everything else fitted and the times alone (the mean over the ranks), predicts the
+crowded loop's step without the turn term; that round's τ is what the measured step
+took beyond it (never below 0), and `turn_time` is the median over the rounds. Both
+parts run in the same processes because this machine's speed changes from process to
+process (see the end of this page), which would otherwise go into τ twice over. The
+compute and update times in the crowded loop are wall times of those phases on each
+rank, turns included (medians over the rounds):
 
 {table}
 """
@@ -322,7 +327,7 @@ model on 4 ranks in a direct test, but does not remove the turns). In a trace of
 the other two waited, and each rank's compute and update took 1.1-1.3 times longer per
 phase than alone, although the same work run without synchronising (the contention
 probe) slows down by exactly the processor-sharing factor. The simulator's term for
-this is `turn_time` (τ, *Turn probe* above): every step on a node with more ranks than
+this is `turn_time` (τ, *Turn probe* below): every step on a node with more ranks than
 whole cores waits τ longer. {term} {verdict}
 
 How much is lost depends on the work between synchronisations, so τ is measured per
@@ -369,8 +374,9 @@ with Adam on float32, 32 examples per rank per step. `allreduce`: the core's all
 mode (a barrier, `MPI.Allreduce`, every rank updates), simulated as a ring all-reduce;
 `ps`: one parameter server colocated with rank 0, simulated as `ps` with one colocated
 shard. Each configuration ran {times(runs)}, interleaved with the others
-({", ".join(f"{count(p)}: {s} steps" for p, s in steps)}); *measured* is the mean of the
-runs' means. **{ok} of {len(rows)} are within ±{TOLERANCE:.0%}.**
+({", ".join(f"{count(p)}: {s} steps" for p, s in steps)}); *measured* is the median of the
+runs' means (the calibration's numbers are medians over its rounds too: a run that
+landed on a slow process moves neither). **{ok} of {len(rows)} are within ±{TOLERANCE:.0%}.**
 
 {results_table(rows)}
 
@@ -467,12 +473,13 @@ fitted:
 - A busy machine moves the measurements: other processes on it slow the runs and the
   calibration alike. Time things alone (`--lock`).
 - The speed of this virtual machine changes from process to process with nothing else
-  running: sixteen back-to-back one-rank jobs training the 0.1M model measured 0.65 to
-  0.99 ms per step, each steady within its own run, and the 5M model's one-rank step has
-  been 24 ms on one day and 35 ms on another. Hence the rounds: every calibration job
-  runs three times and each number is the median, and every configuration is checked
-  with several runs. What is left shows in the 1-rank rows (the noise, see above); the
-  rows with more ranks cannot be expected to be closer than that.
+  running, each process steady within its own run, and the 5M model's one-rank step has
+  been 24 ms on one day and 35 ms on another. Thirty back-to-back one-rank jobs of the
+  0.1M model: 0.65 to 1.11 ms per step, median 0.95, standard deviation 13% of the mean.
+  Hence the rounds: every calibration job runs {times(cal.rounds)} and each number is
+  the median, and every configuration is checked by {runs} runs. What is left shows in
+  the 1-rank rows (the noise, see above); the rows with more ranks cannot be expected to
+  be closer than that.
 """
     return reflow(text)
 
@@ -511,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ranks", default="1,2,4")
     ap.add_argument("--sizes", default="0.1M,5M")
     ap.add_argument("--repeats", type=int, default=5, help="runs per configuration (5)")
-    ap.add_argument("--rounds", type=int, default=None, help="calibration rounds (default 3)")
+    ap.add_argument("--rounds", type=int, default=5, help="calibration rounds (5)")
     ap.add_argument("--quick", action="store_true", help="a rough, fast run (smoke test)")
     ap.add_argument("--lock", default=None, help="flock this file for the whole run")
     args = ap.parse_args(argv)

@@ -1273,7 +1273,9 @@ def validation_runs(
     For every calibrated size and mode and every rank count, ``repeats`` runs (the
     configurations interleaved), each long enough to last about ``seconds`` at one rank
     (30 to 400 steps; the first 3 are left out). Returns rows ``parameters, mode, ranks,
-    steps, predicted_s, measured_s`` (the mean over the runs of each run's mean step),
+    steps, predicted_s, measured_s`` (the median over the runs of each run's mean step,
+    as the calibration's numbers are medians over its rounds: a run on a slow process
+    moves neither),
     ``runs_s`` (each run's mean), ``error`` (predicted / measured − 1).
     """
     say = log or (lambda _msg: None)
@@ -1297,7 +1299,7 @@ def validation_runs(
     for p, m, k in configs:
         sim = predict(config, k, m, workload_flags(cal, p, m), cluster_flags(cal, p, m))
         runs = measured[(p, m, k)]
-        mean = float(np.mean(runs))
+        mean = float(np.median(runs))
         runs_phases = phases[(p, m, k)]
         roles = {
             role: {kind: float(np.mean([r[role][kind] for r in runs_phases])) for kind in kinds}
