@@ -433,7 +433,7 @@ probe below.
 
 Mean time in ms of one exchange (the slowest rank, after a barrier): measured / fitted
 formula. Between two exchanges every rank computes a little, untimed (two products of
-256×256 float32 matrices, about 0.4 ms), as training computes between two
+256×256 float32 matrices, about 0.8 ms on one thread), as training computes between two
 synchronisations: on this machine a 400 kB all-reduce on 2 ranks took up to twice as
 long right after a computation as back to back, and the training runs' all-reduces
 took the longer time. Not with more ranks than CPUs, where the ranks would take turns

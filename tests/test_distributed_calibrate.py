@@ -304,16 +304,21 @@ HAVE_MPI = importlib.util.find_spec("mpi4py") is not None and (
 )
 
 
-@pytest.mark.skipif(not HAVE_MPI, reason="needs mpi4py and mpiexec")
-def test_quick_real_calibration_writes_a_valid_file(tmp_path):
+def quick_calibration(tmp_path: Path, ranks: str, sizes: str) -> tuple[cb.Calibration, Path, str]:
+    """``tinygrad-opt calibrate --quick`` for real: the calibration, the file, stdout."""
     out, data = tmp_path / "cluster.toml", tmp_path / "cal.json"
-    cmd = [sys.executable, "-m", "tinygrad_opt.cli", "calibrate", "--quick", "--ranks", "1,2",
-           "--sizes", "20k,60k", "--steps", "6", "--timeout", "60", "--out", str(out),
+    cmd = [sys.executable, "-m", "tinygrad_opt.cli", "calibrate", "--quick", "--ranks", ranks,
+           "--sizes", sizes, "--steps", "6", "--timeout", "60", "--out", str(out),
            "--json", str(data)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "wrote" in proc.stdout
-    cal = cb.Calibration.from_dict(json.loads(data.read_text()))
+    return cb.Calibration.from_dict(json.loads(data.read_text())), out, proc.stdout
+
+
+@pytest.mark.skipif(not HAVE_MPI, reason="needs mpi4py and mpiexec")
+def test_quick_real_calibration_writes_a_valid_file(tmp_path):
+    cal, out, stdout = quick_calibration(tmp_path, "1,2", "20k,60k")
+    assert "wrote" in stdout
     assert cal.ranks == [1, 2] and cal.latency_s > 0 and cal.bandwidth > 0
     assert cal.host and cal.host in load_toml(out)["cluster"]["name"]  # this machine's name
     assert 0.25 <= cal.cores_per_node <= cal.cpus and cal.memory_streams_per_node >= 1
@@ -336,13 +341,7 @@ def test_quick_real_calibration_writes_a_valid_file(tmp_path):
 @pytest.mark.skipif(not HAVE_MPI, reason="needs mpi4py and mpiexec")
 @pytest.mark.skipif((os.cpu_count() or 1) >= 4, reason="4 ranks take no turns on 4+ CPUs")
 def test_quick_real_calibration_on_more_ranks_than_cores_probes_the_turns(tmp_path):
-    out, data = tmp_path / "cluster.toml", tmp_path / "cal.json"
-    cmd = [sys.executable, "-m", "tinygrad_opt.cli", "calibrate", "--quick", "--ranks", "1,4",
-           "--sizes", "20k", "--steps", "6", "--timeout", "60", "--out", str(out),
-           "--json", str(data)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    cal = cb.Calibration.from_dict(json.loads(data.read_text()))
+    cal, out, _ = quick_calibration(tmp_path, "1,4", "20k")
     if cal.cores_per_node >= 4:  # a machine whose 4 ranks did not slow each other down
         pytest.skip(f"fitted {cal.cores_per_node} effective cores: no turns to probe")
     assert set(cal.turn_probe) == set(cal.workloads)  # every model size and mode

@@ -33,11 +33,12 @@ itself (``mpiexec -n K python -m tinygrad_opt.distributed.calibrate --job ...``)
    and the update time (everything after the compute: dividing or averaging the
    gradient, the optimizer step).
 4. **Turn probe** at the largest rank count with more ranks than whole cores, per model
-   size and mode: every rank trains the model in the mode's pattern, but with 64-byte
-   messages (:func:`probe_turns`), and so does one rank alone. The simulator, with
-   everything above and the loop's own compute and update times alone, predicts the
-   loop's step without turns (:func:`turn_probe_settings`); what the loop takes beyond
-   that is the waiting for turns on the cores around the synchronisations,
+   size and mode, in one job: each rank in turn trains the model alone, then every rank
+   trains it in the mode's pattern, but with 64-byte messages (:func:`probe_turns`).
+   The simulator, with everything above and the loop's own compute and update times
+   alone, predicts the loop's step without turns (:func:`turn_probe_settings`); what
+   the loop takes beyond that is the waiting for turns on the cores around the
+   synchronisations,
    ``turn_time`` (:func:`fit_turn_time`, :attr:`ClusterSpec.turn_wait
    <tinygrad_opt.cluster.ClusterSpec.turn_wait>`). It depends on the work between
    synchronisations (a cache-resident computation in place of the model's steps lost a
@@ -308,7 +309,7 @@ def fit_turn_time(step_s: float, predicted_without_turn_s: float) -> float:
     model's own forward+backward and update, synchronised in the mode's pattern with
     tiny messages); ``T₀``: the simulator's step for that loop without the turn term
     (:func:`turn_probe_settings`), whose compute and update times the same probe
-    measured at one rank. Whatever the loop takes beyond it is the waiting for turns on
+    measured with each rank alone. Whatever the loop takes beyond it is the waiting for turns on
     the cores around the step's synchronisations.
     """
     if not (step_s > 0 and predicted_without_turn_s > 0):
@@ -326,7 +327,7 @@ def turn_probe_settings(
     ``cluster`` (a calibrated ``[cluster]`` section) on ``ranks`` ranks, a workload of
     ``parameters`` (their Adam update's memory) whose messages are
     :data:`TURN_BYTES` long, and the compute and update times ``alone`` (the probe's own
-    at one rank)."""
+    with each rank alone)."""
     return {
         "cluster": {**cluster, "devices_per_node": int(ranks), "turn_time": 0.0},
         "workload": {
@@ -957,7 +958,23 @@ def calibrate(
             "sigma": sigmas[-1],
             "turn_time": 0.0,
         }
-    turn_probe: dict[str, dict[str, Any]] = {}
+    cal = Calibration(
+        ranks=ranks,
+        sizes=params,
+        latency_s=alpha,
+        bandwidth=bandwidth,
+        cores_per_node=cores,
+        memory_streams_per_node=streams,
+        cache_bytes_per_node=cache,
+        sigma=float(np.median(sigmas)),
+        workloads=workloads,
+        sweeps=sweeps,
+        contention=[{"ranks": k, **c} for k in ranks for c in contention[k]],
+        host=ones[0].get("host", ""),
+        cpus=cpus,
+        steps=int(steps),
+        rounds=rounds,
+    )
     crowded = [k for k in multi if k > math.ceil(cores - 1e-9)]  # more ranks than cores
     if crowded:
         k = max(crowded)
@@ -965,11 +982,7 @@ def calibrate(
             "messages)")  # fmt: skip
         tp = {"workloads": [{"parameters": p, "mode": m} for p in params for m in MODES],
               "seconds": 0.3 if quick else 0.8}  # fmt: skip
-        cluster = {"nodes": 1, "bandwidth": bandwidth, "latency": alpha,
-                   "intra_bandwidth": bandwidth, "intra_latency": alpha,
-                   "cores_per_node": cores, "memory_streams_per_node": streams,
-                   "cache_bytes_per_node": cache,
-                   "compute": _compute_model(float(np.median(sigmas)))}  # fmt: skip
+        cluster = cluster_settings(cal)  # the fitted node; turn_probe_settings drops τ
         runs = [run_job(k, {"turn_probe": tp}, timeout)["turns"] for _ in range(rounds)]
         for run in runs:  # each round's τ from its own processes, alone and crowded
             for probe in run:
@@ -984,43 +997,20 @@ def calibrate(
             alone = {f: float(np.median([run[i]["alone"][f] for run in runs]))
                      for f in ("compute_s", "update_s")}  # fmt: skip
             workloads[key]["turn_time"] = probe["turn_time_s"]  # the median over the rounds
-            turn_probe[key] = {
+            cal.turn_probe[key] = {
                 "ranks": k, "message_bytes": TURN_BYTES, "rounds": rounds, "alone": alone,
                 **{f: probe[f] for f in ("step_s", "compute_s", "update_s", "iterations",
                                          "predicted_without_turn_s", "turn_time_s")},
                 "runs_s": [run[i]["step_s"] for run in runs],
                 "turn_times_s": [run[i]["turn_time_s"] for run in runs],
             }  # fmt: skip
-    return Calibration(
-        ranks=ranks,
-        sizes=params,
-        latency_s=alpha,
-        bandwidth=bandwidth,
-        cores_per_node=cores,
-        memory_streams_per_node=streams,
-        cache_bytes_per_node=cache,
-        sigma=float(np.median(sigmas)),
-        workloads=workloads,
-        turn_probe=turn_probe,
-        sweeps=sweeps,
-        contention=[{"ranks": k, **c} for k in ranks for c in contention[k]],
-        host=ones[0].get("host", ""),
-        cpus=cpus,
-        steps=int(steps),
-        seconds=time.perf_counter() - t_start,
-        rounds=rounds,
-    )
+    cal.seconds = time.perf_counter() - t_start
+    return cal
 
 
 # ============================================================================ the TOML file
 def _sig(x: float, digits: int = 5) -> float:
     return float(f"{x:.{digits}g}")
-
-
-def _compute_model(sigma: float) -> dict[str, Any]:
-    if sigma > 1e-4:
-        return {"kind": "lognormal", "sigma": _sig(sigma, 3)}
-    return {"kind": "deterministic"}
 
 
 def turn_time_of(cal: Calibration, parameters: int, mode: str) -> float:
@@ -1035,7 +1025,11 @@ def cluster_settings(
     """The ``[cluster]`` section (with ``[cluster.compute]``) of the calibrated file;
     ``turn_time`` is that of the model size ``parameters`` (default the largest) in
     ``mode``: the waiting for turns depends on the work between synchronisations."""
-    compute = _compute_model(cal.sigma)
+    compute = (
+        {"kind": "lognormal", "sigma": _sig(cal.sigma, 3)}
+        if cal.sigma > 1e-4
+        else {"kind": "deterministic"}
+    )
     parameters = max(cal.sizes) if parameters is None else parameters
     return {
         "name": f"calibrated: {cal.host or 'this machine'}, {cal.cpus} CPUs, MPI on one node",
