@@ -97,6 +97,8 @@ def phases_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         p = r["predicted_phases"]
         pred = " / ".join(ms(p[k]) for k in ("compute", "wait", "comm", "update"))
+        if p.get("sum", 0.0) > 0:  # the server's adding, inside comm
+            pred += f" (comm: {ms(p['sum'])} of it adding)"
         parts = []
         for role, m in sorted(r["measured_phases"].items()):
             moved = m["comm"] + m["send"] + m["recv"]
@@ -117,9 +119,14 @@ def fitted_table(cal: cb.Calibration) -> str:
         "| quantity | TOML key | value | measured by |",
         "|---|---|---:|---|",
         f"| latency α | `intra_latency` (= `latency`) | {us(cal.latency_s)} µs | "
-        f"least squares over the all-reduce and gather+broadcast sweeps on {multi} ranks |",
+        f"least squares over the all-reduce and gather+sum+broadcast sweeps on {multi} ranks, "
+        "their adding at R taken out |",
         f"| bandwidth B | `intra_bandwidth` (= `bandwidth`) | "
         f"{format_bandwidth(cal.bandwidth)} ({cal.bandwidth / 1e9:.3g} GB/s) | the same fit |",
+        *([f"| reduce bandwidth R | `reduce_bandwidth` | {format_bandwidth(cal.reduce_bandwidth)} "
+           f"({cal.reduce_bandwidth / 1e9:.3g} GB/s) | one rank adding float32 arrays of the "
+           "sweep's sizes from 64 KiB (`np.add(a, b, out=a)`, large ones out of the cache): "
+           f"{reduce_points(cal)} |"] if cal.reduce_bandwidth else []),
         f"| effective cores c | `cores_per_node` | {cal.cores_per_node:.3g} (of {cal.cpus} CPUs) | "
         f"slow-down of concurrent forward+backward passes, {sizes} parameters |",
         f"| memory streams m | `memory_streams_per_node` | {cal.memory_streams_per_node:.3g} | "
@@ -133,6 +140,12 @@ def fitted_table(cal: cb.Calibration) -> str:
            "64-byte messages, minus the simulator's step for that loop without turns |"
            if cal.turn_probe else "no rank count above the cores: not measured |"),
     ])  # fmt: skip
+
+
+def reduce_points(cal: cb.Calibration) -> str:
+    picks = [r for r in cal.reduce_rows if r[0] >= 2**16]
+    picks = [picks[0], picks[len(picks) // 2], picks[-1]] if len(picks) > 3 else picks
+    return ", ".join(f"{size(m)} in {ms(t)} ms" for m, t in picks)
 
 
 def workloads_table(cal: cb.Calibration) -> str:
@@ -188,8 +201,8 @@ def contention_table(cal: cb.Calibration) -> str:
 
 def measured_parts(r: dict[str, Any]) -> tuple[float, float, float]:
     """(compute, update, the rest) of a measured step: compute of the slowest role, the
-    update of the rank that updates (every rank, or the server), the rest is waiting and
-    moving bytes."""
+    update of the rank that updates (every rank, or the server, whose update includes
+    adding up the gradients), the rest is waiting and moving bytes."""
     roles = r["measured_phases"]
     compute = max(m["compute"] for m in roles.values())
     update = max(m["update"] for m in roles.values())
@@ -221,10 +234,11 @@ def misses(cal: cb.Calibration, rows: list[dict[str, Any]]) -> str:
         spread = max(r["runs_s"]) / min(r["runs_s"]) - 1
         compute, update, rest = measured_parts(r)
         p = r["predicted_phases"]
+        added = p.get("sum", 0.0)  # the server's adding: in its measured update
         why = [
             f"measured compute {ms(compute)} ms (predicted {ms(p['compute'])}), update "
-            f"{ms(update)} ({ms(p['update'])}), waiting and moving bytes {ms(rest)} "
-            f"({ms(p['wait'] + p['comm'])})"
+            f"{ms(update)} ({ms(p['update'] + added)}), waiting and moving bytes {ms(rest)} "
+            f"({ms(p['wait'] + p['comm'] - added)})"
         ]
         if r["ranks"] > cal.cpus:
             why.append(f"{r['ranks']} ranks on {cal.cpus} CPUs (see below)")
@@ -412,15 +426,18 @@ it (`simulate.py`, `ClusterSpec.update_slowdown`, `collectives.py`):
 step     = E[max over ranks of compute] + τ_d + sync + update
 compute  = t_compute · s · X,   s = max(1, d/c),   X lognormal with log-std σ, mean 1
 τ_d      = turn_time if d > ceil(c) (more ranks than cores; waiting), else 0
-sync     = ring all-reduce: s · [2(d−1)·α + 2(d−1)/d · M/B]
-           parameter server: push + pull = 2α + 2(d−1)·M/B   (one server, not slowed)
+sync     = ring all-reduce: s · [2(d−1)·α + 2(d−1)/d · M/B + (d−1)/d · M/R]
+           parameter server: push + sum + pull = 2α + 2(d−1)·M/B + s·(d−1)·M/R
+                             (one server: its messages are not slowed, its adding is)
 update   = t_update · s · max(1, k/m)   after an all-reduce, k = min(d, c) updates at once,
                                         if their data k·W do not fit in the cache together
            t_update · s                 otherwise, and on the server (k = 1)
 W        = 16 bytes per parameter: weights, gradient, two Adam moments
 ```
 
-`M` is the gradient (4 bytes per parameter). Processor sharing (`s`) also slows the
+`M` is the gradient (4 bytes per parameter), `R` the reduce bandwidth (adding
+gradients: the all-reduce adds `(d−1)/d` of one, the server `d−1` whole ones, which in
+the traces is part of its update). Processor sharing (`s`) also slows the
 all-reduce, whose copies every rank makes at every step through shared memory; a
 parameter-server exchange is paced by one process, the server, taking the messages one
 after another, and is not slowed. The sweep tables below show both. `τ_d` is the
@@ -440,8 +457,9 @@ took the longer time. Not with more ranks than CPUs, where the ranks would take 
 on the cores around every exchange (the turn probe measures that). The all-reduce is
 timed as the core runs it (`Barrier`, then `Allreduce`); the
 parameter-server pattern is: every rank sends its buffer to rank 0, which adds them up
-and sends the sum back to each. Large buffers rotate through copies larger than twice
-the cache, so they are cold as in training.
+(`d − 1` additions, as the server's averaging in training) and sends the sum back to
+each; the fitted formula includes that adding at `R`. Large buffers rotate through
+copies larger than twice the cache, so they are cold as in training.
 
 {sweep_table(cal)}
 
@@ -535,13 +553,14 @@ def main(argv: list[str] | None = None) -> int:
         command = "python scripts/make_calibration_doc.py" + (" --quick" if args.quick else "")
         with locked(args.lock), tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
+            # the check runs go between the calibration's rounds: both then sample this
+            # machine's drifting speed over the same minutes
+            check = cb.CheckRuns(ranks, repeats=1 if args.quick else args.repeats,
+                                 seconds=0.3 if args.quick else 1.0, log=say)  # fmt: skip
             cal = cb.calibrate(ranks=ranks, sizes=sizes, quick=args.quick, log=say,
-                               rounds=args.rounds)  # fmt: skip
+                               rounds=args.rounds, after_round=check)  # fmt: skip
             toml_path = cb.write_toml(cal, args.toml or pathlib.Path(tmp) / "cluster.toml")
-            rows = cb.validation_runs(
-                cal, toml_path, ranks, repeats=1 if args.quick else args.repeats,
-                seconds=0.3 if args.quick else 1.0, log=say,
-            )  # fmt: skip
+            rows = check.rows(cal, toml_path)
             seconds = time.perf_counter() - t0
             toml = toml_path.read_text()
     out = pathlib.Path(args.out)

@@ -388,3 +388,15 @@ def test_parse_count():
     assert parse_count(12) == 12
     with pytest.raises(ValueError, match="parameters"):
         parse_count("many")
+
+
+def test_reduce_bandwidth_flag_adds_the_ring_adding_term(capsys):
+    """8 workers, ring: ``(N−1)/N · M/R`` more per step, for each value of the list."""
+    plain = run_json(["whatif", *BASE, "--scheme", "ring"], capsys)["rows"][0]
+    rows = run_json(["whatif", *BASE, "--scheme", "ring", "--reduce-bandwidth", "10GB/s,5GB/s"],
+                    capsys)["rows"]  # fmt: skip
+    m = 25.6e6 * 4
+    for row, r in zip(rows, (10e9, 5e9)):
+        assert row["comm_s"] - plain["comm_s"] == pytest.approx(7 / 8 * m / r, rel=1e-9)
+    assert main(["whatif", *BASE, "--reduce-bandwidth", "0"]) == 2
+    assert "reduce_bandwidth" in capsys.readouterr().err

@@ -20,7 +20,12 @@ from tinygrad_opt.cluster import (
     ClusterSpec,
     SyncScheme,
     Workload,
+    binomial_tree_allreduce_time,
     communication_cost,
+    halving_doubling_allreduce_time,
+    hierarchical_allreduce_time,
+    parameter_server_time,
+    ring_allreduce_time,
     simulate,
 )
 
@@ -292,3 +297,139 @@ def test_colocated_ps_on_nodes_matches_a_message_by_message_count(nodes, d):
     for k in sorted({1, 2, nodes, d, nodes * d - 1, nodes * d} - {0}):
         t = communication_cost(c, SyncScheme("ps", k, "colocated"), M).time_s
         assert t == pytest.approx(brute_force_colocated_ps(nodes, d, k, M, B, A, b_i, a_i))
+
+
+# ------------------------------------------------------------------ reduction term (γ = 1/R)
+# Thakur, Rabenseifner & Gropp 2005: every reduce step adds the bytes it received.
+def ring_r(m, n, r):
+    return (n - 1) / n * m / r
+
+
+def tree_r(m, n, r):
+    return math.ceil(math.log2(n)) * m / r if n > 1 else 0.0
+
+
+def halving_doubling_r(m, n, r):
+    p = 2 ** int(math.floor(math.log2(n)))
+    t = (p - 1) / p * m / r
+    if p != n:  # the folded partner adds the whole vector it was handed
+        t += m / r
+    return t
+
+
+def ps_r(m, n_push, r, k=1):
+    return (n_push - 1) * m / k / r  # each shard adds up the n_push gradients it uses
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    m=st.floats(1.0, 1e10),
+    b=st.floats(1e6, 1e12),
+    a=st.floats(1e-9, 1e-2),
+    r=st.floats(1e6, 1e12),
+    k=st.integers(1, 16),
+)
+def test_reduction_adds_its_closed_form_to_every_scheme(n, m, b, a, r, k):
+    c = ClusterSpec(workers=n, bandwidth=b, latency=a, reduce_bandwidth=r)
+    got = {s: communication_cost(c, s, m).time_s for s in ("ring", "tree", "halving_doubling")}
+    assert got["ring"] == pytest.approx(ring(m, n, b, a) + ring_r(m, n, r), rel=1e-9)
+    assert got["tree"] == pytest.approx(tree(m, n, b, a) + tree_r(m, n, r), rel=1e-9)
+    assert got["halving_doubling"] == pytest.approx(
+        halving_doubling(m, n, b, a) + halving_doubling_r(m, n, r), rel=1e-9
+    )
+    ps = communication_cost(c, SyncScheme("ps", ps_shards=k), m).time_s
+    assert ps == pytest.approx(ps_dedicated(m, n, b, a, k) + ps_r(m, n, r, k), rel=1e-9)
+    if k <= n:
+        col = communication_cost(c, SyncScheme("ps", k, "colocated"), m).time_s
+        expected = ps_colocated(m, n, b, a, k) + ps_r(m, n, r, k)
+        assert col == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    # the exported closed forms say the same
+    assert ring_allreduce_time(m, n, b, a, r) == pytest.approx(got["ring"], rel=1e-9)
+    assert binomial_tree_allreduce_time(m, n, b, a, r) == pytest.approx(got["tree"], rel=1e-9)
+    assert halving_doubling_allreduce_time(m, n, b, a, r) == pytest.approx(
+        got["halving_doubling"], rel=1e-9
+    )
+    assert parameter_server_time(m, n, b, a, k, reduce_bandwidth=r) == pytest.approx(ps, rel=1e-9)
+
+
+@pytest.mark.parametrize("nodes", [1, 2, 3, 8])
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+def test_hierarchical_reduction_term(nodes, d):
+    b_i, a_i, r = 100e9, 2e-6, 8e9
+    c = ClusterSpec(
+        nodes=nodes,
+        devices_per_node=d,
+        bandwidth=B,
+        latency=A,
+        intra_bandwidth=b_i,
+        intra_latency=a_i,
+        reduce_bandwidth=r,
+    )
+    expected = hierarchical(M, nodes, d, b_i, a_i, B, A) + tree_r(M, d, r) + ring_r(M, nodes, r)
+    assert communication_cost(c, "hierarchical", M).time_s == pytest.approx(expected, rel=1e-12)
+    assert hierarchical_allreduce_time(M, nodes, d, b_i, a_i, B, A, r) == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
+def test_without_reduce_bandwidth_reductions_are_free_and_phases_unchanged():
+    plain, adding = cluster(4), cluster(4, reduce_bandwidth="1GB/s")
+    assert adding.reduce_bandwidth == 1e9
+    for scheme in ("ring", "tree", "halving_doubling", "ps"):
+        p = communication_cost(plain, scheme, M)
+        q = communication_cost(adding, scheme, M)
+        assert q.time_s > p.time_s  # 4 workers always add something
+        assert q.busiest_link_bytes == p.busiest_link_bytes  # adding moves no bytes
+    assert [n for n, _ in communication_cost(plain, "ps", M).phases] == ["push", "pull"]
+    assert [n for n, _ in communication_cost(adding, "ps", M).phases] == ["push", "sum", "pull"]
+
+
+def test_backup_workers_gradients_are_not_added():
+    c = cluster(6, reduce_bandwidth=2e9)
+    full = dict(communication_cost(c, "ps", M).phases)["sum"]
+    fewer = dict(communication_cost(c, "ps", M, pushing_workers=4).phases)["sum"]
+    assert full == pytest.approx(5 * M / 2e9) and fewer == pytest.approx(3 * M / 2e9)
+
+
+def test_adding_on_an_oversubscribed_node_takes_s_times_longer_but_not_on_a_dedicated_server():
+    r = 5e9
+
+    def node(cores):
+        return ClusterSpec(
+            nodes=1, devices_per_node=4, bandwidth=B, latency=A, intra_bandwidth=B,
+            intra_latency=A, cores_per_node=cores, reduce_bandwidth=r,
+        )  # fmt: skip
+
+    free, crowded = node(4.0), node(2.0)  # s = 1 and s = 2
+    col = SyncScheme("ps", 1, "colocated")
+    assert dict(communication_cost(crowded, col, M).phases)["sum"] == pytest.approx(2 * 3 * M / r)
+    assert dict(communication_cost(free, col, M).phases)["sum"] == pytest.approx(3 * M / r)
+    ded = SyncScheme("ps", 1, "dedicated")
+    assert dict(communication_cost(crowded, ded, M).phases)["sum"] == pytest.approx(3 * M / r)
+    # the ring: its links and its adding are both slowed by s
+    ring_free = communication_cost(free, "ring", M).time_s
+    ring_crowded = communication_cost(crowded, "ring", M).time_s
+    assert ring_crowded == pytest.approx(2 * ring_free, rel=1e-12)
+    assert ring_free == pytest.approx(ring(M, 4, B, A) + ring_r(M, 4, r), rel=1e-12)
+
+
+def test_simulated_ps_step_puts_the_sum_before_the_server_update_and_the_pull():
+    wl = workload(update_time=0.02)
+    c = cluster(4, reduce_bandwidth=4e9)
+    res = simulate(c, wl, "ps", steps_to_sample=2, timeline_steps=1)
+    names = [n for n, _ in res.phases]
+    assert names == ["push", "sum", "server update", "pull"]
+    expected = C + ps_dedicated(M, 4, B, A) + ps_r(M, 4, 4e9) + 0.02
+    assert res.step_time_s == pytest.approx(expected, rel=1e-12)
+    kinds = {e["label"]: e["kind"] for e in res.timeline() if e["row"] == "ps 0"}
+    assert kinds["sum"] == kinds["server update"] == "update"  # the server's CPU works
+
+
+def test_reduce_bandwidth_is_validated():
+    with pytest.raises(ValueError, match="reduce_bandwidth"):
+        cluster(2, reduce_bandwidth=0)
+    with pytest.raises(ValueError, match="reduce_bandwidth"):
+        cluster(2, reduce_bandwidth="fast")
+    c = cluster(2, reduce_bandwidth="8GB/s")
+    assert ClusterSpec.from_dict(c.to_dict()) == c

@@ -32,39 +32,65 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("n", [2, 3, 4, 8])
 def test_coefficients_are_the_simulators_formulas(n):
     assert cb.collective_coefficients("allreduce", n) == pytest.approx(
-        (2 * (n - 1), 2 * (n - 1) / n)
+        (2 * (n - 1), 2 * (n - 1) / n, (n - 1) / n)
     )
-    assert cb.collective_coefficients("ps", n) == pytest.approx((2, 2 * (n - 1)))
-    # an oversubscribed node slows the all-reduce by s = n / cores, not the server's messages
-    a, b = cb.collective_coefficients("allreduce", n, cores_per_node=1.0)
-    assert (a, b) == pytest.approx((2 * (n - 1) * n, 2 * (n - 1)))
+    assert cb.collective_coefficients("ps", n) == pytest.approx((2, 2 * (n - 1), n - 1))
+    # an oversubscribed node slows the all-reduce by s = n / cores, and the server's
+    # adding, not the server's messages
+    a, b, g = cb.collective_coefficients("allreduce", n, cores_per_node=1.0)
+    assert (a, b, g) == pytest.approx((2 * (n - 1) * n, 2 * (n - 1), n - 1))
     assert cb.collective_coefficients("ps", n, cores_per_node=1.0) == pytest.approx(
-        (2, 2 * (n - 1))
+        (2, 2 * (n - 1), (n - 1) * n)
     )
-    assert cb.collective_coefficients("ps", 1) == (0.0, 0.0)
+    assert cb.collective_coefficients("ps", 1) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="kind"):
         cb.collective_coefficients("ring", n)
 
 
-def synthetic_sweep(alpha, bandwidth, cores=None, noise=0.0, seed=0):
+def synthetic_sweep(alpha, bandwidth, cores=None, noise=0.0, seed=0, reduce=None):
     rng = np.random.default_rng(seed)
     out = []
     for kind in ("allreduce", "ps"):
         for k in (1, 2, 4):
             for m in (8, 512, 32768, 4e5, 2e6, 2e7):
-                a, b = cb.collective_coefficients(kind, k, cores)
-                t = a * alpha + b * m / bandwidth
+                a, b, g = cb.collective_coefficients(kind, k, cores)
+                t = a * alpha + b * m / bandwidth + (0.0 if reduce is None else g * m / reduce)
                 out.append((kind, k, m, t * float(np.exp(noise * rng.standard_normal()))))
     return out
 
 
-@pytest.mark.parametrize(("alpha", "bandwidth", "cores"), [(5e-6, 8e9, None), (2e-5, 1.25e9, 2.0),
-                                                           (1e-6, 3e10, 1.6)])  # fmt: skip
-def test_latency_and_bandwidth_are_recovered(alpha, bandwidth, cores):
-    a, b = cb.fit_latency_bandwidth(synthetic_sweep(alpha, bandwidth, cores), cores)
+@pytest.mark.parametrize(("alpha", "bandwidth", "cores", "reduce"),
+                         [(5e-6, 8e9, None, None), (2e-5, 1.25e9, 2.0, 4e9),
+                          (1e-6, 3e10, 1.6, 1e10)])  # fmt: skip
+def test_latency_and_bandwidth_are_recovered(alpha, bandwidth, cores, reduce):
+    sweep = synthetic_sweep(alpha, bandwidth, cores, reduce=reduce)
+    a, b = cb.fit_latency_bandwidth(sweep, cores, reduce)
     assert a == pytest.approx(alpha, rel=1e-9) and b == pytest.approx(bandwidth, rel=1e-9)
-    a, b = cb.fit_latency_bandwidth(synthetic_sweep(alpha, bandwidth, cores, noise=0.03), cores)
+    noisy = synthetic_sweep(alpha, bandwidth, cores, noise=0.03, reduce=reduce)
+    a, b = cb.fit_latency_bandwidth(noisy, cores, reduce)
     assert a == pytest.approx(alpha, rel=0.1) and b == pytest.approx(bandwidth, rel=0.05)
+    if reduce is not None:  # leaving the adding in would charge it to the bandwidth
+        _, wrong = cb.fit_latency_bandwidth(sweep, cores)
+        assert wrong < 0.95 * bandwidth
+
+
+def test_reduce_bandwidth_is_recovered_from_timings_above_the_call_overhead():
+    rng = np.random.default_rng(1)
+    r = 7e9
+    rows = [[m, 2e-6 + m / r] for m in (8, 512, 4096)]  # call overhead dominates: ignored
+    rows += [
+        [m, m / r * float(np.exp(0.02 * rng.standard_normal()))] for m in 2.0 ** np.arange(16, 25)
+    ]
+    assert cb.fit_reduce_bandwidth(rows) == pytest.approx(r, rel=0.02)
+    assert cb.fit_reduce_bandwidth([[m, m / r] for m in (2**16, 2**20)]) == pytest.approx(r)
+    with pytest.raises(ValueError, match="at least"):
+        cb.fit_reduce_bandwidth([[8, 1e-6], [512, 1e-6]])
+
+
+def test_time_reduce_times_every_size():
+    rows = cb.time_reduce([8, 2**16, 2**20], quick=True)
+    assert [r[0] for r in rows] == [8.0, 2.0**16, 2.0**20]
+    assert all(t > 0 for _, t in rows) and rows[2][1] > rows[0][1]
 
 
 def test_latency_bandwidth_fit_keeps_both_nonnegative_and_refuses_nonsense():
@@ -207,14 +233,14 @@ def fake_calibration(turns: bool = True) -> cb.Calibration:
                 "turn_time": tau * extra if turns else 0.0,
             }  # fmt: skip
     probe = {key: {"ranks": 4, "turn_time_s": w["turn_time"]} for key, w in workloads.items()}
-    sweeps = {f"{kind}/{k}": [[m, t] for *_, m, t in synthetic_sweep(4e-6, 5e9, 1.9)
+    sweeps = {f"{kind}/{k}": [[m, t] for *_, m, t in synthetic_sweep(4e-6, 5e9, 1.9, reduce=6e9)
                               if _[0] == kind and _[1] == k]
               for kind in ("allreduce", "ps") for k in (2, 4)}  # fmt: skip
     return cb.Calibration(
         ranks=[1, 2, 4], sizes=[99690, 4998262], latency_s=4e-6, bandwidth=5e9,
         cores_per_node=1.9, memory_streams_per_node=1.1, cache_bytes_per_node=32 * 2**20,
         sigma=0.05, workloads=workloads, sweeps=sweeps, host='vm "test"', cpus=2, steps=30,
-        turn_probe=probe if turns else {},
+        turn_probe=probe if turns else {}, reduce_bandwidth=6e9,
     )  # fmt: skip
 
 
@@ -223,6 +249,7 @@ def test_written_file_loads_and_predicts_like_the_settings(tmp_path):
     path = cb.write_toml(cal, tmp_path / "sub" / "cluster.toml")
     settings = load_toml(path)
     assert settings["cluster"]["cores_per_node"] == 1.9
+    assert settings["cluster"]["reduce_bandwidth"] == 6e9
     assert settings["cluster"]["name"] == 'calibrated: vm "test", 2 CPUs, MPI on one node'
     confs = expand(settings)
     assert [c.cluster.workers for c in confs] == [1, 2, 4]
@@ -304,12 +331,14 @@ HAVE_MPI = importlib.util.find_spec("mpi4py") is not None and (
 )
 
 
-def quick_calibration(tmp_path: Path, ranks: str, sizes: str) -> tuple[cb.Calibration, Path, str]:
+def quick_calibration(
+    tmp_path: Path, ranks: str, sizes: str, *extra: str
+) -> tuple[cb.Calibration, Path, str]:
     """``tinygrad-opt calibrate --quick`` for real: the calibration, the file, stdout."""
     out, data = tmp_path / "cluster.toml", tmp_path / "cal.json"
     cmd = [sys.executable, "-m", "tinygrad_opt.cli", "calibrate", "--quick", "--ranks", ranks,
            "--sizes", sizes, "--steps", "6", "--timeout", "60", "--out", str(out),
-           "--json", str(data)]  # fmt: skip
+           "--json", str(data), *extra]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return cb.Calibration.from_dict(json.loads(data.read_text())), out, proc.stdout
@@ -317,8 +346,11 @@ def quick_calibration(tmp_path: Path, ranks: str, sizes: str) -> tuple[cb.Calibr
 
 @pytest.mark.skipif(not HAVE_MPI, reason="needs mpi4py and mpiexec")
 def test_quick_real_calibration_writes_a_valid_file(tmp_path):
-    cal, out, stdout = quick_calibration(tmp_path, "1,2", "20k,60k")
+    cal, out, stdout = quick_calibration(tmp_path, "1,2", "20k,60k", "--check")
     assert "wrote" in stdout
+    # --check: one run of every size, mode and rank count, predicted against measured
+    table = [line for line in stdout.splitlines() if line.startswith("| ") and "k |" in line]
+    assert len(table) == 2 * 2 * 2, stdout
     assert cal.ranks == [1, 2] and cal.latency_s > 0 and cal.bandwidth > 0
     assert cal.host and cal.host in load_toml(out)["cluster"]["name"]  # this machine's name
     assert 0.25 <= cal.cores_per_node <= cal.cpus and cal.memory_streams_per_node >= 1
@@ -334,7 +366,11 @@ def test_quick_real_calibration_writes_a_valid_file(tmp_path):
     # two ranks synchronise with the ring all-reduce on the fitted link (shared cores: / s)
     s = confs[1].cluster.oversubscription
     assert s == pytest.approx(max(1.0, 2 / cal.cores_per_node), rel=1e-3)
-    ring = ring_allreduce_time(4 * max(cal.sizes), 2, cal.bandwidth / s, cal.latency_s * s)
+    # (its adding too, at the reduce bandwidth measured on one rank)
+    assert cal.reduce_bandwidth > 0 and len(cal.reduce_rows) == len(cal.sweeps["ps/2"])
+    r = cal.reduce_bandwidth / s
+    m = 4 * max(cal.sizes)
+    ring = ring_allreduce_time(m, 2, cal.bandwidth / s, cal.latency_s * s, r)
     assert confs[1].simulate(steps_to_sample=100).comm_s == pytest.approx(ring, rel=1e-3)
 
 
@@ -366,3 +402,60 @@ def test_quick_real_calibration_on_more_ranks_than_cores_probes_the_turns(tmp_pa
         assert cal.workloads[key]["turn_time"] == tp["turn_time_s"] >= 0
     want = cal.workloads[f"{max(cal.sizes)}/allreduce"]["turn_time"]
     assert load_toml(out)["cluster"]["turn_time"] == pytest.approx(want, rel=1e-3, abs=1e-12)
+
+
+class FakeJobs:
+    """``run_job`` stand-in: every training run takes ``step`` seconds per step."""
+
+    def __init__(self, step: float = 2e-3) -> None:
+        self.step, self.calls = step, []
+
+    def __call__(self, ranks, spec, timeout=300.0):
+        t = spec["training"][0]
+        self.calls.append((t["parameters"], t["mode"], ranks, t["steps"]))
+        role = {"compute": 1e-3, "wait": 0.0, "comm": 0.0, "send": 0.0, "recv": 0.0,
+                "update": 1e-3, "dropped": 0.0}  # fmt: skip
+        return {"training": [{"mean_step_s": self.step * ranks, "per_role": {"worker": role}}]}
+
+
+SHARES = [(5, 5, [1] * 5), (3, 5, [0, 1, 0, 1, 1]), (5, 3, [1, 2, 2]), (1, 1, [1])]
+
+
+@pytest.mark.parametrize(("repeats", "rounds", "shares"), SHARES)
+def test_check_runs_are_spread_over_the_calibration_rounds(monkeypatch, repeats, rounds, shares):
+    jobs = FakeJobs()
+    monkeypatch.setattr(cb, "run_job", jobs)
+    check = cb.CheckRuns([2, 4], repeats=repeats, seconds=0.1)
+    one_rank = [{"parameters": 99690, "mode": m, "mean_step_s": 1e-3} for m in cb.MODES]
+    per_config = 2 * 3  # modes × ranks (1 is always included)
+    got = []
+    for r in range(rounds):
+        before = len(jobs.calls)
+        check(r, rounds, one_rank)
+        got.append((len(jobs.calls) - before) // per_config)
+    assert got == shares and check.done == repeats
+    assert {c[3] for c in jobs.calls} == {100}  # 0.1 s / 1 ms per step
+    assert {c[2] for c in jobs.calls} == {1, 2, 4}
+
+
+def test_check_rows_compare_the_simulator_with_the_median_run(monkeypatch):
+    jobs = FakeJobs(step=0.05)
+    monkeypatch.setattr(cb, "run_job", jobs)
+    cal = fake_calibration()
+    rows = cb.CheckRuns([1, 2, 4], repeats=2).rows(cal, cb.settings_for(cal, 4998262, "ps"))
+    assert len(rows) == 2 * 2 * 3 and len(jobs.calls) == 2 * len(rows)  # no hook: all now
+    for r in rows:
+        flags = (
+            cb.workload_flags(cal, r["parameters"], r["mode"]),
+            cb.cluster_flags(cal, r["parameters"], r["mode"]),
+        )
+        settings = cb.settings_for(cal, 4998262, "ps")
+        predicted = cb.predict_step_time(settings, r["ranks"], r["mode"], *flags)
+        assert (
+            r["measured_s"] == pytest.approx(0.05 * r["ranks"])
+            and r["runs_s"] == [0.05 * r["ranks"]] * 2
+        )
+        assert r["predicted_s"] == pytest.approx(predicted)
+        assert r["error"] == pytest.approx(predicted / r["measured_s"] - 1)
+        if r["mode"] == "ps" and r["ranks"] > 1:
+            assert r["predicted_phases"]["sum"] > 0  # the server's adding, reduce_bandwidth

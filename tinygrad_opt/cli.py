@@ -132,6 +132,8 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--cores-per-node", "cluster", "cores_per_node", "CPU cores a node's workers share"),
     ("--turn-time", "cluster", "turn_time",
      "waiting per step for turns on the cores, with more workers than cores: 0.5ms"),
+    ("--reduce-bandwidth", "cluster", "reduce_bandwidth",
+     "bytes/s a worker adds gradients at (reductions cost M/R; default free): 8GB/s"),
     ("--compute-model", "compute", "kind",
      "deterministic, lognormal, shifted_exponential, heterogeneous, empirical"),
     ("--sigma", "compute", "sigma", "lognormal log-std of compute times (implies lognormal)"),

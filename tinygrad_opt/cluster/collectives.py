@@ -4,43 +4,52 @@ Cost model (Hockney; as used by Thakur, Rabenseifner & Gropp 2005, "Optimization
 Collective Communication Operations in MPICH", IJHPCA 19(1):49-66): sending an ``m``-byte
 message between two nodes takes ``α + m/B`` (latency ``α``, bandwidth ``B``). Links are
 full duplex (``B`` each way at once); a NIC shared by several concurrent messages divides
-its bandwidth among them. Reduction arithmetic (Thakur's ``γ`` term) is not modelled:
-it is hidden by the network on any realistic cluster and belongs to ``update_time``
-otherwise. ``M`` below is the gradient message in bytes, ``N`` the number of ranks.
+its bandwidth among them. Reduction arithmetic is Thakur's ``γ`` term: with
+:attr:`ClusterSpec.reduce_bandwidth` ``R`` set, adding ``m`` received bytes into one's
+own costs ``m/R`` after the step that received them (no overlap of adding and moving:
+on one machine the same CPU does both). Without it (the default) reductions are free, as
+when accelerators and a network hide them. ``M`` below is the gradient message in bytes,
+``N`` the number of ranks; the ``R`` terms below vanish for ``R = ∞``.
 
 Closed forms (one node per rank, every link ``α``, ``B``):
 
 =====================  =====================================================================
-ring all-reduce        ``2(N−1)·α + 2(N−1)/N · M/B``  (reduce-scatter + allgather around a
-                       ring; Thakur et al. 2005, Patarasuk & Yuan 2009)
-halving-doubling       ``2·log2(N)·α + 2(N−1)/N · M/B`` for N = 2^L (Rabenseifner: reduce-
-                       scatter by recursive halving + allgather by recursive doubling,
-                       Thakur et al. 2005). Other N: the MPICH fold — with
-                       ``p' = 2^⌊log2 N⌋``, ``r = N − p'`` ranks first hand their whole
-                       vector to a partner (``α + M/B``), the ``p'`` remaining ranks run the
-                       power-of-two algorithm, and the result is handed back (``α + M/B``):
-                       ``2(log2 p' + 1)·α + (2(p'−1)/p' + 2)·M/B``.
-binomial tree          ``2·⌈log2 N⌉·(α + M/B)``  (binomial-tree reduce to rank 0 then
-                       binomial-tree broadcast, whole message per step; Thakur et al.
-                       2005)
-parameter server       ``2α + (N_push + N)·M/B``: the N workers push M each into the
-(1 dedicated server)   server's one link, then pull M each out of it; the server link is
-                       the bottleneck (N·M/B each way; Li et al. 2014 "Scaling distributed
-                       ML with the parameter server"; the seed article's central node).
+ring all-reduce        ``2(N−1)·α + 2(N−1)/N · M/B + (N−1)/N · M/R``  (reduce-scatter +
+                       allgather around a ring; Thakur et al. 2005, Patarasuk & Yuan 2009)
+halving-doubling       ``2·log2(N)·α + 2(N−1)/N · M/B + (N−1)/N · M/R`` for N = 2^L
+                       (Rabenseifner: reduce-scatter by recursive halving + allgather by
+                       recursive doubling, Thakur et al. 2005). Other N: the MPICH fold —
+                       with ``p' = 2^⌊log2 N⌋``, ``r = N − p'`` ranks first hand their whole
+                       vector to a partner (``α + M/B + M/R``), the ``p'`` remaining ranks
+                       run the power-of-two algorithm, and the result is handed back
+                       (``α + M/B``): ``2(log2 p' + 1)·α + (2(p'−1)/p' + 2)·M/B +
+                       ((p'−1)/p' + 1)·M/R``.
+binomial tree          ``2·⌈log2 N⌉·(α + M/B) + ⌈log2 N⌉·M/R``  (binomial-tree reduce to
+                       rank 0 then binomial-tree broadcast, whole message per step;
+                       Thakur et al. 2005)
+parameter server       ``2α + (N_push + N)·M/B + (N_push − 1)·M/R``: the N workers push
+                       M each into the server's one link, the server adds the pushed
+                       gradients up, then the workers pull M each out of it; the server
+                       link is the bottleneck (N·M/B each way; Li et al. 2014 "Scaling
+                       distributed ML with the parameter server"; the seed article's
+                       central node).
                        ``N_push = N − b`` with ``b`` backup workers (only the first
                        ``N − b`` pushes are waited for; all N pull).
+(1 dedicated server)
 k-sharded PS           each shard holds ``M/k`` and serves all workers. Dedicated:
 (dedicated)            ``2α + [max(N_push/k, 1) + max(N/k, 1)]·M/B`` — a shard's link
-                       carries ``N·M/k``, a worker's link ``M`` (k ≤ N ⇒ shards dominate).
+                       carries ``N·M/k``, a worker's link ``M`` (k ≤ N ⇒ shards dominate);
+                       every shard adds up ``(N_push − 1)·M/(kR)`` (all sharded forms).
 k-sharded PS           shard ``j`` on worker ``j``: a shard holder's link also carries its
 (colocated)            own traffic; the busiest link direction decides each phase:
                        push ``max(min(N_push, N−1), k − s_min)·M/(kB)``, pull likewise with
                        ``N`` (``s_min`` = 1 if ``k = N`` else 0). For ``b = 0``:
                        ``2α + 2(N−1)/k · M/B`` — with ``k = N`` the same bandwidth term as
                        the ring, i.e. bandwidth-optimal.
-hierarchical           intra-node binomial reduce to a leader ``⌈log2 d⌉(α_i + M/B_i)``,
-                       ring all-reduce among the ``n`` leaders
-                       ``2(n−1)α_e + 2(n−1)/n · M/B_e``, intra-node binomial broadcast
+hierarchical           intra-node binomial reduce to a leader ``⌈log2 d⌉(α_i + M/B_i +
+                       M/R)``, ring all-reduce among the ``n`` leaders
+                       ``2(n−1)α_e + 2(n−1)/n · M/B_e + (n−1)/n · M/R``, intra-node
+                       binomial broadcast
                        ``⌈log2 d⌉(α_i + M/B_i)`` (Goyal et al. 2017 "Accurate, Large
                        Minibatch SGD" §4 — which uses halving-doubling across servers;
                        Sergeev & Del Balso 2018 "Horovod"; Jia et al. 2018).
@@ -65,7 +74,9 @@ bytes (MPI over shared memory), every rank sends and receives at every step, and
 rank only runs ``1/s`` of the time. A parameter-server phase is not slowed: its pace is
 set by one process, the shard's server, which takes the messages one after another while
 the workers wait (measured on 2 cores, 4 ranks: a gather+broadcast of 20 MB took 1.4× its
-uncontended time, an all-reduce 2.7×). NIC transfers are not slowed.
+uncontended time, an all-reduce 2.7×). NIC transfers are not slowed. Adding (``M/R``)
+is CPU work of the worker or colocated server that does it and takes ``s`` times longer
+(:meth:`ClusterSpec.reduce_time`); a dedicated server's own CPU is not shared.
 """
 
 from __future__ import annotations
@@ -100,45 +111,88 @@ def _floor_log2(n: int) -> int:
 
 
 # ============================================================================ closed forms
-def ring_allreduce_time(message_bytes: float, ranks: int, bandwidth: float, latency: float):
-    """Ring all-reduce: ``2(N−1)·α + 2(N−1)/N · M/B``.
+def _per_byte(reduce_bandwidth: float | None) -> float:
+    """``γ = 1/R`` seconds per byte added (0 when reductions are not modelled)."""
+    return 0.0 if reduce_bandwidth is None else 1.0 / reduce_bandwidth
 
-    Reduce-scatter then allgather, each ``N−1`` steps moving ``M/N`` bytes per rank
-    (Thakur, Rabenseifner & Gropp 2005; Patarasuk & Yuan 2009). 0 for one rank.
+
+def ring_allreduce_time(
+    message_bytes: float,
+    ranks: int,
+    bandwidth: float,
+    latency: float,
+    reduce_bandwidth: float | None = None,
+) -> float:
+    """Ring all-reduce: ``2(N−1)·α + 2(N−1)/N · M/B + (N−1)/N · M/R``.
+
+    Reduce-scatter then allgather, each ``N−1`` steps moving ``M/N`` bytes per rank; each
+    reduce-scatter step adds the ``M/N`` bytes it received (Thakur, Rabenseifner & Gropp
+    2005; Patarasuk & Yuan 2009). 0 for one rank.
     """
     n = check_positive_int("ranks", ranks)
-    return 2 * (n - 1) * latency + 2 * (n - 1) / n * message_bytes / bandwidth
+    gamma = _per_byte(reduce_bandwidth)
+    return (
+        2 * (n - 1) * latency
+        + 2 * (n - 1) / n * message_bytes / bandwidth
+        + (n - 1) / n * message_bytes * gamma
+    )
 
 
 def halving_doubling_allreduce_time(
-    message_bytes: float, ranks: int, bandwidth: float, latency: float
+    message_bytes: float,
+    ranks: int,
+    bandwidth: float,
+    latency: float,
+    reduce_bandwidth: float | None = None,
 ) -> float:
-    """Rabenseifner's all-reduce: ``2·log2(N)·α + 2(N−1)/N · M/B`` for N a power of two.
+    """Rabenseifner's all-reduce: ``2·log2(N)·α + 2(N−1)/N · M/B + (N−1)/N · M/R`` for N
+    a power of two.
 
     Reduce-scatter by recursive halving then allgather by recursive doubling (Thakur,
     Rabenseifner & Gropp 2005). For other N, MPICH's fold: ``r = N − p'`` ranks
-    (``p' = 2^⌊log2 N⌋``) send their vector to a partner first and get the result back at
-    the end, adding ``2(α + M/B)``: ``2(log2 p' + 1)α + (2(p'−1)/p' + 2)·M/B``.
+    (``p' = 2^⌊log2 N⌋``) send their vector to a partner first (who adds it) and get the
+    result back at the end, adding ``2(α + M/B) + M/R``: ``2(log2 p' + 1)α +
+    (2(p'−1)/p' + 2)·M/B + ((p'−1)/p' + 1)·M/R``.
     """
     n = check_positive_int("ranks", ranks)
+    gamma = _per_byte(reduce_bandwidth)
     p2 = 1 << _floor_log2(n)
-    t = 2 * _floor_log2(n) * latency + 2 * (p2 - 1) / p2 * message_bytes / bandwidth
+    t = (
+        2 * _floor_log2(n) * latency
+        + 2 * (p2 - 1) / p2 * message_bytes / bandwidth
+        + (p2 - 1) / p2 * message_bytes * gamma
+    )
     if n != p2:
-        t += 2 * (latency + message_bytes / bandwidth)
+        t += 2 * (latency + message_bytes / bandwidth) + message_bytes * gamma
     return t
 
 
-def binomial_tree_reduce_time(message_bytes: float, ranks: int, bandwidth: float, latency: float):
-    """Binomial-tree reduce (or broadcast): ``⌈log2 N⌉·(α + M/B)`` (Thakur et al. 2005)."""
+def binomial_tree_reduce_time(
+    message_bytes: float,
+    ranks: int,
+    bandwidth: float,
+    latency: float,
+    reduce_bandwidth: float | None = None,
+) -> float:
+    """Binomial-tree reduce: ``⌈log2 N⌉·(α + M/B + M/R)``; a broadcast is the same
+    without ``R`` (Thakur et al. 2005)."""
     n = check_positive_int("ranks", ranks)
-    return _ceil_log2(n) * (latency + message_bytes / bandwidth)
+    gamma = _per_byte(reduce_bandwidth)
+    return _ceil_log2(n) * (latency + message_bytes / bandwidth + message_bytes * gamma)
 
 
 def binomial_tree_allreduce_time(
-    message_bytes: float, ranks: int, bandwidth: float, latency: float
+    message_bytes: float,
+    ranks: int,
+    bandwidth: float,
+    latency: float,
+    reduce_bandwidth: float | None = None,
 ) -> float:
-    """Tree all-reduce = binomial reduce + binomial broadcast: ``2⌈log2 N⌉·(α + M/B)``."""
-    return 2 * binomial_tree_reduce_time(message_bytes, ranks, bandwidth, latency)
+    """Tree all-reduce = binomial reduce + binomial broadcast:
+    ``2⌈log2 N⌉·(α + M/B) + ⌈log2 N⌉·M/R``."""
+    return binomial_tree_reduce_time(
+        message_bytes, ranks, bandwidth, latency, reduce_bandwidth
+    ) + binomial_tree_reduce_time(message_bytes, ranks, bandwidth, latency)
 
 
 def parameter_server_time(
@@ -149,8 +203,10 @@ def parameter_server_time(
     shards: int = 1,
     placement: str = "dedicated",
     pushing_workers: int | None = None,
+    reduce_bandwidth: float | None = None,
 ) -> float:
-    """Push + pull through ``k`` parameter-server shards, one worker per node (no update).
+    """Push, sum and pull through ``k`` parameter-server shards, one worker per node (no
+    update).
 
     Dedicated shards (``k`` extra machines): ``2α + [max(N_push/k, 1) + max(N/k, 1)]·M/B``;
     with one server ``2α + (N_push + N)·M/B`` = ``2α + 2N·M/B`` without backups — the
@@ -159,6 +215,7 @@ def parameter_server_time(
     link direction, ``max(min(N_push, N−1), k − s_min)·M/(kB)`` for the push (``s_min`` = 1
     if every worker holds a shard, else 0) and the same with ``N`` for the pull; for
     ``N_push = N``: ``2α + 2(N−1)/k·M/B``.
+    Both: each shard adds the ``N_push`` gradients it uses, ``(N_push − 1)·M/(kR)``.
     """
     n = check_positive_int("workers", workers)
     k = check_positive_int("ps_shards", shards)
@@ -166,8 +223,9 @@ def parameter_server_time(
     if push > n:
         raise SpecError("pushing_workers", push, f"must be <= workers={n}")
     m_b = message_bytes / bandwidth
+    add = (push - 1) * message_bytes / k * _per_byte(reduce_bandwidth)
     if placement == "dedicated":
-        return 2 * latency + (max(push / k, 1.0) + max(n / k, 1.0)) * m_b
+        return 2 * latency + (max(push / k, 1.0) + max(n / k, 1.0)) * m_b + add
     if placement != "colocated":
         raise SpecError("ps_placement", placement, "unknown; valid: dedicated, colocated")
     if k > n:
@@ -177,7 +235,7 @@ def parameter_server_time(
     s_min = 1 if k == n else 0
     push_t = latency + max(min(push, n - 1), k - s_min) / k * m_b
     pull_t = latency + max(n - 1, k - s_min) / k * m_b
-    return push_t + pull_t
+    return push_t + add + pull_t
 
 
 def hierarchical_allreduce_time(
@@ -188,19 +246,22 @@ def hierarchical_allreduce_time(
     intra_latency: float,
     inter_bandwidth: float,
     inter_latency: float,
+    reduce_bandwidth: float | None = None,
 ) -> float:
     """Intra-node reduce + inter-node ring all-reduce of the leaders + intra-node broadcast.
 
-    ``2⌈log2 d⌉(α_i + M/B_i) + 2(n−1)α_e + 2(n−1)/n · M/B_e`` (binomial trees inside a
-    node, a ring across nodes; Goyal et al. 2017 §4, Sergeev & Del Balso 2018).
+    ``2⌈log2 d⌉(α_i + M/B_i) + ⌈log2 d⌉·M/R + 2(n−1)α_e + 2(n−1)/n · M/B_e + (n−1)/n ·
+    M/R`` (binomial trees inside a node, a ring across nodes; Goyal et al. 2017 §4,
+    Sergeev & Del Balso 2018).
     """
     d = check_positive_int("devices_per_node", devices_per_node)
+    r = reduce_bandwidth
     intra = (
         0.0
         if d == 1
-        else binomial_tree_allreduce_time(message_bytes, d, intra_bandwidth, intra_latency)
+        else binomial_tree_allreduce_time(message_bytes, d, intra_bandwidth, intra_latency, r)
     )
-    return intra + ring_allreduce_time(message_bytes, nodes, inter_bandwidth, inter_latency)
+    return intra + ring_allreduce_time(message_bytes, nodes, inter_bandwidth, inter_latency, r)
 
 
 # ============================================================================ cost object
@@ -211,7 +272,8 @@ class CommCost:
     Attributes:
         scheme: the scheme label.
         phases: ``(name, seconds)`` in order (``push``/``pull`` for a parameter server,
-            the server update goes between them and is not included here).
+            with ``sum`` between them when reductions are modelled; the server update
+            goes before ``pull`` and is not included here).
         message_bytes: gradient bytes per worker on the wire.
         bytes_sent_per_node: bytes a worker node's NIC transmits per sync (mean over
             worker nodes); for one worker per node: per worker.
@@ -304,7 +366,7 @@ def _tree(c: ClusterSpec, m: float, traffic: _Traffic) -> tuple[tuple[str, float
         mask = 1 << i
         senders = ranks[(ranks % (2 * mask)) == mask]
         steps.append((senders, senders - mask))
-    reduce_t = sum(_steps_time(s, r, m, c, traffic) for s, r in steps)
+    reduce_t = sum(_steps_time(s, r, m, c, traffic) + c.reduce_time(m) for s, r in steps)
     bcast_t = sum(_steps_time(r, s, m, c, traffic) for s, r in reversed(steps))
     return (("reduce", reduce_t), ("broadcast", bcast_t))
 
@@ -317,7 +379,7 @@ def _halving_doubling(c: ClusterSpec, m: float, traffic: _Traffic):
     phases: list[tuple[str, float]] = []
     if r:
         evens = np.arange(r) * 2
-        phases.append(("fold", _steps_time(evens, evens + 1, m, c, traffic)))
+        phases.append(("fold", _steps_time(evens, evens + 1, m, c, traffic) + c.reduce_time(m)))
     newrank = np.arange(p2)
     phys = np.where(newrank < r, 2 * newrank + 1, newrank + r)
     exchanges = []
@@ -325,7 +387,7 @@ def _halving_doubling(c: ClusterSpec, m: float, traffic: _Traffic):
         mask = 1 << k
         partner = phys[newrank ^ mask]
         exchanges.append((phys, partner, m / (2 << k)))
-    rs = sum(_steps_time(a, b, size, c, traffic) for a, b, size in exchanges)
+    rs = sum(_steps_time(a, b, size, c, traffic) + c.reduce_time(size) for a, b, size in exchanges)
     ag = sum(_steps_time(a, b, size, c, traffic) for a, b, size in reversed(exchanges))
     phases += [("reduce-scatter", rs), ("allgather", ag)]
     if r:
@@ -352,14 +414,16 @@ def _ring(c: ClusterSpec, m: float, traffic: _Traffic):
             local[:] = True
         traffic.dev_out += per_link * local
         traffic.dev_in += per_link * np.roll(local, 1)
-    return (("reduce-scatter", (n - 1) * step), ("allgather", (n - 1) * step))
+    reduce_scatter = (n - 1) * (step + c.reduce_time(chunk))
+    return (("reduce-scatter", reduce_scatter), ("allgather", (n - 1) * step))
 
 
 def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
     d, n = c.devices_per_node, c.nodes
-    intra = 0.0
+    intra = adding = 0.0
     if d > 1:
         intra = binomial_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency)
+        adding = _ceil_log2(d) * c.reduce_time(m)
         # binomial tree inside every node: at step i local rank j with j % 2^(i+1) == 2^i
         # sends M to j - 2^i; the broadcast runs the same messages backwards
         local = np.arange(c.workers) % d
@@ -372,12 +436,12 @@ def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
             received[senders - mask] += m
         traffic.dev_out += sent + received
         traffic.dev_in += received + sent
-    inter = ring_allreduce_time(m, n, c.bandwidth, c.latency)
+    inter = ring_allreduce_time(m, n, c.bandwidth, c.latency) + (n - 1) * c.reduce_time(m / n)
     if n > 1:
         traffic.nic_out += 2 * (n - 1) / n * m
         traffic.nic_in += 2 * (n - 1) / n * m
     return (
-        ("intra-node reduce", intra),
+        ("intra-node reduce", intra + adding),
         ("inter-node allreduce", inter),
         ("intra-node broadcast", intra),
     )
@@ -386,14 +450,19 @@ def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
 def _parameter_server(c: ClusterSpec, s: SyncScheme, m: float, push: int, traffic: _Traffic):
     n_w, d, n = c.workers, c.devices_per_node, c.nodes
     k = s.ps_shards
-    if s.ps_placement == "dedicated":
+    dedicated = s.ps_placement == "dedicated"
+    # each shard adds up the push gradients it uses (on its own CPU when dedicated)
+    adding = (("sum", c.reduce_time((push - 1) * m / k, oversubscribed=not dedicated)),)
+    if c.reduce_bandwidth is None:
+        adding = ()
+    if dedicated:
         push_t = c.latency + max(push / k, d) * m / c.bandwidth
         pull_t = c.latency + max(n_w / k, d) * m / c.bandwidth
         traffic.nic_out += d * m
         traffic.nic_in += d * m
         traffic.srv_in += n_w * m / k  # late (dropped) gradients still arrive
         traffic.srv_out += n_w * m / k
-        return (("push", push_t), ("pull", pull_t))
+        return (("push", push_t), *adding, ("pull", pull_t))
     if k > n_w:
         raise SpecError("ps_shards", k, f"colocated shards need ps_shards <= workers={n_w}")
     # shard j lives on node j % n, device (j // n) of that node: one shard per device
@@ -427,7 +496,7 @@ def _parameter_server(c: ClusterSpec, s: SyncScheme, m: float, push: int, traffi
     if d > 1:
         traffic.dev_out += dev_out + dev_in
         traffic.dev_in += dev_in + dev_out
-    return (("push", phase(push)), ("pull", phase(n_w)))
+    return (("push", phase(push)), *adding, ("pull", phase(n_w)))
 
 
 def _contended(c: ClusterSpec) -> ClusterSpec:

@@ -215,7 +215,8 @@ def _sync_segments(
     out = []
     t = t0 + ready
     for name, dur in d["phases"]:
-        kind = {"push": "send", "pull": "recv", "server update": "update_srv"}.get(name, "comm")
+        kind = {"push": "send", "pull": "recv", "server update": "update_srv", "sum": "update_srv"}
+        kind = kind.get(name, "comm")
         out.append((kind, t, t + dur, name))
         t += dur
     return out

@@ -10,7 +10,8 @@ parameters):
    the slowest worker, or with ``b`` backup workers the ``N = W − b``-th fastest
    (Chen et al. 2016: launch ``N + b``, apply the first ``N``, drop the rest);
 3. synchronisation (:mod:`.collectives`, alpha-beta model): all-reduce, or push to the
-   parameter servers, server update (``update_time / k``), pull; it starts at
+   parameter servers, their sum of the gradients (with ``reduce_bandwidth``), server
+   update (``update_time / k``), pull; it starts at
    ``T_ready`` (bulk-synchronous: nothing is sent before the barrier), or bucket by bucket
    during the backward pass with ``overlap=True`` (:mod:`.overlap`);
 4. after an all-reduce every worker applies the update locally (``update_time``).
@@ -221,7 +222,7 @@ def simulate(
 
     phases = list(comm_full.phases)
     if is_ps:
-        phases.insert(1, ("server update", server_update))
+        phases.insert(len(phases) - 1, ("server update", server_update))  # before the pull
     timeline_data = {
         "head": samples.head,
         "sync": ready[:timeline_steps],

@@ -131,6 +131,13 @@ class ClusterSpec:
             (:attr:`turn_wait`). It depends on the work between synchronisations:
             ``tinygrad-opt calibrate`` measures it per model size and mode, with the
             model's own training steps synchronised by tiny messages.
+        reduce_bandwidth: bytes per second one worker adds into a running sum (Thakur,
+            Rabenseifner & Gropp's ``1/γ``): every algorithm step that combines ``m``
+            received bytes with the worker's own costs ``m/reduce_bandwidth`` more
+            (``s`` times more on an oversubscribed node: the CPUs do the adding), and a
+            parameter server adds up the pushed gradients before it updates
+            (:mod:`.collectives`). Default None: not modelled, as on accelerators where
+            the network hides it.
     """
 
     workers: int | None = None
@@ -148,6 +155,7 @@ class ClusterSpec:
     memory_streams_per_node: float | None = None
     cache_bytes_per_node: float | str = 0.0
     turn_time: float | str = 0.0
+    reduce_bandwidth: float | str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -236,6 +244,12 @@ class ClusterSpec:
             parse_bytes(self.cache_bytes_per_node, "cache_bytes_per_node", allow_zero=True),
         )
         set_(self, "turn_time", parse_duration(self.turn_time, "turn_time", allow_zero=True))
+        if self.reduce_bandwidth is not None:
+            set_(
+                self,
+                "reduce_bandwidth",
+                parse_bandwidth(self.reduce_bandwidth, "reduce_bandwidth"),
+            )
 
     # ------------------------------------------------------------------ contention
     @property
@@ -276,6 +290,16 @@ class ClusterSpec:
         if m is None or k * float(update_bytes) <= float(self.cache_bytes_per_node):
             return s
         return s * max(1.0, k / m)
+
+    def reduce_time(self, nbytes: float, oversubscribed: bool = True) -> float:
+        """Seconds one worker spends adding ``nbytes`` received bytes into its own:
+        ``nbytes · s / reduce_bandwidth`` (``s`` = :attr:`oversubscription`, or 1 with
+        ``oversubscribed=False``, as for a dedicated server's own CPU); 0 without
+        ``reduce_bandwidth``."""
+        if self.reduce_bandwidth is None:
+            return 0.0
+        s = self.oversubscription if oversubscribed else 1.0
+        return float(nbytes) * s / float(self.reduce_bandwidth)
 
     # ------------------------------------------------------------------ helpers
     @property

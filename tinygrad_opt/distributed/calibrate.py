@@ -6,21 +6,26 @@ of a step and its spread, the update time, and how much workers that share a mac
 slow each other down. This module measures them with short MPI jobs that it starts
 itself (``mpiexec -n K python -m tinygrad_opt.distributed.calibrate --job ...``):
 
+0. **Adding** at one rank: the time of ``np.add(a, b, out=a)`` on float32 buffers of
+   every sweep size (out of the cache where large) gives the *reduce bandwidth* ``R``
+   (:func:`time_reduce`, :func:`fit_reduce_bandwidth`): the cost of summing gradients,
+   Thakur's ``γ = 1/R``. A parameter server adds ``K − 1`` gradients into its own at
+   every step; with 20 MB gradients that is milliseconds, not hidden by anything.
 1. **Collective sweep** at every rank count ``K > 1``: the all-reduce as the core runs it
    (``Barrier``, then ``Allreduce``) and the parameter-server pattern (every worker sends
    ``M`` bytes to rank 0, which adds them up and sends ``M`` bytes back to each), for
    ``M`` from 8 bytes up to the largest model's gradient. One least-squares fit of all
    of them to the simulator's own formulas (:func:`collective_coefficients`, relative
-   errors) gives ``α`` and ``B``::
+   errors), with the adding at ``R`` taken out, gives ``α`` and ``B``::
 
-       all-reduce (ring)            T = s(K) · [2(K−1)·α + 2(K−1)/K · M/B]
-       parameter server (rank 0)    T = 2α + 2(K−1) · M/B
+       all-reduce (ring)            T = s(K) · [2(K−1)·α + 2(K−1)/K · M/B + (K−1)/K · M/R]
+       parameter server (rank 0)    T = 2α + 2(K−1) · M/B + s(K) · (K−1) · M/R
 
    ``s(K)`` is the CPU oversubscription below: on one machine MPI moves the bytes with
    CPU copies through shared memory, and in an all-reduce every rank copies at every
    step, so a rank that runs ``1/s`` of the time moves its share ``s`` times slower. The
-   parameter server's exchange is paced by the server alone and is not slowed
-   (:mod:`tinygrad_opt.cluster.collectives`).
+   parameter server's exchange is paced by the server alone and is not slowed, its
+   adding is (:mod:`tinygrad_opt.cluster.collectives`).
 2. **Contention probe** at every ``K``: all ranks train the same model at the same time
    without communicating. The slow-down of the forward+backward pass against one rank
    gives the node's *effective cores* ``c`` (compute is CPU-bound: ``s(K) = max(1, K/c)``,
@@ -50,9 +55,9 @@ bandwidth as its intra-node link, ``cores_per_node``, ``memory_streams_per_node`
 ``cache_bytes_per_node``, ``turn_time`` (that of ``[workload]``) and a lognormal compute
 model; ``[workload]`` holds the largest model, the comments give the ``whatif`` flags of
 the others (with their ``--turn-time``).
-:func:`validation_runs` times separate, longer training runs for comparison
-(``--check``; ``scripts/make_calibration_doc.py`` writes ``docs/calibration.md`` from
-them).
+:class:`CheckRuns` times separate, longer training runs for comparison (``--check``;
+``scripts/make_calibration_doc.py`` writes ``docs/calibration.md`` from them), between
+the calibration's rounds, so that both see this machine over the same minutes.
 
 Every job runs in the environment ``tinygrad-opt launch`` gives its ranks
 (:mod:`tinygrad_opt.distributed.launch`): one BLAS/OpenMP thread per rank (:data:`THREAD_ENV`),
@@ -85,6 +90,7 @@ __all__ = [
     "THREAD_ENV",
     "Calibration",
     "CalibrationError",
+    "CheckRuns",
     "add_arguments",
     "calibrate",
     "cluster_settings",
@@ -93,6 +99,7 @@ __all__ = [
     "fit_latency_bandwidth",
     "fit_lognormal_sigma",
     "fit_memory_streams",
+    "fit_reduce_bandwidth",
     "fit_turn_time",
     "turn_probe_settings",
     "turn_time_of",
@@ -104,6 +111,7 @@ __all__ = [
     "run",
     "run_job",
     "settings_for",
+    "time_reduce",
     "to_toml",
     "validation_runs",
     "write_toml",
@@ -161,28 +169,32 @@ def _loss(model: Any, X: np.ndarray, y: np.ndarray, idx: np.ndarray) -> Any:
 # ============================================================================ fitting
 def collective_coefficients(
     kind: str, ranks: int, cores_per_node: float | None = None
-) -> tuple[float, float]:
-    """``(a, b)`` with ``T = a·α + b·M/B``: the simulator's time of one ``kind`` exchange
-    of ``M`` bytes among ``ranks`` ranks of one node with latency ``α`` and bandwidth
-    ``B`` (read off :func:`~tinygrad_opt.cluster.collectives.communication_cost` itself,
-    so the fit uses exactly what the simulator predicts with).
+) -> tuple[float, float, float]:
+    """``(a, b, g)`` with ``T = a·α + b·M/B + g·M/R``: the simulator's time of one
+    ``kind`` exchange of ``M`` bytes among ``ranks`` ranks of one node with latency
+    ``α``, bandwidth ``B`` and reduce bandwidth ``R`` (read off
+    :func:`~tinygrad_opt.cluster.collectives.communication_cost` itself, so the fit uses
+    exactly what the simulator predicts with).
 
-    ``"allreduce"``: ring all-reduce, ``a = 2(N−1)·s``, ``b = 2(N−1)/N·s`` with ``s`` the
-    node's oversubscription for ``cores_per_node``; ``"ps"``: one parameter server
-    colocated with rank 0, push + pull, ``a = 2``, ``b = 2(N−1)`` (0 for one rank).
+    ``"allreduce"``: ring all-reduce, ``a = 2(N−1)·s``, ``b = 2(N−1)/N·s``, ``g =
+    (N−1)/N·s`` with ``s`` the node's oversubscription for ``cores_per_node``; ``"ps"``:
+    one parameter server colocated with rank 0, push + sum + pull, ``a = 2``, ``b =
+    2(N−1)``, ``g = (N−1)·s`` (all 0 for one rank).
     """
     from tinygrad_opt.cluster.collectives import communication_cost
 
     if kind not in MODES:
         raise ValueError(f"kind must be 'allreduce' or 'ps', got {kind!r}")
-    node = _node(int(ranks), cores_per_node)
     scheme = scheme_settings(kind)
+    moving = _node(int(ranks), cores_per_node)
+    adding = _node(int(ranks), cores_per_node, reduce_bandwidth=1.0)
 
-    def seconds(message: float) -> float:
+    def seconds(node: Any, message: float) -> float:
         return communication_cost(node, scheme, message).time_s
 
-    a = seconds(0.0)
-    return float(a), float(seconds(1.0) - a)
+    a = seconds(moving, 0.0)
+    b = seconds(moving, 1.0) - a
+    return float(a), float(b), float(seconds(adding, 1.0) - a - b)
 
 
 def _nonnegative_lstsq(A: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -203,31 +215,49 @@ def _nonnegative_lstsq(A: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def fit_latency_bandwidth(
-    samples: Iterable[tuple[str, int, float, float]], cores_per_node: float | None = None
+    samples: Iterable[tuple[str, int, float, float]],
+    cores_per_node: float | None = None,
+    reduce_bandwidth: float | None = None,
 ) -> tuple[float, float]:
     """Fit ``α`` (s) and ``B`` (bytes/s) to ``(kind, ranks, bytes, seconds)`` samples.
 
-    Model: ``seconds = a·α + b·bytes/B`` with ``(a, b)`` from
+    Model: ``seconds = a·α + b·bytes/B + g·bytes/R`` with ``(a, b, g)`` from
     :func:`collective_coefficients` (the simulator's formulas on one node with
-    ``cores_per_node``). Minimises the sum of squared *relative* errors (the times span
+    ``cores_per_node``) and ``R`` = ``reduce_bandwidth``, measured on its own (None: no
+    adding term). Minimises the sum of squared *relative* errors (the times span
     microseconds to tenths of a second), which is linear in ``(α, 1/B)``; both are kept
     >= 0. Samples with one rank are skipped. ValueError when fewer than 2 are left or no
     time grows with the size.
     """
-    rows = []
+    gamma = 0.0 if reduce_bandwidth is None else 1.0 / float(reduce_bandwidth)
+    rows, target = [], []
     for kind, ranks, nbytes, seconds in samples:
         if int(ranks) < 2 or not seconds > 0:
             continue
-        a, b = collective_coefficients(kind, int(ranks), cores_per_node)
+        a, b, g = collective_coefficients(kind, int(ranks), cores_per_node)
         rows.append([a / seconds, b * nbytes / seconds])
+        target.append(1.0 - g * nbytes * gamma / seconds)  # what is left for α and B
     if len(rows) < 2:
         raise ValueError("fit_latency_bandwidth needs at least 2 timings with 2 or more ranks")
     A = np.array(rows)
     scale = np.maximum(np.abs(A).max(axis=0), 1e-300)  # columns of similar size
-    alpha, inv_b = _nonnegative_lstsq(A / scale, np.ones(len(rows))) / scale
+    alpha, inv_b = _nonnegative_lstsq(A / scale, np.array(target)) / scale
     if not inv_b > 0:
         raise ValueError("the bandwidth is not determined by the data (no time grows with size)")
     return float(alpha), float(1.0 / inv_b)
+
+
+def fit_reduce_bandwidth(rows: Iterable[Sequence[float]], min_bytes: float = 2**16) -> float:
+    """``R`` (bytes/s) from ``[bytes, seconds]`` timings of adding ``bytes`` into a
+    buffer of the same size: ``seconds = bytes/R``, least squares of the relative errors
+    over the rows with at least ``min_bytes`` (below, the call's own overhead
+    dominates): ``1/R = Σ x / Σ x²`` with ``x = bytes/seconds``. ValueError when no row
+    qualifies.
+    """
+    x = np.array([float(m) / float(t) for m, t in rows if m >= min_bytes and t > 0])
+    if x.size == 0:
+        raise ValueError(f"fit_reduce_bandwidth needs a timing of at least {min_bytes:g} bytes")
+    return float(np.sum(x**2) / np.sum(x))
 
 
 def fit_lognormal_sigma(times: Sequence[float]) -> float:
@@ -259,7 +289,11 @@ def _fit_scale(
 
 
 def _node(
-    ranks: int, cores: float | None = None, streams: float | None = None, cache: float = 0.0
+    ranks: int,
+    cores: float | None = None,
+    streams: float | None = None,
+    cache: float = 0.0,
+    reduce_bandwidth: float | None = None,
 ) -> Any:
     """One node with ``ranks`` workers: the simulator's contention formulas live on it."""
     from tinygrad_opt.cluster.spec import ClusterSpec
@@ -267,6 +301,7 @@ def _node(
     return ClusterSpec(
         nodes=1, devices_per_node=int(ranks), bandwidth=1.0, latency=1.0, intra_bandwidth=1.0,
         cores_per_node=cores, memory_streams_per_node=streams, cache_bytes_per_node=cache,
+        reduce_bandwidth=reduce_bandwidth,
     )  # fmt: skip
 
 
@@ -434,12 +469,32 @@ def _ps_step(comm: Any, MPI: Any, count: int, copies: int) -> Callable[[], None]
         mine, total, *inbox = sets[turn[0] % copies]
         turn[0] += 1
         MPI.Request.Waitall([comm.Irecv(b, source=w, tag=7) for w, b in enumerate(inbox, 1)])
-        np.copyto(total, mine)
-        for b in inbox:
+        np.add(mine, inbox[0], out=total)  # N − 1 additions, as the simulator's "sum"
+        for b in inbox[1:]:
             np.add(total, b, out=total)
         MPI.Request.Waitall([comm.Isend(total, dest=w, tag=8) for w in range(1, n)])
 
     return server
+
+
+def time_reduce(sizes: Sequence[int], quick: bool = False, cold_bytes: float = 0.0):
+    """``[[bytes, seconds]]``: the median time of adding a float32 buffer of ``bytes``
+    into another (``np.add(a, b, out=a)``, as a parameter server sums gradients), on
+    this process alone; buffers rotate through copies as in :func:`sweep_collectives`."""
+    out = []
+    for nbytes in sizes:
+        count = max(1, int(nbytes) // 4)
+        reps = _reps_for(nbytes, quick)
+        copies = _copies(8 * count, cold_bytes, reps + 2)
+        pairs = [(np.ones(count, np.float32), np.ones(count, np.float32)) for _ in range(copies)]
+        times = []
+        for i in range(reps + 2):
+            a, b = pairs[i % copies]
+            t = time.perf_counter()
+            np.add(a, b, out=a)
+            times.append(time.perf_counter() - t)
+        out.append([float(4 * count), float(np.median(times[2:]))])
+    return out
 
 
 def _compute_between(side: int = 256, products: int = 2) -> Callable[[], None]:
@@ -681,11 +736,11 @@ def measure_training(
 def _job_main(argv: Sequence[str]) -> int:
     """One calibration job, inside ``mpiexec``: read a JSON spec, rank 0 writes the result.
 
-    Spec keys (all optional): ``collective_bytes`` (sweep sizes), ``contention`` (model
-    sizes to probe), ``probe_seconds``, ``training`` (``[{parameters, mode, steps}]``),
-    ``quick``, ``cold_bytes``, ``keep_samples``, ``timeout``, ``turn_probe``
-    (``{workloads: [{parameters, mode}], seconds, bytes}``); a training entry may add
-    ``min_seconds``.
+    Spec keys (all optional): ``collective_bytes`` (sweep sizes), ``reduce_bytes`` (sizes
+    to time :func:`time_reduce` at), ``contention`` (model sizes to probe),
+    ``probe_seconds``, ``training`` (``[{parameters, mode, steps}]``), ``quick``,
+    ``cold_bytes``, ``keep_samples``, ``timeout``, ``turn_probe`` (``{workloads:
+    [{parameters, mode}], seconds, bytes}``); a training entry may add ``min_seconds``.
     """
     ap = argparse.ArgumentParser(prog="python -m tinygrad_opt.distributed.calibrate")
     ap.add_argument("--job", required=True, help="JSON file: what to measure")
@@ -701,6 +756,9 @@ def _job_main(argv: Sequence[str]) -> int:
     if sizes and ctx.world_size > 1:
         quick, cold = bool(spec.get("quick", False)), float(spec.get("cold_bytes", 0.0))
         result.update(sweep_collectives(ctx, sizes, quick, cold))
+    if spec.get("reduce_bytes") and ctx.rank == 0:
+        quick, cold = bool(spec.get("quick", False)), float(spec.get("cold_bytes", 0.0))
+        result["reduce"] = time_reduce(spec["reduce_bytes"], quick, cold)
     if "turn_probe" in spec:
         tp = spec["turn_probe"]
         nbytes, secs = int(tp.get("bytes", TURN_BYTES)), float(tp.get("seconds", 0.8))
@@ -799,6 +857,8 @@ class Calibration:
     steps: int = 0
     seconds: float = 0.0
     rounds: int = 1  # every job ran this many times; the numbers are medians over them
+    reduce_bandwidth: float | None = None  # bytes/s one rank adds (None: not measured)
+    reduce_rows: list[list[float]] = field(default_factory=list)  # [bytes, seconds]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -813,9 +873,10 @@ class Calibration:
         out = []
         for key, rows in self.sweeps.items():
             kind, ranks = key.split("/")
-            a, b = collective_coefficients(kind, int(ranks), self.cores_per_node)
+            a, b, g = collective_coefficients(kind, int(ranks), self.cores_per_node)
+            gamma = 0.0 if self.reduce_bandwidth is None else 1.0 / self.reduce_bandwidth
             for nbytes, seconds in rows:
-                fitted = a * self.latency_s + b * nbytes / self.bandwidth
+                fitted = a * self.latency_s + b * nbytes / self.bandwidth + g * nbytes * gamma
                 out.append({"kind": kind, "ranks": int(ranks), "bytes": nbytes,
                             "measured_s": seconds, "fitted_s": fitted})  # fmt: skip
         return out
@@ -864,6 +925,7 @@ def calibrate(
     timeout: float = 300.0,
     log: Callable[[str], None] | None = None,
     rounds: int | None = None,
+    after_round: Callable[[int, int, list[dict[str, Any]]], None] | None = None,
 ) -> Calibration:
     """Measure and fit (see the module docstring); returns a :class:`Calibration`.
 
@@ -874,7 +936,8 @@ def calibrate(
     rough file in seconds); ``timeout``: per MPI job; ``rounds``: how many times every
     job runs (default 3, 1 with ``quick``), each quantity being the median over the rounds:
     on a virtual machine the speed of a process can change by tens of percent from one
-    process to the next.
+    process to the next. ``after_round(index, rounds, one_rank_training)`` runs after
+    each round's jobs (e.g. a :class:`CheckRuns`, to time check runs in between).
     """
     t_start = time.perf_counter()
     say = log or (lambda _msg: None)
@@ -895,7 +958,8 @@ def calibrate(
     probe_s, train_s = (0.03, 0.05) if quick else (0.15, 0.25)
     cache = last_level_cache_bytes()
     collective = _sweep_sizes([4 * p for p in params], quick)
-    one_spec = {"contention": params, "probe_seconds": probe_s}
+    one_spec = {"contention": params, "probe_seconds": probe_s, "reduce_bytes": collective,
+                "quick": quick, "cold_bytes": 2 * cache}  # fmt: skip
     # every training measurement in a process of its own, as the runs it predicts
     train_specs = [{"training": [{"parameters": p, "mode": m, "steps": steps,
                                   "min_seconds": train_s}]}
@@ -905,17 +969,24 @@ def calibrate(
     ones: list[dict[str, Any]] = []
     results: dict[int, list[dict[str, Any]]] = {k: [] for k in multi}
     for r in range(rounds):
-        say(f"round {r + 1} of {rounds}: 1 rank: contention probe, {steps} training steps per "
-            f"model size and mode; {', '.join(map(str, multi))} ranks: all-reduce and "
-            "parameter-server sweep, contention probe")  # fmt: skip
+        say(f"round {r + 1} of {rounds}: 1 rank: contention probe, adding, {steps} training "
+            f"steps per model size and mode; {', '.join(map(str, multi))} ranks: all-reduce "
+            "and parameter-server sweep, contention probe")  # fmt: skip
         ones.append(run_job(1, one_spec, timeout))
         ones[-1]["training"] = [run_job(1, t, timeout)["training"][0] for t in train_specs]
         for k in multi:
             results[k].append(run_job(k, multi_spec, timeout))
+        if after_round is not None:
+            measuring = time.perf_counter()
+            after_round(r, rounds, ones[-1]["training"])
+            t_start += time.perf_counter() - measuring  # not the calibration's own time
     # every quantity is the median over the rounds (separate processes: this machine's
     # speed changes from process to process more than within one)
     one = {"contention": _median_records([o["contention"] for o in ones]),
            "training": _median_records([o["training"] for o in ones])}  # fmt: skip
+    reduce_rows = [[row[0][0], float(np.median([x[1] for x in row]))]
+                   for row in zip(*(o["reduce"] for o in ones))]  # fmt: skip
+    reduce_bandwidth = fit_reduce_bandwidth(reduce_rows)
     contention = {1: one["contention"]}
     sweeps: dict[str, list[list[float]]] = {}
     for k in multi:
@@ -940,7 +1011,7 @@ def calibrate(
     streams = fit_memory_streams(upd, cores, cache)
     samples = [(key.split("/")[0], int(key.split("/")[1]), nbytes, seconds)
                for key, rows in sweeps.items() for nbytes, seconds in rows]  # fmt: skip
-    alpha, bandwidth = fit_latency_bandwidth(samples, cores)
+    alpha, bandwidth = fit_latency_bandwidth(samples, cores, reduce_bandwidth)
     alpha = max(alpha, 1e-9)  # the simulator needs a latency > 0
     workloads: dict[str, dict[str, Any]] = {}
     sigmas = []
@@ -974,6 +1045,8 @@ def calibrate(
         cpus=cpus,
         steps=int(steps),
         rounds=rounds,
+        reduce_bandwidth=reduce_bandwidth,
+        reduce_rows=reduce_rows,
     )
     crowded = [k for k in multi if k > math.ceil(cores - 1e-9)]  # more ranks than cores
     if crowded:
@@ -1031,6 +1104,7 @@ def cluster_settings(
         else {"kind": "deterministic"}
     )
     parameters = max(cal.sizes) if parameters is None else parameters
+    r = cal.reduce_bandwidth
     return {
         "name": f"calibrated: {cal.host or 'this machine'}, {cal.cpus} CPUs, MPI on one node",
         "nodes": 1,
@@ -1043,6 +1117,7 @@ def cluster_settings(
         "memory_streams_per_node": _sig(cal.memory_streams_per_node, 4),
         "cache_bytes_per_node": float(cal.cache_bytes_per_node),
         "turn_time": _sig(turn_time_of(cal, parameters, mode), 4),
+        **({} if r is None else {"reduce_bandwidth": _sig(r)}),
         "compute": compute,
     }
 
@@ -1148,6 +1223,8 @@ def toml_text(cal: Calibration, mode: str = "allreduce") -> str:
         "cluster.cores_per_node": f"effective cores (of {cal.cpus} CPUs): fitted",
         "cluster.memory_streams_per_node": "updates at full memory speed at once: fitted",
         "cluster.cache_bytes_per_node": f"last-level cache, {cache}",
+        "cluster.reduce_bandwidth": f"{format_bandwidth(cal.reduce_bandwidth or 0.0)}: "
+        "measured, one rank adding arrays",
         "cluster.turn_time": f"{format_duration(settings['cluster']['turn_time'])}"
         + (f" per step with > {math.ceil(cal.cores_per_node - 1e-9)} ranks: turn probe"
            " of this [workload]" if cal.turn_probe
@@ -1163,8 +1240,10 @@ def toml_text(cal: Calibration, mode: str = "allreduce") -> str:
         f"# Calibrated by `tinygrad-opt calibrate` on {cal.host or 'this machine'} "
         f"({cal.cpus} CPUs) in {cal.seconds:.0f} s, {time.strftime('%Y-%m-%d %H:%M')}.",
         "# MPI ranks with one BLAS thread each (OMP_NUM_THREADS=1 ...). Measured and fitted:",
+        "#   reduce_bandwidth: one rank adding float32 arrays (np.add, out of the cache);",
         "#   intra_latency, intra_bandwidth: least squares of the simulator's formulas over",
-        f"#     Barrier+Allreduce and gather+broadcast sweeps on {multi} ranks;",
+        f"#     Barrier+Allreduce and gather+sum+broadcast sweeps on {multi} ranks (their",
+        "#     adding, at reduce_bandwidth, taken out first);",
         "#   cores_per_node, memory_streams_per_node: slow-down of concurrent forward+backward",
         "#     passes and Adam updates against one rank;",
         "#   compute time, update time, sigma: training steps at 1 rank;",
@@ -1253,6 +1332,106 @@ def cluster_flags(cal: Calibration, parameters: int, mode: str) -> dict[str, Any
 
 
 # ============================================================================ checking
+class CheckRuns:
+    """Training runs timed to check a calibration: every calibrated model size, mode and
+    rank count (``ranks``), in rounds of one run each, the configurations interleaved.
+
+    A round runs when called; as ``after_round`` of :func:`calibrate` the runs are spread
+    over the calibration's rounds (``repeats`` runs each in all, as evenly as they go), so
+    that calibration and check sample this machine over the same minutes: its speed
+    drifts by tens of percent within minutes, and a check that runs after the
+    calibration measures the drift as much as the model. Each run lasts about
+    ``seconds`` at one rank (30 to 400 steps, the first 3 left out; sized from the
+    first calibration round's 1-rank steps). :meth:`rows` compares them with the
+    simulator.
+    """
+
+    def __init__(
+        self,
+        ranks: Sequence[int],
+        repeats: int = 3,
+        seconds: float = 1.0,
+        timeout: float = 300.0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {repeats}")
+        self.ranks = sorted({int(k) for k in ranks} | {1})
+        self.repeats, self.seconds, self.timeout = int(repeats), float(seconds), timeout
+        self.say = log or (lambda _msg: None)
+        self.steps: dict[int, int] = {}
+        self.measured: dict[tuple[int, str, int], list[float]] = {}
+        self.phases: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
+        self.done = 0
+
+    def size_runs(self, one_rank: Sequence[dict[str, Any]]) -> None:
+        """Steps per model size from 1-rank training records (``parameters``,
+        ``mean_step_s``): the faster mode's step × steps ≈ ``seconds``."""
+        for rec in one_rank:
+            p, t = int(rec["parameters"]), float(rec["mean_step_s"])
+            n = int(min(400, max(30, math.ceil(self.seconds / max(t, 1e-6)))))
+            self.steps[p] = max(self.steps.get(p, 0), n)
+
+    def run_round(self) -> None:
+        """One run of every configuration."""
+        self.done += 1
+        self.say(f"check runs: round {self.done} of {self.repeats}")
+        for p in sorted(self.steps):
+            for m in MODES:
+                for k in self.ranks:
+                    spec = {"training": [{"parameters": p, "mode": m, "steps": self.steps[p]}],
+                            "keep_samples": False}  # fmt: skip
+                    res = run_job(k, spec, self.timeout)["training"][0]
+                    self.measured.setdefault((p, m, k), []).append(res["mean_step_s"])
+                    self.phases.setdefault((p, m, k), []).append(res["per_role"])
+
+    def __call__(self, index: int, rounds: int, one_rank: Sequence[dict[str, Any]]) -> None:
+        """``after_round`` hook: after calibration round ``index`` (0-based) of ``rounds``,
+        its share of the ``repeats`` rounds of runs."""
+        if not self.steps:
+            self.size_runs(one_rank)
+        share = self.repeats * (index + 1) // rounds - self.repeats * index // rounds
+        for _ in range(share):
+            self.run_round()
+
+    def rows(self, cal: Calibration, config: str | Path | dict[str, Any]) -> list[dict[str, Any]]:
+        """Rows ``parameters, mode, ranks, steps, predicted_s, measured_s`` (the median
+        over the runs of each run's mean step, as the calibration's numbers are medians
+        over its rounds: a run on a slow process moves neither), ``runs_s`` (each run's
+        mean), ``error`` (predicted / measured − 1), ``predicted_phases`` and
+        ``measured_phases`` (per role, the mean over the runs)."""
+        if not self.steps:
+            self.size_runs([{"parameters": w["parameters"], "mean_step_s": w["step_time"]}
+                            for w in cal.workloads.values()])  # fmt: skip
+        while self.done < self.repeats:
+            self.run_round()
+        out = []
+        for p in cal.sizes:
+            for m in MODES:
+                for k in self.ranks:
+                    out.append(self._row(cal, config, p, m, k))
+        return out
+
+    def _row(self, cal: Calibration, config: Any, p: int, m: str, k: int) -> dict[str, Any]:
+        sim = predict(config, k, m, workload_flags(cal, p, m), cluster_flags(cal, p, m))
+        runs = self.measured[(p, m, k)]
+        mean = float(np.median(runs))
+        runs_phases = self.phases[(p, m, k)]
+        roles = {
+            role: {kind: float(np.mean([r[role][kind] for r in runs_phases])) for kind in kinds}
+            for role, kinds in runs_phases[0].items()
+        }
+        return {
+            "parameters": p, "mode": m, "ranks": k, "steps": self.steps[p],
+            "predicted_s": float(sim.step_time_s), "measured_s": mean, "runs_s": runs,
+            "error": float(sim.step_time_s) / mean - 1.0,
+            "predicted_phases": {"compute": sim.compute_s, "wait": sim.wait_s,
+                                 "comm": sim.comm_s, "update": sim.update_s,
+                                 "sum": float(dict(sim.phases).get("sum", 0.0))},
+            "measured_phases": roles,
+        }  # fmt: skip
+
+
 def validation_runs(
     cal: Calibration,
     config: str | Path | dict[str, Any],
@@ -1262,52 +1441,11 @@ def validation_runs(
     timeout: float = 300.0,
     log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Time separate training runs and compare them with the simulator's predictions.
-
-    For every calibrated size and mode and every rank count, ``repeats`` runs (the
-    configurations interleaved), each long enough to last about ``seconds`` at one rank
-    (30 to 400 steps; the first 3 are left out). Returns rows ``parameters, mode, ranks,
-    steps, predicted_s, measured_s`` (the median over the runs of each run's mean step,
-    as the calibration's numbers are medians over its rounds: a run on a slow process
-    moves neither),
-    ``runs_s`` (each run's mean), ``error`` (predicted / measured − 1).
-    """
-    say = log or (lambda _msg: None)
-    ranks = list(ranks or cal.ranks)
-    configs = [(p, m, k) for p in cal.sizes for m in MODES for k in ranks]
-    measured: dict[tuple[int, str, int], list[float]] = {c: [] for c in configs}
-    phases: dict[tuple[int, str, int], list[dict[str, Any]]] = {c: [] for c in configs}
-    steps = {}
-    for p in cal.sizes:
-        t1 = min(cal.workloads[f"{p}/{m}"]["step_time"] for m in MODES)
-        steps[p] = int(min(400, max(30, math.ceil(seconds / max(t1, 1e-6)))))
-    for r in range(repeats):
-        say(f"validation runs: round {r + 1} of {repeats}")
-        for p, m, k in configs:
-            spec = {"training": [{"parameters": p, "mode": m, "steps": steps[p]}],
-                    "keep_samples": False}  # fmt: skip
-            res = run_job(k, spec, timeout)
-            measured[(p, m, k)].append(res["training"][0]["mean_step_s"])
-            phases[(p, m, k)].append(res["training"][0]["per_role"])
-    rows = []
-    for p, m, k in configs:
-        sim = predict(config, k, m, workload_flags(cal, p, m), cluster_flags(cal, p, m))
-        runs = measured[(p, m, k)]
-        mean = float(np.median(runs))
-        runs_phases = phases[(p, m, k)]
-        roles = {
-            role: {kind: float(np.mean([r[role][kind] for r in runs_phases])) for kind in kinds}
-            for role, kinds in runs_phases[0].items()
-        }
-        rows.append({
-            "parameters": p, "mode": m, "ranks": k, "steps": steps[p],
-            "predicted_s": float(sim.step_time_s), "measured_s": mean, "runs_s": runs,
-            "error": float(sim.step_time_s) / mean - 1.0,
-            "predicted_phases": {"compute": sim.compute_s, "wait": sim.wait_s,
-                                 "comm": sim.comm_s, "update": sim.update_s},
-            "measured_phases": roles,
-        })  # fmt: skip
-    return rows
+    """Time separate training runs after a calibration and compare them with the
+    simulator's predictions (:class:`CheckRuns`, all ``repeats`` rounds now; pass a
+    :class:`CheckRuns` to :func:`calibrate` as ``after_round`` to interleave them)."""
+    check = CheckRuns(ranks or cal.ranks, repeats, seconds, timeout, log)
+    return check.rows(cal, config)
 
 
 def format_table(rows: Sequence[dict[str, Any]], tolerance: float = 0.15) -> str:
@@ -1410,7 +1548,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="then time separate training runs and print predicted vs measured",
+        help="also time separate training runs (between the calibration's rounds) and "
+        "print predicted vs measured",
     )
     parser.add_argument(
         "--timeout",
@@ -1428,9 +1567,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"calibrate: {msg}", file=sys.stderr, flush=True)
 
     try:
+        check = None
+        if args.check:  # check runs between the calibration's rounds (same minutes)
+            check = CheckRuns(args.ranks, 1 if args.quick else 3, timeout=args.timeout, log=say)
         cal = calibrate(ranks=args.ranks, sizes=args.sizes, steps=args.steps,
                         quick=args.quick, timeout=args.timeout, log=say,
-                        rounds=args.rounds)  # fmt: skip
+                        rounds=args.rounds, after_round=check)  # fmt: skip
         path = write_toml(cal, args.out)
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -1448,10 +1590,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{format_duration(w['update_time'])}"
             )
         print(f"wrote {path} ({cal.seconds:.0f} s of measuring)")
-        if args.check:
-            rows = validation_runs(cal, path, repeats=1 if args.quick else 3,
-                                   timeout=args.timeout, log=say)  # fmt: skip
-            print(format_table(rows))
+        if check is not None:
+            print(format_table(check.rows(cal, path)))
     except (CalibrationError, ValueError, OSError) as e:
         print(f"tinygrad-opt calibrate: error: {e}", file=sys.stderr)
         return 1
