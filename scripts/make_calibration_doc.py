@@ -1,17 +1,18 @@
 """Calibrate the simulator on this machine and check it: writes docs/calibration.md.
 
-    python scripts/make_calibration_doc.py                     # about 1.5 minutes on 2 cores
+    python scripts/make_calibration_doc.py                     # about 5 minutes on 2 cores
     python scripts/make_calibration_doc.py --lock /tmp/tinygrad_measure.lock
     python scripts/make_calibration_doc.py --quick --out /tmp/calibration.md   # a smoke run
 
 Runs ``tinygrad-opt calibrate`` (:func:`tinygrad_opt.distributed.calibrate.calibrate`:
-collective sweeps, contention probe, a few training steps at one rank), writes the
-cluster file, then times separate, longer training runs of every model size, mode and
-rank count (:func:`~tinygrad_opt.distributed.calibrate.validation_runs`) and compares
-them with what the simulator predicts from the file, as ``tinygrad-opt whatif --config``
-does. Nothing in the predictions is taken from those runs. ``--lock PATH`` holds an
-exclusive ``flock`` on PATH for the whole run, so that nothing else on the machine is
-timed at the same moment.
+adding, collective sweeps, contention probe, a few training steps at one rank, in
+rounds), writes the cluster file, and between the calibration's rounds times separate,
+longer training runs of every model size, mode and rank count
+(:class:`~tinygrad_opt.distributed.calibrate.CheckRuns`), which it compares with what the
+simulator predicts from the file, as ``tinygrad-opt whatif --config`` does. Nothing in
+the predictions is taken from those runs. ``--lock PATH`` holds an exclusive ``flock``
+on PATH for the whole run, so that nothing else on the machine is timed at the same
+moment.
 """
 
 from __future__ import annotations
@@ -377,7 +378,7 @@ to run.
 
 ```bash
 tinygrad-opt calibrate --ranks 1,2,4 --sizes 0.1M,5M --out cluster.toml   # ~{cal.seconds:.0f} s
-tinygrad-opt calibrate --check ...     # then also time training runs, print the table below
+tinygrad-opt calibrate --check ...     # also time training runs between its rounds: the table below
 tinygrad-opt whatif --config cluster.toml --devices-per-node 1,2,4,8
 ```
 
@@ -388,9 +389,14 @@ with Adam on float32, 32 examples per rank per step. `allreduce`: the core's all
 mode (a barrier, `MPI.Allreduce`, every rank updates), simulated as a ring all-reduce;
 `ps`: one parameter server colocated with rank 0, simulated as `ps` with one colocated
 shard. Each configuration ran {times(runs)}, interleaved with the others
-({", ".join(f"{count(p)}: {s} steps" for p, s in steps)}); *measured* is the median of the
-runs' means (the calibration's numbers are medians over its rounds too: a run that
-landed on a slow process moves neither). **{ok} of {len(rows)} are within ±{TOLERANCE:.0%}.**
+({", ".join(f"{count(p)}: {s} steps" for p, s in steps)}), and the rounds of runs went
+between the calibration's {cal.rounds} rounds (`CheckRuns`), so that calibration and
+runs saw this machine over the same minutes: its speed drifts by tens of percent within
+minutes, and runs made after the calibration measured the drift as much as the model
+(in a generation that ran them afterwards, all 12 errors had the same sign). *measured*
+is the median of the runs' means (the calibration's numbers are medians over its rounds
+too: a run that landed on a slow process moves neither). **{ok} of {len(rows)} are within
+±{TOLERANCE:.0%}.**
 
 {results_table(rows)}
 

@@ -47,7 +47,10 @@ itself (``mpiexec -n K python -m tinygrad_opt.distributed.calibrate --job ...``)
    ``turn_time`` (:func:`fit_turn_time`, :attr:`ClusterSpec.turn_wait
    <tinygrad_opt.cluster.ClusterSpec.turn_wait>`). It depends on the work between
    synchronisations (a cache-resident computation in place of the model's steps lost a
-   fraction of it), so every workload has its own.
+   fraction of it), so every workload has its own. It also changes with the machine's
+   state (the same probe's crowded step went from 1.9 to 3.0 ms within half an hour), so
+   the probe runs in every round, with the other jobs (when the ranks outnumber the
+   CPUs; with fewer effective cores than CPUs, after the rounds), and τ is the median.
 
 :func:`write_toml` writes a cluster file for ``tinygrad-opt whatif --config``: one node
 (``nodes = 1``) with ``devices_per_node`` = the rank counts, the fitted latency and
@@ -968,6 +971,12 @@ def calibrate(
                   "quick": quick, "cold_bytes": 2 * cache}  # fmt: skip
     ones: list[dict[str, Any]] = []
     results: dict[int, list[dict[str, Any]]] = {k: [] for k in multi}
+    # the turn probe, on the most ranks when they outnumber the CPUs, in every round too:
+    # how long ranks wait for turns changes with the machine's state as much as its speed
+    tp = {"workloads": [{"parameters": p, "mode": m} for p in params for m in MODES],
+          "seconds": 0.3 if quick else 0.8}  # fmt: skip
+    probe_ranks = max(multi) if max(multi) > _cpus() else None
+    probes: list[list[dict[str, Any]]] = []
     for r in range(rounds):
         say(f"round {r + 1} of {rounds}: 1 rank: contention probe, adding, {steps} training "
             f"steps per model size and mode; {', '.join(map(str, multi))} ranks: all-reduce "
@@ -976,6 +985,10 @@ def calibrate(
         ones[-1]["training"] = [run_job(1, t, timeout)["training"][0] for t in train_specs]
         for k in multi:
             results[k].append(run_job(k, multi_spec, timeout))
+        if probe_ranks is not None:
+            say(f"{probe_ranks} ranks: turn probe (each model and mode: alone, then "
+                "synchronised by tiny messages)")  # fmt: skip
+            probes.append(run_job(probe_ranks, {"turn_probe": tp}, timeout)["turns"])
         if after_round is not None:
             measuring = time.perf_counter()
             after_round(r, rounds, ones[-1]["training"])
@@ -1051,12 +1064,12 @@ def calibrate(
     crowded = [k for k in multi if k > math.ceil(cores - 1e-9)]  # more ranks than cores
     if crowded:
         k = max(crowded)
-        say(f"{k} ranks: turn probe (each model and mode: alone, then synchronised by tiny "
-            "messages)")  # fmt: skip
-        tp = {"workloads": [{"parameters": p, "mode": m} for p in params for m in MODES],
-              "seconds": 0.3 if quick else 0.8}  # fmt: skip
+        runs = probes
+        if k != probe_ranks:  # fewer effective cores than CPUs: probe now, after the rounds
+            say(f"{k} ranks: turn probe (each model and mode: alone, then synchronised by "
+                "tiny messages)")  # fmt: skip
+            runs = [run_job(k, {"turn_probe": tp}, timeout)["turns"] for _ in range(rounds)]
         cluster = cluster_settings(cal)  # the fitted node; turn_probe_settings drops τ
-        runs = [run_job(k, {"turn_probe": tp}, timeout)["turns"] for _ in range(rounds)]
         for run in runs:  # each round's τ from its own processes, alone and crowded
             for probe in run:
                 settings = turn_probe_settings(cluster, probe["parameters"], probe["mode"], k,
