@@ -504,6 +504,15 @@ fitted:
   the median, and every configuration is checked by {runs} runs. What is left shows in
   the 1-rank rows (the noise, see above); the rows with more ranks cannot be expected to
   be closer than that.
+- The speed also drifts within minutes: twelve one-rank jobs of the 0.1M model in a row
+  went from about 0.85 to 0.65 ms per step. Hence the check runs go between the
+  calibration's rounds, and the turn probe runs in every round. Three generations on
+  2026-12-06 with the adding term: check runs after the calibration, 8 of 12 within
+  ±15% and all 12 errors negative (the machine had slowed down); check runs between the
+  rounds, 9 of 12 (the 0.1M rows at 4 ranks −22% and −15%, τ from one probe after the
+  rounds); the turn probe in every round as well, 12 of 12 (this page). The 0.1M rows
+  at 4 ranks remain the most fragile: one probe's crowded step moved from 1.9 to 3.0 ms
+  within half an hour.
 """
     return reflow(text)
 
