@@ -510,9 +510,10 @@ fitted:
   2026-12-06 with the adding term: check runs after the calibration, 8 of 12 within
   ±15% and all 12 errors negative (the machine had slowed down); check runs between the
   rounds, 9 of 12 (the 0.1M rows at 4 ranks −22% and −15%, τ from one probe after the
-  rounds); the turn probe in every round as well, 12 of 12 (this page). The 0.1M rows
-  at 4 ranks remain the most fragile: one probe's crowded step moved from 1.9 to 3.0 ms
-  within half an hour.
+  rounds); the turn probe in every round as well, 12 of 12 (this page), and 12 of 12
+  again in the next generation, on a machine running 10-20% slower (worst row: 0.1M
+  all-reduce on 4 ranks, −14.4%). The 0.1M rows at 4 ranks remain the most fragile:
+  one probe's crowded step moved from 1.9 to 3.0 ms within half an hour.
 """
     return reflow(text)
 
