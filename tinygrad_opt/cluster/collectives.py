@@ -452,9 +452,11 @@ def _parameter_server(c: ClusterSpec, s: SyncScheme, m: float, push: int, traffi
     k = s.ps_shards
     dedicated = s.ps_placement == "dedicated"
     # each shard adds up the push gradients it uses (on its own CPU when dedicated)
-    adding = (("sum", c.reduce_time((push - 1) * m / k, oversubscribed=not dedicated)),)
-    if c.reduce_bandwidth is None:
-        adding = ()
+    adding = (
+        ()
+        if c.reduce_bandwidth is None
+        else (("sum", c.reduce_time((push - 1) * m / k, oversubscribed=not dedicated)),)
+    )
     if dedicated:
         push_t = c.latency + max(push / k, d) * m / c.bandwidth
         pull_t = c.latency + max(n_w / k, d) * m / c.bandwidth

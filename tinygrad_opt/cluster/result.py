@@ -215,11 +215,13 @@ def _sync_segments(
     out = []
     t = t0 + ready
     for name, dur in d["phases"]:
-        kind = {"push": "send", "pull": "recv", "server update": "update_srv", "sum": "update_srv"}
-        kind = kind.get(name, "comm")
-        out.append((kind, t, t + dur, name))
+        out.append((_PHASE_KINDS.get(name, "comm"), t, t + dur, name))
         t += dur
     return out
+
+
+# timeline kind of each named synchronisation phase (the rest are collective "comm")
+_PHASE_KINDS = {"push": "send", "pull": "recv", "server update": "update_srv", "sum": "update_srv"}
 
 
 RESULT_KEYS: tuple[str, ...] = tuple(

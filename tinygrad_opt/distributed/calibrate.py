@@ -874,10 +874,10 @@ class Calibration:
         """Every sweep point with the fitted model's time: ``kind, ranks, bytes,
         measured_s, fitted_s``."""
         out = []
+        gamma = 0.0 if self.reduce_bandwidth is None else 1.0 / self.reduce_bandwidth
         for key, rows in self.sweeps.items():
             kind, ranks = key.split("/")
             a, b, g = collective_coefficients(kind, int(ranks), self.cores_per_node)
-            gamma = 0.0 if self.reduce_bandwidth is None else 1.0 / self.reduce_bandwidth
             for nbytes, seconds in rows:
                 fitted = a * self.latency_s + b * nbytes / self.bandwidth + g * nbytes * gamma
                 out.append({"kind": kind, "ranks": int(ranks), "bytes": nbytes,
@@ -977,6 +977,12 @@ def calibrate(
           "seconds": 0.3 if quick else 0.8}  # fmt: skip
     probe_ranks = max(multi) if max(multi) > _cpus() else None
     probes: list[list[dict[str, Any]]] = []
+
+    def turn_probe(k: int) -> list[dict[str, Any]]:
+        say(f"{k} ranks: turn probe (each model and mode: alone, then synchronised by tiny "
+            "messages)")  # fmt: skip
+        return run_job(k, {"turn_probe": tp}, timeout)["turns"]
+
     for r in range(rounds):
         say(f"round {r + 1} of {rounds}: 1 rank: contention probe, adding, {steps} training "
             f"steps per model size and mode; {', '.join(map(str, multi))} ranks: all-reduce "
@@ -986,9 +992,7 @@ def calibrate(
         for k in multi:
             results[k].append(run_job(k, multi_spec, timeout))
         if probe_ranks is not None:
-            say(f"{probe_ranks} ranks: turn probe (each model and mode: alone, then "
-                "synchronised by tiny messages)")  # fmt: skip
-            probes.append(run_job(probe_ranks, {"turn_probe": tp}, timeout)["turns"])
+            probes.append(turn_probe(probe_ranks))
         if after_round is not None:
             measuring = time.perf_counter()
             after_round(r, rounds, ones[-1]["training"])
@@ -1066,9 +1070,7 @@ def calibrate(
         k = max(crowded)
         runs = probes
         if k != probe_ranks:  # fewer effective cores than CPUs: probe now, after the rounds
-            say(f"{k} ranks: turn probe (each model and mode: alone, then synchronised by "
-                "tiny messages)")  # fmt: skip
-            runs = [run_job(k, {"turn_probe": tp}, timeout)["turns"] for _ in range(rounds)]
+            runs = [turn_probe(k) for _ in range(rounds)]
         cluster = cluster_settings(cal)  # the fitted node; turn_probe_settings drops τ
         for run in runs:  # each round's τ from its own processes, alone and crowded
             for probe in run:
