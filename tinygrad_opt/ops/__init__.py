@@ -1,0 +1,126 @@
+"""The engine's operations, grouped by kind; each module holds its ``Function`` classes
+(forward with the derivative beside it), the torch-style free functions built on them,
+and a mixin of the ``Tensor`` methods that call those functions.
+
+==================  ===========================================================
+module              what it holds
+==================  ===========================================================
+``elementwise``     arithmetic and math, elementwise, with broadcasting
+``activation``      activation functions that are primitives
+``compare``         comparisons and logic (bool results), ``where``
+``linalg``          matrix products
+``reduce``          reductions (sum, mean, max, var …) and the softmax family
+``shape``           reshape, permute, expand, squeeze, cat, stack …
+``index``           indexing and index assignment
+``creation``        zeros, ones, full, arange, eye, random …
+``cast``            dtype conversion
+``common``          argument handling shared by all (lifting, promotion, dims)
+==================  ===========================================================
+"""
+
+from tinygrad_opt.ops import (
+    activation,
+    cast,
+    common,
+    compare,
+    creation,
+    elementwise,
+    index,
+    linalg,
+    reduce,
+    shape,
+)
+from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
+from tinygrad_opt.ops.cast import Cast
+from tinygrad_opt.ops.compare import Compare, Where
+from tinygrad_opt.ops.elementwise import (
+    Abs,
+    Add,
+    BinaryOp,
+    Clip,
+    Div,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Mul,
+    Neg,
+    Pow,
+    Sqrt,
+    Sub,
+    Tanh,
+    erf,
+)
+from tinygrad_opt.ops.index import GetItem, IndexPut
+from tinygrad_opt.ops.linalg import MatMul
+from tinygrad_opt.ops.reduce import (
+    LogSoftmax,
+    LogSumExp,
+    Max,
+    MaxDim,
+    Mean,
+    Min,
+    Reduction,
+    Softmax,
+    Std,
+    Sum,
+    Var,
+)
+from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
+
+__all__ = [
+    "GELU",
+    "Abs",
+    "Add",
+    "BinaryOp",
+    "Cast",
+    "Cat",
+    "Clip",
+    "Clone",
+    "Compare",
+    "Div",
+    "Exp",
+    "Expand",
+    "GetItem",
+    "IndexPut",
+    "LeakyReLU",
+    "Log",
+    "LogSoftmax",
+    "LogSumExp",
+    "MatMul",
+    "Max",
+    "MaxDim",
+    "Maximum",
+    "Mean",
+    "Min",
+    "Minimum",
+    "Mul",
+    "Neg",
+    "Pad",
+    "Permute",
+    "Pow",
+    "ReLU",
+    "Reduction",
+    "Reshape",
+    "Sigmoid",
+    "Softmax",
+    "Sqrt",
+    "Stack",
+    "Std",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Var",
+    "Where",
+    "activation",
+    "cast",
+    "common",
+    "compare",
+    "creation",
+    "elementwise",
+    "erf",
+    "index",
+    "linalg",
+    "reduce",
+    "shape",
+]
