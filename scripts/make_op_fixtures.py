@@ -1,4 +1,4 @@
-"""Regenerate ``tests/fixtures/ops_<kind>.npz`` from torch, one per ``tests/engine/cases_<kind>.py``.
+"""Regenerate ``tests/fixtures/ops_<kind>.npz`` from torch (one per ``cases_<kind>.py``).
 
 Each fixture stores, per case of the table's ``CASES``, the inputs, the upstream
 gradients, torch's outputs and torch's input gradients (see ``tests/engine/optable.py``).
