@@ -7,6 +7,9 @@
 - More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
   (``nn/conv.py``, NCHW), :class:`BatchNorm1d`, :class:`BatchNorm2d`
   (``nn/normalization.py``), :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+- Recurrent layers with torch's parameter names and layout: :class:`RNN`, :class:`LSTM`,
+  :class:`GRU` (``nn/rnn.py``) and the cells :class:`RNNCell`, :class:`LSTMCell`,
+  :class:`GRUCell` (``nn/rnn_cells.py``).
 - :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
 - :mod:`~tinygrad_opt.nn.functional`: fused losses and ops, re-exported here.
 """
@@ -36,11 +39,16 @@ from tinygrad_opt.nn.layers import (
 )
 from tinygrad_opt.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
 from tinygrad_opt.nn.normalization import BatchNorm1d, BatchNorm2d
+from tinygrad_opt.nn.rnn import GRU, LSTM, RNN
+from tinygrad_opt.nn.rnn_cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_opt.nn.scalar import ScalarLayer, ScalarMLP, ScalarNeuron
 
 __all__ = [
     "GELU",
+    "GRU",
+    "LSTM",
     "MLP",
+    "RNN",
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
@@ -48,13 +56,16 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "Identity",
     "IncompatibleKeys",
+    "LSTMCell",
     "LeakyReLU",
     "Linear",
     "MaxPool2d",
     "Module",
     "Parameter",
+    "RNNCell",
     "ReLU",
     "ScalarLayer",
     "ScalarMLP",
