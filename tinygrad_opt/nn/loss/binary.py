@@ -44,7 +44,7 @@ def _weights(fn: str, x: Tensor, weight: Any, pos_weight: Any = None):
 
 
 # --------------------------------------------------------------------------- BCE
-_BCE_EPS = 1e-12  # torch's floor on x (1 - x) in the gradient
+_BCE_EPS = float(np.float32(1e-12))  # torch's floor on x (1 - x) in the gradient (a C float)
 
 
 class _BCE(Function):

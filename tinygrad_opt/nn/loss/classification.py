@@ -24,6 +24,7 @@ from tinygrad_opt.nn.loss._common import (
 from tinygrad_opt.nn.loss._labels import (
     check_index_shape,
     class_indices,
+    index_target_shape,
     num_classes,
     to_ncd,
     valid_mask,
@@ -187,7 +188,7 @@ class _ProbCrossEntropy(Function):
         losses = -(q * logp).sum(axis=1)
         self.logp, self.p, self.q, self.weight = logp, p, q, weight
         self.eps, self.reduction, self.shape = eps, reduction, x.shape
-        return reduce(losses.reshape(x.shape[:1] + x.shape[2:]), reduction, x.dtype)
+        return reduce(losses.reshape(index_target_shape(x.shape)), reduction, x.dtype)
 
     def backward(self, g):
         n, c, d = self.p.shape
@@ -311,7 +312,7 @@ def _prob_cross_entropy(x, target, w, ignore_index, eps, reduction) -> Tensor:
         raise TypeError(
             f"cross_entropy: a target of the input's shape {x.shape} holds class "
             f"probabilities and must be floating point; class indices have shape "
-            f"{x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()}"
+            f"{index_target_shape(x.shape)}"
         )
     if ignore_index >= 0:
         raise ValueError(
