@@ -596,6 +596,76 @@ def test_regression_gradchecks():
     assert gradcheck(lambda a, b: F.kl_div(a, b, log_target=True), [x, t])
 
 
+# --------------------------------------------------------------------------- pairs
+@SOME
+@given(
+    shape=shapes(),
+    seed=seeds,
+    margin=st.sampled_from([0.0, 0.5, 2.0]),
+    reduction=st.sampled_from(REDUCTIONS),
+)
+def test_margin_ranking_loss(shape, seed, margin, reduction):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    y = rng.choice([-1.0, 1.0], shape)
+    compare(
+        lambda p, q, t: F.margin_ranking_loss(p, q, t, margin, reduction),
+        lambda p, q, t: TF.margin_ranking_loss(p, q, t, margin, reduction=reduction),
+        [a, b, y],
+        [True, True, True],  # torch composes it, so the target gets a gradient too
+        seed=seed,
+    )
+
+
+def test_margin_ranking_loss_at_the_kink():
+    # m - y (a - b) = 0 exactly: torch's clamp_min lets the gradient through
+    a, b, y = np.array([1.0, 2.0, 0.5]), np.array([1.0, 1.0, 0.5]), np.array([1.0, -1.0, 1.0])
+    compare(F.margin_ranking_loss, TF.margin_ranking_loss, [a, b, y], [True, True, True])
+
+
+@SOME
+@given(
+    n=st.integers(0, 5),
+    d=st.integers(1, 5),
+    one_d=st.booleans(),
+    seed=seeds,
+    margin=st.sampled_from([-0.5, 0.0, 0.3]),
+    reduction=st.sampled_from(REDUCTIONS),
+)
+def test_cosine_embedding_loss(n, d, one_d, seed, margin, reduction):
+    rng = np.random.default_rng(seed)
+    shape = (d,) if one_d else (n, d)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    y = rng.choice([-1, 1, 0], shape[:-1])  # a target of 0 gives 0, as torch
+    if not one_d and n:
+        b[0] = 0.0  # a zero vector: the 1e-12 in each norm keeps it finite
+    compare(
+        lambda p, q: F.cosine_embedding_loss(p, q, y, margin, reduction),
+        lambda p, q: TF.cosine_embedding_loss(
+            p, q, torch.from_numpy(y), margin, reduction=reduction
+        ),
+        [a, b],
+        [True, True],
+        seed=seed,
+    )
+
+
+def test_pair_losses_gradcheck_and_errors():
+    rng = np.random.default_rng(12)
+    a = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    y = np.array([1.0, -1.0, -1.0, 1.0])
+    assert gradcheck(lambda p, q: F.cosine_embedding_loss(p, q, y, -0.9), [a, b])
+    with pytest.raises(ShapeError, match=r"inputs of shape \(4, 3\) and target of shape \(3,\)"):
+        F.cosine_embedding_loss(a, b, y[:3])
+    with pytest.raises(ShapeError, match=r"input shape \(4, 3\) and input2 shape \(3,\)"):
+        F.cosine_embedding_loss(a, b[0], y)
+    with pytest.raises(ShapeError, match=r"input shape \(4, 3\) and target shape \(4,\)"):
+        F.margin_ranking_loss(a, b, y)
+    with pytest.raises(ValueError, match="margin_ranking_loss: reduction"):
+        F.margin_ranking_loss(a, b, np.ones((4, 3)), reduction="max")
+
+
 # --------------------------------------------------------------------------- modules
 def test_loss_modules_match_torch_modules():
     rng = np.random.default_rng(11)
@@ -645,6 +715,19 @@ def test_loss_modules_match_torch_modules():
         tb = torch.from_numpy(b)
         compare(lambda p, m=ours, b=b: m(p, b), lambda p, m=theirs, tb=tb: m(p, tb), [a], [True])
         assert ours.parameters() == []  # weights are buffers, never trained
+    a, b = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    y = rng.choice([-1.0, 1.0], 5)
+    y2 = np.broadcast_to(y[:, None], (5, 3))
+    for ours, theirs, y_in in (
+        (nn.CosineEmbeddingLoss(0.2), torch.nn.CosineEmbeddingLoss(0.2), y),
+        (nn.MarginRankingLoss(0.5), torch.nn.MarginRankingLoss(0.5), y2),
+    ):
+        compare(
+            lambda p, q, m=ours, y_in=y_in: m(p, q, y_in),
+            lambda p, q, m=theirs, y_in=y_in: m(p, q, torch.from_numpy(y_in.copy())),
+            [a, b],
+            [True, True],
+        )
 
 
 def test_loss_module_weights_are_buffers_and_options_keyword_only():

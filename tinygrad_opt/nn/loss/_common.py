@@ -55,19 +55,19 @@ def same_shape(fn: str, shape: tuple[int, ...], other: tuple[int, ...], what: st
         )
 
 
-def target_array(fn: str, target: Any, like: Tensor) -> np.ndarray:
+def target_array(fn: str, target: Any, like: Tensor, what: str = "target") -> np.ndarray:
     """A float target (Tensor, array, list) as an array with ``like``'s dtype and shape."""
-    arr = numeric_array(fn, "targets", target)
-    same_shape(fn, like.shape, arr.shape, "target")
+    arr = numeric_array(fn, what + "s" if what == "target" else what, target)
+    same_shape(fn, like.shape, arr.shape, what)
     return arr.astype(like.dtype, copy=False)
 
 
-def target_tensor(fn: str, target: Any, like: Tensor) -> Tensor:
+def target_tensor(fn: str, target: Any, like: Tensor, what: str = "target") -> Tensor:
     """Targets as a Tensor of ``like``'s shape; a float Tensor is kept (it may need a grad)."""
     if isinstance(target, Tensor) and target.dtype.kind == "f":
-        same_shape(fn, like.shape, target.shape, "target")
+        same_shape(fn, like.shape, target.shape, what)
         return target
-    return Tensor(target_array(fn, target, like))
+    return Tensor(target_array(fn, target, like, what))
 
 
 def constant(fn: str, what: str, value: Any, dtype: np.dtype) -> np.ndarray | None:

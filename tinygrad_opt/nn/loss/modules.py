@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.nn.loss import binary, classification, regression
+from tinygrad_opt.nn.loss import binary, classification, pairs, regression
 from tinygrad_opt.nn.loss._common import REDUCTIONS, check_reduction
 from tinygrad_opt.nn.module import Module
 from tinygrad_opt.tensor import Tensor
@@ -20,11 +20,13 @@ from tinygrad_opt.tensor import Tensor
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
+    "CosineEmbeddingLoss",
     "CrossEntropyLoss",
     "HuberLoss",
     "KLDivLoss",
     "L1Loss",
     "MSELoss",
+    "MarginRankingLoss",
     "NLLLoss",
     "SmoothL1Loss",
     "SoftMarginLoss",
@@ -202,3 +204,31 @@ class KLDivLoss(_Loss):
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}, log_target={self.log_target}"
+
+
+class MarginRankingLoss(_Loss):
+    """:func:`~tinygrad_opt.nn.loss.margin_ranking_loss` with fixed options."""
+
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        return pairs.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}, reduction={self.reduction!r}"
+
+
+class CosineEmbeddingLoss(_Loss):
+    """:func:`~tinygrad_opt.nn.loss.cosine_embedding_loss` with fixed options."""
+
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        return pairs.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}, reduction={self.reduction!r}"
