@@ -134,7 +134,7 @@ class _ClassCrossEntropy(Function):
             valid = valid.reshape(n, d)
             y0 = np.where(valid, y0, 0)
         logp, p = _log_softmax(x3)
-        wy, denom = _target_weights(y0, valid, weight, x.dtype)
+        denom = _target_weights(y0, valid, weight, x.dtype)[1]
         losses = -np.take_along_axis(logp, y0[:, None, :], axis=1)[:, 0, :]
         if weight is not None:
             losses *= weight[y0]
