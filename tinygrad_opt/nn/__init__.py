@@ -1,7 +1,7 @@
 """Neural-network building blocks on top of the Tensor engine.
 
 - :class:`Module`: parameter discovery, ``train``/``eval``, ``state_dict``.
-- Layers: :class:`Linear` (weight stored as (in, out)), activations, :class:`Sequential`,
+- Layers: :class:`Linear` (weight (out, in), as torch), activations, :class:`Sequential`,
   :class:`MLP`; :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
   ``Value`` nodes for teaching.
 - More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
