@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch_compare import TOL, compare_with_torch
 
 from tinygrad_opt import Tensor, nn
 from tinygrad_opt.gradcheck import gradcheck
@@ -21,24 +22,6 @@ from tinygrad_opt.tensor import ShapeError
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-
-TOL = {"rtol": 1e-10, "atol": 1e-12}
-
-
-def _ours_and_torch(arrays: list[np.ndarray | None], fn_ours, fn_torch, seed: int = 0):
-    """Forward of both on float64 copies, backward of Σ u·out; returns the pairs."""
-    ours = [None if a is None else Tensor(a.copy(), requires_grad=True) for a in arrays]
-    theirs = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
-    out, ref = fn_ours(*ours), fn_torch(*theirs)
-    assert out.shape == tuple(ref.shape)
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), **TOL)
-    u = np.random.default_rng(seed).standard_normal(out.shape)
-    (out * Tensor(u)).sum().backward()
-    (ref * torch.from_numpy(u)).sum().backward()
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        if a is not None:
-            np.testing.assert_allclose(a.grad, b.grad.numpy(), err_msg=f"input {i}", **TOL)
-    return out
 
 
 # --------------------------------------------------------------------------- functional
@@ -55,7 +38,7 @@ def test_linear_matches_torch_forward_and_grads(lead, n_in, n_out, bias, seed):
     x = rng.standard_normal((*lead, n_in))
     w = rng.standard_normal((n_out, n_in))
     b = {"none": None, "vector": rng.standard_normal(n_out), "scalar": np.array(0.7)}[bias]
-    _ours_and_torch([x, w, b], F.linear, TF.linear, seed)
+    compare_with_torch([x, w, b], F.linear, TF.linear, seed)
 
 
 @settings(max_examples=30, deadline=None)
@@ -73,7 +56,7 @@ def test_linear_with_a_1d_weight_drops_the_last_axis_as_torch(lead, n_in, with_b
     def theirs(x, w, b):  # torch's addmm path rejects a bias here; the definition is + b
         return TF.linear(x, w) if b is None else TF.linear(x, w) + b
 
-    out = _ours_and_torch([x, w, b], F.linear, theirs, seed)
+    out = compare_with_torch([x, w, b], F.linear, theirs, seed)
     assert out.shape == tuple(lead)
 
 
@@ -85,14 +68,14 @@ def test_linear_with_a_1d_weight_drops_the_last_axis_as_torch(lead, n_in, with_b
 def test_linear_bias_broadcasts_as_torch(x_shape, w_shape, b_shape):
     rng = np.random.default_rng(7)
     arrays = [rng.standard_normal(s) for s in (x_shape, w_shape, b_shape)]
-    out = _ours_and_torch(arrays, F.linear, TF.linear)
+    out = compare_with_torch(arrays, F.linear, TF.linear)
     assert out.shape == tuple(TF.linear(*map(torch.from_numpy, arrays)).shape)
 
 
 def test_linear_1d_input_gives_1d_output():
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal(4), rng.standard_normal((5, 4)), rng.standard_normal(5)
-    out = _ours_and_torch([x, w, b], F.linear, TF.linear)
+    out = compare_with_torch([x, w, b], F.linear, TF.linear)
     assert out.shape == (5,)
 
 
@@ -100,7 +83,7 @@ def test_linear_non_contiguous_input_and_weight():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 5, 4)).transpose(1, 0, 2)  # (5, 3, 4), not contiguous
     w = rng.standard_normal((4, 6)).T  # (6, 4), a transposed view
-    _ours_and_torch([x, w, rng.standard_normal(6)], F.linear, TF.linear)
+    compare_with_torch([x, w, rng.standard_normal(6)], F.linear, TF.linear)
 
 
 def test_linear_is_one_node_and_passes_gradcheck():

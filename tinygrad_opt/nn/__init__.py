@@ -6,7 +6,8 @@
   ``Value`` nodes for teaching.
 - More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
   (``nn/conv.py``, NCHW), :class:`BatchNorm1d`, :class:`BatchNorm2d`
-  (``nn/normalization.py``), :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+  (``nn/normalization.py``), :class:`LayerNorm`, :class:`RMSNorm` (``nn/layer_norm.py``),
+  :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
 - :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
 - :mod:`~tinygrad_opt.nn.functional`: fused losses and ops, re-exported here.
 """
@@ -23,6 +24,7 @@ from tinygrad_opt.nn.functional import (
     linear,
     mse_loss,
 )
+from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm
 from tinygrad_opt.nn.layers import (
     GELU,
     MLP,
@@ -50,11 +52,13 @@ __all__ = [
     "Flatten",
     "Identity",
     "IncompatibleKeys",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "MaxPool2d",
     "Module",
     "Parameter",
+    "RMSNorm",
     "ReLU",
     "ScalarLayer",
     "ScalarMLP",
