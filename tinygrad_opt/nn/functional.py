@@ -377,13 +377,13 @@ def hinge_loss(scores: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
 
 
 # --------------------------------------------------------------------------- layer ops
-# Fused ops of the layers in conv.py, normalization.py, layer_norm.py, dropout.py and
-# embedding.py are
-# defined beside their layers and re-exported here (imported last: those modules must
-# not import this one at load time).
+# Fused ops of the layers in conv.py, normalization.py, layer_norm.py, group_norm.py,
+# dropout.py and embedding.py are defined beside their layers and re-exported here
+# (imported last: those modules must not import this one at load time).
 from tinygrad_opt.nn.conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402
 from tinygrad_opt.nn.dropout import dropout  # noqa: E402
 from tinygrad_opt.nn.embedding import embedding  # noqa: E402
+from tinygrad_opt.nn.group_norm import group_norm  # noqa: E402
 from tinygrad_opt.nn.layer_norm import layer_norm, rms_norm  # noqa: E402
 from tinygrad_opt.nn.normalization import batch_norm  # noqa: E402
 
@@ -393,6 +393,7 @@ __all__ += [
     "conv2d",
     "dropout",
     "embedding",
+    "group_norm",
     "layer_norm",
     "max_pool2d",
     "rms_norm",

@@ -1,15 +1,17 @@
-"""Layers: ``Linear``, activations, ``Sequential`` and the ``MLP`` shortcut."""
+"""Layers: ``Linear``, activations and the ``MLP`` shortcut (``Sequential`` lives in
+``nn/containers.py`` and is re-exported here)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
+from tinygrad_opt.nn.containers import Sequential
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import ShapeError, Tensor
 
@@ -167,50 +169,7 @@ def _make_activation(spec: str | Callable[[], Module]) -> Module:
     raise TypeError(f"activation must be a name or a Module class/factory, got {spec!r}")
 
 
-# --------------------------------------------------------------------------- containers
-class Sequential(Module):
-    """Apply modules in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
-
-    Indexable (``seq[0]``, ``seq[1:]`` gives a Sequential), sized and iterable; the
-    parameters of module ``i`` are named ``"i.weight"`` and so on.
-    """
-
-    def __init__(self, *modules: Module) -> None:
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
-        self._layers: list[Module] = list(modules)
-
-    def _members(self) -> Iterator[tuple[str, Any]]:
-        for i, m in enumerate(self._layers):
-            yield str(i), m
-        for name, value in super()._members():  # anything a subclass adds
-            if not name.startswith("_layers."):
-                yield name, value
-
-    def append(self, module: Module) -> Sequential:
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
-        self._layers.append(module)
-        return self
-
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return Sequential(*self._layers[index])
-        return self._layers[index]
-
-    def __len__(self) -> int:
-        return len(self._layers)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._layers)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._layers:
-            x = m(x)
-        return x
-
-
+# --------------------------------------------------------------------------- MLP
 class MLP(Sequential):
     """A multi-layer perceptron: ``Linear`` layers of the given sizes with activations between.
 
