@@ -222,3 +222,12 @@ def test_bad_hyperparameters():
         nn.LayerNorm((3, -2))
     with pytest.raises(ValueError, match=r"RMSNorm: eps"):
         nn.RMSNorm(3, eps=-1e-3)
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape must have at least one"):
+        F.layer_norm(Tensor(np.ones((2, 3))), ())
+
+
+def test_every_normalisation_is_importable_from_nn_normalization():
+    from tinygrad_opt.nn import normalization
+
+    assert normalization.LayerNorm is nn.LayerNorm and normalization.GroupNorm is nn.GroupNorm
+    assert normalization.rms_norm is F.rms_norm and normalization.group_norm is F.group_norm

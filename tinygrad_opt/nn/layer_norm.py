@@ -76,13 +76,15 @@ def _normalized_shape(fn: str, normalized_shape: ShapeLike) -> tuple[int, ...]:
         shape = (int(normalized_shape),)
     else:
         shape = tuple(int(n) for n in normalized_shape)
+    if not shape:
+        raise ValueError(f"{fn}: normalized_shape must have at least one dimension, got ()")
     if any(n < 0 for n in shape):
         raise ValueError(f"{fn}: normalized_shape must be non-negative, got {shape}")
     return shape
 
 
 def _check_input(fn: str, x: Tensor, shape: tuple[int, ...]) -> None:
-    if len(shape) == 0 or x.shape[x.ndim - len(shape) :] != shape or x.ndim < len(shape):
+    if x.ndim < len(shape) or x.shape[x.ndim - len(shape) :] != shape:
         raise ShapeError(
             f"{fn}: input shape {x.shape} does not end with normalized_shape {shape} "
             f"(expected input of shape (*, {', '.join(map(str, shape))}))"
