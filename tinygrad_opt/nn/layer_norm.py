@@ -117,9 +117,9 @@ class _LayerNorm(Function):
         self.xhat, self.invstd = xhat, invstd
         self.w = None if w is None else w.reshape(1, n)
         self.dtypes = [a.dtype for a in affine]
-        out = xhat if w is None else xhat * self.w
+        out = xhat.copy() if w is None else xhat * self.w  # never a view of saved xhat
         if b is not None:
-            out = out + b.reshape(1, n)
+            out += b.reshape(1, n)
         return out.reshape(x.shape)
 
     def backward(self, g):
@@ -179,7 +179,7 @@ class _RMSNorm(Function):
         xhat = x2 * r.astype(x.dtype, copy=False)
         self.xhat, self.r = xhat, r
         self.w = affine[0].reshape(1, n) if affine else None
-        out = xhat if self.w is None else xhat * self.w
+        out = xhat.copy() if self.w is None else xhat * self.w  # never a view of saved xhat
         return out.reshape(x.shape)
 
     def backward(self, g):
