@@ -1,12 +1,15 @@
 """Neural-network building blocks on top of the Tensor engine.
 
 - :class:`Module`: parameter discovery, ``train``/``eval``, ``state_dict``.
-- Layers: :class:`Linear` (weight stored as (in, out)), activations, :class:`Sequential`,
-  :class:`MLP`; :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
+- Layers: :class:`Linear` (weight (out, in), as torch), activations, :class:`MLP`;
+  containers :class:`Sequential`, :class:`ModuleList`, :class:`ModuleDict`
+  (``nn/containers.py``); :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
   ``Value`` nodes for teaching.
 - More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
   (``nn/conv.py``, NCHW), :class:`BatchNorm1d`, :class:`BatchNorm2d`
-  (``nn/normalization.py``), :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+  (``nn/normalization.py``), :class:`LayerNorm`, :class:`RMSNorm` (``nn/layer_norm.py``),
+  :class:`GroupNorm` (``nn/group_norm.py``), :class:`Dropout`, :class:`Flatten`,
+  :class:`Embedding`.
 - Recurrent layers with torch's parameter names and layout: :class:`RNN`, :class:`LSTM`,
   :class:`GRU` (``nn/rnn.py``) and the cells :class:`RNNCell`, :class:`LSTMCell`,
   :class:`GRUCell` (``nn/rnn_cells.py``).
@@ -19,11 +22,14 @@
 """
 
 from tinygrad_opt.nn import functional, init, loss
+from tinygrad_opt.nn.containers import ModuleDict, ModuleList
 from tinygrad_opt.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from tinygrad_opt.nn.dropout import Dropout
 from tinygrad_opt.nn.embedding import Embedding
 from tinygrad_opt.nn.flatten import Flatten
 from tinygrad_opt.nn.functional import linear
+from tinygrad_opt.nn.group_norm import GroupNorm
+from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm
 from tinygrad_opt.nn.layers import (
     GELU,
     MLP,
@@ -83,6 +89,7 @@ __all__ = [
     "GELU",
     "GRU",
     "GRUCell",
+    "GroupNorm",
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
@@ -90,6 +97,7 @@ __all__ = [
     "L1Loss",
     "LSTM",
     "LSTMCell",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "MLP",
@@ -97,8 +105,11 @@ __all__ = [
     "MarginRankingLoss",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "NLLLoss",
     "Parameter",
+    "RMSNorm",
     "RNN",
     "RNNCell",
     "ReLU",
