@@ -99,24 +99,38 @@ class _MaxPool(Function):
             arg = sp.first_max(views, out)
             padded = any(p for pair in pads for p in pair)
             bad = np.isneginf(out) if padded else None
-            if bad is not None and bad.any():  # -inf maxima: the first real element, not padding
-                ok_r, ok_c = (rows >= 0) & (rows < h), (cols >= 0) & (cols < w)
-                for t in range(len(views) - 1, -1, -1):
-                    ok = ok_r[t // kw][:, None] & ok_c[t % kw][None, :]
-                    np.copyto(arg, t, where=bad & ok & (views[t] == out))
+            self.lost = None
+            if bad is not None and bad.any():
+                # a -inf maximum may be padding: take the window's first position at or
+                # after the input's start, torch's rule (a real element if there is one)
+                first_r, first_c = np.argmax(rows >= 0, axis=0), np.argmax(cols >= 0, axis=0)
+                start = np.add.outer(first_r * kw, first_c)
+                np.copyto(arg, start.astype(arg.dtype), where=bad)
+                # a window entirely in the padding (possible with dilation) has nothing
+                # to route its gradient to; torch's index for it points past the input
+                empty_r = ~((rows >= 0) & (rows < h)).any(axis=0)
+                empty_c = ~((cols >= 0) & (cols < w)).any(axis=0)
+                lost = empty_r[:, None] | empty_c[None, :]
+                self.lost = lost if lost.any() else None
             flat = flat_index(arg, kw, rows, cols, w)
             if indices is not None:
                 indices.append(sp.lower(flat, nsp, batched))
             if want_grad:
+                if self.lost is not None:
+                    flat = np.where(self.lost, 0, flat)
                 self.flat, self.shape4 = flat, x4.shape
                 self.geom = (nsp, batched, x.shape)
                 # windows that cannot overlap let backward assign instead of add
-                self.unique = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+                self.unique = self.lost is None and all(
+                    s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation)
+                )
         return sp.lower(out, nsp, batched)
 
     def backward(self, g):
         nsp, batched, shape = self.geom
         g4 = sp.lift(g, nsp, batched)
+        if self.lost is not None:
+            g4 = np.where(self.lost, 0, g4)
         gx = scatter_flat(self.flat, g4, self.shape4, self.unique)
         return sp.lower(gx, nsp, batched).reshape(shape)
 
