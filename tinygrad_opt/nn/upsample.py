@@ -204,8 +204,8 @@ def interpolate(
         )
     nsp, n_in = x.ndim - 2, x.shape[2:]
     if (size is None) == (scale_factor is None):
-        which = "only one" if size is not None else "either"
-        raise ValueError(f"{who}: {which} of size or scale_factor should be defined")
+        which = "only one of" if size is not None else "either"
+        raise ValueError(f"{who}: {which} size or scale_factor should be defined")
     if size is not None:
         if recompute_scale_factor:
             raise ValueError(f"{who}: recompute_scale_factor is not meaningful with a size")

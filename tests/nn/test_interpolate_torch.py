@@ -1,0 +1,123 @@
+"""interpolate / Upsample against torch: every mode's coordinate rule, both ways of giving
+the output size, ``align_corners`` and ``recompute_scale_factor``, forward and gradient
+in float64 over hypothesis-drawn sizes and scale factors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from spatial_oracle import compare  # noqa: E402
+
+from tinygrad_opt import Tensor, gradcheck, nn  # noqa: E402
+from tinygrad_opt.nn import functional as F  # noqa: E402
+from tinygrad_opt.tensor import ShapeError  # noqa: E402
+
+pytestmark = pytest.mark.torch
+HYPO = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+NDIM = {"nearest": (3, 4), "nearest-exact": (3, 4), "area": (3, 4), "linear": (3,),
+        "bilinear": (4,), "bicubic": (4,)}  # fmt: skip
+# factors that are exact in binary and ones that are not (0.3, 1/3, 0.7, 1.1, ...)
+FACTORS = [0.3, 1 / 3, 0.5, 0.7, 0.75, 1.0, 1.1, 1.5, 1.7, 2.0, 2.5, 3.0, 4.0]
+
+
+@st.composite
+def interp_configs(draw):
+    mode = draw(st.sampled_from(sorted(NDIM)))
+    ndim = draw(st.sampled_from(NDIM[mode]))
+    nsp = ndim - 2
+    size_in = tuple(draw(st.integers(1, 9)) for _ in range(nsp))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + size_in
+    kw = {"mode": mode}
+    if draw(st.booleans()):
+        size = tuple(draw(st.integers(1, 13)) for _ in range(nsp))
+        kw["size"] = size[0] if draw(st.booleans()) and len(set(size)) == 1 else size
+    else:
+        factors = tuple(draw(st.sampled_from(FACTORS)) for _ in range(nsp))
+        assume(all(int(n * f) >= 1 for n, f in zip(size_in, factors)))
+        kw["scale_factor"] = factors[0] if len(set(factors)) == 1 else factors
+        kw["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
+    if mode in ("linear", "bilinear", "bicubic"):
+        kw["align_corners"] = draw(st.sampled_from([None, False, True]))
+    return shape, kw
+
+
+@HYPO
+@given(interp_configs(), st.integers(0, 2**31))
+def test_interpolate_matches_torch(cfg, seed):
+    shape, kw = cfg
+    rng = np.random.default_rng(seed)
+    compare(
+        lambda x: F.interpolate(x, **kw),
+        lambda x: TF.interpolate(x, **kw),
+        [rng.standard_normal(shape)],
+        rng,
+        f"interpolate {shape} {kw}",
+    )
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+def test_integer_upsampling_and_float32(mode):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 4))
+    kw = {"scale_factor": 2, "mode": mode}
+    compare(lambda t: F.interpolate(t, **kw), lambda t: TF.interpolate(t, **kw), [x], rng, mode)
+    ours = F.interpolate(Tensor(x.astype(np.float32)), size=(7, 9), mode=mode)
+    ref = TF.interpolate(torch.tensor(x, dtype=torch.float32), size=(7, 9), mode=mode)
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours.data, ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_gradcheck_bilinear_and_bicubic():
+    x = Tensor(np.random.default_rng(1).standard_normal((1, 2, 4, 3)), True)
+    assert gradcheck(lambda t: F.interpolate(t, size=(5, 7), mode="bilinear"), [x])
+    assert gradcheck(
+        lambda t: F.interpolate(t, scale_factor=1.7, mode="bicubic", align_corners=True), [x]
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"size": 7},
+        {"scale_factor": (2.0, 0.5)},
+        {"scale_factor": 1.5, "mode": "bilinear", "align_corners": True},
+        {"size": (3, 4), "mode": "area"},
+        {"scale_factor": 0.5, "mode": "bicubic"},
+    ],
+)
+def test_upsample_layer_matches_torch(args):
+    ours, ref = nn.Upsample(**args), torch.nn.Upsample(**args)
+    x = np.random.default_rng(2).standard_normal((2, 2, 6, 5))
+    compare(ours, ref, [x], np.random.default_rng(3), f"Upsample {args}")
+    assert ours.extra_repr() == ref.extra_repr()
+    assert ours.num_parameters() == 0
+
+
+@pytest.mark.parametrize(
+    "kw, cls, match",
+    [
+        ({"size": 3, "scale_factor": 2.0}, ValueError, "only one of size or scale_factor"),
+        ({}, ValueError, "either size or scale_factor"),
+        ({"size": 3, "align_corners": True}, ValueError, "align_corners can only be set"),
+        ({"size": (3, 3, 3)}, ValueError, "same number of spatial dimensions"),
+        ({"scale_factor": (2.0,)}, ValueError, "same number of spatial dimensions"),
+        ({"size": 3, "mode": "linear"}, ShapeError, r"mode 'linear' needs 3-D input"),
+        ({"size": 3, "mode": "cubic"}, ValueError, "mode must be one of"),
+        ({"size": 3, "recompute_scale_factor": True}, ValueError, "not meaningful"),
+        ({"size": 3, "mode": "bilinear", "antialias": True}, NotImplementedError, "antialias"),
+    ],
+)  # fmt: skip
+def test_interpolate_errors(kw, cls, match):
+    x = np.zeros((1, 2, 4, 4))
+    with pytest.raises(cls, match=match):
+        F.interpolate(Tensor(x), **kw)
+    if not kw.get("antialias"):  # torch implements antialias; everything else it rejects
+        with pytest.raises((ValueError, NotImplementedError, RuntimeError)):
+            TF.interpolate(torch.tensor(x), **kw)
