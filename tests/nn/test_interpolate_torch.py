@@ -48,6 +48,14 @@ def interp_configs(draw):
     return shape, kw
 
 
+def _torch_1d_nearest_mismatch(shape, kw):
+    """torch's 1-D nearest backward takes a shortcut its forward does not (see upsample.py)."""
+    if kw["mode"] != "nearest" or len(shape) != 3 or "scale_factor" not in kw:
+        return False
+    n, f = shape[2], kw["scale_factor"]
+    return not kw.get("recompute_scale_factor") and int(n * f) in (n, 2 * n) and f not in (1, 2)
+
+
 @HYPO
 @given(interp_configs(), st.integers(0, 2**31))
 def test_interpolate_matches_torch(cfg, seed):
@@ -59,7 +67,64 @@ def test_interpolate_matches_torch(cfg, seed):
         [rng.standard_normal(shape)],
         rng,
         f"interpolate {shape} {kw}",
+        grads=not _torch_1d_nearest_mismatch(shape, kw),
     )
+
+
+@pytest.mark.parametrize("n, factor", [(4, 1.2), (4, 2.2), (5, 1.1), (3, 2.3)])
+def test_1d_nearest_gradient_is_that_of_the_forward(n, factor):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((1, 2, n))
+    kw = {"scale_factor": factor, "mode": "nearest"}
+    ours, theirs = (lambda t: F.interpolate(t, **kw)), (lambda t: TF.interpolate(t, **kw))
+    compare(ours, theirs, [x], rng, kw, grads=False)
+    xt = Tensor(x, requires_grad=True)
+    assert gradcheck(lambda t: F.interpolate(t, **kw), [xt])
+    _assert_gradient_is_adjoint_of_torch_forward(x, kw, rng)
+    # ... which torch's own backward is not, here
+    tx = torch.tensor(x, requires_grad=True)
+    y = TF.interpolate(tx, **kw)
+    y.backward(torch.ones_like(y))
+    idx = TF.interpolate(torch.arange(n, dtype=torch.float64)[None, None], **kw)[0, 0].long()
+    counts = torch.zeros(n, dtype=torch.float64).index_add_(0, idx, torch.ones(len(idx)).double())
+    assert not torch.equal(tx.grad[0, 0], counts)
+
+
+def _assert_gradient_is_adjoint_of_torch_forward(x, kw, rng):
+    """Our 1-D gradient adds u back to the positions torch's forward read."""
+    n = x.shape[-1]
+    idx = TF.interpolate(torch.arange(n, dtype=torch.float64)[None, None], **kw)[0, 0].long()
+    u = rng.standard_normal(x.shape[:-1] + (len(idx),))
+    adjoint = np.zeros(x.shape)
+    np.add.at(adjoint, (..., idx.numpy()), u)
+    xt = Tensor(x, requires_grad=True)
+    (F.interpolate(xt, **kw) * Tensor(u)).sum().backward()
+    np.testing.assert_allclose(xt.grad, adjoint, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "n_in, out",
+    [(6, {"size": 74}), (26, {"size": 22}), (39, {"size": 33}), (31, {"scale_factor": 1.3}),
+     (33, {"scale_factor": 2.7}), (30, {"size": 52}), (4, {"size": 82}), (48, {"size": 74})],
+)  # fmt: skip
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("nsp", [1, 2])
+def test_nearest_index_rounds_like_torch(n_in, out, mode, nsp):
+    # sizes where ⌊dst·scale⌋ depends on the precision of the product: torch rounds it to
+    # float32 (and takes a float32 scale in 2-D); exact float64 arithmetic differs
+    rng = np.random.default_rng(n_in)
+    x = rng.standard_normal((1, 2, n_in) + ((3,) if nsp == 2 else ()))
+    kw = {"mode": mode}
+    if "size" in out:
+        kw["size"] = (out["size"], 3) if nsp == 2 else out["size"]
+    else:
+        kw["scale_factor"] = (out["scale_factor"], 1.0) if nsp == 2 else out["scale_factor"]
+    ours, theirs = (lambda t: F.interpolate(t, **kw)), (lambda t: TF.interpolate(t, **kw))
+    # torch's 1-D backward indexes by its 2-D rule, not by its own forward's: compare the
+    # 1-D gradient with the adjoint of torch's forward instead
+    compare(ours, theirs, [x], rng, kw, grads=nsp == 2)
+    if nsp == 1:
+        _assert_gradient_is_adjoint_of_torch_forward(x, kw, rng)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])

@@ -8,8 +8,12 @@ scatter is one ``np.add.reduceat`` per tap). The coordinates follow torch's kern
 exactly, with ``scale = in/out``, or ``1/scale_factor`` when ``scale_factor`` is given
 and ``recompute_scale_factor`` is not true:
 
-- ``nearest``: ``src = min(⌊dst·scale⌋, in-1)`` computed in float32 (torch's legacy,
-  OpenCV-like rule); ``nearest-exact``: ``src = min(⌊(dst+0.5)·scale⌋, in-1)``.
+- ``nearest``: ``src = min(⌊dst·scale⌋, in-1)`` (torch's legacy, OpenCV-like rule);
+  for 4-D input an axis whose size stays is copied and one whose size doubles reads
+  ``dst // 2``, whatever the scale_factor (torch's 2-D kernel does this, its 1-D one
+  does not). ``nearest-exact``: ``src = min(⌊(dst+0.5)·scale⌋, in-1)``. The product
+  is rounded to float32 before the floor, as torch does, so an index can differ from
+  the exact one by 1 (see :func:`_nearest`).
 - ``linear`` (3-D) / ``bilinear`` (4-D): with ``align_corners=True`` the corner pixels'
   centres stay aligned, ``src = dst·(in-1)/(out-1)``; otherwise
   ``src = max((dst+0.5)·scale - 0.5, 0)``. Then ``i0 = ⌊src⌋``, ``i1 = min(i0+1, in-1)``,
@@ -20,7 +24,12 @@ and ``recompute_scale_factor`` is not true:
 - ``area``: adaptive average pooling to the output size.
 
 The output size is ``size``, or ``⌊in·scale_factor⌋``. Not supported: 5-D input
-(trilinear), ``antialias=True``.
+(trilinear), ``antialias=True``. One deliberate difference: for 3-D input in the
+nearest modes torch's backward computes its indices by the 2-D rule while its forward
+uses the 1-D one, so where they differ (a ``scale_factor`` whose output size is the
+input's or twice it, e.g. 4 -> 4 with factor 1.2; or a float32 rounding, e.g. 6 -> 74)
+torch's gradient is not that of its output. Ours is: the values match torch's, the
+gradient is the adjoint of the forward.
 """
 
 from __future__ import annotations
@@ -42,19 +51,22 @@ _NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4}
 
 
 # --------------------------------------------------------------------------- coordinates
-def _nearest(n_in: int, n_out: int, scale: float | None, exact: bool):
-    if not exact and n_out == n_in:
-        return [(np.arange(n_out), None)]
-    if not exact and n_out == 2 * n_in:
-        return [(np.arange(n_out) // 2, None)]
-    # torch's float32 scale; dst·scale in float32, (dst + 0.5)·scale in float64 then
-    # rounded to float32 before the floor
-    s = np.float32(1.0 / scale) if scale else np.float32(n_in) / np.float32(n_out)
-    if exact:
-        src = ((np.arange(n_out) + 0.5) * np.float64(s)).astype(np.float32)
-    else:
-        src = np.arange(n_out, dtype=np.float32) * s
-    return [(np.minimum(np.floor(src).astype(np.int64), n_in - 1), None)]
+def _nearest(n_in, n_out, scale, exact, nsp, dtype):
+    """Source index per output position, torch's arithmetic to the rounding.
+
+    The scale is in/out or 1/scale_factor (in float32 for 2-D, as torch's 2-D kernel;
+    in the data's precision for 1-D); ``dst·scale`` (``(dst + 0.5)·scale`` for
+    nearest-exact) is formed in the data's precision and rounded to float32 before
+    the floor. torch's 2-D kernel also copies an axis whose size stays and halves the
+    index of one whose size doubles, whatever the scale_factor; its 1-D one does not.
+    """
+    if nsp == 2 and not exact and n_out in (n_in, 2 * n_in):
+        return [(np.arange(n_out) // (n_out // n_in), None)]
+    kind = np.float32 if nsp == 2 else dtype
+    ratio = kind(1.0 / scale) if scale else kind(n_in) / kind(n_out)
+    dst = np.arange(n_out, dtype=dtype) + dtype(0.5 if exact else 0.0)
+    src = np.floor((dst * dtype(ratio)).astype(np.float32)).astype(np.int64)
+    return [(np.minimum(src, n_in - 1), None)]
 
 
 def _source(n_in, n_out, scale, align_corners, cubic, dtype):
@@ -232,7 +244,7 @@ def interpolate(
     taps = []
     for a, b, s in zip(n_in, out, scales):
         if mode in ("nearest", "nearest-exact"):
-            taps.append(_nearest(a, b, s, mode == "nearest-exact"))
+            taps.append(_nearest(a, b, s, mode == "nearest-exact", nsp, dtype))
         elif mode == "bicubic":
             taps.append(_cubic(a, b, s, align_corners, dtype))
         else:
