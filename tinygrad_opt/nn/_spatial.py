@@ -50,6 +50,11 @@ def ntuple(value: Any, n: int, what: str, who: str, minimum: int) -> tuple[int, 
     A wrong type raises ``TypeError``, a value below ``minimum`` ``ValueError``; both name
     ``who`` and the argument.
     """
+    if type(value) is int and value >= minimum:  # the common cases, without the checks below
+        return (value,) * n
+    if type(value) is tuple and len(value) == n:
+        if all(type(v) is int and v >= minimum for v in value):
+            return value
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
     if len(items) == 1:
         items = items * n

@@ -247,11 +247,18 @@ def _avg_pool(who, geo: _Geometry, x: Any, count_include_pad: bool, divisor_over
     x = sp.as_tensor(x)
     sp.check_input(who, x, geo.nsp)
     args = geo.resolve(who, x)
+    (kh, kw), pads = args["kernel"], args["pads"]
     if divisor_override is not None:
         divisor: Any = float(divisor_override)
+    elif (
+        pads[0][0] == pads[0][1]
+        and pads[1][0] == pads[1][1]
+        and (count_include_pad or not any(pads[0] + pads[1]))
+    ):  # no window reaches past the padded input, none is clipped: one divisor for all
+        divisor = float(kh * kw)
     else:
-        (kh, kw), (sh, sw), (ho, wo) = args["kernel"], args["stride"], args["out_hw"]
-        ph, pw = args["pads"][0][0], args["pads"][1][0]
+        (sh, sw), (ho, wo) = args["stride"], args["out_hw"]
+        ph, pw = pads[0][0], pads[1][0]
         h, w = sp.lift(x.data, geo.nsp, x.ndim == geo.nsp + 2).shape[2:]
         rows = _avg_divisor(h, ho, kh, sh, ph, count_include_pad)
         cols = _avg_divisor(w, wo, kw, sw, pw, count_include_pad)
