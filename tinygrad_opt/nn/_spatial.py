@@ -93,20 +93,23 @@ def dims_text(nsp: int) -> str:
     return "H, W" if nsp == 2 else "L"
 
 
-def check_input(who: str, x: Tensor, nsp: int, channels: int | None = None, note: str = "") -> bool:
+def check_input(
+    who: str, x: Tensor, nsp: int, channels: int | None = None, weight: Any = None
+) -> bool:
     """Check ``x`` is (C, *spatial) or (N, C, *spatial); True when batched.
 
     A mismatch raises :class:`ShapeError` naming ``who``, the expected and the actual
-    shape (``note`` adds context, e.g. the weight's shape).
+    shape (and ``weight``'s shape and groups, given as a (shape, groups) pair).
     """
+    ndim = x.ndim
+    if (ndim == nsp + 1 or ndim == nsp + 2) and (channels is None or x.shape[-nsp - 1] == channels):
+        return ndim == nsp + 2
     c = "C" if channels is None else str(channels)
-    ok = x.ndim in (nsp + 1, nsp + 2) and (channels is None or x.shape[-nsp - 1] == channels)
-    if not ok:
-        dims = dims_text(nsp)
-        raise ShapeError(
-            f"{who}: expected input of shape ({c}, {dims}) or (N, {c}, {dims}), got {x.shape}{note}"
-        )
-    return x.ndim == nsp + 2
+    dims = dims_text(nsp)
+    note = "" if weight is None else f" (weight of shape {weight[0]}, groups={weight[1]})"
+    raise ShapeError(
+        f"{who}: expected input of shape ({c}, {dims}) or (N, {c}, {dims}), got {x.shape}{note}"
+    )
 
 
 # --------------------------------------------------------------------------- layout

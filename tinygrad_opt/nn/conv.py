@@ -136,14 +136,18 @@ def _padding(
 def _check_fits(who: str, x: Tensor, nsp: int, kernel, pads, dilation) -> None:
     """ShapeError when the (dilated) kernel is larger than the padded input."""
     size = x.shape[-nsp:]
+    for n, k, (lo, hi), d in zip(size, kernel, pads, dilation):
+        if n + lo + hi < d * (k - 1) + 1:
+            break
+    else:
+        return
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(size, pads))
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if any(p < s for p, s in zip(padded, span)):
-        dil = "" if span == tuple(kernel) else f" (dilated to {sp.fmt(span)})"
-        raise ShapeError(
-            f"{who}: input of spatial size {sp.fmt(size)} (padded {sp.fmt(padded)}) is smaller "
-            f"than the kernel {sp.fmt(kernel)}{dil}; got input shape {x.shape}"
-        )
+    dil = "" if span == tuple(kernel) else f" (dilated to {sp.fmt(span)})"
+    raise ShapeError(
+        f"{who}: input of spatial size {sp.fmt(size)} (padded {sp.fmt(padded)}) is smaller "
+        f"than the kernel {sp.fmt(kernel)}{dil}; got input shape {x.shape}"
+    )
 
 
 def _conv(
@@ -161,8 +165,7 @@ def _conv(
     """Shape checks naming ``who``, then the fused op (arguments already validated)."""
     o, cg = weight.shape[:2]
     kernel = weight.shape[2:]
-    detail = f" (weight of shape {weight.shape}, groups={groups})" if note else ""
-    sp.check_input(who, x, nsp, cg * groups, detail)
+    sp.check_input(who, x, nsp, cg * groups, (weight.shape, groups) if note else None)
     if o % groups:
         raise ShapeError(
             f"{who}: groups={groups} must divide the number of output channels, got weight "

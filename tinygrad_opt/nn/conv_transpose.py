@@ -113,7 +113,7 @@ def _conv_transpose(
             f"{who}: groups={groups} must divide the number of input channels, got weight "
             f"of shape {weight.shape}"
         )
-    sp.check_input(who, x, nsp, c, f" (weight of shape {weight.shape}, groups={groups})")
+    sp.check_input(who, x, nsp, c, (weight.shape, groups))
     if bias is not None and bias.shape != (og * groups,):
         raise ShapeError(f"{who}: bias must have shape ({og * groups},), got {bias.shape}")
     if any(q >= max(s, d) for q, s, d in zip(out_pad, stride, dilation)):
