@@ -69,7 +69,7 @@ def scatter_flat(flat: np.ndarray, g: np.ndarray, shape: tuple[int, ...], unique
     return out.reshape(shape)
 
 
-def window_tables(size: int, n_out: int, k: int, s: int, lo: int, d: int):
+def window_tables(n_out: int, k: int, s: int, lo: int, d: int) -> np.ndarray:
     """``table[i, o]`` = input position of kernel offset i of window o (may be padding)."""
     return np.arange(n_out)[None, :] * s - lo + np.arange(k)[:, None] * d
 
@@ -94,8 +94,8 @@ class _MaxPool(Function):
             np.maximum(out, v, out=out)
         want_grad = bool(self.needs_grad) and self.needs_grad[0]
         if want_grad or indices is not None:
-            rows = window_tables(h, ho, kh, stride[0], pads[0][0], dilation[0])
-            cols = window_tables(w, wo, kw, stride[1], pads[1][0], dilation[1])
+            rows = window_tables(ho, kh, stride[0], pads[0][0], dilation[0])
+            cols = window_tables(wo, kw, stride[1], pads[1][0], dilation[1])
             arg = sp.first_max(views, out)
             padded = any(p for pair in pads for p in pair)
             bad = np.isneginf(out) if padded else None
@@ -196,8 +196,7 @@ class _Geometry:
         if any(2 * p > k for p, k in zip(self.padding, self.kernel)):
             raise ValueError(
                 f"{who}: padding {sp.fmt(self.padding)} must be at most half the kernel "
-                f"{sp.fmt(self.kernel)} (as in torch), else a window could lie entirely "
-                f"in the padding"
+                f"{sp.fmt(self.kernel)} (as in torch)"
             )
 
     def resolve(self, who: str, x: Tensor) -> dict[str, Any]:
