@@ -100,6 +100,7 @@ class _Conv(Function):
             dxp = sp.col2im(dcols.reshape(c, kh, kw, n, ho, wo), padded, stride, dilation)
             gx4 = sp.crop(dxp, pads, (h, wd)).transpose(1, 0, 2, 3)
             gx = sp.lower(gx4, nsp, batched).reshape(self.x_shape)
+            gx = gx.astype(self.dtypes[0], copy=False)
         if len(needs) > 1 and needs[1]:
             if groups == 1:
                 gw = g2 @ self.cols.T

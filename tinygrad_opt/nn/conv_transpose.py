@@ -86,6 +86,7 @@ class _ConvTranspose(Function):
         if needs[0]:
             gx2 = np.matmul(self.wg, cols).reshape(c, n, h, wd)
             gx = sp.lower(gx2.transpose(1, 0, 2, 3), nsp, batched).reshape(self.x_shape)
+            gx = gx.astype(self.dtypes[0], copy=False)
         if len(needs) > 1 and needs[1]:
             gw = np.matmul(self.x2, cols.transpose(0, 2, 1))
             gw = gw.reshape(self.w_shape).astype(self.dtypes[1], copy=False)
