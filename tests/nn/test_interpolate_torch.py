@@ -48,12 +48,21 @@ def interp_configs(draw):
     return shape, kw
 
 
-def _torch_1d_nearest_mismatch(shape, kw):
-    """torch's 1-D nearest backward takes a shortcut its forward does not (see upsample.py)."""
-    if kw["mode"] != "nearest" or len(shape) != 3 or "scale_factor" not in kw:
+def _torch_backward_differs(shape, kw):
+    """Where torch's backward takes a shortcut its forward does not (see upsample.py):
+    3-D nearest with an output of the input's size or twice it, and bicubic whose output
+    has the input's size, under a scale_factor that is not 1 (or 2)."""
+    if "scale_factor" not in kw or kw.get("recompute_scale_factor"):
         return False
-    n, f = shape[2], kw["scale_factor"]
-    return not kw.get("recompute_scale_factor") and int(n * f) in (n, 2 * n) and f not in (1, 2)
+    nsp = len(shape) - 2
+    f = kw["scale_factor"]
+    factors = f if isinstance(f, tuple) else (f,) * nsp
+    outs = [int(n * x) for n, x in zip(shape[2:], factors)]
+    if kw["mode"] == "nearest" and nsp == 1:
+        return outs[0] in (shape[2], 2 * shape[2]) and factors[0] not in (1, 2)
+    if kw["mode"] == "bicubic" and not kw.get("align_corners"):
+        return tuple(outs) == shape[2:] and any(x != 1 for x in factors)
+    return False
 
 
 @HYPO
@@ -67,8 +76,26 @@ def test_interpolate_matches_torch(cfg, seed):
         [rng.standard_normal(shape)],
         rng,
         f"interpolate {shape} {kw}",
-        grads=not _torch_1d_nearest_mismatch(shape, kw),
+        grads=not _torch_backward_differs(shape, kw),
     )
+
+
+@pytest.mark.parametrize("factors", [(1.0, 1.1), (1.2, 1.15), (1.3, 1.0)])
+def test_bicubic_gradient_is_that_of_the_forward_where_torch_copies(factors):
+    # 3x5 scaled by these stays 3x5: torch's forward resamples, its backward copies the
+    # gradient through (a shortcut for equal sizes); ours is the adjoint of the forward
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 1, 3, 5))
+    kw = {"scale_factor": factors, "mode": "bicubic"}
+    ours, theirs = (lambda t: F.interpolate(t, **kw)), (lambda t: TF.interpolate(t, **kw))
+    out, ref = compare(ours, theirs, [x], rng, kw, grads=False)
+    assert out.shape[2:] == (3, 5)
+    assert gradcheck(ours, [Tensor(x, requires_grad=True)])
+    tx = torch.tensor(x, requires_grad=True)
+    theirs(tx).sum().backward()
+    xo = Tensor(x, requires_grad=True)
+    ours(xo).sum().backward()
+    assert not np.allclose(xo.grad, tx.grad.numpy())
 
 
 @pytest.mark.parametrize("n, factor", [(4, 1.2), (4, 2.2), (5, 1.1), (3, 2.3)])

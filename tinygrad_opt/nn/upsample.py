@@ -28,7 +28,9 @@ The output size is ``size``, or ``⌊in·scale_factor⌋``. Not supported: 5-D i
 nearest modes torch's backward computes its indices by the 2-D rule while its forward
 uses the 1-D one, so where they differ (a ``scale_factor`` whose output size is the
 input's or twice it, e.g. 4 -> 4 with factor 1.2; or a float32 rounding, e.g. 6 -> 74)
-torch's gradient is not that of its output. Ours is: the values match torch's, the
+torch's gradient is not that of its output; likewise ``bicubic`` when the output has
+the input's size under a ``scale_factor`` other than 1 (torch's forward resamples,
+its backward copies the gradient through). Ours is: the values match torch's, the
 gradient is the adjoint of the forward.
 """
 
