@@ -2,7 +2,7 @@
 
 Layout is torch's: inputs (N, C, L) / (N, C, H, W), or unbatched (C, L) / (C, H, W);
 a weight is (out_channels, in_channels / groups, *kernel), so torch weights copy over
-unchanged (unlike ``Linear``, whose weight is the transpose of torch's).
+unchanged.
 
 With kernel k, stride s, dilation d and padding p along an axis of length L the output
 has ``⌊(L + 2p - d·(k-1) - 1) / s⌋ + 1`` positions, and
