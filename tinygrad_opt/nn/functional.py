@@ -134,24 +134,44 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 # --------------------------------------------------------------------------- layer ops
-# Fused ops of the layers in conv.py, normalization.py, layer_norm.py, group_norm.py,
-# dropout.py and embedding.py are defined beside their layers and re-exported here
-# (imported last: those modules must not import this one at load time).
-from tinygrad_opt.nn.conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402
+# Fused ops of the layers in conv.py, conv_transpose.py, pooling.py, adaptive_pooling.py,
+# upsample.py, normalization.py, dropout.py and embedding.py are defined beside their
+# layers and re-exported here (imported last: those modules must not import this one at
+# load time).
+from tinygrad_opt.nn.adaptive_pooling import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+)
+from tinygrad_opt.nn.conv import conv1d, conv2d  # noqa: E402
+from tinygrad_opt.nn.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
 from tinygrad_opt.nn.dropout import dropout  # noqa: E402
 from tinygrad_opt.nn.embedding import embedding  # noqa: E402
 from tinygrad_opt.nn.group_norm import group_norm  # noqa: E402
 from tinygrad_opt.nn.layer_norm import layer_norm, rms_norm  # noqa: E402
 from tinygrad_opt.nn.normalization import batch_norm  # noqa: E402
+from tinygrad_opt.nn.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: E402
+from tinygrad_opt.nn.upsample import interpolate  # noqa: E402
 
 __all__ += [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
+    "conv1d",
     "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
     "dropout",
     "embedding",
     "group_norm",
+    "interpolate",
     "layer_norm",
+    "max_pool1d",
     "max_pool2d",
     "rms_norm",
 ]
