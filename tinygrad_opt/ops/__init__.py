@@ -9,7 +9,10 @@ module              what it holds
 ``activation``      activation functions that are primitives
 ``compare``         comparisons and logic (bool results), ``where``
 ``linalg``          matrix products
-``reduce``          reductions (sum, mean, max, var …) and the softmax family
+``reduce``          reductions (sum, mean, prod, var, norm, any …) and the softmax family
+``extrema``         max, min, amax, amin, argmax, argmin
+``scan``            cumsum, cumprod, cummax, cummin, logcumsumexp
+``sort``            sort, argsort, topk, kthvalue, median, mode, unique
 ``shape``           reshape, permute, expand, squeeze, cat, stack …
 ``index``           indexing and index assignment
 ``creation``        zeros, ones, full, arange, eye, random …
@@ -25,10 +28,13 @@ from tinygrad_opt.ops import (
     compare,
     creation,
     elementwise,
+    extrema,
     index,
     linalg,
     reduce,
+    scan,
     shape,
+    sort,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
 from tinygrad_opt.ops.cast import Cast
@@ -51,19 +57,19 @@ from tinygrad_opt.ops.elementwise import (
     Tanh,
     erf,
 )
+from tinygrad_opt.ops.extrema import Max, Min
 from tinygrad_opt.ops.index import GetItem, IndexPut
 from tinygrad_opt.ops.linalg import MatMul
 from tinygrad_opt.ops.reduce import (
     LogSoftmax,
     LogSumExp,
-    Max,
-    MaxDim,
     Mean,
-    Min,
+    Prod,
     Reduction,
     Softmax,
     Std,
     Sum,
+    TakeAlong,
     Var,
 )
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
@@ -89,7 +95,6 @@ __all__ = [
     "LogSumExp",
     "MatMul",
     "Max",
-    "MaxDim",
     "Maximum",
     "Mean",
     "Min",
@@ -99,6 +104,7 @@ __all__ = [
     "Pad",
     "Permute",
     "Pow",
+    "Prod",
     "ReLU",
     "Reduction",
     "Reshape",
@@ -109,6 +115,7 @@ __all__ = [
     "Std",
     "Sub",
     "Sum",
+    "TakeAlong",
     "Tanh",
     "Var",
     "Where",
@@ -119,8 +126,11 @@ __all__ = [
     "creation",
     "elementwise",
     "erf",
+    "extrema",
     "index",
     "linalg",
     "reduce",
+    "scan",
     "shape",
+    "sort",
 ]
