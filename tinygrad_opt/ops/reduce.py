@@ -261,17 +261,22 @@ class Var(Reduction):
     def forward(self, a, axis, keepdims, correction):
         self.axes, self.keepdims, self.shape = _normalize_axes(axis, a.ndim), keepdims, a.shape
         n = math.prod(a.shape[i] for i in self.axes)
-        self.denom = builtins.max(n - correction, 0)
+        self.denom, self.dof = builtins.max(n - correction, 0), n - correction
+        self.full = axis is None or a.ndim == 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.centered = a - a.mean(axis=self.axes, keepdims=True)
+            self.centered = a - a.sum(axis=self.axes, keepdims=True) / a.dtype.type(n)
             out = (self.centered**2).sum(axis=self.axes, keepdims=keepdims) / self.denom
         return np.asarray(out, dtype=a.dtype)
 
     def backward(self, g):  # d/da_i Σ(a - ā)²/(n - c) = 2(a_i - ā)/(n - c)
         g = _regrow(g, self.axes, self.keepdims, self.shape)
-        # n <= c: 2/0 = inf, so nan where a_i = ā and ±inf elsewhere, as torch
+        # n <= c, as torch: the forward divides by max(n - c, 0) (so inf, or nan for 0/0);
+        # the backward of a whole-tensor variance is nan where a_i = ā and inf elsewhere,
+        # that of a variance over dims divides by n - c itself (n = c: 2/0 = inf, × 0 = nan)
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.divide(2.0, self.denom, dtype=self.centered.dtype)
+            if self.full and self.dof <= 0:
+                return g * np.where(self.centered == 0, np.nan, np.inf).astype(g.dtype)
+            scale = np.divide(2.0, self.dof, dtype=self.centered.dtype)
             return g * scale * self.centered
 
 
@@ -389,7 +394,8 @@ class LogSoftmax(Function):
     def forward(self, a, axis):
         self.axis = axis
         shifted = a - a.max(axis=axis, keepdims=True, initial=-np.inf)  # initial: empty axis
-        self.out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        with np.errstate(divide="ignore"):  # an empty dim: log 0, nothing to subtract from
+            self.out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         return self.out
 
     def backward(self, g):  # g - softmax ⊙ Σ g
@@ -457,8 +463,8 @@ def nansum(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any 
 
 def nanmean(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """The mean of the non-NaN elements over ``dim`` (NaN where all are NaN); floating only."""
+    _floating(input, "nanmean")  # even with a dtype, as torch
     input = _with_dtype(input, dtype)
-    _floating(input, "nanmean")
     return NanMean.apply(input, axis=_axes(dim, None), keepdims=bool(keepdim))
 
 
