@@ -120,6 +120,18 @@ CASES = [
     ),
     Case("mean_empty_is_nan", lambda x: x.mean(1), lambda x: x.mean(1), [(3, 0)]),
     Case("mean_none_dim", lambda x: tg.mean(x, None), lambda x: torch.mean(x, None), [(2, 3)]),
+    Case(
+        "sum_dtype_int32_of_long",
+        lambda x: (x.sum(1, dtype=tg.int32), x.nansum(dtype=tg.int32)),
+        lambda x: (x.sum(1, dtype=torch.int32), x.nansum(dtype=torch.int32)),
+        [((3, 4), "slong")],
+    ),
+    Case(
+        "prod_dtype_int32_of_long",
+        lambda x: x.prod(1, dtype=tg.int32),
+        lambda x: x.prod(1, dtype=torch.int32),
+        [((3, 4), "slong")],
+    ),
     # prod: dtypes, and gradients with zeros
     Case("prod_all", lambda x: x.prod(), lambda x: x.prod(), [((3, 4), "pos")]),
     Case("prod_dim", lambda x: x.prod(1), lambda x: x.prod(1), [(3, 4)]),

@@ -179,10 +179,18 @@ def take_along(
 
 
 # --------------------------------------------------------------------------- sums and means
+def _int64_unless(a: np.ndarray, keep_dtype: bool) -> Any:
+    """The accumulator dtype of sums and products: int64 for bool/integer input, as
+    torch, unless the caller asked for a ``dtype`` (then the input already has it)."""
+    if keep_dtype:
+        return a.dtype  # numpy would widen small integers on its own
+    return np.int64 if a.dtype.kind in "biu" else None
+
+
 class Sum(Reduction):
-    def forward(self, a, axis, keepdims):
+    def forward(self, a, axis, keepdims, keep_dtype=False):
         self.shape, self.axes, self.keepdims = a.shape, _normalize_axes(axis, a.ndim), keepdims
-        dtype = np.int64 if a.dtype.kind in "biu" else None  # as torch: int64 sums
+        dtype = _int64_unless(a, keep_dtype)
         return np.asarray(a.sum(axis=self.axes, keepdims=keepdims, dtype=dtype))
 
     def backward(self, g):  # every summed element gets g
@@ -208,9 +216,9 @@ class Prod(Reduction):
     exact with zeros (one zero: only it gets a gradient, the product of the others; two
     or more: every gradient is 0), as torch."""
 
-    def forward(self, a, axis, keepdims):
+    def forward(self, a, axis, keepdims, keep_dtype=False):
         self.a, self.axes, self.keepdims = a, _normalize_axes(axis, a.ndim), keepdims
-        dtype = np.int64 if a.dtype.kind in "biu" else None
+        dtype = _int64_unless(a, keep_dtype)
         return np.asarray(np.prod(a, axis=self.axes, keepdims=keepdims, dtype=dtype))
 
     def backward(self, g):
@@ -229,9 +237,9 @@ class Prod(Reduction):
 class NanSum(Reduction):
     """Σ of the non-NaN elements; the gradient is g where the input is not NaN, 0 at NaN."""
 
-    def forward(self, a, axis, keepdims):
+    def forward(self, a, axis, keepdims, keep_dtype=False):
         self.a, self.axes, self.keepdims = a, _normalize_axes(axis, a.ndim), keepdims
-        dtype = np.int64 if a.dtype.kind in "biu" else None
+        dtype = _int64_unless(a, keep_dtype)
         return np.asarray(np.nansum(a, axis=self.axes, keepdims=keepdims, dtype=dtype))
 
     def backward(self, g):
@@ -419,7 +427,8 @@ def sum(
     """Σ over ``dim`` (every dim when None or empty). Bool and integer sums are int64, as
     torch; ``dtype`` casts the input first (the sum is then done in that dtype)."""
     keep = keepdim_keyword(keepdim, keepdims)
-    return Sum.apply(_with_dtype(input, dtype), axis=_axes(dim, axis), keepdims=keep)
+    x = _with_dtype(input, dtype)
+    return Sum.apply(x, axis=_axes(dim, axis), keepdims=keep, keep_dtype=dtype is not None)
 
 
 def mean(
@@ -453,12 +462,19 @@ def prod(
     The gradient is right with zeros in the input (see :class:`Prod`)."""
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError(f"prod(): dim must be an int or None, got {dim!r}")
-    return Prod.apply(_with_dtype(input, dtype), axis=dim, keepdims=bool(keepdim))
+    return Prod.apply(
+        _with_dtype(input, dtype), axis=dim, keepdims=bool(keepdim), keep_dtype=dtype is not None
+    )
 
 
 def nansum(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Σ over ``dim`` treating NaN as 0 (bool/integer sums are int64)."""
-    return NanSum.apply(_with_dtype(input, dtype), axis=_axes(dim, None), keepdims=bool(keepdim))
+    return NanSum.apply(
+        _with_dtype(input, dtype),
+        axis=_axes(dim, None),
+        keepdims=bool(keepdim),
+        keep_dtype=dtype is not None,
+    )
 
 
 def nanmean(input: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:

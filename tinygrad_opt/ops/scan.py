@@ -12,7 +12,7 @@ from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.dtypes import to_dtype
 from tinygrad_opt.errors import DTypeError
 from tinygrad_opt.ops.common import cast, dim_index, dim_keyword
-from tinygrad_opt.ops.reduce import ValuesIndices, take_along
+from tinygrad_opt.ops.reduce import ValuesIndices, _int64_unless, take_along
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -36,9 +36,9 @@ class Scan(Function):
 class CumSum(Scan):
     """y_j = Σ_{i ≤ j} a_i. Backward: ∂L/∂a_k = Σ_{j ≥ k} g_j, a reversed cumsum."""
 
-    def forward(self, a, dim):
+    def forward(self, a, dim, keep_dtype=False):
         self.dim = dim
-        dtype = np.int64 if a.dtype.kind in "biu" else None  # as torch: int64
+        dtype = _int64_unless(a, keep_dtype)
         if a.ndim == 0:
             return a.astype(dtype) if dtype else a.copy()
         return np.cumsum(a, axis=dim, dtype=dtype)
@@ -57,9 +57,9 @@ class CumProd(Scan):
 
     This is the exact derivative with any number of zeros, as torch's."""
 
-    def forward(self, a, dim):
+    def forward(self, a, dim, keep_dtype=False):
         self.a, self.dim = a, dim
-        dtype = np.int64 if a.dtype.kind in "biu" else None
+        dtype = _int64_unless(a, keep_dtype)
         if a.ndim == 0:
             self.out = a.astype(dtype) if dtype else a.copy()
         else:
@@ -120,7 +120,7 @@ def cumsum(input: Tensor, dim: int | None = None, *, dtype: Any = None, axis: An
     d = _scan_dim("cumsum", input, dim, axis)
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
-    return CumSum.apply(input, dim=d)
+    return CumSum.apply(input, dim=d, keep_dtype=dtype is not None)
 
 
 def cumprod(
@@ -131,7 +131,7 @@ def cumprod(
     d = _scan_dim("cumprod", input, dim, axis)
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
-    return CumProd.apply(input, dim=d)
+    return CumProd.apply(input, dim=d, keep_dtype=dtype is not None)
 
 
 def _cum_extreme(input: Tensor, dim: Any, axis: Any, largest: bool) -> ValuesIndices:
