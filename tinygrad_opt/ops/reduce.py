@@ -53,6 +53,13 @@ __all__ = [
 
 Dim = int | tuple[int, ...] | list[int] | None
 
+
+class NoKernelError(DTypeError, NotImplementedError):
+    """An op has no implementation for this dtype (``softmax`` of integers, ``median`` of
+    bools …): torch raises ``NotImplementedError`` there, a ``RuntimeError``; this is both,
+    and a :class:`~tinygrad_opt.errors.DTypeError`."""
+
+
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 ValuesIndices.__doc__ = (
     "(values, indices), as torch's ``max(dim)``, ``sort``, ``topk``, ``median(dim)`` … return: "
@@ -361,6 +368,10 @@ class Logical(Reduction):
     """``any`` / ``all`` (bool; uint8 for uint8 input, as torch) and ``count_nonzero``
     (int64) over the dims: no gradient."""
 
+    def describe_error(self, inputs, params, err):
+        name = {"count": "count_nonzero"}.get(params["how"], params["how"])
+        return f"{name}: cannot reduce shape {inputs[0].shape} over dim {params['axis']}: {err}"
+
     def forward(self, a, axis, keepdims, how):
         axes = _normalize_axes(axis, a.ndim)
         if how == "count":
@@ -631,7 +642,7 @@ def logsumexp(
 def _softmax_input(input: Tensor, dtype: Any, op: str) -> Tensor:
     input = _with_dtype(input, dtype)
     if input._data.dtype.kind != "f":
-        raise DTypeError(f"{op}(): needs a floating point tensor (or dtype=), got {input.dtype}")
+        raise NoKernelError(f"{op}(): needs a floating point tensor (or dtype=), got {input.dtype}")
     return input
 
 

@@ -10,9 +10,8 @@ import numpy as np
 
 from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.dtypes import to_dtype
-from tinygrad_opt.errors import DTypeError
 from tinygrad_opt.ops.common import cast, dim_index, dim_keyword
-from tinygrad_opt.ops.reduce import ValuesIndices, _int64_unless, take_along
+from tinygrad_opt.ops.reduce import NoKernelError, ValuesIndices, _int64_unless, take_along
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -166,7 +165,7 @@ def logcumsumexp(input: Tensor, dim: int | None = None, *, axis: Any = None) -> 
     """log of the running sum of exp along ``dim``, computed stably; floating input only."""
     d = _scan_dim("logcumsumexp", input, dim, axis)
     if input._data.dtype.kind != "f":
-        raise DTypeError(f"logcumsumexp(): needs a floating point tensor, got {input.dtype}")
+        raise NoKernelError(f"logcumsumexp(): needs a floating point tensor, got {input.dtype}")
     return LogCumSumExp.apply(input, dim=d)
 
 

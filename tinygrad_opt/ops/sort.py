@@ -24,7 +24,7 @@ from tinygrad_opt.autograd.function import tensor_type
 from tinygrad_opt.errors import DimError, DTypeError
 from tinygrad_opt.ops.common import dim_index
 from tinygrad_opt.ops.extrema import Max
-from tinygrad_opt.ops.reduce import ValuesIndices, take_along
+from tinygrad_opt.ops.reduce import NoKernelError, ValuesIndices, take_along
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -64,9 +64,9 @@ def _nonempty(input: Tensor, d: int, op: str) -> None:
         )
 
 
-def _no_bool(input: Tensor, op: str) -> None:
+def _no_bool(input: Tensor, op: str, error: type = DTypeError) -> None:
     if input._data.dtype == np.bool_:
-        raise DTypeError(f"{op}(): does not support bool input")
+        raise error(f"{op}(): does not support bool input")
 
 
 def sort(
@@ -125,7 +125,7 @@ def topk(
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
     """``(values, indices)`` of the ``k``-th smallest element (k from 1) along ``dim``."""
-    _no_bool(input, "kthvalue")
+    _no_bool(input, "kthvalue", NoKernelError)
     d = dim_index(dim, input.shape, "kthvalue")
     _nonempty(input, d, "kthvalue")
     a = input._data
@@ -188,7 +188,7 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     """``median()``: the lower median of all elements (NaN if any is NaN or there are none);
     ``median(dim, keepdim)``: ``(values, indices)`` of each slice's lower median (for an
     even count the smaller of the two middle elements, as torch)."""
-    _no_bool(input, "median")
+    _no_bool(input, "median", NoKernelError)
     if dim is None:
         return Median.apply(input, skip_nan=False)
     return _median_dim(input, dim, keepdim, skip_nan=False)
@@ -196,7 +196,7 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
 
 def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     """:func:`median` ignoring NaNs (NaN only where a slice is all NaN)."""
-    _no_bool(input, "nanmedian")
+    _no_bool(input, "nanmedian", NoKernelError)
     if dim is None:
         return Median.apply(input, skip_nan=True)
     return _median_dim(input, dim, keepdim, skip_nan=True)
