@@ -59,6 +59,7 @@ from tinygrad_opt.ops import elementwise as _ew
 from tinygrad_opt.ops import extrema as _ext
 from tinygrad_opt.ops import index as _ix
 from tinygrad_opt.ops import linalg as _la
+from tinygrad_opt.ops import norms as _norms
 from tinygrad_opt.ops import reduce as _red
 from tinygrad_opt.ops import scan as _scan
 from tinygrad_opt.ops import shape as _sh
@@ -137,6 +138,7 @@ class Tensor(
     _la.LinalgMethods,
     _red.ReduceMethods,
     _ext.ExtremaMethods,
+    _norms.NormMethods,
     _scan.ScanMethods,
     _sort.SortMethods,
     _sh.ShapeMethods,

@@ -9,10 +9,12 @@ module              what it holds
 ``activation``      activation functions that are primitives
 ``compare``         comparisons and logic (bool results), ``where``
 ``linalg``          matrix products
-``reduce``          reductions (sum, mean, prod, var, norm, any …) and the softmax family
+``reduce``          reductions (sum, mean, prod, var, any …) and the softmax family
+``norms``           vector norms (norm)
 ``extrema``         max, min, amax, amin, argmax, argmin
 ``scan``            cumsum, cumprod, cummax, cummin, logcumsumexp
 ``sort``            sort, argsort, topk, kthvalue, median, mode, unique
+``select``          TakeAlong: the values of max(dim), sort, topk … (gradient to indices)
 ``shape``           reshape, permute, expand, squeeze, cat, stack …
 ``index``           indexing and index assignment
 ``creation``        zeros, ones, full, arange, eye, random …
@@ -31,8 +33,10 @@ from tinygrad_opt.ops import (
     extrema,
     index,
     linalg,
+    norms,
     reduce,
     scan,
+    select,
     shape,
     sort,
 )
@@ -69,9 +73,9 @@ from tinygrad_opt.ops.reduce import (
     Softmax,
     Std,
     Sum,
-    TakeAlong,
     Var,
 )
+from tinygrad_opt.ops.select import TakeAlong
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
 
 __all__ = [
@@ -129,8 +133,10 @@ __all__ = [
     "extrema",
     "index",
     "linalg",
+    "norms",
     "reduce",
     "scan",
+    "select",
     "shape",
     "sort",
 ]

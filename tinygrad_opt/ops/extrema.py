@@ -16,14 +16,8 @@ import numpy as np
 from tinygrad_opt.autograd.function import tensor_type
 from tinygrad_opt.errors import DimError, DTypeError
 from tinygrad_opt.ops.common import dim_index, keepdim_keyword
-from tinygrad_opt.ops.reduce import (
-    Reduction,
-    ValuesIndices,
-    _axes,
-    _normalize_axes,
-    _regrow,
-    take_along,
-)
+from tinygrad_opt.ops.reduce import Reduction, _axes, _normalize_axes, _regrow
+from tinygrad_opt.ops.select import ValuesIndices, take_along
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor

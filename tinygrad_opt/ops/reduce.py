@@ -1,31 +1,27 @@
-"""Reductions over dims (sums, products, moments, norms, logic) and the softmax family.
+"""Reductions over dims (sums, means, products, moments, logic) and the softmax family.
 
 Every reduction takes torch's ``dim`` (an int, a tuple/list of ints, or None = every
 dim; an empty tuple/list also means every dim, as torch) and ``keepdim``; the older
 ``axis``/``keepdims`` spellings are accepted too. Result dtypes follow torch: sums and
-products of bool/integer tensors are int64, ``any``/``all`` give bool, ``mean``/``var``/
-``norm`` need a floating tensor.
-
-Also here: :class:`TakeAlong`, the op behind every *value-selecting* reduction (``max``/
-``min`` along a dim, ``median``, ``sort``, ``topk``, ``cummax`` …): the op finds indices
-(no gradient) and the values are the input picked at them, so the gradient flows back
-to exactly the picked positions. :data:`ValuesIndices` is their ``(values, indices)``
-result.
+products of bool/integer tensors are int64, ``any``/``all`` give bool, ``mean``/``var``
+need a floating tensor. Norms are in :mod:`~tinygrad_opt.ops.norms`, max/min in
+:mod:`~tinygrad_opt.ops.extrema`; :data:`ValuesIndices` (defined in
+:mod:`~tinygrad_opt.ops.select`) is exported from here too.
 """
 
 from __future__ import annotations
 
 import builtins
 import math
-from collections import namedtuple
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, tensor_type
+from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.dtypes import get_default_dtype, to_dtype
 from tinygrad_opt.errors import DTypeError
 from tinygrad_opt.ops.common import cast, dim_index, dim_keyword, keepdim_keyword
+from tinygrad_opt.ops.select import ValuesIndices, take_along  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -41,7 +37,6 @@ __all__ = [
     "std",
     "var_mean",
     "std_mean",
-    "norm",
     "any",
     "all",
     "count_nonzero",
@@ -58,13 +53,6 @@ class NoKernelError(DTypeError, NotImplementedError):
     """An op has no implementation for this dtype (``softmax`` of integers, ``median`` of
     bools …): torch raises ``NotImplementedError`` there, a ``RuntimeError``; this is both,
     and a :class:`~tinygrad_opt.errors.DTypeError`."""
-
-
-ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
-ValuesIndices.__doc__ = (
-    "(values, indices), as torch's ``max(dim)``, ``sort``, ``topk``, ``median(dim)`` … return: "
-    "unpack it or read ``.values`` / ``.indices``."
-)
 
 
 # --------------------------------------------------------------------------- dims
@@ -126,63 +114,6 @@ class Reduction(Function):
         return (
             f"{self.name}: cannot reduce shape {inputs[0].shape} over dim {params['axis']}: {err}"
         )
-
-
-# --------------------------------------------------------------------------- value selection
-def scatter_add(
-    shape: tuple[int, ...], dim: int, index: np.ndarray, g: np.ndarray, unique: bool
-) -> np.ndarray:
-    """An array of ``shape``, zero but for ``g`` added at ``index`` along ``dim`` (the
-    inverse of ``take_along_axis``). With ``unique`` indices a plain put suffices; else
-    repeats accumulate (one ``bincount`` over flat positions, summed in float64)."""
-    if unique:
-        out = np.zeros(shape, dtype=g.dtype)
-        np.put_along_axis(out, index, g, dim)
-        return out
-    n = shape[dim]
-    idx = np.moveaxis(index, dim, -1)
-    lead = idx.shape[:-1]
-    rows, m = math.prod(lead), idx.shape[-1]
-    flat = (np.arange(rows, dtype=np.intp)[:, None] * n + idx.reshape(rows, m)).ravel()
-    weights = np.moveaxis(g, dim, -1).reshape(-1).astype(np.float64)
-    out = np.bincount(flat, weights=weights, minlength=rows * n).reshape(*lead, n)
-    return np.moveaxis(out, -1, dim).astype(g.dtype, copy=False)
-
-
-class TakeAlong(Function):
-    """``out = a`` picked at ``index`` along ``dim`` (numpy's ``take_along_axis``; with
-    ``squeeze`` the picked dim, of size 1, is dropped). Backward: each ``g`` goes back to
-    the position it was picked from; ``unique=False`` lets repeated picks (cummax)
-    accumulate."""
-
-    def forward(self, a, index, dim, squeeze=False, unique=True):
-        self.shape, self.index, self.dim = a.shape, index, dim
-        self.squeeze, self.unique = squeeze, unique
-        if a.ndim == 0:
-            return a.copy()
-        out = np.take_along_axis(a, index, dim)
-        return np.squeeze(out, dim) if squeeze else out
-
-    def backward(self, g):
-        if not self.shape:
-            return g.copy()
-        if self.squeeze:
-            g = np.expand_dims(g, self.dim)
-        return scatter_add(self.shape, self.dim, self.index, g, self.unique)
-
-
-def take_along(
-    input: Tensor, index: np.ndarray, dim: int, keepdim: bool = True, unique: bool = True
-) -> ValuesIndices:
-    """``(values, indices)``: ``input`` picked at ``index`` along ``dim``, the gradient going
-    to the picked positions. ``keepdim=False`` drops ``dim`` (``index`` has size 1 there);
-    ``unique=False`` when an index may repeat along ``dim`` (cummax)."""
-    T = tensor_type()
-    index = index.astype(np.int64, copy=False)
-    values = TakeAlong.apply(input, index=index, dim=dim, squeeze=not keepdim, unique=unique)
-    if not keepdim and index.ndim:
-        index = np.squeeze(index, dim)
-    return ValuesIndices(values, T(index))
 
 
 # --------------------------------------------------------------------------- sums and means
@@ -307,60 +238,6 @@ class Std(Var):
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(self.out == 0, 0, g / (2 * self.out)).astype(self.out.dtype, copy=False)
         return super().backward(g)
-
-
-# --------------------------------------------------------------------------- norms
-class VectorNorm(Reduction):
-    """‖a‖_p over the dims: (Σ|a|ᵖ)^(1/p); p = inf / -inf: max / min |a|; p = 0: the
-    number of nonzeros. Backward (torch's choices at the kinks): p = 0 has no gradient;
-    p = 1 gives sign(a)·g (0 at a = 0); inf norms share g between the elements that
-    attain the norm; otherwise sign(a)|a|^(p-1) · g / ‖a‖^(p-1), taken as 0 where the
-    norm is 0 (p ≥ 1) or where a = 0 (p < 1): the subgradient 0 at the origin."""
-
-    def forward(self, a, axis, keepdims, p):
-        self.a, self.axes, self.keepdims, self.p = a, _normalize_axes(axis, a.ndim), keepdims, p
-        absa = np.abs(a)
-        if math.isinf(p) and builtins.any(a.shape[i] == 0 for i in self.axes):
-            # max/min of nothing: no identity to fall back on (RuntimeError, as torch)
-            raise RuntimeError(
-                f"norm(): cannot take the {p} norm of shape {a.shape} over dim {axis}: "
-                f"an empty dim has no max/min"
-            )
-        if p == math.inf:
-            out = absa.max(axis=self.axes, keepdims=True)
-        elif p == -math.inf:
-            out = absa.min(axis=self.axes, keepdims=True)
-        elif p == 0:
-            out = (a != 0).sum(axis=self.axes, keepdims=True).astype(a.dtype)
-        elif p == 1:
-            out = absa.sum(axis=self.axes, keepdims=True)
-        elif p == 2:
-            out = np.sqrt((a * a).sum(axis=self.axes, keepdims=True))
-        else:
-            with np.errstate(divide="ignore"):
-                out = (absa**p).sum(axis=self.axes, keepdims=True) ** (1.0 / p)
-        self.out = np.asarray(out, dtype=a.dtype)
-        return self.out if keepdims else np.squeeze(self.out, self.axes)
-
-    def backward(self, g):
-        a, p, norm = self.a, self.p, self.out
-        g = _regrow(g, self.axes, self.keepdims, a.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if p == 0:
-                return np.zeros_like(a)
-            if p == 1:
-                return np.sign(a) * g
-            if math.isinf(p):
-                absa = np.abs(a)
-                hit = (absa == norm) | np.isnan(absa)
-                return np.sign(a) * (g / hit.sum(axis=self.axes, keepdims=True)) * hit
-            if p == 2:
-                return g * np.where(norm == 0, 0, a / norm)
-            if p < 1:
-                scaled = np.where(a == 0, 0, np.sign(a) * np.abs(a) ** (p - 1))
-                return scaled * g * norm ** (1 - p)
-            scaled = np.sign(a) * np.abs(a) ** (p - 1)
-            return scaled * np.where(norm == 0, 0, g / norm ** (p - 1))
 
 
 # --------------------------------------------------------------------------- logic
@@ -573,37 +450,6 @@ def std_mean(
     return std(input, dim, keepdim=keepdim, correction=corr), mean(input, dim, keepdim)
 
 
-def norm(
-    input: Tensor,
-    p: float | str | None = "fro",
-    dim: Dim = None,
-    keepdim: bool = False,
-    dtype: Any = None,
-) -> Tensor:
-    """The vector p-norm over ``dim`` (every element when None), as torch.norm, which is
-    ``linalg.vector_norm`` for every number ``p`` and for ``'fro'`` (= 2) over at most
-    two dims. ``p``: a number (2 when None), ``inf``, ``-inf``, 0 (count of nonzeros) or
-    ``'fro'``; ``'nuc'`` (a matrix norm) is not implemented. ``dtype`` casts the input
-    first. Gradients at 0 are torch's subgradient 0 (see :class:`VectorNorm`)."""
-    axes = _axes(dim, None)
-    if isinstance(p, str):
-        ndims = input.ndim if axes is None else 1 if isinstance(axes, int) else len(axes)
-        if p == "nuc":
-            raise NotImplementedError("norm(): the nuclear norm (p='nuc') is not implemented")
-        if p != "fro":
-            raise RuntimeError(f"norm(): order p={p!r} is not supported (use a number or 'fro')")
-        if axes is not None and ndims > 2:
-            raise RuntimeError(f"norm(): p='fro' takes at most 2 dims, got dim={dim}")
-        p = 2.0
-    p = 2.0 if p is None else float(p)
-    input = _with_dtype(input, dtype)
-    if input._data.dtype.kind != "f":
-        raise DTypeError(
-            f"norm(): expected a floating point tensor as input, got dtype {input.dtype}"
-        )
-    return VectorNorm.apply(input, axis=axes, keepdims=bool(keepdim), p=p)
-
-
 def any(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     """True where some element over ``dim`` is nonzero (bool; uint8 for uint8 input).
     ``dim=()`` reduces nothing, as torch."""
@@ -676,7 +522,6 @@ class ReduceMethods:
     nanmean = nanmean
     var = var
     std = std
-    norm = norm
     any = any
     all = all
     count_nonzero = count_nonzero

@@ -11,7 +11,8 @@ import numpy as np
 from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.dtypes import to_dtype
 from tinygrad_opt.ops.common import cast, dim_index, dim_keyword
-from tinygrad_opt.ops.reduce import NoKernelError, ValuesIndices, _int64_unless, take_along
+from tinygrad_opt.ops.reduce import NoKernelError, _int64_unless
+from tinygrad_opt.ops.select import ValuesIndices, take_along
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor

@@ -8,7 +8,7 @@ tied elements ``topk``, ``kthvalue`` or ``median(dim)`` report is not specified 
 (and differs from ours); the values always agree.
 
 The ops that return ``(values, indices)`` pick the values with
-:func:`~tinygrad_opt.ops.reduce.take_along`, so the gradient of each value goes to the
+:func:`~tinygrad_opt.ops.select.take_along`, so the gradient of each value goes to the
 element it was picked from; the whole-tensor ``median()``/``nanmedian()`` share it between
 the elements equal to the median, as torch.
 """
@@ -24,7 +24,8 @@ from tinygrad_opt.autograd.function import tensor_type
 from tinygrad_opt.errors import DimError, DTypeError
 from tinygrad_opt.ops.common import dim_index
 from tinygrad_opt.ops.extrema import Max
-from tinygrad_opt.ops.reduce import NoKernelError, ValuesIndices, take_along
+from tinygrad_opt.ops.reduce import NoKernelError
+from tinygrad_opt.ops.select import ValuesIndices, take_along
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
