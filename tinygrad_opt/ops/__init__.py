@@ -9,7 +9,12 @@ module              what it holds
 ``activation``      activation functions that are primitives
 ``compare``         comparisons and logic (bool results), ``where``
 ``linalg``          matrix products
-``reduce``          reductions (sum, mean, max, var …) and the softmax family
+``reduce``          reductions (sum, mean, prod, var, any …) and the softmax family
+``norms``           vector norms (norm)
+``extrema``         max, min, amax, amin, argmax, argmin
+``scan``            cumsum, cumprod, cummax, cummin, logcumsumexp
+``sort``            sort, argsort, topk, kthvalue, median, mode, unique
+``select``          TakeAlong: the values of max(dim), sort, topk … (gradient to indices)
 ``shape``           reshape, permute, expand, squeeze, cat, stack …
 ``index``           indexing and index assignment
 ``creation``        zeros, ones, full, arange, eye, random …
@@ -25,10 +30,15 @@ from tinygrad_opt.ops import (
     compare,
     creation,
     elementwise,
+    extrema,
     index,
     linalg,
+    norms,
     reduce,
+    scan,
+    select,
     shape,
+    sort,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
 from tinygrad_opt.ops.cast import Cast
@@ -51,21 +61,21 @@ from tinygrad_opt.ops.elementwise import (
     Tanh,
     erf,
 )
+from tinygrad_opt.ops.extrema import Max, Min
 from tinygrad_opt.ops.index import GetItem, IndexPut
 from tinygrad_opt.ops.linalg import MatMul
 from tinygrad_opt.ops.reduce import (
     LogSoftmax,
     LogSumExp,
-    Max,
-    MaxDim,
     Mean,
-    Min,
+    Prod,
     Reduction,
     Softmax,
     Std,
     Sum,
     Var,
 )
+from tinygrad_opt.ops.select import TakeAlong
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
 
 __all__ = [
@@ -89,7 +99,6 @@ __all__ = [
     "LogSumExp",
     "MatMul",
     "Max",
-    "MaxDim",
     "Maximum",
     "Mean",
     "Min",
@@ -99,6 +108,7 @@ __all__ = [
     "Pad",
     "Permute",
     "Pow",
+    "Prod",
     "ReLU",
     "Reduction",
     "Reshape",
@@ -109,6 +119,7 @@ __all__ = [
     "Std",
     "Sub",
     "Sum",
+    "TakeAlong",
     "Tanh",
     "Var",
     "Where",
@@ -119,8 +130,13 @@ __all__ = [
     "creation",
     "elementwise",
     "erf",
+    "extrema",
     "index",
     "linalg",
+    "norms",
     "reduce",
+    "scan",
+    "select",
     "shape",
+    "sort",
 ]
