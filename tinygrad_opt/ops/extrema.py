@@ -126,9 +126,12 @@ def _extreme(input, dim, keepdim, largest, axis, keepdims):
         from tinygrad_opt.ops.elementwise import maximum, minimum
 
         return (maximum if largest else minimum)(input, dim)
-    if axis is not None:  # the older numpy-style spelling: the values only
-        reducer = Max if largest else Min
-        return reducer.apply(input, axis=_axes(None, axis), keepdims=bool(keepdims))
+    if axis is not None:  # torch takes axis= as another name for dim
+        if dim is not None:
+            raise TypeError(f"{op}(): give dim or axis, not both")
+        if isinstance(axis, (tuple, list)):
+            raise TypeError(f"{op}(axis) takes one int; use a{op} for several dims")
+        dim = axis
     if dim is None:
         if input._data.size == 0:
             raise RuntimeError(
@@ -153,7 +156,7 @@ def max(
 ) -> Tensor | ValuesIndices:
     """``max()``: the largest element; ``max(dim, keepdim)``: ``(values, indices)`` along
     ``dim`` (first index of ties; NaN wins); ``max(other)``: the elementwise maximum.
-    (``axis=`` gives ``amax``, the older spelling.)"""
+    ``axis=`` is another name for ``dim``, as in torch (``amax`` reduces several dims)."""
     return _extreme(input, dim, keepdim, True, axis, keepdims)
 
 
