@@ -348,9 +348,18 @@ def hinge_loss(scores: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
 # Fused ops of the layers in conv.py, normalization.py, dropout.py and embedding.py are
 # defined beside their layers and re-exported here (imported last: those modules must
 # not import this one at load time).
+from tinygrad_opt.nn.attention import scaled_dot_product_attention  # noqa: E402
 from tinygrad_opt.nn.conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402
 from tinygrad_opt.nn.dropout import dropout  # noqa: E402
 from tinygrad_opt.nn.embedding import embedding  # noqa: E402
 from tinygrad_opt.nn.normalization import batch_norm  # noqa: E402
 
-__all__ += ["avg_pool2d", "batch_norm", "conv2d", "dropout", "embedding", "max_pool2d"]
+__all__ += [
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "dropout",
+    "embedding",
+    "max_pool2d",
+    "scaled_dot_product_attention",
+]
