@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tinygrad_opt import ShapeError, Tensor, gradcheck, no_grad
 from tinygrad_opt.nn import functional as F
+from tinygrad_opt.nn.dropout import keep_mask
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -149,7 +150,7 @@ def test_dropout_matches_torch_given_the_same_mask(p):
     q, k, v = (rng.standard_normal(s) for s in shapes)
     ours = [Tensor(x, requires_grad=True) for x in (q, k, v)]
     out = F.scaled_dot_product_attention(*ours, dropout_p=p, rng=7)
-    keep = np.random.default_rng(7).random((2, 3, 4, 6), dtype=np.float32) >= p
+    keep = keep_mask(np.random.default_rng(7), (2, 3, 4, 6), p)
     d = torch.tensor(keep / (1 - p))
     tq, tk, tv = (torch.tensor(x, requires_grad=True) for x in (q, k, v))
     ref = (torch.softmax(tq @ tk.transpose(-1, -2) / np.sqrt(5), -1) * d) @ tv
@@ -164,8 +165,8 @@ def test_dropout_matches_torch_given_the_same_mask(p):
     np.testing.assert_array_equal(again.data, out.data)
     other = F.scaled_dot_product_attention(*ours, dropout_p=p, rng=8)
     assert not np.array_equal(other.data, out.data)
-    big = np.random.default_rng(7).random((200, 200), dtype=np.float32) >= p
-    assert abs(big.mean() - (1 - p)) < 0.01
+    big = keep_mask(np.random.default_rng(7), (400, 500), p)
+    assert abs(big.mean() - (1 - p)) < 0.005
 
 
 def test_dropout_edges():

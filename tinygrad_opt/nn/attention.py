@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn.dropout import keep_mask
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
 __all__ = ["scaled_dot_product_attention"]
@@ -110,21 +111,37 @@ def _add_into(s: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def _safe_softmax(s: np.ndarray, masked: bool) -> np.ndarray:
-    """Softmax over the last axis, in place; rows of all -inf become 0 instead of nan."""
-    if s.shape[-1] == 0:
+    """Softmax over the last axis of a C-contiguous ``s``, in place.
+
+    Rows of all -inf (every key masked) become 0 instead of nan. Speed (this runs on the
+    largest array of a transformer step): the row maxima are read at ``argmax`` and the
+    row sums are a matrix-vector product, both several times faster than numpy's
+    ``max``/``sum`` along a short last axis.
+    """
+    n = s.shape[-1]
+    if n == 0 or s.size == 0:
         return s
-    m = s.max(axis=-1, keepdims=True)
+    flat = s.reshape(-1, n)  # a view: s is a fresh matmul result
+    m = flat.reshape(-1).take(np.arange(0, s.size, n) + flat.argmax(axis=1))
+    m = m.reshape(*s.shape[:-1], 1)
     if masked:
         dead = m == -np.inf
         if dead.any():
             m[dead] = 0  # exp(-inf - 0) = 0 everywhere in the row: the sum below is 0
     s -= m
     np.exp(s, out=s)
-    total = s.sum(axis=-1, keepdims=True)
+    total = _row_sums(s)
     if masked:
         total[total == 0] = 1
     s /= total
     return s
+
+
+def _row_sums(a: np.ndarray) -> np.ndarray:
+    """Σ_j a[..., j] with keepdims, as a BLAS matrix-vector product for float32/64."""
+    if a.dtype in (np.float32, np.float64):
+        return (a @ np.ones(a.shape[-1], dtype=a.dtype))[..., None]
+    return a.sum(axis=-1, keepdims=True)
 
 
 def _sum_groups(grad: np.ndarray, groups: int) -> np.ndarray:
@@ -288,9 +305,8 @@ def scaled_dot_product_attention(
         if p_drop == 1.0:
             drop = np.zeros(scores_shape, dtype=q.dtype)
         else:
-            gen = np.random.default_rng(rng)
-            keep = gen.random(scores_shape, dtype=np.float32) >= p_drop
-            drop = keep * q.dtype.type(1.0 / (1.0 - p_drop))
+            keep = keep_mask(np.random.default_rng(rng), scores_shape, p_drop)
+            drop = np.multiply(keep, q.dtype.type(1.0 / (1.0 - p_drop)), dtype=q.dtype)
     return _SDPA.apply(*inputs, bias=bias, scale=sc, drop=drop, groups=groups)
 
 
