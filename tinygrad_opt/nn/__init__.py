@@ -1,17 +1,21 @@
 """Neural-network building blocks on top of the Tensor engine.
 
 - :class:`Module`: parameter discovery, ``train``/``eval``, ``state_dict``.
-- Layers: :class:`Linear` (weight stored as (in, out)), activations, :class:`Sequential`,
-  :class:`MLP`; :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
+- Layers: :class:`Linear` (weight (out, in), as torch), activations, :class:`MLP`;
+  containers :class:`Sequential`, :class:`ModuleList`, :class:`ModuleDict`
+  (``nn/containers.py``); :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
   ``Value`` nodes for teaching.
 - More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
   (``nn/conv.py``, NCHW), :class:`BatchNorm1d`, :class:`BatchNorm2d`
-  (``nn/normalization.py``), :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+  (``nn/normalization.py``), :class:`LayerNorm`, :class:`RMSNorm` (``nn/layer_norm.py``),
+  :class:`GroupNorm` (``nn/group_norm.py``),
+  :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
 - :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
 - :mod:`~tinygrad_opt.nn.functional`: fused losses and ops, re-exported here.
 """
 
 from tinygrad_opt.nn import functional, init
+from tinygrad_opt.nn.containers import ModuleDict, ModuleList
 from tinygrad_opt.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from tinygrad_opt.nn.dropout import Dropout
 from tinygrad_opt.nn.embedding import Embedding
@@ -23,6 +27,8 @@ from tinygrad_opt.nn.functional import (
     linear,
     mse_loss,
 )
+from tinygrad_opt.nn.group_norm import GroupNorm
+from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm
 from tinygrad_opt.nn.layers import (
     GELU,
     MLP,
@@ -40,6 +46,7 @@ from tinygrad_opt.nn.scalar import ScalarLayer, ScalarMLP, ScalarNeuron
 
 __all__ = [
     "GELU",
+    "GroupNorm",
     "MLP",
     "AvgPool2d",
     "BatchNorm1d",
@@ -50,11 +57,15 @@ __all__ = [
     "Flatten",
     "Identity",
     "IncompatibleKeys",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "Parameter",
+    "RMSNorm",
     "ReLU",
     "ScalarLayer",
     "ScalarMLP",

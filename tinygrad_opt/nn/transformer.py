@@ -26,16 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn.containers import ModuleList
 from tinygrad_opt.nn.dropout import Dropout
+from tinygrad_opt.nn.layer_norm import LayerNorm
 from tinygrad_opt.nn.layers import Linear
 from tinygrad_opt.nn.module import Module
 from tinygrad_opt.nn.multihead_attention import MultiheadAttention
 from tinygrad_opt.tensor import Tensor
-
-try:  # LayerNorm lands with the nn-layout branch
-    from tinygrad_opt.nn.normalization import LayerNorm
-except ImportError:  # pragma: no cover
-    LayerNorm = None
 
 __all__ = [
     "TransformerDecoder",
@@ -258,7 +255,7 @@ class TransformerDecoderLayer(_FeedForwardMixin, Module):
 
 
 # --------------------------------------------------------------------------- stacks
-def _clones(layer: Module, n: int) -> list[Module]:
+def _clones(layer: Module, n: int) -> ModuleList:
     """``n`` deep copies of ``layer`` that share its random generators.
 
     Sharing (as torch's layers share its global generator) keeps the copies from drawing
@@ -271,7 +268,7 @@ def _clones(layer: Module, n: int) -> list[Module]:
         for value in vars(m).values():
             if isinstance(value, np.random.Generator):
                 memo[id(value)] = value
-    return [copy.deepcopy(layer, dict(memo)) for _ in range(int(n))]
+    return ModuleList(copy.deepcopy(layer, dict(memo)) for _ in range(int(n)))
 
 
 def _seq_len(x: Any, batch_first: bool) -> int:
