@@ -10,6 +10,11 @@
   (``nn/normalization.py``), :class:`LayerNorm`, :class:`RMSNorm` (``nn/layer_norm.py``),
   :class:`GroupNorm` (``nn/group_norm.py``),
   :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+- Attention and transformers: :func:`scaled_dot_product_attention` (``nn/attention.py``,
+  one fused node), :class:`MultiheadAttention` (``nn/multihead_attention.py``),
+  :class:`TransformerEncoderLayer`, :class:`TransformerEncoder`,
+  :class:`TransformerDecoderLayer`, :class:`TransformerDecoder` (``nn/transformer.py``),
+  all with torch's parameter names so torch state dicts load as they are.
 - :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
 - :mod:`~tinygrad_opt.nn.functional`: fused losses and ops, re-exported here.
 """
@@ -26,6 +31,7 @@ from tinygrad_opt.nn.functional import (
     hinge_loss,
     linear,
     mse_loss,
+    scaled_dot_product_attention,
 )
 from tinygrad_opt.nn.group_norm import GroupNorm
 from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm
@@ -41,8 +47,16 @@ from tinygrad_opt.nn.layers import (
     Tanh,
 )
 from tinygrad_opt.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
+from tinygrad_opt.nn.multihead_attention import MultiheadAttention
 from tinygrad_opt.nn.normalization import BatchNorm1d, BatchNorm2d
 from tinygrad_opt.nn.scalar import ScalarLayer, ScalarMLP, ScalarNeuron
+from tinygrad_opt.nn.transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    generate_square_subsequent_mask,
+)
 
 __all__ = [
     "GELU",
@@ -64,6 +78,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "Parameter",
     "RMSNorm",
     "ReLU",
@@ -74,11 +89,17 @@ __all__ = [
     "Sigmoid",
     "StateDictError",
     "Tanh",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "functional",
+    "generate_square_subsequent_mask",
     "hinge_loss",
     "init",
     "linear",
     "mse_loss",
+    "scaled_dot_product_attention",
 ]
