@@ -1,15 +1,23 @@
 """Neural-network building blocks on top of the Tensor engine.
 
 - :class:`Module`: parameter discovery, ``train``/``eval``, ``state_dict``.
-- Layers: :class:`Linear` (weight stored as (in, out)), activations, :class:`Sequential`,
-  :class:`MLP`; :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
+- Layers: :class:`Linear` (weight (out, in), as torch), activations, :class:`MLP`;
+  containers :class:`Sequential`, :class:`ModuleList`, :class:`ModuleDict`
+  (``nn/containers.py``); :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
   ``Value`` nodes for teaching.
 - More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
   (``nn/conv.py``, NCHW), :class:`BatchNorm1d`, :class:`BatchNorm2d`
-  (``nn/normalization.py``), :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+  (``nn/normalization.py``), :class:`LayerNorm`, :class:`RMSNorm` (``nn/layer_norm.py``),
+  :class:`GroupNorm` (``nn/group_norm.py``),
+  :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
 - Recurrent layers with torch's parameter names and layout: :class:`RNN`, :class:`LSTM`,
   :class:`GRU` (``nn/rnn.py``) and the cells :class:`RNNCell`, :class:`LSTMCell`,
   :class:`GRUCell` (``nn/rnn_cells.py``).
+- Attention and transformers: :func:`scaled_dot_product_attention` (``nn/attention.py``,
+  one fused node), :class:`MultiheadAttention` (``nn/multihead_attention.py``),
+  :class:`TransformerEncoderLayer`, :class:`TransformerEncoder`,
+  :class:`TransformerDecoderLayer`, :class:`TransformerDecoder` (``nn/transformer.py``),
+  all with torch's parameter names so torch state dicts load as they are.
 - :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
 - :mod:`~tinygrad_opt.nn.loss`: losses with torch's names and semantics
   (``cross_entropy``, ``nll_loss``, ``binary_cross_entropy[_with_logits]``, ``mse_loss``,
@@ -19,11 +27,14 @@
 """
 
 from tinygrad_opt.nn import functional, init, loss
+from tinygrad_opt.nn.containers import ModuleDict, ModuleList
 from tinygrad_opt.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from tinygrad_opt.nn.dropout import Dropout
 from tinygrad_opt.nn.embedding import Embedding
 from tinygrad_opt.nn.flatten import Flatten
-from tinygrad_opt.nn.functional import linear
+from tinygrad_opt.nn.functional import linear, scaled_dot_product_attention
+from tinygrad_opt.nn.group_norm import GroupNorm
+from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm
 from tinygrad_opt.nn.layers import (
     GELU,
     MLP,
@@ -63,10 +74,18 @@ from tinygrad_opt.nn.loss import (
     soft_margin_loss,
 )
 from tinygrad_opt.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
+from tinygrad_opt.nn.multihead_attention import MultiheadAttention
 from tinygrad_opt.nn.normalization import BatchNorm1d, BatchNorm2d
 from tinygrad_opt.nn.rnn import GRU, LSTM, RNN
 from tinygrad_opt.nn.rnn_cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_opt.nn.scalar import ScalarLayer, ScalarMLP, ScalarNeuron
+from tinygrad_opt.nn.transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    generate_square_subsequent_mask,
+)
 
 __all__ = [
     "AvgPool2d",
@@ -83,6 +102,7 @@ __all__ = [
     "GELU",
     "GRU",
     "GRUCell",
+    "GroupNorm",
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
@@ -90,6 +110,7 @@ __all__ = [
     "L1Loss",
     "LSTM",
     "LSTMCell",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "MLP",
@@ -97,8 +118,12 @@ __all__ = [
     "MarginRankingLoss",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
+    "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
+    "RMSNorm",
     "RNN",
     "RNNCell",
     "ReLU",
@@ -111,11 +136,16 @@ __all__ = [
     "SoftMarginLoss",
     "StateDictError",
     "Tanh",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cosine_embedding_loss",
     "cross_entropy",
     "functional",
+    "generate_square_subsequent_mask",
     "hinge_loss",
     "huber_loss",
     "init",
@@ -126,6 +156,7 @@ __all__ = [
     "margin_ranking_loss",
     "mse_loss",
     "nll_loss",
+    "scaled_dot_product_attention",
     "smooth_l1_loss",
     "soft_margin_loss",
 ]

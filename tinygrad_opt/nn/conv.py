@@ -2,7 +2,7 @@
 
 Layout is **NCHW** throughout, as in torch: inputs are (N, C, H, W) and a convolution
 weight is (out_channels, in_channels, kh, kw), so torch weights can be copied as they
-are (unlike ``Linear``, whose weight is the transpose of torch's). ``kernel_size``,
+are (as for every layer of this package). ``kernel_size``,
 ``stride`` and ``padding`` are an int (same for both axes) or a pair (h, w). The output
 size along each axis is ``(size + 2·padding - kernel) // stride + 1`` (torch's
 ``ceil_mode=False``).
