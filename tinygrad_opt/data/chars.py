@@ -74,7 +74,6 @@ class CharVocab:
             raise ValueError("CharVocab: the text is empty, so there are no characters")
         self.itos: list[str] = chars
         self.stoi: dict[str, int] = {c: i for i, c in enumerate(chars)}
-        self._table = np.asarray(chars)  # id -> character, for vectorised decoding
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -119,7 +118,7 @@ class CharVocab:
                 f"CharVocab.decode: id {int(arr[bad][0])} is out of range for a vocabulary "
                 f"of {len(self)} characters"
             )
-        return "".join(self._table[arr].tolist())
+        return "".join(map(self.itos.__getitem__, arr.tolist()))
 
 
 def train_val_split(ids: Any, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
