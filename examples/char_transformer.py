@@ -12,7 +12,7 @@ token and learned position embeddings, 2 pre-norm transformer layers (d_model 64
 head, about 110k parameters, all from ``tinygrad_opt.nn``.
 
 Training: random windows of 64 characters (batches of 32), next-character
-cross-entropy, AdamW (lr 3e-3, betas (0.9, 0.95), weight decay 0.1 on the matrices
+cross-entropy, AdamW (lr 1e-2, betas (0.9, 0.95), weight decay 0.1 on the matrices
 only), gradient clipping at norm 1, a linear warm-up then cosine decay of the lr. Every
 ``--eval-every`` steps the validation loss is measured on the whole validation text.
 At the end the script writes the loss curves to ``--out``/char_transformer_loss.png and
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--nhead", type=int, default=4)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate")
+    p.add_argument("--lr", type=float, default=1e-2, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--clip", type=float, default=1.0, help="max gradient norm")
     p.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
