@@ -12,7 +12,8 @@
 3. Tensor engine: one training step of an MLP 784-256-256-10 (ReLU, softmax
    cross-entropy, batch 128, float32, plain SGD) against a hand-written numpy
    forward/backward of the same network, and against torch on the CPU with 2 threads
-   (when installed).
+   (when installed). torch's threads: ``OMP_NUM_THREADS`` if set, else 2, the cores
+   of the machine these numbers were written for and numpy's BLAS default there.
 4. Transformer: one training step (forward, backward, SGD update) of a 2-layer
    ``TransformerEncoder`` against torch's, same thread count (2) and the same starting
    weights (our state dict loaded into torch). Sizes: d_model 128, 4 heads, context 64,
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import sys
 import time
@@ -44,6 +46,13 @@ from tinygrad_opt.data import make_moons
 from tinygrad_opt.nn.scalar import ScalarMLP
 
 LR = 0.01
+
+
+def torch_threads() -> int:
+    """torch's thread count: OMP_NUM_THREADS when set (numpy's BLAS follows it too), else 2,
+    this machine's cores (numpy's BLAS default), so both sides use the same number."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else 2
 
 
 def interleaved(contenders: dict[str, Callable[[], object]], repeats: int, warmup: int = 2):
@@ -217,7 +226,7 @@ def tensor_step_factories(batch: int = 128):
     except ImportError:
         print("torch not installed: torch comparison skipped")
         return contenders
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     tmodel = torch.nn.Sequential(
         torch.nn.Linear(784, 256),
         torch.nn.ReLU(),
@@ -269,7 +278,7 @@ def transformer_step_factories():
     except ImportError:
         print("torch not installed: transformer comparison skipped")
         return contenders
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     tlayer = torch.nn.TransformerEncoderLayer(d, cfg["nhead"], cfg["dim_feedforward"])
     tmodel = torch.nn.TransformerEncoder(tlayer, cfg["layers"], enable_nested_tensor=False)
     tmodel.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})

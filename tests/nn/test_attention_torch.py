@@ -262,3 +262,16 @@ def test_argument_errors():
         F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 5), int))
     with pytest.raises(TypeError, match="same dtype, got float64, float64 and float32"):
         F.scaled_dot_product_attention(q, k, Tensor(np.zeros((5, 2), np.float32)))
+
+
+def test_keep_mask_probabilities_and_shapes():
+    """Dropout masks (shared by Dropout and SDPA): P(keep) = 1 - p, any shape, seeded."""
+    gen = np.random.default_rng(11)
+    assert keep_mask(gen, (3, 5), 0.0).all()  # p = 0 keeps everything
+    assert keep_mask(gen, (7,), 0.3).shape == (7,)  # odd sizes use half of a 64-bit draw
+    assert keep_mask(gen, (0, 4), 0.3).shape == (0, 4)
+    for p in (0.05, 0.5, 0.9):
+        frac = keep_mask(gen, (1000, 1000), p).mean()
+        assert abs(frac - (1 - p)) < 0.002, (p, frac)  # ~4.6 standard errors at most
+    a = keep_mask(np.random.default_rng(3), (5, 9), 0.5)
+    np.testing.assert_array_equal(a, keep_mask(np.random.default_rng(3), (5, 9), 0.5))

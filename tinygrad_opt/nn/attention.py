@@ -71,8 +71,10 @@ class _SDPA(Function):
         if bias is not None:
             s = _add_into(s, bias)
         p = _safe_softmax(s, masked=mask is not None or bias is not None)
-        self.qs, self.k, self.v, self.p, self.drop, self.scale = qs, k, v, p, drop, scale
-        return (p if drop is None else p * drop) @ v
+        pd = p if drop is None else p * drop
+        self.qs, self.k, self.v, self.p, self.pd = qs, k, v, p, pd
+        self.drop, self.scale = drop, scale
+        return pd @ v
 
     def backward(self, g):
         need_q, need_k, need_v = self.needs_grad[:3]
@@ -80,8 +82,7 @@ class _SDPA(Function):
         p, drop = self.p, self.drop
         dq = dk = dv = dm = None
         if need_v:
-            pd = p if drop is None else p * drop
-            dv = _sum_groups(np.swapaxes(pd, -1, -2) @ g, self.groups[1])
+            dv = _sum_groups(np.swapaxes(self.pd, -1, -2) @ g, self.groups[1])
         if need_q or need_k or need_m:
             dp = g @ np.swapaxes(self.v, -1, -2)  # a fresh buffer: worked on in place
             if drop is not None:

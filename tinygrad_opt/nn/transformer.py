@@ -149,7 +149,7 @@ class TransformerEncoderLayer(_FeedForwardMixin, Module):
         convention (bool True = masked out, or float added to the scores);
         ``is_causal`` is a hint that ``src_mask`` is causal.
         """
-        x = src if isinstance(src, Tensor) else Tensor(src)
+        x = src if isinstance(src, Tensor) else Tensor(src, dtype=self.linear1.weight.dtype)
         if self.norm_first:
             x = x + self._sa(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
             return x + self.dropout2(self._ff(self.norm2(x)))
@@ -226,7 +226,7 @@ class TransformerDecoderLayer(_FeedForwardMixin, Module):
         Masks as in :meth:`TransformerEncoderLayer.forward`: ``tgt_mask`` (T, T),
         ``memory_mask`` (T, S), padding masks (N, T) and (N, S).
         """
-        x = tgt if isinstance(tgt, Tensor) else Tensor(tgt)
+        x = tgt if isinstance(tgt, Tensor) else Tensor(tgt, dtype=self.linear1.weight.dtype)
         if self.norm_first:
             x = x + self._sa(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
             x = x + self._mha(
