@@ -112,7 +112,7 @@ def param_groups(model: CharTransformerLM, weight_decay: float) -> list[dict[str
     ]
 
 
-def plot_losses(history: dict[str, list], path: Path) -> None:
+def plot_losses(history: dict[str, list], vocab_size: int, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,7 +125,7 @@ def plot_losses(history: dict[str, list], path: Path) -> None:
     smooth = np.convolve(history["train_loss"], np.ones(k) / k, mode="valid")
     ax.plot(steps[k - 1 :], smooth, color="tab:blue", lw=1.5, label=f"train ({k}-step mean)")
     ax.plot(history["val_step"], history["val_loss"], "o-", color="tab:red", label="validation")
-    ax.axhline(math.log(history["vocab_size"]), color="0.5", ls=":", lw=1, label="uniform guess")
+    ax.axhline(math.log(vocab_size), color="0.5", ls=":", lw=1, label="uniform guess")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats per character)")
     ax.set_title("Character transformer on the fables")
@@ -153,7 +153,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     schedule = with_warmup(opt, cosine, warmup_steps=args.warmup) if args.warmup else cosine
 
     history: dict[str, list] = {"train_loss": [], "val_step": [], "val_loss": [], "lr": []}
-    history["vocab_size"] = len(vocab)
     history["val_step"].append(0)
     history["val_loss"].append(evaluate(model, val_ids, args.context))
     if not args.quiet:
@@ -181,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seconds = time.perf_counter() - start
 
     png = Path(args.out) / "char_transformer_loss.png"
-    plot_losses(history, png)
+    plot_losses(history, len(vocab), png)
     prompt = vocab.encode(args.prompt)
     samples = {
         t: vocab.decode(generate(model, prompt, args.sample_chars, temperature=t, rng=args.seed))
@@ -190,6 +189,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {
         "history": history,
         "parameters": n_params,
+        "vocab_size": len(vocab),
         "final_val_loss": history["val_loss"][-1],
         "best_val_loss": min(history["val_loss"]),
         "seconds": seconds,
