@@ -53,13 +53,16 @@ from tinygrad_opt.autograd.function import (
 )
 from tinygrad_opt.errors import DimError, DTypeError, InplaceError, ShapeError
 from tinygrad_opt.ops import activation as _act
+from tinygrad_opt.ops import binary as _bin
 from tinygrad_opt.ops import compare as _cmp
 from tinygrad_opt.ops import creation as _cr
 from tinygrad_opt.ops import elementwise as _ew
 from tinygrad_opt.ops import index as _ix
 from tinygrad_opt.ops import linalg as _la
 from tinygrad_opt.ops import reduce as _red
+from tinygrad_opt.ops import rounding as _rnd
 from tinygrad_opt.ops import shape as _sh
+from tinygrad_opt.ops import unary as _un
 from tinygrad_opt.ops.cast import Cast
 from tinygrad_opt.ops.common import lift, promote, shape_arg
 
@@ -129,6 +132,9 @@ def _from_objects(data: Any) -> np.ndarray:
 
 class Tensor(
     _ew.ElementwiseMethods,
+    _un.UnaryMethods,
+    _bin.BinaryMathMethods,
+    _rnd.RoundingMethods,  # fmt: skip
     _act.ActivationMethods,
     _cmp.CompareMethods,
     _la.LinalgMethods,

@@ -1,8 +1,10 @@
 """Neural-network building blocks on top of the Tensor engine.
 
 - :class:`Module`: parameter discovery, ``train``/``eval``, ``state_dict``.
-- Layers: :class:`Linear` (weight stored as (in, out)), activations, :class:`Sequential`,
-  :class:`MLP`; :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
+- Layers: :class:`Linear` (weight stored as (in, out)), :class:`Sequential`, :class:`MLP`;
+  activation layers (``nn/activation.py``: :class:`ReLU`, :class:`GELU`, :class:`SiLU`,
+  :class:`ELU`, :class:`PReLU`, :class:`Softmax` …, torch's constructor arguments);
+  :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
   ``Value`` nodes for teaching.
 - More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
   (``nn/conv.py``, NCHW), :class:`BatchNorm1d`, :class:`BatchNorm2d`
@@ -11,7 +13,30 @@
 - :mod:`~tinygrad_opt.nn.functional`: fused losses and ops, re-exported here.
 """
 
-from tinygrad_opt.nn import functional, init
+from tinygrad_opt.nn import activation, functional, init
+from tinygrad_opt.nn.activation import (
+    CELU,
+    ELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU6,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
 from tinygrad_opt.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from tinygrad_opt.nn.dropout import Dropout
 from tinygrad_opt.nn.embedding import Embedding
@@ -39,7 +64,29 @@ from tinygrad_opt.nn.normalization import BatchNorm1d, BatchNorm2d
 from tinygrad_opt.nn.scalar import ScalarLayer, ScalarMLP, ScalarNeuron
 
 __all__ = [
+    "CELU",
+    "ELU",
     "GELU",
+    "GLU",
+    "SELU",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
+    "PReLU",
+    "ReLU6",
+    "SiLU",
+    "Softmax",
+    "Softmin",
+    "Softplus",
+    "Softshrink",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
+    "activation",
     "MLP",
     "AvgPool2d",
     "BatchNorm1d",

@@ -6,8 +6,11 @@ and a mixin of the ``Tensor`` methods that call those functions.
 module              what it holds
 ==================  ===========================================================
 ``elementwise``     arithmetic and math, elementwise, with broadcasting
-``activation``      activation functions that are primitives
-``compare``         comparisons and logic (bool results), ``where``
+``unary``           float math of one tensor: trig, hyperbolic, exp/log variants, erf
+``binary``          float math of two tensors: atan2, hypot, logaddexp, xlogy, lerp …
+``rounding``        floor, ceil, round, trunc, sign; ``//``, fmod, ``%``
+``activation``      activation functions (torch.nn.functional's), primitives and composites
+``compare``         comparisons, logic and value tests (bool results), where, masked_fill
 ``linalg``          matrix products
 ``reduce``          reductions (sum, mean, max, var …) and the softmax family
 ``shape``           reshape, permute, expand, squeeze, cat, stack …
@@ -20,6 +23,7 @@ module              what it holds
 
 from tinygrad_opt.ops import (
     activation,
+    binary,
     cast,
     common,
     compare,
@@ -28,7 +32,9 @@ from tinygrad_opt.ops import (
     index,
     linalg,
     reduce,
+    rounding,
     shape,
+    unary,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
 from tinygrad_opt.ops.cast import Cast
@@ -49,7 +55,6 @@ from tinygrad_opt.ops.elementwise import (
     Sqrt,
     Sub,
     Tanh,
-    erf,
 )
 from tinygrad_opt.ops.index import GetItem, IndexPut
 from tinygrad_opt.ops.linalg import MatMul
@@ -67,6 +72,7 @@ from tinygrad_opt.ops.reduce import (
     Var,
 )
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
+from tinygrad_opt.ops.unary import erf_array
 
 __all__ = [
     "GELU",
@@ -113,14 +119,17 @@ __all__ = [
     "Var",
     "Where",
     "activation",
+    "binary",
     "cast",
     "common",
     "compare",
     "creation",
     "elementwise",
-    "erf",
+    "erf_array",
     "index",
     "linalg",
     "reduce",
+    "rounding",
     "shape",
+    "unary",
 ]
