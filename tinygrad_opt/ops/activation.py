@@ -121,15 +121,20 @@ class Hardtanh(Function):
         return g * ((self.a > self.lo) & (self.a < self.hi))
 
 
+#: torch's hardsigmoid derivative is 1/6 rounded to float32, in every dtype
+_ONE_SIXTH_F32 = float(np.float32(1.0) / np.float32(6.0))
+
+
 class Hardsigmoid(Function):
-    """clip(a + 3, 0, 6)/6;  d/da = 1/6 strictly inside (−3, 3), else 0."""
+    """clip(a + 3, 0, 6)/6;  d/da = 1/6 strictly inside (−3, 3), else 0 (1/6 is rounded
+    to float32 first, as torch does, so float64 gradients agree to the last bit)."""
 
     def forward(self, a):
         self.a = a
         return np.minimum(np.maximum(a + 3, 0), 6) / 6
 
     def backward(self, g):
-        return g * ((self.a > -3) & (self.a < 3)) / 6
+        return g * ((self.a > -3) & (self.a < 3)) * _ONE_SIXTH_F32
 
 
 class Hardswish(Function):
