@@ -56,9 +56,8 @@ def sigmoid_array(x: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- primitives
 class Sigmoid(Function):
-    def forward(self, a):
-        # σ(a) = 1/(1+e⁻ᵃ) = (1 + tanh(a/2))/2, which never overflows
-        self.out = 0.5 * (1 + np.tanh(0.5 * a))
+    def forward(self, a):  # σ(a) = 1/(1+e⁻ᵃ), see sigmoid_array
+        self.out = sigmoid_array(a)
         return self.out
 
     def backward(self, g):  # dσ/da = σ(1-σ)
@@ -70,8 +69,8 @@ class ReLU(Function):
         self.out = np.maximum(a, 0)
         return self.out
 
-    def backward(self, g):  # d max(a,0)/da = 1 if a > 0 else 0
-        return g * (self.out > 0)
+    def backward(self, g):  # d max(a,0)/da = 0 if a <= 0 else 1 (nan passes g, as torch)
+        return g * ~(self.out <= 0)
 
 
 class LeakyReLU(Function):
@@ -147,8 +146,8 @@ class Hardswish(Function):
 
     def backward(self, g):
         a = self.a
-        d = np.where(a <= -3, 0, np.where(a < 3, a / 3 + 0.5, 1)).astype(a.dtype, copy=False)
-        return g * d
+        d = np.where(a <= -3, 0, np.where(a >= 3, 1, a / 3 + 0.5)).astype(a.dtype, copy=False)
+        return g * d  # nan stays nan
 
 
 class Softplus(Function):
@@ -389,15 +388,15 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     if lambd < 0:
         raise RuntimeError(f"softshrink: lambda must be in range [0, inf), but found {lambd}")
     _floats_only("softshrink", input)
-    zero = tensor_type()(np.zeros((), dtype=input.dtype))
-    return _where(input > lambd, input - lambd, _where(input < -lambd, input + lambd, zero))
+    inner = _where(input < -lambd, input + lambd, input * 0)  # x·0: nan stays nan
+    return _where(input > lambd, input - lambd, inner)
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """x where |x| > λ, else 0; gradient 0 at ±λ."""
     _floats_only("hardshrink", input)
-    zero = tensor_type()(np.zeros((), dtype=input.dtype))
-    return _where((input > lambd) | (input < -lambd), input, zero)
+    # x·0 inside: a nan input gives nan with gradient 0, as torch
+    return _where((input > lambd) | (input < -lambd), input, input * 0)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:

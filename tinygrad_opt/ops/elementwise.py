@@ -91,9 +91,9 @@ class Div(BinaryOp):
         self.a, self.b = a, b
         return a / b
 
-    def backward(self, g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b²
+    def backward(self, g):  # d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b (no b² to overflow)
         ga = g / self.b if self.needs_grad[0] else None
-        gb = -g * self.a / (self.b * self.b) if self.needs_grad[1] else None
+        gb = -g * (self.a / self.b) / self.b if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -212,8 +212,9 @@ class Abs(Function):
         self.a = a
         return np.abs(a)
 
-    def backward(self, g):  # d|a|/da = sign(a), taken as 0 at a = 0
-        return g * np.sign(self.a)
+    def backward(self, g):  # d|a|/da = sign(a), taken as 0 at a = 0 and at nan (as torch)
+        a = self.a
+        return g * ((a > 0).astype(g.dtype) - (a < 0))
 
 
 class Tanh(Function):

@@ -169,13 +169,19 @@ def frac(input: Tensor) -> Tensor:
     return input - trunc(input)
 
 
+def _sign(a: np.ndarray) -> np.ndarray:
+    """np.sign with torch's sign(nan) = 0."""
+    s = np.sign(a)
+    return np.where(np.isnan(a), 0, s).astype(s.dtype, copy=False) if s.dtype.kind == "f" else s
+
+
 def sign(input: Tensor) -> Tensor:
-    """−1, 0 or +1 by the sign of x (0 for ±0, nan for nan); bool stays bool."""
+    """−1, 0 or +1 by the sign of x (0 for ±0 and, as torch, for nan); bool stays bool."""
     if input._data.dtype.kind == "b":
         return tensor_type()(input._data.copy())
     if input._data.dtype.kind in "iu":
         return tensor_type()(np.sign(input._data))
-    return Rounding.apply(input, fn=np.sign, op="sign")
+    return Rounding.apply(input, fn=_sign, op="sign")
 
 
 sgn = sign
