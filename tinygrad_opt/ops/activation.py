@@ -23,7 +23,7 @@ from tinygrad_opt.autograd.function import Function, tensor_type
 from tinygrad_opt.dtypes import DTYPE_NAMES
 from tinygrad_opt.errors import ShapeError
 from tinygrad_opt.ops.common import dim_index, dim_tuple
-from tinygrad_opt.ops.elementwise import _float_input, _inplace, clamp_min
+from tinygrad_opt.ops.elementwise import _float_input, clamp_min, inplace_method
 from tinygrad_opt.ops.unary import erf_array
 
 if TYPE_CHECKING:
@@ -251,8 +251,9 @@ def _floats_only(op: str, x: Tensor) -> None:
         raise NotImplementedError(f"\"{op}\" not implemented for '{name}'")
 
 
-def _result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
-    return input._assign(out) if inplace else out
+def _apply(fn: Any, input: Tensor, inplace: bool) -> Tensor:
+    """``fn(input)``, or with ``inplace`` written into ``input`` (``Tensor._inplace``)."""
+    return input._inplace(fn) if inplace else fn(input)
 
 
 def _implicit_softmax_dim(op: str, ndim: int) -> int:
@@ -275,13 +276,14 @@ def sigmoid(input: Tensor) -> Tensor:
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); relu'(0) = 0."""
-    return _result(input, ReLU.apply(input), inplace)
+    return _apply(ReLU.apply, input, inplace)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope·x (the slope also at 0)."""
     _floats_only("leaky_relu", input)
-    return _result(input, LeakyReLU.apply(input, slope=float(negative_slope)), inplace)
+    slope = float(negative_slope)
+    return _apply(lambda x: LeakyReLU.apply(x, slope=slope), input, inplace)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -300,7 +302,7 @@ def hardtanh(
         raise ValueError("min_val cannot be greater than max_val")
     dt = input.dtype
     lo, hi = (np.asarray(v, dtype=dt) if dt.kind != "f" else float(v) for v in (min_val, max_val))
-    return _result(input, Hardtanh.apply(input, lo=lo, hi=hi), inplace)
+    return _apply(lambda x: Hardtanh.apply(x, lo=lo, hi=hi), input, inplace)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -311,19 +313,19 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """clip(x/6 + ½, 0, 1)."""
     _floats_only("hardsigmoid", input)
-    return _result(input, Hardsigmoid.apply(input), inplace)
+    return _apply(Hardsigmoid.apply, input, inplace)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x·hardsigmoid(x) = x·clip(x + 3, 0, 6)/6."""
     _floats_only("hardswish", input)
-    return _result(input, Hardswish.apply(input), inplace)
+    return _apply(Hardswish.apply, input, inplace)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x·σ(x) (also called swish)."""
     _floats_only("silu", input)
-    return _result(input, input * sigmoid(input), inplace)
+    return _apply(lambda x: x * sigmoid(x), input, inplace)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -335,7 +337,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x·tanh(softplus(x))."""
     _floats_only("mish", input)
-    return _result(input, input * softplus(input).tanh(), inplace)
+    return _apply(lambda x: x * softplus(x).tanh(), input, inplace)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -346,15 +348,18 @@ def softsign(input: Tensor) -> Tensor:
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, α(eˣ − 1) for x <= 0."""
     _floats_only("elu", input)
-    out = ELU.apply(input, alpha=float(alpha), scale=1.0, input_scale=1.0)
-    return _result(input, out, inplace)
+    a = float(alpha)
+    return _apply(lambda x: ELU.apply(x, alpha=a, scale=1.0, input_scale=1.0), input, inplace)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale·elu(x, α) with the self-normalising constants α ≈ 1.6733, scale ≈ 1.0507."""
     _floats_only("elu", input)
-    out = ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
-    return _result(input, out, inplace)
+    return _apply(
+        lambda x: ELU.apply(x, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0),
+        input,
+        inplace,
+    )
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -362,8 +367,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: celu: alpha must not be 0")
     _floats_only("elu", input)
-    out = ELU.apply(input, alpha=float(alpha), scale=1.0, input_scale=1.0 / alpha)
-    return _result(input, out, inplace)
+    a = float(alpha)
+    return _apply(lambda x: ELU.apply(x, alpha=a, scale=1.0, input_scale=1.0 / a), input, inplace)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -403,7 +408,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
     """x where x > threshold, else ``value`` (cast to x's dtype); gradient 0 at the
     threshold."""
     fill = tensor_type()(np.asarray(value).astype(input.dtype))
-    return _result(input, _where(input > threshold, input, fill), inplace)
+    return _apply(lambda x: _where(x > threshold, x, fill), input, inplace)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
@@ -501,5 +506,5 @@ class ActivationMethods:
     hardshrink = hardshrink
     prelu = prelu
 
-    sigmoid_ = _inplace(sigmoid)
-    relu_ = _inplace(relu)
+    sigmoid_ = inplace_method(sigmoid)
+    relu_ = inplace_method(relu)

@@ -19,7 +19,7 @@ from tinygrad_opt.autograd.function import Function, tensor_type
 from tinygrad_opt.dtypes import DTYPE_NAMES, result_type
 from tinygrad_opt.errors import DTypeError
 from tinygrad_opt.ops.common import cast, lift
-from tinygrad_opt.ops.elementwise import BinaryOp, _float_operands, _inplace, binary_operands
+from tinygrad_opt.ops.elementwise import BinaryOp, _float_operands, binary_operands, inplace_method
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -238,5 +238,5 @@ class BinaryMathMethods:
     xlogy = xlogy
     lerp = lerp
 
-    atan2_, arctan2_, hypot_ = _inplace(atan2), _inplace(atan2), _inplace(hypot)
-    copysign_, xlogy_, lerp_ = _inplace(copysign), _inplace(xlogy), _inplace(lerp)
+    atan2_, arctan2_, hypot_ = inplace_method(atan2), inplace_method(atan2), inplace_method(hypot)
+    copysign_, xlogy_, lerp_ = inplace_method(copysign), inplace_method(xlogy), inplace_method(lerp)

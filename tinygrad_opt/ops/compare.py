@@ -357,21 +357,20 @@ class CompareMethods:
                 f"masked_fill_: mask of shape {shape} does not broadcast to the tensor's "
                 f"shape {self.shape}"
             )
-        return self._assign(masked_fill(self, mask, value))
+        return self._inplace(lambda old: masked_fill(old, mask, value))
 
-    def _logical_inplace(self, result: Any):
-        if self.dtype.kind != "b":  # torch keeps the dtype: the bools become 0/1
-            result = result.to(self.dtype)
-        return self._assign(result)
+    def _logical_inplace(self, fn: Any, *args: Any):
+        # torch keeps the tensor's dtype: the bools become 0/1
+        return self._inplace(lambda old: fn(old, *args).to(self.dtype))
 
     def logical_and_(self, other: Any):
-        return self._logical_inplace(logical_and(self, other))
+        return self._logical_inplace(logical_and, other)
 
     def logical_or_(self, other: Any):
-        return self._logical_inplace(logical_or(self, other))
+        return self._logical_inplace(logical_or, other)
 
     def logical_xor_(self, other: Any):
-        return self._logical_inplace(logical_xor(self, other))
+        return self._logical_inplace(logical_xor, other)
 
     def logical_not_(self):
-        return self._logical_inplace(logical_not(self))
+        return self._logical_inplace(logical_not)

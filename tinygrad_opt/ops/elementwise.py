@@ -423,12 +423,13 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:
     return clamp(input, None, max)
 
 
-def _inplace(fn: Callable) -> Callable:
-    """The in-place method ``t.fn_(...)``: computes ``fn(t, ...)`` and assigns it to ``t``
-    (a float result cannot go into an integer tensor, as torch)."""
+def inplace_method(fn: Callable) -> Callable:
+    """The in-place method ``t.fn_(...)``: computes ``fn`` of ``t``'s current value and
+    makes it ``t``'s value (``Tensor._inplace``; a float result cannot go into an integer
+    tensor, as torch)."""
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return self._assign(fn(self, *args, **kwargs))
+        return self._inplace(lambda old: fn(old, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = fn.__name__ + "_"
     method.__doc__ = f"In-place :func:`{fn.__name__}`: writes the result into this tensor."
@@ -459,6 +460,6 @@ class ElementwiseMethods:
     clamp_min = clamp_min
     clamp_max = clamp_max
 
-    exp_, log_, sqrt_ = _inplace(exp), _inplace(log), _inplace(sqrt)
-    abs_, absolute_, tanh_ = _inplace(abs), _inplace(abs), _inplace(tanh)
-    clamp_min_, clamp_max_ = _inplace(clamp_min), _inplace(clamp_max)
+    exp_, log_, sqrt_ = inplace_method(exp), inplace_method(log), inplace_method(sqrt)
+    abs_, absolute_, tanh_ = inplace_method(abs), inplace_method(abs), inplace_method(tanh)
+    clamp_min_, clamp_max_ = inplace_method(clamp_min), inplace_method(clamp_max)

@@ -24,7 +24,7 @@ import numpy as np
 
 from tinygrad_opt.autograd.function import Function, tensor_type
 from tinygrad_opt.dtypes import DTYPE_NAMES
-from tinygrad_opt.ops.elementwise import BinaryOp, _inplace, binary_operands
+from tinygrad_opt.ops.elementwise import BinaryOp, binary_operands, inplace_method
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -249,10 +249,14 @@ class RoundingMethods:
     fmod = fmod
     remainder = remainder
 
-    floor_, ceil_, round_ = _inplace(floor), _inplace(ceil), _inplace(round)
-    trunc_, fix_, frac_ = _inplace(trunc), _inplace(trunc), _inplace(frac)
-    sign_, sgn_ = _inplace(sign), _inplace(sign)
-    floor_divide_, fmod_, remainder_ = _inplace(floor_divide), _inplace(fmod), _inplace(remainder)
+    floor_, ceil_, round_ = inplace_method(floor), inplace_method(ceil), inplace_method(round)
+    trunc_, fix_, frac_ = inplace_method(trunc), inplace_method(trunc), inplace_method(frac)
+    sign_, sgn_ = inplace_method(sign), inplace_method(sign)
+    floor_divide_, fmod_, remainder_ = (
+        inplace_method(floor_divide),
+        inplace_method(fmod),
+        inplace_method(remainder),
+    )
 
     def __floordiv__(self, other: Any) -> Tensor:
         return floor_divide(self, other)
@@ -261,7 +265,7 @@ class RoundingMethods:
         return floor_divide(other, self)
 
     def __ifloordiv__(self, other: Any) -> Tensor:
-        return self._assign(floor_divide(self, other))
+        return self._inplace(lambda old: floor_divide(old, other))
 
     def __mod__(self, other: Any) -> Tensor:
         return remainder(self, other)
@@ -270,4 +274,4 @@ class RoundingMethods:
         return remainder(other, self)
 
     def __imod__(self, other: Any) -> Tensor:
-        return self._assign(remainder(self, other))
+        return self._inplace(lambda old: remainder(old, other))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tinygrad_opt.autograd.function import Function
-from tinygrad_opt.ops.elementwise import _float_input, _inplace, div, mul
+from tinygrad_opt.ops.elementwise import _float_input, div, inplace_method, mul
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -506,12 +506,16 @@ class UnaryMethods:
     erfc = erfc
     erfinv = erfinv
 
-    sin_, cos_, tan_ = _inplace(sin), _inplace(cos), _inplace(tan)
-    asin_, acos_, atan_ = _inplace(asin), _inplace(acos), _inplace(atan)
-    sinh_, cosh_ = _inplace(sinh), _inplace(cosh)
-    asinh_, acosh_, atanh_ = _inplace(asinh), _inplace(acosh), _inplace(atanh)
-    exp2_, expm1_, log2_ = _inplace(exp2), _inplace(expm1), _inplace(log2)
-    log10_, log1p_, rsqrt_ = _inplace(log10), _inplace(log1p), _inplace(rsqrt)
-    reciprocal_, square_, sinc_ = _inplace(reciprocal), _inplace(square), _inplace(sinc)
-    erf_, erfc_, erfinv_ = _inplace(erf), _inplace(erfc), _inplace(erfinv)
-    deg2rad_, rad2deg_ = _inplace(deg2rad), _inplace(rad2deg)
+    sin_, cos_, tan_ = inplace_method(sin), inplace_method(cos), inplace_method(tan)
+    asin_, acos_, atan_ = inplace_method(asin), inplace_method(acos), inplace_method(atan)
+    sinh_, cosh_ = inplace_method(sinh), inplace_method(cosh)
+    asinh_, acosh_, atanh_ = inplace_method(asinh), inplace_method(acosh), inplace_method(atanh)
+    exp2_, expm1_, log2_ = inplace_method(exp2), inplace_method(expm1), inplace_method(log2)
+    log10_, log1p_, rsqrt_ = inplace_method(log10), inplace_method(log1p), inplace_method(rsqrt)
+    reciprocal_, square_, sinc_ = (
+        inplace_method(reciprocal),
+        inplace_method(square),
+        inplace_method(sinc),
+    )
+    erf_, erfc_, erfinv_ = inplace_method(erf), inplace_method(erfc), inplace_method(erfinv)
+    deg2rad_, rad2deg_ = inplace_method(deg2rad), inplace_method(rad2deg)
