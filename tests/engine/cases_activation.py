@@ -69,7 +69,7 @@ CASES = [
     same("hardtanh_range_edges", lambda x: F(x).hardtanh(x * 0.5, min_val=-0.5, max_val=0.5), [I]),
     same("hardtanh_long", lambda x: F(x).hardtanh(x, 0, 2), [(R, "slong")]),
     same("leaky_relu_kink", lambda x: F(x).leaky_relu(x, 0.2), [I]),
-    fn_case("leaky_relu_default", "leaky_relu", [W]),
+    fn_case("F_leaky_relu_default", "leaky_relu", [W]),
     same("threshold_kink", lambda x: F(x).threshold(x, 1.0, -5.0), [I]),
     same("threshold_wide", lambda x: F(x).threshold(x, 0.5, 20.0), [W]),
     same("threshold_long", lambda x: F(x).threshold(x, 1, 9), [(R, "slong")]),

@@ -238,5 +238,8 @@ class BinaryMathMethods:
     xlogy = xlogy
     lerp = lerp
 
-    atan2_, arctan2_, hypot_ = inplace_method(atan2), inplace_method(atan2), inplace_method(hypot)
-    copysign_, xlogy_, lerp_ = inplace_method(copysign), inplace_method(xlogy), inplace_method(lerp)
+    atan2_ = arctan2_ = inplace_method(atan2)
+    hypot_ = inplace_method(hypot)
+    copysign_ = inplace_method(copysign)
+    xlogy_ = inplace_method(xlogy)
+    lerp_ = inplace_method(lerp)

@@ -460,6 +460,10 @@ class ElementwiseMethods:
     clamp_min = clamp_min
     clamp_max = clamp_max
 
-    exp_, log_, sqrt_ = inplace_method(exp), inplace_method(log), inplace_method(sqrt)
-    abs_, absolute_, tanh_ = inplace_method(abs), inplace_method(abs), inplace_method(tanh)
-    clamp_min_, clamp_max_ = inplace_method(clamp_min), inplace_method(clamp_max)
+    exp_ = inplace_method(exp)
+    log_ = inplace_method(log)
+    sqrt_ = inplace_method(sqrt)
+    abs_ = absolute_ = inplace_method(abs)
+    tanh_ = inplace_method(tanh)
+    clamp_min_ = inplace_method(clamp_min)
+    clamp_max_ = inplace_method(clamp_max)

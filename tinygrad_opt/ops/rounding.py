@@ -249,14 +249,15 @@ class RoundingMethods:
     fmod = fmod
     remainder = remainder
 
-    floor_, ceil_, round_ = inplace_method(floor), inplace_method(ceil), inplace_method(round)
-    trunc_, fix_, frac_ = inplace_method(trunc), inplace_method(trunc), inplace_method(frac)
-    sign_, sgn_ = inplace_method(sign), inplace_method(sign)
-    floor_divide_, fmod_, remainder_ = (
-        inplace_method(floor_divide),
-        inplace_method(fmod),
-        inplace_method(remainder),
-    )
+    floor_ = inplace_method(floor)
+    ceil_ = inplace_method(ceil)
+    round_ = inplace_method(round)
+    trunc_ = fix_ = inplace_method(trunc)
+    frac_ = inplace_method(frac)
+    sign_ = sgn_ = inplace_method(sign)
+    floor_divide_ = inplace_method(floor_divide)
+    fmod_ = inplace_method(fmod)
+    remainder_ = inplace_method(remainder)
 
     def __floordiv__(self, other: Any) -> Tensor:
         return floor_divide(self, other)

@@ -506,16 +506,28 @@ class UnaryMethods:
     erfc = erfc
     erfinv = erfinv
 
-    sin_, cos_, tan_ = inplace_method(sin), inplace_method(cos), inplace_method(tan)
-    asin_, acos_, atan_ = inplace_method(asin), inplace_method(acos), inplace_method(atan)
-    sinh_, cosh_ = inplace_method(sinh), inplace_method(cosh)
-    asinh_, acosh_, atanh_ = inplace_method(asinh), inplace_method(acosh), inplace_method(atanh)
-    exp2_, expm1_, log2_ = inplace_method(exp2), inplace_method(expm1), inplace_method(log2)
-    log10_, log1p_, rsqrt_ = inplace_method(log10), inplace_method(log1p), inplace_method(rsqrt)
-    reciprocal_, square_, sinc_ = (
-        inplace_method(reciprocal),
-        inplace_method(square),
-        inplace_method(sinc),
-    )
-    erf_, erfc_, erfinv_ = inplace_method(erf), inplace_method(erfc), inplace_method(erfinv)
-    deg2rad_, rad2deg_ = inplace_method(deg2rad), inplace_method(rad2deg)
+    sin_ = inplace_method(sin)
+    cos_ = inplace_method(cos)
+    tan_ = inplace_method(tan)
+    asin_ = arcsin_ = inplace_method(asin)
+    acos_ = arccos_ = inplace_method(acos)
+    atan_ = arctan_ = inplace_method(atan)
+    sinh_ = inplace_method(sinh)
+    cosh_ = inplace_method(cosh)
+    asinh_ = arcsinh_ = inplace_method(asinh)
+    acosh_ = arccosh_ = inplace_method(acosh)
+    atanh_ = arctanh_ = inplace_method(atanh)
+    exp2_ = inplace_method(exp2)
+    expm1_ = inplace_method(expm1)
+    log2_ = inplace_method(log2)
+    log10_ = inplace_method(log10)
+    log1p_ = inplace_method(log1p)
+    rsqrt_ = inplace_method(rsqrt)
+    reciprocal_ = inplace_method(reciprocal)
+    square_ = inplace_method(square)
+    sinc_ = inplace_method(sinc)
+    erf_ = inplace_method(erf)
+    erfc_ = inplace_method(erfc)
+    erfinv_ = inplace_method(erfinv)
+    deg2rad_ = inplace_method(deg2rad)
+    rad2deg_ = inplace_method(rad2deg)
