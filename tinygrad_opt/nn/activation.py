@@ -8,6 +8,7 @@ parameter (its slope ``weight``).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,22 @@ class ReLU6(ReLU):
 class Hardtanh(Module):
     """clip(x, min_val, max_val); the gradient is 0 at both edges."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+    def __init__(
+        self,
+        min_val: float = -1.0,
+        max_val: float = 1.0,
+        inplace: bool = False,
+        min_value: float | None = None,
+        max_value: float | None = None,
+    ) -> None:
+        if min_value is not None or max_value is not None:  # torch's deprecated spellings
+            warnings.warn(
+                "Hardtanh: min_value/max_value are deprecated, use min_val/max_val",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            min_val = min_val if min_value is None else min_value
+            max_val = max_val if max_value is None else max_value
         if min_val > max_val:
             raise ValueError(
                 f"Hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})"
@@ -298,19 +314,22 @@ class LogSoftmax(Softmax):
 
 class PReLU(Module):
     """max(0, x) + w·min(0, x) with a learned slope: one shared (``num_parameters=1``)
-    or one per channel (dim 1 of the input). ``weight`` starts at ``init`` everywhere."""
+    or one per channel (dim 1 of the input). ``weight`` starts at ``init`` everywhere.
+
+    Unlike torch, the layer keeps no ``num_parameters`` attribute (it would hide
+    :meth:`Module.num_parameters`); it is ``weight.shape[0]``."""
 
     def __init__(
         self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None
     ) -> None:
         if num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be >= 1, got {num_parameters}")
-        self.num_parameters, self.init = int(num_parameters), float(init)
+        self.init = float(init)
         dtype = get_default_dtype() if dtype is None else dtype
-        self.weight = Parameter(np.full(self.num_parameters, self.init), dtype=dtype)
+        self.weight = Parameter(np.full(int(num_parameters), self.init), dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         return A.prelu(x, self.weight)
 
     def extra_repr(self) -> str:
-        return f"num_parameters={self.num_parameters}"
+        return f"num_parameters={self.weight.shape[0]}"
