@@ -18,7 +18,7 @@ import pytest
 import tinygrad_opt as tg
 from tinygrad_opt import DTypeError, ShapeError, Tensor, gradcheck
 from tinygrad_opt.ops.rounding import IntegerDivisionByZero
-from tinygrad_opt.ops.unary import erf_array, erfc_array, erfinv_array
+from tinygrad_opt.ops.special import erf_array, erfc_array, erfinv_array
 
 try:
     import torch

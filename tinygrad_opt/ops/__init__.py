@@ -7,6 +7,7 @@ module              what it holds
 ==================  ===========================================================
 ``elementwise``     arithmetic and math, elementwise, with broadcasting
 ``unary``           float math of one tensor: trig, hyperbolic, exp/log variants, erf
+``special``         numpy kernels of the error functions (erf, erfc, erfinv)
 ``binary``          float math of two tensors: atan2, hypot, logaddexp, xlogy, lerp …
 ``rounding``        floor, ceil, round, trunc, sign; ``//``, fmod, ``%``
 ``activation``      activation functions (torch.nn.functional's), primitives and composites
@@ -72,7 +73,7 @@ from tinygrad_opt.ops.reduce import (
     Var,
 )
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
-from tinygrad_opt.ops.unary import erf_array
+from tinygrad_opt.ops.special import erf_array
 
 __all__ = [
     "GELU",

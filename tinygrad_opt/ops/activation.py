@@ -24,7 +24,7 @@ from tinygrad_opt.dtypes import DTYPE_NAMES
 from tinygrad_opt.errors import ShapeError
 from tinygrad_opt.ops.common import dim_index, dim_tuple
 from tinygrad_opt.ops.elementwise import _float_input, clamp_min, inplace_method
-from tinygrad_opt.ops.unary import erf_array
+from tinygrad_opt.ops.special import erf_array
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
