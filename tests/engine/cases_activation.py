@@ -196,6 +196,7 @@ CASES = [
 ]
 
 UNARY = [
+    Unary("sigmoid_wide", lambda x: F(x).sigmoid(x), lambda x: TF.sigmoid(x), "wide"),
     Unary("relu6", lambda x: F(x).relu6(x * 3), lambda x: TF.relu6(x * 3), "int"),
     Unary("hardtanh", lambda x: F(x).hardtanh(x), lambda x: TF.hardtanh(x), "int"),
     Unary(
