@@ -57,11 +57,15 @@ from tinygrad_opt.ops import binary as _bin
 from tinygrad_opt.ops import compare as _cmp
 from tinygrad_opt.ops import creation as _cr
 from tinygrad_opt.ops import elementwise as _ew
+from tinygrad_opt.ops import extrema as _ext
 from tinygrad_opt.ops import index as _ix
 from tinygrad_opt.ops import linalg as _la
+from tinygrad_opt.ops import norms as _norms
 from tinygrad_opt.ops import reduce as _red
 from tinygrad_opt.ops import rounding as _rnd
+from tinygrad_opt.ops import scan as _scan
 from tinygrad_opt.ops import shape as _sh
+from tinygrad_opt.ops import sort as _sort
 from tinygrad_opt.ops import unary as _un
 from tinygrad_opt.ops.cast import Cast
 from tinygrad_opt.ops.common import lift, promote, shape_arg
@@ -134,11 +138,15 @@ class Tensor(
     _ew.ElementwiseMethods,
     _un.UnaryMethods,
     _bin.BinaryMathMethods,
-    _rnd.RoundingMethods,  # fmt: skip
+    _rnd.RoundingMethods,
     _act.ActivationMethods,
     _cmp.CompareMethods,
     _la.LinalgMethods,
     _red.ReduceMethods,
+    _ext.ExtremaMethods,
+    _norms.NormMethods,
+    _scan.ScanMethods,
+    _sort.SortMethods,
     _sh.ShapeMethods,
     _ix.IndexMethods,
     _cr.CreationMethods,
@@ -540,22 +548,22 @@ class Tensor(
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other: Any) -> Tensor:
-        return _ew.add(self, other)
+        return _ew.Add.apply(*_ew.binary_operands(self, other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return _ew.add(other, self)
+        return _ew.Add.apply(*_ew.binary_operands(other, self))
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ew.sub(self, other)
+        return _ew.Sub.apply(*_ew.binary_operands(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ew.sub(other, self)
+        return _ew.Sub.apply(*_ew.binary_operands(other, self))
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ew.mul(self, other)
+        return _ew.Mul.apply(*_ew.binary_operands(self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _ew.mul(other, self)
+        return _ew.Mul.apply(*_ew.binary_operands(other, self))
 
     def __truediv__(self, other: Any) -> Tensor:
         return _ew.div(self, other)

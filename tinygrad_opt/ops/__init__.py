@@ -13,7 +13,12 @@ module              what it holds
 ``activation``      activation functions (torch.nn.functional's), primitives and composites
 ``compare``         comparisons, logic and value tests (bool results), where, masked_fill
 ``linalg``          matrix products
-``reduce``          reductions (sum, mean, max, var …) and the softmax family
+``reduce``          reductions (sum, mean, prod, var, any …) and the softmax family
+``norms``           vector norms (norm)
+``extrema``         max, min, amax, amin, argmax, argmin
+``scan``            cumsum, cumprod, cummax, cummin, logcumsumexp
+``sort``            sort, argsort, topk, kthvalue, median, mode, unique
+``select``          TakeAlong: the values of max(dim), sort, topk … (gradient to indices)
 ``shape``           reshape, permute, expand, squeeze, cat, stack …
 ``index``           indexing and index assignment
 ``creation``        zeros, ones, full, arange, eye, random …
@@ -30,11 +35,16 @@ from tinygrad_opt.ops import (
     compare,
     creation,
     elementwise,
+    extrema,
     index,
     linalg,
+    norms,
     reduce,
     rounding,
+    scan,
+    select,
     shape,
+    sort,
     unary,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
@@ -57,21 +67,21 @@ from tinygrad_opt.ops.elementwise import (
     Sub,
     Tanh,
 )
+from tinygrad_opt.ops.extrema import Max, Min
 from tinygrad_opt.ops.index import GetItem, IndexPut
 from tinygrad_opt.ops.linalg import MatMul
 from tinygrad_opt.ops.reduce import (
     LogSoftmax,
     LogSumExp,
-    Max,
-    MaxDim,
     Mean,
-    Min,
+    Prod,
     Reduction,
     Softmax,
     Std,
     Sum,
     Var,
 )
+from tinygrad_opt.ops.select import TakeAlong
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
 from tinygrad_opt.ops.special import erf_array
 
@@ -96,7 +106,6 @@ __all__ = [
     "LogSumExp",
     "MatMul",
     "Max",
-    "MaxDim",
     "Maximum",
     "Mean",
     "Min",
@@ -106,6 +115,7 @@ __all__ = [
     "Pad",
     "Permute",
     "Pow",
+    "Prod",
     "ReLU",
     "Reduction",
     "Reshape",
@@ -116,6 +126,7 @@ __all__ = [
     "Std",
     "Sub",
     "Sum",
+    "TakeAlong",
     "Tanh",
     "Var",
     "Where",
@@ -127,10 +138,15 @@ __all__ = [
     "creation",
     "elementwise",
     "erf_array",
+    "extrema",
     "index",
     "linalg",
+    "norms",
     "reduce",
     "rounding",
+    "scan",
+    "select",
     "shape",
+    "sort",
     "unary",
 ]

@@ -24,6 +24,7 @@ from tinygrad_opt.dtypes import DTYPE_NAMES
 from tinygrad_opt.errors import ShapeError
 from tinygrad_opt.ops.common import dim_index, dim_tuple
 from tinygrad_opt.ops.elementwise import _float_input, clamp_min, inplace_method
+from tinygrad_opt.ops.norms import norm
 from tinygrad_opt.ops.special import erf_array
 
 if TYPE_CHECKING:
@@ -193,54 +194,6 @@ class LogSigmoid(Function):
 
     def backward(self, g):
         return g * sigmoid_array(-self.a)
-
-
-class VectorNorm(Function):
-    """‖a‖_p over ``axes`` (kept as size-1 dims): (Σ|a|ᵖ)^(1/p); p = ±inf: max/min |a|;
-    p = 0: the count of nonzeros.
-
-    d/da = sign(a)·|a|^(p−1) / ‖a‖^(p−1), taken as 0 where a = 0 or the norm is 0 (as
-    torch, so a zero vector has gradient 0, not nan); p = 1: sign(a); p = ±inf: sign(a)
-    where |a| is the extreme, shared evenly between ties; p = 0: 0."""
-
-    def forward(self, a, p, axes):
-        self.a, self.p, self.axes = a, p, axes
-        absa = np.abs(a)
-        if p == math.inf:
-            out = absa.max(axis=axes, keepdims=True)
-        elif p == -math.inf:
-            out = absa.min(axis=axes, keepdims=True)
-        elif p == 0:
-            out = (a != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
-        elif p == 1:
-            out = absa.sum(axis=axes, keepdims=True)
-        elif p == 2:
-            out = np.sqrt((a * a).sum(axis=axes, keepdims=True))
-        else:
-            out = ((absa**p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
-        self.out = out
-        return out
-
-    def backward(self, g):
-        a, p, out = self.a, self.p, self.out
-        if p == 0:
-            return np.zeros(a.shape, dtype=g.dtype)
-        if p == 1:
-            return g * np.sign(a)
-        if math.isinf(p):
-            absa = np.abs(a)
-            hit = (absa == out) | np.isnan(absa)
-            return np.sign(a) * hit * (g / hit.sum(axis=self.axes, keepdims=True))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if p == 2:
-                scaled = a
-                scale = g / out
-            else:
-                absa = np.abs(a)
-                scaled = np.where(a == 0, 0, np.sign(a) * absa ** (p - 1))
-                scale = g / out ** (p - 1)
-        scale = np.where(out == 0, 0, scale)
-        return (scaled * scale).astype(g.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -480,7 +433,8 @@ def softmin(
 def normalize(
     input: Tensor, p: float = 2.0, dim: Any = 1, eps: float = 1e-12, out: Any = None
 ) -> Tensor:
-    """x / max(‖x‖_p, eps), the p-norm taken along ``dim`` (an int or a tuple)."""
+    """x / max(‖x‖_p, eps), the p-norm (:func:`~tinygrad_opt.ops.norms.norm`, whose
+    gradient at a zero vector is 0, as torch's) taken along ``dim`` (an int or a tuple)."""
     if out is not None:
         raise NotImplementedError("normalize: out= is not supported")
     if input.dtype.kind != "f":
@@ -488,9 +442,8 @@ def normalize(
             f"linalg.vector_norm: Expected a floating point tensor as input. Got "
             f"{DTYPE_NAMES.get(input.dtype, input.dtype)}"
         )
-    axes = dim_tuple(dim, input.shape, "normalize")
-    norm = VectorNorm.apply(input, p=float(p), axes=axes)
-    return input / clamp_min(norm, eps)
+    dim_tuple(dim, input.shape, "normalize")  # torch's dim check and message
+    return input / clamp_min(norm(input, p, dim, keepdim=True), eps)
 
 
 class ActivationMethods:
