@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_opt import Tensor, cat, gradcheck, maximum, minimum, stack, where
-from tinygrad_opt.ops import erf
+from tinygrad_opt.ops import erf_array as erf
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -53,6 +53,7 @@ from tinygrad_opt.autograd.function import (
 )
 from tinygrad_opt.errors import DimError, DTypeError, InplaceError, ShapeError
 from tinygrad_opt.ops import activation as _act
+from tinygrad_opt.ops import binary as _bin
 from tinygrad_opt.ops import compare as _cmp
 from tinygrad_opt.ops import creation as _cr
 from tinygrad_opt.ops import elementwise as _ew
@@ -61,9 +62,11 @@ from tinygrad_opt.ops import index as _ix
 from tinygrad_opt.ops import linalg as _la
 from tinygrad_opt.ops import norms as _norms
 from tinygrad_opt.ops import reduce as _red
+from tinygrad_opt.ops import rounding as _rnd
 from tinygrad_opt.ops import scan as _scan
 from tinygrad_opt.ops import shape as _sh
 from tinygrad_opt.ops import sort as _sort
+from tinygrad_opt.ops import unary as _un
 from tinygrad_opt.ops.cast import Cast
 from tinygrad_opt.ops.common import lift, promote, shape_arg
 
@@ -133,6 +136,9 @@ def _from_objects(data: Any) -> np.ndarray:
 
 class Tensor(
     _ew.ElementwiseMethods,
+    _un.UnaryMethods,
+    _bin.BinaryMathMethods,
+    _rnd.RoundingMethods,
     _act.ActivationMethods,
     _cmp.CompareMethods,
     _la.LinalgMethods,

@@ -11,6 +11,7 @@ import numpy as np
 
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
+from tinygrad_opt.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from tinygrad_opt.nn.containers import Sequential
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import ShapeError, Tensor
@@ -87,55 +88,6 @@ class Linear(Module):
 
 
 # --------------------------------------------------------------------------- activations
-class ReLU(Module):
-    """max(x, 0)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
-
-
-class Tanh(Module):
-    """tanh(x)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
-
-
-class Sigmoid(Module):
-    """σ(x) = 1 / (1 + e^(-x))."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
-
-
-class GELU(Module):
-    """x·Φ(x) with Φ the standard normal CDF; ``approximate="tanh"`` uses the tanh formula."""
-
-    def __init__(self, approximate: str = "none") -> None:
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.gelu(self.approximate)
-
-    def extra_repr(self) -> str:
-        return "" if self.approximate == "none" else "approximate='tanh'"
-
-
-class LeakyReLU(Module):
-    """x if x > 0 else negative_slope·x."""
-
-    def __init__(self, negative_slope: float = 0.01) -> None:
-        self.negative_slope = float(negative_slope)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.leaky_relu(self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope:g}"
-
-
 class Identity(Module):
     """Returns its input unchanged."""
 

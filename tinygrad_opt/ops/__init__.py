@@ -6,8 +6,12 @@ and a mixin of the ``Tensor`` methods that call those functions.
 module              what it holds
 ==================  ===========================================================
 ``elementwise``     arithmetic and math, elementwise, with broadcasting
-``activation``      activation functions that are primitives
-``compare``         comparisons and logic (bool results), ``where``
+``unary``           float math of one tensor: trig, hyperbolic, exp/log variants, erf
+``special``         numpy kernels of the error functions (erf, erfc, erfinv)
+``binary``          float math of two tensors: atan2, hypot, logaddexp, xlogy, lerp …
+``rounding``        floor, ceil, round, trunc, sign; ``//``, fmod, ``%``
+``activation``      activation functions (torch.nn.functional's), primitives and composites
+``compare``         comparisons, logic and value tests (bool results), where, masked_fill
 ``linalg``          matrix products
 ``reduce``          reductions (sum, mean, prod, var, any …) and the softmax family
 ``norms``           vector norms (norm)
@@ -25,6 +29,7 @@ module              what it holds
 
 from tinygrad_opt.ops import (
     activation,
+    binary,
     cast,
     common,
     compare,
@@ -35,10 +40,12 @@ from tinygrad_opt.ops import (
     linalg,
     norms,
     reduce,
+    rounding,
     scan,
     select,
     shape,
     sort,
+    unary,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
 from tinygrad_opt.ops.cast import Cast
@@ -59,7 +66,6 @@ from tinygrad_opt.ops.elementwise import (
     Sqrt,
     Sub,
     Tanh,
-    erf,
 )
 from tinygrad_opt.ops.extrema import Max, Min
 from tinygrad_opt.ops.index import GetItem, IndexPut
@@ -77,6 +83,7 @@ from tinygrad_opt.ops.reduce import (
 )
 from tinygrad_opt.ops.select import TakeAlong
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
+from tinygrad_opt.ops.special import erf_array
 
 __all__ = [
     "GELU",
@@ -124,19 +131,22 @@ __all__ = [
     "Var",
     "Where",
     "activation",
+    "binary",
     "cast",
     "common",
     "compare",
     "creation",
     "elementwise",
-    "erf",
+    "erf_array",
     "extrema",
     "index",
     "linalg",
     "norms",
     "reduce",
+    "rounding",
     "scan",
     "select",
     "shape",
     "sort",
+    "unary",
 ]

@@ -1,4 +1,9 @@
-"""Selection by a mask: ``where``; comparisons and logic give booleans (no gradient)."""
+"""Selection by a mask (``where``, ``masked_fill``); comparisons, logic and the value
+tests (``isnan``, ``isclose`` …), which give booleans and no gradient.
+
+The ``logical_*`` functions take any dtype (nonzero is true, nan included) and give
+bool; the ``bitwise_*`` ones (``& | ^ ~``) take integers and bools only.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.autograd.function import Function, tensor_type
+from tinygrad_opt.dtypes import DTYPE_NAMES, get_default_dtype
+from tinygrad_opt.errors import DTypeError, ShapeError
 from tinygrad_opt.ops.common import lift
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
@@ -21,8 +28,24 @@ __all__ = [
     "bitwise_or",
     "bitwise_xor",
     "bitwise_not",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "logical_not",
+    "isnan",
+    "isinf",
+    "isposinf",
+    "isneginf",
+    "isfinite",
+    "isclose",
+    "allclose",
     "where",
+    "masked_fill",
 ]
+
+
+def _dtype_name(d: np.dtype) -> str:
+    return DTYPE_NAMES.get(d, str(d))
 
 
 class Where(Function):
@@ -40,6 +63,16 @@ class Where(Function):
         a, b = inputs
         c = params["condition"].shape
         return f"where: condition {c}, a {a.shape} and b {b.shape} cannot be broadcast together"
+
+
+class MaskedFill(Where):
+    """``where(mask, value, input)``: the value (a 0-d tensor) gets the sum of the
+    gradient over the filled places, the input the gradient elsewhere."""
+
+    def describe_error(self, inputs, params, err):
+        shape = inputs[1].shape
+        mask = params["condition"].shape
+        return f"masked_fill: mask of shape {mask} and input of shape {shape} cannot be broadcast"
 
 
 class Compare(Function):
@@ -127,22 +160,161 @@ def where(condition: Any, input: Any = None, other: Any = None):
     """Elementwise ``input`` where ``condition`` is true, else ``other`` (torch.where).
 
     The branches may be tensors or numbers and broadcast against the condition; the
-    condition gets no gradient. ``where(condition)`` alone is ``nonzero(as_tuple=True)``.
+    result dtype is their promotion (``where(c, x_f32, 0.0)`` is float32, ``where(c, 1,
+    0)`` int64). The condition must be bool (a bool array or list will do) and gets no
+    gradient. ``where(condition)`` alone is ``nonzero(as_tuple=True)``.
     """
     T = tensor_type()
     cond = condition._data if isinstance(condition, T) else np.asarray(condition)
     if input is None and other is None:
         return tuple(T(i) for i in np.nonzero(cond))
-    if cond.dtype != np.bool_:
+    if cond.dtype == np.uint8:  # torch still accepts (deprecated) byte masks
         cond = cond.astype(bool)
+    elif cond.dtype != np.bool_:
+        raise DTypeError(
+            f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+            f"{_dtype_name(cond.dtype)}"
+        )
     from tinygrad_opt.ops.elementwise import binary_operands
 
     a, b = binary_operands(input, other)
     return Where.apply(a, b, condition=cond)
 
 
+def _logical(ufunc: Any, input: Any, other: Any):
+    T = tensor_type()
+    a = input if isinstance(input, T) else T(np.asarray(input))
+    b = other if isinstance(other, T) else T(np.asarray(other))
+    return Compare.apply(a, b, ufunc=ufunc)
+
+
+def logical_and(input: Any, other: Any):
+    """True where both are nonzero (any dtypes, broadcasting); bool."""
+    return _logical(np.logical_and, input, other)
+
+
+def logical_or(input: Any, other: Any):
+    """True where either is nonzero; bool."""
+    return _logical(np.logical_or, input, other)
+
+
+def logical_xor(input: Any, other: Any):
+    """True where exactly one is nonzero; bool."""
+    return _logical(np.logical_xor, input, other)
+
+
+def logical_not(input: Any):
+    """True where the input is zero (nan counts as nonzero); bool."""
+    return tensor_type()(np.logical_not(input._data))
+
+
+def _value_test(input: Any, test: Any, default: bool):
+    """``test`` of a float tensor's values; ints and bools are all ``default``."""
+    data = input._data
+    if data.dtype.kind == "f":
+        return tensor_type()(test(data))
+    return tensor_type()(np.full(data.shape, default))
+
+
+def isnan(input: Any):
+    """True where the value is nan."""
+    return _value_test(input, np.isnan, False)
+
+
+def isinf(input: Any):
+    """True where the value is +inf or −inf."""
+    return _value_test(input, np.isinf, False)
+
+
+def isposinf(input: Any):
+    return _value_test(input, np.isposinf, False)
+
+
+def isneginf(input: Any):
+    return _value_test(input, np.isneginf, False)
+
+
+def isfinite(input: Any):
+    """True where the value is neither inf nor nan (always, for integers and bools)."""
+    return _value_test(input, np.isfinite, True)
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float, equal_nan: bool):
+    """torch's closeness test: a == b, or |a − b| <= atol + |rtol·b| with |a − b| finite.
+    For integers the tolerance is computed in the default float dtype, as torch."""
+    close = a == b
+    if equal_nan and a.dtype.kind == "f":
+        close = close | (np.isnan(a) & np.isnan(b))
+    if rtol == 0 and atol == 0:
+        return close
+    if a.dtype.kind == "b":
+        a, b = a.astype(get_default_dtype()), b.astype(get_default_dtype())
+    with np.errstate(invalid="ignore", over="ignore"):
+        if a.dtype.kind == "f":
+            allowed = atol + np.abs(rtol * b)
+            actual = np.abs(a - b)
+            return close | (np.isfinite(actual) & (actual <= allowed))
+        allowed = atol + np.abs(rtol * b.astype(get_default_dtype()))
+        actual = np.abs(a - b).astype(allowed.dtype)
+        return close | (actual <= allowed)
+
+
+def isclose(
+    input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+):
+    """True where |input − other| <= atol + rtol·|other| (elementwise, broadcasting).
+
+    Infinities are close only to themselves; nan is close to nan only with
+    ``equal_nan=True``. Both tensors must have the same dtype, as in torch."""
+    T = tensor_type()
+    a = input if isinstance(input, T) else T(np.asarray(input))
+    b = lift(other, a)
+    if a.dtype != b.dtype:
+        raise DTypeError(f"isclose: {_dtype_name(a.dtype)} did not match {_dtype_name(b.dtype)}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+
+    def isclose(x, y):  # named for Compare's error message
+        return _close(x, y, rtol, atol, equal_nan)
+
+    return Compare.apply(a, b, ufunc=isclose)
+
+
+def allclose(
+    input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """Whether every element of ``input`` is close to ``other`` (see :func:`isclose`);
+    a Python bool."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def masked_fill(input: Any, mask: Any, value: Any):
+    """A copy of ``input`` with ``value`` where ``mask`` is true (mask and input
+    broadcast). ``value`` is a number or a 0-d tensor, cast to ``input``'s dtype; a 0-d
+    tensor that requires grad gets the sum of the gradient over the filled places."""
+    T = tensor_type()
+    m = mask._data if isinstance(mask, T) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise DTypeError(
+            f"masked_fill_ only supports boolean masks, but got mask with dtype "
+            f"{_dtype_name(m.dtype)}"
+        )
+    if isinstance(value, T):
+        if value.ndim:
+            raise ShapeError(
+                f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
+                f"with {value.ndim} dimension(s)."
+            )
+        v = value if value.dtype == input.dtype else value.to(input.dtype)
+    else:
+        v = T(np.asarray(value).astype(input.dtype))
+    return MaskedFill.apply(v, input, condition=m)
+
+
 class CompareMethods:
-    """Tensor methods for comparisons and selection."""
+    """Tensor methods for comparisons, logic and selection."""
 
     __slots__ = ()
 
@@ -156,10 +328,49 @@ class CompareMethods:
     bitwise_or = bitwise_or
     bitwise_xor = bitwise_xor
     bitwise_not = bitwise_not
+    logical_and = logical_and
+    logical_or = logical_or
+    logical_xor = logical_xor
+    logical_not = logical_not
+    isnan = isnan
+    isinf = isinf
+    isposinf = isposinf
+    isneginf = isneginf
+    isfinite = isfinite
+    isclose = isclose
+    allclose = allclose
+    masked_fill = masked_fill
 
     def where(self, condition: Any, other: Any):
         """``self.where(condition, other)`` is ``where(condition, self, other)``."""
         return where(condition, self, other)
 
+    def masked_fill_(self, mask: Any, value: Any):
+        """In-place :func:`masked_fill`; the mask must broadcast to this tensor's shape."""
+        shape = np.shape(mask._data if isinstance(mask, tensor_type()) else mask)
+        try:
+            fits = np.broadcast_shapes(shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(
+                f"masked_fill_: mask of shape {shape} does not broadcast to the tensor's "
+                f"shape {self.shape}"
+            )
+        return self._inplace(lambda old: masked_fill(old, mask, value))
 
-_ = lift
+    def _logical_inplace(self, fn: Any, *args: Any):
+        # torch keeps the tensor's dtype: the bools become 0/1
+        return self._inplace(lambda old: fn(old, *args).to(self.dtype))
+
+    def logical_and_(self, other: Any):
+        return self._logical_inplace(logical_and, other)
+
+    def logical_or_(self, other: Any):
+        return self._logical_inplace(logical_or, other)
+
+    def logical_xor_(self, other: Any):
+        return self._logical_inplace(logical_xor, other)
+
+    def logical_not_(self):
+        return self._logical_inplace(logical_not)

@@ -8,14 +8,14 @@ need a gradient; expensive ones are skipped otherwise.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinygrad_opt.autograd.function import Function, constant, tensor_type
-from tinygrad_opt.dtypes import get_default_dtype
-from tinygrad_opt.ops.common import lift, promote
+from tinygrad_opt.dtypes import get_default_dtype, result_type
+from tinygrad_opt.ops.common import cast, lift, promote
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -35,6 +35,8 @@ __all__ = [
     "negative",
     "maximum",
     "minimum",
+    "fmax",
+    "fmin",
     "exp",
     "log",
     "sqrt",
@@ -43,9 +45,8 @@ __all__ = [
     "tanh",
     "clamp",
     "clip",
-    "floor_divide",
-    "trunc",
-    "erf",
+    "clamp_min",
+    "clamp_max",
     "binary_operands",
 ]
 
@@ -90,9 +91,9 @@ class Div(BinaryOp):
         self.a, self.b = a, b
         return a / b
 
-    def backward(self, g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b²
+    def backward(self, g):  # d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b (no b² to overflow)
         ga = g / self.b if self.needs_grad[0] else None
-        gb = -g * self.a / (self.b * self.b) if self.needs_grad[1] else None
+        gb = -g * (self.a / self.b) / self.b if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -121,16 +122,25 @@ class Pow(BinaryOp):
         return ga, gb
 
 
+def _extreme_grads(fn: Function, g: np.ndarray, a: np.ndarray, b: np.ndarray, beats: Any):
+    """Gradients of max (``beats`` = greater) or min (less): all of ``g`` to the winner,
+    half to each on a tie; where neither wins nor ties (a nan operand) both get ``g``, as
+    torch."""
+    ties = a == b
+    half = g * np.where(ties, 0.5, 1.0).astype(g.dtype) if ties.any() else g
+    # masks multiply (several times faster than np.where on unsorted data)
+    ga = half * ~beats(b, a) if fn.needs_grad[0] else None
+    gb = half * ~beats(a, b) if fn.needs_grad[1] else None
+    return ga, gb
+
+
 class Maximum(BinaryOp):
     def forward(self, a, b):
         self.a, self.b = a, b
         return np.maximum(a, b)
 
-    def backward(self, g):  # to the larger input; ties split the gradient evenly
-        share = np.where(self.a == self.b, 0.5, (self.a > self.b)).astype(g.dtype)
-        ga = g * share if self.needs_grad[0] else None
-        gb = g * (1 - share) if self.needs_grad[1] else None
-        return ga, gb
+    def backward(self, g):  # to the larger input; a tie splits g evenly; nan: g to both
+        return _extreme_grads(self, g, self.a, self.b, np.greater)
 
 
 class Minimum(BinaryOp):
@@ -138,11 +148,30 @@ class Minimum(BinaryOp):
         self.a, self.b = a, b
         return np.minimum(a, b)
 
-    def backward(self, g):  # to the smaller input; ties split the gradient evenly
-        share = np.where(self.a == self.b, 0.5, (self.a < self.b)).astype(g.dtype)
-        ga = g * share if self.needs_grad[0] else None
-        gb = g * (1 - share) if self.needs_grad[1] else None
+    def backward(self, g):  # to the smaller input; a tie splits g evenly; nan: g to both
+        return _extreme_grads(self, g, self.a, self.b, np.less)
+
+
+class Fmax(BinaryOp):
+    """max ignoring nan (nan only where both are nan)."""
+
+    def forward(self, a, b):
+        self.pick_a = (a >= b) | np.isnan(b)  # a wins ties and when b is nan
+        return np.fmax(a, b)
+
+    def backward(self, g):
+        zero = np.zeros((), dtype=g.dtype)
+        ga = np.where(self.pick_a, g, zero) if self.needs_grad[0] else None
+        gb = np.where(self.pick_a, zero, g) if self.needs_grad[1] else None
         return ga, gb
+
+
+class Fmin(Fmax):
+    """min ignoring nan (nan only where both are nan)."""
+
+    def forward(self, a, b):
+        self.pick_a = (a <= b) | np.isnan(b)
+        return np.fmin(a, b)
 
 
 class Neg(Function):
@@ -185,8 +214,9 @@ class Abs(Function):
         self.a = a
         return np.abs(a)
 
-    def backward(self, g):  # d|a|/da = sign(a), taken as 0 at a = 0
-        return g * np.sign(self.a)
+    def backward(self, g):  # d|a|/da = sign(a), taken as 0 at a = 0 and at nan (as torch)
+        a = self.a
+        return g * ((a > 0).astype(g.dtype) - (a < 0))
 
 
 class Tanh(Function):
@@ -198,44 +228,65 @@ class Tanh(Function):
         return g * (1 - self.out * self.out)
 
 
+class ClampArgumentError(ValueError, RuntimeError):
+    """``clamp`` without bounds: a RuntimeError as torch's, and a ValueError as before."""
+
+
 class Clip(Function):
+    """clamp(a, lo, hi) with number bounds (either may be None): the gradient passes where
+    lo <= a <= hi, edges included, as torch.clamp."""
+
     def forward(self, a, lo, hi):
         self.a, self.lo, self.hi = a, lo, hi
-        return np.clip(a, lo, hi)
+        out = a if lo is None else np.maximum(a, lo)
+        return out if hi is None else np.minimum(out, hi)
 
-    def backward(self, g):  # 1 inside [lo, hi] (edges included, as torch.clamp), 0 outside
-        inside = np.ones(self.a.shape, dtype=bool)
+    def backward(self, g):
+        inside = True
         if self.lo is not None:
-            inside &= self.a >= self.lo
+            inside = self.a >= self.lo
         if self.hi is not None:
-            inside &= self.a <= self.hi
+            inside = inside & (self.a <= self.hi)
         return g * inside
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, vectorised, accurate to about 1e-15 in float64.
+class ClampTensor(Function):
+    """clamp(a, lo, hi) = min(max(a, lo), hi) with tensor bounds (broadcast).
 
-    |x| <= 2: the Maclaurin series erf x = 2/√π Σ (-1)ⁿ x²ⁿ⁺¹ / (n!(2n+1)) (beyond 2 its
-    alternating terms grow to ~e^(x²) and cancellation costs digits: 8e-14 at |x| = 3).
-    |x| > 2: erfc x = e^(-x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + ...)))), the Laplace
-    continued fraction (Abramowitz & Stegun 7.1.14), evaluated bottom-up.
+    ``forward(a, *bounds, has_min, has_max)``: ``bounds`` holds lo and/or hi as flagged.
+    Gradients, as torch: a gets g where lo <= a <= hi (edges included); lo gets g where
+    a < lo, but only if lo < hi (when the bounds cross, the result is hi and hi gets it);
+    hi gets g where a > hi or lo > hi. nan anywhere: the result is nan, no gradient.
     """
-    x = np.asarray(x, dtype=np.float64)
-    ax = np.abs(x)
-    small = np.minimum(ax, 2.0)
-    x2 = small * small
-    term = small.copy()
-    total = small.copy()
-    for n in range(1, 60):
-        term = term * (-x2) / n
-        total += term / (2 * n + 1)
-    series = total * (2.0 / math.sqrt(math.pi))
-    big = np.maximum(ax, 2.0)
-    frac = big.copy()
-    for k in range(60, 0, -1):
-        frac = big + (k / 2.0) / frac
-    tail = 1.0 - np.exp(-big * big) / (math.sqrt(math.pi) * frac)
-    return np.sign(x) * np.where(ax <= 2.0, series, tail)
+
+    name = "clamp"
+
+    def forward(self, a, *bounds, has_min, has_max):
+        lo = bounds[0] if has_min else None
+        hi = bounds[-1] if has_max else None
+        self.a, self.lo, self.hi = a, lo, hi
+        out = a if lo is None else np.maximum(a, lo)
+        return out if hi is None else np.minimum(out, hi)
+
+    def backward(self, g):
+        a, lo, hi = self.a, self.lo, self.hi
+        inside = True
+        if lo is not None:
+            inside = a >= lo
+        if hi is not None:
+            inside = inside & (a <= hi)
+        grads = [g * inside if self.needs_grad[0] else None]
+        if lo is not None:
+            below = a < lo if hi is None else (a < lo) & (lo < hi)
+            grads.append(g * below if self.needs_grad[1] else None)
+        if hi is not None:
+            above = a > hi if lo is None else (a > hi) | (lo > hi)
+            grads.append(g * above if self.needs_grad[-1] else None)
+        return tuple(grads)
+
+    def describe_error(self, inputs, params, err):
+        shapes = " and ".join(str(t.shape) for t in inputs)
+        return f"clamp: shapes {shapes} cannot be broadcast together"
 
 
 # --------------------------------------------------------------------------- functions
@@ -303,13 +354,10 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     """True division (integers give floats); ``rounding_mode='trunc'|'floor'`` rounds."""
     if rounding_mode is None:
         return Div.apply(*_float_operands(input, other))
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        x, y = binary_operands(input, other)
-        if x._data.dtype.kind == "f":
-            return trunc(Div.apply(x, y))
-        return _IntTruncDiv.apply(x, y)
+    if rounding_mode in ("floor", "trunc"):
+        from tinygrad_opt.ops.rounding import rounded_div
+
+        return rounded_div(input, other, rounding_mode)
     raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
 
 
@@ -328,13 +376,23 @@ negative = neg
 
 
 def maximum(input: Any, other: Any) -> Tensor:
-    """Elementwise max; where both are equal the gradient is split evenly (as torch)."""
+    """Elementwise max (nan if either is nan); a tie splits the gradient evenly, as torch."""
     return Maximum.apply(*binary_operands(input, other))
 
 
 def minimum(input: Any, other: Any) -> Tensor:
-    """Elementwise min; where both are equal the gradient is split evenly (as torch)."""
+    """Elementwise min (nan if either is nan); a tie splits the gradient evenly, as torch."""
     return Minimum.apply(*binary_operands(input, other))
+
+
+def fmax(input: Any, other: Any) -> Tensor:
+    """Elementwise max that ignores nan; a tie gives the gradient to ``input``."""
+    return Fmax.apply(*binary_operands(input, other))
+
+
+def fmin(input: Any, other: Any) -> Tensor:
+    """Elementwise min that ignores nan; a tie gives the gradient to ``input``."""
+    return Fmin.apply(*binary_operands(input, other))
 
 
 def _float_input(x: Tensor) -> Tensor:
@@ -366,31 +424,50 @@ def tanh(input: Tensor) -> Tensor:
 
 
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
-    """Clamp into [min, max]; the gradient passes where min <= x <= max."""
+    """min(max(x, min), max), elementwise; ``min``/``max`` are numbers or tensors that
+    broadcast with ``x`` (tensor bounds get gradients, see :class:`Clip`). If min > max
+    the result is max. The dtype is the promotion of x and the bounds (an int tensor
+    clamped to 0.5 is float)."""
     if min is None and max is None:
-        raise ValueError("clamp: give at least one of min and max")
-    return Clip.apply(input, lo=min, hi=max)
+        raise ClampArgumentError("clamp: at least one of 'min' or 'max' must not be None")
+    T = tensor_type()
+    if not isinstance(input, T):
+        input = T(input)
+    numbers = all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in (min, max)
+                  if b is not None)  # fmt: skip
+    if numbers and input._data.dtype.kind == "f":  # the common case: no promotion, one node
+        return Clip.apply(input, lo=min, hi=max)
+    bounds = [b for b in (min, max) if b is not None]
+    dt = result_type(input, *bounds)
+    ts = [cast(lift(b, dtype=dt), dt) for b in bounds]
+    x = cast(input, dt)
+    return ClampTensor.apply(x, *ts, has_min=min is not None, has_max=max is not None)
 
 
 clip = clamp
 
 
-def floor_divide(input: Any, other: Any) -> Tensor:
-    """⌊input / other⌋ (``//``); no gradient, as torch."""
-    x, y = binary_operands(input, other)
-    T = tensor_type()
-    return T(np.floor_divide(x._data, y._data))
+def clamp_min(input: Tensor, min: Any) -> Tensor:
+    """max(x, min): :func:`clamp` with a lower bound only."""
+    return clamp(input, min, None)
 
 
-def trunc(input: Tensor) -> Tensor:
-    T = tensor_type()
-    return T(np.trunc(input._data)) if input._data.dtype.kind == "f" else input
+def clamp_max(input: Tensor, max: Any) -> Tensor:
+    """min(x, max): :func:`clamp` with an upper bound only."""
+    return clamp(input, None, max)
 
 
-class _IntTruncDiv(BinaryOp):
-    def forward(self, a, b):
-        q = np.floor_divide(a, b)
-        return q + ((q < 0) & (q * b != a))
+def inplace_method(fn: Callable) -> Callable:
+    """The in-place method ``t.fn_(...)``: computes ``fn`` of ``t``'s current value and
+    makes it ``t``'s value (``Tensor._inplace``; a float result cannot go into an integer
+    tensor, as torch)."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._inplace(lambda old: fn(old, *args, **kwargs))
+
+    method.__name__ = method.__qualname__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place :func:`{fn.__name__}`: writes the result into this tensor."
+    return method
 
 
 class ElementwiseMethods:
@@ -406,20 +483,21 @@ class ElementwiseMethods:
     neg = negative = neg
     maximum = maximum
     minimum = minimum
+    fmax = fmax
+    fmin = fmin
     exp = exp
     log = log
     sqrt = sqrt
     abs = absolute = abs
     tanh = tanh
     clamp = clip = clamp
-    floor_divide = floor_divide
-    trunc = trunc
+    clamp_min = clamp_min
+    clamp_max = clamp_max
 
-    def __floordiv__(self, other: Any) -> Tensor:
-        return floor_divide(self, other)
-
-    def __rfloordiv__(self, other: Any) -> Tensor:
-        return floor_divide(other, self)
-
-
-_ = lift
+    exp_ = inplace_method(exp)
+    log_ = inplace_method(log)
+    sqrt_ = inplace_method(sqrt)
+    abs_ = absolute_ = inplace_method(abs)
+    tanh_ = inplace_method(tanh)
+    clamp_min_ = inplace_method(clamp_min)
+    clamp_max_ = inplace_method(clamp_max)
