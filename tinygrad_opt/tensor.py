@@ -58,8 +58,11 @@ from tinygrad_opt.ops import creation as _cr
 from tinygrad_opt.ops import elementwise as _ew
 from tinygrad_opt.ops import index as _ix
 from tinygrad_opt.ops import linalg as _la
+from tinygrad_opt.ops import rearrange as _rr
 from tinygrad_opt.ops import reduce as _red
+from tinygrad_opt.ops import scatter as _sc
 from tinygrad_opt.ops import shape as _sh
+from tinygrad_opt.ops import window as _win
 from tinygrad_opt.ops.cast import Cast
 from tinygrad_opt.ops.common import lift, promote, shape_arg
 
@@ -135,6 +138,9 @@ class Tensor(
     _red.ReduceMethods,
     _sh.ShapeMethods,
     _ix.IndexMethods,
+    _sc.ScatterMethods,
+    _rr.RearrangeMethods,
+    _win.WindowMethods,
     _cr.CreationMethods,
 ):
     """An n-dimensional array that can record operations for autodiff.

@@ -352,5 +352,10 @@ from tinygrad_opt.nn.conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402
 from tinygrad_opt.nn.dropout import dropout  # noqa: E402
 from tinygrad_opt.nn.embedding import embedding  # noqa: E402
 from tinygrad_opt.nn.normalization import batch_norm  # noqa: E402
+from tinygrad_opt.ops.index import one_hot  # noqa: E402
+from tinygrad_opt.ops.pad import pad  # noqa: E402
+from tinygrad_opt.ops.window import fold  # noqa: E402
+from tinygrad_opt.ops.window import unfold2d as unfold  # noqa: E402
 
 __all__ += ["avg_pool2d", "batch_norm", "conv2d", "dropout", "embedding", "max_pool2d"]
+__all__ += ["fold", "one_hot", "pad", "unfold"]

@@ -8,10 +8,14 @@ module              what it holds
 ``elementwise``     arithmetic and math, elementwise, with broadcasting
 ``activation``      activation functions that are primitives
 ``compare``         comparisons and logic (bool results), ``where``
-``linalg``          matrix products
+``linalg``          matrix products, einsum
 ``reduce``          reductions (sum, mean, max, var …) and the softmax family
 ``shape``           reshape, permute, expand, squeeze, cat, stack …
-``index``           indexing and index assignment
+``index``           indexing and index assignment, index_select, nonzero …
+``scatter``         gather, scatter, scatter_reduce, index_add …
+``rearrange``       repeat, tile, flip, roll, tril/triu, diagonals
+``window``          sliding windows: Tensor.unfold, F.unfold / F.fold
+``pad``             F.pad (constant, reflect, replicate, circular)
 ``creation``        zeros, ones, full, arange, eye, random …
 ``cast``            dtype conversion
 ``common``          argument handling shared by all (lifting, promotion, dims)
@@ -27,8 +31,12 @@ from tinygrad_opt.ops import (
     elementwise,
     index,
     linalg,
+    pad,
+    rearrange,
     reduce,
+    scatter,
     shape,
+    window,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
 from tinygrad_opt.ops.cast import Cast
@@ -121,6 +129,10 @@ __all__ = [
     "erf",
     "index",
     "linalg",
+    "pad",
+    "rearrange",
     "reduce",
+    "scatter",
     "shape",
+    "window",
 ]

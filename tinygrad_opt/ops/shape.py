@@ -1,7 +1,15 @@
-"""Ops that move, copy or join elements without changing their values."""
+"""Ops that change the shape or the order of dims, or join and cut tensors, without
+changing any value: reshape/view, permute/movedim, expand/broadcast, squeeze, cat/stack,
+split/chunk/narrow/select.
+
+Differences from torch: results never share memory with their input (``view`` and
+``narrow`` give copies), so a view never needs to be contiguous and writing into a
+result does not change the input.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,21 +21,41 @@ from tinygrad_opt.ops.common import dim_index, dim_keyword, promote, shape_arg
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
 __all__ = [
-    "reshape",
-    "transpose",
-    "swapaxes",
-    "swapdims",
-    "permute",
-    "expand",
-    "expand_as",
-    "squeeze",
-    "unsqueeze",
-    "flatten",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "broadcast_shapes",
+    "broadcast_tensors",
+    "broadcast_to",
     "cat",
+    "chunk",
+    "clone",
+    "column_stack",
     "concat",
     "concatenate",
+    "dstack",
+    "expand",
+    "expand_as",
+    "flatten",
+    "hstack",
+    "movedim",
+    "moveaxis",
+    "narrow",
+    "permute",
+    "reshape",
+    "row_stack",
+    "select",
+    "split",
+    "squeeze",
     "stack",
-    "clone",
+    "swapaxes",
+    "swapdims",
+    "tensor_split",
+    "transpose",
+    "unbind",
+    "unflatten",
+    "unsqueeze",
+    "vstack",
 ]
 
 
@@ -105,6 +133,8 @@ class Stack(Function):
 
 
 class Pad(Function):
+    """numpy-style constant padding (``Tensor.pad``); torch's ``F.pad`` is in ``ops/pad.py``."""
+
     def forward(self, a, pad_width, value):
         try:
             widths = np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (a.ndim, 2))
@@ -124,6 +154,19 @@ class Pad(Function):
         return f"pad: pad_width {params['pad_width']!r} does not fit shape {inputs[0].shape}: {err}"
 
 
+class Slice(Function):
+    """``a[index]`` for a basic index (ints, slices); the gradient fills that window."""
+
+    def forward(self, a, index):
+        self.shape, self.index = a.shape, index
+        return a[index]
+
+    def backward(self, g):
+        out = np.zeros(self.shape, dtype=g.dtype)
+        out[self.index] = g
+        return out
+
+
 class Clone(Function):
     def forward(self, a):
         return a.copy()
@@ -132,10 +175,78 @@ class Clone(Function):
         return g
 
 
-# --------------------------------------------------------------------------- functions
+# --------------------------------------------------------------------------- reshaping
+def _infer_shape(shape: tuple[int, ...], numel: int, op: str, in_shape: tuple) -> tuple:
+    """``shape`` with its -1 (if any) filled in, checked against ``numel`` as torch does."""
+    shown = "[" + ", ".join(str(s) for s in shape) + "]"
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    if len(unknown) > 1:
+        raise ShapeError(f"{op}: only one dimension can be inferred (shape {shape})")
+    for i, s in enumerate(shape):
+        if s < -1:
+            raise ShapeError(f"{op}: invalid shape dimension {s} at index {i} of shape {shown}")
+    known = math.prod(s for s in shape if s != -1)
+    if unknown:
+        if known == 0:
+            raise ShapeError(
+                f"{op}: cannot reshape tensor of 0 elements into shape {shown} because the "
+                "unspecified dimension size -1 can be any value and is ambiguous"
+            )
+        if numel % known == 0:
+            return tuple(numel // known if s == -1 else s for s in shape)
+    elif known == numel:
+        return shape
+    raise ShapeError(
+        f"{op}: shape '{shown}' is invalid for input of size {numel} "
+        f"(cannot reshape shape {in_shape} into {shape})"
+    )
+
+
 def reshape(input, *shape):
-    """The same elements in a new shape; one entry may be -1 (inferred)."""
-    return Reshape.apply(input, shape=shape_arg(shape))
+    """The same elements, in row-major order, in a new shape; one entry may be -1 (inferred
+    from the others)."""
+    target = _infer_shape(shape_arg(shape), input._data.size, "reshape", input.shape)
+    return Reshape.apply(input, shape=target)
+
+
+def view(input, *shape):
+    """``reshape`` (a copy here, never an alias); ``view(dtype)`` reinterprets the bytes as
+    another dtype of the same item size or one that divides the last dim (no gradient)."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
+        from tinygrad_opt.dtypes import to_dtype
+
+        arr = input._data
+        dt = to_dtype(shape[0])
+        if dt.itemsize != arr.dtype.itemsize and (
+            arr.ndim == 0 or (arr.shape[-1] * arr.dtype.itemsize) % dt.itemsize
+        ):
+            raise ShapeError(
+                f"view: cannot view a tensor of shape {input.shape} and dtype {arr.dtype} "
+                f"as {dt}: the last dim's bytes must divide into {dt.itemsize}-byte items"
+            )
+        return tensor_type()(np.ascontiguousarray(arr).view(dt))
+    target = _infer_shape(shape_arg(shape), input._data.size, "view", input.shape)
+    return Reshape.apply(input, shape=target)
+
+
+def unflatten(input, dim: int, sizes: Sequence[int]):
+    """Split dim ``dim`` into several of sizes ``sizes`` (one may be -1)."""
+    d = dim_index(dim, input.shape, "unflatten")
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise ShapeError("unflatten: sizes must be non-empty")
+    n = input.shape[d] if input.ndim else 1
+    if sizes.count(-1) > 1:
+        raise ShapeError(f"unflatten: only one dimension can be inferred (sizes {sizes})")
+    known = math.prod(s for s in sizes if s != -1)
+    if (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
+        shown = "[" + ", ".join(str(s) for s in sizes) + "]"
+        raise ShapeError(
+            f"unflatten: Provided sizes {shown} don't multiply up to the size of dim {dim} "
+            f"({n}) in the input tensor of shape {input.shape}"
+        )
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return Reshape.apply(input, shape=input.shape[:d] + sizes + input.shape[d + 1 :])
 
 
 def transpose(input, dim0: int = -2, dim1: int = -1):
@@ -163,6 +274,47 @@ def permute(input, *dims):
     return Permute.apply(input, order=tuple(dim_index(d, input.shape, "permute") for d in order))
 
 
+def movedim(input, source: int | Sequence[int], destination: int | Sequence[int]):
+    """Move dims ``source`` to positions ``destination``; the other dims keep their order."""
+    src = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
+    dst = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
+    if len(src) != len(dst):
+        raise ShapeError(
+            f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+            f"contain the same number of dims as destination ({list(dst)} dims)"
+        )
+    s = [dim_index(d, input.shape, "movedim") for d in src]
+    t = [dim_index(d, input.shape, "movedim") for d in dst]
+    for name, ds, given in (("source", s, src), ("destination", t, dst)):
+        if len(set(ds)) != len(ds):
+            raise ShapeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+    rest = iter(d for d in range(input.ndim) if d not in s)
+    placed = dict(zip(t, s))
+    order = tuple(placed[i] if i in placed else next(rest) for i in range(input.ndim))
+    return Permute.apply(input, order=order)
+
+
+moveaxis = movedim
+
+
+def broadcast_shapes(*shapes: Any) -> tuple[int, ...]:
+    """The shape that tensors of ``shapes`` broadcast to (torch's error when they cannot)."""
+    shapes = [(s,) if isinstance(s, (int, np.integer)) else tuple(s) for s in shapes]
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for s in shapes:
+        for i, n in enumerate(s, start=nd - len(s)):
+            if n == out[i] or n == 1:
+                continue
+            if out[i] != 1:
+                raise ShapeError(
+                    f"The size of tensor a ({out[i]}) must match the size of tensor b ({n}) at "
+                    f"non-singleton dimension {i} (shapes {', '.join(map(str, shapes))})"
+                )
+            out[i] = n
+    return tuple(out)
+
+
 def expand(input, *shape):
     """Broadcast to ``shape`` without copying; -1 keeps a dimension as it is."""
     target = shape_arg(shape)
@@ -175,11 +327,34 @@ def expand(input, *shape):
     full = tuple(
         input.shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(target)
     )
+    for i, n in enumerate(full):
+        if n < 0:
+            raise ShapeError(
+                f"expand: cannot expand shape {input.shape} to {target}: the expanded size "
+                f"of a new leading dim cannot be {n}"
+            )
+        if i >= lead and input.shape[i - lead] not in (1, n):
+            raise ShapeError(
+                f"expand: cannot expand shape {input.shape} to {target}: the expanded size "
+                f"({n}) must match the existing size ({input.shape[i - lead]}) at "
+                f"non-singleton dimension {i}"
+            )
     return Expand.apply(input, shape=full)
 
 
 def expand_as(input, other):
     return expand(input, other.shape)
+
+
+broadcast_to = expand
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape, as a tuple."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
 
 
 def expand_as_copy(src, like):
@@ -226,6 +401,7 @@ def numpy_pad(input, pad_width: Any, value: float = 0.0):
     return Pad.apply(input, pad_width=pad_width, value=value)
 
 
+# --------------------------------------------------------------------------- joining
 def _joinable(tensors: Sequence[Any], op: str) -> list:
     ts = list(tensors)
     if not ts:
@@ -251,6 +427,177 @@ def stack(tensors: Sequence[Any], dim: int | None = None, *, axis: int | None = 
     return Stack.apply(*ts, axis=dim_keyword(dim, axis, default=0))
 
 
+def _atleast(tensors: tuple, nd: int) -> Any:
+    single = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
+    ts = tuple(tensors[0]) if len(tensors) == 1 and not single else tensors
+    out = []
+    for t in ts:
+        if t.ndim >= nd:
+            out.append(t)
+        elif nd == 3 and t.ndim == 2:
+            out.append(t.reshape(t.shape + (1,)))
+        elif nd == 3 and t.ndim == 1:
+            out.append(t.reshape((1,) + t.shape + (1,)))
+        else:
+            out.append(t.reshape((1,) * (nd - t.ndim) + t.shape))
+    return out[0] if single else tuple(out)
+
+
+def atleast_1d(*tensors):
+    """0-d tensors as 1-D (shape (1,)); one tensor in, one out; several (or a list) give a
+    tuple."""
+    return _atleast(tensors, 1)
+
+
+def atleast_2d(*tensors):
+    """Tensors of fewer than 2 dims get leading dims of size 1: (n,) → (1, n)."""
+    return _atleast(tensors, 2)
+
+
+def atleast_3d(*tensors):
+    """Tensors of fewer than 3 dims as 3-D: (n,) → (1, n, 1), (m, n) → (m, n, 1)."""
+    return _atleast(tensors, 3)
+
+
+def hstack(tensors: Sequence[Any]):
+    """Join column-wise: along dim 1, or dim 0 for 1-D tensors (0-d ones count as 1-D)."""
+    ts = atleast_1d(list(tensors))
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Any]):
+    """Join row-wise: ``cat`` along dim 0 after making every tensor at least 2-D."""
+    return cat(atleast_2d(list(tensors)), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors: Sequence[Any]):
+    """Join depth-wise: ``cat`` along dim 2 after making every tensor at least 3-D."""
+    return cat(atleast_3d(list(tensors)), 2)
+
+
+def column_stack(tensors: Sequence[Any]):
+    """0-d and 1-D tensors become columns (n, 1); then ``hstack``."""
+    ts = [t.reshape(t._data.size, 1) if t.ndim <= 1 else t for t in tensors]
+    return hstack(ts)
+
+
+# --------------------------------------------------------------------------- cutting
+def _window(input, d: int, start: int, stop: int):
+    index = (slice(None),) * d + (slice(start, stop),)
+    return Slice.apply(input, index=index)
+
+
+def narrow(input, dim: int, start: Any, length: int):
+    """Elements ``start`` .. ``start + length - 1`` along ``dim`` (``start`` may be negative)."""
+    if input.ndim == 0:
+        raise DimError("narrow() cannot be applied to a 0-dim tensor.")
+    d = dim_index(dim, input.shape, "narrow")
+    n = input.shape[d]
+    start = int(start)
+    if not -n <= start <= n:
+        raise DimError(
+            f"narrow: start out of range (expected to be in range of [{-n}, {n}], but got {start})"
+        )
+    start = start + n if start < 0 else start
+    if length < 0:
+        raise ShapeError("narrow(): length must be non-negative.")
+    if start + length > n:
+        raise ShapeError(
+            f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
+            f"of dim {d} of shape {input.shape}."
+        )
+    return _window(input, d, start, start + length)
+
+
+def select(input, dim: int, index: Any):
+    """The slice at ``index`` along ``dim``, without that dim (``x.select(0, i)`` is ``x[i]``)."""
+    if input.ndim == 0:
+        raise DimError("select() cannot be applied to a 0-dim tensor.")
+    d = dim_index(dim, input.shape, "select")
+    n, i = input.shape[d], int(index)
+    if not -n <= i < n:
+        raise DimError(
+            f"select(): index {i} out of range for tensor of size {list(input.shape)} "
+            f"at dimension {d}"
+        )
+    return Slice.apply(input, index=(slice(None),) * d + (i % n,))
+
+
+def unbind(input, dim: int = 0):
+    """All slices along ``dim``, as a tuple (the dim removed)."""
+    d = dim_index(dim, input.shape, "unbind")
+    if input.ndim == 0:
+        raise DimError("unbind: Dimension specified as 0 but tensor has no dimensions")
+    return tuple(select(input, d, i) for i in range(input.shape[d]))
+
+
+def split(input, split_size_or_sections: int | Sequence[int], dim: int = 0):
+    """Cut along ``dim`` into pieces of ``split_size`` (the last may be smaller), or into
+    pieces of the listed sizes (which must add up to the dim's size)."""
+    d = dim_index(dim, input.shape, "split")
+    n = input.shape[d] if input.ndim else 1
+    if isinstance(split_size_or_sections, (int, np.integer)) or (
+        hasattr(split_size_or_sections, "ndim") and split_size_or_sections.ndim == 0
+    ):
+        size = int(split_size_or_sections)
+        if size < 0:
+            raise ShapeError(f"split expects split_size be non-negative, but got split_size={size}")
+        if size == 0 and n != 0:
+            raise ShapeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}"
+            )
+        count = max(-(-n // size), 1) if size else 1
+        sizes = [size] * (count - 1) + [n - size * (count - 1)]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes):
+            raise ShapeError(
+                f"split_with_sizes expects split_sizes have only non-negative entries, but "
+                f"got split_sizes={sizes}"
+            )
+        if sum(sizes) != n:
+            raise ShapeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's "
+                f"size at dimension {d}), but got split_sizes={sizes}"
+            )
+    edges = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    return tuple(_window(input, d, lo, hi) for lo, hi in zip(edges[:-1], edges[1:]))
+
+
+def chunk(input, chunks: int, dim: int = 0):
+    """Cut into ``chunks`` pieces of ``ceil(size / chunks)`` (fewer pieces when that size
+    already covers the dim; ``chunks`` empty pieces for an empty dim)."""
+    if chunks <= 0:
+        raise ShapeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = dim_index(dim, input.shape, "chunk")
+    n = input.shape[d] if input.ndim else 1
+    size = -(-n // chunks)
+    if n == 0:
+        return split(input, [0] * chunks, d)
+    return split(input, size, d)
+
+
+def tensor_split(input, indices_or_sections: int | Sequence[int], dim: int = 0):
+    """Cut into ``sections`` nearly equal pieces (the first ``n % sections`` one longer),
+    or at the listed indices (as ``numpy.array_split``)."""
+    d = dim_index(dim, input.shape, "tensor_split")
+    n = input.shape[d]
+    sec = indices_or_sections
+    if isinstance(sec, (int, np.integer)):
+        if sec <= 0:
+            raise ShapeError(f"number of sections must be larger than 0, got {sec}")
+        q, r = divmod(n, int(sec))
+        sizes = [q + 1] * r + [q] * (int(sec) - r)
+        edges = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    else:
+        cuts = [min(max(int(i) + (n if i < 0 else 0), 0), n) for i in sec]
+        edges = [0, *cuts, n]
+    return tuple(_window(input, d, lo, max(lo, hi)) for lo, hi in zip(edges[:-1], edges[1:]))
+
+
 def clone(input):
     """A copy with its own memory that stays in the graph."""
     return Clone.apply(input)
@@ -261,14 +608,24 @@ class ShapeMethods:
 
     __slots__ = ()
 
-    reshape = view = reshape
+    reshape = reshape
+    view = view
+    unflatten = unflatten
     transpose = swapaxes = swapdims = transpose
     permute = permute
+    movedim = moveaxis = movedim
     expand = expand
     expand_as = expand_as
+    broadcast_to = broadcast_to
     squeeze = squeeze
     unsqueeze = unsqueeze
     flatten = flatten
+    narrow = narrow
+    select = select
+    unbind = unbind
+    split = split
+    chunk = chunk
+    tensor_split = tensor_split
     pad = numpy_pad
 
     @property
@@ -279,13 +636,25 @@ class ShapeMethods:
     @property
     def mT(self):
         """The last two dims swapped (a batch of transposed matrices)."""
+        if self.ndim < 2:
+            raise ShapeError(
+                "tensor.mT is only supported on matrices or batches of matrices. "
+                f"Got {self.ndim}-D tensor."
+            )
         return transpose(self, -2, -1)
+
+    H = T  # real tensors: the conjugate transpose is the transpose
+    mH = mT
 
     def t(self):
         """Transpose of a tensor of at most 2 dims."""
         if self.ndim > 2:
-            raise DimError(f"t() expects a tensor with <= 2 dimensions, but got {self.ndim}-D")
+            raise DimError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
         return transpose(self, 0, -1) if self.ndim == 2 else self
+
+    def adjoint(self):
+        """The last two dims swapped (real tensors: no conjugation)."""
+        return self.mT
 
     def reshape_as(self, other):
         return reshape(self, other.shape)
