@@ -256,6 +256,10 @@ def index_select(input, dim: int, index: Any):
             f"shape {input.shape})"
         )
     if input.ndim == 0:  # torch: a 0-d result for a one-element index
+        if idx.size > 1:
+            raise ShapeError(
+                f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)"
+            )
         out = GetItem.apply(input.reshape(1), index=idx)
         return out.reshape(()) if idx.size == 1 else out
     return GetItem.apply(input, index=(slice(None),) * d + (idx,))
@@ -316,6 +320,8 @@ def take_along_dim(input, indices: Any, dim: int | None = None):
     idx = indices if isinstance(indices, T) else T(np.asarray(indices))
     if dim is None:
         return gather(input.reshape(-1), 0, idx.reshape(-1))
+    if input.ndim == 0:
+        raise DimError("take_along_dim: Dimension specified as 0 but tensor has no dimensions")
     d = dim_index(dim, input.shape, "take_along_dim")
     if idx.ndim != input.ndim:
         raise ShapeError(

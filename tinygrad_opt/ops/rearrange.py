@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_opt.autograd.function import Function, tensor_type
 from tinygrad_opt.dtypes import int64
-from tinygrad_opt.errors import DTypeError, ShapeError
+from tinygrad_opt.errors import DimError, DTypeError, ShapeError
 from tinygrad_opt.ops.common import dim_index, shape_arg
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
@@ -159,6 +159,8 @@ def repeat_interleave(input, repeats: Any = None, dim: int | None = None, *, out
     if dim is None:
         input = input.reshape(-1)
         dim = 0
+    elif input.ndim == 0:
+        raise DimError(f"repeat_interleave: dim {dim} given for a 0-d tensor (use dim=None)")
     d = dim_index(dim, input.shape, "repeat_interleave")
     n = input.shape[d] if input.ndim else 1
     counts = _counts(repeats, n)
@@ -168,8 +170,6 @@ def repeat_interleave(input, repeats: Any = None, dim: int | None = None, *, out
             f"repeat_interleave: output_size {output_size} does not match the repeated "
             f"size {index.size}"
         )
-    if input.ndim == 0:
-        input = input.reshape(1)
     return index_select(input, d, T(index))
 
 
@@ -214,7 +214,8 @@ def _dims(dims: tuple, shape: tuple, op: str) -> tuple[int, ...]:
 
 def flip(input, *dims):
     """Reverse the order of elements along each of ``dims``."""
-    return Flip.apply(input, dims=_dims(dims, input.shape, "flip"))
+    axes = _dims(dims, input.shape, "flip")
+    return Flip.apply(input, dims=axes if input.ndim else ())
 
 
 def fliplr(input):
@@ -244,9 +245,9 @@ def roll(input, shifts: int | Sequence[int], dims: int | Sequence[int] | None = 
         raise ShapeError(
             f"roll: shifts and dimensions must align. shifts: {len(sh)}, dims:{len(ds)}"
         )
-    axes = tuple(dim_index(d, input.shape, "roll") for d in ds)
     if input.ndim == 0:
-        return Roll.apply(input, shifts=0, dims=None)
+        raise DimError(f"roll: Dimension specified as {ds[0]} but tensor has no dimensions")
+    axes = tuple(dim_index(d, input.shape, "roll") for d in ds)
     return Roll.apply(input, shifts=tuple(int(s) for s in sh), dims=axes)
 
 

@@ -231,6 +231,8 @@ def view(input, *shape):
 
 def unflatten(input, dim: int, sizes: Sequence[int]):
     """Split dim ``dim`` into several of sizes ``sizes`` (one may be -1)."""
+    if input.ndim == 0:
+        raise DimError("unflatten: Dimension specified as 0 but tensor has no dimensions")
     d = dim_index(dim, input.shape, "unflatten")
     sizes = tuple(int(s) for s in sizes)
     if not sizes:
@@ -537,8 +539,10 @@ def unbind(input, dim: int = 0):
 def split(input, split_size_or_sections: int | Sequence[int], dim: int = 0):
     """Cut along ``dim`` into pieces of ``split_size`` (the last may be smaller), or into
     pieces of the listed sizes (which must add up to the dim's size)."""
+    if input.ndim == 0:
+        raise ShapeError("split expects at least a 1-dimensional tensor")
     d = dim_index(dim, input.shape, "split")
-    n = input.shape[d] if input.ndim else 1
+    n = input.shape[d]
     if isinstance(split_size_or_sections, (int, np.integer)) or (
         hasattr(split_size_or_sections, "ndim") and split_size_or_sections.ndim == 0
     ):
@@ -572,8 +576,10 @@ def chunk(input, chunks: int, dim: int = 0):
     already covers the dim; ``chunks`` empty pieces for an empty dim)."""
     if chunks <= 0:
         raise ShapeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if input.ndim == 0:
+        raise ShapeError("chunk expects at least a 1-dimensional tensor")
     d = dim_index(dim, input.shape, "chunk")
-    n = input.shape[d] if input.ndim else 1
+    n = input.shape[d]
     size = -(-n // chunks)
     if n == 0:
         return split(input, [0] * chunks, d)
@@ -583,6 +589,10 @@ def chunk(input, chunks: int, dim: int = 0):
 def tensor_split(input, indices_or_sections: int | Sequence[int], dim: int = 0):
     """Cut into ``sections`` nearly equal pieces (the first ``n % sections`` one longer),
     or at the listed indices (as ``numpy.array_split``)."""
+    if input.ndim == 0:
+        raise ShapeError(
+            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims"
+        )
     d = dim_index(dim, input.shape, "tensor_split")
     n = input.shape[d]
     sec = indices_or_sections
