@@ -446,17 +446,17 @@ def test_cross_entropy_large_logits_and_layouts(reduction):
     y = torch.from_numpy(labels)
     x = rand(0, (4, 3)) * 1e4
     compare(
-        lambda t: F.cross_entropy(t, labels, reduction),
+        lambda t: F.cross_entropy(t, labels, reduction=reduction),
         lambda t: TF.cross_entropy(t, y, reduction=reduction),
         x,
     )
     compare(  # a non-contiguous (transposed) logits view
-        lambda t: F.cross_entropy(t.T, labels, reduction),
+        lambda t: F.cross_entropy(t.T, labels, reduction=reduction),
         lambda t: TF.cross_entropy(t.T, y, reduction=reduction),
         x.T.copy(),
     )
     compare(
-        lambda t: F.cross_entropy(t, [0], reduction),
+        lambda t: F.cross_entropy(t, [0], reduction=reduction),
         lambda t: TF.cross_entropy(t, torch.tensor([0]), reduction=reduction),
         [[0.0, -INF, 1.0]],
     )

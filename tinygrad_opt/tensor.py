@@ -479,12 +479,21 @@ class Tensor(
         self._version += 1
         return self
 
+    def _inplace(self, compute: Any) -> Tensor:
+        """Run ``compute(old)`` on a stand-in for this tensor's current value, then make the
+        result this tensor's value (see :meth:`_assign`). The stand-in keeps the old value's
+        place in the graph, so the gradient reaches what this tensor was computed from."""
+        old = Tensor.__new__(Tensor)
+        old._data, old._ctx, old._rg, old._version = self._data, self._ctx, self._rg, self._version
+        old.grad, old.name = None, self.name
+        return self._assign(compute(old))
+
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._assign(_ix.index_put(self, index, value))
+        self._inplace(lambda old: _ix.index_put(old, index, value))
 
     def copy_(self, src: Any) -> Tensor:
         src = lift(src, self)
-        return self._assign(_sh.expand_as_copy(src, self))
+        return self._inplace(lambda old: _sh.expand_as_copy(src, old))
 
     def zero_(self) -> Tensor:
         with no_grad():
@@ -495,27 +504,27 @@ class Tensor(
             return self._assign(Tensor(np.full(self.shape, value, dtype=self.dtype)))
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self._assign(self.add(other, alpha=alpha))
+        return self._inplace(lambda old: old.add(other, alpha=alpha))
 
     def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self._assign(self.sub(other, alpha=alpha))
+        return self._inplace(lambda old: old.sub(other, alpha=alpha))
 
     def mul_(self, other: Any) -> Tensor:
-        return self._assign(self * other)
+        return self._inplace(lambda old: old * other)
 
     def div_(self, other: Any) -> Tensor:
-        return self._assign(self / other)
+        return self._inplace(lambda old: old / other)
 
     def pow_(self, other: Any) -> Tensor:
-        return self._assign(self**other)
+        return self._inplace(lambda old: old**other)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        return self._assign(self.clamp(min, max))
+        return self._inplace(lambda old: old.clamp(min, max))
 
     clip_ = clamp_
 
     def neg_(self) -> Tensor:
-        return self._assign(-self)
+        return self._inplace(lambda old: -old)
 
     def __iadd__(self, other: Any) -> Tensor:
         return self.add_(other)

@@ -110,7 +110,10 @@ class Cat(Function):
         shapes = ", ".join(str(t.shape) for t in inputs)
         axis, nd = params["axis"], inputs[0].ndim
         if not -nd <= axis < nd:
-            return f"cat: axis {axis} is out of range for input shapes {shapes}"
+            return (
+                f"cat: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
+                f"but got {axis}) for input shapes {shapes}"
+            )
         return f"cat: shapes {shapes} do not match outside axis {axis}"
 
 
@@ -128,7 +131,10 @@ class Stack(Function):
         shapes = ", ".join(str(t.shape) for t in inputs)
         if len({t.shape for t in inputs}) == 1:
             axis, nd = params["axis"], inputs[0].ndim + 1
-            return f"stack: axis {axis} is out of range for {nd}-D results (shapes {shapes})"
+            return (
+                f"stack: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
+                f"but got {axis}) for {nd}-D results of input shapes {shapes}"
+            )
         return f"stack: all shapes must be equal, got {shapes}"
 
 
