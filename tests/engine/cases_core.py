@@ -101,7 +101,12 @@ CASES = [
         "std_dim_keep", lambda x: x.std(0, keepdim=True), lambda x: x.std(0, keepdim=True), [(3, 4)]
     ),
     Case("softmax_dim0", lambda x: x.softmax(0), lambda x: x.softmax(0), [(3, 4)]),
-    Case("transpose_neg_first", lambda x: x.transpose(-1, 0), lambda x: x.transpose(-1, 0), [(2, 3, 4)]),
+    Case(
+        "transpose_neg_first",
+        lambda x: x.transpose(-1, 0),
+        lambda x: x.transpose(-1, 0),
+        [(2, 3, 4)],
+    ),
     Case("squeeze_noop_dim", lambda x: x.squeeze(0), lambda x: x.squeeze(0), [(2, 1, 3)]),
     Case("squeeze_dims", lambda x: x.squeeze((1, 3)), lambda x: x.squeeze((1, 3)), [(2, 1, 3, 1)]),
     Case(

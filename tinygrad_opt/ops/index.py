@@ -139,8 +139,8 @@ def _index_part(part: Any) -> Any:
         return np.asarray(bool(part))  # True adds a dim of 1, False one of 0 (numpy too)
     if isinstance(part, (float, np.floating)):
         raise DimError(
-            f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
-            f"Variables are valid indices (got float {part!r})"
+            f"a float ({part!r}) cannot index a tensor: only integers, slices (`:`), "
+            "ellipsis (`...`), None and long or byte Variables are valid indices"
         )
     if part is None or part is Ellipsis or isinstance(part, (slice, int, np.integer)):
         return part
@@ -245,12 +245,13 @@ def _index_vector(index: Any, op: str) -> np.ndarray:
 
 
 def index_select(input, dim: int, index: Any):
-    """The slices ``index[0], index[1], ...`` along ``dim`` (``index``: 1-D integers)."""
+    """The slices ``index[0], index[1], ...`` along ``dim`` (``index``: 1-D integers in
+    ``[0, size)``; negative ones are errors, as torch)."""
     d = dim_index(dim, input.shape, "index_select")
     idx = _index_vector(index, "index_select")
     n = input.shape[d] if input.ndim else 1
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        bad = idx[(idx < -n) | (idx >= n)][0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx[(idx < 0) | (idx >= n)][0]
         raise DimError(
             f"index_select: index out of range in self (index {bad} for dim {d} of size {n}, "
             f"shape {input.shape})"
@@ -381,4 +382,5 @@ class IndexMethods:
 
     def index_put_(self, indices: tuple, values: Any, accumulate: bool = False):
         """In-place :meth:`index_put`."""
-        return self._assign(index_put(self, _tensor_indices(indices), values, accumulate))
+        where = _tensor_indices(indices)
+        return self._inplace(lambda old: index_put(old, where, values, accumulate))

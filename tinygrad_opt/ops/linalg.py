@@ -381,7 +381,8 @@ class _EinsumPlan:
                         f"einsum(): operands do not broadcast: subscript {shown} has size "
                         f"{size[lab]} and {n} (shapes {', '.join(map(str, shapes))})"
                     )
-                size[lab] = max(size.get(lab, 1), n)
+                if size.get(lab, 1) == 1:  # a size-1 dim takes the other's size (even 0)
+                    size[lab] = n
         self.size = size
         # dims of size 1 where the label is longer elsewhere are squeezed (broadcast)
         self.squeeze = [

@@ -345,7 +345,7 @@ class RearrangeMethods:
     diag_embed = diag_embed
 
     def tril_(self, diagonal: int = 0):
-        return self._assign(tril(self, diagonal))
+        return self._inplace(lambda old: tril(old, diagonal))
 
     def triu_(self, diagonal: int = 0):
-        return self._assign(triu(self, diagonal))
+        return self._inplace(lambda old: triu(old, diagonal))

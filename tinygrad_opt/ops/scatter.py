@@ -69,7 +69,7 @@ class Scatter(Function):
     (every src element, even one a later duplicate overwrote, as torch)."""
 
     def forward(self, a, src, index, dim):
-        self.grid, self.src_shape = _grid(index, dim), src.shape
+        self.grid, self.src_shape, self.block = _grid(index, dim), src.shape, _block(index.shape)
         out = a.copy()
         out[self.grid] = src[_block(index.shape)]
         return out
@@ -81,7 +81,7 @@ class Scatter(Function):
             ga[self.grid] = 0
         if self.needs_grad[1]:
             gs = np.zeros(self.src_shape, dtype=g.dtype)
-            gs[_block(self.grid[0].shape)] = g[self.grid]
+            gs[self.block] = g[self.grid]
         return ga, gs
 
 
@@ -127,7 +127,7 @@ class ScatterReduce(Function):
     With ``include_self=False`` the written places of ``a`` get no gradient."""
 
     def forward(self, a, src, index, dim, reduce, include_self):
-        self.grid, self.src_shape = _grid(index, dim), src.shape
+        self.grid, self.src_shape, self.block = _grid(index, dim), src.shape, _block(index.shape)
         self.reduce, self.include_self = reduce, include_self
         s = src[_block(index.shape)]
         out, self.count = _reduce_into(a, s, self.grid, reduce, include_self)
@@ -162,7 +162,7 @@ class ScatterReduce(Function):
             ga = np.array(ga, copy=True)
             ga[grid] = 0
         gs = np.zeros(self.src_shape, dtype=g.dtype)
-        gs[_block(grid[0].shape)] = gsb
+        gs[self.block] = gsb
         return ga, gs
 
 
@@ -223,7 +223,7 @@ def gather(input, dim: int, index: Any, *, sparse_grad: bool = False):
     ``out[i][j] = input[index[i][j]][j]`` for ``dim=0``. The result has ``index``'s shape."""
     d, idx = _index_of(input, dim, index, "gather")
     out = Gather.apply(_flat(input), index=idx, dim=d)
-    return out.reshape(idx.shape) if input.ndim == 0 else out
+    return out.reshape(np.shape(index)) if input.ndim == 0 else out
 
 
 def _src_tensor(input, src: Any, value: Any, idx: np.ndarray, op: str):
@@ -300,8 +300,8 @@ def _slice_index(input, dim: int, index: Any, op: str, source_shape: tuple | Non
     d = dim_index(dim, input.shape, op)
     idx = _index_vector(index, op)
     n = input.shape[d] if input.ndim else 1
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        bad = idx[(idx < -n) | (idx >= n)][0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx[(idx < 0) | (idx >= n)][0]
         raise DimError(f"{op}: index out of range in self (index {bad}, size {n} of dim {d})")
     if source_shape is not None:
         src_n = source_shape[d] if len(source_shape) > d else 1
@@ -350,21 +350,21 @@ class ScatterMethods:
     index_fill = index_fill
 
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
-        return self._assign(scatter(self, dim, index, src, value=value, reduce=reduce))
+        return self._inplace(lambda old: scatter(old, dim, index, src, value=value, reduce=reduce))
 
     def scatter_add_(self, dim, index, src):
-        return self._assign(scatter_add(self, dim, index, src))
+        return self._inplace(lambda old: scatter_add(old, dim, index, src))
 
     def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
-        return self._assign(
-            scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
-        )  # noqa: E501
+        return self._inplace(
+            lambda old: scatter_reduce(old, dim, index, src, reduce, include_self=include_self)
+        )
 
     def index_add_(self, dim, index, source, *, alpha=1):
-        return self._assign(index_add(self, dim, index, source, alpha=alpha))
+        return self._inplace(lambda old: index_add(old, dim, index, source, alpha=alpha))
 
     def index_copy_(self, dim, index, source):
-        return self._assign(index_copy(self, dim, index, source))
+        return self._inplace(lambda old: index_copy(old, dim, index, source))
 
     def index_fill_(self, dim, index, value):
-        return self._assign(index_fill(self, dim, index, value))
+        return self._inplace(lambda old: index_fill(old, dim, index, value))
