@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.autograd.function import Function
-from tinygrad_opt.errors import ShapeError
+from tinygrad_opt.errors import DimError, ShapeError
 from tinygrad_opt.ops.common import dim_index
 
 __all__: list[str] = []  # F.unfold / F.fold live in nn.functional; Tensor.unfold is a method
@@ -162,8 +162,8 @@ def unfold2d(
 ):  # F.unfold
     """torch's ``F.unfold`` (im2col): (N, C, H, W) → (N, C·kh·kw, L), L = oh·ow block
     positions; a 3-D (C, H, W) input gives (C·kh·kw, L)."""
-    if input.ndim not in (3, 4):
-        raise ShapeError(
+    if input.ndim not in (3, 4):  # torch raises an IndexError here
+        raise DimError(
             f"unfold: Expected 3D or 4D (batch mode) tensor for input, got shape {input.shape}"
         )
     x = input if input.ndim == 4 else input.reshape((1,) + input.shape)
