@@ -350,3 +350,12 @@ def test_meshgrid_like_expand_results_are_broadcast_views_of_one_value():
     out = a.broadcast_to(3, 2)
     out.sum().backward()
     np.testing.assert_array_equal(a.grad, [3.0, 3.0])
+
+
+def test_float_repeats_are_refused_as_torch_does():
+    check_ours(
+        "ri_float",
+        lambda M: M.zeros(2).repeat_interleave(M.tensor([1.0, 2.0]), 0),
+        NotImplementedError,
+        ["integer"],
+    )

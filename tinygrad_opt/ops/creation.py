@@ -81,9 +81,14 @@ def _rng(rng: Any, generator: Any) -> np.random.Generator:
     return np.random.default_rng(generator if rng is None else rng)
 
 
+class DTypeNotImplemented(DTypeError, NotImplementedError):
+    """An op has no kernel for this dtype: torch raises ``NotImplementedError`` there
+    (e.g. ``rand`` of int64); this is also our :class:`DTypeError`."""
+
+
 def _floating(dtype: np.dtype, op: str) -> np.dtype:
     if dtype.kind != "f":
-        raise DTypeError(f"{op}: needs a floating dtype, got {dtype}")
+        raise DTypeNotImplemented(f"{op}: needs a floating dtype, got {dtype}")
     return dtype
 
 
@@ -240,6 +245,47 @@ def arange(
     return _make(_arange_values(float(start), float(step), n, d), requires_grad)
 
 
+def _fused(a: np.ndarray, p: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a + p`` rounded once to ``dtype``, as a fused multiply-add gives it, for ``a`` and
+    ``p`` exact in float64 (``p`` a product of a ``dtype`` value and a small integer).
+
+    Rounding the float64 sum to ``dtype`` rounds twice; that differs from rounding once
+    only when the float64 sum lands exactly halfway between two ``dtype`` values while
+    the part it dropped (``err``, recovered exactly by the two-sum trick) was not zero:
+    then ``err`` decides the side."""
+    a, p = np.float64(a), np.asarray(p, dtype=np.float64)
+    s = a + p
+    bb = s - a
+    err = (a - (s - bb)) + (p - bb)
+    f = s.astype(dtype)
+    f64 = f.astype(np.float64)
+    away = np.where(f64 > s, -np.inf, np.inf).astype(dtype)
+    other = np.nextafter(f, away)
+    o64 = other.astype(np.float64)
+    tie = (f64 - s) == -(o64 - s)
+    fix = tie & (err != 0) & (np.sign(o64 - s) == np.sign(err))
+    return np.where(fix, other, f)
+
+
+def _fma64(a: float, b: np.ndarray, c: float) -> np.ndarray:
+    """``a·b + c`` in float64 with (nearly) one rounding, as a fused multiply-add: the
+    product's rounding error (Dekker's split) and the sum's (two-sum) are added back."""
+    b = np.asarray(b, dtype=np.float64)
+    p = a * b
+
+    def split(x):
+        big = 134217729.0 * x  # 2**27 + 1
+        hi = big - (big - x)
+        return hi, x - hi
+
+    (ah, al), (bh, bl) = split(np.float64(a)), split(b)
+    err_p = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    s = c + p
+    bb = s - c
+    err_s = (c - (s - bb)) + (p - bb)
+    return s + (err_s + err_p)
+
+
 def _linspace_values(start: float, end: float, steps: int, dtype: np.dtype) -> np.ndarray:
     """torch's CPU linspace: the first half counts up from ``start``, the second half down
     from ``end`` (so both ends are exact), with ``step = (end - start) / (steps - 1)``.
@@ -247,16 +293,19 @@ def _linspace_values(start: float, end: float, steps: int, dtype: np.dtype) -> n
     integers work in double and truncate."""
     i = np.arange(steps)
     if steps == 1:
-        return np.asarray([start]).astype(dtype)
+        return np.asarray([int(start) if dtype.kind in "iu" else start]).astype(dtype)
     if dtype.kind == "f":
         t = dtype.type
         s, e = t(start), t(end)
         step = np.float64(t((e - s) / t(steps - 1)))
-        up = np.float64(s) + step * i
-        down = np.float64(e) - step * (steps - 1 - i)
-    else:
-        step = (float(end) - float(start)) / (steps - 1)
-        up, down = start + step * i, end - step * (steps - 1 - i)
+        with np.errstate(over="ignore", invalid="ignore"):
+            up = _fused(s, step * i, dtype)
+            down = _fused(e, -step * (steps - 1 - i), dtype)
+    else:  # the bounds are truncated to integers first
+        start, end = int(start), int(end)
+        step = (end - start) / (steps - 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            up, down = _fma64(step, i, start), _fma64(-step, steps - 1 - i, end)
     return np.where(i < steps // 2, up, down).astype(dtype)
 
 

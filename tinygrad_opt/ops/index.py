@@ -144,7 +144,7 @@ def _index_part(part: Any) -> Any:
         )
     if part is None or part is Ellipsis or isinstance(part, (slice, int, np.integer)):
         return part
-    raise DimError(
+    raise TypeError(
         "only integers, slices (`:`), ellipsis (`...`), None and integer or bool tensors "
         f"are valid indices (got {type(part).__name__})"
     )
@@ -154,17 +154,31 @@ def _is_int(p: Any) -> bool:
     return isinstance(p, (int, np.integer)) and not isinstance(p, bool)
 
 
-def normalize_index(index: Any) -> tuple[Any, Any]:
+def _dims_used(p: Any) -> int:
+    if p is None or p is Ellipsis:
+        return 0
+    return p.ndim if isinstance(p, np.ndarray) and p.dtype == np.bool_ else 1
+
+
+def normalize_index(index: Any, ndim: int | None = None) -> tuple[Any, Any]:
     """Tensors and lists inside ``index`` as numpy arrays, checked; returns one index, or
     two to apply one after the other when ints mix with advanced parts.
 
     torch applies a plain int first (it selects), numpy treats it as one more advanced
     index: ``x[0, :, [1, 2]]`` of a (3, 4, 5) tensor is (4, 2) in torch and (2, 4) in
-    numpy. Applying the ints first, then the rest, gives torch's result.
+    numpy. Applying the ints first, then the rest, gives torch's result. With ``ndim``
+    (the indexed tensor's), ``...`` becomes explicit slices when advanced parts are
+    present: an ``...`` that stands for no dims does not separate two advanced parts in
+    torch, while numpy would move their dims to the front.
     """
     parts = index if isinstance(index, tuple) else (index,)
     parts = tuple(_index_part(p) for p in parts)
     has_adv = any(isinstance(p, np.ndarray) for p in parts)
+    if has_adv and ndim is not None and any(p is Ellipsis for p in parts):
+        at = next(i for i, p in enumerate(parts) if p is Ellipsis)
+        fill = max(ndim - sum(_dims_used(p) for p in parts), 0)
+        parts = parts[:at] + (slice(None),) * fill + parts[at + 1 :]
+        index = parts
     if not (has_adv and any(_is_int(p) for p in parts)):
         return (parts if isinstance(index, tuple) else parts[0]), None
     first, second = [], []
@@ -186,7 +200,7 @@ def normalize_index(index: Any) -> tuple[Any, Any]:
 
 def getitem(input, index: Any):
     """``input[index]`` with torch's rules (bool masks, integer tensors, slices, None, ...)."""
-    first, second = normalize_index(index)
+    first, second = normalize_index(index, input.ndim)
     out = GetItem.apply(input, index=first)
     return out if second is None else GetItem.apply(out, index=second)
 
@@ -195,7 +209,7 @@ def index_put(input, index: Any, value: Any, accumulate: bool = False):
     """A copy of ``input`` with ``[index]`` set to ``value`` (``accumulate``: increased by
     it); this is the value of ``t[index] = v``. ``value`` broadcasts to the indexed shape
     and takes ``input``'s dtype."""
-    first, second = normalize_index(index)
+    first, second = normalize_index(index, input.ndim)
     if second is not None:  # x[0, idx] = v: write through the window x[0]
         inner = GetItem.apply(input, index=first)
         return index_put(input, first, index_put(inner, second, value, accumulate))

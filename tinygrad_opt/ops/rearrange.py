@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_opt.autograd.function import Function, tensor_type
 from tinygrad_opt.dtypes import int64
-from tinygrad_opt.errors import DimError, DTypeError, ShapeError
+from tinygrad_opt.errors import DimError, ShapeError
 from tinygrad_opt.ops.common import dim_index, shape_arg
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
@@ -182,7 +182,11 @@ def _counts(repeats: Any, n: int | None) -> np.ndarray:
         return np.full(n, int(repeats), dtype=int64)
     arr = repeats._data if isinstance(repeats, T) else np.asarray(repeats)
     if arr.dtype.kind not in "iu":
-        raise DTypeError(f"repeat_interleave: repeats must be an integer tensor, got {arr.dtype}")
+        from tinygrad_opt.ops.creation import DTypeNotImplemented
+
+        raise DTypeNotImplemented(
+            f"repeat_interleave: repeats must be an integer tensor, got {arr.dtype}"
+        )
     if arr.ndim > 1:
         raise ShapeError(
             f"repeat_interleave: repeats must be 0-dim or 1-dim tensor, got shape {arr.shape}"
