@@ -114,6 +114,26 @@ def _index_put(M, x, v, accumulate):
 
 
 CASES = [
+    both("masked_fill", lambda M, x, m: x.masked_fill(m, -1.5), [(3, 4), ((3, 4), "bool")]),
+    both("masked_fill_bcast", lambda M, x, m: M.masked_fill(x, m, 2), [(3, 4), ((4,), "bool")]),
+    both(
+        "masked_fill_bcast_input", lambda M, x, m: x.masked_fill(m, 2.0), [(4,), ((2, 4), "bool")]
+    ),
+    both(
+        "masked_fill_tensor_value",
+        lambda M, x, m, v: x.masked_fill(m, v),
+        [(3, 4), ((3, 1), "bool"), ()],
+    ),
+    both(
+        "masked_fill_long",
+        lambda M, x, m: x.masked_fill(m, 2.7),
+        [((3, 4), "long5"), ((3, 4), "bool")],
+    ),
+    both(
+        "masked_fill_inplace",
+        lambda M, x, m: x.clone().masked_fill_(m, 0.0),
+        [(3, 4), ((4,), "bool")],
+    ),
     *(_getitem_case(n, b) for n, b in GETITEM),
     both("getitem_long_input", lambda M, x: x[M.tensor([1, 0]), 1:], [((3, 4), "long5")]),
     both("getitem_bool_input", lambda M, x: x[..., M.tensor([2, 0])], [((3, 4), "bool")]),

@@ -63,6 +63,8 @@ CASES = [
     method("unflatten_neg_dim", lambda x: x.unflatten(-1, (2, 2, 1)), [(3, 4)]),
     both("unflatten_fn", lambda M, x: M.unflatten(x, 0, (3, 1)), [((3, 2), "bool")]),
     method("flatten_mid", lambda x: x.flatten(1, 2), [(2, 3, 4, 2)]),
+    method("ravel", lambda x: x.ravel(), [(2, 3, 4)]),
+    both("ravel_fn_0d", lambda M, x: M.ravel(x), [()]),
     # movedim / transpose family
     method("movedim_int", lambda x: x.movedim(0, -1), [(2, 3, 4)]),
     method("movedim_tuple", lambda x: x.movedim((0, 1), (2, 0)), [(2, 3, 4)]),

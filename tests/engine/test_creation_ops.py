@@ -31,19 +31,19 @@ ERRORS = [
         lambda M: M.meshgrid(M.zeros(2), indexing="ab"),
         ShapeError,
         ['"xy" or "ij"', "ab"],
-    ),  # noqa: E501
+    ),
     (
         "meshgrid_dtypes",
         lambda M: M.meshgrid(M.zeros(2), M.zeros(3, dtype=M.float64), indexing="ij"),
         DTypeError,
         ["same dtype"],
-    ),  # noqa: E501
+    ),
     (
         "meshgrid_2d",
         lambda M: M.meshgrid(M.zeros(2, 2), M.zeros(3), indexing="ij"),
         ShapeError,
         ["0D or 1D"],
-    ),  # noqa: E501
+    ),
     ("meshgrid_empty", lambda M: M.meshgrid(indexing="ij"), ShapeError, ["non-empty"]),
     ("from_numpy_list", lambda M: M.from_numpy([1, 2]), TypeError, ["np.ndarray", "list"]),
     (
@@ -51,7 +51,7 @@ ERRORS = [
         lambda M: M.from_numpy(np.zeros(2, np.complex64)),
         TypeError,
         ["complex64"],
-    ),  # noqa: E501
+    ),
 ]
 
 

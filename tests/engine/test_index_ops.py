@@ -47,171 +47,189 @@ ERRORS = [
         lambda M: _x(M, 3, 4)[M.tensor([0, 1]), M.tensor([0, 1, 2])],
         DimError,
         ["shape mismatch"],
-    ),  # noqa: E501
+    ),
     ("bad_type", lambda M: _x(M, 3, 4)["a"], TypeError, ["str"]),
     (
         "setitem_shape",
         lambda M: _setitem(M, lambda M: 0, lambda M: M.ones(5)),
         ShapeError,
         ["(5,)"],
-    ),  # noqa: E501
+    ),
     (
         "setitem_bounds",
         lambda M: _setitem(M, lambda M: (M.tensor([3]),), 1.0),
         DimError,
         ["3", "size 3"],
-    ),  # noqa: E501
+    ),
     ("setitem_float", lambda M: _setitem(M, lambda M: 0.5, 1.0), DimError, ["float"]),
     (
         "index_put_float",
         lambda M: _x(M, 3, 4).index_put((M.tensor([0.0]),), M.tensor(1.0)),
         DimError,
         ["long, int"],
-    ),  # noqa: E501
+    ),
     # gather / scatter
     (
         "gather_bounds",
         lambda M: _x(M, 3, 4).gather(0, M.tensor([[5]])),
         DimError,
         ["index 5", "dimension 0", "size 3"],
-    ),  # noqa: E501
+    ),
     ("gather_negative", lambda M: _x(M, 3, 4).gather(0, M.tensor([[-1]])), DimError, ["-1"]),
     (
         "gather_ndim",
         lambda M: _x(M, 3, 4).gather(0, M.tensor([0])),
         ShapeError,
         ["same number of dimensions"],
-    ),  # noqa: E501
+    ),
     (
         "gather_size",
         lambda M: _x(M, 3, 4).gather(0, M.zeros(1, 5, dtype=M.int64)),
         ShapeError,
         ["dimension 1", "[1, 5]", "[3, 4]"],
-    ),  # noqa: E501
+    ),
     ("gather_float_index", lambda M: _x(M, 3, 4).gather(0, M.zeros(1, 1)), DTypeError, ["int64"]),
     (
         "gather_dim",
         lambda M: _x(M, 3, 4).gather(2, M.zeros(1, 1, dtype=M.int64)),
         DimError,
         ["out of range"],
-    ),  # noqa: E501
+    ),
     (
         "scatter_dtype",
         lambda M: _x(M, 3, 4).scatter(0, M.tensor([[1]]), M.zeros(1, 1, dtype=M.float64)),
         DTypeError,
         ["dtype"],
-    ),  # noqa: E501
+    ),
     (
         "scatter_src_small",
         lambda M: _x(M, 3, 4).scatter(0, M.tensor([[1, 2]]), M.zeros(1, 1)),
         ShapeError,
         ["[1, 2]", "src [1, 1]"],
-    ),  # noqa: E501
+    ),
     (
         "scatter_bounds",
         lambda M: _x(M, 3, 4).scatter(1, M.tensor([[4]]), 1.0),
         DimError,
         ["4", "size 4"],
-    ),  # noqa: E501
+    ),
     (
         "scatter_reduce_arg",
         lambda M: _x(M, 3, 4).scatter(0, M.tensor([[1]]), M.ones(1, 1), reduce="mean"),
         ShapeError,
         ["add or multiply"],
-    ),  # noqa: E501
+    ),
     (
         "scatter_reduce_name",
         lambda M: _x(M, 3, 4).scatter_reduce(0, M.tensor([[1]]), M.ones(1, 1), "add"),
         ShapeError,
         ["sum, prod, mean, amax or amin"],
-    ),  # noqa: E501
+    ),
     (
         "scatter_add_shape",
         lambda M: _x(M, 3, 4).scatter_add(0, M.zeros(2, 2, dtype=M.int64), M.ones(1, 2)),
         ShapeError,
         ["src"],
-    ),  # noqa: E501
+    ),
     # index_select and friends
     (
         "index_select_bounds",
         lambda M: M.zeros(3).index_select(0, M.tensor([3])),
         DimError,
         ["out of range"],
-    ),  # noqa: E501
+    ),
     (
         "index_select_negative",
         lambda M: M.zeros(3).index_select(0, M.tensor([-1])),
         (DimError, RuntimeError),
         ["-1"],
-    ),  # noqa: E501
+    ),
     (
         "index_select_2d",
         lambda M: M.zeros(3).index_select(0, M.tensor([[0]])),
         DimError,
         ["vector"],
-    ),  # noqa: E501
+    ),
     (
         "index_select_float",
         lambda M: M.zeros(3).index_select(0, M.tensor([0.0])),
         DTypeError,
         ["int32 or int64"],
-    ),  # noqa: E501
+    ),
     (
         "index_select_0d_many",
         lambda M: M.tensor(1.0).index_select(0, M.tensor([0, 0])),
         ShapeError,
         ["only 1 value"],
-    ),  # noqa: E501
+    ),
     (
         "index_add_count",
         lambda M: M.zeros(3).index_add(0, M.tensor([0, 1]), M.ones(3)),
         ShapeError,
         ["Number of indices (2)", "(3)"],
-    ),  # noqa: E501
+    ),
     (
         "index_add_bounds",
         lambda M: M.zeros(3).index_add(0, M.tensor([0, 5]), M.ones(2)),
         DimError,
         ["out of range"],
-    ),  # noqa: E501
+    ),
     (
         "masked_select_mask",
         lambda M: M.zeros(2, 3).masked_select(M.tensor([1, 0, 1])),
         DTypeError,
         ["BoolTensor"],
-    ),  # noqa: E501
+    ),
     (
         "masked_select_shape",
         lambda M: M.zeros(2, 3).masked_select(M.ones(2, 2, dtype=M.bool)),
         ShapeError,
         ["(3)", "(2)"],
-    ),  # noqa: E501
+    ),
+    (
+        "masked_fill_mask",
+        lambda M: M.zeros(2, 3).masked_fill(M.tensor([1, 0, 1]), 1.0),
+        DTypeError,
+        ["boolean"],
+    ),
+    (
+        "masked_fill_value",
+        lambda M: M.zeros(2, 3).masked_fill(M.ones(3, dtype=M.bool), M.ones(3)),
+        ShapeError,
+        ["0-dimensional"],
+    ),
+    (
+        "masked_fill_bigger_mask",
+        lambda M: M.zeros(3).masked_fill_(M.ones(2, 3, dtype=M.bool), 1.0),
+        ShapeError,
+        ["(2, 3)", "(3,)"],
+    ),
     (
         "take_bounds",
         lambda M: M.take(M.zeros(2, 3), M.tensor([6])),
         DimError,
         ["index 6", "6 elements"],
-    ),  # noqa: E501
+    ),
     (
         "take_along_dim_ndim",
         lambda M: M.take_along_dim(M.zeros(2, 3), M.zeros(3, 1, 5, dtype=M.int64), 1),
         ShapeError,
         ["same number of dimensions"],
-    ),  # noqa: E501
+    ),
     ("one_hot_float", lambda M: M.F.one_hot(M.tensor([0.0, 1.0])), DTypeError, ["LongTensor"]),
     (
         "one_hot_int32",
         lambda M: M.F.one_hot(M.tensor([0, 1], dtype=M.int32)),
         DTypeError,
         ["LongTensor"],
-    ),  # noqa: E501
+    ),
     ("one_hot_negative", lambda M: M.F.one_hot(M.tensor([0, -1])), ShapeError, ["non-negative"]),
     (
         "one_hot_too_big",
         lambda M: M.F.one_hot(M.tensor([0, 2]), 2),
         ShapeError,
         ["smaller than num_classes"],
-    ),  # noqa: E501
+    ),
     ("one_hot_empty", lambda M: M.F.one_hot(M.zeros(0, dtype=M.int64)), ShapeError, ["empty"]),
 ]
 
@@ -249,7 +267,7 @@ GRADCHECKS = [
         "index_put_accumulate",
         lambda x, v: x.index_put((_IDX[0],), v, accumulate=True),
         [(3, 4), (4,)],
-    ),  # noqa: E501
+    ),
     ("gather", lambda x: x.gather(0, _IDX), [(3, 4)]),
     ("scatter", lambda x, s: x.scatter(0, Tensor(np.array([[2, 0, 1, 2]])), s), [(3, 4), (1, 4)]),
     ("scatter_add", lambda x, s: x.scatter_add(0, _IDX, s), [(3, 4), (2, 4)]),
@@ -257,7 +275,7 @@ GRADCHECKS = [
         "scatter_mean",
         lambda x, s: x.scatter_reduce(0, _IDX, s, "mean", include_self=False),
         [(3, 4), (2, 4)],
-    ),  # noqa: E501
+    ),
     ("scatter_amax", lambda x, s: x.scatter_reduce(0, _IDX, s, "amax"), [(3, 4), (2, 4)]),
     ("scatter_prod", lambda x, s: x.scatter_reduce(0, _IDX, s, "prod"), [(3, 4), (2, 4)]),
     ("index_add", lambda x, s: x.index_add(1, Tensor([3, 3, 0]), s, alpha=2.0), [(2, 4), (2, 3)]),

@@ -29,7 +29,7 @@ ERRORS = [
         lambda M: M.bmm(_r(M, 2, 3, 4), _r(M, 3, 4, 6)),
         ShapeError,
         ["[2, 4]", "[3, 4]"],
-    ),  # noqa: E501
+    ),
     ("bmm_inner", lambda M: M.bmm(_r(M, 2, 3, 4), _r(M, 2, 5, 6)), ShapeError, ["[2, 5]"]),
     ("mv_sizes", lambda M: M.mv(_r(M, 3, 4), _r(M, 5)), ShapeError, ["size mismatch"]),
     ("mv_2d_vec", lambda M: M.mv(_r(M, 3, 4), _r(M, 4, 1)), ShapeError, ["vector"]),
@@ -42,25 +42,25 @@ ERRORS = [
         lambda M: M.tensordot(_r(M, 3, 4), _r(M, 4, 5), dims=-1),
         ShapeError,
         ["dims >= 0"],
-    ),  # noqa: E501
+    ),
     (
         "tensordot_sizes",
         lambda M: M.tensordot(_r(M, 3, 4, 5), _r(M, 4, 5, 6), dims=1),
         ShapeError,
         ["contracted dimensions need to match"],
-    ),  # noqa: E501
+    ),
     (
         "baddbmm_dtypes",
         lambda M: M.baddbmm(_r(M, 2, 3, 4), _r(M, 2, 3, 5), _r(M, 2, 5, 4, dtype=M.float64)),
         DTypeError,
         ["dtype"],
-    ),  # noqa: E501
+    ),
     (
         "addmm_input_shape",
         lambda M: M.addmm(_r(M, 3), _r(M, 2, 3), _r(M, 3, 4)),
         ShapeError,
         ["(3,)"],
-    ),  # noqa: E501
+    ),
     ("einsum_fewer", lambda M: M.einsum("ij,jk", _r(M, 2, 3)), ShapeError, ["fewer operands"]),
     ("einsum_more", lambda M: M.einsum("ij", _r(M, 2, 3), _r(M, 3)), ShapeError, ["more operands"]),
     (
@@ -68,50 +68,50 @@ ERRORS = [
         lambda M: M.einsum("ij,jk->ii", _r(M, 2, 3), _r(M, 3, 4)),
         ShapeError,
         ["i appears more than once"],
-    ),  # noqa: E501
+    ),
     (
         "einsum_out_unknown",
         lambda M: M.einsum("ij,jk->iz", _r(M, 2, 3), _r(M, 3, 4)),
         ShapeError,
         ["z does not appear"],
-    ),  # noqa: E501
+    ),
     ("einsum_char", lambda M: M.einsum("i$j", _r(M, 2, 3)), ShapeError, ["[a-zA-Z]"]),
     (
         "einsum_dot",
         lambda M: M.einsum("i.j", _r(M, 2, 3)),
         ShapeError,
         ["not part of any ellipsis"],
-    ),  # noqa: E501
+    ),
     (
         "einsum_two_ellipses",
         lambda M: M.einsum("...i...", _r(M, 2, 3)),
         ShapeError,
         ["already found"],
-    ),  # noqa: E501
+    ),
     (
         "einsum_count",
         lambda M: M.einsum("ijk", _r(M, 2, 3)),
         ShapeError,
         ["(3)", "(2)", "no ellipsis"],
-    ),  # noqa: E501
+    ),
     (
         "einsum_repeat_sizes",
         lambda M: M.einsum("ii->i", _r(M, 3, 4)),
         ShapeError,
         ["i is repeated", "4 != 3"],
-    ),  # noqa: E501
+    ),
     (
         "einsum_broadcast",
         lambda M: M.einsum("ij,ij->ij", _r(M, 2, 3), _r(M, 4, 3)),
         ShapeError,
         ["broadcast"],
-    ),  # noqa: E501
+    ),
     (
         "einsum_dtypes",
         lambda M: M.einsum("ij,jk", _r(M, 2, 3), _r(M, 3, 4, dtype=M.float64)),
         DTypeError,
         ["dtype"],
-    ),  # noqa: E501
+    ),
 ]
 
 

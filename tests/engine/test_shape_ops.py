@@ -71,7 +71,7 @@ ERRORS = [
         lambda M: M.broadcast_tensors(_z(M, 3), _z(M, 2, 4)),
         ShapeError,
         ["(3)", "(4)"],
-    ),  # noqa: E501
+    ),
     ("broadcast_to_bad", lambda M: _z(M, 3).broadcast_to((2, 4)), ShapeError, ["(3)", "(4)"]),
     ("t_3d", lambda M: _z(M, 2, 3, 4).t(), ShapeError, ["<= 2 dimensions"]),
     ("mT_1d", lambda M: _z(M, 3).mT, ShapeError, ["matrices"]),
@@ -85,13 +85,13 @@ ERRORS = [
         lambda M: _z(M, 2).repeat_interleave(M.tensor([[1, 2]]), 0),
         ShapeError,
         ["0-dim or 1-dim"],
-    ),  # noqa: E501
+    ),
     (
         "ri_neg_tensor",
         lambda M: _z(M, 2).repeat_interleave(M.tensor([1, -1]), 0),
         ShapeError,
         ["negative"],
-    ),  # noqa: E501
+    ),
     ("ri_0d_dim", lambda M: M.tensor(1.0).repeat_interleave(2, dim=0), DimError, ["0-d"]),
     ("stack_mismatch", lambda M: M.stack([_z(M, 2), _z(M, 3)]), ShapeError, ["stack"]),
     # F.pad
@@ -105,49 +105,49 @@ ERRORS = [
         lambda M: M.F.pad(_z(M, 3), (1, 1), mode="reflect"),
         NotImplementedError,
         ["Padding size 2", "1D"],
-    ),  # noqa: E501
+    ),
     (
         "pad_reflect_4d_one",
         lambda M: M.F.pad(_z(M, 1, 1, 2, 3), (1, 1), mode="replicate"),
         NotImplementedError,
         ["4D"],
-    ),  # noqa: E501
+    ),
     (
         "pad_circular_2d_two",
         lambda M: M.F.pad(_z(M, 2, 3), (1, 1, 1, 1), mode="circular"),
         NotImplementedError,
         ["Padding size 4"],
-    ),  # noqa: E501
+    ),
     (
         "pad_reflect_big",
         lambda M: M.F.pad(_z(M, 1, 3), (3, 3), mode="reflect"),
         ShapeError,
         ["less than", "(3, 3)"],
-    ),  # noqa: E501
+    ),
     (
         "pad_circular_big",
         lambda M: M.F.pad(_z(M, 1, 3), (4, 3), mode="circular"),
         ShapeError,
         ["wrapping around more than once"],
-    ),  # noqa: E501
+    ),
     (
         "pad_reflect_value",
         lambda M: M.F.pad(_z(M, 1, 3), (1, 1), mode="reflect", value=2.0),
         ShapeError,
         ["value"],
-    ),  # noqa: E501
+    ),
     (
         "pad_replicate_empty",
         lambda M: M.F.pad(_z(M, 1, 0), (1, 1), mode="replicate"),
         ShapeError,
         ["small"],
-    ),  # noqa: E501
+    ),
     (
         "pad_reflect_to_nothing",
         lambda M: M.F.pad(_z(M, 1, 3), (-2, -1), mode="reflect"),
         ShapeError,
         ["small"],
-    ),  # noqa: E501
+    ),
     # F.unfold / F.fold
     ("im2col_2d", lambda M: M.F.unfold(_z(M, 5, 6), 2), DimError, ["unfold", "3D or 4D"]),
     (
@@ -155,26 +155,26 @@ ERRORS = [
         lambda M: M.F.unfold(_z(M, 1, 3, 5, 6), (2, 7)),
         ShapeError,
         ["at least one"],
-    ),  # noqa: E501
+    ),
     ("im2col_stride", lambda M: M.F.unfold(_z(M, 1, 3, 5, 6), 2, stride=0), ShapeError, ["stride"]),  # noqa: E501
     (
         "im2col_padding",
         lambda M: M.F.unfold(_z(M, 1, 3, 5, 6), 2, padding=-1),
         ShapeError,
         ["padding"],
-    ),  # noqa: E501
+    ),
     (
         "col2im_blocks",
         lambda M: M.F.fold(_z(M, 1, 12, 21), (5, 6), 2),
         ShapeError,
         ["4 * 5 = 20", "21"],
-    ),  # noqa: E501
+    ),
     (
         "col2im_channels",
         lambda M: M.F.fold(_z(M, 1, 11, 20), (5, 6), 2),
         ShapeError,
         ["divisible", "11"],
-    ),  # noqa: E501
+    ),
 ]
 
 
@@ -209,7 +209,7 @@ GRADCHECKS = [
         "im2col",
         lambda t: F.unfold(t, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
         (1, 2, 5, 6),
-    ),  # noqa: E501
+    ),
     ("col2im", lambda t: F.fold(t, (4, 5), 2, stride=1), (1, 8, 12)),
     ("pad_reflect", lambda t: F.pad(t, (2, 1, -1, 2), mode="reflect"), (1, 4, 3)),
     ("pad_replicate", lambda t: F.pad(t, (2, 1, 0, 3), mode="replicate"), (1, 1, 3, 2)),

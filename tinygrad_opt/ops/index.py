@@ -26,6 +26,7 @@ __all__ = [
     "getitem",
     "index_put",
     "index_select",
+    "masked_fill",
     "masked_select",
     "nonzero",
     "take",
@@ -294,6 +295,30 @@ def masked_select(input, mask: Any):
     return GetItem.apply(x, index=np.broadcast_to(m, shape))
 
 
+def masked_fill(input, mask: Any, value: Any):
+    """``input`` with ``value`` (a number or a 0-d tensor, cast to ``input``'s dtype) where
+    the bool ``mask`` is True; ``input`` and ``mask`` broadcast together (the in-place
+    ``masked_fill_`` needs the mask to fit ``input``). Gradients: ``input`` where the mask
+    is False; a 0-d ``value`` tensor gets the sum over the rest."""
+    from tinygrad_opt.ops.compare import where
+
+    T = tensor_type()
+    m = mask._data if isinstance(mask, T) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise DTypeError(
+            f"masked_fill only supports boolean masks, but got mask with dtype {m.dtype}"
+        )  # noqa: E501
+    if isinstance(value, T) and value.ndim:
+        raise ShapeError(
+            f"masked_fill only supports a 0-dimensional value tensor, but got tensor with "
+            f"{value.ndim} dimension(s)."
+        )
+    v = lift(value, input)
+    if v.dtype != input.dtype:
+        v = v.to(input.dtype)
+    return where(T(m), v, input)
+
+
 def nonzero(input, *, as_tuple: bool = False):
     """Indices of the nonzero elements: an int64 (count, ndim) tensor, one row per element
     in row-major order; ``as_tuple=True``: one 1-D tensor per dim (a 0-d input counts as 1-D)."""
@@ -383,6 +408,7 @@ class IndexMethods:
     __slots__ = ()
 
     index_select = index_select
+    masked_fill = masked_fill
     masked_select = masked_select
     nonzero = nonzero
     argwhere = argwhere
@@ -393,6 +419,17 @@ class IndexMethods:
         """Out-of-place ``self[indices] = values`` (``accumulate``: ``+=``, repeats adding up);
         ``indices`` is a tuple of integer or bool tensors, one per leading dim."""
         return index_put(self, _tensor_indices(indices), values, accumulate)
+
+    def masked_fill_(self, mask: Any, value: Any):
+        """In-place :func:`masked_fill` (the mask must broadcast to this tensor's shape)."""
+        from tinygrad_opt.ops.shape import broadcast_shapes
+
+        if broadcast_shapes(self.shape, np.shape(mask)) != self.shape:
+            raise ShapeError(
+                f"masked_fill_: the mask of shape {np.shape(mask)} does not broadcast to the "
+                f"tensor's shape {self.shape}"
+            )
+        return self._inplace(lambda old: masked_fill(old, mask, value))
 
     def index_put_(self, indices: tuple, values: Any, accumulate: bool = False):
         """In-place :meth:`index_put`."""

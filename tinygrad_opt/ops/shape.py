@@ -42,6 +42,7 @@ __all__ = [
     "moveaxis",
     "narrow",
     "permute",
+    "ravel",
     "reshape",
     "row_stack",
     "select",
@@ -213,6 +214,11 @@ def reshape(input, *shape):
     from the others)."""
     target = _infer_shape(shape_arg(shape), input._data.size, "reshape", input.shape)
     return Reshape.apply(input, shape=target)
+
+
+def ravel(input):
+    """The elements as a 1-D tensor, in row-major order."""
+    return Reshape.apply(input, shape=(input._data.size,))
 
 
 def view(input, *shape):
@@ -625,6 +631,7 @@ class ShapeMethods:
     __slots__ = ()
 
     reshape = reshape
+    ravel = ravel
     view = view
     unflatten = unflatten
     transpose = swapaxes = swapdims = transpose
