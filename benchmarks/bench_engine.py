@@ -179,28 +179,29 @@ def tensor_step_factories(batch: int = 128):
         for p in params:
             p.data -= LR * p.grad
 
+    # The same starting weights for all three; W has torch's (out, in) layout in each.
     np_params = [p.data.copy() for p in params]  # W1, b1, W2, b2, W3, b3
     rows = np.arange(batch)
 
     def numpy_step():
         W1, b1, W2, b2, W3, b3 = np_params
-        z1 = X @ W1 + b1
+        z1 = X @ W1.T + b1
         h1 = np.maximum(z1, 0)
-        z2 = h1 @ W2 + b2
+        z2 = h1 @ W2.T + b2
         h2 = np.maximum(z2, 0)
-        z3 = h2 @ W3 + b3
+        z3 = h2 @ W3.T + b3
         e = np.exp(z3 - z3.max(axis=1, keepdims=True))
         d3 = e / e.sum(axis=1, keepdims=True)  # dL/dz3 = (softmax - onehot) / N
         d3[rows, y] -= 1
         d3 /= batch
         grads = [None] * 6
-        grads[4], grads[5] = h2.T @ d3, d3.sum(axis=0)
-        d2 = d3 @ W3.T
+        grads[4], grads[5] = d3.T @ h2, d3.sum(axis=0)
+        d2 = d3 @ W3
         d2 *= z2 > 0
-        grads[2], grads[3] = h1.T @ d2, d2.sum(axis=0)
-        d1 = d2 @ W2.T
+        grads[2], grads[3] = d2.T @ h1, d2.sum(axis=0)
+        d1 = d2 @ W2
         d1 *= z1 > 0
-        grads[0], grads[1] = X.T @ d1, d1.sum(axis=0)
+        grads[0], grads[1] = d1.T @ X, d1.sum(axis=0)
         for p, g in zip(np_params, grads):
             p -= LR * g
 
@@ -218,6 +219,8 @@ def tensor_step_factories(batch: int = 128):
         torch.nn.ReLU(),
         torch.nn.Linear(256, 10),
     )
+    # same names ("0.weight", ...) and layouts: our state dict loads as is
+    tmodel.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
     topt = torch.optim.SGD(tmodel.parameters(), lr=LR)
     tx, ty = torch.from_numpy(X), torch.from_numpy(y)
 

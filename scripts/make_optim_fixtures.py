@@ -6,7 +6,7 @@ For every case in the table ``CASES`` of ``tests/test_optim_torch.py`` it runs t
     <name>/f64     parameters (flattened) at steps 1-10 and every 20th, 200 steps, float64
     <name>/groups  the same with two parameter groups at different learning rates
     <name>/f32     parameters after each of 10 float32 steps
-    <name>/net     the tanh MLP's parameters (our layout) after 200 training steps
+    <name>/net     the tanh MLP's parameters ((out, in) weights) after 200 training steps
     <name>/digest  a fingerprint of the generated inputs (they are regenerated, not stored)
 
 The tests compare our optimizers with these numbers whether or not torch is importable.

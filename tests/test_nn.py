@@ -44,7 +44,7 @@ def test_named_parameters_of_mlp_are_dotted_and_ordered():
     model = nn.MLP([2, 16, 16, 1], rng=0)
     names = [n for n, _ in model.named_parameters()]
     assert names == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
-    assert [p.shape for p in model.parameters()] == [(2, 16), (16,), (16, 16), (16,), (16, 1), (1,)]
+    assert [p.shape for p in model.parameters()] == [(16, 2), (16,), (16, 16), (16,), (1, 16), (1,)]
     assert all(p.requires_grad for p in model.parameters())
     assert model.parameters()[0] is model[0].weight
 
@@ -144,7 +144,7 @@ def test_load_state_dict_lists_missing_and_unexpected_keys():
     model = nn.MLP([2, 4, 1], rng=0)
     sd = model.state_dict()
     del sd["2.bias"]
-    sd["3.weight"] = np.zeros((4, 1), np.float32)
+    sd["3.weight"] = np.zeros((1, 4), np.float32)
     with pytest.raises(nn.StateDictError) as err:
         model.load_state_dict(sd)
     msg = str(err.value)
@@ -154,7 +154,7 @@ def test_load_state_dict_lists_missing_and_unexpected_keys():
     assert isinstance(err.value, KeyError)
 
     before = model[2].bias.data.copy()
-    sd["0.weight"] = np.full((2, 4), 7.0)
+    sd["0.weight"] = np.full((4, 2), 7.0)
     result = model.load_state_dict(sd, strict=False)
     assert result.missing_keys == ["2.bias"] and result.unexpected_keys == ["3.weight"]
     assert np.all(model[0].weight.data == 7.0)
@@ -165,11 +165,11 @@ def test_load_state_dict_shape_mismatch_names_key_and_both_shapes():
     model = nn.MLP([2, 4, 1], rng=0)
     sd = model.state_dict()
     sd["0.bias"] = np.zeros(4, np.float32) + 5
-    sd["2.weight"] = np.zeros((1, 4), np.float32)  # torch's (out, in) layout
+    sd["2.weight"] = np.zeros((4, 1), np.float32)  # transposed: the (in, out) layout
     with pytest.raises(ShapeError) as err:
         model.load_state_dict(sd)
     msg = str(err.value)
-    assert "'2.weight'" in msg and "(4, 1)" in msg and "(1, 4)" in msg
+    assert "'2.weight'" in msg and "has shape (1, 4), state_dict has (4, 1)" in msg
     # nothing was written: the check happens before any copy
     assert not np.any(model[0].bias.data == 5)
 
@@ -214,13 +214,13 @@ def test_num_parameters_trainable_only():
 
 
 # --------------------------------------------------------------------------- Linear
-def test_linear_forward_is_x_at_w_plus_b_with_in_out_layout():
+def test_linear_forward_is_x_at_w_transposed_plus_b_with_torch_layout():
     layer = nn.Linear(3, 4, rng=0)
-    assert layer.weight.shape == (3, 4) and layer.bias.shape == (4,)
+    assert layer.weight.shape == (4, 3) and layer.bias.shape == (4,)
     assert layer.weight.dtype == np.float32
     x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
     out = layer(Tensor(x))
-    np.testing.assert_allclose(out.data, x @ layer.weight.data + layer.bias.data, rtol=1e-6)
+    np.testing.assert_allclose(out.data, x @ layer.weight.data.T + layer.bias.data, rtol=1e-6)
     # numpy input is accepted; leading batch dimensions too
     np.testing.assert_allclose(layer(x).data, out.data)
     x3 = np.random.default_rng(2).standard_normal((2, 5, 3)).astype(np.float32)
@@ -228,7 +228,7 @@ def test_linear_forward_is_x_at_w_plus_b_with_in_out_layout():
     assert layer(Tensor(x[0])).shape == (4,)
     no_bias = nn.Linear(3, 4, bias=False, rng=0)
     assert no_bias.bias is None and len(no_bias.parameters()) == 1
-    np.testing.assert_allclose(no_bias(Tensor(x)).data, x @ no_bias.weight.data, rtol=1e-6)
+    np.testing.assert_allclose(no_bias(Tensor(x)).data, x @ no_bias.weight.data.T, rtol=1e-6)
 
 
 def test_linear_wrong_width_error_names_layer_expected_and_got():
@@ -273,7 +273,7 @@ def test_mlp_seed_fixes_all_layers_and_layers_differ():
 def test_linear_gradcheck(with_bias):
     rng = np.random.default_rng(0)
     x = Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
-    w = Tensor(rng.standard_normal((4, 5)), requires_grad=True)
+    w = Tensor(rng.standard_normal((5, 4)), requires_grad=True)  # (out, in)
     b = Tensor(rng.standard_normal(5), requires_grad=True)
     if with_bias:
         assert gradcheck(lambda x, w, b: F.linear(x, w, b), [x, w, b])
@@ -353,7 +353,7 @@ def test_mlp_activation_choices():
 
 
 # --------------------------------------------------------------------------- init
-BIG = (1000, 500)  # fan_in 1000, fan_out 500
+BIG = (500, 1000)  # (out, in): fan_in 1000, fan_out 500
 
 
 def test_kaiming_normal_std_and_mean():
@@ -406,7 +406,7 @@ def test_simple_initialisers_and_fans():
     assert u.min() >= -2 and u.max() < 3 and abs(u.mean() - 0.5) < 0.05
     n = init.normal((10000,), mean=1.0, std=0.5, rng=0)
     assert abs(n.mean() - 1) < 0.02 and abs(n.std() - 0.5) < 0.02
-    assert init.compute_fans((3, 4)) == (3, 4)
+    assert init.compute_fans((3, 4)) == (4, 3)  # (out, in) as torch
     assert init.compute_fans(5) == (5, 5)
     assert init.compute_fans((2, 3, 4, 5)) == (3 * 20, 2 * 20)  # conv (out, in, kh, kw)
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
@@ -623,12 +623,12 @@ def test_losses_match_torch(reduction):
 
 
 @pytest.mark.torch
-def test_linear_matches_torch_with_transposed_weight():
+def test_linear_matches_torch_with_the_same_weight():
     torch = pytest.importorskip("torch")
     layer = nn.Linear(3, 4, rng=0, dtype=np.float64)
     ref = torch.nn.Linear(3, 4, dtype=torch.float64)
     with torch.no_grad():
-        ref.weight.copy_(torch.tensor(layer.weight.data.T))  # torch stores (out, in)
+        ref.weight.copy_(torch.tensor(layer.weight.data))  # both store (out, in)
         ref.bias.copy_(torch.tensor(layer.bias.data))
     x = np.random.default_rng(0).standard_normal((5, 3))
     np.testing.assert_allclose(layer(Tensor(x)).data, ref(torch.tensor(x)).detach().numpy())

@@ -204,14 +204,14 @@ def run_ours(case: Case, kind: str) -> list[list[np.ndarray]]:
 
 
 def net_problem() -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """A fixed regression batch and initial weights in our layout ((in, out) weights)."""
+    """A fixed regression batch and initial weights (torch's (out, in) layout, as ours)."""
     rng = np.random.default_rng(20240607)
     x = rng.standard_normal((16, NET_SIZES[0]))
     y = np.sin(x.sum(axis=1, keepdims=True)) + 0.1 * rng.standard_normal((16, 1))
     weights = []
     for n_in, n_out in zip(NET_SIZES[:-1], NET_SIZES[1:]):
         bound = 1.0 / math.sqrt(n_in)
-        weights += [rng.uniform(-bound, bound, (n_in, n_out)), rng.uniform(-bound, bound, n_out)]
+        weights += [rng.uniform(-bound, bound, (n_out, n_in)), rng.uniform(-bound, bound, n_out)]
     return x, y, weights
 
 
@@ -241,7 +241,7 @@ def train_ours(case: Case, steps: int = STEPS, losses: list | None = None) -> li
 
 
 def train_theirs(case: Case, steps: int = STEPS) -> list[np.ndarray]:
-    """The same network in torch (weights transposed to its (out, in) layout)."""
+    """The same network in torch, the same weights (both libraries store (out, in))."""
     x, y, weights = net_problem()
     with torch_default_dtype(torch.float64):
         layers: list[Any] = []
@@ -251,17 +251,14 @@ def train_theirs(case: Case, steps: int = STEPS) -> list[np.ndarray]:
         params = list(net.parameters())
         with torch.no_grad():
             for p, w in zip(params, weights):
-                p.copy_(torch.from_numpy(w.T if w.ndim == 2 else w))
+                p.copy_(torch.from_numpy(w))
         opt = case.make_theirs(params, lr=case_lr(case) * NET_LR_SCALE)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         for _ in range(steps):
             opt.zero_grad()
             (torch.nn.functional.mse_loss(net(xt), yt) * loss_sign(case)).backward()
             opt.step()
-        return [
-            p.detach().numpy().T.copy() if p.ndim == 2 else p.detach().numpy().copy()
-            for p in params
-        ]
+        return [p.detach().numpy().copy() for p in params]
 
 
 KINDS = {"f64": F64_TOL, "groups": F64_TOL, "f32": F32_TOL}

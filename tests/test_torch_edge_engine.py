@@ -131,8 +131,8 @@ def test_zero_d_and_size_one_operands(sa, sb):
 def test_backward_may_return_fewer_dims_than_the_input():
     # linear's bias gradient is (out,); a (1, out) bias must still get its (1, out) grad.
     # unbroadcast used to fail with a raw numpy "cannot reshape" error here.
-    x, w, b = rand(0, (3, 4)), rand(1, (4, 5)), rand(2, (1, 5))
-    compare(lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w + b, x, w, b)
+    x, w, b = rand(0, (3, 4)), rand(1, (5, 4)), rand(2, (1, 5))
+    compare(lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w.T + b, x, w, b)
 
 
 # --------------------------------------------------------------------------- reductions
@@ -538,8 +538,8 @@ def test_join_and_where_mismatch_name_the_shapes():
 
 def test_linear_and_pad_errors_are_plain():
     x = Tensor(np.ones((2, 3)))
-    with pytest.raises(ShapeError, match=r"\(2, 3\) does not fit weight shape \(4, 5\)"):
-        F.linear(x, Tensor(np.ones((4, 5))))
+    with pytest.raises(ShapeError, match=r"\(2, 3\) does not fit weight shape \(5, 4\)"):
+        F.linear(x, Tensor(np.ones((5, 4))))
     with pytest.raises(ShapeError, match="one per axis"):
         x.pad(((1, 1), (1, 1), (1, 1)))
 

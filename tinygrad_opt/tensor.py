@@ -540,22 +540,22 @@ class Tensor(
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other: Any) -> Tensor:
-        return _ew.add(self, other)
+        return _ew.Add.apply(*_ew.binary_operands(self, other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return _ew.add(other, self)
+        return _ew.Add.apply(*_ew.binary_operands(other, self))
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ew.sub(self, other)
+        return _ew.Sub.apply(*_ew.binary_operands(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ew.sub(other, self)
+        return _ew.Sub.apply(*_ew.binary_operands(other, self))
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ew.mul(self, other)
+        return _ew.Mul.apply(*_ew.binary_operands(self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _ew.mul(other, self)
+        return _ew.Mul.apply(*_ew.binary_operands(other, self))
 
     def __truediv__(self, other: Any) -> Tensor:
         return _ew.div(self, other)

@@ -21,7 +21,39 @@ import numpy as np
 from tinygrad_opt.autograd.function import unbroadcast
 from tinygrad_opt.errors import InplaceError
 
-__all__ = ["backward", "topological_order"]
+__all__ = ["GradArray", "backward", "topological_order"]
+
+
+class GradArray(np.ndarray):
+    """The array stored in a leaf's ``.grad``: a plain numpy array (optimizers work on it
+    with numpy, in place) that also answers the few Tensor methods code written for
+    torch calls on gradients: ``numpy()``, ``detach()``, ``clone()``, ``zero_()``,
+    ``cpu()``. Results of numpy operations on it are numpy arrays too."""
+
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        if array is self:  # an in-place op (out=self) keeps the gradient's type
+            return self
+        plain = array.view(np.ndarray)
+        return plain[()] if return_scalar else plain
+
+    def numpy(self) -> np.ndarray:
+        return self.view(np.ndarray)
+
+    def detach(self) -> GradArray:
+        return self
+
+    def cpu(self) -> GradArray:
+        return self
+
+    def clone(self) -> GradArray:
+        return self.copy()
+
+    def zero_(self) -> GradArray:
+        self.fill(0)
+        return self
+
+    def __repr__(self) -> str:
+        return repr(self.view(np.ndarray)).replace("array", "grad", 1)
 
 
 def backward(root: Any, seed: np.ndarray) -> None:
@@ -71,9 +103,9 @@ def accumulate_leaf(leaf: Any, g: np.ndarray, adopt: bool = False) -> None:
     dtype = leaf._data.dtype
     if leaf.grad is None:
         if adopt and g.base is None and g.flags.writeable and g.dtype == dtype:
-            leaf.grad = g
+            leaf.grad = g.view(GradArray)
         else:  # g may be a broadcast view, or shared with another input
-            leaf.grad = np.array(g, dtype=dtype, copy=True)
+            leaf.grad = np.array(g, dtype=dtype, copy=True).view(GradArray)
     else:
         np.add(leaf.grad, g, out=leaf.grad, casting="unsafe")
 

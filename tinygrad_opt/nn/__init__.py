@@ -1,15 +1,23 @@
 """Neural-network building blocks on top of the Tensor engine.
 
 - :class:`Module`: parameter discovery, ``train``/``eval``, ``state_dict``.
-- Layers: :class:`Linear` (weight stored as (in, out)), activations, :class:`Sequential`,
-  :class:`MLP`; :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
+- Layers: :class:`Linear` (weight (out, in), as torch), activations, :class:`MLP`;
+  containers :class:`Sequential`, :class:`ModuleList`, :class:`ModuleDict`
+  (``nn/containers.py``); :class:`ScalarMLP` and friends (``nn/scalar.py``) are built from scalar
   ``Value`` nodes for teaching.
-- More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
-  (``nn/conv.py``, NCHW), :class:`BatchNorm1d`, :class:`BatchNorm2d`
-  (``nn/normalization.py``), :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+- Normalisation: :class:`BatchNorm1d`, :class:`BatchNorm2d` (``nn/normalization.py``),
+  :class:`LayerNorm`, :class:`RMSNorm` (``nn/layer_norm.py``), :class:`GroupNorm`
+  (``nn/group_norm.py``).
 - Recurrent layers with torch's parameter names and layout: :class:`RNN`, :class:`LSTM`,
   :class:`GRU` (``nn/rnn.py``) and the cells :class:`RNNCell`, :class:`LSTMCell`,
   :class:`GRUCell` (``nn/rnn_cells.py``).
+- Convolution and pooling (torch's API, NCHW): :class:`Conv1d`, :class:`Conv2d`
+  (``nn/conv.py``), :class:`ConvTranspose1d`, :class:`ConvTranspose2d`
+  (``nn/conv_transpose.py``), :class:`MaxPool1d`, :class:`MaxPool2d`, :class:`AvgPool1d`,
+  :class:`AvgPool2d` (``nn/pooling.py``), :class:`AdaptiveAvgPool1d`,
+  :class:`AdaptiveAvgPool2d`, :class:`AdaptiveMaxPool1d`, :class:`AdaptiveMaxPool2d`
+  (``nn/adaptive_pooling.py``), :class:`Upsample` (``nn/upsample.py``).
+- More layers, one module each: :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
 - :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
 - :mod:`~tinygrad_opt.nn.loss`: losses with torch's names and semantics
   (``cross_entropy``, ``nll_loss``, ``binary_cross_entropy[_with_logits]``, ``mse_loss``,
@@ -19,11 +27,21 @@
 """
 
 from tinygrad_opt.nn import functional, init, loss
-from tinygrad_opt.nn.conv import AvgPool2d, Conv2d, MaxPool2d
+from tinygrad_opt.nn.adaptive_pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+)
+from tinygrad_opt.nn.containers import ModuleDict, ModuleList
+from tinygrad_opt.nn.conv import Conv1d, Conv2d
+from tinygrad_opt.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d
 from tinygrad_opt.nn.dropout import Dropout
 from tinygrad_opt.nn.embedding import Embedding
 from tinygrad_opt.nn.flatten import Flatten
 from tinygrad_opt.nn.functional import linear
+from tinygrad_opt.nn.group_norm import GroupNorm
+from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm
 from tinygrad_opt.nn.layers import (
     GELU,
     MLP,
@@ -64,17 +82,29 @@ from tinygrad_opt.nn.loss import (
 )
 from tinygrad_opt.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
 from tinygrad_opt.nn.normalization import BatchNorm1d, BatchNorm2d
+from tinygrad_opt.nn.pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from tinygrad_opt.nn.rnn import GRU, LSTM, RNN
 from tinygrad_opt.nn.rnn_cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_opt.nn.scalar import ScalarLayer, ScalarMLP, ScalarNeuron
+from tinygrad_opt.nn.upsample import Upsample
 
 __all__ = [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "GELU",
+    "MLP",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
     "CosineEmbeddingLoss",
     "CrossEntropyLoss",
     "Dropout",
@@ -83,6 +113,7 @@ __all__ = [
     "GELU",
     "GRU",
     "GRUCell",
+    "GroupNorm",
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
@@ -90,15 +121,20 @@ __all__ = [
     "L1Loss",
     "LSTM",
     "LSTMCell",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "MLP",
     "MSELoss",
     "MarginRankingLoss",
+    "MaxPool1d",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "NLLLoss",
     "Parameter",
+    "RMSNorm",
     "RNN",
     "RNNCell",
     "ReLU",
@@ -111,6 +147,7 @@ __all__ = [
     "SoftMarginLoss",
     "StateDictError",
     "Tanh",
+    "Upsample",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cosine_embedding_loss",

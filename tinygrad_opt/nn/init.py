@@ -5,8 +5,8 @@ is advanced, so consecutive calls give different arrays), or None for fresh OS e
 Samples are drawn in float64 and cast to ``dtype``, so a seed gives the same numbers
 whatever the dtype.
 
-Fans use this library's (in_features, out_features) weight layout, the transpose of
-torch's: for a 2-D shape ``(a, b)``, fan_in = a and fan_out = b. See :func:`compute_fans`.
+Fans use torch's weight layout, (out_features, in_features) as ``nn.Linear`` stores it:
+for a 2-D shape ``(a, b)``, fan_in = b and fan_out = a. See :func:`compute_fans`.
 
 References: K. He, X. Zhang, S. Ren, J. Sun, "Delving Deep into Rectifiers", ICCV 2015
 (Kaiming); X. Glorot, Y. Bengio, "Understanding the difficulty of training deep
@@ -49,10 +49,10 @@ def _gen(rng: RngLike) -> np.random.Generator:
 
 
 def compute_fans(shape: Shape) -> tuple[int, int]:
-    """(fan_in, fan_out) for a weight of ``shape`` in the (in, out) layout.
+    """(fan_in, fan_out) for a weight of ``shape`` in torch's (out, in, ...) layout.
 
     - 1-D ``(n,)``: fan_in = fan_out = n.
-    - 2-D ``(in, out)``: fan_in = in, fan_out = out.
+    - 2-D ``(out, in)`` (``Linear``'s weight): fan_in = in, fan_out = out.
     - n-D: a convolution kernel in ``Conv2d``'s (and torch's) layout ``(out, in, *k)``;
       each output sees a receptive field of r = prod(k) positions, so
       fan_in = r·in and fan_out = r·out.
@@ -63,7 +63,7 @@ def compute_fans(shape: Shape) -> tuple[int, int]:
     if len(s) == 1:
         return s[0], s[0]
     if len(s) == 2:
-        return s[0], s[1]
+        return s[1], s[0]
     r = math.prod(s[2:])
     return r * s[1], r * s[0]
 

@@ -1,15 +1,17 @@
-"""Layers: ``Linear``, activations, ``Sequential`` and the ``MLP`` shortcut."""
+"""Layers: ``Linear``, activations and the ``MLP`` shortcut (``Sequential`` lives in
+``nn/containers.py`` and is re-exported here)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_opt.nn import functional as F
 from tinygrad_opt.nn import init
+from tinygrad_opt.nn.containers import Sequential
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import ShapeError, Tensor
 
@@ -27,16 +29,19 @@ __all__ = [
 
 
 class Linear(Module):
-    """Affine map ``y = x @ weight + bias``.
+    """Affine map ``y = x Wᵀ + b``, as ``torch.nn.Linear``.
 
-    Layout: ``weight`` has shape **(in_features, out_features)** so the forward pass is a
-    plain ``x @ W`` with no transpose. This is the transpose of torch's ``nn.Linear``
-    (which stores (out, in) and computes x Wᵀ); weights copied from torch need ``.T``.
-    ``bias`` has shape (out_features,).
+    Layout (torch's): ``weight`` has shape **(out_features, in_features)** and ``bias``
+    shape (out_features,), so a torch ``state_dict`` converted to numpy loads unchanged
+    and ours loads into torch. The forward is one fused node, :func:`F.linear
+    <tinygrad_opt.nn.functional.linear>`; ``x`` may have any leading dimensions.
 
     Initialisation (torch's default): weight and bias are drawn from
-    U(-1/√in_features, 1/√in_features), i.e. ``init.kaiming_uniform`` with a = √5 and
-    ``nonlinearity="leaky_relu"``. ``rng`` is an int seed or a ``numpy.random.Generator``.
+    U(-1/√in_features, 1/√in_features), i.e. ``init.kaiming_uniform`` on the (out, in)
+    weight with a = √5 and ``nonlinearity="leaky_relu"`` (fan_in = in_features). The
+    weight's entries are drawn in (in, out) order and transposed: the same distribution,
+    and a seed keeps giving the numbers it gave when this library stored (in, out).
+    ``rng`` is an int seed or a ``numpy.random.Generator``.
 
     The input's last dimension must be ``in_features``; otherwise a :class:`ShapeError`
     names the layer, the expected width and the shape it got.
@@ -56,9 +61,11 @@ class Linear(Module):
             )
         gen = np.random.default_rng(rng)
         self.in_features, self.out_features = int(in_features), int(out_features)
-        shape = (self.in_features, self.out_features)
-        w = init.kaiming_uniform(shape, a=math.sqrt(5), nonlinearity="leaky_relu", rng=gen)
-        self.weight = Parameter(w, dtype=dtype)
+        fan_in = max(self.in_features, 1)  # an empty weight: any finite bound will do
+        gain = init.calculate_gain("leaky_relu", math.sqrt(5))
+        bound = gain * math.sqrt(3.0 / fan_in)  # kaiming_uniform's bound: 1/√in_features
+        w = init.uniform((self.in_features, self.out_features), -bound, bound, rng=gen)
+        self.weight = Parameter(np.ascontiguousarray(w.T), dtype=dtype)
         self.bias: Tensor | None = None
         if bias:
             bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
@@ -67,10 +74,10 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.weight.dtype)
-        if x.shape[-1:] != self.weight.shape[:1]:
+        if x.shape[-1:] != (self.in_features,):
             raise ShapeError(
                 f"{type(self).__name__}({self.extra_repr()}): expected input with last "
-                f"dimension {self.weight.shape[0]}, got shape {x.shape}"
+                f"dimension {self.in_features}, got shape {x.shape}"
             )
         return F.linear(x, self.weight, self.bias)
 
@@ -162,50 +169,7 @@ def _make_activation(spec: str | Callable[[], Module]) -> Module:
     raise TypeError(f"activation must be a name or a Module class/factory, got {spec!r}")
 
 
-# --------------------------------------------------------------------------- containers
-class Sequential(Module):
-    """Apply modules in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
-
-    Indexable (``seq[0]``, ``seq[1:]`` gives a Sequential), sized and iterable; the
-    parameters of module ``i`` are named ``"i.weight"`` and so on.
-    """
-
-    def __init__(self, *modules: Module) -> None:
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
-        self._layers: list[Module] = list(modules)
-
-    def _members(self) -> Iterator[tuple[str, Any]]:
-        for i, m in enumerate(self._layers):
-            yield str(i), m
-        for name, value in super()._members():  # anything a subclass adds
-            if not name.startswith("_layers."):
-                yield name, value
-
-    def append(self, module: Module) -> Sequential:
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
-        self._layers.append(module)
-        return self
-
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return Sequential(*self._layers[index])
-        return self._layers[index]
-
-    def __len__(self) -> int:
-        return len(self._layers)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._layers)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._layers:
-            x = m(x)
-        return x
-
-
+# --------------------------------------------------------------------------- MLP
 class MLP(Sequential):
     """A multi-layer perceptron: ``Linear`` layers of the given sizes with activations between.
 

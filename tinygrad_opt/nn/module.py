@@ -14,7 +14,7 @@ once, under the first name found.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -92,22 +92,80 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module (named ``prefix``) and every submodule below it, each once."""
-        seen: set[int] = set()
+    def named_modules(
+        self,
+        memo: set[Module] | None = None,
+        prefix: str = "",
+        remove_duplicate: bool = True,
+    ) -> Iterator[tuple[str, Module]]:
+        """This module (named ``prefix``) and every submodule below it, depth-first.
+
+        A module reachable by several paths is reported once (under the first name)
+        unless ``remove_duplicate=False``; ``memo`` holds modules to skip (and collects
+        the ones reported), as in torch.
+        """
+        seen: set[Module] | None = (set() if memo is None else memo) if remove_duplicate else None
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
             name, mod = stack.pop()
-            if id(mod) in seen:
-                continue
-            seen.add(id(mod))
+            if seen is not None:
+                if mod in seen:
+                    continue
+                seen.add(mod)
             yield name, mod
-            kids = [(_join(name, n), m) for n, m in mod.named_children()]
+            kids = [(_join(name, n), m) for n, m in mod._members() if isinstance(m, Module)]
             stack.extend(reversed(kids))  # depth-first, in attribute order
 
-    def modules(self) -> Iterator[Module]:
-        for _, m in self.named_modules():
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
+        """Every module of the tree, this one first (see :meth:`named_modules`)."""
+        for _, m in self.named_modules(remove_duplicate=remove_duplicate):
             yield m
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at dotted path ``target`` (``""`` is this module), as torch."""
+        mod: Module = self
+        for part in target.split(".") if target else ():
+            child = dict(mod.named_children()).get(part)
+            if child is None:
+                raise AttributeError(f"{type(mod).__name__} has no submodule {part!r} ({target!r})")
+            mod = child
+        return mod
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Make ``module`` a child called ``name`` (an attribute), checked as torch does.
+
+        ``TypeError`` if ``module`` is not a Module (or None) or ``name`` not a string;
+        ``KeyError`` if ``name`` is empty, contains ``"."`` or names an attribute that is
+        not already a child.
+        """
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        _check_name("module", name)
+        current = getattr(self, name, None)
+        if hasattr(self, name) and not isinstance(current, Module) and current is not None:
+            raise KeyError(f"attribute '{name}' already exists")
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def register_parameter(self, name: str, param: Tensor | None) -> None:
+        """Store ``param`` (a Tensor, or None for "no parameter") as attribute ``name``."""
+        if param is not None and not isinstance(param, Tensor):
+            raise TypeError(f"register_parameter: {type(param).__name__} is not a Tensor")
+        _check_name("parameter", name)
+        current = getattr(self, name, None)
+        if hasattr(self, name) and not isinstance(current, Tensor) and current is not None:
+            raise KeyError(f"attribute '{name}' already exists")
+        setattr(self, name, param)
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every submodule (children first, recursively), then on this
+        module, as ``torch.nn.Module.apply`` (typical use: custom initialisation).
+        Returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """Every parameter with its dotted path (``"0.weight"``, ``"layers.1.bias"``).
@@ -140,7 +198,7 @@ class Module:
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
         """(dotted name, array) for every buffer of this module and its submodules."""
-        for path, mod in self.named_modules(prefix):
+        for path, mod in self.named_modules(prefix=prefix):
             for name in mod.buffer_names:
                 value = getattr(mod, name, None)
                 if value is not None:
@@ -173,10 +231,60 @@ class Module:
         """Same as ``train(False)``."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Reset ``.grad`` of every parameter to None (gradients accumulate otherwise)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of every parameter (they accumulate otherwise): to None, or
+        with ``set_to_none=False`` fill existing ``.grad`` arrays with zeros in place."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every parameter (e.g. ``False`` to freeze); returns self."""
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    # ----------------------------------------------------------------- dtype
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Convert every parameter (and its ``.grad``) and every floating buffer to a float
+        dtype, in place; returns self.
+
+        Accepts torch's forms ``to(dtype)``, ``to(tensor)`` (its dtype), ``to(device)``,
+        ``to(device, dtype)`` and the keywords ``dtype=``/``device=``; the only device is
+        ``"cpu"``. The Tensor objects stay the same (their ``.data`` is replaced), so an
+        optimizer built before or after keeps working on them. Integer buffers (BatchNorm's
+        ``num_batches_tracked``) keep their dtype, as in torch.
+        """
+        dtype = _to_dtype(args, kwargs)
+        if dtype is not None:
+            self._cast(dtype)
+        return self
+
+    def double(self) -> Module:
+        """``to(float64)``."""
+        return self._cast(np.dtype(np.float64))
+
+    def float(self) -> Module:
+        """``to(float32)``."""
+        return self._cast(np.dtype(np.float32))
+
+    def half(self) -> Module:
+        """``to(float16)`` (numpy computes in float16 slowly; mostly for storage)."""
+        return self._cast(np.dtype(np.float16))
+
+    def _cast(self, dtype: np.dtype) -> Module:
+        for p in self.parameters():
+            p.data = p.data.astype(dtype, copy=False)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype, copy=False)
+        for mod in self.modules():
+            for name in mod.buffer_names:
+                value = getattr(mod, name, None)
+                if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                    setattr(mod, name, value.astype(dtype, copy=False))
+        return self
 
     # ----------------------------------------------------------------- state dict
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -273,3 +381,61 @@ class Module:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
+
+
+def _check_name(kind: str, name: Any) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+    if "." in name:
+        raise KeyError(f'{kind} name can\'t contain ".", got: {name!r}')
+    if name == "":
+        raise KeyError(f'{kind} name can\'t be empty string ""')
+
+
+_TORCH_NAMES = {"half": "float16", "float": "float32", "double": "float64"}
+
+
+def _parse_dtype(value: Any) -> np.dtype | None:
+    """A numpy dtype from a numpy/torch dtype, a dtype name or a Tensor; None if not one."""
+    if isinstance(value, Tensor):
+        return value.dtype
+    if isinstance(value, (type, np.dtype)):
+        try:
+            return np.dtype(value)
+        except TypeError:
+            return None
+    name = str(value).removeprefix("torch.")  # torch.float64 -> "float64"
+    try:
+        return np.dtype(_TORCH_NAMES.get(name, name))
+    except TypeError:
+        return None
+
+
+def _to_dtype(args: tuple, kwargs: dict) -> np.dtype | None:
+    """The dtype asked for by ``Module.to``'s arguments (None: keep the dtype)."""
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(unknown)}")
+    dtype, device = kwargs.get("dtype"), kwargs.get("device")
+    dtype = None if dtype is None else _parse_dtype(dtype) or _bad_to_argument(dtype)
+    for a in args:
+        if isinstance(a, bool):  # non_blocking given positionally
+            continue
+        parsed = _parse_dtype(a)
+        if parsed is not None:
+            dtype = parsed
+        elif isinstance(a, str) or type(a).__name__ == "device":
+            device = a
+        else:
+            _bad_to_argument(a)
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise ValueError(f"to(): the only device is 'cpu', got {str(device)!r}")
+    if dtype is not None and dtype.kind != "f":
+        raise TypeError(
+            f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}"
+        )
+    return dtype
+
+
+def _bad_to_argument(value: Any) -> np.dtype:
+    raise TypeError(f"to(): expected a dtype, a Tensor or a device, got {value!r}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, tensor_type
+from tinygrad_opt.autograd.function import Function, constant, tensor_type
 from tinygrad_opt.dtypes import get_default_dtype
 from tinygrad_opt.ops.common import lift, promote
 
@@ -239,23 +239,30 @@ def erf(x: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- functions
+_NUMBER_TYPES = (int, float, bool, np.number, np.bool_)
+
+
 def binary_operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Both operands as tensors of their common dtype (torch's promotion)."""
     T = tensor_type()
-    if type(a) is T and type(b) is T and a._data.dtype == b._data.dtype:
-        return a, b
+    ta, tb = type(a) is T, type(b) is T
+    if ta and tb:
+        if a._data.dtype == b._data.dtype:
+            return a, b
+    elif ta and type(b) in (float, int):  # tensor op Python number: the common fast path
+        dt = a._data.dtype
+        if dt.kind == "f" or (dt == np.int64 and type(b) is int and -(2**63) <= b < 2**63):
+            return a, constant(np.array(b, dtype=dt))
+    elif tb and type(a) in (float, int):
+        dt = b._data.dtype
+        if dt.kind == "f" or (dt == np.int64 and type(a) is int and -(2**63) <= a < 2**63):
+            return constant(np.array(a, dtype=dt)), b
     for x in (a, b):
-        if not isinstance(x, (T, np.ndarray, int, float, bool, np.number, np.bool_, list, tuple)):
+        if not isinstance(x, (T, np.ndarray, list, tuple, *_NUMBER_TYPES)):
             raise TypeError(
                 f"unsupported operand type {type(x).__name__} for a tensor op; operands must "
                 f"be numeric: a Tensor, an array or a number"
             )
-    if type(a) is T and not isinstance(b, (T, np.ndarray)):  # tensor op number: fast path
-        from tinygrad_opt.dtypes import result_type
-
-        dt = result_type(a, b)
-        if dt == a._data.dtype:
-            return a, T(np.asarray(b, dtype=dt))
     x, y = promote(a, b)
     return x, y
 
