@@ -10,13 +10,16 @@ module              what it holds
 ``compare``         comparisons and logic (bool results), ``where``
 ``linalg``          matrix products, einsum
 ``reduce``          reductions (sum, mean, max, var …) and the softmax family
-``shape``           reshape, permute, expand, squeeze, cat, stack …
+``shape``           reshape, view, permute, movedim, expand, squeeze …
+``join``            cat, stack, hstack/vstack/dstack, atleast_nd
+``slicing``         split, chunk, unbind, narrow, select
 ``index``           indexing and index assignment, index_select, nonzero …
 ``scatter``         gather, scatter, scatter_reduce, index_add …
 ``rearrange``       repeat, tile, flip, roll, tril/triu, diagonals
 ``window``          sliding windows: Tensor.unfold, F.unfold / F.fold
 ``pad``             F.pad (constant, reflect, replicate, circular)
-``creation``        zeros, ones, full, arange, eye, random …
+``creation``        zeros, ones, full, arange, linspace, eye, meshgrid …
+``sampling``        rand, randn, randint, randperm …
 ``cast``            dtype conversion
 ``common``          argument handling shared by all (lifting, promotion, dims)
 ==================  ===========================================================
@@ -30,12 +33,15 @@ from tinygrad_opt.ops import (
     creation,
     elementwise,
     index,
+    join,
     linalg,
     pad,
     rearrange,
     reduce,
+    sampling,
     scatter,
     shape,
+    slicing,
     window,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
@@ -128,11 +134,14 @@ __all__ = [
     "elementwise",
     "erf",
     "index",
+    "join",
     "linalg",
     "pad",
     "rearrange",
     "reduce",
+    "sampling",
     "scatter",
     "shape",
+    "slicing",
     "window",
 ]

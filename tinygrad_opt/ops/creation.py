@@ -1,13 +1,11 @@
 """Tensors made from a shape, a range or data: zeros, ones, full, arange, linspace, eye,
-random ones, ``meshgrid``, ``as_tensor``, ``from_numpy``.
+``meshgrid``, ``as_tensor``, ``from_numpy`` (random ones: ``sampling.py``).
 
 Dtypes follow torch: floating results take the default dtype (float32) unless ``dtype=``
 says otherwise; ``arange`` of integers and ``full`` with an int are int64, ``full`` with
 a bool is bool. ``arange`` and ``linspace`` reproduce torch's float32 arithmetic on CPU
 (see :func:`_arange_values` and :func:`_linspace_values`), so their float32 values are
-bit-identical to torch's. Random tensors come from ``numpy.random.default_rng(rng)``:
-``rng`` (or torch's ``generator=``) is an int seed or a numpy Generator.
-``device`` may only be None or "cpu".
+bit-identical to torch's. ``device`` may only be None or "cpu".
 """
 
 from __future__ import annotations
@@ -37,13 +35,6 @@ __all__ = [
     "meshgrid",
     "ones",
     "ones_like",
-    "rand",
-    "rand_like",
-    "randint",
-    "randint_like",
-    "randn",
-    "randn_like",
-    "randperm",
     "zeros",
     "zeros_like",
 ]
@@ -75,21 +66,6 @@ def _size(size: tuple, op: str) -> tuple[int, ...]:
 
 def _make(arr: np.ndarray, requires_grad: bool) -> Any:
     return tensor_type()(arr, requires_grad=requires_grad)
-
-
-def _rng(rng: Any, generator: Any) -> np.random.Generator:
-    return np.random.default_rng(generator if rng is None else rng)
-
-
-class DTypeNotImplemented(DTypeError, NotImplementedError):
-    """An op has no kernel for this dtype: torch raises ``NotImplementedError`` there
-    (e.g. ``rand`` of int64); this is also our :class:`DTypeError`."""
-
-
-def _floating(dtype: np.dtype, op: str) -> np.dtype:
-    if dtype.kind != "f":
-        raise DTypeNotImplemented(f"{op}: needs a floating dtype, got {dtype}")
-    return dtype
 
 
 # --------------------------------------------------------------------------- constant fills
@@ -344,84 +320,6 @@ def logspace(
     return _make((float(base) ** exps).astype(_dtype(dtype)), requires_grad)
 
 
-# --------------------------------------------------------------------------- random
-def randn(
-    *size: Any,
-    rng: Any = None,
-    generator: Any = None,
-    dtype: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
-) -> Any:
-    """Standard-normal samples from ``numpy.random.default_rng(rng)``."""
-    _device(device)
-    d = _floating(_dtype(dtype), "randn")
-    sample = _rng(rng, generator).standard_normal(_size(size, "randn"))
-    return _make(sample.astype(d), requires_grad)
-
-
-def rand(
-    *size: Any,
-    rng: Any = None,
-    generator: Any = None,
-    dtype: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
-) -> Any:
-    """Uniform samples in [0, 1) from ``numpy.random.default_rng(rng)``."""
-    _device(device)
-    d = _floating(_dtype(dtype), "rand")
-    return _make(_rng(rng, generator).random(_size(size, "rand")).astype(d), requires_grad)
-
-
-def randint(*args: Any, rng: Any = None, generator: Any = None, dtype: Any = None, **kw) -> Any:
-    """``randint(high, size)`` or ``randint(low, high, size)``: integers in [low, high),
-    int64 unless ``dtype`` says otherwise."""
-    _device(kw.pop("device", None))
-    requires_grad = kw.pop("requires_grad", False)
-    if kw:
-        raise TypeError(f"randint: unexpected arguments {sorted(kw)}")
-    if len(args) == 2:
-        low, (high, size) = 0, args
-    elif len(args) == 3:
-        low, high, size = args
-    else:
-        raise TypeError("randint expects (high, size) or (low, high, size)")
-    if low >= high:
-        raise ShapeError(
-            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
-        )  # noqa: E501
-    values = _rng(rng, generator).integers(low, high, _size((size,), "randint"))
-    return _make(values.astype(_dtype(dtype, int64)), requires_grad)
-
-
-def randperm(n: int, *, rng: Any = None, generator: Any = None, dtype: Any = None, **kw) -> Any:
-    """A random permutation of 0 … n-1 (int64)."""
-    _device(kw.pop("device", None))
-    if n < 0:
-        raise ShapeError(f"randperm: Trying to create tensor with negative dimension {n}: [{n}]")
-    return _make(_rng(rng, generator).permutation(n).astype(_dtype(dtype, int64)), False)
-
-
-def rand_like(input: Any, *, rng: Any = None, dtype: Any = None, requires_grad=False) -> Any:
-    """``rand`` with ``input``'s shape (and dtype, which must be floating)."""
-    d = _floating(_dtype(dtype, input.dtype), "rand_like")
-    return rand(input.shape, rng=rng, dtype=d, requires_grad=requires_grad)
-
-
-def randn_like(input: Any, *, rng: Any = None, dtype: Any = None, requires_grad=False) -> Any:
-    """``randn`` with ``input``'s shape (and dtype, which must be floating)."""
-    d = _floating(_dtype(dtype, input.dtype), "randn_like")
-    return randn(input.shape, rng=rng, dtype=d, requires_grad=requires_grad)
-
-
-def randint_like(input: Any, low: int, high: int | None = None, *, rng: Any = None, dtype=None):
-    """``randint`` with ``input``'s shape and dtype (``randint_like(x, high)`` too)."""
-    if high is None:
-        low, high = 0, low
-    return randint(low, high, input.shape, rng=rng, dtype=_dtype(dtype, input.dtype))
-
-
 # --------------------------------------------------------------------------- grids and data
 _MESHGRID_WARNING = (
     "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument."
@@ -492,6 +390,9 @@ def from_numpy(ndarray: np.ndarray) -> Any:
             "are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
         )
     return tensor_type()(ndarray)
+
+
+from tinygrad_opt.ops.sampling import rand, randn  # noqa: E402  (older Tensor.randn spelling)
 
 
 class CreationMethods:

@@ -28,7 +28,8 @@ import numpy as np
 
 from tinygrad_opt.errors import ShapeError
 from tinygrad_opt.ops.index import GetItem
-from tinygrad_opt.ops.shape import Pad, Slice
+from tinygrad_opt.ops.shape import Pad
+from tinygrad_opt.ops.slicing import Slice
 
 __all__: list[str] = []  # F.pad only: nothing at tinygrad_opt's top level
 

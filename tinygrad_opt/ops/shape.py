@@ -1,6 +1,7 @@
-"""Ops that change the shape or the order of dims, or join and cut tensors, without
-changing any value: reshape/view, permute/movedim, expand/broadcast, squeeze, cat/stack,
-split/chunk/narrow/select.
+"""Ops that change the shape or the order of dims without changing any value:
+reshape/view, permute/movedim, expand/broadcast, squeeze/unsqueeze/flatten. Joining
+(cat, stack …) lives in ``join.py``, cutting (split, chunk, narrow …) in ``slicing.py``;
+their Tensor methods are listed here.
 
 Differences from torch: results never share memory with their input (``view`` and
 ``narrow`` give copies), so a view never needs to be contiguous and writing into a
@@ -17,46 +18,44 @@ import numpy as np
 
 from tinygrad_opt.autograd.function import Function, tensor_type
 from tinygrad_opt.errors import DimError, ShapeError
-from tinygrad_opt.ops.common import dim_index, dim_keyword, promote, shape_arg
+from tinygrad_opt.ops.common import dim_index, dim_keyword, shape_arg
+from tinygrad_opt.ops.join import (  # noqa: F401  (older imports find these here)
+    Cat,
+    Stack,
+    cat,
+    concat,
+    concatenate,
+    stack,
+)
+from tinygrad_opt.ops.slicing import (
+    chunk,
+    narrow,
+    select,
+    split,
+    tensor_split,
+    unbind,
+)
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
 __all__ = [
-    "atleast_1d",
-    "atleast_2d",
-    "atleast_3d",
     "broadcast_shapes",
     "broadcast_tensors",
     "broadcast_to",
-    "cat",
-    "chunk",
     "clone",
-    "column_stack",
-    "concat",
-    "concatenate",
-    "dstack",
     "expand",
     "expand_as",
     "flatten",
-    "hstack",
     "movedim",
     "moveaxis",
-    "narrow",
     "permute",
     "ravel",
     "reshape",
-    "row_stack",
-    "select",
-    "split",
     "squeeze",
-    "stack",
     "swapaxes",
     "swapdims",
-    "tensor_split",
     "transpose",
-    "unbind",
     "unflatten",
     "unsqueeze",
-    "vstack",
 ]
 
 
@@ -98,47 +97,6 @@ class Expand(Function):
         return f"expand: cannot expand shape {inputs[0].shape} to {params['shape']}"
 
 
-class Cat(Function):
-    def forward(self, *arrays, axis):
-        self.axis = axis
-        self.splits = np.cumsum([x.shape[axis] for x in arrays])[:-1]
-        return np.concatenate(arrays, axis=axis)
-
-    def backward(self, g):  # each input gets its own slab of g
-        return tuple(np.split(g, self.splits, axis=self.axis))
-
-    def describe_error(self, inputs, params, err):
-        shapes = ", ".join(str(t.shape) for t in inputs)
-        axis, nd = params["axis"], inputs[0].ndim
-        if not -nd <= axis < nd:
-            return (
-                f"cat: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
-                f"but got {axis}) for input shapes {shapes}"
-            )
-        return f"cat: shapes {shapes} do not match outside axis {axis}"
-
-
-class Stack(Function):
-    def forward(self, *arrays, axis):
-        self.axis = axis
-        out = np.stack(arrays, axis=axis)
-        self.axis = axis % out.ndim
-        return out
-
-    def backward(self, g):  # input i gets slice i along the new axis
-        return tuple(np.take(g, i, axis=self.axis) for i in range(g.shape[self.axis]))
-
-    def describe_error(self, inputs, params, err):
-        shapes = ", ".join(str(t.shape) for t in inputs)
-        if len({t.shape for t in inputs}) == 1:
-            axis, nd = params["axis"], inputs[0].ndim + 1
-            return (
-                f"stack: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
-                f"but got {axis}) for {nd}-D results of input shapes {shapes}"
-            )
-        return f"stack: all shapes must be equal, got {shapes}"
-
-
 class Pad(Function):
     """numpy-style constant padding (``Tensor.pad``); torch's ``F.pad`` is in ``ops/pad.py``."""
 
@@ -159,19 +117,6 @@ class Pad(Function):
 
     def describe_error(self, inputs, params, err):
         return f"pad: pad_width {params['pad_width']!r} does not fit shape {inputs[0].shape}: {err}"
-
-
-class Slice(Function):
-    """``a[index]`` for a basic index (ints, slices); the gradient fills that window."""
-
-    def forward(self, a, index):
-        self.shape, self.index = a.shape, index
-        return a[index]
-
-    def backward(self, g):
-        out = np.zeros(self.shape, dtype=g.dtype)
-        out[self.index] = g
-        return out
 
 
 class Clone(Function):
@@ -413,211 +358,6 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
 def numpy_pad(input, pad_width: Any, value: float = 0.0):
     """Constant padding; ``pad_width`` as in ``numpy.pad`` (int, pair, or pair per axis)."""
     return Pad.apply(input, pad_width=pad_width, value=value)
-
-
-# --------------------------------------------------------------------------- joining
-def _joinable(tensors: Sequence[Any], op: str) -> list:
-    ts = list(tensors)
-    if not ts:
-        raise ValueError(f"{op}: expected a non-empty list of tensors")
-    return promote(*ts)
-
-
-def cat(tensors: Sequence[Any], dim: int | None = None, *, axis: int | None = None):
-    """Join tensors along an existing dim (torch.cat)."""
-    ts = _joinable(tensors, "cat")
-    d = dim_keyword(dim, axis, default=0)
-    # torch skips 1-D empty tensors (legacy behaviour) when joining others
-    keep = [t for t in ts if not (t.ndim == 1 and t.shape[0] == 0)] or ts[:1]
-    return Cat.apply(*keep, axis=d)
-
-
-concat = concatenate = cat
-
-
-def stack(tensors: Sequence[Any], dim: int | None = None, *, axis: int | None = None):
-    """Join tensors along a new dim (torch.stack)."""
-    ts = _joinable(tensors, "stack")
-    return Stack.apply(*ts, axis=dim_keyword(dim, axis, default=0))
-
-
-def _atleast(tensors: tuple, nd: int) -> Any:
-    single = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
-    ts = tuple(tensors[0]) if len(tensors) == 1 and not single else tensors
-    out = []
-    for t in ts:
-        if t.ndim >= nd:
-            out.append(t)
-        elif nd == 3 and t.ndim == 2:
-            out.append(t.reshape(t.shape + (1,)))
-        elif nd == 3 and t.ndim == 1:
-            out.append(t.reshape((1,) + t.shape + (1,)))
-        else:
-            out.append(t.reshape((1,) * (nd - t.ndim) + t.shape))
-    return out[0] if single else tuple(out)
-
-
-def atleast_1d(*tensors):
-    """0-d tensors as 1-D (shape (1,)); one tensor in, one out; several (or a list) give a
-    tuple."""
-    return _atleast(tensors, 1)
-
-
-def atleast_2d(*tensors):
-    """Tensors of fewer than 2 dims get leading dims of size 1: (n,) → (1, n)."""
-    return _atleast(tensors, 2)
-
-
-def atleast_3d(*tensors):
-    """Tensors of fewer than 3 dims as 3-D: (n,) → (1, n, 1), (m, n) → (m, n, 1)."""
-    return _atleast(tensors, 3)
-
-
-def hstack(tensors: Sequence[Any]):
-    """Join column-wise: along dim 1, or dim 0 for 1-D tensors (0-d ones count as 1-D)."""
-    ts = atleast_1d(list(tensors))
-    return cat(ts, 0 if ts[0].ndim == 1 else 1)
-
-
-def vstack(tensors: Sequence[Any]):
-    """Join row-wise: ``cat`` along dim 0 after making every tensor at least 2-D."""
-    return cat(atleast_2d(list(tensors)), 0)
-
-
-row_stack = vstack
-
-
-def dstack(tensors: Sequence[Any]):
-    """Join depth-wise: ``cat`` along dim 2 after making every tensor at least 3-D."""
-    return cat(atleast_3d(list(tensors)), 2)
-
-
-def column_stack(tensors: Sequence[Any]):
-    """0-d and 1-D tensors become columns (n, 1); then ``hstack``."""
-    ts = [t.reshape(t._data.size, 1) if t.ndim <= 1 else t for t in tensors]
-    return hstack(ts)
-
-
-# --------------------------------------------------------------------------- cutting
-def _window(input, d: int, start: int, stop: int):
-    index = (slice(None),) * d + (slice(start, stop),)
-    return Slice.apply(input, index=index)
-
-
-def narrow(input, dim: int, start: Any, length: int):
-    """Elements ``start`` .. ``start + length - 1`` along ``dim`` (``start`` may be negative)."""
-    if input.ndim == 0:
-        raise DimError("narrow() cannot be applied to a 0-dim tensor.")
-    d = dim_index(dim, input.shape, "narrow")
-    n = input.shape[d]
-    start = int(start)
-    if not -n <= start <= n:
-        raise DimError(
-            f"narrow: start out of range (expected to be in range of [{-n}, {n}], but got {start})"
-        )
-    start = start + n if start < 0 else start
-    if length < 0:
-        raise ShapeError("narrow(): length must be non-negative.")
-    if start + length > n:
-        raise ShapeError(
-            f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
-            f"of dim {d} of shape {input.shape}."
-        )
-    return _window(input, d, start, start + length)
-
-
-def select(input, dim: int, index: Any):
-    """The slice at ``index`` along ``dim``, without that dim (``x.select(0, i)`` is ``x[i]``)."""
-    if input.ndim == 0:
-        raise DimError("select() cannot be applied to a 0-dim tensor.")
-    d = dim_index(dim, input.shape, "select")
-    n, i = input.shape[d], int(index)
-    if not -n <= i < n:
-        raise DimError(
-            f"select(): index {i} out of range for tensor of size {list(input.shape)} "
-            f"at dimension {d}"
-        )
-    return Slice.apply(input, index=(slice(None),) * d + (i % n,))
-
-
-def unbind(input, dim: int = 0):
-    """All slices along ``dim``, as a tuple (the dim removed)."""
-    d = dim_index(dim, input.shape, "unbind")
-    if input.ndim == 0:
-        raise DimError("unbind: Dimension specified as 0 but tensor has no dimensions")
-    return tuple(select(input, d, i) for i in range(input.shape[d]))
-
-
-def split(input, split_size_or_sections: int | Sequence[int], dim: int = 0):
-    """Cut along ``dim`` into pieces of ``split_size`` (the last may be smaller), or into
-    pieces of the listed sizes (which must add up to the dim's size)."""
-    if input.ndim == 0:
-        raise ShapeError("split expects at least a 1-dimensional tensor")
-    d = dim_index(dim, input.shape, "split")
-    n = input.shape[d]
-    if isinstance(split_size_or_sections, (int, np.integer)) or (
-        hasattr(split_size_or_sections, "ndim") and split_size_or_sections.ndim == 0
-    ):
-        size = int(split_size_or_sections)
-        if size < 0:
-            raise ShapeError(f"split expects split_size be non-negative, but got split_size={size}")
-        if size == 0 and n != 0:
-            raise ShapeError(
-                f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}"
-            )
-        count = max(-(-n // size), 1) if size else 1
-        sizes = [size] * (count - 1) + [n - size * (count - 1)]
-    else:
-        sizes = [int(s) for s in split_size_or_sections]
-        if any(s < 0 for s in sizes):
-            raise ShapeError(
-                f"split_with_sizes expects split_sizes have only non-negative entries, but "
-                f"got split_sizes={sizes}"
-            )
-        if sum(sizes) != n:
-            raise ShapeError(
-                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's "
-                f"size at dimension {d}), but got split_sizes={sizes}"
-            )
-    edges = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-    return tuple(_window(input, d, lo, hi) for lo, hi in zip(edges[:-1], edges[1:]))
-
-
-def chunk(input, chunks: int, dim: int = 0):
-    """Cut into ``chunks`` pieces of ``ceil(size / chunks)`` (fewer pieces when that size
-    already covers the dim; ``chunks`` empty pieces for an empty dim)."""
-    if chunks <= 0:
-        raise ShapeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    if input.ndim == 0:
-        raise ShapeError("chunk expects at least a 1-dimensional tensor")
-    d = dim_index(dim, input.shape, "chunk")
-    n = input.shape[d]
-    size = -(-n // chunks)
-    if n == 0:
-        return split(input, [0] * chunks, d)
-    return split(input, size, d)
-
-
-def tensor_split(input, indices_or_sections: int | Sequence[int], dim: int = 0):
-    """Cut into ``sections`` nearly equal pieces (the first ``n % sections`` one longer),
-    or at the listed indices (as ``numpy.array_split``)."""
-    if input.ndim == 0:
-        raise ShapeError(
-            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims"
-        )
-    d = dim_index(dim, input.shape, "tensor_split")
-    n = input.shape[d]
-    sec = indices_or_sections
-    if isinstance(sec, (int, np.integer)):
-        if sec <= 0:
-            raise ShapeError(f"number of sections must be larger than 0, got {sec}")
-        q, r = divmod(n, int(sec))
-        sizes = [q + 1] * r + [q] * (int(sec) - r)
-        edges = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-    else:
-        cuts = [min(max(int(i) + (n if i < 0 else 0), 0), n) for i in sec]
-        edges = [0, *cuts, n]
-    return tuple(_window(input, d, lo, max(lo, hi)) for lo, hi in zip(edges[:-1], edges[1:]))
 
 
 def clone(input):
