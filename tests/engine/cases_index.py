@@ -114,6 +114,32 @@ def _index_put(M, x, v, accumulate):
 
 
 CASES = [
+    both(
+        "masked_scatter",
+        lambda M, x, m, s: x.masked_scatter(m, s),
+        [(3, 4), ((3, 4), "bool"), (13,)],
+    ),
+    both(
+        "masked_scatter_bcast",
+        lambda M, x, m, s: M.masked_scatter(x, m, s),
+        [(4,), ((2, 4), "bool"), (3, 4)],
+    ),
+    both(
+        "masked_scatter_inplace",
+        lambda M, x, m, s: x.clone().masked_scatter_(m, s),
+        [(3, 4), ((4,), "bool"), (12,)],
+    ),
+    both("put", lambda M, x, s: x.put(M.tensor([0, 5, -1]), s), [(3, 4), (3,)]),
+    both(
+        "put_accumulate",
+        lambda M, x, s: M.put(x, M.tensor([[0, 5], [0, 0]]), s, accumulate=True),
+        [(3, 4), (2, 2)],
+    ),
+    both(
+        "put_inplace_long",
+        lambda M, x, s: x.clone().put_(M.tensor([1, 2]), s),
+        [((3, 4), "long5"), ((2,), "long5")],
+    ),
     both("masked_fill", lambda M, x, m: x.masked_fill(m, -1.5), [(3, 4), ((3, 4), "bool")]),
     both("masked_fill_bcast", lambda M, x, m: M.masked_fill(x, m, 2), [(3, 4), ((4,), "bool")]),
     both(

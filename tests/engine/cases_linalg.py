@@ -83,6 +83,8 @@ CASES = [
         [((2, 3), "int@f32"), ((3, 2), "int@f32")],
     ),
     both("mm", lambda M, a, b: M.mm(a, b), [(2, 3), (3, 4)]),
+    both("trace", lambda M, a: M.trace(a), [(3, 4)]),
+    both("trace_method_long", lambda M, a: a.trace(), [((3, 3), "int5")]),
     both("mm_method_long", lambda M, a, b: a.mm(b), [((2, 3), "long5"), ((3, 4), "long5")]),
     both("bmm", lambda M, a, b: M.bmm(a, b), [(2, 2, 3), (2, 3, 4)]),
     both("mv", lambda M, a, v: a.mv(v), [(2, 3), (3,)]),

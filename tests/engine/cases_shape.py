@@ -125,6 +125,11 @@ CASES = [
     both("unbind_fn", lambda M, x: M.unbind(x, -1), [((2, 3), "bool")]),
     method("tensor_split_sections", lambda x: x.tensor_split(3, 1), [(2, 7)]),
     method("tensor_split_indices", lambda x: x.tensor_split([1, 4, 9], 0), [(6, 2)]),
+    method("split_with_sizes", lambda x: x.split_with_sizes([2, 1], 0), [(3, 2)]),
+    method("hsplit_sections", lambda x: x.hsplit(2), [(2, 6)]),
+    method("hsplit_indices_1d", lambda x: x.hsplit([1, 3]), [(5,)]),
+    both("vsplit_fn", lambda M, x: M.vsplit(x, 2), [(4, 3)]),
+    both("dsplit_fn", lambda M, x: M.dsplit(x, [1]), [(2, 2, 3)]),
     # narrow / select
     method("narrow", lambda x: x.narrow(1, 1, 2), [(3, 4)]),
     method("narrow_neg_start", lambda x: x.narrow(1, -3, 2), [(3, 4)]),

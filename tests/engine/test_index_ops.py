@@ -32,6 +32,30 @@ def _setitem(M, index, value):
 
 # (name, thunk(M), our exception class, words in our message)
 ERRORS = [
+    (
+        "masked_scatter_short",
+        lambda M: M.zeros(2, 3).masked_scatter(M.ones(2, 3, dtype=M.bool), M.ones(5)),
+        ShapeError,
+        ["Number of elements of source"],
+    ),  # noqa: E501
+    (
+        "masked_scatter_mask",
+        lambda M: M.zeros(2, 3).masked_scatter(M.ones(2, 3), M.ones(6)),
+        DTypeError,
+        ["boolean"],
+    ),  # noqa: E501
+    (
+        "put_count",
+        lambda M: M.zeros(2, 3).put(M.tensor([0, 1, 2]), M.ones(2)),
+        DimError,
+        ["same number of elements"],
+    ),  # noqa: E501
+    (
+        "put_bounds",
+        lambda M: M.zeros(2, 3).put(M.tensor([6]), M.ones(1)),
+        DimError,
+        ["6", "6 elements"],
+    ),  # noqa: E501
     ("float", lambda M: _x(M, 3, 4)[1.0], DimError, ["float", "index"]),
     ("float_tensor", lambda M: _x(M, 3, 4)[M.tensor([1.0])], DimError, ["long, int, byte or bool"]),  # noqa: E501
     ("float_empty_tensor", lambda M: _x(M, 3, 4)[M.zeros(0)], DimError, ["long, int"]),

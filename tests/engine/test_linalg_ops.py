@@ -20,6 +20,7 @@ def _r(M, *shape, dtype=None):
 
 
 ERRORS = [
+    ("trace_3d", lambda M: M.trace(_r(M, 2, 3, 4)), ShapeError, ["matrix", "3"]),
     ("mm_shapes", lambda M: M.mm(_r(M, 3, 4), _r(M, 5, 6)), ShapeError, ["3x4", "5x6"]),
     ("mm_1d", lambda M: M.mm(_r(M, 3), _r(M, 3, 6)), ShapeError, ["matrix"]),
     ("mm_dtypes", lambda M: M.mm(_r(M, 3, 4), _r(M, 4, 6, dtype=M.float64)), DTypeError, ["dtype"]),  # noqa: E501

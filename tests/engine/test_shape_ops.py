@@ -25,6 +25,9 @@ def _z(M, *shape):
 
 # (name, thunk(M), our exception class, words in our message)
 ERRORS = [
+    ("hsplit_divide", lambda M: _z(M, 2, 5).hsplit(2), ShapeError, ["not divisible", "5"]),
+    ("vsplit_1d", lambda M: _z(M, 4).vsplit(2), ShapeError, ["at least 2 dimension"]),
+    ("dsplit_2d", lambda M: _z(M, 2, 4).dsplit(1), ShapeError, ["at least 3 dimension"]),
     ("view_two_unknown", lambda M: _z(M, 6).view(-1, -1), ShapeError, ["only one dimension"]),
     ("view_bad_count", lambda M: _z(M, 2, 3).view(4, 2), ShapeError, ["view", "[4, 2]", "6"]),
     ("view_negative", lambda M: _z(M, 6).view(-2, 3), ShapeError, ["invalid shape dimension -2"]),

@@ -35,6 +35,8 @@ __all__ = [
     "meshgrid",
     "ones",
     "ones_like",
+    "tril_indices",
+    "triu_indices",
     "zeros",
     "zeros_like",
 ]
@@ -318,6 +320,21 @@ def logspace(
         raise ShapeError(f"logspace: number of steps must be non-negative, got {steps}")
     exps = _linspace_values(_number(start), _number(end), int(steps), np.dtype(np.float64))
     return _make((float(base) ** exps).astype(_dtype(dtype)), requires_grad)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device=None) -> Any:
+    """The (2, N) coordinates of the lower triangle (``j - i <= offset``) of a row×col
+    matrix, row by row (int64)."""
+    _device(device)
+    rows, cols = np.tril_indices(row, offset, col)
+    return _make(np.stack([rows, cols]).astype(_dtype(dtype, int64)).reshape(2, -1), False)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device=None) -> Any:
+    """The (2, N) coordinates of the upper triangle (``j - i >= offset``), row by row."""
+    _device(device)
+    rows, cols = np.triu_indices(row, offset, col)
+    return _make(np.stack([rows, cols]).astype(_dtype(dtype, int64)).reshape(2, -1), False)
 
 
 # --------------------------------------------------------------------------- grids and data

@@ -27,8 +27,10 @@ __all__ = [
     "index_put",
     "index_select",
     "masked_fill",
+    "masked_scatter",
     "masked_select",
     "nonzero",
+    "put",
     "take",
     "take_along_dim",
 ]
@@ -319,6 +321,58 @@ def masked_fill(input, mask: Any, value: Any):
     return where(T(m), v, input)
 
 
+def masked_scatter(input, mask: Any, source: Any):
+    """``input`` (broadcast with the bool ``mask``) with the places where ``mask`` is True
+    filled, in row-major order, by the first elements of ``source``. Gradients: ``input``
+    where the mask is False; those first elements of ``source``."""
+    from tinygrad_opt.ops.shape import broadcast_shapes, expand
+
+    T = tensor_type()
+    m = mask._data if isinstance(mask, T) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise DTypeError(
+            f"masked_scatter_ only supports boolean masks, but got mask with dtype {m.dtype}"
+        )  # noqa: E501
+    if source.dtype != input.dtype:
+        raise DTypeError(
+            f"masked_scatter: expected self and source to have same dtypes but got "
+            f"{input.dtype} and {source.dtype}"
+        )
+    shape = broadcast_shapes(input.shape, m.shape)
+    m = np.broadcast_to(m, shape)
+    count = int(m.sum())
+    if source._data.size < count:
+        raise ShapeError(
+            f"masked_scatter: Number of elements of source < number of ones in mask "
+            f"({source._data.size} < {count})"
+        )
+    x = expand(input, shape) if input.shape != shape else input
+    values = GetItem.apply(source.reshape(-1), index=slice(0, count))
+    return index_put(x, m, values)
+
+
+def put(input, index: Any, source: Any, accumulate: bool = False):
+    """A copy of ``input`` with the elements of the flattened tensor at ``index`` set to
+    (``accumulate``: increased by) the elements of ``source``, taken in order."""
+    T = tensor_type()
+    idx = index._data if isinstance(index, T) else np.asarray(index)
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"put_(): Expected a long tensor for index, got {idx.dtype}")
+    if idx.size != source._data.size:  # torch raises an IndexError here
+        raise DimError(
+            f"put_(): Expected source and index to have the same number of elements, but got "
+            f"source.numel() = {source._data.size}, index.numel() = {idx.size}"
+        )
+    n = input._data.size
+    bad = idx[(idx < -n) | (idx >= n)]
+    if bad.size:
+        raise DimError(
+            f"put: out of range: tried to access index {bad.flat[0]} on a tensor of {n} elements."
+        )
+    flat = index_put(input.reshape(-1), (idx.reshape(-1),), source.reshape(-1), accumulate)
+    return flat.reshape(input.shape)
+
+
 def nonzero(input, *, as_tuple: bool = False):
     """Indices of the nonzero elements: an int64 (count, ndim) tensor, one row per element
     in row-major order; ``as_tuple=True``: one 1-D tensor per dim (a 0-d input counts as 1-D)."""
@@ -410,6 +464,8 @@ class IndexMethods:
     index_select = index_select
     masked_fill = masked_fill
     masked_select = masked_select
+    masked_scatter = masked_scatter
+    put = put
     nonzero = nonzero
     argwhere = argwhere
     take = take
@@ -430,6 +486,21 @@ class IndexMethods:
                 f"tensor's shape {self.shape}"
             )
         return self._inplace(lambda old: masked_fill(old, mask, value))
+
+    def masked_scatter_(self, mask: Any, source: Any):
+        """In-place :func:`masked_scatter` (the mask must broadcast to this tensor's shape)."""
+        from tinygrad_opt.ops.shape import broadcast_shapes
+
+        if broadcast_shapes(self.shape, np.shape(mask)) != self.shape:
+            raise ShapeError(
+                f"masked_scatter_: the mask of shape {np.shape(mask)} does not broadcast to "
+                f"the tensor's shape {self.shape}"
+            )
+        return self._inplace(lambda old: masked_scatter(old, mask, source))
+
+    def put_(self, index: Any, source: Any, accumulate: bool = False):
+        """In-place :func:`put`."""
+        return self._inplace(lambda old: put(old, index, source, accumulate))
 
     def index_put_(self, indices: tuple, values: Any, accumulate: bool = False):
         """In-place :meth:`index_put`."""

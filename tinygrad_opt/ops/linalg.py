@@ -28,6 +28,7 @@ __all__ = [
     "mv",
     "outer",
     "tensordot",
+    "trace",
     "vdot",
 ]
 
@@ -151,6 +152,15 @@ def dot(input, other):
 
 
 vdot = dot  # real tensors: no conjugation
+
+
+def trace(input):
+    """Σ_i x[i, i] of a 2-D tensor (integers sum to int64)."""
+    if input.ndim != 2:
+        raise ShapeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    from tinygrad_opt.ops.rearrange import diagonal
+
+    return diagonal(input).sum()
 
 
 def inner(input, other):
@@ -494,5 +504,6 @@ class LinalgMethods:
     vdot = vdot
     inner = inner
     outer = ger = outer
+    trace = trace
     addmm = addmm
     baddbmm = baddbmm

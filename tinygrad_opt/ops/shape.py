@@ -29,11 +29,15 @@ from tinygrad_opt.ops.join import (  # noqa: F401  (older imports find these her
 )
 from tinygrad_opt.ops.slicing import (
     chunk,
+    dsplit,
+    hsplit,
     narrow,
     select,
     split,
+    split_with_sizes,
     tensor_split,
     unbind,
+    vsplit,
 )
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
@@ -389,6 +393,10 @@ class ShapeMethods:
     split = split
     chunk = chunk
     tensor_split = tensor_split
+    split_with_sizes = split_with_sizes
+    hsplit = hsplit
+    vsplit = vsplit
+    dsplit = dsplit
     pad = numpy_pad
 
     @property

@@ -17,11 +17,15 @@ from tinygrad_opt.ops.common import dim_index
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
 __all__ = [
     "chunk",
+    "dsplit",
+    "hsplit",
     "narrow",
     "select",
     "split",
+    "split_with_sizes",
     "tensor_split",
     "unbind",
+    "vsplit",
 ]
 
 
@@ -157,3 +161,39 @@ def tensor_split(input, indices_or_sections: int | Sequence[int], dim: int = 0):
         cuts = [min(max(int(i) + (n if i < 0 else 0), 0), n) for i in sec]
         edges = [0, *cuts, n]
     return tuple(_window(input, d, lo, max(lo, hi)) for lo, hi in zip(edges[:-1], edges[1:]))
+
+
+def split_with_sizes(input, split_sizes: Sequence[int], dim: int = 0):
+    """``split`` with a list of sizes (which must add up to the dim's size)."""
+    return split(input, [int(n) for n in split_sizes], dim)
+
+
+def _directional(input, sections: Any, dim: int, op: str, min_nd: int):
+    if input.ndim < min_nd:
+        raise ShapeError(
+            f"torch.{op} requires a tensor with at least {min_nd} dimension, but got a tensor "
+            f"with {input.ndim} dimensions!"
+        )
+    if isinstance(sections, (int, np.integer)):
+        n = input.shape[dim]
+        if sections <= 0 or n % sections:
+            raise ShapeError(
+                f"torch.{op} attempted to split along dimension {dim}, but the size of the "
+                f"dimension {n} is not divisible by the split_size {sections}!"
+            )
+    return tensor_split(input, sections, dim)
+
+
+def hsplit(input, sections: int | Sequence[int]):
+    """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor); an int must divide the size."""
+    return _directional(input, sections, 1 if input.ndim >= 2 else 0, "hsplit", 1)
+
+
+def vsplit(input, sections: int | Sequence[int]):
+    """``tensor_split`` along dim 0 of a tensor of at least 2 dims."""
+    return _directional(input, sections, 0, "vsplit", 2)
+
+
+def dsplit(input, sections: int | Sequence[int]):
+    """``tensor_split`` along dim 2 of a tensor of at least 3 dims."""
+    return _directional(input, sections, 2, "dsplit", 3)
