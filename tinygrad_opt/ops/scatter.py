@@ -49,6 +49,15 @@ def _block(shape: tuple[int, ...]) -> tuple:
     return tuple(slice(0, n) for n in shape)
 
 
+def _add_into(shape: tuple, grid: tuple, g: np.ndarray) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` added at ``grid`` (repeats add up), via one
+    ``np.bincount`` over the flat positions: one pass in C, summing in float64."""
+    flat = np.ravel_multi_index(np.broadcast_arrays(*grid), shape) if grid else np.zeros(1, int)
+    size = int(np.prod(shape))
+    total = np.bincount(flat.reshape(-1), weights=g.reshape(-1).astype(np.float64), minlength=size)
+    return total.astype(g.dtype, copy=False).reshape(shape)
+
+
 class Gather(Function):
     """``out[p] = a[grid(p)]``; backward adds ``g`` back into zeros at the same places."""
 
@@ -57,9 +66,7 @@ class Gather(Function):
         return a[self.grid]
 
     def backward(self, g):
-        out = np.zeros(self.shape, dtype=g.dtype)
-        np.add.at(out, self.grid, g)
-        return out
+        return _add_into(self.shape, self.grid, g)
 
 
 class Scatter(Function):
