@@ -1,6 +1,6 @@
 """Engine speed, as ratios measured in one run (the machine is noisy; absolute times are not).
 
-    python benchmarks/bench_engine.py [--repeats N] [--quick]
+    python benchmarks/bench_engine.py [--repeats N] [--quick] [--only SECTION ...]
 
 1. Scalar engine: one training step (forward, backward, SGD update) of MLP(2, [16, 16, 1])
    on 100 two-moons points with the hinge loss plus L2 term, the classic scalar-engine
@@ -12,7 +12,14 @@
 3. Tensor engine: one training step of an MLP 784-256-256-10 (ReLU, softmax
    cross-entropy, batch 128, float32, plain SGD) against a hand-written numpy
    forward/backward of the same network, and against torch on the CPU with 2 threads
-   (when installed).
+   (when installed). torch's threads: ``OMP_NUM_THREADS`` if set, else 2, the cores
+   of the machine these numbers were written for and numpy's BLAS default there.
+4. Transformer: one training step (forward, backward, SGD update) of a 2-layer
+   ``TransformerEncoder`` against torch's, same thread count (2) and the same starting
+   weights (our state dict loaded into torch). Sizes: d_model 128, 4 heads, context 64,
+   batch 16, float32, dim_feedforward 512 (4·d_model; torch's default 2048 is sized for
+   d_model 512); everything else torch's defaults: dropout 0.1 (training mode, so it is
+   on), relu, post-norm, sequence-first layout. MSE loss against a random target.
 
 Scalar timings are interleaved call by call (A, B, C, A, B, C, ...) with a
 ``gc.collect()`` before each, so no contender pays for another's garbage (micrograd's
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import sys
 import time
@@ -38,6 +46,13 @@ from tinygrad_opt.data import make_moons
 from tinygrad_opt.nn.scalar import ScalarMLP
 
 LR = 0.01
+
+
+def torch_threads() -> int:
+    """torch's thread count: OMP_NUM_THREADS when set (numpy's BLAS follows it too), else 2,
+    this machine's cores (numpy's BLAS default), so both sides use the same number."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else 2
 
 
 def interleaved(contenders: dict[str, Callable[[], object]], repeats: int, warmup: int = 2):
@@ -211,7 +226,7 @@ def tensor_step_factories(batch: int = 128):
     except ImportError:
         print("torch not installed: torch comparison skipped")
         return contenders
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     tmodel = torch.nn.Sequential(
         torch.nn.Linear(784, 256),
         torch.nn.ReLU(),
@@ -233,52 +248,124 @@ def tensor_step_factories(batch: int = 128):
     return contenders
 
 
+# --------------------------------------------------------------------------- transformer
+TRANSFORMER = {"d_model": 128, "nhead": 4, "dim_feedforward": 512, "layers": 2, "context": 64,
+               "batch": 16}  # fmt: skip
+
+
+def transformer_step_factories():
+    cfg = TRANSFORMER
+    d, n_ctx, n_batch = cfg["d_model"], cfg["context"], cfg["batch"]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_ctx, n_batch, d)).astype(np.float32)
+    Y = rng.standard_normal((n_ctx, n_batch, d)).astype(np.float32)
+    layer = nn.TransformerEncoderLayer(d, cfg["nhead"], cfg["dim_feedforward"], rng=0)
+    model = nn.TransformerEncoder(layer, cfg["layers"])
+    params = model.parameters()
+    x, target = Tensor(X), Tensor(Y)
+
+    def ours():
+        loss = nn.mse_loss(model(x), target)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad
+
+    contenders = {"ours": ours}
+    try:
+        import torch
+    except ImportError:
+        print("torch not installed: transformer comparison skipped")
+        return contenders
+    torch.set_num_threads(torch_threads())
+    tlayer = torch.nn.TransformerEncoderLayer(d, cfg["nhead"], cfg["dim_feedforward"])
+    tmodel = torch.nn.TransformerEncoder(tlayer, cfg["layers"], enable_nested_tensor=False)
+    tmodel.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    topt = torch.optim.SGD(tmodel.parameters(), lr=LR)
+    tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def torch_step():
+        topt.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(tmodel(tx), ty).backward()
+        topt.step()
+
+    contenders["torch"] = torch_step
+    return contenders
+
+
+SECTIONS = ("scalar", "tensor", "transformer")
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=0, help="timed rounds (default: by section)")
     ap.add_argument("--quick", action="store_true", help="few rounds, smaller chain (smoke test)")
+    ap.add_argument(
+        "--only", choices=SECTIONS, action="append", help="run only these sections (repeatable)"
+    )
     args = ap.parse_args(argv)
     quick = args.quick
+    sections = args.only or SECTIONS
     result: dict = {}
 
-    scalar = interleaved(scalar_step_factories(), args.repeats or (2 if quick else 7), warmup=1)
-    result["scalar_step_ms"] = {k: v * 1e3 for k, v in scalar.items()}
-    if "micrograd" in scalar:
-        for k in ("ours (ScalarMLP)", "ours (node per op)"):
-            result[f"speedup_vs_micrograd[{k}]"] = scalar["micrograd"] / scalar[k]
+    if "scalar" in sections:
+        scalar = interleaved(scalar_step_factories(), args.repeats or (2 if quick else 7), warmup=1)
+        result["scalar_step_ms"] = {k: v * 1e3 for k, v in scalar.items()}
+        if "micrograd" in scalar:
+            for k in ("ours (ScalarMLP)", "ours (node per op)"):
+                result[f"speedup_vs_micrograd[{k}]"] = scalar["micrograd"] / scalar[k]
 
-    gc.collect()
-    result["deep_chain_backward_s"] = deep_chain_seconds(100_000 if quick else 1_000_000)
-    result["deep_chain_depth"] = 100_000 if quick else 1_000_000
+        gc.collect()
+        result["deep_chain_backward_s"] = deep_chain_seconds(100_000 if quick else 1_000_000)
+        result["deep_chain_depth"] = 100_000 if quick else 1_000_000
 
     # torch's OpenMP workers keep spinning for a while after each call and slow whatever
     # runs next on the 2 cores, so every contender is timed in its own block, after a
     # pause, with the block order rotated between rounds; medians over all blocks.
-    steps = tensor_step_factories()
-    n = args.repeats or (20 if quick else 300)
-    tensor = blocks(steps, n, rounds=2 if quick else 6)
-    result["tensor_step_ms"] = {k: v * 1e3 for k, v in tensor.items()}
-    result["ratio_vs_numpy"] = tensor["ours"] / tensor["numpy"]
-    if "torch" in tensor:
-        result["ratio_vs_torch"] = tensor["ours"] / tensor["torch"]
-        result["numpy_vs_torch"] = tensor["numpy"] / tensor["torch"]
+    if "tensor" in sections:
+        steps = tensor_step_factories()
+        n = args.repeats or (20 if quick else 300)
+        tensor = blocks(steps, n, rounds=2 if quick else 6)
+        result["tensor_step_ms"] = {k: v * 1e3 for k, v in tensor.items()}
+        result["ratio_vs_numpy"] = tensor["ours"] / tensor["numpy"]
+        if "torch" in tensor:
+            result["ratio_vs_torch"] = tensor["ours"] / tensor["torch"]
+            result["numpy_vs_torch"] = tensor["numpy"] / tensor["torch"]
 
-    print("\n== scalar engine: MLP(2,[16,16,1]) step on 100 moons, hinge loss ==")
-    for k, v in scalar.items():
-        extra = (
-            f"   {scalar['micrograd'] / v:6.1f}x faster than micrograd"
-            if ("micrograd" in scalar and k != "micrograd")
-            else ""
-        )
-        print(f"  {k:<22} {v * 1e3:9.2f} ms{extra}")
-    print(f"\n== deep chain: backward through {result['deep_chain_depth']:,} Value nodes ==")
-    print(f"  {result['deep_chain_backward_s']:.2f} s")
-    print("\n== tensor engine: MLP 784-256-256-10 step, batch 128, float32 ==")
-    for k, v in tensor.items():
-        print(f"  {k:<19} {v * 1e3:8.3f} ms")
-    print(f"  ours / numpy = {result['ratio_vs_numpy']:.3f}  (target <= 1.15)")
-    if "ratio_vs_torch" in result:
-        print(f"  ours / torch = {result['ratio_vs_torch']:.3f}  (target <= 0.80)")
+    if "transformer" in sections:
+        steps = transformer_step_factories()
+        tf = blocks(steps, args.repeats or (8 if quick else 60), rounds=2 if quick else 6)
+        result["transformer_step_ms"] = {k: v * 1e3 for k, v in tf.items()}
+        if "torch" in tf:
+            result["transformer_ratio_vs_torch"] = tf["ours"] / tf["torch"]
+
+    if "scalar" in sections:
+        print("\n== scalar engine: MLP(2,[16,16,1]) step on 100 moons, hinge loss ==")
+        for k, v in scalar.items():
+            extra = (
+                f"   {scalar['micrograd'] / v:6.1f}x faster than micrograd"
+                if ("micrograd" in scalar and k != "micrograd")
+                else ""
+            )
+            print(f"  {k:<22} {v * 1e3:9.2f} ms{extra}")
+        print(f"\n== deep chain: backward through {result['deep_chain_depth']:,} Value nodes ==")
+        print(f"  {result['deep_chain_backward_s']:.2f} s")
+    if "tensor" in sections:
+        print("\n== tensor engine: MLP 784-256-256-10 step, batch 128, float32 ==")
+        for k, v in tensor.items():
+            print(f"  {k:<19} {v * 1e3:8.3f} ms")
+        print(f"  ours / numpy = {result['ratio_vs_numpy']:.3f}  (target <= 1.15)")
+        if "ratio_vs_torch" in result:
+            print(f"  ours / torch = {result['ratio_vs_torch']:.3f}  (target <= 0.80)")
+    if "transformer" in sections:
+        print("\n== transformer: 2-layer TransformerEncoder step, d 128, 4 heads, ctx 64, "
+              "batch 16 ==")  # fmt: skip
+        for k, v in tf.items():
+            print(f"  {k:<19} {v * 1e3:8.3f} ms")
+        if "transformer_ratio_vs_torch" in result:
+            ratio = result["transformer_ratio_vs_torch"]
+            print(f"  ours / torch = {ratio:.3f}  (target <= 1.5)")
     print(json.dumps(result, sort_keys=True))
     return result
 

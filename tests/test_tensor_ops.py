@@ -388,7 +388,7 @@ def test_max_min(sa, keepdims, seed):
     np.testing.assert_array_equal(x.amax(axis, keepdims).data, x.data.max(axis, keepdims=keepdims))
     np.testing.assert_array_equal(x.amin(axis, keepdims).data, x.data.min(axis, keepdims=keepdims))
     check(lambda t: t.amax(axis, keepdims), x)
-    check(lambda t: t.min(axis=axis, keepdims=keepdims), x)  # axis=: the older amin spelling
+    check(lambda t: t.amin(axis=axis, keepdims=keepdims), x)
 
 
 @SETTINGS
@@ -436,13 +436,13 @@ def test_max_ties_split_evenly_like_amax():
     x.max().backward()
     np.testing.assert_array_equal(x.grad, [0.5, 0.5])
     y = Tensor([[3.0, 1.0, 3.0, 3.0], [0.0, 2.0, -1.0, 2.0]], requires_grad=True)
-    y.max(axis=1).sum().backward()
+    y.amax(axis=1).sum().backward()
     np.testing.assert_allclose(y.grad, [[1 / 3, 0, 1 / 3, 1 / 3], [0, 0.5, 0, 0.5]], rtol=1e-7)
     z = Tensor([[2.0, 2.0], [2.0, 5.0]], requires_grad=True, dtype=np.float64)
     z.min().backward()
     np.testing.assert_allclose(z.grad, [[1 / 3, 1 / 3], [1 / 3, 0]])
     z.zero_grad()
-    z.min(axis=0, keepdims=True).sum().backward()
+    z.amin(axis=0, keepdims=True).sum().backward()
     np.testing.assert_array_equal(z.grad, [[0.5, 1], [0.5, 0]])
 
 

@@ -173,15 +173,21 @@ def test_full_max_with_ties_matches_torch_max():
     compare(lambda t: t.min(), lambda t: t.min(), x)
 
 
-def test_max_along_axis_with_ties_is_amax_not_max_dim():
-    # Documented difference (docs/autograd.md): max(axis) splits ties like torch.amax;
-    # torch.max(dim) gives the whole gradient to one index.
-    x = Tensor([[1.0, 3.0, 3.0, 0.0]], requires_grad=True, dtype=np.float64)
-    x.max(axis=1).sum().backward()
+def test_max_along_axis_with_ties_is_max_dim_and_amax_splits():
+    # axis= is torch's other name for dim: (values, indices), the gradient to one index;
+    # amax splits tied maxima evenly, as torch.amax
+    data = [[1.0, 3.0, 3.0, 0.0]]
+    x = Tensor(data, requires_grad=True, dtype=np.float64)
+    values, indices = x.max(axis=1)
+    values.sum().backward()
+    t = torch.tensor(data, dtype=torch.float64, requires_grad=True)
+    ref = t.max(axis=1)
+    ref.values.sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+    np.testing.assert_array_equal(indices.data, ref.indices.numpy())
+    x.zero_grad()
+    x.amax(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0, 0.5, 0.5, 0]])
-    t = torch.tensor([[1.0, 3.0, 3.0, 0.0]], dtype=torch.float64, requires_grad=True)
-    t.max(dim=1).values.sum().backward()
-    assert t.grad.sum() == 1 and (t.grad == 1).sum() == 1
 
 
 @FEW

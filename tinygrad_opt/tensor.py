@@ -56,12 +56,16 @@ from tinygrad_opt.ops import activation as _act
 from tinygrad_opt.ops import compare as _cmp
 from tinygrad_opt.ops import creation as _cr
 from tinygrad_opt.ops import elementwise as _ew
+from tinygrad_opt.ops import extrema as _ext
 from tinygrad_opt.ops import index as _ix
 from tinygrad_opt.ops import linalg as _la
+from tinygrad_opt.ops import norms as _norms
 from tinygrad_opt.ops import rearrange as _rr
 from tinygrad_opt.ops import reduce as _red
+from tinygrad_opt.ops import scan as _scan
 from tinygrad_opt.ops import scatter as _sc
 from tinygrad_opt.ops import shape as _sh
+from tinygrad_opt.ops import sort as _sort
 from tinygrad_opt.ops import window as _win
 from tinygrad_opt.ops.cast import Cast
 from tinygrad_opt.ops.common import lift, promote, shape_arg
@@ -136,6 +140,10 @@ class Tensor(
     _cmp.CompareMethods,
     _la.LinalgMethods,
     _red.ReduceMethods,
+    _ext.ExtremaMethods,
+    _norms.NormMethods,
+    _scan.ScanMethods,
+    _sort.SortMethods,
     _sh.ShapeMethods,
     _ix.IndexMethods,
     _sc.ScatterMethods,

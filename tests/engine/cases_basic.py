@@ -130,7 +130,7 @@ CASES: list[Case] = [
     Case("logsumexp", lambda x: x.logsumexp(-1), lambda x: torch.logsumexp(x, -1), [(2, 3, 4)]),
     Case("logsumexp_tuple_keep", lambda x: x.logsumexp((0, 1), keepdims=True), lambda x: torch.logsumexp(x, (0, 1), keepdim=True), [(2, 3, 4)]),
     Case("logsumexp_all", lambda x: x.logsumexp(None), lambda x: torch.logsumexp(x, (0, 1)), [(3, 4)]),
-    Case("logsumexp_wide", lambda x: x.logsumexp(0), lambda x: torch.logsumexp(x, 0), [((4, 5), "wide")]),
+    Case("logsumexp_wide_dim0", lambda x: x.logsumexp(0), lambda x: torch.logsumexp(x, 0), [((4, 5), "wide")]),
     Case("softmax", lambda x: x.softmax(), lambda x: torch.softmax(x, -1), [(2, 3, 4)]),
     Case("softmax_axis0", lambda x: x.softmax(0), lambda x: torch.softmax(x, 0), [(2, 3, 4)]),
     Case("softmax_wide", lambda x: x.softmax(1), lambda x: torch.softmax(x, 1), [((4, 5), "wide")]),

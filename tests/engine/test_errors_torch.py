@@ -30,7 +30,7 @@ MISTAKES = [
     ("expand_bad", lambda m, T: T(A).expand(4, 3), ["expand", "(2, 3)"]),
     ("permute_count", lambda m, T: T(A).permute(0, 1, 2), ["permute"]),
     ("flatten_dim", lambda m, T: T(A).flatten(0, 3), ["Dimension out of range"]),
-    ("max_empty", lambda m, T: T(np.zeros((0, 3))).max(), ["empty"]),
+    ("max_empty", lambda m, T: T(np.zeros((0, 3))).max(), ["max", "(0, 3)"]),
     ("backward_nonscalar", lambda m, T: T(A, requires_grad=True).exp().backward(), ["scalar"]),
     ("requires_grad_int", lambda m, T: T(np.arange(3), requires_grad=True), ["floating point"]),
     ("mean_int", lambda m, T: T(np.arange(3)).mean(), ["mean"]),

@@ -18,6 +18,16 @@
   :class:`AdaptiveAvgPool2d`, :class:`AdaptiveMaxPool1d`, :class:`AdaptiveMaxPool2d`
   (``nn/adaptive_pooling.py``), :class:`Upsample` (``nn/upsample.py``).
 - More layers, one module each: :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+- More layers, one module each: :class:`Conv2d`, :class:`MaxPool2d`, :class:`AvgPool2d`
+  (``nn/conv.py``, NCHW), :class:`BatchNorm1d`, :class:`BatchNorm2d`
+  (``nn/normalization.py``), :class:`LayerNorm`, :class:`RMSNorm` (``nn/layer_norm.py``),
+  :class:`GroupNorm` (``nn/group_norm.py``),
+  :class:`Dropout`, :class:`Flatten`, :class:`Embedding`.
+- Attention and transformers: :func:`scaled_dot_product_attention` (``nn/attention.py``,
+  one fused node), :class:`MultiheadAttention` (``nn/multihead_attention.py``),
+  :class:`TransformerEncoderLayer`, :class:`TransformerEncoder`,
+  :class:`TransformerDecoderLayer`, :class:`TransformerDecoder` (``nn/transformer.py``),
+  all with torch's parameter names so torch state dicts load as they are.
 - :mod:`~tinygrad_opt.nn.init`: seeded initialisers (Kaiming, Xavier, ...).
 - :mod:`~tinygrad_opt.nn.loss`: losses with torch's names and semantics
   (``cross_entropy``, ``nll_loss``, ``binary_cross_entropy[_with_logits]``, ``mse_loss``,
@@ -39,7 +49,7 @@ from tinygrad_opt.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d
 from tinygrad_opt.nn.dropout import Dropout
 from tinygrad_opt.nn.embedding import Embedding
 from tinygrad_opt.nn.flatten import Flatten
-from tinygrad_opt.nn.functional import linear
+from tinygrad_opt.nn.functional import linear, scaled_dot_product_attention
 from tinygrad_opt.nn.group_norm import GroupNorm
 from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm
 from tinygrad_opt.nn.layers import (
@@ -81,11 +91,19 @@ from tinygrad_opt.nn.loss import (
     soft_margin_loss,
 )
 from tinygrad_opt.nn.module import IncompatibleKeys, Module, Parameter, StateDictError
+from tinygrad_opt.nn.multihead_attention import MultiheadAttention
 from tinygrad_opt.nn.normalization import BatchNorm1d, BatchNorm2d
 from tinygrad_opt.nn.pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from tinygrad_opt.nn.rnn import GRU, LSTM, RNN
 from tinygrad_opt.nn.rnn_cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_opt.nn.scalar import ScalarLayer, ScalarMLP, ScalarNeuron
+from tinygrad_opt.nn.transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    generate_square_subsequent_mask,
+)
 from tinygrad_opt.nn.upsample import Upsample
 
 __all__ = [
@@ -94,8 +112,6 @@ __all__ = [
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "AvgPool1d",
-    "GELU",
-    "MLP",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -132,6 +148,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
     "RMSNorm",
@@ -147,12 +164,17 @@ __all__ = [
     "SoftMarginLoss",
     "StateDictError",
     "Tanh",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Upsample",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cosine_embedding_loss",
     "cross_entropy",
     "functional",
+    "generate_square_subsequent_mask",
     "hinge_loss",
     "huber_loss",
     "init",
@@ -163,6 +185,7 @@ __all__ = [
     "margin_ranking_loss",
     "mse_loss",
     "nll_loss",
+    "scaled_dot_product_attention",
     "smooth_l1_loss",
     "soft_margin_loss",
 ]

@@ -9,7 +9,12 @@ module              what it holds
 ``activation``      activation functions that are primitives
 ``compare``         comparisons and logic (bool results), ``where``
 ``linalg``          matrix products, einsum
-``reduce``          reductions (sum, mean, max, var …) and the softmax family
+``reduce``          reductions (sum, mean, prod, var, any …) and the softmax family
+``norms``           vector norms (norm)
+``extrema``         max, min, amax, amin, argmax, argmin
+``scan``            cumsum, cumprod, cummax, cummin, logcumsumexp
+``sort``            sort, argsort, topk, kthvalue, median, mode, unique
+``select``          TakeAlong: the values of max(dim), sort, topk … (gradient to indices)
 ``shape``           reshape, view, permute, movedim, expand, squeeze …
 ``join``            cat, stack, hstack/vstack/dstack, atleast_nd
 ``slicing``         split, chunk, unbind, narrow, select
@@ -32,16 +37,21 @@ from tinygrad_opt.ops import (
     compare,
     creation,
     elementwise,
+    extrema,
     index,
     join,
     linalg,
+    norms,
     pad,
     rearrange,
     reduce,
     sampling,
+    scan,
     scatter,
+    select,
     shape,
     slicing,
+    sort,
     window,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
@@ -65,21 +75,21 @@ from tinygrad_opt.ops.elementwise import (
     Tanh,
     erf,
 )
+from tinygrad_opt.ops.extrema import Max, Min
 from tinygrad_opt.ops.index import GetItem, IndexPut
 from tinygrad_opt.ops.linalg import MatMul
 from tinygrad_opt.ops.reduce import (
     LogSoftmax,
     LogSumExp,
-    Max,
-    MaxDim,
     Mean,
-    Min,
+    Prod,
     Reduction,
     Softmax,
     Std,
     Sum,
     Var,
 )
+from tinygrad_opt.ops.select import TakeAlong
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
 
 __all__ = [
@@ -103,7 +113,6 @@ __all__ = [
     "LogSumExp",
     "MatMul",
     "Max",
-    "MaxDim",
     "Maximum",
     "Mean",
     "Min",
@@ -113,6 +122,7 @@ __all__ = [
     "Pad",
     "Permute",
     "Pow",
+    "Prod",
     "ReLU",
     "Reduction",
     "Reshape",
@@ -123,6 +133,7 @@ __all__ = [
     "Std",
     "Sub",
     "Sum",
+    "TakeAlong",
     "Tanh",
     "Var",
     "Where",
@@ -133,15 +144,20 @@ __all__ = [
     "creation",
     "elementwise",
     "erf",
+    "extrema",
     "index",
     "join",
     "linalg",
+    "norms",
     "pad",
     "rearrange",
     "reduce",
     "sampling",
+    "scan",
     "scatter",
+    "select",
     "shape",
     "slicing",
+    "sort",
     "window",
 ]

@@ -182,9 +182,9 @@ def _counts(repeats: Any, n: int | None) -> np.ndarray:
         return np.full(n, int(repeats), dtype=int64)
     arr = repeats._data if isinstance(repeats, T) else np.asarray(repeats)
     if arr.dtype.kind not in "iu":
-        from tinygrad_opt.ops.sampling import DTypeNotImplemented
+        from tinygrad_opt.ops.reduce import NoKernelError
 
-        raise DTypeNotImplemented(
+        raise NoKernelError(
             f"repeat_interleave: repeats must be an integer tensor, got {arr.dtype}"
         )
     if arr.ndim > 1:

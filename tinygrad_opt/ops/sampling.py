@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.dtypes import int64
-from tinygrad_opt.errors import DTypeError, ShapeError
+from tinygrad_opt.errors import ShapeError
 from tinygrad_opt.ops.creation import _device, _dtype, _make, _size
+from tinygrad_opt.ops.reduce import NoKernelError
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
 __all__ = [
@@ -31,14 +32,9 @@ def _rng(rng: Any, generator: Any) -> np.random.Generator:
     return np.random.default_rng(generator if rng is None else rng)
 
 
-class DTypeNotImplemented(DTypeError, NotImplementedError):
-    """An op has no kernel for this dtype: torch raises ``NotImplementedError`` there
-    (e.g. ``rand`` of int64); this is also our :class:`DTypeError`."""
-
-
 def _floating(dtype: np.dtype, op: str) -> np.dtype:
     if dtype.kind != "f":
-        raise DTypeNotImplemented(f"{op}: needs a floating dtype, got {dtype}")
+        raise NoKernelError(f"{op}: needs a floating dtype, got {dtype}")
     return dtype
 
 
