@@ -469,3 +469,12 @@ def test_scatter_inplace_keeps_the_tensor_object():
 
 def test_theirs_namespace_is_usable():
     _ = (_ours(), _theirs())
+
+
+def test_an_element_is_a_0d_array_not_a_numpy_scalar():
+    x = Tensor(np.arange(3.0))
+    for y in (x[1], x.select(0, 2), Tensor(np.float64(4.0))[()]):
+        assert isinstance(y.data, np.ndarray) and y.shape == ()
+    y = x[1]
+    y.data[...] = 7.0  # a writable 0-d array
+    assert y.item() == 7.0

@@ -87,7 +87,8 @@ class GetItem(Function):
 
     def forward(self, a, index):
         self.shape, self.index = a.shape, index
-        return a[index]
+        out = a[index]
+        return out if isinstance(out, np.ndarray) else np.asarray(out)  # 0-d, not a scalar
 
     def backward(self, g):
         if _is_basic_index(self.index):

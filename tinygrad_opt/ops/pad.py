@@ -28,7 +28,7 @@ import numpy as np
 
 from tinygrad_opt.errors import ShapeError
 from tinygrad_opt.ops.index import GetItem
-from tinygrad_opt.ops.shape import Pad
+from tinygrad_opt.ops.shape import Clone, Pad
 from tinygrad_opt.ops.slicing import Slice
 
 __all__: list[str] = []  # F.pad only: nothing at tinygrad_opt's top level
@@ -85,7 +85,7 @@ def _constant(input, pairs: list, value: Any):
         fill = np.asarray(0 if value is None else value).astype(input.dtype)
         out = Pad.apply(out, pad_width=tuple(widths), value=fill)
     elif out is input:
-        out = Slice.apply(out, index=())  # a new tensor, as torch
+        out = Clone.apply(out)  # a new tensor, as torch
     return out
 
 

@@ -34,7 +34,8 @@ class Slice(Function):
 
     def forward(self, a, index):
         self.shape, self.index = a.shape, index
-        return a[index]
+        out = a[index]
+        return out if isinstance(out, np.ndarray) else np.asarray(out)  # 0-d, not a scalar
 
     def backward(self, g):
         out = np.zeros(self.shape, dtype=g.dtype)
