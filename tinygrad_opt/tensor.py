@@ -61,12 +61,15 @@ from tinygrad_opt.ops import extrema as _ext
 from tinygrad_opt.ops import index as _ix
 from tinygrad_opt.ops import linalg as _la
 from tinygrad_opt.ops import norms as _norms
+from tinygrad_opt.ops import rearrange as _rr
 from tinygrad_opt.ops import reduce as _red
 from tinygrad_opt.ops import rounding as _rnd
 from tinygrad_opt.ops import scan as _scan
+from tinygrad_opt.ops import scatter as _sc
 from tinygrad_opt.ops import shape as _sh
 from tinygrad_opt.ops import sort as _sort
 from tinygrad_opt.ops import unary as _un
+from tinygrad_opt.ops import window as _win
 from tinygrad_opt.ops.cast import Cast
 from tinygrad_opt.ops.common import lift, promote, shape_arg
 
@@ -149,6 +152,9 @@ class Tensor(
     _sort.SortMethods,
     _sh.ShapeMethods,
     _ix.IndexMethods,
+    _sc.ScatterMethods,
+    _rr.RearrangeMethods,
+    _win.WindowMethods,
     _cr.CreationMethods,
 ):
     """An n-dimensional array that can record operations for autodiff.

@@ -187,6 +187,10 @@ from tinygrad_opt.ops.activation import (  # noqa: E402
     threshold,
 )
 from tinygrad_opt.ops.elementwise import tanh  # noqa: E402
+from tinygrad_opt.ops.index import one_hot  # noqa: E402
+from tinygrad_opt.ops.pad import pad  # noqa: E402
+from tinygrad_opt.ops.window import fold  # noqa: E402
+from tinygrad_opt.ops.window import unfold2d as unfold  # noqa: E402
 
 __all__ += [
     "adaptive_avg_pool1d",
@@ -202,13 +206,17 @@ __all__ += [
     "conv_transpose2d",
     "dropout",
     "embedding",
+    "fold",
     "group_norm",
     "interpolate",
     "layer_norm",
     "max_pool1d",
     "max_pool2d",
+    "one_hot",
+    "pad",
     "rms_norm",
     "scaled_dot_product_attention",
+    "unfold",
 ]
 __all__ += [  # the activations of ops/activation.py
     "celu",

@@ -12,16 +12,23 @@ module              what it holds
 ``rounding``        floor, ceil, round, trunc, sign; ``//``, fmod, ``%``
 ``activation``      activation functions (torch.nn.functional's), primitives and composites
 ``compare``         comparisons, logic and value tests (bool results), where, masked_fill
-``linalg``          matrix products
+``linalg``          matrix products, einsum
 ``reduce``          reductions (sum, mean, prod, var, any …) and the softmax family
 ``norms``           vector norms (norm)
 ``extrema``         max, min, amax, amin, argmax, argmin
 ``scan``            cumsum, cumprod, cummax, cummin, logcumsumexp
 ``sort``            sort, argsort, topk, kthvalue, median, mode, unique
 ``select``          TakeAlong: the values of max(dim), sort, topk … (gradient to indices)
-``shape``           reshape, permute, expand, squeeze, cat, stack …
-``index``           indexing and index assignment
-``creation``        zeros, ones, full, arange, eye, random …
+``shape``           reshape, view, permute, movedim, expand, squeeze …
+``join``            cat, stack, hstack/vstack/dstack, atleast_nd
+``slicing``         split, chunk, unbind, narrow, select
+``index``           indexing and index assignment, index_select, nonzero …
+``scatter``         gather, scatter, scatter_reduce, index_add …
+``rearrange``       repeat, tile, flip, roll, tril/triu, diagonals
+``window``          sliding windows: Tensor.unfold, F.unfold / F.fold
+``pad``             F.pad (constant, reflect, replicate, circular)
+``creation``        zeros, ones, full, arange, linspace, eye, meshgrid …
+``sampling``        rand, randn, randint, randperm …
 ``cast``            dtype conversion
 ``common``          argument handling shared by all (lifting, promotion, dims)
 ==================  ===========================================================
@@ -37,15 +44,22 @@ from tinygrad_opt.ops import (
     elementwise,
     extrema,
     index,
+    join,
     linalg,
     norms,
+    pad,
+    rearrange,
     reduce,
     rounding,
+    sampling,
     scan,
+    scatter,
     select,
     shape,
+    slicing,
     sort,
     unary,
+    window,
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
 from tinygrad_opt.ops.cast import Cast
@@ -140,13 +154,20 @@ __all__ = [
     "erf_array",
     "extrema",
     "index",
+    "join",
     "linalg",
     "norms",
+    "pad",
+    "rearrange",
     "reduce",
     "rounding",
+    "sampling",
     "scan",
+    "scatter",
     "select",
     "shape",
+    "slicing",
     "sort",
     "unary",
+    "window",
 ]
