@@ -94,7 +94,7 @@ class GELU(Function):
     def forward(self, a, approximate):
         self.a, self.approximate = a, approximate
         if approximate == "tanh":
-            self.t = np.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a**3))
+            self.t = np.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * (a * a * a)))  # a**3 is ~100x slower
             return (0.5 * a * (1 + self.t)).astype(a.dtype, copy=False)
         self.cdf = (0.5 * (1 + erf_array(a * _INV_SQRT_2))).astype(a.dtype, copy=False)
         return a * self.cdf

@@ -97,10 +97,24 @@ class Div(BinaryOp):
         return ga, gb
 
 
+def _power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """aᵇ; a one-element exponent that is a small integer is done by multiplication
+    (numpy's general power is ~100× slower than a product for x³)."""
+    if b.size == 1 and b.ndim <= a.ndim and a.dtype.kind == "f":
+        e = float(b.reshape(()))
+        if e in (3.0, 4.0, -2.0, -3.0):
+            sq = a * a
+            out = sq * a if e == 3.0 else sq * sq if e == 4.0 else sq
+            if e == -3.0:
+                out = out * a
+            return np.reciprocal(out, out=out) if e < 0 else out
+    return np.power(a, b)
+
+
 class Pow(BinaryOp):
     def forward(self, a, b):
         self.a, self.b = a, b
-        self.out = np.power(a, b)
+        self.out = _power(a, b)
         return self.out
 
     def backward(self, g):
@@ -111,7 +125,7 @@ class Pow(BinaryOp):
         ga = None
         if self.needs_grad[0]:
             with np.errstate(divide="ignore", invalid="ignore"):
-                d = b * np.power(a, b - 1)
+                d = b * _power(a, b - 1)
                 if (b == 0).any():
                     d = np.where(b == 0, 0, d).astype(d.dtype, copy=False)
             ga = g * d

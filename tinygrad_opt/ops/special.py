@@ -19,14 +19,23 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 def _erf_series(ax: np.ndarray) -> np.ndarray:
     """erf on |x| <= 2 by its Maclaurin series 2/√π Σ (−1)ⁿ x²ⁿ⁺¹ / (n!(2n+1)).
 
-    Beyond 2 the alternating terms grow to ~e^(x²) and cancellation costs digits."""
+    Beyond 2 the alternating terms grow to ~e^(x²) and cancellation costs digits. The sum
+    stops once every term is below 1e-17 of the running total (about 40 terms at |x| = 2,
+    15 at |x| = 0.5), updating in place."""
     x2 = ax * ax
+    np.negative(x2, out=x2)
     term = ax.copy()
     total = ax.copy()
+    step = np.empty_like(ax)
     for n in range(1, 60):
-        term = term * (-x2) / n
-        total += term / (2 * n + 1)
-    return total * _TWO_OVER_SQRT_PI
+        np.multiply(term, x2, out=term)
+        term *= 1.0 / n
+        np.multiply(term, 1.0 / (2 * n + 1), out=step)
+        total += step
+        if n % 8 == 0 and not (np.abs(step) > 1e-17 * np.abs(total)).any():
+            break
+    total *= _TWO_OVER_SQRT_PI
+    return total
 
 
 def _erfc_tail(ax: np.ndarray) -> np.ndarray:
@@ -34,8 +43,16 @@ def _erfc_tail(ax: np.ndarray) -> np.ndarray:
     erfc x = e^(−x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + …)))), evaluated bottom-up."""
     frac = ax.copy()
     for k in range(60, 0, -1):
-        frac = ax + (k / 2.0) / frac
+        np.divide(k / 2.0, frac, out=frac)
+        frac += ax
     return np.exp(-ax * ax) / (math.sqrt(math.pi) * frac)
+
+
+def _split(ax: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions where |x| <= 2 (series) and where it is larger (continued fraction):
+    each formula runs only on its own elements."""
+    near = ax <= 2.0
+    return near, ~near
 
 
 def erf_array(x: np.ndarray) -> np.ndarray:
@@ -43,9 +60,13 @@ def erf_array(x: np.ndarray) -> np.ndarray:
     about 1e-15 (series for |x| <= 2, 1 − continued fraction beyond)."""
     x = np.asarray(x, dtype=np.float64)
     ax = np.abs(x)
-    small = _erf_series(np.minimum(ax, 2.0))
-    tail = 1.0 - _erfc_tail(np.maximum(ax, 2.0))
-    return np.sign(x) * np.where(ax <= 2.0, small, tail)
+    near, far = _split(ax)
+    out = np.empty_like(ax)
+    out[near] = _erf_series(ax[near])
+    if far.any():
+        out[far] = 1.0 - _erfc_tail(ax[far])
+    out[np.isnan(x)] = np.nan
+    return np.copysign(out, x)
 
 
 def erfc_array(x: np.ndarray) -> np.ndarray:
@@ -53,10 +74,14 @@ def erfc_array(x: np.ndarray) -> np.ndarray:
     directly for x > 2 (no cancellation), so it keeps its relative accuracy in the tail."""
     x = np.asarray(x, dtype=np.float64)
     ax = np.abs(x)
-    small = 1.0 - np.sign(x) * _erf_series(np.minimum(ax, 2.0))
-    tail = _erfc_tail(np.maximum(ax, 2.0))
-    big = np.where(x > 0, tail, 2.0 - tail)
-    return np.where(ax <= 2.0, small, big)
+    near, far = _split(ax)
+    out = np.empty_like(ax)
+    out[near] = 1.0 - np.sign(x[near]) * _erf_series(ax[near])
+    if far.any():
+        tail = _erfc_tail(ax[far])
+        out[far] = np.where(x[far] > 0, tail, 2.0 - tail)
+    out[np.isnan(x)] = np.nan
+    return out
 
 
 def erfinv_array(y: np.ndarray) -> np.ndarray:
