@@ -1,6 +1,6 @@
 """Regenerate ``tests/fixtures/layers_torch.npz`` from PyTorch (run with torch installed).
 
-Two tables in ``tests/test_layers.py`` are recorded, all float64:
+Two tables in ``tests/nn/test_layers.py`` are recorded, all float64:
 
 - ``CASES`` (functional ops): ``case/<name>/in0, in1, ..., u, out, grad0, grad1, ...``:
   the inputs, the upstream gradient ``u``, torch's output and torch's gradients of
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests" / "nn"), str(ROOT / "tests")]
 
 import test_layers as table  # noqa: E402
 from torch_oracle import torch_case_arrays, write_or_check_fixture  # noqa: E402

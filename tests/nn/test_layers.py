@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - torch is a test oracle only
     torch = None
     TF = None
 
-FIXTURE = Path(__file__).parent / "fixtures" / "layers_torch.npz"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "layers_torch.npz"
 RTOL, ATOL = 1e-10, 1e-12
 HYPO = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

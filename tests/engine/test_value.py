@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from tinygrad_opt.value import Value, dot, vsum
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SETTINGS = settings(max_examples=60, deadline=None)
 
 
