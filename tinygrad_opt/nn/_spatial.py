@@ -217,6 +217,14 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], stride: Pair, dilation: Pai
     return out
 
 
+def window_max(views: list[np.ndarray]) -> np.ndarray:
+    """The elementwise maximum of the window views (one per kernel offset), a new array."""
+    out = views[0].copy()
+    for v in views[1:]:
+        np.maximum(out, v, out=out)
+    return out
+
+
 def first_max(views: list[np.ndarray], out: np.ndarray) -> np.ndarray:
     """Per window, the offset t of its maximum ``out``: the first one on ties.
 
