@@ -93,36 +93,32 @@ def _arrays(cfg, rng):
 
 
 # --------------------------------------------------------------------------- functional
-@HYPO
-@given(conv_configs(), st.integers(0, 2**31))
-def test_conv_matches_torch(cfg, seed):
+def _compare_functional(name, cfg, seed, keys):
+    """F.<name>1d/2d vs torch's on ``cfg``'s arrays, with the options ``keys`` of ``cfg``."""
     rng = np.random.default_rng(seed)
-    kw = {k: cfg[k] for k in ("stride", "padding", "dilation", "groups")}
-    ours = F.conv1d if cfg["nsp"] == 1 else F.conv2d
-    theirs = TF.conv1d if cfg["nsp"] == 1 else TF.conv2d
+    kw = {k: cfg[k] for k in keys}
+    op = f"{name}{cfg['nsp']}d"
+    ours, theirs = getattr(F, op), getattr(TF, op)
     compare(
         lambda x, w, b=None: ours(x, w, b, **kw),
         lambda x, w, b=None: theirs(x, w, b, **kw),
         _arrays(cfg, rng),
         rng,
-        f"conv{cfg['nsp']}d {cfg}",
+        f"{op} {cfg}",
     )
+
+
+@HYPO
+@given(conv_configs(), st.integers(0, 2**31))
+def test_conv_matches_torch(cfg, seed):
+    _compare_functional("conv", cfg, seed, ("stride", "padding", "dilation", "groups"))
 
 
 @HYPO
 @given(conv_configs(transpose=True), st.integers(0, 2**31))
 def test_conv_transpose_matches_torch(cfg, seed):
-    rng = np.random.default_rng(seed)
-    kw = {k: cfg[k] for k in ("stride", "padding", "output_padding", "groups", "dilation")}
-    ours = F.conv_transpose1d if cfg["nsp"] == 1 else F.conv_transpose2d
-    theirs = TF.conv_transpose1d if cfg["nsp"] == 1 else TF.conv_transpose2d
-    compare(
-        lambda x, w, b=None: ours(x, w, b, **kw),
-        lambda x, w, b=None: theirs(x, w, b, **kw),
-        _arrays(cfg, rng),
-        rng,
-        f"conv_transpose{cfg['nsp']}d {cfg}",
-    )
+    keys = ("stride", "padding", "output_padding", "groups", "dilation")
+    _compare_functional("conv_transpose", cfg, seed, keys)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])

@@ -89,6 +89,33 @@ def as2d(t: Sequence[int], fill: int) -> Pair:
     return (fill, t[0]) if len(t) == 1 else (t[0], t[1])
 
 
+def layer_name(module: Any) -> str:
+    """A layer as its error messages name it: ``Conv2d(3 -> 8, kernel 3x3)``."""
+    return f"{type(module).__name__}({module.extra_repr()})"
+
+
+def conv_operands(
+    who: str, nsp: int, x: Any, weight: Any, bias: Any, layout: str
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """A (transposed) convolution's operands as Tensors of the weight's dtype.
+
+    ``weight`` must have ``nsp`` kernel dims after the two channel dims named by
+    ``layout`` (e.g. ``"O, C/groups"``), else :class:`ShapeError`.
+    """
+    weight = as_tensor(weight)
+    x = as_tensor(x, weight)
+    bias = None if bias is None else as_tensor(bias, weight)
+    if weight.ndim != nsp + 2:
+        dims = "kh, kw" if nsp == 2 else "k"
+        raise ShapeError(f"{who}: weight must have shape ({layout}, {dims}), got {weight.shape}")
+    return x, weight, bias
+
+
+def transposed_len(size: int, k: int, s: int, p: int, d: int, out_pad: int = 0) -> int:
+    """Output length of a transposed convolution: (L-1)·s - 2p + d·(k-1) + out_pad + 1."""
+    return (size - 1) * s - 2 * p + d * (k - 1) + out_pad + 1
+
+
 def dims_text(nsp: int) -> str:
     return "H, W" if nsp == 2 else "L"
 
@@ -187,6 +214,14 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], stride: Pair, dilation: Pai
     for i in range(kh):  # one vectorised add per kernel offset
         for j in range(kw):
             offset_view(out, i, j, stride, dilation, (ho, wo))[...] += cols[:, i, j]
+    return out
+
+
+def window_max(views: list[np.ndarray]) -> np.ndarray:
+    """The elementwise maximum of the window views (one per kernel offset), a new array."""
+    out = views[0].copy()
+    for v in views[1:]:
+        np.maximum(out, v, out=out)
     return out
 
 

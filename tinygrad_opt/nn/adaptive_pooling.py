@@ -24,7 +24,7 @@ import numpy as np
 
 from tinygrad_opt.nn import _spatial as sp
 from tinygrad_opt.nn.module import Module
-from tinygrad_opt.nn.pooling import flat_index, scatter_flat
+from tinygrad_opt.nn.pooling import apply_with_indices, flat_index, scatter_flat
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
 __all__ = [
@@ -125,9 +125,7 @@ class _AdaptiveMaxPool(Function):
             for i in range(rows.shape[0])
             for j in range(cols.shape[0])
         ]
-        out = views[0].copy()
-        for v in views[1:]:
-            np.maximum(out, v, out=out)
+        out = sp.window_max(views)
         want_grad = bool(self.needs_grad) and self.needs_grad[0]
         if want_grad or indices is not None:
             flat = flat_index(sp.first_max(views, out), cols.shape[0], rows, cols, w)
@@ -153,9 +151,8 @@ def _adaptive_max(who: str, nsp: int, x: Any, output_size: OutputSize, return_in
     x = sp.as_tensor(x)
     _check(who, x, nsp)
     out = _output_size(who, output_size, x, nsp)
-    box: list[np.ndarray] | None = [] if return_indices else None
-    y = _AdaptiveMaxPool.apply(x, op=f"adaptive_max_pool{nsp}d", nsp=nsp, out_size=out, indices=box)
-    return (y, Tensor(box[0])) if box is not None else y
+    op = f"adaptive_max_pool{nsp}d"
+    return apply_with_indices(_AdaptiveMaxPool, x, return_indices, op=op, nsp=nsp, out_size=out)
 
 
 def adaptive_avg_pool1d(input: Tensor | np.ndarray, output_size: OutputSize) -> Tensor:
@@ -204,7 +201,7 @@ class _AdaptiveNd(Module):
         self.return_indices = bool(return_indices)
 
     def forward(self, input: Tensor):
-        who = f"{type(self).__name__}({self.extra_repr()})"
+        who = sp.layer_name(self)
         if self._max:
             return _adaptive_max(who, self._nsp, input, self.output_size, self.return_indices)
         return _adaptive_avg(who, self._nsp, input, self.output_size)

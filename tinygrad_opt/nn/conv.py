@@ -189,12 +189,7 @@ def _conv(
 
 
 def _conv_functional(who, nsp, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
-    weight = sp.as_tensor(weight)
-    x = sp.as_tensor(x, weight)
-    bias = None if bias is None else sp.as_tensor(bias, weight)
-    if weight.ndim != nsp + 2:
-        dims = "kh, kw" if nsp == 2 else "k"
-        raise ShapeError(f"{who}: weight must have shape (O, C/groups, {dims}), got {weight.shape}")
+    x, weight, bias = sp.conv_operands(who, nsp, x, weight, bias, "O, C/groups")
     groups = sp.positive_int(groups, "groups", who)
     s = sp.ntuple(stride, nsp, "stride", who, 1)
     d = sp.ntuple(dilation, nsp, "dilation", who, 1)
@@ -245,9 +240,63 @@ def conv2d(
 
 
 # --------------------------------------------------------------------------- layers
-class _ConvNd(Module):
+class _ConvLayer(Module):
+    """What the convolution and transposed-convolution layers share: channel and group
+    checks, torch's default initialisation and the head and tail of ``extra_repr``."""
+
     _nsp = 2
 
+    def _check_channels(self, in_channels: Any, out_channels: Any, groups: Any) -> None:
+        """Set ``in_channels``, ``out_channels``, ``groups`` (ValueError naming the layer:
+        positive counts, both divisible by ``groups``)."""
+        name = type(self).__name__
+        if (
+            not (sp.is_int(in_channels) and sp.is_int(out_channels))
+            or min(in_channels, out_channels) < 1
+        ):
+            raise ValueError(
+                f"{name}: channel counts must be positive, got {in_channels} -> {out_channels}"
+            )
+        self.groups = sp.positive_int(groups, "groups", name)
+        for what, count in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if count % self.groups:
+                raise ValueError(
+                    f"{name}: {what} must be divisible by groups, got {what}={count}, "
+                    f"groups={self.groups}"
+                )
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+
+    def _init_parameters(
+        self, shape: tuple[int, ...], bias: bool, rng: np.random.Generator | int | None, dtype: Any
+    ) -> None:
+        """``weight`` of ``shape`` and ``bias`` (out_channels,), torch's default: Kaiming
+        uniform with a = √5, i.e. U(±1/√fan_in) with fan_in = shape[1]·K, for both."""
+        gen = np.random.default_rng(rng)
+        self.weight = Parameter(
+            init.kaiming_uniform(shape, math.sqrt(5), "fan_in", "leaky_relu", gen, dtype)
+        )
+        self.bias: Tensor | None = None
+        if bias:
+            bound = 1.0 / math.sqrt(init.compute_fans(shape)[0])
+            self.bias = Parameter(init.uniform(self.out_channels, -bound, bound, gen, dtype))
+
+    def _describe(self, *options: tuple[str, Any, int]) -> str:
+        """``extra_repr``: channels and kernel, then each (name, value, default) option
+        that is not its default (a string value always shows), groups, padding_mode, bias."""
+        text = f"{self.in_channels} -> {self.out_channels}, kernel {sp.fmt(self.kernel_size)}"
+        for what, value, default in options:
+            if isinstance(value, str):
+                text += f", {what} {value!r}"
+            elif any(v != default for v in value):
+                text += f", {what} {sp.fmt(value)}"
+        if self.groups != 1:
+            text += f", groups {self.groups}"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode {self.padding_mode!r}"
+        return text if self.bias is not None else text + ", bias=False"
+
+
+class _ConvNd(_ConvLayer):
     def __init__(
         self,
         in_channels: int,
@@ -263,25 +312,11 @@ class _ConvNd(Module):
         dtype: Any = np.float32,
     ) -> None:
         name, nsp = type(self).__name__, self._nsp
-        if (
-            not (sp.is_int(in_channels) and sp.is_int(out_channels))
-            or min(in_channels, out_channels) < 1
-        ):
-            raise ValueError(
-                f"{name}: channel counts must be positive, got {in_channels} -> {out_channels}"
-            )
-        self.groups = sp.positive_int(groups, "groups", name)
-        for what, count in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if count % self.groups:
-                raise ValueError(
-                    f"{name}: {what} must be divisible by groups, got {what}={count}, "
-                    f"groups={self.groups}"
-                )
+        self._check_channels(in_channels, out_channels, groups)
         if padding_mode not in sp.PADDING_MODES:
             raise ValueError(
                 f"{name}: padding_mode must be one of {sp.PADDING_MODES}, got {padding_mode!r}"
             )
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = sp.ntuple(kernel_size, nsp, "kernel_size", name, 1)
         self.stride = sp.ntuple(stride, nsp, "stride", name, 1)
         self.dilation = sp.ntuple(dilation, nsp, "dilation", name, 1)
@@ -289,19 +324,11 @@ class _ConvNd(Module):
         self.padding = padding if isinstance(padding, str) else tuple(lo for lo, _ in self._pads)
         self.padding_mode = padding_mode
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
-        gen = np.random.default_rng(rng)
-        # torch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in), fan_in = C/groups·K
-        self.weight = Parameter(
-            init.kaiming_uniform(shape, math.sqrt(5), "fan_in", "leaky_relu", gen, dtype)
-        )
-        self.bias: Tensor | None = None
-        if bias:
-            bound = 1.0 / math.sqrt(init.compute_fans(shape)[0])
-            self.bias = Parameter(init.uniform(self.out_channels, -bound, bound, gen, dtype))
+        self._init_parameters(shape, bias, rng, dtype)  # fan_in = C/groups·K
 
     def forward(self, input: Tensor) -> Tensor:
         x = sp.as_tensor(input, self.weight)
-        who = f"{type(self).__name__}({self.extra_repr()})"
+        who = sp.layer_name(self)
         nsp, pads = self._nsp, self._pads
         if self.padding_mode != "zeros":
             sp.check_input(who, x, nsp, self.in_channels)
@@ -311,20 +338,9 @@ class _ConvNd(Module):
         return _conv(who, nsp, x, w, b, self.stride, pads, self.dilation, self.groups, False)
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels} -> {self.out_channels}, kernel {sp.fmt(self.kernel_size)}"
-        if any(s != 1 for s in self.stride):
-            text += f", stride {sp.fmt(self.stride)}"
-        if isinstance(self.padding, str):
-            text += f", padding {self.padding!r}"
-        elif any(self.padding):
-            text += f", padding {sp.fmt(self.padding)}"
-        if any(d != 1 for d in self.dilation):
-            text += f", dilation {sp.fmt(self.dilation)}"
-        if self.groups != 1:
-            text += f", groups {self.groups}"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode {self.padding_mode!r}"
-        return text if self.bias is not None else text + ", bias=False"
+        return self._describe(
+            ("stride", self.stride, 1), ("padding", self.padding, 0), ("dilation", self.dilation, 1)
+        )
 
 
 class Conv1d(_ConvNd):

@@ -24,15 +24,13 @@ One fused :class:`Function` (a 1-D input is a 2-D one of height 1):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_opt.nn import _spatial as sp
-from tinygrad_opt.nn import init
-from tinygrad_opt.nn.module import Module, Parameter
+from tinygrad_opt.nn.conv import _ConvLayer
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "conv_transpose1d", "conv_transpose2d"]
@@ -53,8 +51,8 @@ class _ConvTranspose(Function):
         _, og, kh, kw = w4.shape
         o, cg, k = og * groups, c // groups, og * kh * kw
         (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-        ho = (h - 1) * sh - 2 * ph + dh * (kh - 1) + out_pad[0] + 1
-        wo = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + out_pad[1] + 1
+        ho = sp.transposed_len(h, kh, sh, ph, dh, out_pad[0])
+        wo = sp.transposed_len(wd, kw, sw, pw, dw, out_pad[1])
         # the uncropped frame: every scattered window, and room for output_padding
         hb = max((h - 1) * sh + dh * (kh - 1) + 1, ph + ho)
         wb = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + wo)
@@ -124,7 +122,7 @@ def _conv_transpose(
         )
     size = x.shape[-nsp:]
     out = [
-        (n - 1) * s - 2 * p + d * (k - 1) + q + 1
+        sp.transposed_len(n, k, s, p, d, q)
         for n, s, p, d, k, q in zip(size, stride, padding, dilation, weight.shape[2:], out_pad)
     ]
     if min(out) < 0:
@@ -146,12 +144,7 @@ def _conv_transpose(
 
 
 def _functional(who, nsp, x, weight, bias, stride, padding, output_padding, groups, dilation):
-    weight = sp.as_tensor(weight)
-    x = sp.as_tensor(x, weight)
-    bias = None if bias is None else sp.as_tensor(bias, weight)
-    if weight.ndim != nsp + 2:
-        dims = "kh, kw" if nsp == 2 else "k"
-        raise ShapeError(f"{who}: weight must have shape (C, O/groups, {dims}), got {weight.shape}")
+    x, weight, bias = sp.conv_operands(who, nsp, x, weight, bias, "C, O/groups")
     groups = sp.positive_int(groups, "groups", who)
     s = sp.ntuple(stride, nsp, "stride", who, 1)
     p = sp.ntuple(padding, nsp, "padding", who, 0)
@@ -202,9 +195,7 @@ def conv_transpose2d(
     return _functional("conv_transpose2d", 2, *args)
 
 
-class _ConvTransposeNd(Module):
-    _nsp = 2
-
+class _ConvTransposeNd(_ConvLayer):
     def __init__(
         self,
         in_channels: int,
@@ -221,25 +212,11 @@ class _ConvTransposeNd(Module):
         dtype: Any = np.float32,
     ) -> None:
         name, nsp = type(self).__name__, self._nsp
-        if (
-            not (sp.is_int(in_channels) and sp.is_int(out_channels))
-            or min(in_channels, out_channels) < 1
-        ):
-            raise ValueError(
-                f"{name}: channel counts must be positive, got {in_channels} -> {out_channels}"
-            )
-        self.groups = sp.positive_int(groups, "groups", name)
-        for what, count in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if count % self.groups:
-                raise ValueError(
-                    f"{name}: {what} must be divisible by groups, got {what}={count}, "
-                    f"groups={self.groups}"
-                )
+        self._check_channels(in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(
                 f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}"
             )
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = sp.ntuple(kernel_size, nsp, "kernel_size", name, 1)
         self.stride = sp.ntuple(stride, nsp, "stride", name, 1)
         self.padding = sp.ntuple(padding, nsp, "padding", name, 0)
@@ -247,15 +224,7 @@ class _ConvTransposeNd(Module):
         self.dilation = sp.ntuple(dilation, nsp, "dilation", name, 1)
         self.padding_mode = padding_mode
         shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
-        gen = np.random.default_rng(rng)
-        # torch's default: U(±1/√fan_in) with torch's fan_in = weight.shape[1]·K
-        self.weight = Parameter(
-            init.kaiming_uniform(shape, math.sqrt(5), "fan_in", "leaky_relu", gen, dtype)
-        )
-        self.bias: Tensor | None = None
-        if bias:
-            bound = 1.0 / math.sqrt(init.compute_fans(shape)[0])
-            self.bias = Parameter(init.uniform(self.out_channels, -bound, bound, gen, dtype))
+        self._init_parameters(shape, bias, rng, dtype)  # torch's fan_in = weight.shape[1]·K
 
     def _output_padding(self, who: str, x: Tensor, output_size: Sequence[int]) -> tuple[int, ...]:
         """The output_padding that gives ``output_size`` (torch's rule), or ValueError."""
@@ -268,7 +237,7 @@ class _ConvTransposeNd(Module):
                 f"{who}: output_size must have {nsp} spatial entries, got {tuple(output_size)}"
             )
         lo = [
-            (n - 1) * s - 2 * p + d * (k - 1) + 1
+            sp.transposed_len(n, k, s, p, d)
             for n, s, p, d, k in zip(
                 x.shape[-nsp:], self.stride, self.padding, self.dilation, self.kernel_size
             )
@@ -283,7 +252,7 @@ class _ConvTransposeNd(Module):
 
     def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
         x = sp.as_tensor(input, self.weight)
-        who = f"{type(self).__name__}({self.extra_repr()})"
+        who = sp.layer_name(self)
         sp.check_input(who, x, self._nsp, self.in_channels)
         q = self.output_padding
         if output_size is not None:
@@ -292,18 +261,12 @@ class _ConvTransposeNd(Module):
         return _conv_transpose(who, self._nsp, x, self.weight, self.bias, *args)
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels} -> {self.out_channels}, kernel {sp.fmt(self.kernel_size)}"
-        for what, v, default in (
+        return self._describe(
             ("stride", self.stride, 1),
             ("padding", self.padding, 0),
             ("output_padding", self.output_padding, 0),
             ("dilation", self.dilation, 1),
-        ):
-            if any(e != default for e in v):
-                text += f", {what} {sp.fmt(v)}"
-        if self.groups != 1:
-            text += f", groups {self.groups}"
-        return text if self.bias is not None else text + ", bias=False"
+        )
 
 
 class ConvTranspose1d(_ConvTransposeNd):

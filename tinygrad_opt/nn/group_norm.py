@@ -25,14 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.nn.layer_norm import normalize_rows, normalize_rows_backward
-from tinygrad_opt.nn.module import Module, Parameter
-from tinygrad_opt.tensor import Function, ShapeError, Tensor
+from tinygrad_opt.nn.layer_norm import AffineNormModule, AffineRowNorm
+from tinygrad_opt.tensor import ShapeError, Tensor
 
 __all__ = ["GroupNorm", "group_norm"]
 
 
-class _GroupNorm(Function):
+class _GroupNorm(AffineRowNorm):
     """y = x̂·w[c] + b[c] with x̂ normalised per (sample, group); see the module docstring."""
 
     name = "group_norm"
@@ -40,35 +39,11 @@ class _GroupNorm(Function):
     def forward(self, x, *affine, groups, eps, has_weight):
         n, c = x.shape[0], x.shape[1]
         s = math.prod(x.shape[2:])  # spatial positions per channel
-        self.shape, self.s = x.shape, s
-        xhat, invstd = normalize_rows(x.reshape(n * groups, (c // groups) * s), eps)
-        self.xhat, self.invstd = xhat, invstd
-        w = affine[0] if has_weight else None
-        b = affine[-1] if len(affine) > int(has_weight) else None
-        self.w = None if w is None else w.reshape(1, c, 1)
-        self.dtypes = [a.dtype for a in affine]
-        out = xhat.reshape(n, c, s)
-        out = out.copy() if self.w is None else out * self.w  # never a view of saved xhat
-        if b is not None:
-            out += b.reshape(1, c, 1)
-        return out.reshape(x.shape)
-
-    def backward(self, g):
-        n, c = self.shape[0], self.shape[1]
-        g3 = g.reshape(n, c, self.s)
-        grads: list[np.ndarray | None] = [None]
-        if self.needs_grad[0]:
-            gh = g3 if self.w is None else g3 * self.w
-            dx = normalize_rows_backward(gh.reshape(self.xhat.shape), self.xhat, self.invstd)
-            grads[0] = dx.reshape(self.shape)
-        for i, dtype in enumerate(self.dtypes, start=1):
-            if not self.needs_grad[i]:
-                grads.append(None)
-                continue
-            is_weight = i == 1 and self.w is not None
-            part = g3 * self.xhat.reshape(n, c, self.s) if is_weight else g3
-            grads.append(part.sum(axis=(0, 2)).astype(dtype, copy=False))
-        return tuple(grads)
+        rows = x.reshape(n * groups, (c // groups) * s)
+        return self.normalize_affine(
+            x, rows, affine, eps=eps, has_weight=has_weight, view=(n, c, s), pshape=(1, c, 1),
+            axes=(0, 2),
+        )  # fmt: skip
 
 
 def _channels(who: str, name: str, p: Tensor | None, c: int) -> None:
@@ -112,7 +87,7 @@ def group_norm(
     )
 
 
-class GroupNorm(Module):
+class GroupNorm(AffineNormModule):
     """Group normalisation, as ``torch.nn.GroupNorm``.
 
     ``GroupNorm(num_groups, num_channels, eps=1e-5, affine=True, dtype=float32, *,
@@ -146,12 +121,7 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: eps must be non-negative, got {eps}")
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = float(eps), bool(affine)
-        self.weight: Tensor | None = None
-        self.bias: Tensor | None = None
-        if self.affine:
-            self.weight = Parameter(np.ones(self.num_channels), dtype=dtype)
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_channels), dtype=dtype)
+        self._init_affine(self.num_channels, self.affine, bias, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
@@ -162,13 +132,6 @@ class GroupNorm(Module):
                 f"(N, {self.num_channels}, *), got {x.shape}"
             )
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
-
-    def reset_parameters(self) -> None:
-        """weight ← 1, bias ← 0 (in place)."""
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
 
     def extra_repr(self) -> str:
         text = f"{self.num_groups}, {self.num_channels}, eps={self.eps:g}, affine={self.affine}"

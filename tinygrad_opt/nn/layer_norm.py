@@ -70,6 +70,71 @@ def _sum_rows(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=0)
 
 
+class AffineRowNorm(Function):
+    """Rows normalised by :func:`normalize_rows`, then y = x̂·w + b with w, b broadcast
+    against a view of x̂ (the part layer_norm and group_norm share, forward and backward).
+
+    ``view`` is x̂'s shape as the affine sees it, ``pshape`` the parameters' broadcast
+    shape in it and ``axes`` the view's axes a parameter gradient sums over:
+    layer_norm (M, N) / (1, N) / (0,), group_norm (N, C, K) / (1, C, 1) / (0, 2).
+    ``affine`` is (weight, bias), (weight,), (bias,) or () (``has_weight`` tells which).
+    """
+
+    def normalize_affine(self, x, rows, affine, *, eps, has_weight, view, pshape, axes):
+        """Forward: ``rows`` (M, N) is ``x`` cut into its normalisation groups."""
+        xhat, invstd = normalize_rows(rows, eps)
+        self.xhat, self.invstd = xhat, invstd
+        self.shape, self.view, self.axes = x.shape, view, axes
+        w = affine[0] if has_weight else None
+        b = affine[-1] if len(affine) > int(has_weight) else None
+        self.param_shape = None if not affine else affine[0].shape
+        self.w = None if w is None else w.reshape(pshape)
+        self.dtypes = [a.dtype for a in affine]
+        out = xhat.reshape(view)
+        out = out.copy() if self.w is None else out * self.w  # never a view of saved xhat
+        if b is not None:
+            out += b.reshape(pshape)
+        return out.reshape(x.shape)
+
+    def backward(self, g):
+        gv = g.reshape(self.view)
+        grads: list[np.ndarray | None] = [None]
+        if self.needs_grad[0]:
+            gh = gv if self.w is None else gv * self.w
+            dx = normalize_rows_backward(gh.reshape(self.xhat.shape), self.xhat, self.invstd)
+            grads[0] = dx.reshape(self.shape)
+        for i, dtype in enumerate(self.dtypes, start=1):
+            if not self.needs_grad[i]:
+                grads.append(None)
+                continue
+            is_weight = i == 1 and self.w is not None
+            part = gv * self.xhat.reshape(self.view) if is_weight else gv
+            grads.append(
+                part.sum(axis=self.axes).reshape(self.param_shape).astype(dtype, copy=False)
+            )
+        return tuple(grads)
+
+
+class AffineNormModule(Module):
+    """Base of LayerNorm and GroupNorm: ``weight`` (ones) and ``bias`` (zeros) of the
+    parameter shape, or None, and :meth:`reset_parameters`."""
+
+    def _init_affine(self, shape: Any, affine: bool, bias: bool, dtype: Any) -> None:
+        self.weight: Tensor | None = None
+        self.bias: Tensor | None = None
+        if affine:
+            self.weight = Parameter(np.ones(shape), dtype=dtype)
+            if bias:
+                self.bias = Parameter(np.zeros(shape), dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        """weight ← 1, bias ← 0 (in place)."""
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+
 # --------------------------------------------------------------------------- shared checks
 def _normalized_shape(fn: str, normalized_shape: ShapeLike) -> tuple[int, ...]:
     if isinstance(normalized_shape, (int, np.integer)):
@@ -103,41 +168,24 @@ def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
 
 
 # --------------------------------------------------------------------------- layer_norm
-class _LayerNorm(Function):
+class _LayerNorm(AffineRowNorm):
     """y = x̂·w + b over the last D axes; formulas in the module docstring."""
 
     name = "layer_norm"
 
     def forward(self, x, *affine, d, eps, has_weight):
-        self.shape, self.group_shape = x.shape, x.shape[x.ndim - d :]
-        n = math.prod(self.group_shape)
-        xhat, invstd = normalize_rows(x.reshape(x.size // n if n else 0, n), eps)
-        w = affine[0] if has_weight else None
-        b = affine[-1] if len(affine) > int(has_weight) else None
-        self.xhat, self.invstd = xhat, invstd
-        self.w = None if w is None else w.reshape(1, n)
-        self.dtypes = [a.dtype for a in affine]
-        out = xhat.copy() if w is None else xhat * self.w  # never a view of saved xhat
-        if b is not None:
-            out += b.reshape(1, n)
-        return out.reshape(x.shape)
-
-    def backward(self, g):
-        g2 = g.reshape(self.xhat.shape)
-        needs = self.needs_grad
-        grads: list[np.ndarray | None] = [None]
-        if needs[0]:
-            gh = g2 if self.w is None else g2 * self.w
-            dx = normalize_rows_backward(gh, self.xhat, self.invstd)
-            grads[0] = dx.reshape(self.shape)
-        for i, dtype in enumerate(self.dtypes, start=1):
-            if not needs[i]:
-                grads.append(None)
-                continue
-            is_weight = i == 1 and self.w is not None
-            part = _sum_rows(g2 * self.xhat) if is_weight else _sum_rows(g2)
-            grads.append(part.reshape(self.group_shape).astype(dtype, copy=False))
-        return tuple(grads)
+        n = math.prod(x.shape[x.ndim - d :])
+        rows = x.reshape(x.size // n if n else 0, n)
+        return self.normalize_affine(
+            x,
+            rows,
+            affine,
+            eps=eps,
+            has_weight=has_weight,
+            view=rows.shape,
+            pshape=(1, n),
+            axes=(0,),
+        )
 
 
 def layer_norm(
@@ -222,7 +270,7 @@ def rms_norm(
 
 
 # --------------------------------------------------------------------------- modules
-class LayerNorm(Module):
+class LayerNorm(AffineNormModule):
     """Layer normalisation over the trailing ``normalized_shape`` axes, as
     ``torch.nn.LayerNorm``.
 
@@ -245,22 +293,10 @@ class LayerNorm(Module):
         if not eps >= 0:
             raise ValueError(f"LayerNorm: eps must be non-negative, got {eps}")
         self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
-        self.weight: Tensor | None = None
-        self.bias: Tensor | None = None
-        if self.elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape), dtype=dtype)
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape), dtype=dtype)
+        self._init_affine(self.normalized_shape, self.elementwise_affine, bias, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-
-    def reset_parameters(self) -> None:
-        """weight ← 1, bias ← 0 (in place)."""
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
 
     def extra_repr(self) -> str:
         text = f"{self.normalized_shape}, eps={self.eps:g}"

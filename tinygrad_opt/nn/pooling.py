@@ -69,6 +69,14 @@ def scatter_flat(flat: np.ndarray, g: np.ndarray, shape: tuple[int, ...], unique
     return out.reshape(shape)
 
 
+def apply_with_indices(fn: type[Function], x: Tensor, return_indices: bool, **params: Any):
+    """``fn.apply(x, **params)``; with ``return_indices`` also the int64 index Tensor the
+    op appends to its ``indices`` list (max pools)."""
+    box: list[np.ndarray] | None = [] if return_indices else None
+    out = fn.apply(x, indices=box, **params)
+    return (out, Tensor(box[0])) if box is not None else out
+
+
 def window_tables(n_out: int, k: int, s: int, lo: int, d: int) -> np.ndarray:
     """``table[i, o]`` = input position of kernel offset i of window o (may be padding)."""
     return np.arange(n_out)[None, :] * s - lo + np.arange(k)[:, None] * d
@@ -89,9 +97,7 @@ class _MaxPool(Function):
         views = [
             sp.offset_view(xp, i, j, stride, dilation, out_hw) for i in range(kh) for j in range(kw)
         ]
-        out = views[0].copy()
-        for v in views[1:]:
-            np.maximum(out, v, out=out)
+        out = sp.window_max(views)
         want_grad = bool(self.needs_grad) and self.needs_grad[0]
         if want_grad or indices is not None:
             rows = window_tables(ho, kh, stride[0], pads[0][0], dilation[0])
@@ -235,11 +241,10 @@ def _max_pool(who: str, geo: _Geometry, x: Any, return_indices: bool):
     x = sp.as_tensor(x)
     sp.check_input(who, x, geo.nsp)
     args = geo.resolve(who, x)
-    box: list[np.ndarray] | None = [] if return_indices else None
-    out = _MaxPool.apply(
-        x, op=f"max_pool{geo.nsp}d", dilation=sp.as2d(geo.dilation, 1), indices=box, **args
+    dilation = sp.as2d(geo.dilation, 1)
+    return apply_with_indices(
+        _MaxPool, x, return_indices, op=f"max_pool{geo.nsp}d", dilation=dilation, **args
     )
-    return (out, Tensor(box[0])) if box is not None else out
 
 
 def _avg_pool(who, geo: _Geometry, x: Any, count_include_pad: bool, divisor_override):
@@ -352,9 +357,23 @@ def avg_pool2d(
 
 
 # --------------------------------------------------------------------------- layers
-class _MaxPoolNd(Module):
+class _PoolNd(Module):
+    """Base of the pooling layers: validates the window arguments once (a
+    :class:`_Geometry`) and exposes them as torch's attributes."""
+
     _nsp = 2
 
+    def _set_geometry(self, kernel_size, stride, padding, dilation, ceil_mode) -> _Geometry:
+        name = type(self).__name__
+        self._geo = geo = _Geometry(
+            name, self._nsp, kernel_size, stride, padding, dilation, ceil_mode
+        )
+        self.kernel_size, self.stride, self.padding = geo.kernel, geo.stride, geo.padding
+        self.ceil_mode = geo.ceil_mode
+        return geo
+
+
+class _MaxPoolNd(_PoolNd):
     def __init__(
         self,
         kernel_size: IntOrTuple,
@@ -364,17 +383,12 @@ class _MaxPoolNd(Module):
         return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
-        name = type(self).__name__
-        self._geo = geo = _Geometry(
-            name, self._nsp, kernel_size, stride, padding, dilation, ceil_mode
-        )
-        self.kernel_size, self.stride, self.padding = geo.kernel, geo.stride, geo.padding
-        self.dilation, self.ceil_mode = geo.dilation, geo.ceil_mode
+        geo = self._set_geometry(kernel_size, stride, padding, dilation, ceil_mode)
+        self.dilation = geo.dilation
         self.return_indices = bool(return_indices)
 
     def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        who = f"{type(self).__name__}({self.extra_repr()})"
-        return _max_pool(who, self._geo, input, self.return_indices)
+        return _max_pool(sp.layer_name(self), self._geo, input, self.return_indices)
 
     def extra_repr(self) -> str:
         return self._geo.repr() + (", return_indices=True" if self.return_indices else "")
@@ -400,9 +414,7 @@ class MaxPool2d(_MaxPoolNd):
     _nsp = 2
 
 
-class _AvgPoolNd(Module):
-    _nsp = 2
-
+class _AvgPoolNd(_PoolNd):
     def __init__(
         self,
         kernel_size: IntOrTuple,
@@ -412,16 +424,13 @@ class _AvgPoolNd(Module):
         count_include_pad: bool = True,
         divisor_override: int | None = None,
     ) -> None:
-        name = type(self).__name__
-        self._geo = geo = _Geometry(name, self._nsp, kernel_size, stride, padding, 1, ceil_mode)
-        self.kernel_size, self.stride, self.padding = geo.kernel, geo.stride, geo.padding
-        self.ceil_mode, self.count_include_pad = geo.ceil_mode, bool(count_include_pad)
-        self.divisor_override = _divisor_override(name, divisor_override)
+        self._set_geometry(kernel_size, stride, padding, 1, ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = _divisor_override(type(self).__name__, divisor_override)
 
     def forward(self, input: Tensor) -> Tensor:
-        who = f"{type(self).__name__}({self.extra_repr()})"
         args = (self.count_include_pad, self.divisor_override)
-        return _avg_pool(who, self._geo, input, *args)
+        return _avg_pool(sp.layer_name(self), self._geo, input, *args)
 
     def extra_repr(self) -> str:
         text = self._geo.repr()

@@ -40,6 +40,7 @@ from tinygrad_opt.nn.module import Module
 from tinygrad_opt.nn.rnn_cells import (
     as_tensor,
     check_flag,
+    check_input_size,
     check_nonlinearity,
     check_size,
     gru_step,
@@ -180,11 +181,7 @@ class _RNNBase(Module):
                 f"{self._who()}: expected input to be 2-D (unbatched) or 3-D (batched), "
                 f"got {x.ndim}-D input of shape {x.shape}"
             )
-        if x.shape[-1] != self.input_size:
-            raise ShapeError(
-                f"{self._who()}: expected input with last dimension {self.input_size} "
-                f"(input_size), got shape {x.shape}"
-            )
+        check_input_size(self._who(), x, self.input_size)
         batched = x.ndim == 3
         if not batched:
             x = x.unsqueeze(1)
@@ -260,6 +257,13 @@ class _RNNBase(Module):
     def _step(self, xp, state, w_hh_t, b_hh, w_hr_t):  # pragma: no cover
         raise NotImplementedError
 
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
+        """``(output, h_n)`` of a single-state layer (RNN, GRU; LSTM overrides this)."""
+        x, batched = self._input(input)
+        h0 = self._states(hx, "hx", self.hidden_size, batched, x.shape[1])
+        out, finals = self._run(x, [(h,) for h in h0])
+        return self._finish(out, batched), self._stack_final([s[0] for s in finals], batched)
+
     def _finish(self, out: Tensor, batched: bool) -> Tensor:
         """Time-major (L, N, ·) output back to the caller's layout."""
         if not batched:
@@ -304,12 +308,6 @@ class RNN(_RNNBase):
     def _step(self, xp, state, w_hh_t, b_hh, w_hr_t):
         return (rnn_step(xp, state[0], w_hh_t, b_hh, self.nonlinearity),)
 
-    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
-        x, batched = self._input(input)
-        h0 = self._states(hx, "hx", self.hidden_size, batched, x.shape[1])
-        out, finals = self._run(x, [(h,) for h in h0])
-        return self._finish(out, batched), self._stack_final([s[0] for s in finals], batched)
-
 
 class GRU(_RNNBase):
     """Gated recurrent unit, ``num_layers`` deep, gate order (r, z, n) as torch.
@@ -342,12 +340,6 @@ class GRU(_RNNBase):
 
     def _step(self, xp, state, w_hh_t, b_hh, w_hr_t):
         return (gru_step(xp, state[0], w_hh_t, b_hh, self.hidden_size),)
-
-    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
-        x, batched = self._input(input)
-        h0 = self._states(hx, "hx", self.hidden_size, batched, x.shape[1])
-        out, finals = self._run(x, [(h,) for h in h0])
-        return self._finish(out, batched), self._stack_final([s[0] for s in finals], batched)
 
 
 class LSTM(_RNNBase):

@@ -64,6 +64,15 @@ def check_nonlinearity(who: str, nonlinearity: Any) -> str:
     return nonlinearity
 
 
+def check_input_size(who: str, x: Tensor, input_size: int) -> None:
+    """ShapeError naming ``who`` unless ``x``'s last dimension is ``input_size``."""
+    if x.shape[-1] != input_size:
+        raise ShapeError(
+            f"{who}: expected input with last dimension {input_size} (input_size), "
+            f"got shape {x.shape}"
+        )
+
+
 def as_tensor(x: Any, like: Tensor) -> Tensor:
     """``x`` itself if it is a Tensor, else a constant Tensor of ``like``'s dtype."""
     return x if isinstance(x, Tensor) else Tensor(x, dtype=like.dtype)
@@ -175,11 +184,7 @@ class _CellBase(Module):
                 f"{self._who()}: expected input to be 1-D (input_size,) or 2-D "
                 f"(batch, input_size), got {x.ndim}-D input of shape {x.shape}"
             )
-        if x.shape[-1] != self.input_size:
-            raise ShapeError(
-                f"{self._who()}: expected input with last dimension {self.input_size} "
-                f"(input_size), got shape {x.shape}"
-            )
+        check_input_size(self._who(), x, self.input_size)
         return (x, True) if x.ndim == 2 else (x.unsqueeze(0), False)
 
     def _state(self, value: Any, name: str, batched: bool, batch: int) -> Tensor:

@@ -69,6 +69,14 @@ def _empty_check(input: Tensor, op: str) -> None:
         )
 
 
+def _reduce_extreme(fn: type[Max], op: str, input, dim, keepdim, axis, keepdims) -> Tensor:
+    """``amax`` / ``amin`` (``fn`` is :class:`Max` or :class:`Min`) from torch's arguments."""
+    d = _axes(None if axis is not None and dim == () else dim, axis)
+    if d is None:
+        _empty_check(input, op)
+    return fn.apply(input, axis=d, keepdims=keepdim_keyword(keepdim, keepdims))
+
+
 def amax(
     input: Tensor,
     dim: Dim = (),
@@ -79,10 +87,7 @@ def amax(
 ) -> Tensor:
     """Maximum over ``dim`` (every dim when empty or None); tied maxima share the gradient
     evenly; a NaN maximum has a NaN gradient, as torch."""
-    d = _axes(None if axis is not None and dim == () else dim, axis)
-    if d is None:
-        _empty_check(input, "amax")
-    return Max.apply(input, axis=d, keepdims=keepdim_keyword(keepdim, keepdims))
+    return _reduce_extreme(Max, "amax", input, dim, keepdim, axis, keepdims)
 
 
 def amin(
@@ -94,10 +99,7 @@ def amin(
     keepdims: bool | None = None,
 ) -> Tensor:
     """Minimum over ``dim`` (every dim when empty or None), as :func:`amax`."""
-    d = _axes(None if axis is not None and dim == () else dim, axis)
-    if d is None:
-        _empty_check(input, "amin")
-    return Min.apply(input, axis=d, keepdims=keepdim_keyword(keepdim, keepdims))
+    return _reduce_extreme(Min, "amin", input, dim, keepdim, axis, keepdims)
 
 
 def _arg_index(a: np.ndarray, dim: int, largest: bool) -> np.ndarray:

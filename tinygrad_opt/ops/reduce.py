@@ -389,6 +389,19 @@ def _var_args(op: str, input: Tensor, dim: Any, unbiased: Any, correction: Any) 
     return dim, corr
 
 
+def _moment(fn: type[Var], op, input, dim, unbiased, keepdim, correction, axis, keepdims) -> Tensor:
+    """``var`` or ``std`` (``fn`` is :class:`Var` or :class:`Std`) from torch's arguments."""
+    dim, corr = _var_args(op, input, dim, unbiased, correction)
+    keep = keepdim_keyword(keepdim, keepdims)
+    return fn.apply(input, axis=_axes(dim, axis), keepdims=keep, correction=corr)
+
+
+def _with_mean(moment, op, input, dim, unbiased, keepdim, correction) -> tuple[Tensor, Tensor]:
+    """``(moment, mean)`` over ``dim``: ``var_mean`` / ``std_mean``."""
+    dim, corr = _var_args(op, input, dim, unbiased, correction)
+    return moment(input, dim, keepdim=keepdim, correction=corr), mean(input, dim, keepdim)
+
+
 def var(
     input: Tensor,
     dim: Dim | bool = None,
@@ -401,10 +414,7 @@ def var(
 ) -> Tensor:
     """Σ(x - x̄)² / (n - correction) over ``dim``; ``correction`` 1 (Bessel's, the default,
     ``unbiased=True``) or 0 (``unbiased=False``) or any number."""
-    dim, corr = _var_args("var", input, dim, unbiased, correction)
-    return Var.apply(
-        input, axis=_axes(dim, axis), keepdims=keepdim_keyword(keepdim, keepdims), correction=corr
-    )
+    return _moment(Var, "var", input, dim, unbiased, keepdim, correction, axis, keepdims)
 
 
 def std(
@@ -418,10 +428,7 @@ def std(
     keepdims: bool | None = None,
 ) -> Tensor:
     """√var (same arguments); where it is 0 the gradient is 0 (as torch), not nan."""
-    dim, corr = _var_args("std", input, dim, unbiased, correction)
-    return Std.apply(
-        input, axis=_axes(dim, axis), keepdims=keepdim_keyword(keepdim, keepdims), correction=corr
-    )
+    return _moment(Std, "std", input, dim, unbiased, keepdim, correction, axis, keepdims)
 
 
 def var_mean(
@@ -433,8 +440,7 @@ def var_mean(
     correction: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``(var, mean)`` over ``dim`` (a plain tuple, as torch), arguments as :func:`var`."""
-    dim, corr = _var_args("var_mean", input, dim, unbiased, correction)
-    return var(input, dim, keepdim=keepdim, correction=corr), mean(input, dim, keepdim)
+    return _with_mean(var, "var_mean", input, dim, unbiased, keepdim, correction)
 
 
 def std_mean(
@@ -446,8 +452,7 @@ def std_mean(
     correction: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``(std, mean)`` over ``dim`` (a plain tuple, as torch), arguments as :func:`std`."""
-    dim, corr = _var_args("std_mean", input, dim, unbiased, correction)
-    return std(input, dim, keepdim=keepdim, correction=corr), mean(input, dim, keepdim)
+    return _with_mean(std, "std_mean", input, dim, unbiased, keepdim, correction)
 
 
 def any(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:

@@ -114,13 +114,18 @@ def _scan_dim(op: str, input: Tensor, dim: Any, axis: Any) -> int:
     return dim_index(d, input.shape, op)
 
 
+def _running(fn: type[Scan], op: str, input: Tensor, dim: Any, dtype: Any, axis: Any) -> Tensor:
+    """``cumsum`` / ``cumprod``: ``dtype`` casts the input first (else bool/integer → int64)."""
+    d = _scan_dim(op, input, dim, axis)
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    return fn.apply(input, dim=d, keep_dtype=dtype is not None)
+
+
 def cumsum(input: Tensor, dim: int | None = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
     """The running sum along ``dim``; bool/integer inputs give int64 (unless ``dtype``,
     which casts the input first), as torch."""
-    d = _scan_dim("cumsum", input, dim, axis)
-    if dtype is not None:
-        input = cast(input, to_dtype(dtype))
-    return CumSum.apply(input, dim=d, keep_dtype=dtype is not None)
+    return _running(CumSum, "cumsum", input, dim, dtype, axis)
 
 
 def cumprod(
@@ -128,10 +133,7 @@ def cumprod(
 ) -> Tensor:
     """The running product along ``dim`` (bool/integer → int64); the gradient is exact with
     zeros in the input (see :class:`CumProd`)."""
-    d = _scan_dim("cumprod", input, dim, axis)
-    if dtype is not None:
-        input = cast(input, to_dtype(dtype))
-    return CumProd.apply(input, dim=d, keep_dtype=dtype is not None)
+    return _running(CumProd, "cumprod", input, dim, dtype, axis)
 
 
 def _cum_extreme(input: Tensor, dim: Any, axis: Any, largest: bool) -> ValuesIndices:

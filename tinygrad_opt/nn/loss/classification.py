@@ -97,6 +97,26 @@ def _log_softmax(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return logp, e
 
 
+def _class_targets(x, labels, valid) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(x as (N, C, D), the labels as (N, D) with ignored ones set to class 0, the
+    validity mask as (N, D) or None)."""
+    x3 = to_ncd(x)
+    n, _, d = x3.shape
+    y0 = labels.reshape(n, d)
+    if valid is not None:
+        valid = valid.reshape(n, d)
+        y0 = np.where(valid, y0, 0)
+    return x3, y0, valid
+
+
+def _picked(a3: np.ndarray, y0: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """-w_y · a[n, y, d] per target: the (N, D) losses of the target classes."""
+    losses = -np.take_along_axis(a3, y0[:, None, :], axis=1)[:, 0, :]
+    if weight is not None:
+        losses *= weight[y0]
+    return losses
+
+
 def _target_weights(y0, valid, weight, dtype) -> tuple[Any, float]:
     """Per-target factor w[y] (0 where ignored) and its sum, the weighted mean's divisor."""
     if weight is None:
@@ -127,17 +147,11 @@ class _ClassCrossEntropy(Function):
     name = "cross_entropy"
 
     def forward(self, x, labels, valid, weight, eps, reduction):
-        x3 = to_ncd(x)
-        n, c, d = x3.shape
-        y0 = labels.reshape(n, d)
-        if valid is not None:
-            valid = valid.reshape(n, d)
-            y0 = np.where(valid, y0, 0)
+        x3, y0, valid = _class_targets(x, labels, valid)
+        c = x3.shape[1]
         logp, p = _log_softmax(x3)
         denom = _target_weights(y0, valid, weight, x.dtype)[1]
-        losses = -np.take_along_axis(logp, y0[:, None, :], axis=1)[:, 0, :]
-        if weight is not None:
-            losses *= weight[y0]
+        losses = _picked(logp, y0, weight)
         if eps:
             smooth = -(logp.sum(axis=1) if weight is None else np.einsum("ncd,c->nd", logp, weight))
             losses = (1 - eps) * losses + (eps / c) * smooth
@@ -216,16 +230,9 @@ class _NLLLoss(Function):
     name = "nll_loss"
 
     def forward(self, x, labels, valid, weight, reduction):
-        x3 = to_ncd(x)
-        n, c, d = x3.shape
-        y0 = labels.reshape(n, d)
-        if valid is not None:
-            valid = valid.reshape(n, d)
-            y0 = np.where(valid, y0, 0)
+        x3, y0, valid = _class_targets(x, labels, valid)
         wy, denom = _target_weights(y0, valid, weight, x.dtype)
-        losses = -np.take_along_axis(x3, y0[:, None, :], axis=1)[:, 0, :]
-        if weight is not None:
-            losses *= weight[y0]
+        losses = _picked(x3, y0, weight)
         if valid is not None:
             losses = np.where(valid, losses, 0)
         self.y0, self.wy, self.valid = y0, wy, valid
@@ -253,6 +260,13 @@ def _check_smoothing(label_smoothing: float) -> float:
             f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}"
         )
     return eps
+
+
+def _index_targets(fn: str, x: Tensor, target: Any, c: int, ignore_index: int):
+    """(class indices, mask of the non-ignored ones or None), checked against ``x``."""
+    y = class_indices(fn, target)
+    check_index_shape(fn, x.shape, y.shape)
+    return y, valid_mask(fn, y, c, ignore_index)
 
 
 def cross_entropy(
@@ -296,9 +310,7 @@ def cross_entropy(
     w = class_weight(fn, weight, c, x.dtype)
     if tshape == x.shape:
         return _prob_cross_entropy(x, target, w, ignore_index, eps, reduction)
-    y = class_indices(fn, target)
-    check_index_shape(fn, x.shape, y.shape)
-    valid = valid_mask(fn, y, c, ignore_index)
+    y, valid = _index_targets(fn, x, target, c, ignore_index)
     if x.ndim == 2 and w is None and not eps and valid is None:
         return _CrossEntropy.apply(x, labels=y, reduction=reduction)
     return _ClassCrossEntropy.apply(
@@ -344,7 +356,5 @@ def nll_loss(
     x = as_tensor(input)
     c = num_classes(fn, x.shape)
     w = class_weight(fn, weight, c, x.dtype)
-    y = class_indices(fn, target)
-    check_index_shape(fn, x.shape, y.shape)
-    valid = valid_mask(fn, y, c, ignore_index)
+    y, valid = _index_targets(fn, x, target, c, ignore_index)
     return _NLLLoss.apply(x, labels=y, valid=valid, weight=w, reduction=reduction)

@@ -8,6 +8,7 @@ positional call written for torch would silently mean something else here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,20 +41,52 @@ def _buffer(value: Any) -> np.ndarray | None:
 
 
 class _Loss(Module):
-    """Base: stores ``reduction`` (checked now, not at the first call)."""
+    """Base: stores ``reduction`` (checked now, not at the first call); ``extra_repr``
+    shows the attributes named in ``_options``, in that order."""
 
     _reductions: tuple[str, ...] = REDUCTIONS
+    _options: tuple[str, ...] = ("reduction",)
 
     def __init__(self, reduction: str = "mean") -> None:
         check_reduction(type(self).__name__, reduction, self._reductions)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+        return ", ".join(f"{name}={getattr(self, name)!r}" for name in self._options)
+
+
+class _ElementLoss(_Loss):
+    """A loss of (input, target) whose options are all keywords of its function ``_fn``:
+    ``forward`` calls ``_fn(input, target, **options)`` with the attributes of ``_options``."""
+
+    _fn: Callable[..., Tensor]
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return self._fn(input, target, **{name: getattr(self, name) for name in self._options})
+
+
+class _PairLoss(_Loss):
+    """A loss of (input1, input2, target) with a ``margin``: ``_fn(input1, input2, target,
+    margin, reduction)``."""
+
+    _fn: Callable[..., Tensor]
+    _options = ("margin", "reduction")
+
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        return self._fn(input1, input2, target, self.margin, self.reduction)
 
 
 class CrossEntropyLoss(_Loss):
     """:func:`~tinygrad_opt.nn.loss.cross_entropy` with fixed options."""
+
+    _options = ("reduction", "ignore_index", "label_smoothing")
 
     def __init__(
         self,
@@ -76,12 +109,6 @@ class CrossEntropyLoss(_Loss):
             ignore_index=self.ignore_index,
             reduction=self.reduction,
             label_smoothing=self.label_smoothing,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
-            f"label_smoothing={self.label_smoothing}"
         )
 
 
@@ -126,109 +153,69 @@ class BCEWithLogitsLoss(_Loss):
         )
 
 
-class SoftMarginLoss(_Loss):
+class SoftMarginLoss(_ElementLoss):
     """:func:`~tinygrad_opt.nn.loss.soft_margin_loss` with fixed options."""
 
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction)
-
-    def forward(self, input: Tensor, target: Any) -> Tensor:
-        return binary.soft_margin_loss(input, target, reduction=self.reduction)
+    _fn = staticmethod(binary.soft_margin_loss)
 
 
-class MSELoss(_Loss):
+class MSELoss(_ElementLoss):
     """:func:`~tinygrad_opt.nn.loss.mse_loss` with fixed options."""
 
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction)
-
-    def forward(self, input: Tensor, target: Any) -> Tensor:
-        return regression.mse_loss(input, target, reduction=self.reduction)
+    _fn = staticmethod(regression.mse_loss)
 
 
-class L1Loss(_Loss):
+class L1Loss(_ElementLoss):
     """:func:`~tinygrad_opt.nn.loss.l1_loss` with fixed options."""
 
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction)
-
-    def forward(self, input: Tensor, target: Any) -> Tensor:
-        return regression.l1_loss(input, target, reduction=self.reduction)
+    _fn = staticmethod(regression.l1_loss)
 
 
-class SmoothL1Loss(_Loss):
+class SmoothL1Loss(_ElementLoss):
     """:func:`~tinygrad_opt.nn.loss.smooth_l1_loss` with fixed options."""
 
+    _fn = staticmethod(regression.smooth_l1_loss)
+    _options = ("reduction", "beta")
+
     def __init__(self, *, reduction: str = "mean", beta: float = 1.0) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         if not float(beta) >= 0:
             raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
         self.beta = float(beta)
 
-    def forward(self, input: Tensor, target: Any) -> Tensor:
-        return regression.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, beta={self.beta}"
-
-
-class HuberLoss(_Loss):
+class HuberLoss(_ElementLoss):
     """:func:`~tinygrad_opt.nn.loss.huber_loss` with fixed options."""
 
+    _fn = staticmethod(regression.huber_loss)
+    _options = ("reduction", "delta")
+
     def __init__(self, *, reduction: str = "mean", delta: float = 1.0) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         if not float(delta) > 0:
             raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
         self.delta = float(delta)
 
-    def forward(self, input: Tensor, target: Any) -> Tensor:
-        return regression.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, delta={self.delta}"
-
-
-class KLDivLoss(_Loss):
+class KLDivLoss(_ElementLoss):
     """:func:`~tinygrad_opt.nn.loss.kl_div` with fixed options (``"batchmean"`` allowed)."""
 
+    _fn = staticmethod(regression.kl_div)
     _reductions = ("mean", "batchmean", "sum", "none")
+    _options = ("reduction", "log_target")
 
     def __init__(self, *, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.log_target = bool(log_target)
 
-    def forward(self, input: Tensor, target: Any) -> Tensor:
-        return regression.kl_div(
-            input, target, reduction=self.reduction, log_target=self.log_target
-        )
 
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, log_target={self.log_target}"
-
-
-class MarginRankingLoss(_Loss):
+class MarginRankingLoss(_PairLoss):
     """:func:`~tinygrad_opt.nn.loss.margin_ranking_loss` with fixed options."""
 
-    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
-        super().__init__(reduction)
-        self.margin = float(margin)
-
-    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
-        return pairs.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}, reduction={self.reduction!r}"
+    _fn = staticmethod(pairs.margin_ranking_loss)
 
 
-class CosineEmbeddingLoss(_Loss):
+class CosineEmbeddingLoss(_PairLoss):
     """:func:`~tinygrad_opt.nn.loss.cosine_embedding_loss` with fixed options."""
 
-    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
-        super().__init__(reduction)
-        self.margin = float(margin)
-
-    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
-        return pairs.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
-
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}, reduction={self.reduction!r}"
+    _fn = staticmethod(pairs.cosine_embedding_loss)
