@@ -222,3 +222,32 @@ def test_bad_hyperparameters():
         nn.LayerNorm((3, -2))
     with pytest.raises(ValueError, match=r"RMSNorm: eps"):
         nn.RMSNorm(3, eps=-1e-3)
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape must have at least one"):
+        F.layer_norm(Tensor(np.ones((2, 3))), ())
+
+
+def test_every_normalisation_is_importable_from_nn_normalization():
+    from tinygrad_opt.nn import normalization
+
+    assert normalization.LayerNorm is nn.LayerNorm and normalization.GroupNorm is nn.GroupNorm
+    assert normalization.rms_norm is F.rms_norm and normalization.group_norm is F.group_norm
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (lambda x: F.layer_norm(x, 4), lambda x: TF.layer_norm(x, (4,))),
+        (lambda x: F.rms_norm(x, 4, eps=1e-6), lambda x: TF.rms_norm(x, (4,), eps=1e-6)),
+        (lambda x: F.group_norm(x, 1), lambda x: TF.group_norm(x, 1)),
+    ],
+    ids=["layer_norm", "rms_norm", "group_norm"],
+)
+def test_writing_into_the_output_does_not_change_the_gradient(ours, theirs):
+    x = np.random.default_rng(6).standard_normal((3, 4))
+    xo, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = ours(xo), theirs(xt)
+    u = np.random.default_rng(7).standard_normal(x.shape)
+    out.data[...] = 7.0  # the saved normalised values must not be this array
+    (out * Tensor(u)).sum().backward()
+    (ref * torch.from_numpy(u)).sum().backward()
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), **TOL)

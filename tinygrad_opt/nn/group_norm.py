@@ -48,10 +48,9 @@ class _GroupNorm(Function):
         self.w = None if w is None else w.reshape(1, c, 1)
         self.dtypes = [a.dtype for a in affine]
         out = xhat.reshape(n, c, s)
-        if self.w is not None:
-            out = out * self.w
+        out = out.copy() if self.w is None else out * self.w  # never a view of saved xhat
         if b is not None:
-            out = out + b.reshape(1, c, 1)
+            out += b.reshape(1, c, 1)
         return out.reshape(x.shape)
 
     def backward(self, g):

@@ -76,13 +76,15 @@ def _normalized_shape(fn: str, normalized_shape: ShapeLike) -> tuple[int, ...]:
         shape = (int(normalized_shape),)
     else:
         shape = tuple(int(n) for n in normalized_shape)
+    if not shape:
+        raise ValueError(f"{fn}: normalized_shape must have at least one dimension, got ()")
     if any(n < 0 for n in shape):
         raise ValueError(f"{fn}: normalized_shape must be non-negative, got {shape}")
     return shape
 
 
 def _check_input(fn: str, x: Tensor, shape: tuple[int, ...]) -> None:
-    if len(shape) == 0 or x.shape[x.ndim - len(shape) :] != shape or x.ndim < len(shape):
+    if x.ndim < len(shape) or x.shape[x.ndim - len(shape) :] != shape:
         raise ShapeError(
             f"{fn}: input shape {x.shape} does not end with normalized_shape {shape} "
             f"(expected input of shape (*, {', '.join(map(str, shape))}))"
@@ -115,9 +117,9 @@ class _LayerNorm(Function):
         self.xhat, self.invstd = xhat, invstd
         self.w = None if w is None else w.reshape(1, n)
         self.dtypes = [a.dtype for a in affine]
-        out = xhat if w is None else xhat * self.w
+        out = xhat.copy() if w is None else xhat * self.w  # never a view of saved xhat
         if b is not None:
-            out = out + b.reshape(1, n)
+            out += b.reshape(1, n)
         return out.reshape(x.shape)
 
     def backward(self, g):
@@ -177,7 +179,7 @@ class _RMSNorm(Function):
         xhat = x2 * r.astype(x.dtype, copy=False)
         self.xhat, self.r = xhat, r
         self.w = affine[0].reshape(1, n) if affine else None
-        out = xhat if self.w is None else xhat * self.w
+        out = xhat.copy() if self.w is None else xhat * self.w  # never a view of saved xhat
         return out.reshape(x.shape)
 
     def backward(self, g):

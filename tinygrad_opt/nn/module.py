@@ -392,30 +392,50 @@ def _check_name(kind: str, name: Any) -> None:
         raise KeyError(f'{kind} name can\'t be empty string ""')
 
 
+_TORCH_NAMES = {"half": "float16", "float": "float32", "double": "float64"}
+
+
+def _parse_dtype(value: Any) -> np.dtype | None:
+    """A numpy dtype from a numpy/torch dtype, a dtype name or a Tensor; None if not one."""
+    if isinstance(value, Tensor):
+        return value.dtype
+    if isinstance(value, (type, np.dtype)):
+        try:
+            return np.dtype(value)
+        except TypeError:
+            return None
+    name = str(value).removeprefix("torch.")  # torch.float64 -> "float64"
+    try:
+        return np.dtype(_TORCH_NAMES.get(name, name))
+    except TypeError:
+        return None
+
+
 def _to_dtype(args: tuple, kwargs: dict) -> np.dtype | None:
     """The dtype asked for by ``Module.to``'s arguments (None: keep the dtype)."""
     unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
     if unknown:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(unknown)}")
     dtype, device = kwargs.get("dtype"), kwargs.get("device")
+    dtype = None if dtype is None else _parse_dtype(dtype) or _bad_to_argument(dtype)
     for a in args:
-        if isinstance(a, Tensor):
-            dtype = a.dtype
-        elif isinstance(a, str) and a.split(":")[0] in ("cpu",):
-            device = a
-        elif isinstance(a, bool):  # non_blocking passed positionally
+        if isinstance(a, bool):  # non_blocking given positionally
             continue
+        parsed = _parse_dtype(a)
+        if parsed is not None:
+            dtype = parsed
+        elif isinstance(a, str) or type(a).__name__ == "device":
+            device = a
         else:
-            dtype = a
+            _bad_to_argument(a)
     if device is not None and str(device).split(":")[0] != "cpu":
-        raise ValueError(f"to(): the only device is 'cpu', got {device!r}")
-    if dtype is None:
-        return None
-    name = str(dtype).removeprefix("torch.") if not isinstance(dtype, type) else None
-    try:
-        dt = np.dtype({"half": "float16", "float": "float32", "double": "float64"}.get(name, dtype))
-    except TypeError:
-        raise TypeError(f"to(): expected a dtype, a Tensor or 'cpu', got {dtype!r}") from None
-    if dt.kind != "f":
-        raise TypeError(f"Module.to only accepts floating point dtypes, but got desired dtype={dt}")
-    return dt
+        raise ValueError(f"to(): the only device is 'cpu', got {str(device)!r}")
+    if dtype is not None and dtype.kind != "f":
+        raise TypeError(
+            f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}"
+        )
+    return dtype
+
+
+def _bad_to_argument(value: Any) -> np.dtype:
+    raise TypeError(f"to(): expected a dtype, a Tensor or a device, got {value!r}")

@@ -1,5 +1,10 @@
 """Batch normalisation: ``BatchNorm1d``, ``BatchNorm2d`` and :func:`batch_norm`.
 
+(The per-sample normalisations live in their own modules and are re-exported here, so
+every normalisation layer can be imported from ``nn.normalization``: ``LayerNorm``,
+``RMSNorm``, :func:`layer_norm`, :func:`rms_norm` in ``nn/layer_norm.py``; ``GroupNorm``,
+:func:`group_norm` in ``nn/group_norm.py``.)
+
 For an input with channels on axis 1, statistics are per channel over every other axis
 (N for (N, C); N and L for (N, C, L); N, H, W for (N, C, H, W)); m is the number of
 values per channel.
@@ -34,10 +39,22 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn.group_norm import GroupNorm, group_norm
+from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm, layer_norm, rms_norm
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "batch_norm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "GroupNorm",
+    "LayerNorm",
+    "RMSNorm",
+    "batch_norm",
+    "group_norm",
+    "layer_norm",
+    "rms_norm",
+]
 
 
 class _BatchNorm(Function):
