@@ -684,14 +684,17 @@ def test_embedding_lookup_and_repeated_indices_accumulate():
 # --------------------------------------------------------------------------- bad input
 def test_layer_shape_errors_name_the_layer_and_shapes():
     x = Tensor(np.zeros((2, 4, 8, 8), np.float32))
-    msg = "Conv2d(3 -> 8, kernel 3x3): expected input of shape (N, 3, H, W), got (2, 4, 8, 8)"
+    msg = (
+        "Conv2d(3 -> 8, kernel 3x3): expected input of shape (3, H, W) or (N, 3, H, W), "
+        "got (2, 4, 8, 8)"
+    )
     with pytest.raises(ShapeError) as err:
         nn.Conv2d(3, 8, 3)(x)
     assert str(err.value) == msg
     with pytest.raises(
-        ShapeError, match=r"Conv2d\(4 -> 2, kernel 3x3\).*\(N, 4, H, W\), got \(4, 8, 8\)"
+        ShapeError, match=r"Conv2d\(4 -> 2, kernel 3x3\).*\(N, 4, H, W\), got \(8, 8\)"
     ):
-        nn.Conv2d(4, 2, 3)(Tensor(np.zeros((4, 8, 8))))
+        nn.Conv2d(4, 2, 3)(Tensor(np.zeros((8, 8))))  # (C, H, W) is fine, as in torch
     with pytest.raises(ShapeError) as err:
         nn.BatchNorm2d(8)(x)
     assert (

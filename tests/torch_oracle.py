@@ -126,7 +126,11 @@ def write_or_check_fixture(data: dict[str, np.ndarray], path, check: bool) -> in
         with np.load(path) as old:
             old_keys = set(old.files)
             diff = sorted(old_keys ^ set(data))
-            diff += [k for k in sorted(old_keys & set(data)) if not np.array_equal(old[k], data[k])]
+            diff += [
+                k
+                for k in sorted(old_keys & set(data))
+                if not np.array_equal(old[k], data[k], equal_nan=True)
+            ]
         print("fixtures up to date" if not diff else f"differs: {diff}")
         return 1 if diff else 0
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,20 +2,35 @@
 
 How it works
 ------------
-Every differentiable operation is a :class:`Function` subclass (see ``ops.py``) with a
-``forward`` that computes the result from numpy arrays and, right beside it, a
-``backward`` that maps the gradient of the output to gradients of the inputs (a
-vector-Jacobian product). ``Function.apply`` runs the forward and, when gradients are
-wanted, records the node: the output tensor keeps its ``Function`` (``_ctx``), the
-``Function`` keeps its input tensors (``parents``). Nothing points back from an input
-to an output, so a graph is a DAG without reference cycles and is freed by reference
-counting the moment the last output is dropped.
+Every differentiable operation is a :class:`~tinygrad_opt.autograd.function.Function`
+subclass (the ops live in :mod:`tinygrad_opt.ops`, grouped by kind) with a ``forward``
+on numpy arrays and its ``backward`` right beside it. ``Function.apply`` runs the forward
+and, when gradients are wanted, records the node. ``Tensor.backward`` runs the iterative
+backward pass of :mod:`tinygrad_opt.autograd.engine`.
 
-``Tensor.backward`` sorts the graph topologically with an explicit stack (no recursion,
-any depth), then walks it from the output to the leaves. Intermediate gradients live in
-a dictionary only until they are consumed; leaf tensors with ``requires_grad=True``
-**accumulate** into ``.grad`` across calls, as in PyTorch. Gradients produced by
-broadcasting are summed back to each input's shape once, in :func:`unbroadcast`.
+``Tensor`` itself holds the array, its autograd bookkeeping, conversions and the Python
+operators. Its other methods come from the ops modules, one mixin per kind of op
+(``ElementwiseMethods``, ``ReduceMethods`` …), so each method sits beside its op.
+
+Dtypes and memory
+-----------------
+float32 (the default) and float64 tensors are differentiable; integer and bool tensors
+exist and never require gradients. ``Tensor(data)`` follows ``torch.tensor``: Python
+floats become the default float dtype, Python ints int64, bools bool; a numpy array keeps
+its dtype. ``Tensor(ndarray)`` **shares** the array's memory when no conversion is
+needed (as ``torch.from_numpy``; ``torch.tensor`` would copy): changes through either
+are seen by both. Pass ``copy=True`` (or ``ndarray.copy()``) for a private copy.
+:meth:`numpy` returns the array itself, not a copy.
+
+In-place changes
+----------------
+Each tensor has a version counter, bumped by every in-place change made through the
+tensor: ``add_`` and the other ``*_`` methods, ``t[i] = v``, ``t += 1`` and assigning
+``t.data`` (``t.data += 1`` and ``t.data = new`` both assign). Writing into the numpy
+array directly (``t.data[i] = v``, ``np.add(..., out=t.data)``) is not seen, just as torch
+does not track ``.data``. ``backward`` checks that every input of every node is at the
+version it had in the forward pass and raises
+:class:`~tinygrad_opt.errors.InplaceError` otherwise.
 """
 
 from __future__ import annotations
@@ -25,159 +40,120 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_DTYPE = np.float32
-_FLOAT_DTYPES = (np.float16, np.float32, np.float64)
+from tinygrad_opt import dtypes as _dt
+from tinygrad_opt.autograd import engine as _engine
+from tinygrad_opt.autograd.function import (
+    Function,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    register_tensor_type,
+    set_grad_enabled,
+    unbroadcast,
+)
+from tinygrad_opt.errors import DimError, DTypeError, InplaceError, ShapeError
+from tinygrad_opt.ops import activation as _act
+from tinygrad_opt.ops import compare as _cmp
+from tinygrad_opt.ops import creation as _cr
+from tinygrad_opt.ops import elementwise as _ew
+from tinygrad_opt.ops import extrema as _ext
+from tinygrad_opt.ops import index as _ix
+from tinygrad_opt.ops import linalg as _la
+from tinygrad_opt.ops import norms as _norms
+from tinygrad_opt.ops import reduce as _red
+from tinygrad_opt.ops import scan as _scan
+from tinygrad_opt.ops import shape as _sh
+from tinygrad_opt.ops import sort as _sort
+from tinygrad_opt.ops.cast import Cast
+from tinygrad_opt.ops.common import lift, promote, shape_arg
+
+DEFAULT_DTYPE = np.float32  # the default float dtype (``dtypes.get_default_dtype()``)
+
+__all__ = [
+    "DTypeError",
+    "DimError",
+    "Function",
+    "InplaceError",
+    "ShapeError",
+    "Tensor",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "tensor",
+    "unbroadcast",
+]
 
 
-class ShapeError(ValueError):
-    """An operation got inputs whose shapes do not fit together."""
-
-
-# --------------------------------------------------------------------------- grad mode
-class _GradMode:
-    enabled = True
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside a :class:`no_grad` block."""
-    return _GradMode.enabled
-
-
-class no_grad:
-    """Context manager (and decorator) that stops recording the graph.
-
-    Inside it, results of operations have ``requires_grad=False`` and keep no inputs alive.
-    """
-
-    def __enter__(self) -> no_grad:
-        self._prev = _GradMode.enabled
-        _GradMode.enabled = False
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._prev
-
-    def __call__(self, fn):  # used as a decorator
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(fn, "__doc__", None)
-        return wrapper
-
-
-# --------------------------------------------------------------------------- helpers
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
-
-    If ``y = f(x)`` broadcast ``x`` of shape ``shape`` up to ``grad.shape``, each element
-    of ``x`` was used once per copy, so its gradient is the sum over the copies.
-    """
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra < 0:  # a backward may return fewer dims (e.g. a (5,) grad for a (1, 5) bias)
-        grad = grad.reshape((1,) * -extra + grad.shape)
-    elif extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)
-
-
-def _as_float_array(data: Any, dtype: Any) -> np.ndarray:
-    """Convert user data to a floating numpy array, or raise a clear TypeError."""
+def _as_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
+    """User data as a numpy array with torch.tensor's dtype rules, or a clear TypeError."""
     if isinstance(data, Tensor):
-        data = data.data
-    if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype.type not in _FLOAT_DTYPES:
-            raise TypeError(f"Tensor dtype must be float16, float32 or float64, got {dtype}")
-    try:
-        arr = np.asarray(data)
-    except (ValueError, TypeError) as e:
-        raise TypeError(f"Tensor data must be numeric (ragged or odd input): {e}") from None
+        data = data._data
+    want = None if dtype is None else _dt.to_dtype(dtype)
+    if isinstance(data, np.ndarray):
+        arr = data
+    else:
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as e:
+            raise TypeError(f"Tensor data must be numeric (ragged or odd input): {e}") from None
+        if arr.dtype == object:
+            arr = _from_objects(data)
     kind = arr.dtype.kind
     if kind not in "biuf":
         raise TypeError(
             f"Tensor data must be numeric, got {type(data).__name__} "
             f"with numpy dtype {arr.dtype} (kind {kind!r})"
         )
-    if dtype is None:
-        # numpy floating arrays/scalars keep their precision; Python floats and lists of
-        # them (which numpy would make float64) get the default, as in torch.tensor
-        keep = kind == "f" and isinstance(data, (np.ndarray, np.floating))
-        dtype = arr.dtype if keep else DEFAULT_DTYPE
-    return arr.astype(dtype, copy=False) if arr.dtype != dtype else arr
-
-
-# --------------------------------------------------------------------------- Function
-class Function:
-    """One differentiable operation: ``forward`` on arrays and its ``backward`` beside it.
-
-    Subclasses implement ``forward(self, *arrays, **params) -> ndarray`` and
-    ``backward(self, grad) -> ndarray | tuple[ndarray | None, ...]`` returning one gradient
-    per input (``None`` for inputs that need none; ``self.needs_grad[i]`` says which).
-    ``backward`` may return a gradient with the *broadcast* shape; the engine sums it back
-    to the input's shape. ``backward`` must not modify ``grad`` in place, and must return
-    new arrays (or views of ``grad``), never an array the Function keeps: the engine may
-    hand a returned array to a leaf as its ``.grad``.
-    """
-
-    parents: tuple[Tensor, ...] = ()
-    needs_grad: tuple[bool, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__.lower()
-
-    @classmethod
-    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
-        ctx = cls()
-        needs = tuple(t.requires_grad for t in inputs) if _GradMode.enabled else ()
-        ctx.needs_grad = needs
-        try:
-            out = ctx.forward(*[t.data for t in inputs], **params)
-        except (ValueError, IndexError) as e:
-            raise ShapeError(ctx.describe_error(inputs, params, e)) from None
-        result = Tensor.__new__(Tensor)
-        result.data = out
-        result.grad = None
-        result.name = None
-        if any(needs):
-            result.requires_grad = True
-            ctx.parents = inputs
-            result._ctx = ctx
+    if want is None:
+        if isinstance(data, (np.ndarray, np.generic)):
+            want = arr.dtype
+        elif kind == "f":  # Python floats: the default float dtype, as torch.tensor
+            want = _dt.get_default_dtype()
+        elif kind in "iu":
+            want = _dt.int64
         else:
-            result.requires_grad = False
-            result._ctx = None
-        return result
-
-    def describe_error(self, inputs: Sequence[Tensor], params: dict, err: Exception) -> str:
-        shapes = ", ".join(str(t.shape) for t in inputs)
-        extra = f" with {params}" if params else ""
-        return f"{self.name}: cannot apply to input shapes {shapes}{extra}: {err}"
-
-    def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
-
-    def backward(self, grad: np.ndarray) -> Any:  # pragma: no cover
-        raise NotImplementedError
+            want = _dt.bool_
+    if arr.dtype != want:
+        return arr.astype(want)
+    return arr.copy() if copy else arr
 
 
-# --------------------------------------------------------------------------- Tensor
-class Tensor:
-    """An n-dimensional float array that can record operations for autodiff.
+def _from_objects(data: Any) -> np.ndarray:
+    """Lists holding Tensors (``[t1, t2]``) become one array, as torch.tensor does."""
+    try:
+        return np.asarray(
+            [x._data if isinstance(x, Tensor) else x for x in data]
+            if isinstance(data, (list, tuple))
+            else data
+        )
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"Tensor data must be numeric (ragged or odd input): {e}") from None
 
-    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is anything numpy can turn
-    into a numeric array. Floating arrays keep their dtype; Python numbers, lists and
-    integer arrays become float32 (the default). ``.grad`` is a numpy array (or None)
-    that accumulates across ``backward()`` calls until reset with ``zero_grad()``.
+
+class Tensor(
+    _ew.ElementwiseMethods,
+    _act.ActivationMethods,
+    _cmp.CompareMethods,
+    _la.LinalgMethods,
+    _red.ReduceMethods,
+    _ext.ExtremaMethods,
+    _norms.NormMethods,
+    _scan.ScanMethods,
+    _sort.SortMethods,
+    _sh.ShapeMethods,
+    _ix.IndexMethods,
+    _cr.CreationMethods,
+):
+    """An n-dimensional array that can record operations for autodiff.
+
+    ``Tensor(data, requires_grad=False, dtype=None, name=None, copy=False)``: ``data`` is
+    anything numpy can turn into a numeric array (see the module docstring for dtypes
+    and memory sharing). ``.grad`` is a numpy array (or None) that accumulates across
+    ``backward()`` calls until reset with ``zero_grad()``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("_data", "grad", "_rg", "_ctx", "name", "_version", "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
 
     def __init__(
@@ -186,57 +162,59 @@ class Tensor:
         requires_grad: bool = False,
         dtype: Any = None,
         name: str | None = None,
+        copy: bool = False,
     ) -> None:
-        self.data: np.ndarray = _as_float_array(data, dtype)
+        self._data: np.ndarray = _as_array(data, dtype, copy)
         self.grad: np.ndarray | None = None
-        self.requires_grad: bool = bool(requires_grad)
+        self._rg = False
         self._ctx: Function | None = None
         self.name: str | None = name
+        self._version = 0
+        if requires_grad:
+            self.requires_grad = True
 
-    # ----------------------------------------------------------------- constructors
-    @staticmethod
-    def zeros(*shape: int | Sequence[int], dtype: Any = DEFAULT_DTYPE, **kw: Any) -> Tensor:
-        return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), **kw)
-
-    @staticmethod
-    def ones(*shape: int | Sequence[int], dtype: Any = DEFAULT_DTYPE, **kw: Any) -> Tensor:
-        return Tensor(np.ones(_shape_arg(shape), dtype=dtype), **kw)
-
-    @staticmethod
-    def randn(
-        *shape: int | Sequence[int],
-        rng: np.random.Generator | int | None = None,
-        dtype: Any = DEFAULT_DTYPE,
-        **kw: Any,
-    ) -> Tensor:
-        """Standard-normal samples from ``numpy.random.default_rng(rng)``."""
-        gen = np.random.default_rng(rng)
-        return Tensor(gen.standard_normal(_shape_arg(shape)).astype(dtype), **kw)
-
-    @staticmethod
-    def arange(*args: Any, dtype: Any = DEFAULT_DTYPE, **kw: Any) -> Tensor:
-        return Tensor(np.arange(*args).astype(dtype), **kw)
-
-    # ----------------------------------------------------------------- properties
+    # ----------------------------------------------------------------- data and autograd state
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def data(self) -> np.ndarray:
+        """The numpy array (shared, not copied). Assigning it counts as an in-place change."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+        self._version += 1
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def requires_grad(self) -> bool:
+        return self._rg
 
-    @property
-    def ndim(self) -> int:
-        return self.data.ndim
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        flag = bool(flag)
+        if flag and self._data.dtype.kind != "f":
+            raise DTypeError(
+                f"only tensors of floating point dtype can require gradients, "
+                f"got dtype {self._data.dtype}"
+            )
+        if not flag and self._ctx is not None:
+            raise RuntimeError(
+                "requires_grad=False only applies to leaf tensors; use detach() for a "
+                "non-leaf tensor"
+            )
+        self._rg = flag
 
-    @property
-    def size(self) -> int:
-        return self.data.size
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
 
     @property
     def is_leaf(self) -> bool:
         return self._ctx is None
+
+    @property
+    def grad_fn(self) -> Function | None:
+        """The op that produced this tensor (None for leaves), as torch's ``grad_fn``."""
+        return self._ctx
 
     @property
     def op(self) -> str:
@@ -248,456 +226,457 @@ class Tensor:
         """The inputs of the operation that produced this tensor (empty for leaves)."""
         return self._ctx.parents if self._ctx is not None else ()
 
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def size(self) -> _SizeCount:
+        """Both conventions at once: ``t.size()`` / ``t.size(dim)`` as torch (the shape, or
+        one dim's length), and ``t.size`` as numpy (the element count, an int), so code
+        written for arrays and tensors alike keeps working."""
+        return _SizeCount(self._data.size, self._data.shape)
+
+    def numel(self) -> int:
+        return self._data.size
+
+    nelement = numel
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        body = np.array2string(self._data, precision=4, separator=", ", threshold=20)
         extra = ""
         if self._ctx is not None:
             extra = f", op={self.op}"
-        elif self.requires_grad:
+        elif self._rg:
             extra = ", requires_grad=True"
-        dt = "" if self.dtype == DEFAULT_DTYPE else f", dtype={self.dtype}"
+        default = self.dtype in (_dt.get_default_dtype(), _dt.int64, _dt.bool_)
+        dt = "" if default else f", dtype={self.dtype}"
         return f"Tensor({body}{dt}{extra})"
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous"
+            )
+        return bool(self._data.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.size != 1 or self._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self._data.reshape(()))
+
+    def __hash__(self) -> int:
+        return id(self)
 
     # ----------------------------------------------------------------- conversions
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
-        return self.data
+        return self._data
 
-    def item(self) -> float:
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return float(self.data.reshape(()))
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def item(self) -> Any:
+        """The single element as a Python number (float, int or bool, by dtype)."""
+        if self._data.size != 1:
+            raise ValueError(
+                f"item(): a Tensor with {self._data.size} elements cannot be converted to "
+                f"a Python number (shape {self.shape})"
+            )
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
-        return Tensor(self.data, requires_grad=False)
+        out = Tensor(self._data)
+        out._version = self._version
+        return out
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory that stays in the graph (gradient flows through)."""
+        return _sh.clone(self)
+
+    def to(self, *args: Any, dtype: Any = None, copy: bool = False, **kw: Any) -> Tensor:
+        """``t.to(dtype)`` / ``t.to("cpu")`` / ``t.to(other_tensor)``: a converted tensor."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str) and a.startswith("cpu"):
+                continue
+            elif a is not None:
+                dtype = a
+        if dtype is None:
+            return self.clone() if copy else self
+        d = _dt.to_dtype(dtype)
+        if d == self.dtype and not copy:
+            return self
+        return Cast.apply(self, dtype=d)
+
+    def type(self, dtype: Any = None) -> Any:
+        return str(self.dtype) if dtype is None else self.to(dtype)
 
     def astype(self, dtype: Any) -> Tensor:
-        return _ops.Cast.apply(self, dtype=np.dtype(dtype))
+        return self.to(dtype)
 
     def float(self) -> Tensor:
-        return self.astype(np.float32)
+        return self.to(_dt.float32)
 
     def double(self) -> Tensor:
-        return self.astype(np.float64)
+        return self.to(_dt.float64)
 
-    def requires_grad_(self, flag: bool = True) -> Tensor:
-        if self._ctx is not None and not flag:
-            raise RuntimeError("requires_grad_(False) only applies to leaf tensors; use detach()")
-        self.requires_grad = flag
+    def half(self) -> Tensor:
+        return self.to(_dt.float16)
+
+    def long(self) -> Tensor:
+        return self.to(_dt.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dt.int32)
+
+    def short(self) -> Tensor:
+        return self.to(_dt.int16)
+
+    def bool(self) -> Tensor:
+        return self.to(_dt.bool_)
+
+    def byte(self) -> Tensor:
+        return self.to(_dt.uint8)
+
+    def cpu(self) -> Tensor:
         return self
 
-    def zero_grad(self) -> None:
-        self.grad = None
+    def contiguous(self) -> Tensor:
+        return self
+
+    def is_contiguous(self) -> bool:
+        return True
 
     # ----------------------------------------------------------------- autodiff
-    def backward(self, grad: Any = None) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+        *,
+        grad: Any = None,
+    ) -> None:
         """Backpropagate from this tensor; leaf ``.grad`` arrays accumulate the result.
 
-        ``grad`` is the gradient of some scalar with respect to this tensor; it may be
-        omitted only when this tensor holds a single element (then it is 1).
+        ``gradient`` is the gradient of some scalar with respect to this tensor; it may be
+        omitted only when this tensor holds a single element (then it is 1). The graph
+        is kept after the pass (``retain_graph`` is accepted for torch compatibility).
         """
-        if not self.requires_grad:
+        if create_graph:
+            raise NotImplementedError("backward(create_graph=True) is not supported yet")
+        if inputs is not None:
+            raise NotImplementedError("backward(inputs=...) is not supported yet")
+        if grad is not None:
+            gradient = grad
+        if not self._rg:
             raise RuntimeError(
                 "backward() called on a tensor that does not require grad: none of its inputs "
                 "had requires_grad=True, or it was computed under no_grad()"
             )
-        if grad is None:
-            if self.data.size != 1:
+        if gradient is None:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward() needs a gradient argument for a non-scalar tensor of shape "
                     f"{self.shape}; implicit gradients are created only for scalars"
                 )
             seed = np.ones(self.shape, dtype=self.dtype)
         else:
-            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            seed = np.asarray(
+                gradient._data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype
+            )
             if seed.shape != self.shape:
                 raise ShapeError(
                     f"backward(): gradient shape {seed.shape} does not match tensor shape "
                     f"{self.shape}"
                 )
-        if self._ctx is None:  # a leaf: d(self)/d(self) = seed
-            _accumulate_leaf(self, seed)
-            return
+        _engine.backward(self, seed)
 
-        grads: dict[int, np.ndarray] = {id(self): seed}
-        # ids of arrays already given to some input: a leaf may adopt a gradient array as
-        # its .grad (and later add into it in place) only if nobody else has seen it.
-        handed: set[int] = {id(seed)}
-        for node in reversed(_topological_order(self)):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            ctx = node._ctx
-            in_grads = ctx.backward(g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            for parent, pg, need in zip(ctx.parents, in_grads, ctx.needs_grad):
-                if not need or pg is None:
-                    continue
-                if pg.shape != parent.data.shape:
-                    pg = unbroadcast(pg, parent.data.shape)
-                if parent._ctx is None:
-                    _accumulate_leaf(parent, pg, adopt=id(pg) not in handed)
-                else:
-                    key = id(parent)
-                    prev = grads.get(key)
-                    grads[key] = pg if prev is None else prev + pg
-                handed.add(id(pg))
+    # ----------------------------------------------------------------- in-place changes
+    def _assign(self, result: Tensor) -> Tensor:
+        """Make ``result`` this tensor's new value, in place (the ``*_`` methods, ``t[i] = v``).
 
-    # ----------------------------------------------------------------- arithmetic
+        With no gradient involved, the values are copied into this tensor's array (which
+        stays the same object). Otherwise this tensor takes over ``result``'s place in the
+        graph, as torch rebases an in-place op; its version goes up either way, so any
+        node that used the old value refuses to backpropagate through it.
+        """
+        if result._data.dtype != self._data.dtype and not np.can_cast(
+            result._data.dtype, self._data.dtype, casting="same_kind"
+        ):
+            raise DTypeError(
+                f"result type {_dt.DTYPE_NAMES.get(result.dtype, result.dtype)} can't be cast "
+                f"to the desired output type {_dt.DTYPE_NAMES.get(self.dtype, self.dtype)}"
+            )
+        if result._ctx is None:
+            if result.shape != self.shape:
+                raise ShapeError(
+                    f"in-place op: result of shape {result.shape} does not fit the tensor's "
+                    f"shape {self.shape}"
+                )
+            if self._data.flags.writeable:
+                np.copyto(self._data, result._data, casting="unsafe")
+            else:
+                self._data = result._data.astype(self.dtype, copy=True)
+        else:
+            if self._ctx is None and self._rg:
+                raise RuntimeError(
+                    "a leaf tensor that requires grad is being used in an in-place operation; "
+                    "wrap the change in no_grad() or use an out-of-place op"
+                )
+            if result.dtype != self.dtype:
+                result = Cast.apply(result, dtype=self.dtype)
+            self._data, self._ctx, self._rg = result._data, result._ctx, result._rg
+        self._version += 1
+        return self
+
+    def _inplace(self, compute: Any) -> Tensor:
+        """Run ``compute(old)`` on a stand-in for this tensor's current value, then make the
+        result this tensor's value (see :meth:`_assign`). The stand-in keeps the old value's
+        place in the graph, so the gradient reaches what this tensor was computed from."""
+        old = Tensor.__new__(Tensor)
+        old._data, old._ctx, old._rg, old._version = self._data, self._ctx, self._rg, self._version
+        old.grad, old.name = None, self.name
+        return self._assign(compute(old))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._inplace(lambda old: _ix.index_put(old, index, value))
+
+    def copy_(self, src: Any) -> Tensor:
+        src = lift(src, self)
+        return self._inplace(lambda old: _sh.expand_as_copy(src, old))
+
+    def zero_(self) -> Tensor:
+        with no_grad():
+            return self._assign(Tensor(np.zeros(self.shape, dtype=self.dtype)))
+
+    def fill_(self, value: Any) -> Tensor:
+        with no_grad():
+            return self._assign(Tensor(np.full(self.shape, value, dtype=self.dtype)))
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self._inplace(lambda old: old.add(other, alpha=alpha))
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self._inplace(lambda old: old.sub(other, alpha=alpha))
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace(lambda old: old * other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace(lambda old: old / other)
+
+    def pow_(self, other: Any) -> Tensor:
+        return self._inplace(lambda old: old**other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        return self._inplace(lambda old: old.clamp(min, max))
+
+    clip_ = clamp_
+
+    def neg_(self) -> Tensor:
+        return self._inplace(lambda old: -old)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    # ----------------------------------------------------------------- operators
     def __add__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(self, _lift(other, self))
+        return _ew.Add.apply(*_ew.binary_operands(self, other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(_lift(other, self), self)
+        return _ew.Add.apply(*_ew.binary_operands(other, self))
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(self, _lift(other, self))
+        return _ew.Sub.apply(*_ew.binary_operands(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(_lift(other, self), self)
+        return _ew.Sub.apply(*_ew.binary_operands(other, self))
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(self, _lift(other, self))
+        return _ew.Mul.apply(*_ew.binary_operands(self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(_lift(other, self), self)
+        return _ew.Mul.apply(*_ew.binary_operands(other, self))
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(self, _lift(other, self))
+        return _ew.div(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(_lift(other, self), self)
+        return _ew.div(other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return _ops.Pow.apply(self, _lift(other, self))
+        return _ew.pow(self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return _ops.Pow.apply(_lift(other, self), self)
+        return _ew.pow(other, self)
 
     def __neg__(self) -> Tensor:
-        return _ops.Neg.apply(self)
+        return _ew.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ew.abs(self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(self, _lift(other, self))
+        return _la.matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(_lift(other, self), self)
-
-    def add(self, other: Any) -> Tensor:
-        return self + other
-
-    def sub(self, other: Any) -> Tensor:
-        return self - other
-
-    def mul(self, other: Any) -> Tensor:
-        return self * other
-
-    def div(self, other: Any) -> Tensor:
-        return self / other
-
-    def pow(self, exponent: Any) -> Tensor:
-        return self**exponent
-
-    def matmul(self, other: Any) -> Tensor:
-        return self @ other
-
-    def maximum(self, other: Any) -> Tensor:
-        """Elementwise max; where both are equal the gradient is split evenly."""
-        return _ops.Maximum.apply(self, _lift(other, self))
-
-    def minimum(self, other: Any) -> Tensor:
-        """Elementwise min; where both are equal the gradient is split evenly."""
-        return _ops.Minimum.apply(self, _lift(other, self))
-
-    # ----------------------------------------------------------------- elementwise
-    def exp(self) -> Tensor:
-        return _ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return _ops.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return _ops.Sqrt.apply(self)
-
-    def abs(self) -> Tensor:
-        return _ops.Abs.apply(self)
-
-    def tanh(self) -> Tensor:
-        return _ops.Tanh.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return _ops.Sigmoid.apply(self)
-
-    def relu(self) -> Tensor:
-        return _ops.ReLU.apply(self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        return _ops.LeakyReLU.apply(self, slope=float(negative_slope))
-
-    def gelu(self, approximate: str = "none") -> Tensor:
-        """GELU x·Φ(x) (``approximate='none'``) or its tanh approximation (``'tanh'``)."""
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        return _ops.GELU.apply(self, approximate=approximate)
-
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        """Clamp into [min, max]; the gradient passes where min <= x <= max."""
-        if min is None and max is None:
-            raise ValueError("clip: give at least one of min and max")
-        return _ops.Clip.apply(self, lo=min, hi=max)
-
-    clamp = clip
-
-    # ----------------------------------------------------------------- reductions
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.Sum.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
-
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.Mean.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
-
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        """Maximum; tied maxima share the gradient evenly (like ``torch.amax``)."""
-        return _ops.Max.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
-
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        """Minimum; tied minima share the gradient evenly (like ``torch.amin``)."""
-        return _ops.Min.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
-
-    def var(
-        self,
-        axis: int | Sequence[int] | None = None,
-        keepdims: bool = False,
-        correction: int = 1,
-    ) -> Tensor:
-        """Variance with ``correction`` (1 = unbiased, as torch's default; 0 = numpy's)."""
-        return _ops.Var.apply(self, axis=_axis_arg(axis), keepdims=keepdims, correction=correction)
-
-    def std(
-        self, axis: int | Sequence[int] | None = None, keepdims: bool = False, correction: int = 1
-    ) -> Tensor:
-        """Standard deviation √var; where it is 0 the gradient is 0 (as torch), not nan."""
-        return _ops.Std.apply(self, axis=_axis_arg(axis), keepdims=keepdims, correction=correction)
-
-    def logsumexp(self, axis: int | Sequence[int] | None = -1, keepdims: bool = False) -> Tensor:
-        """log Σ exp(x), computed as m + log Σ exp(x - m) with m = max(x): no overflow."""
-        return _ops.LogSumExp.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.Softmax.apply(self, axis=axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.LogSoftmax.apply(self, axis=axis)
-
-    # ----------------------------------------------------------------- shape
-    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        return _ops.Reshape.apply(self, shape=_shape_arg(shape))
-
-    view = reshape
-
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two axes (torch semantics). For a full reordering use ``permute``."""
-        order = list(range(self.ndim))
-        try:
-            order[dim0], order[dim1] = order[dim1], order[dim0]
-        except IndexError:
-            raise ShapeError(
-                f"transpose: axes ({dim0}, {dim1}) out of range for shape {self.shape}"
-            ) from None
-        return _ops.Permute.apply(self, order=tuple(order))
-
-    def permute(self, *order: int | Sequence[int]) -> Tensor:
-        return _ops.Permute.apply(self, order=_shape_arg(order))
-
-    @property
-    def T(self) -> Tensor:
-        """All axes reversed (the usual transpose for a matrix)."""
-        return _ops.Permute.apply(self, order=tuple(range(self.ndim))[::-1])
-
-    def expand(self, *shape: int | Sequence[int]) -> Tensor:
-        """Broadcast to ``shape`` without copying; -1 keeps a dimension as it is."""
-        target = _shape_arg(shape)
-        lead = len(target) - self.ndim
-        if lead < 0:
-            raise ShapeError(f"expand: cannot expand shape {self.shape} to fewer dims {target}")
-        full = tuple(
-            self.shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(target)
-        )
-        return _ops.Expand.apply(self, shape=full)
-
-    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
-        """Drop axes of size 1 (all of them, or those named)."""
-        try:
-            shape = np.squeeze(self.data, axis=_axis_arg(axis)).shape
-        except ValueError as e:
-            raise ShapeError(
-                f"squeeze: cannot squeeze axis {axis} of shape {self.shape}: {e}"
-            ) from None
-        return _ops.Reshape.apply(self, shape=shape)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        """Insert an axis of size 1 at position ``axis``."""
-        try:
-            shape = np.expand_dims(self.data, axis).shape
-        except ValueError as e:
-            raise ShapeError(
-                f"unsqueeze: axis {axis} out of range for shape {self.shape}: {e}"
-            ) from None
-        return _ops.Reshape.apply(self, shape=shape)
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        if self.ndim == 0:
-            return self.reshape(1)
-        for d in (start_dim, end_dim):
-            if not -self.ndim <= d < self.ndim:
-                raise ShapeError(f"flatten: dim {d} is out of range for shape {self.shape}")
-        s = start_dim % self.ndim
-        e = end_dim % self.ndim
-        if s > e:
-            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        shape = self.shape[:s] + (-1,) + self.shape[e + 1 :]
-        if 0 in self.shape:
-            shape = self.shape[:s] + (int(np.prod(self.shape[s : e + 1])),) + self.shape[e + 1 :]
-        return self.reshape(shape)
+        return _la.matmul(other, self)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return _ops.GetItem.apply(self, index=_index_arg(index))
+        return _ix.getitem(self, index)
 
-    def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
-        """Constant padding; ``pad_width`` as in ``numpy.pad`` (int, pair, or pair per axis)."""
-        return _ops.Pad.apply(self, pad_width=pad_width, value=value)
+    # comparisons (bool results, no gradient) and logic on bool tensors
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _cmp.eq(self, other)
 
-    def where(self, condition: Any, other: Any) -> Tensor:
-        """``where(condition, self, other)``."""
-        return where(condition, self, other)
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _cmp.ne(self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _cmp.lt(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _cmp.le(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _cmp.gt(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _cmp.ge(self, other)
+
+    def __invert__(self) -> Tensor:
+        return _cmp.bitwise_not(self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _cmp.bitwise_and(self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _cmp.bitwise_and(other, self)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _cmp.bitwise_or(self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _cmp.bitwise_or(other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _cmp.bitwise_xor(self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _cmp.bitwise_xor(other, self)
+
+
+class _SizeCount(int):
+    """An int (the element count) that, called, gives torch's ``size()``."""
+
+    def __new__(cls, count: int, shape: tuple[int, ...]) -> _SizeCount:
+        out = super().__new__(cls, count)
+        out.shape = shape
+        return out
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return Size(self.shape)
+        from tinygrad_opt.ops.common import dim_index
+
+        return self.shape[dim_index(dim, len(self.shape), "size")]
+
+
+class Size(tuple):
+    """The shape of a tensor, as ``t.size()`` returns it (torch.Size): a tuple of ints."""
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
+register_tensor_type(Tensor)
 
 
 # --------------------------------------------------------------------------- free functions
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """Elementwise ``a`` where ``condition`` is true, else ``b``; ``condition`` gets no grad."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if cond.dtype != np.bool_:
-        cond = cond.astype(bool)
-    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    if ref is None:
-        a = Tensor(a)
-        ref = a
-    return _ops.Where.apply(_lift(a, ref), _lift(b, ref), condition=cond)
-
-
-def maximum(a: Any, b: Any) -> Tensor:
-    a = a if isinstance(a, Tensor) else _lift(a, b)
-    return a.maximum(b)
-
-
-def minimum(a: Any, b: Any) -> Tensor:
-    a = a if isinstance(a, Tensor) else _lift(a, b)
-    return a.minimum(b)
-
-
-def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    ts = _tensor_list(tensors, "cat")
-    return _ops.Cat.apply(*ts, axis=axis)
-
-
-concatenate = cat
-
-
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
-    ts = _tensor_list(tensors, "stack")
-    return _ops.Stack.apply(*ts, axis=axis)
-
-
-# --------------------------------------------------------------------------- internals
-def _accumulate_leaf(leaf: Tensor, g: np.ndarray, adopt: bool = False) -> None:
-    """Add ``g`` into ``leaf.grad``; the first time, store a private copy of ``g``.
-
-    With ``adopt=True`` (the caller knows nobody else holds ``g``) a fresh, writable array
-    of the right dtype is stored as it is, saving a copy per parameter per step.
-    """
-    if leaf.grad is None:
-        if adopt and g.base is None and g.flags.writeable and g.dtype == leaf.data.dtype:
-            leaf.grad = g
-        else:  # g may be a broadcast view, or shared with another input
-            leaf.grad = np.array(g, dtype=leaf.data.dtype, copy=True)
-    else:
-        np.add(leaf.grad, g, out=leaf.grad, casting="unsafe")
-
-
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Non-leaf nodes reachable from ``root``, each after all of its inputs (iterative DFS)."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for p in node._ctx.parents:
-            if p._ctx is not None and id(p) not in visited:
-                stack.append((p, False))
-    return order
-
-
-def _lift(x: Any, like: Any) -> Tensor:
-    """Turn a number or array into a constant Tensor; numbers take ``like``'s dtype."""
-    if isinstance(x, Tensor):
-        return x
-    dtype = like.dtype if isinstance(like, Tensor) else None
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-        dtype = None  # arrays keep their precision, as numpy would
-    return Tensor(x, dtype=dtype)
-
-
-def _shape_arg(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
-
-
-def _axis_arg(axis: Any) -> int | tuple[int, ...] | None:
-    if axis is None or isinstance(axis, (int, np.integer)):
-        return None if axis is None else int(axis)
-    return tuple(int(a) for a in axis)
-
-
-def _index_arg(index: Any) -> Any:
-    """Replace Tensors and lists inside an index by numpy arrays."""
-    if isinstance(index, tuple):
-        return tuple(_index_arg(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.data.astype(np.intp) if index.dtype.kind == "f" else index.data
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+    """A new tensor holding a copy of ``data`` (as ``torch.tensor``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, copy=True)
 
 
 def _tensor_list(tensors: Iterable[Any], op: str) -> list[Tensor]:
     ts = list(tensors)
     if not ts:
         raise ValueError(f"{op}: needs at least one tensor")
-    ref = next((t for t in ts if isinstance(t, Tensor)), None)
-    return [_lift(t, ref) for t in ts]
+    return promote(*ts)
 
 
-from tinygrad_opt import ops as _ops  # noqa: E402  (ops needs Tensor defined first)
+_ = (Sequence, shape_arg, unbroadcast)  # re-exported names used by older imports
+
+# free functions older code imports from here
+from tinygrad_opt.ops.compare import where  # noqa: E402
+from tinygrad_opt.ops.elementwise import maximum, minimum  # noqa: E402
+from tinygrad_opt.ops.shape import cat, concatenate, stack  # noqa: E402
+
+__all__ += ["cat", "concatenate", "maximum", "minimum", "stack", "where"]

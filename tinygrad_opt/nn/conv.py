@@ -1,34 +1,33 @@
-"""2-D convolution and pooling: ``Conv2d``, ``MaxPool2d``, ``AvgPool2d`` and functional forms.
+"""Convolutions: ``conv1d``, ``conv2d`` and the layers ``Conv1d``, ``Conv2d`` (torch's API).
 
-Layout is **NCHW** throughout, as in torch: inputs are (N, C, H, W) and a convolution
-weight is (out_channels, in_channels, kh, kw), so torch weights can be copied as they
-are (as for every layer of this package). ``kernel_size``,
-``stride`` and ``padding`` are an int (same for both axes) or a pair (h, w). The output
-size along each axis is ``(size + 2·padding - kernel) // stride + 1`` (torch's
-``ceil_mode=False``).
+Layout is torch's: inputs (N, C, L) / (N, C, H, W), or unbatched (C, L) / (C, H, W);
+a weight is (out_channels, in_channels / groups, *kernel), so torch weights copy over
+unchanged.
 
-Each op is one fused :class:`~tinygrad_opt.tensor.Function`, vectorised with numpy:
+With kernel k, stride s, dilation d and padding p along an axis of length L the output
+has ``⌊(L + 2p - d·(k-1) - 1) / s⌋ + 1`` positions, and
 
-- **im2col.** ``sliding_window_view`` of the zero-padded input gives every kh×kw window
-  without copying; subsampling it by the stride and reshaping it to a matrix ``cols`` of
-  shape (C·kh·kw, N·Ho·Wo) makes the convolution a single matrix product
-  ``W₂ @ cols`` with ``W₂ = weight.reshape(O, C·kh·kw)``.
-- **Backward.** With ``G₂`` the output gradient as an (O, N·Ho·Wo) matrix:
-  ``dW = G₂ colsᵀ``, ``db = Σ G₂`` over columns, and ``dcols = W₂ᵀ G₂``. **col2im** adds
-  ``dcols`` back into the padded input, one strided slice per kernel offset (kh·kw
-  vectorised adds; windows overlap, so a pixel collects from several offsets), and the
-  padding is cropped off.
-- **Pooling** works on kh·kw strided views of the padded input, one per kernel offset
-  (offset (i, j) of every window at once): the max/sum over the window is kh·kw
-  vectorised ``maximum``/``+`` calls, and backward adds into the same views. Max pooling
-  routes each window's gradient to the position of its maximum; on ties that is the
-  *first* maximum in row-major window order, the element torch picks. Padding for max
-  pooling is -inf, for average pooling 0, and average pooling divides by kh·kw including
-  padded positions (torch's default ``count_include_pad=True``). As in torch, pooling
-  padding may be at most half the kernel, so no window lies entirely in the padding.
+    out[n, o, y] = b[o] + Σ_{c in group(o)} Σ_i W[o, c, i] · xpad[n, c, s·y + d·i]
 
-Not implemented: dilation, groups, padding modes other than zeros, ``ceil_mode``, and
-unbatched (C, H, W) inputs.
+(likewise in 2-D with offsets (i, j)); ``group(o)`` is the block of C/groups input
+channels that output channel o sees (groups split channels into independent blocks).
+``padding`` is an int, a tuple per spatial dim, ``'valid'`` (none) or ``'same'`` (the
+output has the input's size; total padding d·(k-1) per axis, the odd one on the
+bottom/right as in torch; stride must be 1).
+
+One fused :class:`Function` per call, for both dimensionalities (a 1-D input is a 2-D
+one of height 1, see ``_spatial.py``):
+
+- **Forward:** im2col of the padded input gives ``cols`` (C·K, N·Ho·Wo) with K the kernel
+  area, and per group g ``out_g = W_g @ cols_g`` (one matrix product when groups=1, a
+  batched one otherwise), plus the bias.
+- **Backward:** with ``G`` the output gradient as (O, N·Ho·Wo): ``dW_g = G_g cols_gᵀ``,
+  ``db = Σ G`` over columns, and ``dcols_g = W_gᵀ G_g`` folded back into the padded
+  input by col2im (a loop over the kernel offsets only); the padding is cropped off.
+
+The layers add ``padding_mode`` ('zeros', 'reflect', 'replicate', 'circular'): for the
+last three the input is padded in that mode first (a differentiable op) and then
+convolved without padding, as torch's layers do.
 """
 
 from __future__ import annotations
@@ -37,412 +36,323 @@ import math
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from tinygrad_opt.nn import _spatial as sp
 from tinygrad_opt.nn import init
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
-__all__ = ["AvgPool2d", "Conv2d", "MaxPool2d", "avg_pool2d", "conv2d", "max_pool2d"]
+__all__ = ["Conv1d", "Conv2d", "conv1d", "conv2d"]
 
-IntPair = int | tuple[int, int]
-
-
-# --------------------------------------------------------------------------- helpers
-def _pair(value: Any, what: str, who: str, minimum: int) -> tuple[int, int]:
-    """``value`` as an (h, w) pair of ints >= ``minimum``, or a clear error."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) != 2 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
-    ):
-        raise TypeError(f"{who}: {what} must be an int or a pair of ints, got {value!r}")
-    pair = (int(items[0]), int(items[1]))
-    if min(pair) < minimum:
-        raise ValueError(f"{who}: {what} must be >= {minimum}, got {value!r}")
-    return pair
+IntOrTuple = int | tuple[int, ...]
+Padding = int | tuple[int, ...] | str
 
 
-def _fmt(pair: tuple[int, int]) -> str:
-    return f"{pair[0]}x{pair[1]}"
+# --------------------------------------------------------------------------- the fused op
+class _Conv(Function):
+    """Grouped, dilated, strided convolution of 1-D or 2-D input; see the module docstring."""
 
+    name = "conv"
 
-def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    return Tensor(x, dtype=None if like is None else like.dtype)
-
-
-def _out_size(
-    who: str,
-    shape: tuple[int, ...],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-) -> tuple[int, int]:
-    """(Ho, Wo) for an (N, C, H, W) input, or a ShapeError if the kernel does not fit."""
-    h, w = shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]
-    if h < kernel[0] or w < kernel[1]:
-        raise ShapeError(
-            f"{who}: input of spatial size {shape[2]}x{shape[3]} (padded {h}x{w}) is smaller "
-            f"than the kernel {_fmt(kernel)}; got input shape {shape}"
-        )
-    return (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
-
-
-def _check_nchw(who: str, x: Tensor, channels: int | None = None) -> None:
-    c = "C" if channels is None else str(channels)
-    if x.ndim != 4 or (channels is not None and x.shape[1] != channels):
-        raise ShapeError(f"{who}: expected input of shape (N, {c}, H, W), got {x.shape}")
-
-
-def _padded(x: np.ndarray, padding: tuple[int, int], value: float) -> np.ndarray:
-    """``x`` (N, C, H, W) with ``padding`` rows/columns of ``value`` on each side."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    n, c, h, w = x.shape
-    out = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
-    out[:, :, ph : ph + h, pw : pw + w] = x
-    return out
-
-
-def _windows(
-    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
-) -> np.ndarray:
-    """A (N, C, Ho, Wo, kh, kw) view of every window of ``xp`` (no copy)."""
-    win = sliding_window_view(xp, kernel, axis=(2, 3))
-    return win[:, :, :: stride[0], :: stride[1]][:, :, : out_hw[0], : out_hw[1]]
-
-
-def _offset_slices(
-    i: int, j: int, stride: tuple[int, int], out_hw: tuple[int, int]
-) -> tuple[slice, slice, slice, slice]:
-    """Where kernel offset (i, j) of every window lands in the padded input."""
-    (sh, sw), (ho, wo) = stride, out_hw
-    return (
-        slice(None),
-        slice(None),
-        slice(i, i + (ho - 1) * sh + 1, sh),
-        slice(j, j + (wo - 1) * sw + 1, sw),
-    )
-
-
-def _crop(a: np.ndarray, padding: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
-    ph, pw = padding
-    return a[..., ph : ph + hw[0], pw : pw + hw[1]]
-
-
-# --------------------------------------------------------------------------- conv2d
-class _Conv2d(Function):
-    """out[n, o, y, x] = Σ_c Σ_ij W[o, c, i, j] · xpad[n, c, sh·y + i, sw·x + j] + b[o].
-
-    Forward: im2col + one matmul. Backward: dW = G₂ colsᵀ, db = Σ G₂, and dx by col2im of
-    dcols = W₂ᵀ G₂ (a loop over the kh·kw kernel offsets only). See the module docstring.
-    """
-
-    name = "conv2d"
-
-    def forward(self, x, w, b=None, *, stride, padding):
-        n, c = x.shape[:2]
-        o, _, kh, kw = w.shape
-        self.stride, self.padding, self.in_shape = stride, padding, x.shape
-        self.kernel, self.dtypes = (kh, kw), (x.dtype, w.dtype)
-        self.out_hw = ho, wo = _out_size("conv2d", x.shape, (kh, kw), stride, padding)
-        win = _windows(_padded(x, padding, 0.0), (kh, kw), stride, (ho, wo))
-        # im2col, ordered (C, kh, kw | N, Ho, Wo): the copy's inner runs are image rows,
-        # which numpy copies faster than the (N·Ho·Wo, C·kh·kw) order.
-        cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * ho * wo)
-        out = w.reshape(o, -1) @ cols  # (O, N·Ho·Wo)
+    def forward(self, x, w, b=None, *, op, nsp, stride, pads, dilation, groups):
+        self.name = op
+        batched = x.ndim == nsp + 2
+        x4, w4 = sp.lift(x, nsp, batched), sp.lift(w, nsp, True)
+        n, c, h, wd = x4.shape
+        o, cg, kh, kw = w4.shape
+        (pt, pb), (pl, pr) = pads
+        ho = sp.out_len(h, kh, stride[0], pt, pb, dilation[0])
+        wo = sp.out_len(wd, kw, stride[1], pl, pr, dilation[1])
+        cols = sp.im2col(sp.pad_constant(x4, pads, 0.0), (kh, kw), stride, dilation, (ho, wo))
+        if groups == 1:
+            out = w4.reshape(o, -1) @ cols  # (O, N·Ho·Wo)
+        else:
+            wg = w4.reshape(groups, o // groups, cg * kh * kw)
+            out = np.matmul(wg, cols.reshape(groups, cg * kh * kw, -1)).reshape(o, -1)
         if b is not None:
             out += b[:, None]
         needs = self.needs_grad
         if len(needs) > 1 and needs[1]:  # dW needs the columns
             self.cols = cols
         if needs and needs[0]:  # dx needs the weight
-            self.w = w
-        return np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+            self.w4 = w4
+        self.x_shape, self.w_shape, self.dtypes = x.shape, w.shape, (x.dtype, w.dtype)
+        self.geom = (nsp, batched, stride, pads, dilation, groups, (n, c, h, wd), (ho, wo))
+        out = np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+        return sp.lower(out, nsp, batched)
 
     def backward(self, g):
-        n, c, h, wd = self.in_shape
-        (ho, wo), (kh, kw), o = self.out_hw, self.kernel, g.shape[1]
-        g2 = g.transpose(1, 0, 2, 3).reshape(o, n * ho * wo)  # G₂, (O, N·Ho·Wo)
+        nsp, batched, stride, pads, dilation, groups, (n, c, h, wd), (ho, wo) = self.geom
+        g4 = sp.lift(g, nsp, batched)
+        o = g4.shape[1]
+        g2 = g4.transpose(1, 0, 2, 3).reshape(o, n * ho * wo)  # G, (O, N·Ho·Wo)
+        needs = self.needs_grad
         gx = gw = gb = None
-        if self.needs_grad[0]:
-            dcols = (self.w.reshape(o, -1).T @ g2).reshape(c, kh, kw, n, ho, wo)
-            ph, pw = self.padding
-            dxp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=self.dtypes[0])
-            for i in range(kh):  # col2im: one vectorised add per kernel offset
-                for j in range(kw):
-                    dxp[_offset_slices(i, j, self.stride, (ho, wo))] += dcols[:, i, j]
-            gx = _crop(dxp, self.padding, (h, wd)).transpose(1, 0, 2, 3)
-        if len(self.needs_grad) > 1 and self.needs_grad[1]:
-            gw = (g2 @ self.cols.T).reshape(o, c, kh, kw).astype(self.dtypes[1], copy=False)
-        if len(self.needs_grad) > 2 and self.needs_grad[2]:
+        if needs[0]:
+            _, cg, kh, kw = self.w4.shape
+            if groups == 1:
+                dcols = self.w4.reshape(o, -1).T @ g2
+            else:
+                wg = self.w4.reshape(groups, o // groups, cg * kh * kw)
+                dcols = np.matmul(wg.transpose(0, 2, 1), g2.reshape(groups, o // groups, -1))
+            (pt, pb), (pl, pr) = pads
+            padded = (c, n, h + pt + pb, wd + pl + pr)
+            dxp = sp.col2im(dcols.reshape(c, kh, kw, n, ho, wo), padded, stride, dilation)
+            gx4 = sp.crop(dxp, pads, (h, wd)).transpose(1, 0, 2, 3)
+            gx = sp.lower(gx4, nsp, batched).reshape(self.x_shape)
+            gx = gx.astype(self.dtypes[0], copy=False)
+        if len(needs) > 1 and needs[1]:
+            if groups == 1:
+                gw = g2 @ self.cols.T
+            else:
+                k = self.cols.shape[0] // groups
+                cols = self.cols.reshape(groups, k, -1).transpose(0, 2, 1)
+                gw = np.matmul(g2.reshape(groups, o // groups, -1), cols)
+            gw = gw.reshape(self.w_shape).astype(self.dtypes[1], copy=False)
+        if len(needs) > 2 and needs[2]:
             gb = g2.sum(axis=1)
         return gx, gw, gb
 
 
-def _conv2d(
+# --------------------------------------------------------------------------- argument checks
+def _padding(
+    who: str, padding: Padding, nsp: int, kernel: tuple[int, ...], stride, dilation
+) -> tuple[sp.Pair, ...]:
+    """(lo, hi) per spatial dim from an int, a tuple, 'valid' or 'same' (torch's rules)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nsp
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(
+                    f"{who}: padding='same' is not supported for strided convolutions, "
+                    f"got stride={stride}"
+                )
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(f"{who}: invalid padding string {padding!r}, expected 'valid' or 'same'")
+    return tuple((p, p) for p in sp.ntuple(padding, nsp, "padding", who, 0))
+
+
+def _check_fits(who: str, x: Tensor, nsp: int, kernel, pads, dilation) -> None:
+    """ShapeError when the (dilated) kernel is larger than the padded input."""
+    size = x.shape[-nsp:]
+    for n, k, (lo, hi), d in zip(size, kernel, pads, dilation):
+        if n + lo + hi < d * (k - 1) + 1:
+            break
+    else:
+        return
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(size, pads))
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    dil = "" if span == tuple(kernel) else f" (dilated to {sp.fmt(span)})"
+    raise ShapeError(
+        f"{who}: input of spatial size {sp.fmt(size)} (padded {sp.fmt(padded)}) is smaller "
+        f"than the kernel {sp.fmt(kernel)}{dil}; got input shape {x.shape}"
+    )
+
+
+def _conv(
     who: str,
+    nsp: int,
     x: Tensor,
     weight: Tensor,
     bias: Tensor | None,
-    stride: tuple[int, int],
-    padding: tuple[int, int],
+    stride: tuple[int, ...],
+    pads: tuple[sp.Pair, ...],
+    dilation: tuple[int, ...],
+    groups: int,
+    note: bool = True,
 ) -> Tensor:
-    """Shape checks naming ``who``, then the fused op."""
-    if weight.ndim != 4:
-        raise ShapeError(f"{who}: weight must have shape (O, C, kh, kw), got {weight.shape}")
-    o, c, kh, kw = weight.shape
-    _check_nchw(who, x, c)
+    """Shape checks naming ``who``, then the fused op (arguments already validated)."""
+    o, cg = weight.shape[:2]
+    kernel = weight.shape[2:]
+    sp.check_input(who, x, nsp, cg * groups, (weight.shape, groups) if note else None)
+    if o % groups:
+        raise ShapeError(
+            f"{who}: groups={groups} must divide the number of output channels, got weight "
+            f"of shape {weight.shape}"
+        )
     if bias is not None and bias.shape != (o,):
         raise ShapeError(f"{who}: bias must have shape ({o},), got {bias.shape}")
-    _out_size(who, x.shape, (kh, kw), stride, padding)
+    _check_fits(who, x, nsp, kernel, pads, dilation)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return _Conv2d.apply(*inputs, stride=stride, padding=padding)
+    pads2 = pads if nsp == 2 else ((0, 0), pads[0])
+    return _Conv.apply(
+        *inputs,
+        op=f"conv{nsp}d",
+        nsp=nsp,
+        stride=sp.as2d(stride, 1),
+        pads=pads2,
+        dilation=sp.as2d(dilation, 1),
+        groups=groups,
+    )
+
+
+def _conv_functional(who, nsp, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    weight = sp.as_tensor(weight)
+    x = sp.as_tensor(x, weight)
+    bias = None if bias is None else sp.as_tensor(bias, weight)
+    if weight.ndim != nsp + 2:
+        dims = "kh, kw" if nsp == 2 else "k"
+        raise ShapeError(f"{who}: weight must have shape (O, C/groups, {dims}), got {weight.shape}")
+    groups = sp.positive_int(groups, "groups", who)
+    s = sp.ntuple(stride, nsp, "stride", who, 1)
+    d = sp.ntuple(dilation, nsp, "dilation", who, 1)
+    pads = _padding(who, padding, nsp, weight.shape[2:], s, d)
+    return _conv(who, nsp, x, weight, bias, s, pads, d, groups)
+
+
+def conv1d(
+    input: Tensor | np.ndarray,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D cross-correlation of ``input`` (N, C, L) or (C, L) with ``weight`` (O, C/groups, k).
+
+    out[n, o, y] = bias[o] + Σ_{c in group(o)} Σ_i weight[o, c, i] · xpad[n, c, s·y + d·i];
+    output (N, O, Lo) with Lo = ⌊(L + 2p - d·(k-1) - 1) / s⌋ + 1. As
+    ``torch.nn.functional.conv1d``: ``padding`` is an int, a 1-tuple, 'valid' or 'same'.
+    Raises :class:`ShapeError` for mismatched shapes (channels, groups, bias, an input
+    smaller than the kernel) and ``ValueError`` for bad argument values.
+    """
+    return _conv_functional("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv2d(
-    x: Tensor | np.ndarray,
+    input: Tensor | np.ndarray,
     weight: Tensor,
     bias: Tensor | None = None,
-    stride: IntPair = 1,
-    padding: IntPair = 0,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
 ) -> Tensor:
-    """2-D cross-correlation of ``x`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus bias.
+    """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``.
 
-    out[n, o, y, x] = Σ_c Σ_ij weight[o, c, i, j] · xpad[n, c, sh·y + i, sw·x + j] + bias[o]
-    where ``xpad`` is ``x`` with ``padding`` zeros on each side; the output is
-    (N, O, Ho, Wo) with Ho = (H + 2ph - kh) // sh + 1 (likewise Wo). Same as
-    ``torch.nn.functional.conv2d`` (no dilation or groups). Raises :class:`ShapeError`
-    for mismatched shapes or an input smaller than the kernel.
+    With ``weight`` (O, C/groups, kh, kw):
+    out[n, o, y, x] = bias[o] + Σ_{c in group(o)} Σ_ij weight[o, c, i, j] ·
+    xpad[n, c, sh·y + dh·i, sw·x + dw·j]; output (N, O, Ho, Wo) with
+    Ho = ⌊(H + 2ph - dh·(kh-1) - 1) / sh⌋ + 1 (likewise Wo). As
+    ``torch.nn.functional.conv2d``: ``stride``, ``padding``, ``dilation`` are an int or a
+    pair, ``padding`` may also be 'valid' or 'same'. Raises :class:`ShapeError` for
+    mismatched shapes and ``ValueError`` for bad argument values.
     """
-    x = _as_tensor(x, weight)
-    s = _pair(stride, "stride", "conv2d", 1)
-    p = _pair(padding, "padding", "conv2d", 0)
-    return _conv2d("conv2d", x, weight, bias, s, p)
+    return _conv_functional("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
-class Conv2d(Module):
-    """2-D convolution layer on NCHW input: ``y = conv2d(x, weight, bias, stride, padding)``.
-
-    Layout (as torch's ``nn.Conv2d``, so weights copy over unchanged): ``weight`` has shape
-    **(out_channels, in_channels, kh, kw)**, ``bias`` (out_channels,). Input (N, C, H, W)
-    with C = in_channels; output (N, out_channels, Ho, Wo), Ho = (H + 2ph - kh) // sh + 1.
-    ``kernel_size``, ``stride``, ``padding`` are an int or an (h, w) pair.
-
-    Initialisation (torch's default): weight and bias from U(-1/√fan_in, 1/√fan_in) with
-    fan_in = in_channels·kh·kw. ``rng`` is an int seed or a ``numpy.random.Generator``.
-
-    A wrong input shape raises :class:`ShapeError` naming the layer, e.g.
-    ``Conv2d(3 -> 8, kernel 3x3): expected input of shape (N, 3, H, W), got (2, 4, 8, 8)``.
-    """
+# --------------------------------------------------------------------------- layers
+class _ConvNd(Module):
+    _nsp = 2
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: IntPair,
-        stride: IntPair = 1,
-        padding: IntPair = 0,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: Padding = 0,
+        dilation: IntOrTuple = 1,
+        groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
     ) -> None:
-        if int(in_channels) < 1 or int(out_channels) < 1:
+        name, nsp = type(self).__name__, self._nsp
+        if (
+            not (sp.is_int(in_channels) and sp.is_int(out_channels))
+            or min(in_channels, out_channels) < 1
+        ):
             raise ValueError(
-                f"Conv2d: channel counts must be positive, got {in_channels} -> {out_channels}"
+                f"{name}: channel counts must be positive, got {in_channels} -> {out_channels}"
+            )
+        self.groups = sp.positive_int(groups, "groups", name)
+        for what, count in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if count % self.groups:
+                raise ValueError(
+                    f"{name}: {what} must be divisible by groups, got {what}={count}, "
+                    f"groups={self.groups}"
+                )
+        if padding_mode not in sp.PADDING_MODES:
+            raise ValueError(
+                f"{name}: padding_mode must be one of {sp.PADDING_MODES}, got {padding_mode!r}"
             )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.padding = _pair(padding, "padding", "Conv2d", 0)
+        self.kernel_size = sp.ntuple(kernel_size, nsp, "kernel_size", name, 1)
+        self.stride = sp.ntuple(stride, nsp, "stride", name, 1)
+        self.dilation = sp.ntuple(dilation, nsp, "dilation", name, 1)
+        self._pads = _padding(name, padding, nsp, self.kernel_size, self.stride, self.dilation)
+        self.padding = padding if isinstance(padding, str) else tuple(lo for lo, _ in self._pads)
+        self.padding_mode = padding_mode
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         gen = np.random.default_rng(rng)
-        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        bound = 1.0 / math.sqrt(fan_in)
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
-        self.weight = Parameter(init.uniform(shape, -bound, bound, rng=gen, dtype=dtype))
+        # torch's default: kaiming_uniform(a=√5), i.e. U(±1/√fan_in), fan_in = C/groups·K
+        self.weight = Parameter(
+            init.kaiming_uniform(shape, math.sqrt(5), "fan_in", "leaky_relu", gen, dtype)
+        )
         self.bias: Tensor | None = None
         if bias:
+            bound = 1.0 / math.sqrt(init.compute_fans(shape)[0])
             self.bias = Parameter(init.uniform(self.out_channels, -bound, bound, gen, dtype))
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = _as_tensor(x, self.weight)
+    def forward(self, input: Tensor) -> Tensor:
+        x = sp.as_tensor(input, self.weight)
         who = f"{type(self).__name__}({self.extra_repr()})"
-        return _conv2d(who, x, self.weight, self.bias, self.stride, self.padding)
+        nsp, pads = self._nsp, self._pads
+        if self.padding_mode != "zeros":
+            sp.check_input(who, x, nsp, self.in_channels)
+            x = sp.pad_mode(who, x, pads, self.padding_mode)
+            pads = ((0, 0),) * nsp
+        w, b = self.weight, self.bias
+        return _conv(who, nsp, x, w, b, self.stride, pads, self.dilation, self.groups, False)
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels} -> {self.out_channels}, kernel {_fmt(self.kernel_size)}"
-        if self.stride != (1, 1):
-            text += f", stride {_fmt(self.stride)}"
-        if self.padding != (0, 0):
-            text += f", padding {_fmt(self.padding)}"
+        text = f"{self.in_channels} -> {self.out_channels}, kernel {sp.fmt(self.kernel_size)}"
+        if any(s != 1 for s in self.stride):
+            text += f", stride {sp.fmt(self.stride)}"
+        if isinstance(self.padding, str):
+            text += f", padding {self.padding!r}"
+        elif any(self.padding):
+            text += f", padding {sp.fmt(self.padding)}"
+        if any(d != 1 for d in self.dilation):
+            text += f", dilation {sp.fmt(self.dilation)}"
+        if self.groups != 1:
+            text += f", groups {self.groups}"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode {self.padding_mode!r}"
         return text if self.bias is not None else text + ", bias=False"
 
 
-# --------------------------------------------------------------------------- pooling
-class _MaxPool2d(Function):
-    """out[n, c, y, x] = max over the window at (sh·y, sw·x) of the (-inf)-padded input.
+class Conv1d(_ConvNd):
+    """1-D convolution layer: ``y = conv1d(x, weight, bias, stride, padding, dilation, groups)``.
 
-    Backward: each window's gradient goes to its argmax, the first maximum in row-major
-    window order on ties (torch's choice); overlapping windows add up. One vectorised
-    add per kernel offset.
+    ``Conv1d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+    groups=1, bias=True, padding_mode='zeros', rng=None, dtype=float32)``, as torch's.
+    ``weight`` is (out_channels, in_channels/groups, k), ``bias`` (out_channels,). Input
+    (N, in_channels, L) or (in_channels, L). Initialisation is torch's default: weight
+    and bias from U(-1/√fan_in, 1/√fan_in), fan_in = in_channels/groups · k (Kaiming
+    uniform with a = √5). ``rng`` is an int seed or a ``numpy.random.Generator``.
     """
 
-    name = "max_pool2d"
-
-    def forward(self, x, *, kernel, stride, padding):
-        self.kernel, self.stride, self.padding, self.in_shape = kernel, stride, padding, x.shape
-        self.out_hw = out_hw = _out_size("max_pool2d", x.shape, kernel, stride, padding)
-        xp = _padded(x, padding, -np.inf)
-        # offset t = i·kw + j of every window at once: a strided view of the padded input
-        at = [
-            xp[_offset_slices(i, j, stride, out_hw)]
-            for i in range(kernel[0])
-            for j in range(kernel[1])
-        ]
-        out = at[0].copy()
-        for v in at[1:]:
-            np.maximum(out, v, out=out)
-        if self.needs_grad and self.needs_grad[0]:
-            # argmax = the first offset holding the maximum: write offsets in descending
-            # order so that the smallest matching one is written last
-            self.arg = arg = np.zeros(out.shape, dtype=np.int32)
-            for t in range(len(at) - 1, -1, -1):
-                arg[at[t] == out] = t
-            nan = np.isnan(out)
-            if nan.any():  # a NaN is the maximum; torch routes to the last NaN of a window
-                for t in range(len(at)):
-                    arg[nan & np.isnan(at[t])] = t
-        return out
-
-    def backward(self, g):
-        n, c, h, w = self.in_shape
-        (kh, kw), (ph, pw) = self.kernel, self.padding
-        gxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        zero = np.zeros((), dtype=g.dtype)
-        for i in range(kh):  # route g to the argmax: one masked add per kernel offset
-            for j in range(kw):
-                sl = _offset_slices(i, j, self.stride, self.out_hw)
-                gxp[sl] += np.where(self.arg == i * kw + j, g, zero)
-        return _crop(gxp, self.padding, (h, w))
+    _nsp = 1
 
 
-class _AvgPool2d(Function):
-    """out[n, c, y, x] = Σ over the window of the zero-padded input / (kh·kw).
+class Conv2d(_ConvNd):
+    """2-D convolution layer: ``y = conv2d(x, weight, bias, stride, padding, dilation, groups)``.
 
-    Padded zeros count in the divisor (``count_include_pad=True``). Backward: every
-    window position gets g / (kh·kw); one vectorised add per kernel offset.
+    ``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+    groups=1, bias=True, padding_mode='zeros', rng=None, dtype=float32)``, as torch's.
+    ``weight`` is (out_channels, in_channels/groups, kh, kw), ``bias`` (out_channels,),
+    so torch's state_dict loads unchanged. Input (N, in_channels, H, W) or unbatched.
+    ``padding`` is an int, a pair, 'valid' or 'same'; ``padding_mode`` one of 'zeros',
+    'reflect', 'replicate', 'circular'. Initialisation is torch's default: U(±1/√fan_in)
+    with fan_in = in_channels/groups · kh · kw. A wrong input raises :class:`ShapeError`
+    naming the layer, e.g. ``Conv2d(3 -> 8, kernel 3x3): expected input of shape
+    (3, H, W) or (N, 3, H, W), got (2, 4, 8, 8)``.
     """
 
-    name = "avg_pool2d"
-
-    def forward(self, x, *, kernel, stride, padding):
-        self.kernel, self.stride, self.padding, self.in_shape = kernel, stride, padding, x.shape
-        self.out_hw = out_hw = _out_size("avg_pool2d", x.shape, kernel, stride, padding)
-        xp = _padded(x, padding, 0.0)
-        out = np.zeros((*x.shape[:2], *out_hw), dtype=x.dtype)
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                out += xp[_offset_slices(i, j, stride, out_hw)]
-        out *= np.asarray(1.0 / (kernel[0] * kernel[1]), dtype=x.dtype)
-        return out
-
-    def backward(self, g):
-        n, c, h, w = self.in_shape
-        (kh, kw), (ph, pw) = self.kernel, self.padding
-        share = g * np.asarray(1.0 / (kh * kw), dtype=g.dtype)
-        gxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                gxp[_offset_slices(i, j, self.stride, self.out_hw)] += share
-        return _crop(gxp, self.padding, (h, w))
-
-
-def _pool_args(
-    who: str, kernel_size: IntPair, stride: IntPair | None, padding: IntPair
-) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
-    k = _pair(kernel_size, "kernel_size", who, 1)
-    s = k if stride is None else _pair(stride, "stride", who, 1)
-    p = _pair(padding, "padding", who, 0)
-    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise ValueError(
-            f"{who}: padding {_fmt(p)} must be at most half the kernel {_fmt(k)} "
-            f"(as in torch), else a window could lie entirely in the padding"
-        )
-    return k, s, p
-
-
-def _pool(fn: type[Function], who: str, x: Tensor, k, s, p) -> Tensor:
-    _check_nchw(who, x)
-    _out_size(who, x.shape, k, s, p)
-    return fn.apply(x, kernel=k, stride=s, padding=p)
-
-
-def max_pool2d(
-    x: Tensor | np.ndarray,
-    kernel_size: IntPair,
-    stride: IntPair | None = None,
-    padding: IntPair = 0,
-) -> Tensor:
-    """Max over kh×kw windows of ``x`` (N, C, H, W), as ``torch.nn.functional.max_pool2d``.
-
-    ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel) pads
-    with -inf. The gradient of each window goes to its first maximum (torch's choice).
-    """
-    k, s, p = _pool_args("max_pool2d", kernel_size, stride, padding)
-    return _pool(_MaxPool2d, "max_pool2d", _as_tensor(x), k, s, p)
-
-
-def avg_pool2d(
-    x: Tensor | np.ndarray,
-    kernel_size: IntPair,
-    stride: IntPair | None = None,
-    padding: IntPair = 0,
-) -> Tensor:
-    """Mean over kh×kw windows of ``x`` (N, C, H, W), as ``torch.nn.functional.avg_pool2d``.
-
-    ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel) pads with
-    zeros that count in the divisor kh·kw (``count_include_pad=True``).
-    """
-    k, s, p = _pool_args("avg_pool2d", kernel_size, stride, padding)
-    return _pool(_AvgPool2d, "avg_pool2d", _as_tensor(x), k, s, p)
-
-
-class _Pool2d(Module):
-    _fn: type[Function]
-
-    def __init__(
-        self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
-    ) -> None:
-        name = type(self).__name__
-        self.kernel_size, self.stride, self.padding = _pool_args(name, kernel_size, stride, padding)
-
-    def forward(self, x: Tensor) -> Tensor:
-        who = f"{type(self).__name__}({self.extra_repr()})"
-        return _pool(self._fn, who, _as_tensor(x), self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        text = f"kernel {_fmt(self.kernel_size)}, stride {_fmt(self.stride)}"
-        return text if self.padding == (0, 0) else text + f", padding {_fmt(self.padding)}"
-
-
-class MaxPool2d(_Pool2d):
-    """Max pooling over kh×kw windows of NCHW input; see :func:`max_pool2d`.
-
-    ``MaxPool2d(kernel_size, stride=None, padding=0)``: ``stride`` defaults to
-    ``kernel_size``. Output (N, C, Ho, Wo), Ho = (H + 2ph - kh) // sh + 1. Ties route the
-    gradient to the first maximum of the window, as torch.
-    """
-
-    _fn = _MaxPool2d
-
-
-class AvgPool2d(_Pool2d):
-    """Average pooling over kh×kw windows of NCHW input; see :func:`avg_pool2d`.
-
-    ``AvgPool2d(kernel_size, stride=None, padding=0)``; zero padding counts in the divisor
-    (``count_include_pad=True``, torch's default).
-    """
-
-    _fn = _AvgPool2d
+    _nsp = 2

@@ -1,0 +1,227 @@
+"""The pieces every op shares: :class:`Function`, grad mode and :func:`unbroadcast`.
+
+A differentiable operation is a :class:`Function` subclass with a ``forward`` on numpy
+arrays and, right beside it, a ``backward`` that maps the gradient of the output to the
+gradients of the inputs (a vector-Jacobian product). ``Function.apply`` runs the
+forward and, when gradients are wanted, records the node: the output tensor keeps its
+``Function`` (``_ctx``), the ``Function`` keeps its input tensors (``parents``) and their
+version counters at that moment. Nothing points from an input to an output, so a graph
+has no reference cycles and is freed by reference counting when its output is dropped.
+
+This module imports neither ``tensor.py`` nor the ops; ``tensor.py`` registers the
+``Tensor`` class here (:func:`register_tensor_type`) so that ``apply`` can build results.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_opt.errors import DimError, ShapeError
+
+__all__ = [
+    "Function",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "unbroadcast",
+]
+
+
+# --------------------------------------------------------------------------- grad mode
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside a :class:`no_grad` block (or ``set_grad_enabled(False)``)."""
+    return _GradMode.enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off: as a call, for good; as a context manager, inside.
+
+    ``no_grad()`` is ``set_grad_enabled(False)`` and ``enable_grad()`` is
+    ``set_grad_enabled(True)``; all three also work as decorators.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = _GradMode.enabled
+        self.mode = bool(mode)
+        _GradMode.enabled = self.mode
+
+    def __enter__(self) -> set_grad_enabled:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self.prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+        _GradMode.enabled = self.prev  # used as a decorator: the call above changed nothing
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Context manager (and decorator) that stops recording the graph.
+
+    Inside it, results of operations have ``requires_grad=False`` and keep no inputs alive.
+    """
+
+    def __init__(self) -> None:
+        self.prev = _GradMode.enabled
+        self.mode = False
+
+    def __enter__(self) -> no_grad:
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = False
+        return self
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager (and decorator) that records the graph even inside ``no_grad``."""
+
+    def __enter__(self) -> enable_grad:
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = True
+        return self
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with enable_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+# --------------------------------------------------------------------------- unbroadcast
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    If ``y = f(x)`` broadcast ``x`` of shape ``shape`` up to ``grad.shape``, each element
+    of ``x`` was used once per copy, so its gradient is the sum over the copies.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:  # a backward may return fewer dims (e.g. a (5,) grad for a (1, 5) bias)
+        grad = grad.reshape((1,) * -extra + grad.shape)
+    elif extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+# --------------------------------------------------------------------------- Function
+_TENSOR: list[type] = []  # the Tensor class, registered by tensor.py
+_new = object.__new__
+
+
+def constant(array: np.ndarray) -> Any:
+    """A leaf tensor around ``array`` as it is (no checks, no copy): for ops that lift
+    numbers they have already converted to the right dtype."""
+    t = _new(_TENSOR[0])
+    t._data = array
+    t.grad = None
+    t.name = None
+    t._version = 0
+    t._rg = False
+    t._ctx = None
+    return t
+
+
+def register_tensor_type(cls: type) -> None:
+    """Called once by ``tensor.py``: the class ``Function.apply`` builds its results from."""
+    _TENSOR[:] = [cls]
+
+
+def tensor_type() -> type:
+    """The registered Tensor class (for ops that must build tensors from numbers)."""
+    return _TENSOR[0]
+
+
+class Function:
+    """One differentiable operation: ``forward`` on arrays and its ``backward`` beside it.
+
+    Subclasses implement ``forward(self, *arrays, **params) -> ndarray`` and
+    ``backward(self, grad) -> ndarray | tuple[ndarray | None, ...]`` returning one gradient
+    per input (``None`` for inputs that need none; ``self.needs_grad[i]`` says which).
+    ``backward`` may return a gradient with the *broadcast* shape; the engine sums it back
+    to the input's shape. ``backward`` must not modify ``grad`` in place, and must return
+    new arrays (or views of ``grad``), never an array the Function keeps: the engine may
+    hand a returned array to a leaf as its ``.grad``.
+
+    Only floating results are differentiable: a forward that returns integers or booleans
+    (comparisons, ``argmax``) records no node, whatever its inputs.
+
+    When forward raises ``ValueError`` the caller gets a :class:`ShapeError`, when it
+    raises ``IndexError`` a :class:`DimError`, with the message of ``describe_error``.
+    """
+
+    parents: tuple = ()
+    needs_grad: tuple[bool, ...] = ()
+    versions: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__.lower()
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        ctx = cls()
+        record = _GradMode.enabled
+        # (list comprehensions: measurably faster than generators on this hot path)
+        needs = tuple([t._rg for t in inputs]) if record else ()
+        ctx.needs_grad = needs
+        try:
+            out = ctx.forward(*[t._data for t in inputs], **params)
+        except IndexError as e:
+            raise DimError(ctx.describe_error(inputs, params, e)) from None
+        except ValueError as e:
+            raise ShapeError(ctx.describe_error(inputs, params, e)) from None
+        result = _new(_TENSOR[0])
+        result._data = out
+        result.grad = None
+        result.name = None
+        result._version = 0
+        if record and True in needs and out.dtype.kind == "f":
+            result._rg = True
+            ctx.parents = inputs
+            ctx.versions = tuple([t._version for t in inputs])
+            result._ctx = ctx
+        else:
+            result._rg = False
+            result._ctx = None
+        return result
+
+    def describe_error(self, inputs: Sequence[Any], params: dict, err: Exception) -> str:
+        shapes = ", ".join(str(t.shape) for t in inputs)
+        extra = f" with {params}" if params else ""
+        return f"{self.name}: cannot apply to input shapes {shapes}{extra}: {err}"
+
+    def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> Any:  # pragma: no cover
+        raise NotImplementedError

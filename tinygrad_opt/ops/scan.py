@@ -1,0 +1,182 @@
+"""Scans (running reductions along one dim): ``cumsum``, ``cumprod``, ``cummax``/``cummin``
+and ``logcumsumexp``. Each output element j reduces the input elements 0..j of its slice;
+every op is one numpy accumulate along the dim (no loops over elements)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.dtypes import to_dtype
+from tinygrad_opt.ops.common import cast, dim_index, dim_keyword
+from tinygrad_opt.ops.reduce import NoKernelError, _int64_unless
+from tinygrad_opt.ops.select import ValuesIndices, take_along
+
+if TYPE_CHECKING:
+    from tinygrad_opt.tensor import Tensor
+
+#: the torch-style free functions of this module (exported by ``tinygrad_opt``)
+__all__ = ["cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"]
+
+
+def _reverse_cumsum(x: np.ndarray, dim: int) -> np.ndarray:
+    """r_k = Σ_{j ≥ k} x_j along ``dim``."""
+    return np.flip(np.cumsum(np.flip(x, dim), dim), dim)
+
+
+class Scan(Function):
+    """Base of the scans: 0-d inputs scan over their single element."""
+
+    def describe_error(self, inputs, params, err):
+        return f"{self.name}: cannot scan shape {inputs[0].shape} along dim {params['dim']}: {err}"
+
+
+class CumSum(Scan):
+    """y_j = Σ_{i ≤ j} a_i. Backward: ∂L/∂a_k = Σ_{j ≥ k} g_j, a reversed cumsum."""
+
+    def forward(self, a, dim, keep_dtype=False):
+        self.dim = dim
+        dtype = _int64_unless(a, keep_dtype)
+        if a.ndim == 0:
+            return a.astype(dtype) if dtype else a.copy()
+        return np.cumsum(a, axis=dim, dtype=dtype)
+
+    def backward(self, g):
+        return g.copy() if g.ndim == 0 else _reverse_cumsum(g, self.dim)
+
+
+class CumProd(Scan):
+    """y_j = Π_{i ≤ j} a_i. Backward: ∂L/∂a_k = Σ_{j ≥ k} g_j Π_{i ≤ j, i ≠ k} a_i, computed
+    without dividing by zeros. With z the first zero of a slice:
+
+    - k < z: Σ_{j ≥ k} g_j y_j / a_k (a_k ≠ 0; y_j = 0 from z on, so those terms vanish);
+    - k = z: Σ_{j ≥ z} g_j y'_j with y' the cumprod of the slice with a_z set to 1;
+    - k > z: 0 (every product still holds a_z = 0).
+
+    This is the exact derivative with any number of zeros, as torch's."""
+
+    def forward(self, a, dim, keep_dtype=False):
+        self.a, self.dim = a, dim
+        dtype = _int64_unless(a, keep_dtype)
+        if a.ndim == 0:
+            self.out = a.astype(dtype) if dtype else a.copy()
+        else:
+            self.out = np.cumprod(a, axis=dim, dtype=dtype)
+        return self.out
+
+    def backward(self, g):
+        a, d, out = self.a, self.dim, self.out
+        if a.ndim == 0 or a.shape[d] == 0:
+            return g.copy()
+        zero = a == 0
+        pos = np.arange(a.shape[d]).reshape([-1 if i == d else 1 for i in range(a.ndim)])
+        has = zero.any(axis=d, keepdims=True)
+        first = np.where(has, np.argmax(zero, axis=d, keepdims=True), a.shape[d])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            before = _reverse_cumsum(g * out, d) / np.where(pos < first, a, 1)
+        at_zero = np.cumprod(np.where(pos == first, 1, a), axis=d)
+        at_zero = _reverse_cumsum(g * at_zero, d)
+        return np.where(pos < first, before, np.where(pos == first, at_zero, 0)).astype(
+            g.dtype, copy=False
+        )
+
+
+class LogCumSumExp(Scan):
+    """y_j = log Σ_{i ≤ j} exp(a_i), by ``logaddexp.accumulate`` (stable). Backward:
+    ∂L/∂a_k = Σ_{j ≥ k} g_j exp(a_k - y_j), done in log space for stability: the
+    positive and negative parts of g separately, exp(a_k + log Σ_{j ≥ k} exp(log g_j - y_j))."""
+
+    def forward(self, a, dim):
+        self.a, self.dim = a, dim
+        self.out = a.copy() if a.ndim == 0 else np.logaddexp.accumulate(a, axis=dim)
+        return self.out
+
+    def backward(self, g):
+        a, d, out = self.a, self.dim, self.out
+        if a.ndim == 0:
+            return g.copy()
+
+        def part(w: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.log(w) - out
+                acc = np.flip(np.logaddexp.accumulate(np.flip(terms, d), axis=d), d)
+                return np.exp(a + acc)
+
+        return part(np.maximum(g, 0)) - part(np.maximum(-g, 0))
+
+
+def _scan_dim(op: str, input: Tensor, dim: Any, axis: Any) -> int:
+    d = dim_keyword(dim, axis)
+    if d is None:
+        raise TypeError(f"{op}() missing required argument 'dim'")
+    return dim_index(d, input.shape, op)
+
+
+def cumsum(input: Tensor, dim: int | None = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+    """The running sum along ``dim``; bool/integer inputs give int64 (unless ``dtype``,
+    which casts the input first), as torch."""
+    d = _scan_dim("cumsum", input, dim, axis)
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    return CumSum.apply(input, dim=d, keep_dtype=dtype is not None)
+
+
+def cumprod(
+    input: Tensor, dim: int | None = None, *, dtype: Any = None, axis: Any = None
+) -> Tensor:
+    """The running product along ``dim`` (bool/integer → int64); the gradient is exact with
+    zeros in the input (see :class:`CumProd`)."""
+    d = _scan_dim("cumprod", input, dim, axis)
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    return CumProd.apply(input, dim=d, keep_dtype=dtype is not None)
+
+
+def _cum_extreme(input: Tensor, dim: Any, axis: Any, largest: bool) -> ValuesIndices:
+    op = "cummax" if largest else "cummin"
+    d = _scan_dim(op, input, dim, axis)
+    a = input._data
+    if a.ndim == 0:
+        return take_along(input, np.zeros((), dtype=np.int64), 0)
+    acc = (np.maximum if largest else np.minimum).accumulate(a, axis=d)  # NaN propagates
+    # the index of the running extreme: the last i ≤ j where a_i reached it (ties take the
+    # later index, a NaN the latest NaN, as torch)
+    hit = a == acc
+    if a.dtype.kind == "f":
+        hit |= np.isnan(a)
+    pos = np.arange(a.shape[d]).reshape([-1 if i == d else 1 for i in range(a.ndim)])
+    idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=d)
+    return take_along(input, idx, d, unique=False)
+
+
+def cummax(input: Tensor, dim: int | None = None, *, axis: Any = None) -> ValuesIndices:
+    """``(values, indices)``: the running maximum along ``dim`` and where it was attained
+    (the latest index among ties; NaN propagates). The gradient goes to those indices."""
+    return _cum_extreme(input, dim, axis, True)
+
+
+def cummin(input: Tensor, dim: int | None = None, *, axis: Any = None) -> ValuesIndices:
+    """``(values, indices)``: the running minimum along ``dim``, as :func:`cummax`."""
+    return _cum_extreme(input, dim, axis, False)
+
+
+def logcumsumexp(input: Tensor, dim: int | None = None, *, axis: Any = None) -> Tensor:
+    """log of the running sum of exp along ``dim``, computed stably; floating input only."""
+    d = _scan_dim("logcumsumexp", input, dim, axis)
+    if input._data.dtype.kind != "f":
+        raise NoKernelError(f"logcumsumexp(): needs a floating point tensor, got {input.dtype}")
+    return LogCumSumExp.apply(input, dim=d)
+
+
+class ScanMethods:
+    """Tensor methods for scans (``t.cumsum(1)`` is ``cumsum(t, 1)``)."""
+
+    __slots__ = ()
+
+    cumsum = cumsum
+    cumprod = cumprod
+    cummax = cummax
+    cummin = cummin
+    logcumsumexp = logcumsumexp
