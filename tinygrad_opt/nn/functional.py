@@ -135,19 +135,15 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 # --------------------------------------------------------------------------- layer ops
 # Fused ops of the layers in conv.py, conv_transpose.py, pooling.py, adaptive_pooling.py,
-# upsample.py, normalization.py, dropout.py and embedding.py are defined beside their
-# layers and re-exported here (imported last: those modules must not import this one at
-# load time).
+# upsample.py, normalization.py, dropout.py, embedding.py and attention.py are defined
+# beside their layers and re-exported here (imported last: those modules must not import
+# this one at load time).
 from tinygrad_opt.nn.adaptive_pooling import (  # noqa: E402
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
 )
-
-# Fused ops of the layers in conv.py, normalization.py, layer_norm.py, group_norm.py,
-# dropout.py, embedding.py and attention.py are defined beside their layers and
-# re-exported here (imported last: those modules must not import this one at load time).
 from tinygrad_opt.nn.attention import scaled_dot_product_attention  # noqa: E402
 from tinygrad_opt.nn.conv import conv1d, conv2d  # noqa: E402
 from tinygrad_opt.nn.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
