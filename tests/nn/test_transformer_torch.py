@@ -162,8 +162,8 @@ def test_encoder_stack_matches_torch(norm_first, final_norm):
     theirs.eval()
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 2, E))
-    kpm = np.zeros((2, 6), bool)
-    kpm[1, 4:] = True
+    kpm = np.zeros((2, 6))  # float, like the causal mask (torch warns about mixed types)
+    kpm[1, 4:] = -np.inf
     causal = nn.generate_square_subsequent_mask(6, dtype=np.float64)
     _compare(ours, theirs, [x])
     _compare(ours, theirs, [x], mask=causal, src_key_padding_mask=kpm)  # detected causal

@@ -247,8 +247,11 @@ class MultiheadAttention(Module):
         scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-1, -2)
         if mask is not None:
             scores = scores + (mask if isinstance(mask, Tensor) else Tensor(mask))
-        weights = scores.softmax(-1)
-        if p > 0.0:
+        with np.errstate(invalid="ignore"):  # fully masked rows: nan, as torch (no warning)
+            weights = scores.softmax(-1)
+        if p >= 1.0:  # everything dropped (torch allows p = 1)
+            weights = weights * 0.0
+        elif p > 0.0:
             weights = _dropout(weights, p, training=True, rng=self._rng)
         return weights @ v, weights
 
