@@ -180,3 +180,11 @@ def test_linspace_matches_torch(start, end, steps, dtype):
         np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=1e-15 * scale)
     else:
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_constructors_take_a_name_for_graph_drawings():
+    from tinygrad_opt import Tensor
+
+    for make in (Tensor.zeros, Tensor.ones, Tensor.randn, Tensor.rand):
+        t = make(2, requires_grad=True, name="b1")
+        assert t.name == "b1" and t.requires_grad and t.shape == (2,)

@@ -66,27 +66,46 @@ def _size(size: tuple, op: str) -> tuple[int, ...]:
     return shape
 
 
-def _make(arr: np.ndarray, requires_grad: bool) -> Any:
-    return tensor_type()(arr, requires_grad=requires_grad)
+def _make(arr: np.ndarray, requires_grad: bool, name: str | None = None) -> Any:
+    """A new leaf around ``arr``; ``name`` labels it in graph drawings (``viz``)."""
+    return tensor_type()(arr, requires_grad=requires_grad, name=name)
 
 
 # --------------------------------------------------------------------------- constant fills
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+def zeros(
+    *size: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    name: str | None = None,
+) -> Any:
     """A tensor of zeros of shape ``size`` (``zeros(2, 3)`` or ``zeros((2, 3))``)."""
     _device(device)
-    return _make(np.zeros(_size(size, "zeros"), dtype=_dtype(dtype)), requires_grad)
+    return _make(np.zeros(_size(size, "zeros"), dtype=_dtype(dtype)), requires_grad, name)
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+def ones(
+    *size: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    name: str | None = None,
+) -> Any:
     """A tensor of ones of shape ``size``."""
     _device(device)
-    return _make(np.ones(_size(size, "ones"), dtype=_dtype(dtype)), requires_grad)
+    return _make(np.ones(_size(size, "ones"), dtype=_dtype(dtype)), requires_grad, name)
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+def empty(
+    *size: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    name: str | None = None,
+) -> Any:
     """An 'uninitialised' tensor: zeros here (numpy's garbage would only hide bugs)."""
     _device(device)
-    return _make(np.zeros(_size(size, "empty"), dtype=_dtype(dtype)), requires_grad)
+    return _make(np.zeros(_size(size, "empty"), dtype=_dtype(dtype)), requires_grad, name)
 
 
 def _fill_dtype(fill_value: Any) -> np.dtype:

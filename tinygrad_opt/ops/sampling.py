@@ -45,12 +45,13 @@ def randn(
     dtype: Any = None,
     device: Any = None,
     requires_grad: bool = False,
+    name: str | None = None,
 ) -> Any:
     """Standard-normal samples from ``numpy.random.default_rng(rng)``."""
     _device(device)
     d = _floating(_dtype(dtype), "randn")
     sample = _rng(rng, generator).standard_normal(_size(size, "randn"))
-    return _make(sample.astype(d), requires_grad)
+    return _make(sample.astype(d), requires_grad, name)
 
 
 def rand(
@@ -60,11 +61,12 @@ def rand(
     dtype: Any = None,
     device: Any = None,
     requires_grad: bool = False,
+    name: str | None = None,
 ) -> Any:
     """Uniform samples in [0, 1) from ``numpy.random.default_rng(rng)``."""
     _device(device)
     d = _floating(_dtype(dtype), "rand")
-    return _make(_rng(rng, generator).random(_size(size, "rand")).astype(d), requires_grad)
+    return _make(_rng(rng, generator).random(_size(size, "rand")).astype(d), requires_grad, name)
 
 
 def randint(*args: Any, rng: Any = None, generator: Any = None, dtype: Any = None, **kw) -> Any:
