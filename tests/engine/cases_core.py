@@ -84,6 +84,21 @@ CASES = [
         lambda x, m: x[m, 1:],
         [(4, 3), ((4,), "bool")],
     ),
+    # a list holding sequences or tensors is a tuple of indices (torch's legacy rule)
+    Case(
+        "index_list_of_lists",
+        lambda x: x[[[0, 2], [1, 1]]],
+        lambda x: x[[[0, 2], [1, 1]]],
+        [(3, 4, 2)],
+    ),
+    Case("index_list_nested_one", lambda x: x[[[0]]], lambda x: x[[[0]]], [(3, 4)]),
+    Case(
+        "index_list_with_tensor",
+        lambda x, i: x[[i, 1]],
+        lambda x, i: x[[i, 1]],
+        [(5, 3, 2), ((2, 2), "long5")],
+    ),
+    Case("index_list_of_ints", lambda x: x[[2, 0, 2]], lambda x: x[[2, 0, 2]], [(3, 4)]),
     # reductions with torch's names
     Case(
         "amax_dims_keep",

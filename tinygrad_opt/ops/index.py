@@ -203,6 +203,19 @@ def _dims_used(p: Any) -> int:
     return p.ndim if isinstance(p, np.ndarray) and p.dtype == np.bool_ else 1
 
 
+def _sequence_as_tuple(index: Any) -> bool:
+    """torch's (and old numpy's) rule: a list index holding a tensor, an array, a nested
+    sequence, a slice, ``...`` or ``None`` means a tuple of indices (``x[[i, 1]]`` is
+    ``x[i, 1]``, ``x[[[0]]]`` is ``x[[0]]``); a list of plain numbers is one index array."""
+    if not isinstance(index, list) or not index or len(index) >= 32:
+        return False
+    T = tensor_type()
+    return any(
+        isinstance(p, (T, np.ndarray, list, tuple, slice)) or p is None or p is Ellipsis
+        for p in index
+    )
+
+
 def normalize_index(index: Any, ndim: int | None = None) -> tuple[Any, Any]:
     """Tensors and lists inside ``index`` as numpy arrays, checked; returns one index, or
     two to apply one after the other when ints mix with advanced parts.
@@ -214,6 +227,8 @@ def normalize_index(index: Any, ndim: int | None = None) -> tuple[Any, Any]:
     present: an ``...`` that stands for no dims does not separate two advanced parts in
     torch, while numpy would move their dims to the front.
     """
+    if _sequence_as_tuple(index):
+        index = tuple(index)
     parts = index if isinstance(index, tuple) else (index,)
     parts = tuple(_index_part(p) for p in parts)
     has_adv = any(isinstance(p, np.ndarray) for p in parts)
