@@ -340,3 +340,17 @@ def test_add_module_register_parameter_requires_grad_and_zero_grad():
     assert all(p.grad is g and not g.any() for p, g in zip(model.parameters(), grads))
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_nn_utils_clips_gradients_under_torchs_name():
+    import numpy as np
+
+    from tinygrad_opt import Tensor, nn
+
+    p = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    (p * p).sum().backward()  # grad (6, 8), norm 10
+    total = nn.utils.clip_grad_norm_([p], 1.0)
+    assert abs(float(total) - 10.0) < 1e-12
+    np.testing.assert_allclose(p.grad, [0.6, 0.8], rtol=1e-6)
+    nn.utils.clip_grad_value_([p], 0.7)
+    assert np.abs(p.grad).max() <= 0.7 + 1e-12

@@ -38,7 +38,7 @@
 - :mod:`~tinygrad_opt.nn.functional`: fused ops (and the losses), as torch's ``F``.
 """
 
-from tinygrad_opt.nn import activation, functional, init, loss
+from tinygrad_opt.nn import activation, functional, init, loss, utils
 from tinygrad_opt.nn.activation import (
     CELU,
     ELU,
@@ -235,4 +235,5 @@ __all__ = [
     "scaled_dot_product_attention",
     "smooth_l1_loss",
     "soft_margin_loss",
+    "utils",
 ]
