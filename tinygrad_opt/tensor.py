@@ -35,7 +35,6 @@ version it had in the forward pass and raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,7 +70,7 @@ from tinygrad_opt.ops import sort as _sort
 from tinygrad_opt.ops import unary as _un
 from tinygrad_opt.ops import window as _win
 from tinygrad_opt.ops.cast import Cast
-from tinygrad_opt.ops.common import lift, promote, shape_arg
+from tinygrad_opt.ops.common import lift
 
 DEFAULT_DTYPE = np.float32  # the default float dtype (``dtypes.get_default_dtype()``)
 
@@ -676,15 +675,6 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """A new tensor holding a copy of ``data`` (as ``torch.tensor``)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, copy=True)
 
-
-def _tensor_list(tensors: Iterable[Any], op: str) -> list[Tensor]:
-    ts = list(tensors)
-    if not ts:
-        raise ValueError(f"{op}: needs at least one tensor")
-    return promote(*ts)
-
-
-_ = (Sequence, shape_arg, unbroadcast)  # re-exported names used by older imports
 
 # free functions older code imports from here
 from tinygrad_opt.ops.compare import where  # noqa: E402

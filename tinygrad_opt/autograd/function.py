@@ -42,19 +42,15 @@ def is_grad_enabled() -> bool:
     return _GradMode.enabled
 
 
-class set_grad_enabled:
-    """Turn graph recording on or off: as a call, for good; as a context manager, inside.
+class _GradModeSwitch:
+    """Shared by the three grad-mode switches: inside ``with`` (or a decorated function)
+    graph recording is ``mode``; on leaving, it is what it was before."""
 
-    ``no_grad()`` is ``set_grad_enabled(False)`` and ``enable_grad()`` is
-    ``set_grad_enabled(True)``; all three also work as decorators.
-    """
+    mode: bool = True
 
-    def __init__(self, mode: bool) -> None:
+    def __enter__(self) -> _GradModeSwitch:
         self.prev = _GradMode.enabled
-        self.mode = bool(mode)
         _GradMode.enabled = self.mode
-
-    def __enter__(self) -> set_grad_enabled:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -62,7 +58,6 @@ class set_grad_enabled:
 
     def __call__(self, fn: Callable) -> Callable:
         mode = self.mode
-        _GradMode.enabled = self.prev  # used as a decorator: the call above changed nothing
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -72,45 +67,36 @@ class set_grad_enabled:
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class set_grad_enabled(_GradModeSwitch):
+    """Turn graph recording on or off: as a call, for good; as a context manager or a
+    decorator, inside it (as torch's)."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode  # a plain call takes effect at once
+
+    def __enter__(self) -> set_grad_enabled:
+        return self  # __init__ already switched, and saved the mode to restore
+
+    def __call__(self, fn: Callable) -> Callable:
+        _GradMode.enabled = self.prev  # as a decorator the construction changed nothing
+        return super().__call__(fn)
+
+
+class no_grad(_GradModeSwitch):
     """Context manager (and decorator) that stops recording the graph.
 
     Inside it, results of operations have ``requires_grad=False`` and keep no inputs alive.
     """
 
-    def __init__(self) -> None:
-        self.prev = _GradMode.enabled
-        self.mode = False
-
-    def __enter__(self) -> no_grad:
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = False
-        return self
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+    mode = False
 
 
-class enable_grad(no_grad):
+class enable_grad(_GradModeSwitch):
     """Context manager (and decorator) that records the graph even inside ``no_grad``."""
 
-    def __enter__(self) -> enable_grad:
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = True
-        return self
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with enable_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+    mode = True
 
 
 # --------------------------------------------------------------------------- unbroadcast

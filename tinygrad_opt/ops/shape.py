@@ -431,6 +431,3 @@ class ShapeMethods:
         return reshape(self, other.shape)
 
     view_as = reshape_as
-
-
-_ = tensor_type
