@@ -41,6 +41,7 @@ import numpy as np
 
 from tinygrad_opt import dtypes as _dt
 from tinygrad_opt.autograd import engine as _engine
+from tinygrad_opt.autograd import gradients as _gradients
 from tinygrad_opt.autograd.function import (
     Function,
     enable_grad,
@@ -424,11 +425,10 @@ class Tensor(
         ``gradient`` is the gradient of some scalar with respect to this tensor; it may be
         omitted only when this tensor holds a single element (then it is 1). The graph
         is kept after the pass (``retain_graph`` is accepted for torch compatibility).
+        ``inputs`` limits accumulation to those tensors. With ``create_graph=True`` the
+        pass is recorded and ``.grad`` become Tensors that can be differentiated again
+        (see :mod:`tinygrad_opt.autograd.gradients`).
         """
-        if create_graph:
-            raise NotImplementedError("backward(create_graph=True) is not supported yet")
-        if inputs is not None:
-            raise NotImplementedError("backward(inputs=...) is not supported yet")
         if grad is not None:
             gradient = grad
         if not self._rg:
@@ -436,6 +436,9 @@ class Tensor(
                 "backward() called on a tensor that does not require grad: none of its inputs "
                 "had requires_grad=True, or it was computed under no_grad()"
             )
+        if create_graph or inputs is not None:
+            _gradients.backward(self, gradient, retain_graph, create_graph, inputs)
+            return
         if gradient is None:
             if self._data.size != 1:
                 raise RuntimeError(

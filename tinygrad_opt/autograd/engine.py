@@ -14,14 +14,20 @@ with :class:`~tinygrad_opt.errors.InplaceError` instead, as torch does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import unbroadcast
+from tinygrad_opt.autograd.function import (
+    constant,
+    set_grad_enabled,
+    unbroadcast,
+    unbroadcast_tensor,
+)
 from tinygrad_opt.errors import InplaceError
 
-__all__ = ["GradArray", "backward", "topological_order"]
+__all__ = ["GradArray", "backward", "run_backward", "topological_order"]
 
 
 class GradArray(np.ndarray):
@@ -58,17 +64,67 @@ class GradArray(np.ndarray):
 
 def backward(root: Any, seed: np.ndarray) -> None:
     """Propagate ``seed`` (d something / d root) from ``root`` into the leaves' ``.grad``."""
-    if root._ctx is None:  # a leaf: d(root)/d(root) = seed
-        accumulate_leaf(root, seed)
-        return
-    grads: dict[int, np.ndarray] = {id(root): seed}
+    run_backward([root], [seed])
+
+
+def run_backward(
+    roots: Sequence[Any],
+    seeds: Sequence[Any],
+    *,
+    targets: Sequence[Any] | None = None,
+    create_graph: bool = False,
+    accumulate: bool = True,
+) -> list[Any] | None:
+    """The backward pass from several ``roots`` at once, each seeded with its gradient.
+
+    - ``targets=None``: every leaf that requires grad accumulates into ``.grad``.
+    - ``targets`` given: only the paths that lead to them are walked. With
+      ``accumulate=True`` the targets' ``.grad`` accumulate (``backward(inputs=...)``);
+      with ``accumulate=False`` nothing is stored and the targets' gradients are returned,
+      in order (``None`` for a target the roots do not depend on).
+    - ``create_graph``: seeds and gradients are Tensors and every step is recorded
+      (each node's :meth:`~Function.vjp`), so the result can be differentiated again.
+      Otherwise the pass runs on numpy arrays (each node's ``backward``).
+    """
+    if create_graph:
+        with set_grad_enabled(True):
+            return _run(roots, seeds, targets, True, accumulate)
+    return _run(roots, seeds, targets, False, accumulate)
+
+
+def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | None:
+    add_to_leaf = _accumulate_leaf_tensor if graph else accumulate_leaf
+    sum_back = unbroadcast_tensor if graph else unbroadcast
+    grads: dict[int, Any] = {}  # gradients of non-leaves, until consumed
     # ids of arrays already given to some input: a leaf may adopt a gradient array as its
     # .grad (and later add into it in place) only if nobody else has seen it.
-    handed: set[int] = {id(seed)}
-    for node in reversed(topological_order(root)):
+    handed: set[int] = set()
+    want: dict[int, int] | None = None  # id(target) -> position
+    found: dict[int, Any] = {}  # gradients of the targets
+    if targets is not None:
+        want = {}
+        for i, t in enumerate(targets):
+            want.setdefault(id(t), i)
+    for root, seed in zip(roots, seeds):
+        handed.add(id(seed))
+        if want is not None and id(root) in want and root._ctx is None:
+            _add(found, id(root), seed)
+        elif root._ctx is None:
+            if want is None and root._rg:
+                add_to_leaf(root, seed)
+        else:
+            _add(grads, id(root), seed)
+    order = topological_order(roots)
+    live = None if want is None else _leading_to(order, want)
+    for node in reversed(order):
         g = grads.pop(id(node), None)
         if g is None:
             continue
+        if live is not None:
+            if id(node) in want:
+                found[id(node)] = g
+            if id(node) not in live:
+                continue
         ctx = node._ctx
         for parent, seen in zip(ctx.parents, ctx.versions):
             if parent._version != seen:
@@ -77,21 +133,59 @@ def backward(root: Any, seed: np.ndarray) -> None:
                     f"by an in-place operation: the input of shape {parent.shape} of "
                     f"{ctx.name} is at version {parent._version}; expected version {seen}"
                 )
-        in_grads = ctx.backward(g)
+        in_grads = ctx.vjp(g) if graph else ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         for parent, pg, need in zip(ctx.parents, in_grads, ctx.needs_grad):
             if not need or pg is None:
                 continue
             if pg.shape != parent._data.shape:
-                pg = unbroadcast(pg, parent._data.shape)
-            if parent._ctx is None:
-                accumulate_leaf(parent, pg, adopt=id(pg) not in handed)
-            else:
-                key = id(parent)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+                pg = sum_back(pg, parent._data.shape)
+            if parent._ctx is not None:
+                _add(grads, id(parent), pg)
+            elif want is None:
+                add_to_leaf(parent, pg, adopt=id(pg) not in handed)
+            elif id(parent) in want:
+                _add(found, id(parent), pg)
             handed.add(id(pg))
+    if want is None:
+        return None
+    result = [found.get(id(t)) for t in targets]
+    if accumulate:
+        for t, g in zip(targets, result):
+            if g is not None:
+                add_to_leaf(t, g)
+        return None
+    return result
+
+
+def _add(store: dict[int, Any], key: int, g: Any) -> None:
+    prev = store.get(key)
+    store[key] = g if prev is None else prev + g
+
+
+def _leading_to(order: list[Any], want: dict[int, int]) -> set[int]:
+    """ids of the nodes whose backward must run to reach a target: those with a target
+    among their inputs' ancestry (``order`` has every node after its inputs)."""
+    live: set[int] = set()
+    for node in order:
+        for p in node._ctx.parents:
+            if id(p) in want or id(p) in live:
+                live.add(id(node))
+                break
+    return live
+
+
+def _accumulate_leaf_tensor(leaf: Any, g: Any, adopt: bool = False) -> None:
+    """Graph mode: ``leaf.grad`` becomes the Tensor ``g`` (or ``grad + g``, out of place),
+    so it can be differentiated again, as torch's ``backward(create_graph=True)``."""
+    if g.dtype != leaf._data.dtype:
+        g = g.to(leaf._data.dtype)
+    old = leaf.grad
+    if old is None:
+        leaf.grad = g
+    else:
+        leaf.grad = (old if isinstance(old, type(g)) else constant(np.asarray(old))) + g
 
 
 def accumulate_leaf(leaf: Any, g: np.ndarray, adopt: bool = False) -> None:
@@ -110,11 +204,14 @@ def accumulate_leaf(leaf: Any, g: np.ndarray, adopt: bool = False) -> None:
         np.add(leaf.grad, g, out=leaf.grad, casting="unsafe")
 
 
-def topological_order(root: Any) -> list[Any]:
-    """Non-leaf nodes reachable from ``root``, each after all of its inputs (iterative DFS)."""
+def topological_order(roots: Any) -> list[Any]:
+    """Non-leaf nodes reachable from ``roots`` (a tensor or a list of them), each after
+    all of its inputs (iterative DFS)."""
     order: list[Any] = []
     visited: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    if not isinstance(roots, (list, tuple)):
+        roots = [roots]
+    stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(roots) if r._ctx is not None]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:

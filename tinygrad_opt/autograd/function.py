@@ -29,6 +29,7 @@ __all__ = [
     "no_grad",
     "set_grad_enabled",
     "unbroadcast",
+    "unbroadcast_tensor",
 ]
 
 
@@ -119,6 +120,22 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
+def unbroadcast_tensor(grad: Any, shape: tuple[int, ...]) -> Any:
+    """:func:`unbroadcast` in Tensor operations, so that the sum is itself differentiable
+    (the backward pass with ``create_graph=True``)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        grad = grad.reshape((1,) * -extra + tuple(grad.shape))
+    elif extra:
+        grad = grad.sum(tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(stretched, keepdim=True)
+    return grad.reshape(shape)
+
+
 # --------------------------------------------------------------------------- Function
 _TENSOR: list[type] = []  # the Tensor class, registered by tensor.py
 _new = object.__new__
@@ -158,6 +175,21 @@ class Function:
     new arrays (or views of ``grad``), never an array the Function keeps: the engine may
     hand a returned array to a leaf as its ``.grad``.
 
+    Second derivatives. ``backward`` works on numpy arrays: fast, but the engine cannot
+    differentiate it. For ``create_graph=True`` the engine calls :meth:`vjp` instead: the
+    same vector-Jacobian product written with Tensor operations on the recorded inputs
+    (``self.parents``; forward's keyword arguments are ``self.params``), so the result is
+    itself a graph that can be differentiated again, to any order. A Function gets its
+    ``vjp`` one of two ways:
+
+    - it overrides ``vjp(self, g)`` (``g`` a Tensor; return Tensors, ``None`` where
+      ``self.needs_grad`` is False) — the rule for primitives (add, exp, sum, matmul ...);
+    - or it defines ``composite(self, *inputs, **params)``: the same forward written with
+      differentiable Tensor ops (slower, clearer). Its derivative is then the derivative
+      of the composite, taken by the engine — the rule for fused kernels (softmax, layer
+      norm, attention, losses ...), whose numpy ``backward`` stays the fast first-order
+      path.
+
     Only floating results are differentiable: a forward that returns integers or booleans
     (comparisons, ``argmax``) records no node, whatever its inputs.
 
@@ -166,6 +198,7 @@ class Function:
     """
 
     parents: tuple = ()
+    params: dict = {}  # noqa: RUF012 (read-only default; apply() stores a fresh dict)
     needs_grad: tuple[bool, ...] = ()
     versions: tuple[int, ...] = ()
 
@@ -194,6 +227,7 @@ class Function:
         if record and True in needs and out.dtype.kind == "f":
             result._rg = True
             ctx.parents = inputs
+            ctx.params = params
             ctx.versions = tuple([t._version for t in inputs])
             result._ctx = ctx
         else:
@@ -211,3 +245,42 @@ class Function:
 
     def backward(self, grad: np.ndarray) -> Any:  # pragma: no cover
         raise NotImplementedError
+
+    def vjp(self, g: Any) -> Any:
+        """``backward`` in differentiable Tensor ops (see the class docstring). By default
+        the derivative of :meth:`composite`, for Functions that define one."""
+        if getattr(type(self), "composite", None) is None:
+            raise NotImplementedError(
+                f"{self.name}: no differentiable backward (vjp or composite) is written for "
+                f"this op, so it cannot be differentiated twice (create_graph=True)"
+            )
+        from tinygrad_opt.autograd.engine import run_backward
+
+        with set_grad_enabled(True):
+            # Each input enters through an identity node, so the composite's derivative is
+            # taken with respect to this op's inputs alone, even when one input was
+            # computed from another; through the identities the result stays connected
+            # to the inputs' own graphs.
+            stand_ins = [Identity.apply(p) if p._rg else p for p in self.parents]
+            out = self.composite(*stand_ins, **self.params)
+            wanted = [s for s, need in zip(stand_ins, self.needs_grad) if need]
+            grads = iter(
+                run_backward([out], [g], targets=wanted, create_graph=True, accumulate=False)
+            )
+        result = tuple(next(grads) if need else None for need in self.needs_grad)
+        return result if len(result) > 1 else result[0]
+
+    composite: Callable[..., Any] | None = None
+
+
+class Identity(Function):
+    """y = x, sharing x's array: a distinct node standing for x (used by ``vjp``)."""
+
+    def forward(self, a):
+        return a
+
+    def backward(self, g):
+        return g
+
+    def vjp(self, g):
+        return g

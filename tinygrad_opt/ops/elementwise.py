@@ -66,12 +66,18 @@ class Add(BinaryOp):
     def backward(self, g):  # d(a+b)/da = 1, d(a+b)/db = 1
         return g, g
 
+    def vjp(self, g):
+        return g, g
+
 
 class Sub(BinaryOp):
     def forward(self, a, b):
         return a - b
 
     def backward(self, g):  # d(a-b)/da = 1, d(a-b)/db = -1
+        return g, (-g if self.needs_grad[1] else None)
+
+    def vjp(self, g):
         return g, (-g if self.needs_grad[1] else None)
 
 
@@ -85,6 +91,10 @@ class Mul(BinaryOp):
         gb = g * self.a if self.needs_grad[1] else None
         return ga, gb
 
+    def vjp(self, g):
+        a, b = self.parents
+        return (g * b if self.needs_grad[0] else None), (g * a if self.needs_grad[1] else None)
+
 
 class Div(BinaryOp):
     def forward(self, a, b):
@@ -94,6 +104,12 @@ class Div(BinaryOp):
     def backward(self, g):  # d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b (no b² to overflow)
         ga = g / self.b if self.needs_grad[0] else None
         gb = -g * (self.a / self.b) / self.b if self.needs_grad[1] else None
+        return ga, gb
+
+    def vjp(self, g):
+        a, b = self.parents
+        ga = g / b if self.needs_grad[0] else None
+        gb = -g * (a / b) / b if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -107,6 +123,7 @@ def _power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             out = sq * a if e == 3.0 else sq * sq if e == 4.0 else sq
             if e == -3.0:
                 out = out * a
+            out = np.asarray(out)  # (0-d operands give numpy scalars)
             return np.reciprocal(out, out=out) if e < 0 else out
     return np.power(a, b)
 
@@ -135,6 +152,20 @@ class Pow(BinaryOp):
                 gb = g * np.where(a == 0, 0.0, self.out * np.log(a)).astype(self.out.dtype)
         return ga, gb
 
+    def vjp(self, g):  # the same rules in Tensor ops (masks from the forward's values)
+        a, b = self.parents
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_grad[0]:
+                d = b * pow(a, b - 1)
+                if (self.b == 0).any():
+                    d = d.masked_fill(constant(self.b == 0), 0.0)
+                ga = g * d
+            if self.needs_grad[1]:
+                safe = a.masked_fill(constant(self.a == 0), 1.0)  # ln 1 = 0 where a = 0
+                gb = g * (pow(a, b) * log(safe))
+        return ga, gb
+
 
 def _extreme_grads(fn: Function, g: np.ndarray, a: np.ndarray, b: np.ndarray, beats: Any):
     """Gradients of max (``beats`` = greater) or min (less): all of ``g`` to the winner,
@@ -148,6 +179,15 @@ def _extreme_grads(fn: Function, g: np.ndarray, a: np.ndarray, b: np.ndarray, be
     return ga, gb
 
 
+def _extreme_vjp(fn: Function, g: Tensor, beats: Any):
+    """:func:`_extreme_grads` in Tensor ops: ``g`` times each input's share (constants)."""
+    a, b = fn.a, fn.b
+    share = np.where(a == b, 0.5, 1.0).astype(g.dtype)
+    ga = g * constant(share * ~beats(b, a)) if fn.needs_grad[0] else None
+    gb = g * constant(share * ~beats(a, b)) if fn.needs_grad[1] else None
+    return ga, gb
+
+
 class Maximum(BinaryOp):
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -155,6 +195,9 @@ class Maximum(BinaryOp):
 
     def backward(self, g):  # to the larger input; a tie splits g evenly; nan: g to both
         return _extreme_grads(self, g, self.a, self.b, np.greater)
+
+    def vjp(self, g):
+        return _extreme_vjp(self, g, np.greater)
 
 
 class Minimum(BinaryOp):
@@ -164,6 +207,9 @@ class Minimum(BinaryOp):
 
     def backward(self, g):  # to the smaller input; a tie splits g evenly; nan: g to both
         return _extreme_grads(self, g, self.a, self.b, np.less)
+
+    def vjp(self, g):
+        return _extreme_vjp(self, g, np.less)
 
 
 class Fmax(BinaryOp):
@@ -177,6 +223,12 @@ class Fmax(BinaryOp):
         zero = np.zeros((), dtype=g.dtype)
         ga = np.where(self.pick_a, g, zero) if self.needs_grad[0] else None
         gb = np.where(self.pick_a, zero, g) if self.needs_grad[1] else None
+        return ga, gb
+
+    def vjp(self, g):
+        pick_a = constant(self.pick_a)
+        ga = g * pick_a if self.needs_grad[0] else None
+        gb = g * constant(~self.pick_a) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -195,6 +247,9 @@ class Neg(Function):
     def backward(self, g):  # d(-a)/da = -1
         return -g
 
+    def vjp(self, g):
+        return -g
+
 
 class Exp(Function):
     def forward(self, a):
@@ -203,6 +258,9 @@ class Exp(Function):
 
     def backward(self, g):  # d(eᵃ)/da = eᵃ
         return g * self.out
+
+    def vjp(self, g):
+        return g * exp(self.parents[0])
 
 
 class Log(Function):
@@ -213,6 +271,9 @@ class Log(Function):
     def backward(self, g):  # d(ln a)/da = 1/a
         return g / self.a
 
+    def vjp(self, g):
+        return g / self.parents[0]
+
 
 class Sqrt(Function):
     def forward(self, a):
@@ -221,6 +282,9 @@ class Sqrt(Function):
 
     def backward(self, g):  # d(√a)/da = 1/(2√a)
         return g / (2 * self.out)
+
+    def vjp(self, g):
+        return g / (2 * sqrt(self.parents[0]))
 
 
 class Abs(Function):
@@ -232,6 +296,9 @@ class Abs(Function):
         a = self.a
         return g * ((a > 0).astype(g.dtype) - (a < 0))
 
+    def vjp(self, g):
+        return g * constant((self.a > 0).astype(g.dtype) - (self.a < 0))
+
 
 class Tanh(Function):
     def forward(self, a):
@@ -240,6 +307,10 @@ class Tanh(Function):
 
     def backward(self, g):  # d tanh(a)/da = 1 - tanh²(a)
         return g * (1 - self.out * self.out)
+
+    def vjp(self, g):
+        t = tanh(self.parents[0])
+        return g * (1 - t * t)
 
 
 class ClampArgumentError(ValueError, RuntimeError):
@@ -262,6 +333,17 @@ class Clip(Function):
         if self.hi is not None:
             inside = inside & (self.a <= self.hi)
         return g * inside
+
+    def vjp(self, g):
+        return g * constant(np.asarray(self._inside()))
+
+    def _inside(self):
+        inside = True
+        if self.lo is not None:
+            inside = self.a >= self.lo
+        if self.hi is not None:
+            inside = inside & (self.a <= self.hi)
+        return inside
 
 
 class ClampTensor(Function):
@@ -297,6 +379,24 @@ class ClampTensor(Function):
             above = a > hi if lo is None else (a > hi) | (lo > hi)
             grads.append(g * above if self.needs_grad[-1] else None)
         return tuple(grads)
+
+    def vjp(self, g):  # the same masks, as constants
+        masks = self._masks()
+        return tuple(g * constant(m) if need else None for m, need in zip(masks, self.needs_grad))
+
+    def _masks(self):
+        a, lo, hi = self.a, self.lo, self.hi
+        inside = np.ones(a.shape, bool)
+        if lo is not None:
+            inside = inside & (a >= lo)
+        if hi is not None:
+            inside = inside & (a <= hi)
+        masks = [inside]
+        if lo is not None:
+            masks.append(a < lo if hi is None else (a < lo) & (lo < hi))
+        if hi is not None:
+            masks.append(a > hi if lo is None else (a > hi) | (lo > hi))
+        return masks
 
     def describe_error(self, inputs, params, err):
         shapes = " and ".join(str(t.shape) for t in inputs)

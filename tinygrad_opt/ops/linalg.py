@@ -65,6 +65,26 @@ class MatMul(Function):
                 gb = gb[..., 0]
         return ga, gb
 
+    def vjp(self, g):  # the same products in Tensor ops
+        a, b = self.parents
+        if a.ndim == 1 and b.ndim == 1:
+            return (g * b if self.needs_grad[0] else None), (g * a if self.needs_grad[1] else None)
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        g2 = g.unsqueeze(-2) if a.ndim == 1 else g
+        if b.ndim == 1:
+            g2 = g2.unsqueeze(-1)
+        ga = gb = None
+        if self.needs_grad[0]:
+            ga = matmul(g2, b2.transpose(-1, -2))
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if self.needs_grad[1]:
+            gb = matmul(a2.transpose(-1, -2), g2)
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb
+
     def describe_error(self, inputs, params, err):
         a, b = inputs
         if a.ndim == 0 or b.ndim == 0:

@@ -88,6 +88,13 @@ def _regrow(g: np.ndarray, axes: tuple[int, ...], keepdims: bool, shape: tuple) 
     return g
 
 
+def _regrow_tensor(g: Tensor, axes: tuple[int, ...], keepdims: bool, shape: tuple) -> Tensor:
+    """:func:`_regrow` for a Tensor ``g`` (a differentiable reshape)."""
+    if not keepdims and axes and len(shape):
+        return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return g
+
+
 def _axes(dim: Any, axis: Any, empty_is_all: bool = True) -> Any:
     """The dim argument as None (every dim), an int or a tuple. torch's ``dim`` given as an
     empty tuple/list means every dim (unless ``empty_is_all`` is False: ``any``/``all``);
@@ -134,6 +141,9 @@ class Sum(Reduction):
     def backward(self, g):  # every summed element gets g
         return np.broadcast_to(_regrow(g, self.axes, self.keepdims, self.shape), self.shape)
 
+    def vjp(self, g):
+        return _regrow_tensor(g, self.axes, self.keepdims, self.shape).expand(self.shape)
+
 
 class Mean(Reduction):
     def forward(self, a, axis, keepdims):
@@ -146,6 +156,11 @@ class Mean(Reduction):
         with np.errstate(invalid="ignore", divide="ignore"):
             g = _regrow(g, self.axes, self.keepdims, self.shape) / self.count
         return np.broadcast_to(g, self.shape)
+
+    def vjp(self, g):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = _regrow_tensor(g, self.axes, self.keepdims, self.shape) / self.count
+        return g.expand(self.shape)
 
 
 class Prod(Reduction):

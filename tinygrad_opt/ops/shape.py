@@ -71,6 +71,9 @@ class Reshape(Function):
     def backward(self, g):  # same numbers, old shape
         return g.reshape(self.shape)
 
+    def vjp(self, g):
+        return g.reshape(self.shape)
+
     def describe_error(self, inputs, params, err):
         a = inputs[0]
         return f"reshape: cannot reshape shape {a.shape} ({a.size} elements) into {params['shape']}"
@@ -86,6 +89,9 @@ class Permute(Function):
     def backward(self, g):  # apply the inverse permutation
         return np.transpose(g, np.argsort([o % g.ndim for o in self.order]))
 
+    def vjp(self, g):
+        return g.permute(*[int(i) for i in np.argsort([o % g.ndim for o in self.order])])
+
     def describe_error(self, inputs, params, err):
         return f"permute: order {params['order']} is not a permutation of the axes of shape {inputs[0].shape}"  # noqa: E501
 
@@ -95,6 +101,9 @@ class Expand(Function):
         return np.broadcast_to(a, shape)
 
     def backward(self, g):  # the engine's unbroadcast sums the copies
+        return g
+
+    def vjp(self, g):
         return g
 
     def describe_error(self, inputs, params, err):
@@ -119,6 +128,9 @@ class Pad(Function):
     def backward(self, g):  # the padding is constant: only the original window gets gradient
         return g[self.slices]
 
+    def vjp(self, g):
+        return g[self.slices]
+
     def describe_error(self, inputs, params, err):
         return f"pad: pad_width {params['pad_width']!r} does not fit shape {inputs[0].shape}: {err}"
 
@@ -128,6 +140,9 @@ class Clone(Function):
         return a.copy()
 
     def backward(self, g):  # identity
+        return g
+
+    def vjp(self, g):
         return g
 
 

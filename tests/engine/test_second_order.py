@@ -1,0 +1,81 @@
+"""Second derivatives of every op-table case (``cases_*.py``): see ``secondorder.py``.
+
+- ``test_recorded_first_order``: the recorded backward (``create_graph=True``) gives the
+  same first-order gradients as the numpy one.
+- ``test_second_order_finite_differences``: ∇S along random directions against central
+  differences of the numpy first-order gradients (float64 cases; no torch).
+- ``test_second_order_torch``: ∇S against ``torch.autograd.grad(create_graph=True)``.
+
+A case opts out of the second-order checks with ``second=False`` in its table (only for a
+reason written beside it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from optable import run_ours, torch
+from secondorder import (
+    finite_differences,
+    float64_only,
+    run_second_ours,
+    run_second_torch,
+)
+from test_op_table import CASES
+
+DIFFERENTIABLE = [
+    (kind, c)
+    for kind, c in CASES
+    if c.grad and getattr(c, "second", True) and any(s[1].split("@")[0] not in
+        ("bool", "slong") and not s[1].startswith(("long", "int")) for s in c.specs())
+]  # fmt: skip
+IDS = [c.name for _, c in DIFFERENTIABLE]
+
+
+@pytest.mark.parametrize("kind, case", DIFFERENTIABLE, ids=IDS)
+def test_recorded_first_order(kind, case):
+    inputs = case.make_inputs()
+    firsts, _, _, us = run_second_ours(case.ours, inputs, case.seed())
+    _, _, grads = run_ours(case.ours, inputs, True, us)
+    for i, (a, b) in enumerate(zip(firsts, grads)):
+        if a is None or b is None:
+            continue
+        np.testing.assert_allclose(
+            a, b, rtol=case.rtol, atol=case.atol, equal_nan=True,
+            err_msg=f"{case.name}: recorded gradient of input {i}",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind, case", DIFFERENTIABLE, ids=IDS)
+def test_second_order_finite_differences(kind, case):
+    inputs = case.make_inputs()
+    if not float64_only(inputs):
+        pytest.skip("finite differences need float64 inputs")
+    _, sx, su, us = run_second_ours(case.ours, inputs, case.seed())
+    for analytic, numeric in finite_differences(case.ours, inputs, us, sx, su, case.seed()):
+        assert abs(analytic - numeric) <= 1e-5 + 1e-4 * abs(numeric), (
+            f"{case.name}: directional second derivative {analytic!r}, finite differences "
+            f"{numeric!r}"
+        )
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(torch is None, reason="torch (the test oracle) not importable")
+@pytest.mark.parametrize("kind, case", DIFFERENTIABLE, ids=IDS)
+def test_second_order_torch(kind, case):
+    inputs = case.make_inputs()
+    _, sx, su, us = run_second_ours(case.ours, inputs, case.seed())
+    try:
+        tx, tu = run_second_torch(case.theirs, inputs, us, case.seed())
+    except (RuntimeError, NotImplementedError) as e:
+        if "not implemented" in str(e).lower():
+            pytest.skip(f"torch has no double backward here: {e}")
+        raise
+    for what, ours, theirs in (("input", sx, tx), ("upstream", su, tu)):
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            if a is None or b is None:
+                continue
+            np.testing.assert_allclose(
+                a, b, rtol=max(case.rtol, 1e-9), atol=max(case.atol, 1e-11), equal_nan=True,
+                err_msg=f"{case.name}: second derivative with respect to {what} {i}",
+            )  # fmt: skip
