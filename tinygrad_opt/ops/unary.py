@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function
-from tinygrad_opt.ops.elementwise import _float_input, div, inplace_method, mul
+from tinygrad_opt.autograd.function import Function, constant
+from tinygrad_opt.ops.elementwise import _float_input, div, exp, inplace_method, mul, sqrt
 from tinygrad_opt.ops.special import erf_array, erfc_array, erfinv_array
 
 if TYPE_CHECKING:
@@ -72,6 +72,9 @@ class Sin(Function):
     def backward(self, g):  # d sin a = cos a
         return g * np.cos(self.a)
 
+    def vjp(self, g):
+        return g * cos(self.parents[0])
+
 
 class Cos(Function):
     def forward(self, a):
@@ -81,6 +84,9 @@ class Cos(Function):
     def backward(self, g):  # d cos a = −sin a
         return -g * np.sin(self.a)
 
+    def vjp(self, g):
+        return g * -sin(self.parents[0])
+
 
 class Tan(Function):
     def forward(self, a):
@@ -89,6 +95,10 @@ class Tan(Function):
 
     def backward(self, g):  # d tan a = 1 + tan² a
         return g * (1 + self.out * self.out)
+
+    def vjp(self, g):
+        t = tan(self.parents[0])
+        return g * (1 + t * t)
 
 
 class Asin(Function):
@@ -100,6 +110,11 @@ class Asin(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / np.sqrt(1 - self.a * self.a)
 
+    def vjp(self, g):
+        a = self.parents[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / sqrt(1 - a * a)
+
 
 class Acos(Function):
     def forward(self, a):
@@ -110,6 +125,11 @@ class Acos(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return -g / np.sqrt(1 - self.a * self.a)
 
+    def vjp(self, g):
+        a = self.parents[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -g / sqrt(1 - a * a)
+
 
 class Atan(Function):
     def forward(self, a):
@@ -118,6 +138,10 @@ class Atan(Function):
 
     def backward(self, g):  # d atan a = 1/(1 + a²)
         return g / (1 + self.a * self.a)
+
+    def vjp(self, g):
+        a = self.parents[0]
+        return g / (1 + a * a)
 
 
 # --------------------------------------------------------------------------- hyperbolic
@@ -129,6 +153,9 @@ class Sinh(Function):
     def backward(self, g):  # d sinh a = cosh a
         return g * np.cosh(self.a)
 
+    def vjp(self, g):
+        return g * cosh(self.parents[0])
+
 
 class Cosh(Function):
     def forward(self, a):
@@ -138,6 +165,9 @@ class Cosh(Function):
     def backward(self, g):  # d cosh a = sinh a
         return g * np.sinh(self.a)
 
+    def vjp(self, g):
+        return g * sinh(self.parents[0])
+
 
 class Asinh(Function):
     def forward(self, a):
@@ -146,6 +176,10 @@ class Asinh(Function):
 
     def backward(self, g):  # d asinh a = 1/√(a² + 1)
         return g / np.sqrt(self.a * self.a + 1)
+
+    def vjp(self, g):
+        a = self.parents[0]
+        return g / sqrt(a * a + 1)
 
 
 class Acosh(Function):
@@ -157,6 +191,11 @@ class Acosh(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / np.sqrt(self.a * self.a - 1)
 
+    def vjp(self, g):
+        a = self.parents[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / sqrt(a * a - 1)
+
 
 class Atanh(Function):
     def forward(self, a):
@@ -166,6 +205,11 @@ class Atanh(Function):
     def backward(self, g):  # d atanh a = 1/(1 − a²)
         with np.errstate(divide="ignore"):
             return g / (1 - self.a * self.a)
+
+    def vjp(self, g):
+        a = self.parents[0]
+        with np.errstate(divide="ignore"):
+            return g / (1 - a * a)
 
 
 # --------------------------------------------------------------------------- exp / log
@@ -177,6 +221,9 @@ class Exp2(Function):
     def backward(self, g):  # d 2ᵃ = 2ᵃ ln 2
         return g * self.out * _LN2
 
+    def vjp(self, g):
+        return g * (exp2(self.parents[0]) * _LN2)
+
 
 class Expm1(Function):
     def forward(self, a):
@@ -185,6 +232,9 @@ class Expm1(Function):
 
     def backward(self, g):  # d (eᵃ − 1) = eᵃ = out + 1
         return g * (self.out + 1)
+
+    def vjp(self, g):
+        return g * exp(self.parents[0])
 
 
 class Log2(Function):
@@ -196,6 +246,10 @@ class Log2(Function):
         with np.errstate(divide="ignore"):
             return g / (self.a * _LN2)
 
+    def vjp(self, g):
+        with np.errstate(divide="ignore"):
+            return g / (self.parents[0] * _LN2)
+
 
 class Log10(Function):
     def forward(self, a):
@@ -205,6 +259,10 @@ class Log10(Function):
     def backward(self, g):  # d log₁₀ a = 1/(a ln 10)
         with np.errstate(divide="ignore"):
             return g / (self.a * _LN10)
+
+    def vjp(self, g):
+        with np.errstate(divide="ignore"):
+            return g / (self.parents[0] * _LN10)
 
 
 class Log1p(Function):
@@ -216,6 +274,10 @@ class Log1p(Function):
         with np.errstate(divide="ignore"):
             return g / (1 + self.a)
 
+    def vjp(self, g):
+        with np.errstate(divide="ignore"):
+            return g / (1 + self.parents[0])
+
 
 class Rsqrt(Function):
     def forward(self, a):
@@ -226,6 +288,10 @@ class Rsqrt(Function):
 
     def backward(self, g):  # d a^(−½) = −½ a^(−3/2) = −½ out³
         return -0.5 * g * self.out**3
+
+    def vjp(self, g):
+        r = rsqrt(self.parents[0])
+        return g * (r * r * r * -0.5)
 
 
 class Sinc(Function):
@@ -244,6 +310,13 @@ class Sinc(Function):
             d = (np.cos(np.pi * a) - self.out) / a
         return g * np.where(a == 0, 0, d).astype(a.dtype, copy=False)
 
+    def vjp(self, g):  # the same rule; a = 0 is masked out of the division (its slope is 0)
+        a = self.parents[0]
+        zero = constant(self.a == 0)
+        safe = a.masked_fill(zero, 1.0)
+        d = (cos(a * np.pi) - sinc(a)) / safe
+        return g * d.masked_fill(zero, 0.0)
+
 
 # --------------------------------------------------------------------------- error functions
 class Erf(Function):
@@ -254,6 +327,10 @@ class Erf(Function):
     def backward(self, g):  # d erf a = 2/√π e^(−a²)
         return g * (_TWO_OVER_SQRT_PI * np.exp(-self.a * self.a))
 
+    def vjp(self, g):
+        a = self.parents[0]
+        return g * (exp(-(a * a)) * _TWO_OVER_SQRT_PI)
+
 
 class Erfc(Function):
     def forward(self, a):
@@ -262,6 +339,10 @@ class Erfc(Function):
 
     def backward(self, g):  # d erfc a = −2/√π e^(−a²)
         return g * (-_TWO_OVER_SQRT_PI * np.exp(-self.a * self.a))
+
+    def vjp(self, g):
+        a = self.parents[0]
+        return g * (exp(-(a * a)) * -_TWO_OVER_SQRT_PI)
 
 
 class Erfinv(Function):
@@ -272,6 +353,11 @@ class Erfinv(Function):
     def backward(self, g):  # d erfinv a = √π/2 · e^(erfinv(a)²)
         with np.errstate(over="ignore"):
             return g * (_SQRT_PI_OVER_2 * np.exp(self.out * self.out))
+
+    def vjp(self, g):  # erfinv recomputed as a node, so that this differentiates again
+        y = erfinv(self.parents[0])
+        with np.errstate(over="ignore"):
+            return g * (exp(y * y) * _SQRT_PI_OVER_2)
 
 
 # --------------------------------------------------------------------------- functions
