@@ -207,9 +207,14 @@ class Softplus(Function):
         return g * np.where(self.linear, 1, sigmoid_array(self.z)).astype(g.dtype, copy=False)
 
     def vjp(self, g):
+        # σ(βa) below the threshold; at βa = threshold exactly σ takes βa as a constant, so
+        # the second derivative there is 0 (torch's one-sided value), and 1 above it
         a = self.parents[0]
+        z = Where.apply(
+            a * self.params["beta"], constant(self.z), condition=self.z < self.params["threshold"]
+        )
         one = constant(np.ones((), dtype=a._data.dtype))
-        return g * Where.apply(one, sigmoid(a * self.params["beta"]), condition=self.linear)
+        return g * Where.apply(one, sigmoid(z), condition=self.linear)
 
 
 class ELU(Function):

@@ -63,11 +63,14 @@ class Atan2(BinaryOp):
         gb = -g * a * inv if self.needs_grad[1] else None
         return ga, gb
 
-    def vjp(self, g):  # the same rule; the origin is masked out of 1/r² (slope 0 there)
+    def vjp(self, g):
+        # the same rule; at the origin 1/r² is replaced by 0, which leaves the second
+        # derivatives there nan (0/0 through the division), as torch's
         a, b = self.parents
         r2 = a * a + b * b
         origin = constant(np.asarray(self.a * self.a + self.b * self.b == 0))
-        inv = (1 / r2.masked_fill(origin, 1.0)).masked_fill(origin, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = (1 / r2).masked_fill(origin, 0.0)
         ga = g * (b * inv) if self.needs_grad[0] else None
         gb = g * -(a * inv) if self.needs_grad[1] else None
         return ga, gb
@@ -114,12 +117,16 @@ class Copysign(BinaryOp):
         gb = np.zeros_like(g) if self.needs_grad[1] else None
         return ga, gb
 
-    def vjp(self, g):  # out/a = ±1 is piecewise constant: a constant factor
+    def vjp(self, g):
+        # ga = g·(out/a), with 0 where a = 0: out/a = ±1 is piecewise constant, so the
+        # second derivative is 0, except at a = 0 where the masked 0/0 leaves nan (as
+        # torch's; copysign has a kink there)
         ga = gb = None
         if self.needs_grad[0]:
+            a, b = self.parents
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(self.a == 0, 0, self.out / self.a).astype(self.out.dtype)
-            ga = g * constant(ratio)
+                ratio = (Copysign.apply(a, b) / a).masked_fill(constant(self.a == 0), 0.0)
+            ga = g * ratio
         if self.needs_grad[1]:
             gb = constant(np.zeros(self.parents[1]._data.shape, dtype=self.out.dtype))
         return ga, gb

@@ -310,12 +310,17 @@ class Sinc(Function):
             d = (np.cos(np.pi * a) - self.out) / a
         return g * np.where(a == 0, 0, d).astype(a.dtype, copy=False)
 
-    def vjp(self, g):  # the same rule; a = 0 is masked out of the division (its slope is 0)
+    def vjp(self, g):
+        # The same rule, except at a = 0, where the quotient is 0/0: there d is replaced by
+        # its tangent −π²a/3 (value 0, slope sinc''(0) = −π²/3), so the second derivative
+        # is right at 0 too (torch's is nan there).
+        from tinygrad_opt.ops.compare import Where
+
         a = self.parents[0]
-        zero = constant(self.a == 0)
-        safe = a.masked_fill(zero, 1.0)
+        at0 = self.a == 0
+        safe = a.masked_fill(constant(at0), 1.0)
         d = (cos(a * np.pi) - sinc(a)) / safe
-        return g * d.masked_fill(zero, 0.0)
+        return g * Where.apply(a * (-np.pi * np.pi / 3), d, condition=at0)
 
 
 # --------------------------------------------------------------------------- error functions
