@@ -127,9 +127,24 @@ CASES = [
     # the x >= 0 branch (d/dw of the input gradient is 0, d/dupstream is 1) while its first
     # derivative takes x <= 0 (input gradient w·g), which no composition can reproduce;
     # the *_real cases check the second order away from 0.
-    same("prelu_shared", lambda x, w: F(x).prelu(x, w), [((2, 3, 4), "int"), ((1,), "real")], second=False),
-    same("prelu_channels", lambda x, w: F(x).prelu(x, w), [((2, 3, 4), "int"), ((3,), "real")], second=False),
-    same("prelu_channels_2d", lambda x, w: F(x).prelu(x, w), [((5, 3), "int"), ((3,), "real")], second=False),
+    same(
+        "prelu_shared",
+        lambda x, w: F(x).prelu(x, w),
+        [((2, 3, 4), "int"), ((1,), "real")],
+        second=False,
+    ),
+    same(
+        "prelu_channels",
+        lambda x, w: F(x).prelu(x, w),
+        [((2, 3, 4), "int"), ((3,), "real")],
+        second=False,
+    ),
+    same(
+        "prelu_channels_2d",
+        lambda x, w: F(x).prelu(x, w),
+        [((5, 3), "int"), ((3,), "real")],
+        second=False,
+    ),
     same("prelu_shared_real", lambda x, w: F(x).prelu(x, w), [(2, 3, 4), ((1,), "real")]),
     same("prelu_channels_real", lambda x, w: F(x).prelu(x, w), [(2, 3, 4), ((3,), "real")]),
     same("prelu_channels_2d_real", lambda x, w: F(x).prelu(x, w), [(5, 3), ((3,), "real")]),
