@@ -9,6 +9,10 @@ give a different derivative than torch at a kink: torch fixes a one-sided value 
 
 Functions with ``inplace=True`` write the result into the input (``input._assign``), as
 torch; integer inputs raise ``NotImplementedError`` where torch has no integer kernel.
+
+Higher derivatives (each primitive's ``vjp``) keep torch's one-sided values at the kinks:
+the masks are constants, so relu'', hardtanh'' … are 0; elu'' and softplus'' are 0 exactly
+at 0 and at the threshold; hardswish'' is 1/3 strictly inside (−3, 3).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from tinygrad_opt.ops.common import dim_index, dim_tuple
 from tinygrad_opt.ops.compare import Where
 from tinygrad_opt.ops.elementwise import _float_input, clamp_min, exp, inplace_method, tanh
 from tinygrad_opt.ops.norms import norm
-from tinygrad_opt.ops.special import erf_array
+from tinygrad_opt.ops.special import erf, erf_array
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -126,8 +130,6 @@ class GELU(Function):
         return g * (self.cdf + a * _INV_SQRT_2PI * np.exp(-0.5 * a * a))
 
     def vjp(self, g):  # the same derivatives in Tensor ops (erf' is 2/√π·e^(−x²))
-        from tinygrad_opt.ops.unary import erf
-
         a = self.parents[0]
         if self.approximate == "tanh":
             t = tanh((a + a * a * a * 0.044715) * _SQRT_2_OVER_PI)

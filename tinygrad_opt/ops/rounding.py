@@ -4,7 +4,9 @@
 The rounding functions are piecewise constant: their gradient is zero everywhere (as
 torch, which also returns zeros at the jumps), yet the result stays in the graph, so
 ``floor(x).requires_grad`` is true for a float ``x``. Integer inputs keep their dtype
-(``floor`` of an int64 tensor is the same values, int64).
+(``floor`` of an int64 tensor is the same values, int64). Their ``vjp`` is a constant
+zero, and that of ``fmod``/``remainder`` treats the rounded quotient as a constant, so
+higher derivatives are 0 there too.
 
 Division conventions, as torch (and C / Python):
 

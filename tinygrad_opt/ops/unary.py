@@ -4,8 +4,12 @@ variants, powers, and the error function family.
 Each op is a primitive ``Function`` (numpy has the forward as one ufunc; a composition
 would only add nodes and rounding), with its derivative right beside the forward.
 Integer and bool inputs give the default float dtype, as in torch (``sin`` of an int64
-tensor is float32). The error functions have no numpy ufunc: their vectorised float64
-kernels are in :mod:`tinygrad_opt.ops.special`.
+tensor is float32). The error functions (``erf erfc erfinv``), which need kernels of
+their own, are in :mod:`tinygrad_opt.ops.special` (re-exported here).
+
+Each ``vjp`` (the derivative in Tensor ops, for ``create_graph=True``) recomputes the
+derivative from the input with these same ops, so every order of derivative is available
+(erf's derivative 2/√π·e^(−x²) needs no derivative of the erf kernel itself).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 
 from tinygrad_opt.autograd.function import Function, constant
 from tinygrad_opt.ops.elementwise import _float_input, div, exp, inplace_method, mul, sqrt
-from tinygrad_opt.ops.special import erf_array, erfc_array, erfinv_array
+from tinygrad_opt.ops.special import erf, erfc, erfinv
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -59,8 +63,6 @@ __all__ = [
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
 
 
 # --------------------------------------------------------------------------- trigonometric
@@ -323,48 +325,6 @@ class Sinc(Function):
         return g * Where.apply(a * (-np.pi * np.pi / 3), d, condition=at0)
 
 
-# --------------------------------------------------------------------------- error functions
-class Erf(Function):
-    def forward(self, a):
-        self.a = a
-        return erf_array(a).astype(a.dtype, copy=False)
-
-    def backward(self, g):  # d erf a = 2/√π e^(−a²)
-        return g * (_TWO_OVER_SQRT_PI * np.exp(-self.a * self.a))
-
-    def vjp(self, g):
-        a = self.parents[0]
-        return g * (exp(-(a * a)) * _TWO_OVER_SQRT_PI)
-
-
-class Erfc(Function):
-    def forward(self, a):
-        self.a = a
-        return erfc_array(a).astype(a.dtype, copy=False)
-
-    def backward(self, g):  # d erfc a = −2/√π e^(−a²)
-        return g * (-_TWO_OVER_SQRT_PI * np.exp(-self.a * self.a))
-
-    def vjp(self, g):
-        a = self.parents[0]
-        return g * (exp(-(a * a)) * -_TWO_OVER_SQRT_PI)
-
-
-class Erfinv(Function):
-    def forward(self, a):
-        self.out = erfinv_array(a).astype(a.dtype, copy=False)
-        return self.out
-
-    def backward(self, g):  # d erfinv a = √π/2 · e^(erfinv(a)²)
-        with np.errstate(over="ignore"):
-            return g * (_SQRT_PI_OVER_2 * np.exp(self.out * self.out))
-
-    def vjp(self, g):  # erfinv recomputed as a node, so that this differentiates again
-        y = erfinv(self.parents[0])
-        with np.errstate(over="ignore"):
-            return g * (exp(y * y) * _SQRT_PI_OVER_2)
-
-
 # --------------------------------------------------------------------------- functions
 def _unary(fn: type[Function], input: Tensor) -> Tensor:
     return fn.apply(_float_input(input))
@@ -479,21 +439,6 @@ def deg2rad(input: Tensor) -> Tensor:
 def rad2deg(input: Tensor) -> Tensor:
     """x·180/π."""
     return mul(_float_input(input), 180.0 / math.pi)
-
-
-def erf(input: Tensor) -> Tensor:
-    """The error function 2/√π ∫₀ˣ e^(−t²) dt."""
-    return _unary(Erf, input)
-
-
-def erfc(input: Tensor) -> Tensor:
-    """1 − erf x, accurate in the tail."""
-    return _unary(Erfc, input)
-
-
-def erfinv(input: Tensor) -> Tensor:
-    """The inverse of erf on [−1, 1] (±inf at ±1, nan outside)."""
-    return _unary(Erfinv, input)
 
 
 class UnaryMethods:
