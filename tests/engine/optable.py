@@ -87,6 +87,7 @@ class Case:
     grad: bool = True
     rtol: float = 1e-10
     atol: float = 1e-12
+    second: bool = True  # False: no second-order checks (test_second_order.py), say why
 
     def specs(self) -> list[tuple[tuple[int, ...], str]]:
         return [_spec(s) for s in self.inputs]

@@ -92,6 +92,8 @@ def run_second_torch(
     pairs = [(o, u) for o, u in zip(outs, ut) if u is not None and o.requires_grad]
     fx = [x for x in xs if x.requires_grad]
     fu = [u for _, u in pairs]
+    if not pairs or not fx:  # nothing differentiable (as run_second_ours)
+        return [None] * len(xs), [None] * len(us)
     total = sum((o * u).sum() for o, u in pairs)
     gs = torch.autograd.grad(total, fx, create_graph=True, allow_unused=True)
     terms = [
@@ -103,10 +105,18 @@ def run_second_torch(
         return [None] * len(xs), [None] * len(us)
     sec = torch.autograd.grad(sum(terms), fx + fu, allow_unused=True, materialize_grads=True)
     it = iter(sec[: len(fx)])
-    second_x = [next(it).detach().numpy() if x.requires_grad else None for x in xs]
+    second_x = [_numpy(next(it)) if x.requires_grad else None for x in xs]
     itu = iter(sec[len(fx) :])
-    second_u = [next(itu).detach().numpy() if u is not None else None for u in ut]
+    second_u = [_numpy(next(itu)) if u is not None else None for u in ut]
     return second_x, second_u
+
+
+def _numpy(t: Any) -> np.ndarray:
+    """A torch gradient as an array (torch returns lazy ZeroTensors for some double
+    backwards, e.g. abs'', which ``.numpy()`` refuses)."""
+    if t._is_zerotensor():
+        return np.zeros(tuple(t.shape), dtype=str(t.dtype).removeprefix("torch."))
+    return t.detach().numpy()
 
 
 def _s_numpy(fn: Callable, inputs: list[np.ndarray], us: list, ws: list) -> float:

@@ -12,6 +12,8 @@ reason written beside it).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from optable import run_ours, torch
@@ -23,12 +25,19 @@ from secondorder import (
 )
 from test_op_table import CASES
 
+
+def _float_domain(domain: str) -> bool:
+    """Whether an input domain of the tables is floating ("int" is integer-valued floats;
+    "int<K>", "long<K>", "slong" and "bool" are not)."""
+    base = domain.split("@")[0]
+    return base not in ("bool", "slong") and not re.fullmatch(r"(long|int)\d+", base)
+
+
 DIFFERENTIABLE = [
     (kind, c)
     for kind, c in CASES
-    if c.grad and getattr(c, "second", True) and any(s[1].split("@")[0] not in
-        ("bool", "slong") and not s[1].startswith(("long", "int")) for s in c.specs())
-]  # fmt: skip
+    if c.grad and getattr(c, "second", True) and any(_float_domain(s[1]) for s in c.specs())
+]
 IDS = [c.name for _, c in DIFFERENTIABLE]
 
 
@@ -51,8 +60,12 @@ def test_second_order_finite_differences(kind, case):
     inputs = case.make_inputs()
     if not float64_only(inputs):
         pytest.skip("finite differences need float64 inputs")
+    if any(domain.split("@")[0] == "int" for _, domain in case.specs()):
+        pytest.skip("integer-valued data is put on the kinks: differences are meaningless there")
     _, sx, su, us = run_second_ours(case.ours, inputs, case.seed())
     for analytic, numeric in finite_differences(case.ours, inputs, us, sx, su, case.seed()):
+        if np.isnan(numeric) and np.isnan(analytic):
+            continue  # S itself is nan (inputs outside the domain, infinities)
         assert abs(analytic - numeric) <= 1e-5 + 1e-4 * abs(numeric), (
             f"{case.name}: directional second derivative {analytic!r}, finite differences "
             f"{numeric!r}"

@@ -7,7 +7,7 @@ module              what it holds
 ==================  ===========================================================
 ``elementwise``     arithmetic and math, elementwise, with broadcasting
 ``unary``           float math of one tensor: trig, hyperbolic, exp/log variants, erf
-``special``         numpy kernels of the error functions (erf, erfc, erfinv)
+``special``         the error functions (erf, erfc, erfinv): numpy kernels and ops
 ``binary``          float math of two tensors: atan2, hypot, logaddexp, xlogy, lerp …
 ``rounding``        floor, ceil, round, trunc, sign; ``//``, fmod, ``%``
 ``activation``      activation functions (torch.nn.functional's), primitives and composites

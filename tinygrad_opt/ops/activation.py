@@ -9,6 +9,10 @@ give a different derivative than torch at a kink: torch fixes a one-sided value 
 
 Functions with ``inplace=True`` write the result into the input (``input._assign``), as
 torch; integer inputs raise ``NotImplementedError`` where torch has no integer kernel.
+
+Higher derivatives (each primitive's ``vjp``) keep torch's one-sided values at the kinks:
+the masks are constants, so relu'', hardtanh'' … are 0; elu'' and softplus'' are 0 exactly
+at 0 and at the threshold; hardswish'' is 1/3 strictly inside (−3, 3).
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, tensor_type
+from tinygrad_opt.autograd.function import Function, constant, tensor_type
 from tinygrad_opt.dtypes import DTYPE_NAMES
 from tinygrad_opt.errors import ShapeError
 from tinygrad_opt.ops.common import dim_index, dim_tuple
-from tinygrad_opt.ops.elementwise import _float_input, clamp_min, inplace_method
+from tinygrad_opt.ops.compare import Where
+from tinygrad_opt.ops.elementwise import _float_input, clamp_min, exp, inplace_method, tanh
 from tinygrad_opt.ops.norms import norm
-from tinygrad_opt.ops.special import erf_array
+from tinygrad_opt.ops.special import erf, erf_array
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -55,6 +60,12 @@ def sigmoid_array(x: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-x))
 
 
+def _pass(g: Tensor, mask: np.ndarray) -> Tensor:
+    """``g`` where ``mask`` holds, 0 elsewhere (a where node: inf or nan in ``g`` stays out
+    of the zeros, and the result is linear in ``g``, so it differentiates again)."""
+    return Where.apply(g, constant(np.zeros((), dtype=g._data.dtype)), condition=mask)
+
+
 # --------------------------------------------------------------------------- primitives
 class Sigmoid(Function):
     def forward(self, a):  # σ(a) = 1/(1+e⁻ᵃ), see sigmoid_array
@@ -63,6 +74,10 @@ class Sigmoid(Function):
 
     def backward(self, g):  # dσ/da = σ(1-σ)
         return g * self.out * (1 - self.out)
+
+    def vjp(self, g):
+        s = sigmoid(self.parents[0])
+        return g * (s * (1 - s))
 
 
 class ReLU(Function):
@@ -73,6 +88,9 @@ class ReLU(Function):
     def backward(self, g):  # d max(a,0)/da = 0 if a <= 0 else 1 (nan passes g, as torch)
         return g * ~(self.out <= 0)
 
+    def vjp(self, g):  # g where a > 0 (or nan); the mask is constant, so relu'' = 0
+        return _pass(g, ~(self.out <= 0))
+
 
 class LeakyReLU(Function):
     def forward(self, a, slope):
@@ -81,6 +99,9 @@ class LeakyReLU(Function):
 
     def backward(self, g):  # 1 if a > 0 else slope
         return np.where(self.mask, g, g * self.slope).astype(g.dtype, copy=False)
+
+    def vjp(self, g):
+        return Where.apply(g, g * self.slope, condition=self.mask)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -108,6 +129,15 @@ class GELU(Function):
         # d/da aΦ(a) = Φ(a) + a·φ(a),  φ(a) = e^(-a²/2)/√(2π)
         return g * (self.cdf + a * _INV_SQRT_2PI * np.exp(-0.5 * a * a))
 
+    def vjp(self, g):  # the same derivatives in Tensor ops (erf' is 2/√π·e^(−x²))
+        a = self.parents[0]
+        if self.approximate == "tanh":
+            t = tanh((a + a * a * a * 0.044715) * _SQRT_2_OVER_PI)
+            dt = (1 - t * t) * ((1 + a * a * (3 * 0.044715)) * _SQRT_2_OVER_PI)
+            return g * ((1 + t) * 0.5 + a * dt * 0.5)
+        cdf = (1 + erf(a * _INV_SQRT_2)) * 0.5
+        return g * (cdf + a * exp(a * a * -0.5) * _INV_SQRT_2PI)
+
 
 class Hardtanh(Function):
     """clip(a, lo, hi); the derivative is 1 strictly inside (lo, hi) and 0 at both edges
@@ -119,6 +149,9 @@ class Hardtanh(Function):
 
     def backward(self, g):
         return g * ((self.a > self.lo) & (self.a < self.hi))
+
+    def vjp(self, g):
+        return _pass(g, (self.a > self.lo) & (self.a < self.hi))
 
 
 #: torch's hardsigmoid derivative is 1/6 rounded to float32, in every dtype
@@ -136,6 +169,9 @@ class Hardsigmoid(Function):
     def backward(self, g):
         return g * ((self.a > -3) & (self.a < 3)) * _ONE_SIXTH_F32
 
+    def vjp(self, g):
+        return _pass(g, (self.a > -3) & (self.a < 3)) * _ONE_SIXTH_F32
+
 
 class Hardswish(Function):
     """a·clip(a + 3, 0, 6)/6;  d/da = 0 for a <= −3, a/3 + ½ for −3 < a < 3, 1 for a >= 3
@@ -149,6 +185,12 @@ class Hardswish(Function):
         a = self.a
         d = np.where(a <= -3, 0, np.where(a >= 3, 1, a / 3 + 0.5)).astype(a.dtype, copy=False)
         return g * d  # nan stays nan
+
+    def vjp(self, g):  # a/3 + ½ strictly inside (−3, 3) (so the slope 1/3 only there)
+        a = self.parents[0]
+        x = self.a
+        outer = constant(np.where(x <= -3, 0, 1).astype(x.dtype))
+        return g * Where.apply(a / 3 + 0.5, outer, condition=(x > -3) & (x < 3))
 
 
 class Softplus(Function):
@@ -165,6 +207,16 @@ class Softplus(Function):
 
     def backward(self, g):
         return g * np.where(self.linear, 1, sigmoid_array(self.z)).astype(g.dtype, copy=False)
+
+    def vjp(self, g):
+        # σ(βa) below the threshold; at βa = threshold exactly σ takes βa as a constant, so
+        # the second derivative there is 0 (torch's one-sided value), and 1 above it
+        a = self.parents[0]
+        z = Where.apply(
+            a * self.params["beta"], constant(self.z), condition=self.z < self.params["threshold"]
+        )
+        one = constant(np.ones((), dtype=a._data.dtype))
+        return g * Where.apply(one, sigmoid(z), condition=self.linear)
 
 
 class ELU(Function):
@@ -184,6 +236,16 @@ class ELU(Function):
         d = np.where(a > 0, self.scale, self.coef * k * np.exp(np.minimum(a, 0) * k))
         return g * d.astype(g.dtype, copy=False)
 
+    def vjp(self, g):
+        # scale for a > 0, else coef·k·e^(a·k) with the exponent's input taken strictly
+        # below 0 (so the second derivative at a = 0 is 0, torch's one-sided value)
+        a = self.parents[0]
+        x, k = self.a, self.input_scale
+        zero = constant(np.zeros((), dtype=x.dtype))
+        below = Where.apply(a, zero, condition=x < 0)
+        scale = constant(np.asarray(self.scale, dtype=x.dtype))
+        return g * Where.apply(scale, exp(below * k) * (self.coef * k), condition=x > 0)
+
 
 class LogSigmoid(Function):
     """ln σ(a) = min(a, 0) − ln(1 + e^(−|a|));  d/da = 1 − σ(a) = σ(−a)."""
@@ -194,6 +256,9 @@ class LogSigmoid(Function):
 
     def backward(self, g):
         return g * sigmoid_array(-self.a)
+
+    def vjp(self, g):
+        return g * sigmoid(-self.parents[0])
 
 
 # --------------------------------------------------------------------------- helpers

@@ -15,11 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, tensor_type
+from tinygrad_opt.autograd.function import Function, constant, tensor_type
 from tinygrad_opt.dtypes import DTYPE_NAMES, result_type
 from tinygrad_opt.errors import DTypeError
 from tinygrad_opt.ops.common import cast, lift
-from tinygrad_opt.ops.elementwise import BinaryOp, _float_operands, binary_operands, inplace_method
+from tinygrad_opt.ops.elementwise import (
+    BinaryOp,
+    _float_operands,
+    binary_operands,
+    exp,
+    inplace_method,
+)
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -57,6 +63,18 @@ class Atan2(BinaryOp):
         gb = -g * a * inv if self.needs_grad[1] else None
         return ga, gb
 
+    def vjp(self, g):
+        # the same rule; at the origin 1/r² is replaced by 0, which leaves the second
+        # derivatives there nan (0/0 through the division), as torch's
+        a, b = self.parents
+        r2 = a * a + b * b
+        origin = constant(np.asarray(self.a * self.a + self.b * self.b == 0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = (1 / r2).masked_fill(origin, 0.0)
+        ga = g * (b * inv) if self.needs_grad[0] else None
+        gb = g * -(a * inv) if self.needs_grad[1] else None
+        return ga, gb
+
 
 class Hypot(BinaryOp):
     """√(a² + b²) without overflow;  d/da = a/out, d/db = b/out (nan at the origin)."""
@@ -70,6 +88,14 @@ class Hypot(BinaryOp):
         with np.errstate(divide="ignore", invalid="ignore"):
             ga = g * self.a / self.out if self.needs_grad[0] else None
             gb = g * self.b / self.out if self.needs_grad[1] else None
+        return ga, gb
+
+    def vjp(self, g):
+        a, b = self.parents
+        out = hypot(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = g * (a / out) if self.needs_grad[0] else None
+            gb = g * (b / out) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -91,6 +117,20 @@ class Copysign(BinaryOp):
         gb = np.zeros_like(g) if self.needs_grad[1] else None
         return ga, gb
 
+    def vjp(self, g):
+        # ga = g·(out/a), with 0 where a = 0: out/a = ±1 is piecewise constant, so the
+        # second derivative is 0, except at a = 0 where the masked 0/0 leaves nan (as
+        # torch's; copysign has a kink there)
+        ga = gb = None
+        if self.needs_grad[0]:
+            a, b = self.parents
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = (Copysign.apply(a, b) / a).masked_fill(constant(self.a == 0), 0.0)
+            ga = g * ratio
+        if self.needs_grad[1]:
+            gb = constant(np.zeros(self.parents[1]._data.shape, dtype=self.out.dtype))
+        return ga, gb
+
 
 class LogAddExp(BinaryOp):
     """ln(eᵃ + eᵇ) without overflow (``base=2``: log₂(2ᵃ + 2ᵇ)).
@@ -107,6 +147,16 @@ class LogAddExp(BinaryOp):
         with np.errstate(over="ignore", invalid="ignore"):
             ga = g / (1 + power(self.b - self.a)) if self.needs_grad[0] else None
             gb = g / (1 + power(self.a - self.b)) if self.needs_grad[1] else None
+        return ga, gb
+
+    def vjp(self, g):
+        from tinygrad_opt.ops.unary import exp2
+
+        a, b = self.parents
+        power = exp if self.base == "e" else exp2
+        with np.errstate(over="ignore", invalid="ignore"):
+            ga = g / (1 + power(b - a)) if self.needs_grad[0] else None
+            gb = g / (1 + power(a - b)) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -134,6 +184,16 @@ class Xlogy(BinaryOp):
                 gb = g * a / b
         return ga, gb
 
+    def vjp(self, g):  # ga = xlogy(g, b), so it differentiates again by this same rule
+        a, b = self.parents
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_grad[0]:
+                ga = Xlogy.apply(g, b).masked_fill(constant((self.a == 0) & (self.b <= 0)), 0.0)
+            if self.needs_grad[1]:
+                gb = g * (a / b)
+        return ga, gb
+
 
 class Lerp(Function):
     """start + w·(end − start), evaluated as torch does for accuracy at both ends:
@@ -150,6 +210,13 @@ class Lerp(Function):
         gs = g * (1 - self.w) if self.needs_grad[0] else None
         ge = g * self.w if self.needs_grad[1] else None
         gw = g * (self.e - self.s) if self.needs_grad[2] else None
+        return gs, ge, gw
+
+    def vjp(self, g):
+        s, e, w = self.parents
+        gs = g * (1 - w) if self.needs_grad[0] else None
+        ge = g * w if self.needs_grad[1] else None
+        gw = g * (e - s) if self.needs_grad[2] else None
         return gs, ge, gw
 
     def describe_error(self, inputs, params, err):

@@ -12,3 +12,6 @@ class Cast(Function):
 
     def backward(self, g):  # identity, back in the input's precision
         return g.astype(self.dtype_in)
+
+    def vjp(self, g):  # the cast back, as a node (its own vjp casts forward again)
+        return g if g._data.dtype == self.dtype_in else Cast.apply(g, dtype=self.dtype_in)

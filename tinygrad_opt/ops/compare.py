@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, tensor_type
+from tinygrad_opt.autograd.function import Function, constant, tensor_type
 from tinygrad_opt.dtypes import DTYPE_NAMES, get_default_dtype
 from tinygrad_opt.errors import DTypeError, ShapeError
 from tinygrad_opt.ops.common import lift
@@ -57,6 +57,12 @@ class Where(Function):
         zero = np.zeros((), dtype=g.dtype)
         ga = np.where(self.cond, g, zero) if self.needs_grad[0] else None
         gb = np.where(self.cond, zero, g) if self.needs_grad[1] else None
+        return ga, gb
+
+    def vjp(self, g):  # the same selections, as where nodes (linear in g: any order)
+        zero = constant(np.zeros((), dtype=g._data.dtype))
+        ga = Where.apply(g, zero, condition=self.cond) if self.needs_grad[0] else None
+        gb = Where.apply(zero, g, condition=self.cond) if self.needs_grad[1] else None
         return ga, gb
 
     def describe_error(self, inputs, params, err):

@@ -4,7 +4,9 @@
 The rounding functions are piecewise constant: their gradient is zero everywhere (as
 torch, which also returns zeros at the jumps), yet the result stays in the graph, so
 ``floor(x).requires_grad`` is true for a float ``x``. Integer inputs keep their dtype
-(``floor`` of an int64 tensor is the same values, int64).
+(``floor`` of an int64 tensor is the same values, int64). Their ``vjp`` is a constant
+zero, and that of ``fmod``/``remainder`` treats the rounded quotient as a constant, so
+higher derivatives are 0 there too.
 
 Division conventions, as torch (and C / Python):
 
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, tensor_type
+from tinygrad_opt.autograd.function import Function, constant, tensor_type
 from tinygrad_opt.dtypes import DTYPE_NAMES
 from tinygrad_opt.ops.elementwise import BinaryOp, binary_operands, inplace_method
 
@@ -57,6 +59,11 @@ def _not_for(op: str, t: Tensor, kinds: str) -> None:
         raise NotImplementedError(f"\"{op}\" not implemented for '{name}'")
 
 
+def _zeros_like(t: Tensor) -> Tensor:
+    """A constant zero gradient of ``t``'s shape and dtype (no graph behind it)."""
+    return constant(np.zeros(t._data.shape, dtype=t._data.dtype))
+
+
 class Rounding(Function):
     """A piecewise-constant function of one input: values from ``fn``, zero gradient."""
 
@@ -72,6 +79,9 @@ class Rounding(Function):
 
     def backward(self, g):
         return np.zeros_like(g)
+
+    def vjp(self, g):  # a constant zero: nothing flows back, at any order
+        return _zeros_like(self.parents[0])
 
 
 class RoundedDiv(BinaryOp):
@@ -92,6 +102,11 @@ class RoundedDiv(BinaryOp):
         zero = np.zeros_like(g)
         return zero, zero
 
+    def vjp(self, g):
+        return tuple(
+            _zeros_like(p) if need else None for p, need in zip(self.parents, self.needs_grad)
+        )
+
 
 class Fmod(BinaryOp):
     """a − b·trunc(a/b);  d/da = 1,  d/db = −trunc(a/b)."""
@@ -108,6 +123,13 @@ class Fmod(BinaryOp):
                 gb = -g * np.trunc(self.a / self.b)
         return g, gb
 
+    def vjp(self, g):  # trunc(a/b) is piecewise constant: a constant factor
+        gb = None
+        if self.needs_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * constant(-np.trunc(self.a / self.b))
+        return g, gb
+
 
 class Remainder(BinaryOp):
     """a − b·⌊a/b⌋;  d/da = 1,  d/db = −⌊a/b⌋ (the floor division of ``//``)."""
@@ -122,6 +144,13 @@ class Remainder(BinaryOp):
         if self.needs_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 gb = -g * np.floor_divide(self.a, self.b)
+        return g, gb
+
+    def vjp(self, g):  # ⌊a/b⌋ is piecewise constant: a constant factor
+        gb = None
+        if self.needs_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * constant(-np.floor_divide(self.a, self.b))
         return g, gb
 
 

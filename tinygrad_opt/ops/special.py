@@ -1,19 +1,29 @@
-"""Numpy kernels for the error functions, which numpy has no ufunc for: ``erf``, ``erfc``
-and ``erfinv`` on float64 arrays, vectorised (no per-element Python), to about 1e-15.
+"""The error functions ``erf``, ``erfc``, ``erfinv``: numpy kernels (numpy has no ufunc
+for them) on float64 arrays, vectorised (no per-element Python), to about 1e-15, and the
+differentiable ops built on them (``Tensor.erf`` …, re-exported by
+:mod:`tinygrad_opt.ops.unary`); ``gelu`` uses :func:`erf_array` for the normal CDF.
 
-The ops built on them (``Tensor.erf`` …) are in :mod:`tinygrad_opt.ops.unary`; ``gelu``
-uses :func:`erf_array` for the normal CDF.
+The ops' derivatives are Tensor expressions (erf' = 2/√π·e^(−x²), erfinv' =
+√π/2·e^(erfinv(x)²)), so they differentiate to any order without differentiating a kernel.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["erf_array", "erfc_array", "erfinv_array"]
+from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.ops.elementwise import _float_input, exp
+
+if TYPE_CHECKING:
+    from tinygrad_opt.tensor import Tensor
+
+__all__ = ["erf", "erf_array", "erfc", "erfc_array", "erfinv", "erfinv_array"]
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
 
 
 def _erf_series(ax: np.ndarray) -> np.ndarray:
@@ -109,3 +119,60 @@ def erfinv_array(y: np.ndarray) -> np.ndarray:
             x = x - u / (1.0 + x * u)
     x = np.where(inside, x, np.where(ay == 1.0, np.inf, np.nan))
     return np.copysign(x, y)
+
+
+# --------------------------------------------------------------------------- ops
+class Erf(Function):
+    def forward(self, a):
+        self.a = a
+        return erf_array(a).astype(a.dtype, copy=False)
+
+    def backward(self, g):  # d erf a = 2/√π e^(−a²)
+        return g * (_TWO_OVER_SQRT_PI * np.exp(-self.a * self.a))
+
+    def vjp(self, g):
+        a = self.parents[0]
+        return g * (exp(-(a * a)) * _TWO_OVER_SQRT_PI)
+
+
+class Erfc(Function):
+    def forward(self, a):
+        self.a = a
+        return erfc_array(a).astype(a.dtype, copy=False)
+
+    def backward(self, g):  # d erfc a = −2/√π e^(−a²)
+        return g * (-_TWO_OVER_SQRT_PI * np.exp(-self.a * self.a))
+
+    def vjp(self, g):
+        a = self.parents[0]
+        return g * (exp(-(a * a)) * -_TWO_OVER_SQRT_PI)
+
+
+class Erfinv(Function):
+    def forward(self, a):
+        self.out = erfinv_array(a).astype(a.dtype, copy=False)
+        return self.out
+
+    def backward(self, g):  # d erfinv a = √π/2 · e^(erfinv(a)²)
+        with np.errstate(over="ignore"):
+            return g * (_SQRT_PI_OVER_2 * np.exp(self.out * self.out))
+
+    def vjp(self, g):  # erfinv recomputed as a node, so that this differentiates again
+        y = erfinv(self.parents[0])
+        with np.errstate(over="ignore"):
+            return g * (exp(y * y) * _SQRT_PI_OVER_2)
+
+
+def erf(input: Tensor) -> Tensor:
+    """The error function 2/√π ∫₀ˣ e^(−t²) dt."""
+    return Erf.apply(_float_input(input))
+
+
+def erfc(input: Tensor) -> Tensor:
+    """1 − erf x, accurate in the tail."""
+    return Erfc.apply(_float_input(input))
+
+
+def erfinv(input: Tensor) -> Tensor:
+    """The inverse of erf on [−1, 1] (±inf at ±1, nan outside)."""
+    return Erfinv.apply(_float_input(input))

@@ -4,8 +4,12 @@ variants, powers, and the error function family.
 Each op is a primitive ``Function`` (numpy has the forward as one ufunc; a composition
 would only add nodes and rounding), with its derivative right beside the forward.
 Integer and bool inputs give the default float dtype, as in torch (``sin`` of an int64
-tensor is float32). The error functions have no numpy ufunc: their vectorised float64
-kernels are in :mod:`tinygrad_opt.ops.special`.
+tensor is float32). The error functions (``erf erfc erfinv``), which need kernels of
+their own, are in :mod:`tinygrad_opt.ops.special` (re-exported here).
+
+Each ``vjp`` (the derivative in Tensor ops, for ``create_graph=True``) recomputes the
+derivative from the input with these same ops, so every order of derivative is available
+(erf's derivative 2/√π·e^(−x²) needs no derivative of the erf kernel itself).
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function
-from tinygrad_opt.ops.elementwise import _float_input, div, inplace_method, mul
-from tinygrad_opt.ops.special import erf_array, erfc_array, erfinv_array
+from tinygrad_opt.autograd.function import Function, constant
+from tinygrad_opt.ops.elementwise import _float_input, div, exp, inplace_method, mul, sqrt
+from tinygrad_opt.ops.special import erf, erfc, erfinv
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -59,8 +63,6 @@ __all__ = [
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
 
 
 # --------------------------------------------------------------------------- trigonometric
@@ -72,6 +74,9 @@ class Sin(Function):
     def backward(self, g):  # d sin a = cos a
         return g * np.cos(self.a)
 
+    def vjp(self, g):
+        return g * cos(self.parents[0])
+
 
 class Cos(Function):
     def forward(self, a):
@@ -81,6 +86,9 @@ class Cos(Function):
     def backward(self, g):  # d cos a = −sin a
         return -g * np.sin(self.a)
 
+    def vjp(self, g):
+        return g * -sin(self.parents[0])
+
 
 class Tan(Function):
     def forward(self, a):
@@ -89,6 +97,10 @@ class Tan(Function):
 
     def backward(self, g):  # d tan a = 1 + tan² a
         return g * (1 + self.out * self.out)
+
+    def vjp(self, g):
+        t = tan(self.parents[0])
+        return g * (1 + t * t)
 
 
 class Asin(Function):
@@ -100,6 +112,11 @@ class Asin(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / np.sqrt(1 - self.a * self.a)
 
+    def vjp(self, g):
+        a = self.parents[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / sqrt(1 - a * a)
+
 
 class Acos(Function):
     def forward(self, a):
@@ -110,6 +127,11 @@ class Acos(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return -g / np.sqrt(1 - self.a * self.a)
 
+    def vjp(self, g):
+        a = self.parents[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -g / sqrt(1 - a * a)
+
 
 class Atan(Function):
     def forward(self, a):
@@ -118,6 +140,10 @@ class Atan(Function):
 
     def backward(self, g):  # d atan a = 1/(1 + a²)
         return g / (1 + self.a * self.a)
+
+    def vjp(self, g):
+        a = self.parents[0]
+        return g / (1 + a * a)
 
 
 # --------------------------------------------------------------------------- hyperbolic
@@ -129,6 +155,9 @@ class Sinh(Function):
     def backward(self, g):  # d sinh a = cosh a
         return g * np.cosh(self.a)
 
+    def vjp(self, g):
+        return g * cosh(self.parents[0])
+
 
 class Cosh(Function):
     def forward(self, a):
@@ -138,6 +167,9 @@ class Cosh(Function):
     def backward(self, g):  # d cosh a = sinh a
         return g * np.sinh(self.a)
 
+    def vjp(self, g):
+        return g * sinh(self.parents[0])
+
 
 class Asinh(Function):
     def forward(self, a):
@@ -146,6 +178,10 @@ class Asinh(Function):
 
     def backward(self, g):  # d asinh a = 1/√(a² + 1)
         return g / np.sqrt(self.a * self.a + 1)
+
+    def vjp(self, g):
+        a = self.parents[0]
+        return g / sqrt(a * a + 1)
 
 
 class Acosh(Function):
@@ -157,6 +193,11 @@ class Acosh(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / np.sqrt(self.a * self.a - 1)
 
+    def vjp(self, g):
+        a = self.parents[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / sqrt(a * a - 1)
+
 
 class Atanh(Function):
     def forward(self, a):
@@ -166,6 +207,11 @@ class Atanh(Function):
     def backward(self, g):  # d atanh a = 1/(1 − a²)
         with np.errstate(divide="ignore"):
             return g / (1 - self.a * self.a)
+
+    def vjp(self, g):
+        a = self.parents[0]
+        with np.errstate(divide="ignore"):
+            return g / (1 - a * a)
 
 
 # --------------------------------------------------------------------------- exp / log
@@ -177,6 +223,9 @@ class Exp2(Function):
     def backward(self, g):  # d 2ᵃ = 2ᵃ ln 2
         return g * self.out * _LN2
 
+    def vjp(self, g):
+        return g * (exp2(self.parents[0]) * _LN2)
+
 
 class Expm1(Function):
     def forward(self, a):
@@ -185,6 +234,9 @@ class Expm1(Function):
 
     def backward(self, g):  # d (eᵃ − 1) = eᵃ = out + 1
         return g * (self.out + 1)
+
+    def vjp(self, g):
+        return g * exp(self.parents[0])
 
 
 class Log2(Function):
@@ -196,6 +248,10 @@ class Log2(Function):
         with np.errstate(divide="ignore"):
             return g / (self.a * _LN2)
 
+    def vjp(self, g):
+        with np.errstate(divide="ignore"):
+            return g / (self.parents[0] * _LN2)
+
 
 class Log10(Function):
     def forward(self, a):
@@ -205,6 +261,10 @@ class Log10(Function):
     def backward(self, g):  # d log₁₀ a = 1/(a ln 10)
         with np.errstate(divide="ignore"):
             return g / (self.a * _LN10)
+
+    def vjp(self, g):
+        with np.errstate(divide="ignore"):
+            return g / (self.parents[0] * _LN10)
 
 
 class Log1p(Function):
@@ -216,6 +276,10 @@ class Log1p(Function):
         with np.errstate(divide="ignore"):
             return g / (1 + self.a)
 
+    def vjp(self, g):
+        with np.errstate(divide="ignore"):
+            return g / (1 + self.parents[0])
+
 
 class Rsqrt(Function):
     def forward(self, a):
@@ -226,6 +290,10 @@ class Rsqrt(Function):
 
     def backward(self, g):  # d a^(−½) = −½ a^(−3/2) = −½ out³
         return -0.5 * g * self.out**3
+
+    def vjp(self, g):
+        r = rsqrt(self.parents[0])
+        return g * (r * r * r * -0.5)
 
 
 class Sinc(Function):
@@ -244,34 +312,17 @@ class Sinc(Function):
             d = (np.cos(np.pi * a) - self.out) / a
         return g * np.where(a == 0, 0, d).astype(a.dtype, copy=False)
 
+    def vjp(self, g):
+        # The same rule, except at a = 0, where the quotient is 0/0: there d is replaced by
+        # its tangent −π²a/3 (value 0, slope sinc''(0) = −π²/3), so the second derivative
+        # is right at 0 too (torch's is nan there).
+        from tinygrad_opt.ops.compare import Where
 
-# --------------------------------------------------------------------------- error functions
-class Erf(Function):
-    def forward(self, a):
-        self.a = a
-        return erf_array(a).astype(a.dtype, copy=False)
-
-    def backward(self, g):  # d erf a = 2/√π e^(−a²)
-        return g * (_TWO_OVER_SQRT_PI * np.exp(-self.a * self.a))
-
-
-class Erfc(Function):
-    def forward(self, a):
-        self.a = a
-        return erfc_array(a).astype(a.dtype, copy=False)
-
-    def backward(self, g):  # d erfc a = −2/√π e^(−a²)
-        return g * (-_TWO_OVER_SQRT_PI * np.exp(-self.a * self.a))
-
-
-class Erfinv(Function):
-    def forward(self, a):
-        self.out = erfinv_array(a).astype(a.dtype, copy=False)
-        return self.out
-
-    def backward(self, g):  # d erfinv a = √π/2 · e^(erfinv(a)²)
-        with np.errstate(over="ignore"):
-            return g * (_SQRT_PI_OVER_2 * np.exp(self.out * self.out))
+        a = self.parents[0]
+        at0 = self.a == 0
+        safe = a.masked_fill(constant(at0), 1.0)
+        d = (cos(a * np.pi) - sinc(a)) / safe
+        return g * Where.apply(a * (-np.pi * np.pi / 3), d, condition=at0)
 
 
 # --------------------------------------------------------------------------- functions
@@ -388,21 +439,6 @@ def deg2rad(input: Tensor) -> Tensor:
 def rad2deg(input: Tensor) -> Tensor:
     """x·180/π."""
     return mul(_float_input(input), 180.0 / math.pi)
-
-
-def erf(input: Tensor) -> Tensor:
-    """The error function 2/√π ∫₀ˣ e^(−t²) dt."""
-    return _unary(Erf, input)
-
-
-def erfc(input: Tensor) -> Tensor:
-    """1 − erf x, accurate in the tail."""
-    return _unary(Erfc, input)
-
-
-def erfinv(input: Tensor) -> Tensor:
-    """The inverse of erf on [−1, 1] (±inf at ±1, nan outside)."""
-    return _unary(Erfinv, input)
 
 
 class UnaryMethods:
