@@ -92,6 +92,8 @@ def run_second_torch(
     pairs = [(o, u) for o, u in zip(outs, ut) if u is not None and o.requires_grad]
     fx = [x for x in xs if x.requires_grad]
     fu = [u for _, u in pairs]
+    if not pairs:  # no float output (argmax …): nothing to differentiate, as ours
+        return [None] * len(xs), [None] * len(us)
     total = sum((o * u).sum() for o, u in pairs)
     gs = torch.autograd.grad(total, fx, create_graph=True, allow_unused=True)
     terms = [
@@ -103,9 +105,9 @@ def run_second_torch(
         return [None] * len(xs), [None] * len(us)
     sec = torch.autograd.grad(sum(terms), fx + fu, allow_unused=True, materialize_grads=True)
     it = iter(sec[: len(fx)])
-    second_x = [next(it).detach().numpy() if x.requires_grad else None for x in xs]
+    second_x = [next(it).detach().numpy(force=True) if x.requires_grad else None for x in xs]
     itu = iter(sec[len(fx) :])
-    second_u = [next(itu).detach().numpy() if u is not None else None for u in ut]
+    second_u = [next(itu).detach().numpy(force=True) if u is not None else None for u in ut]
     return second_x, second_u
 
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Function, constant
 from tinygrad_opt.dtypes import to_dtype
 from tinygrad_opt.ops.common import cast, dim_index, dim_keyword
-from tinygrad_opt.ops.reduce import NoKernelError, _int64_unless
+from tinygrad_opt.ops.reduce import LogSumExp, NoKernelError, Prod, _int64_unless
 from tinygrad_opt.ops.select import ValuesIndices, take_along
 
 if TYPE_CHECKING:
@@ -45,6 +45,24 @@ class CumSum(Scan):
 
     def backward(self, g):
         return g.copy() if g.ndim == 0 else _reverse_cumsum(g, self.dim)
+
+    def vjp(self, g):
+        return g if g.ndim == 0 else ReverseCumSum.apply(g, dim=self.dim)
+
+
+class ReverseCumSum(Scan):
+    """r_k = Σ_{j ≥ k} x_j along ``dim``: the adjoint of :class:`CumSum`, whose backward
+    is a cumsum (so cumsum's derivatives of every order are one numpy kernel each)."""
+
+    def forward(self, x, dim):
+        self.dim = dim
+        return _reverse_cumsum(x, dim)
+
+    def backward(self, g):
+        return np.cumsum(g, axis=self.dim)
+
+    def vjp(self, g):
+        return CumSum.apply(g, dim=self.dim)
 
 
 class CumProd(Scan):
@@ -82,6 +100,27 @@ class CumProd(Scan):
             g.dtype, copy=False
         )
 
+    def vjp(self, g):
+        # as torch: without zeros Σ_{j ≥ k} g_j y_j / a_k with y recomputed (differentiable);
+        # with zeros the derivative of the composite (exact, n² memory per slice)
+        a = self.parents[0]
+        if a.ndim == 0 or a.shape[self.dim] <= 1:
+            return g
+        if not (self.a == 0).any():
+            y = CumProd.apply(a, dim=self.dim)
+            return ReverseCumSum.apply(g * y, dim=self.dim) / a
+        return super().vjp(g)
+
+    def composite(self, a, dim, keep_dtype=False):
+        """y_j = Π_{i ≤ j} a_i as the row products of an n × n array per slice whose row j
+        holds a_0 … a_j and then ones."""
+        if a.ndim == 0:
+            return a
+        n = a.shape[dim]
+        lower = np.tril(np.ones((n, n), dtype=a.dtype))
+        rows = a.movedim(dim, -1).unsqueeze(-2) * constant(lower) + constant(1 - lower)
+        return Prod.apply(rows, axis=-1, keepdims=False).movedim(-1, dim)
+
 
 class LogCumSumExp(Scan):
     """y_j = log Σ_{i ≤ j} exp(a_i), by ``logaddexp.accumulate`` (stable). Backward:
@@ -105,6 +144,19 @@ class LogCumSumExp(Scan):
                 return np.exp(a + acc)
 
         return part(np.maximum(g, 0)) - part(np.maximum(-g, 0))
+
+    def vjp(self, g):  # the derivative of the composite
+        return g if g.ndim == 0 else super().vjp(g)
+
+    def composite(self, a, dim):
+        """y_j = logsumexp of the row j of an n × n array per slice holding a_0 … a_j and
+        then -inf (stable, and exact to every order; n² memory)."""
+        if a.ndim == 0:
+            return a
+        n = a.shape[dim]
+        upper = np.where(np.tri(n, dtype=bool), 0.0, -np.inf).astype(a.dtype)
+        rows = a.movedim(dim, -1).unsqueeze(-2) + constant(upper)
+        return LogSumExp.apply(rows, axis=-1, keepdims=False).movedim(-1, dim)
 
 
 def _scan_dim(op: str, input: Tensor, dim: Any, axis: Any) -> int:
