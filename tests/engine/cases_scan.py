@@ -36,6 +36,11 @@ def _nan(x):
     return (x + 1.5).log()
 
 
+# second derivatives: at ties the gradient jumps, so finite differences of it are
+# meaningless (torch's and ours are still compared)
+TIES = {"second_fd": False}
+
+
 CASES = [
     # cumsum: dtypes (bool/int → int64), dims, dtype=
     Case("cumsum_dim1", lambda x: x.cumsum(1), lambda x: x.cumsum(1), [(3, 4)]),
@@ -112,13 +117,18 @@ CASES = [
         [((6, 4), "distinct")],
     ),
     Case(
-        "cummax_ties_latest_index", lambda x: x.cummax(1), lambda x: x.cummax(1), [((5, 7), "int")]
+        "cummax_ties_latest_index",
+        lambda x: x.cummax(1),
+        lambda x: x.cummax(1),
+        [((5, 7), "int")],
+        **TIES,
     ),
     Case(
         "cummin_ties_latest_index",
         lambda x: x.cummin(-1),
         lambda x: x.cummin(-1),
         [((5, 7), "int")],
+        **TIES,
     ),
     Case("cummax_nan", lambda x: _nan(x).cummax(1), lambda x: _nan(x).cummax(1), [(5, 7)]),
     Case("cummin_nan", lambda x: _nan(x).cummin(1), lambda x: _nan(x).cummin(1), [(5, 7)]),
@@ -145,6 +155,7 @@ CASES = [
         lambda x: (x * 30).logcumsumexp(1),
         lambda x: (x * 30).logcumsumexp(1),
         [((3, 6), "wide")],
+        atol=1e-9,
     ),
     Case(
         "logcumsumexp_neg_inf",
