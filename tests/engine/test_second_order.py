@@ -31,8 +31,12 @@ from test_op_table import CASES
 DIFFERENTIABLE = [
     (kind, c)
     for kind, c in CASES
-    if c.grad and getattr(c, "second", True) and any(s[1] not in ("bool", "slong") and not
-        re.fullmatch(r"(long|int)\d+", s[1]) for s in c.specs())
+    if c.grad
+    and getattr(c, "second", True)
+    and any(
+        s[1] not in ("bool", "slong") and not re.fullmatch(r"(long|int)\d+", s[1])
+        for s in c.specs()
+    )
 ]  # fmt: skip  (float inputs: every domain but bool, slong, long<K> and int<K>)
 IDS = [c.name for _, c in DIFFERENTIABLE]
 

@@ -424,7 +424,6 @@ class _EinsumPlan:
             for sub, sq in zip(self.subs, self.squeeze)
         ]
 
-
     @classmethod
     def from_labels(cls, subs: list[list[int]], out: list[int], size: dict) -> _EinsumPlan:
         """A plan for operands already of full size (nothing to squeeze) from integer
@@ -506,7 +505,10 @@ class Einsum(Function):
         # repeated in operand k gets a fresh label tied to it by an identity matrix (the
         # diagonal written into zeros); labels only operand k has are broadcast back
         plan = self.plan
-        ops = [p if p.shape == a.shape else p.reshape(a.shape) for p, a in zip(self.parents, self.arrays)]
+        ops = [
+            t if t.shape == a.shape else t.reshape(a.shape)
+            for t, a in zip(self.parents, self.arrays)
+        ]
         size = dict(plan.size)
         grads = []
         for k, sub in enumerate(plan.kept):
