@@ -28,6 +28,8 @@ from secondorder import (
 )
 from test_op_table import CASES
 
+# cases with a float input: every domain but bool, slong, long<K> and int<K> ("int" and
+# "int@f32" are floats with integer values: ties and kinks at the data)
 DIFFERENTIABLE = [
     (kind, c)
     for kind, c in CASES
@@ -37,7 +39,7 @@ DIFFERENTIABLE = [
         s[1] not in ("bool", "slong") and not re.fullmatch(r"(long|int)\d+", s[1])
         for s in c.specs()
     )
-]  # fmt: skip  (float inputs: every domain but bool, slong, long<K> and int<K>)
+]
 IDS = [c.name for _, c in DIFFERENTIABLE]
 
 
