@@ -248,10 +248,12 @@ class NanMean(NanSum):
             )
 
     def vjp(self, g):
+        # expanded first: an empty input's gradient has no 0/0 to send back (as Mean)
+        g = _regrow_tensor(g, self.axes, self.keepdims, self.a.shape).expand(self.a.shape)
         keep = constant((~np.isnan(self.a)).astype(g.dtype))
         count = constant(self.count.astype(g.dtype))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (_regrow_tensor(g, self.axes, self.keepdims, self.a.shape) / count) * keep
+            return (g / count) * keep
 
 
 # --------------------------------------------------------------------------- moments
@@ -281,9 +283,11 @@ class Var(Reduction):
         return self._var_vjp(g)
 
     def _var_vjp(self, g: Tensor) -> Tensor:
-        """``backward`` in Tensor ops, the mean recomputed from the input (as torch's)."""
+        """``backward`` in Tensor ops, the mean recomputed from the input (as torch's).
+        ``g`` may already have the input's shape (from :meth:`Std.vjp`)."""
         a = self.parents[0]
-        g = _regrow_tensor(g, self.axes, self.keepdims, self.shape)
+        if g.shape != self.shape:
+            g = _regrow_tensor(g, self.axes, self.keepdims, self.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.full and self.dof <= 0:
                 nan_inf = np.where(self.centered == 0, np.nan, np.inf).astype(g.dtype)
@@ -308,8 +312,12 @@ class Std(Var):
     def vjp(self, g):
         # g / (2 std), 0 where std = 0 (as torch, the std recomputed, differentiable): there
         # the divisor is made 1 and the quotient multiplied by 0, a mask with no gradient
-        out = Std.apply(*self.parents, **self.params)
-        zero = self.out == 0
+        # (everything on the input's shape, so that an empty input's gradient has no 0/0
+        # to send back)
+        regrow = _regrow_tensor
+        g = regrow(g, self.axes, self.keepdims, self.shape).expand(self.shape)
+        out = regrow(Std.apply(*self.parents, **self.params), self.axes, self.keepdims, self.shape)
+        zero = _regrow(self.out, self.axes, self.keepdims, self.shape) == 0
         with np.errstate(divide="ignore", invalid="ignore"):
             if zero.any():
                 safe = out + constant(zero.astype(g.dtype))
