@@ -38,9 +38,9 @@ ZERO_ROW[1] = 0
 # differences of it are meaningless (torch's and ours are still compared). NOT_FINITE: S
 # itself is nan or inf (n <= correction, a NaN maximum), or a NaN gradient (an all-NaN
 # nanmean slice, as torch's) that a where hides from S leaves NaN in its derivative (as
-# torch's) though S is smooth. TORCH_NAN: where the gradient is
-# taken as 0 (a zero norm or std, an empty median) torch's double backward divides 0 by 0
-# and is nan; ours is the derivative of that 0, checked by finite differences.
+# torch's) though S is smooth. TORCH_NAN: where the gradient is taken as 0 (a zero norm
+# or std, an empty median) torch's double backward divides 0 by 0 and is nan; ours is
+# the derivative of that 0, checked by finite differences.
 TIES = NOT_FINITE = {"second_fd": False}
 TORCH_NAN = {"second_torch": False}
 
