@@ -81,6 +81,8 @@ CASES = [
         "einsum_float32",
         lambda M, a, b: M.einsum("ij,jk", a, b),
         [((2, 3), "int@f32"), ((3, 2), "int@f32")],
+        rtol=1e-6,
+        atol=1e-7,
     ),
     both("mm", lambda M, a, b: M.mm(a, b), [(2, 3), (3, 4)]),
     both("trace", lambda M, a: M.trace(a), [(3, 4)]),

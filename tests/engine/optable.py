@@ -87,7 +87,10 @@ class Case:
     grad: bool = True
     rtol: float = 1e-10
     atol: float = 1e-12
-    second: bool = True  # False: no second-order checks (test_second_order.py), say why
+    # second derivatives (test_second_order.py); a False needs its reason in a comment:
+    second: bool = True  # checked at all (False: torch cannot double-differentiate it)
+    second_fd: bool = True  # against finite differences (False: meaningless there)
+    second_torch: bool = True  # False: torch's is nan in places (0/0); compared elsewhere
 
     def specs(self) -> list[tuple[tuple[int, ...], str]]:
         return [_spec(s) for s in self.inputs]

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import tensor_type
+from tinygrad_opt.autograd.function import constant, tensor_type
 from tinygrad_opt.errors import DimError, DTypeError
 from tinygrad_opt.ops.common import dim_index, keepdim_keyword
-from tinygrad_opt.ops.reduce import Reduction, _axes, _normalize_axes, _regrow
+from tinygrad_opt.ops.reduce import Reduction, _axes, _normalize_axes, _regrow, _regrow_tensor
 from tinygrad_opt.ops.select import ValuesIndices, take_along
 
 if TYPE_CHECKING:
@@ -46,14 +46,24 @@ class Max(Reduction):
         self.out = np.asarray(self.reducer(a, axis=self.axes, keepdims=keepdims))
         return self.out
 
-    def backward(self, g):
+    def _hits(self) -> tuple[np.ndarray, np.ndarray]:
+        """(where the input equals the result, how many do per slice)."""
         out = _regrow(self.out, self.axes, self.keepdims, self.a.shape)
         hits = self.a == out
         if self.nan_split:
             hits |= np.isnan(self.a) & np.isnan(out)
-        count = hits.sum(axis=self.axes, keepdims=True)
+        return hits, hits.sum(axis=self.axes, keepdims=True)
+
+    def backward(self, g):
+        hits, count = self._hits()
         with np.errstate(invalid="ignore", divide="ignore"):
             return _regrow(g, self.axes, self.keepdims, self.a.shape) * hits / count
+
+    def vjp(self, g):  # linear in g: the same shares, as constants (as torch's)
+        hits, count = self._hits()
+        g = _regrow_tensor(g, self.axes, self.keepdims, self.a.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return g * constant(hits.astype(g.dtype)) / constant(count.astype(g.dtype))
 
 
 class Min(Max):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Function, constant
 from tinygrad_opt.errors import DTypeError, ShapeError
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
@@ -424,6 +424,26 @@ class _EinsumPlan:
             for sub, sq in zip(self.subs, self.squeeze)
         ]
 
+    @classmethod
+    def from_labels(cls, subs: list[list[int]], out: list[int], size: dict) -> _EinsumPlan:
+        """A plan for operands already of full size (nothing to squeeze) from integer
+        labels, renumbered 0, 1, … in order of appearance (numpy takes labels < 52)."""
+        ids: dict[int, int] = {}
+        for lab in [lab for sub in subs for lab in sub] + list(out):
+            ids.setdefault(lab, len(ids))
+        if len(ids) > len(_LETTERS):
+            raise NotImplementedError(
+                f"einsum: the derivative needs {len(ids)} distinct dims, at most "
+                f"{len(_LETTERS)} are supported"
+            )
+        plan = cls.__new__(cls)
+        plan.subs = [[ids[lab] for lab in sub] for sub in subs]
+        plan.kept = plan.subs
+        plan.out = [ids[lab] for lab in out]
+        plan.size = {ids[lab]: n for lab, n in size.items() if lab in ids}
+        plan.squeeze = [() for _ in subs]
+        return plan
+
 
 def _einsum_arrays(pairs: list, out: list[int]) -> np.ndarray:
     args: list = []
@@ -477,6 +497,41 @@ class Einsum(Function):
                     for lab in sub
                 )
                 grad[index] = gu
+            grads.append(grad.reshape(self.shapes[k]))
+        return tuple(grads)
+
+    def vjp(self, g):
+        # backward as one einsum per operand, so its derivatives are einsums again: a label
+        # repeated in operand k gets a fresh label tied to it by an identity matrix (the
+        # diagonal written into zeros); labels only operand k has are broadcast back
+        plan = self.plan
+        ops = [
+            t if t.shape == a.shape else t.reshape(a.shape)
+            for t, a in zip(self.parents, self.arrays)
+        ]
+        size = dict(plan.size)
+        grads = []
+        for k, sub in enumerate(plan.kept):
+            if not self.needs_grad[k]:
+                grads.append(None)
+                continue
+            terms = [(g, list(plan.out))]
+            terms += [(t, s) for j, (t, s) in enumerate(zip(ops, plan.kept)) if j != k]
+            labels: list[int] = []
+            for lab in sub:
+                if lab in labels:
+                    fresh = max(size) + 1
+                    size[fresh] = size[lab]
+                    terms.append((constant(np.eye(size[lab], dtype=g.dtype)), [lab, fresh]))
+                    lab = fresh
+                labels.append(lab)
+            avail = set(plan.out).union(*(s for _, s in terms))
+            wanted = [lab for lab in labels if lab in avail]
+            sub_plan = _EinsumPlan.from_labels([s for _, s in terms], wanted, size)
+            grad = Einsum.apply(*[t for t, _ in terms], plan=sub_plan)
+            if len(wanted) < len(labels):
+                grad = grad.reshape([size[lab] if lab in avail else 1 for lab in labels])
+                grad = grad.expand([size[lab] for lab in labels])
             grads.append(grad.reshape(self.shapes[k]))
         return tuple(grads)
 

@@ -4,12 +4,22 @@ and for ``'fro'`` over at most two dims), with torch's subgradients at the kinks
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_opt.autograd.function import constant
 from tinygrad_opt.errors import DTypeError
-from tinygrad_opt.ops.reduce import Dim, Reduction, _axes, _normalize_axes, _regrow, _with_dtype
+from tinygrad_opt.ops.reduce import (
+    Dim,
+    Reduction,
+    _axes,
+    _normalize_axes,
+    _regrow,
+    _regrow_tensor,
+    _with_dtype,
+)
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -69,6 +79,47 @@ class VectorNorm(Reduction):
                 return scaled * g * norm ** (1 - p)
             scaled = np.sign(a) * np.abs(a) ** (p - 1)
             return scaled * np.where(norm == 0, 0, g / norm ** (p - 1))
+
+    def vjp(self, g):
+        # backward in Tensor ops: sign(a) and the masks are constants, the norm is
+        # recomputed from the input. Where backward takes a value as 0 (a = 0, ‖a‖ = 0)
+        # its derivative is 0 too (see _masked): torch's formulas divide 0 by 0 there
+        # and give nan second derivatives at zero slices.
+        x, p = self.a, self.p
+        a = self.parents[0]
+        g = _regrow_tensor(g, self.axes, self.keepdims, x.shape)
+        dt = g.dtype
+        sign = constant(np.sign(x))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 0:
+                return constant(np.zeros_like(x))
+            if p == 1:
+                return g * sign
+            if math.isinf(p):
+                absx = np.abs(x)
+                hit = (absx == self.out) | np.isnan(absx)
+                count = constant(hit.sum(axis=self.axes, keepdims=True).astype(dt))
+                return sign * (g / count) * constant(hit.astype(dt))
+            norm = VectorNorm.apply(a, axis=self.axes, keepdims=True, p=p)
+            zero_norm = self.out == 0
+            if p == 2:  # g · a / ‖a‖
+                return g * _masked(norm, zero_norm, lambda t: a / t)
+            # sign(a)|a|^(p-1) · g / ‖a‖^(p-1); its second derivative at a = 0 is 0 for
+            # p > 2 and infinite for p < 2, taken as 0 (torch: nan)
+            scaled = sign * _masked(a.abs(), x == 0, lambda t: t ** (p - 1))
+            if p < 1:  # (‖a‖^(1-p) = 0 at ‖a‖ = 0)
+                return scaled * g * _masked(norm, zero_norm, lambda t: t ** (1 - p))
+            return scaled * _masked(norm, zero_norm, lambda t: g / t ** (p - 1))
+
+
+def _masked(t: Tensor, where: np.ndarray, fn: Callable[[Tensor], Tensor]) -> Tensor:
+    """``fn(t)`` with the result 0 (and no gradient) where the constant mask ``where`` is
+    True: ``fn`` is applied to ``t`` with those entries set to 1 (finite there) and the
+    result multiplied by 0 there."""
+    if not where.any():
+        return fn(t)
+    dt = t.dtype
+    return fn(t + constant(where.astype(dt))) * constant((~where).astype(dt))
 
 
 def norm(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Function, constant
 from tinygrad_opt.dtypes import get_default_dtype, to_dtype
 from tinygrad_opt.errors import DTypeError
 from tinygrad_opt.ops.common import cast, dim_index, dim_keyword, keepdim_keyword
@@ -157,10 +157,10 @@ class Mean(Reduction):
             g = _regrow(g, self.axes, self.keepdims, self.shape) / self.count
         return np.broadcast_to(g, self.shape)
 
-    def vjp(self, g):
+    def vjp(self, g):  # expanded first: an empty input's gradient has no 0/0 to send back
+        g = _regrow_tensor(g, self.axes, self.keepdims, self.shape).expand(self.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
-            g = _regrow_tensor(g, self.axes, self.keepdims, self.shape) / self.count
-        return g.expand(self.shape)
+            return g / self.count
 
 
 class Prod(Reduction):
@@ -186,6 +186,33 @@ class Prod(Reduction):
         others = np.transpose(others, np.argsort(kept + list(axes)))
         return _regrow(g, axes, self.keepdims, a.shape) * others
 
+    def vjp(self, g):
+        # as torch: without zeros Π_{j≠i} a_j = Π / a_i, Π recomputed (differentiable);
+        # with zeros the exact products of the others (see _others_product)
+        a = self.parents[0]
+        g = _regrow_tensor(g, self.axes, self.keepdims, self.a.shape)
+        if not self.axes:  # a product over no dims is the identity
+            return g
+        if not (self.a == 0).any():
+            return g * (Prod.apply(a, axis=self.axes, keepdims=True) / a)
+        return g * _others_product(a, self.axes)
+
+
+def _others_product(a: Tensor, axes: tuple[int, ...]) -> Tensor:
+    """For every element a_i, Π_{j≠i} a_j over the slice of the reduced ``axes`` holding it,
+    in differentiable Tensor ops and exact with zeros: the reduced dims are flattened to
+    one of size n and each slice becomes an n × n array whose row i is the slice with a_i
+    replaced by 1, whose row products are the wanted ones (n² memory: used only with
+    zeros, for derivatives)."""
+    kept = [i for i in range(a.ndim) if i not in axes]
+    order = kept + list(axes)
+    n = math.prod(a.shape[i] for i in axes)
+    flat = a.permute(*order).reshape(*[a.shape[i] for i in kept], 1, n)
+    eye = np.eye(n, dtype=a.dtype)
+    rows = flat * constant(1 - eye) + constant(eye)
+    others = Prod.apply(rows, axis=-1, keepdims=False).reshape([a.shape[i] for i in order])
+    return others.permute(*[int(i) for i in np.argsort(order)])
+
 
 class NanSum(Reduction):
     """Σ of the non-NaN elements; the gradient is g where the input is not NaN, 0 at NaN."""
@@ -197,6 +224,10 @@ class NanSum(Reduction):
 
     def backward(self, g):
         return _regrow(g, self.axes, self.keepdims, self.a.shape) * ~np.isnan(self.a)
+
+    def vjp(self, g):
+        keep = constant((~np.isnan(self.a)).astype(g.dtype))
+        return _regrow_tensor(g, self.axes, self.keepdims, self.a.shape) * keep
 
 
 class NanMean(NanSum):
@@ -215,6 +246,14 @@ class NanMean(NanSum):
             return (_regrow(g, self.axes, self.keepdims, self.a.shape) / self.count) * ~np.isnan(
                 self.a
             )
+
+    def vjp(self, g):
+        # expanded first: an empty input's gradient has no 0/0 to send back (as Mean)
+        g = _regrow_tensor(g, self.axes, self.keepdims, self.a.shape).expand(self.a.shape)
+        keep = constant((~np.isnan(self.a)).astype(g.dtype))
+        count = constant(self.count.astype(g.dtype))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (g / count) * keep
 
 
 # --------------------------------------------------------------------------- moments
@@ -240,6 +279,22 @@ class Var(Reduction):
             scale = np.divide(2.0, self.dof, dtype=self.centered.dtype)
             return g * scale * self.centered
 
+    def vjp(self, g):
+        return self._var_vjp(g)
+
+    def _var_vjp(self, g: Tensor) -> Tensor:
+        """``backward`` in Tensor ops, the mean recomputed from the input (as torch's).
+        ``g`` may already have the input's shape (from :meth:`Std.vjp`)."""
+        a = self.parents[0]
+        if g.shape != self.shape:
+            g = _regrow_tensor(g, self.axes, self.keepdims, self.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.full and self.dof <= 0:
+                nan_inf = np.where(self.centered == 0, np.nan, np.inf).astype(g.dtype)
+                return g * constant(nan_inf)
+            scale = float(np.divide(2.0, self.dof, dtype=self.centered.dtype))
+            return g * scale * (a - Mean.apply(a, axis=self.axes, keepdims=True))
+
 
 class Std(Var):
     """√var. Backward g·(a - ā)/((n - c)·std), taken as 0 where std = 0 (torch's choice:
@@ -253,6 +308,23 @@ class Std(Var):
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(self.out == 0, 0, g / (2 * self.out)).astype(self.out.dtype, copy=False)
         return super().backward(g)
+
+    def vjp(self, g):
+        # g / (2 std), 0 where std = 0 (as torch, the std recomputed, differentiable): there
+        # the divisor is made 1 and the quotient multiplied by 0, a mask with no gradient
+        # (everything on the input's shape, so that an empty input's gradient has no 0/0
+        # to send back)
+        regrow = _regrow_tensor
+        g = regrow(g, self.axes, self.keepdims, self.shape).expand(self.shape)
+        out = regrow(Std.apply(*self.parents, **self.params), self.axes, self.keepdims, self.shape)
+        zero = _regrow(self.out, self.axes, self.keepdims, self.shape) == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if zero.any():
+                safe = out + constant(zero.astype(g.dtype))
+                g = g / (2 * safe) * constant((~zero).astype(g.dtype))
+            else:
+                g = g / (2 * out)
+        return self._var_vjp(g)
 
 
 # --------------------------------------------------------------------------- logic
@@ -288,6 +360,12 @@ class LogSumExp(Reduction):
         with np.errstate(invalid="ignore"):
             return g * np.exp(self.a - self.out_kept)
 
+    def vjp(self, g):  # g · exp(a - logsumexp(a)), the logsumexp recomputed (differentiable)
+        a = self.parents[0]
+        g = _regrow_tensor(g, self.axes, self.keepdims, self.a.shape)
+        with np.errstate(invalid="ignore"):
+            return g * (a - LogSumExp.apply(a, axis=self.axes, keepdims=True)).exp()
+
 
 class Softmax(Function):
     def forward(self, a, axis):
@@ -300,6 +378,10 @@ class Softmax(Function):
         s = self.out
         return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
 
+    def vjp(self, g):  # the same, s recomputed from the input (differentiable)
+        s = Softmax.apply(self.parents[0], axis=self.axis)
+        return s * (g - (g * s).sum(self.axis, keepdim=True))
+
 
 class LogSoftmax(Function):
     def forward(self, a, axis):
@@ -311,6 +393,9 @@ class LogSoftmax(Function):
 
     def backward(self, g):  # g - softmax ⊙ Σ g
         return g - np.exp(self.out) * g.sum(axis=self.axis, keepdims=True)
+
+    def vjp(self, g):  # the same, softmax recomputed from the input (differentiable)
+        return g - Softmax.apply(self.parents[0], axis=self.axis) * g.sum(self.axis, keepdim=True)
 
 
 # --------------------------------------------------------------------------- functions

@@ -4,14 +4,15 @@ every op is one numpy accumulate along the dim (no loops over elements)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function
+from tinygrad_opt.autograd.function import Function, constant
 from tinygrad_opt.dtypes import to_dtype
 from tinygrad_opt.ops.common import cast, dim_index, dim_keyword
-from tinygrad_opt.ops.reduce import NoKernelError, _int64_unless
+from tinygrad_opt.ops.reduce import NoKernelError, Prod, _int64_unless
 from tinygrad_opt.ops.select import ValuesIndices, take_along
 
 if TYPE_CHECKING:
@@ -45,6 +46,24 @@ class CumSum(Scan):
 
     def backward(self, g):
         return g.copy() if g.ndim == 0 else _reverse_cumsum(g, self.dim)
+
+    def vjp(self, g):
+        return g if g.ndim == 0 else ReverseCumSum.apply(g, dim=self.dim)
+
+
+class ReverseCumSum(Scan):
+    """r_k = Σ_{j ≥ k} x_j along ``dim``: the adjoint of :class:`CumSum`, whose backward
+    is a cumsum (so cumsum's derivatives of every order are one numpy kernel each)."""
+
+    def forward(self, x, dim):
+        self.dim = dim
+        return _reverse_cumsum(x, dim)
+
+    def backward(self, g):
+        return np.cumsum(g, axis=self.dim)
+
+    def vjp(self, g):
+        return CumSum.apply(g, dim=self.dim)
 
 
 class CumProd(Scan):
@@ -82,11 +101,31 @@ class CumProd(Scan):
             g.dtype, copy=False
         )
 
+    def vjp(self, g):
+        # as torch: without zeros Σ_{j ≥ k} g_j y_j / a_k with y recomputed (differentiable);
+        # with zeros the derivative of the composite (exact, n² memory per slice)
+        a = self.parents[0]
+        if a.ndim == 0 or a.shape[self.dim] <= 1:
+            return g
+        if not (self.a == 0).any():
+            y = CumProd.apply(a, dim=self.dim)
+            return ReverseCumSum.apply(g * y, dim=self.dim) / a
+        return super().vjp(g)
+
+    def composite(self, a, dim, keep_dtype=False):
+        """y_j = Π_{i ≤ j} a_i as the row products of an n × n array per slice whose row j
+        holds a_0 … a_j and then ones."""
+        if a.ndim == 0:
+            return a
+        n = a.shape[dim]
+        lower = np.tril(np.ones((n, n), dtype=a.dtype))
+        rows = a.movedim(dim, -1).unsqueeze(-2) * constant(lower) + constant(1 - lower)
+        return Prod.apply(rows, axis=-1, keepdims=False).movedim(-1, dim)
+
 
 class LogCumSumExp(Scan):
     """y_j = log Σ_{i ≤ j} exp(a_i), by ``logaddexp.accumulate`` (stable). Backward:
-    ∂L/∂a_k = Σ_{j ≥ k} g_j exp(a_k - y_j), done in log space for stability: the
-    positive and negative parts of g separately, exp(a_k + log Σ_{j ≥ k} exp(log g_j - y_j))."""
+    ∂L/∂a_k = Σ_{j ≥ k} g_j exp(a_k - y_j) (:func:`_weigh_later`, done in log space)."""
 
     def forward(self, a, dim):
         self.a, self.dim = a, dim
@@ -94,17 +133,84 @@ class LogCumSumExp(Scan):
         return self.out
 
     def backward(self, g):
-        a, d, out = self.a, self.dim, self.out
-        if a.ndim == 0:
+        if self.a.ndim == 0:
             return g.copy()
+        return _weigh_later(g, self.a, self.out, self.dim)
 
-        def part(w: np.ndarray) -> np.ndarray:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                terms = np.log(w) - out
-                acc = np.flip(np.logaddexp.accumulate(np.flip(terms, d), axis=d), d)
-                return np.exp(a + acc)
+    def vjp(self, g):  # the same map as a Function of (g, a, y), y recomputed
+        if g.ndim == 0:
+            return g
+        a = self.parents[0]
+        return WeighLater.apply(g, a, LogCumSumExp.apply(a, dim=self.dim), dim=self.dim)
 
-        return part(np.maximum(g, 0)) - part(np.maximum(-g, 0))
+
+def _signed(fn: Callable[[np.ndarray], np.ndarray], w: np.ndarray) -> np.ndarray:
+    """``fn(w⁺) - fn(w⁻)`` for an ``fn`` linear in ``w ≥ 0`` that works with ``log w``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return fn(np.maximum(w, 0)) - fn(np.maximum(-w, 0))
+
+
+def _weigh_later(w: np.ndarray, a: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
+    """r_k = Σ_{j ≥ k} w_j exp(a_k - y_j) along ``d``, in log space (y: logcumsumexp(a)):
+    exp(a_k + log Σ_{j ≥ k} exp(log w_j - y_j)), the signs of w apart."""
+
+    def part(w: np.ndarray) -> np.ndarray:
+        acc = np.flip(np.logaddexp.accumulate(np.flip(np.log(w) - y, d), axis=d), d)
+        return np.exp(a + acc)
+
+    return _signed(part, w)
+
+
+def _weigh_earlier(w: np.ndarray, a: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
+    """f_j = Σ_{k ≤ j} w_k exp(a_k - y_j) along ``d``, in log space: the adjoint of
+    :func:`_weigh_later` in w, exp(log Σ_{k ≤ j} exp(log w_k + a_k) - y_j)."""
+
+    def part(w: np.ndarray) -> np.ndarray:
+        return np.exp(np.logaddexp.accumulate(np.log(w) + a, axis=d) - y)
+
+    return _signed(part, w)
+
+
+class WeighLater(Scan):
+    """r = R(w; a, y), r_k = Σ_{j ≥ k} w_j exp(a_k - y_j): logcumsumexp's backward as a
+    Function of all three (y = logcumsumexp(a), given). With F the adjoint map
+    (:class:`WeighEarlier`), its vector-Jacobian product for h is F(h) for w (R is linear
+    in w), h ⊙ R(w) for a (∂r_k/∂a_k = r_k) and -w ⊙ F(h) for y (∂r_k/∂y_j =
+    -w_j exp(a_k - y_j)). The two maps differentiate into each other, so logcumsumexp has
+    derivatives of every order, each a few O(n) scans."""
+
+    fn = staticmethod(_weigh_later)
+
+    def forward(self, w, a, y, dim):
+        self.w, self.a, self.y, self.dim = w, a, y, dim
+        self.out = self.fn(w, a, y, dim)
+        return self.out
+
+    def backward(self, h):
+        w, a, y, d = self.w, self.a, self.y, self.dim
+        other = _weigh_earlier if self.fn is _weigh_later else _weigh_later
+        adj = other(h, a, y, d)
+        if self.fn is _weigh_later:  # (F(h), h ⊙ R(w), -w ⊙ F(h))
+            return adj, h * self.out, -w * adj
+        return adj, w * adj, -h * self.out  # WeighEarlier: (R(h), w ⊙ R(h), -h ⊙ F(w))
+
+    def vjp(self, h):
+        w, a, y = self.parents
+        d = self.dim
+        other = WeighEarlier if type(self) is WeighLater else WeighLater
+        adj = other.apply(h, a, y, dim=d)
+        again = type(self).apply(w, a, y, dim=d)
+        if type(self) is WeighLater:
+            return adj, h * again, -w * adj
+        return adj, w * adj, -h * again
+
+
+class WeighEarlier(WeighLater):
+    """f = F(w; a, y), f_j = Σ_{k ≤ j} w_k exp(a_k - y_j): the adjoint of
+    :class:`WeighLater` in w. Its vector-Jacobian product for h: R(h) for w, w ⊙ R(h) for
+    a (∂f_j/∂a_k = w_k exp(a_k - y_j)) and -h ⊙ F(w) for y (∂f_j/∂y_j = -f_j)."""
+
+    fn = staticmethod(_weigh_earlier)
 
 
 def _scan_dim(op: str, input: Tensor, dim: Any, axis: Any) -> int:

@@ -2,7 +2,11 @@
 ``median(dim)`` or ``cummax`` find indices (no gradient), and their values are the input
 picked at those indices by :class:`TakeAlong`, so the gradient of each value goes back to
 exactly the element it came from. :data:`ValuesIndices` is their ``(values, indices)``
-result."""
+result.
+
+The gradient of :class:`TakeAlong` is :class:`PutAlong` (``g`` added into zeros at the
+indices) and that of :class:`PutAlong` is :class:`TakeAlong`: the two linear maps are
+each other's adjoint, so derivatives of every order are one numpy kernel each."""
 
 from __future__ import annotations
 
@@ -64,6 +68,38 @@ class TakeAlong(Function):
         if self.squeeze:
             g = np.expand_dims(g, self.dim)
         return scatter_add(self.shape, self.dim, self.index, g, self.unique)
+
+    def vjp(self, g):  # the adjoint: put g back at the indices
+        return PutAlong.apply(
+            g, index=self.index, dim=self.dim, shape=self.shape, squeeze=self.squeeze,
+            unique=self.unique,
+        )  # fmt: skip
+
+
+class PutAlong(Function):
+    """The adjoint of :class:`TakeAlong`: an array of ``shape``, zero but for ``g`` added at
+    ``index`` along ``dim`` (``squeeze``: ``g`` lacks that dim, of size 1; ``unique``:
+    no index repeats, so a plain put). Backward: ``grad`` picked at ``index``, i.e.
+    :class:`TakeAlong` again."""
+
+    def forward(self, g, index, dim, shape, squeeze=False, unique=True):
+        self.index, self.dim, self.squeeze, self.unique = index, dim, squeeze, unique
+        if not shape:
+            return g.copy()
+        if squeeze:
+            g = np.expand_dims(g, dim)
+        return scatter_add(shape, dim, index, g, unique)
+
+    def backward(self, grad):
+        if grad.ndim == 0:
+            return grad.copy()
+        out = np.take_along_axis(grad, self.index, self.dim)
+        return np.squeeze(out, self.dim) if self.squeeze else out
+
+    def vjp(self, grad):
+        return TakeAlong.apply(
+            grad, index=self.index, dim=self.dim, squeeze=self.squeeze, unique=self.unique
+        )
 
 
 def take_along(
