@@ -92,6 +92,8 @@ def run_second_torch(
     pairs = [(o, u) for o, u in zip(outs, ut) if u is not None and o.requires_grad]
     fx = [x for x in xs if x.requires_grad]
     fu = [u for _, u in pairs]
+    if not pairs or not fx:  # no float output depends on an input (comparisons, *_like)
+        return [None] * len(xs), [None] * len(us)
     total = sum((o * u).sum() for o, u in pairs)
     gs = torch.autograd.grad(total, fx, create_graph=True, allow_unused=True)
     terms = [

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, is_grad_enabled, tensor_type
+from tinygrad_opt.autograd.function import Function, constant, is_grad_enabled, tensor_type
 from tinygrad_opt.dtypes import int64
 from tinygrad_opt.errors import DimError, DTypeError, ShapeError
 from tinygrad_opt.ops.common import dim_index, lift
@@ -79,6 +79,23 @@ def scatter_add_axis(shape: tuple, axis: int, idx: np.ndarray, g: np.ndarray) ->
     return out
 
 
+def _add_at(shape: tuple, index: Any, g: np.ndarray) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated picks add up): the adjoint
+    of ``a[index]``. A plain write for a basic index, a sorted ``reduceat`` for one integer
+    array among full slices, ``np.add.at`` otherwise."""
+    if _is_basic_index(index):
+        out = np.zeros(shape, dtype=g.dtype)
+        out[index] = g
+        return out
+    axis = _single_array_axis(index, len(shape))
+    if axis is not None:
+        parts = index if isinstance(index, tuple) else (index,)
+        return scatter_add_axis(shape, axis, parts[axis], g)
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
 class GetItem(Function):
     """``a[index]``; backward scatters ``g`` back to where each element came from, adding
     when an integer array picks one element several times (a sorted ``reduceat`` for one
@@ -90,23 +107,33 @@ class GetItem(Function):
         return out if isinstance(out, np.ndarray) else np.asarray(out)  # 0-d, not a scalar
 
     def backward(self, g):
-        if _is_basic_index(self.index):
-            out = np.zeros(self.shape, dtype=g.dtype)
-            out[self.index] = g
-            return out
-        axis = _single_array_axis(self.index, len(self.shape))
-        if axis is not None:
-            parts = self.index if isinstance(self.index, tuple) else (self.index,)
-            return scatter_add_axis(self.shape, axis, parts[axis], g)
-        out = np.zeros(self.shape, dtype=g.dtype)
-        np.add.at(out, self.index, g)
-        return out
+        return _add_at(self.shape, self.index, g)
+
+    def vjp(self, g):
+        return IndexAdd.apply(g, shape=self.shape, index=self.index)
 
     def describe_error(self, inputs, params, err):
         return (
             f"getitem: index {params['index']!r} does not fit shape {inputs[0].shape}: "
             f"{_torch_wording(err)}"
         )
+
+
+class IndexAdd(Function):
+    """The adjoint of :class:`GetItem`: zeros of ``shape`` with ``g`` added at ``index``
+    (``out[index] += g``, once per pick). Its adjoint is ``GetItem`` again, so derivatives
+    of every order of an indexing op cost one numpy kernel each."""
+
+    def forward(self, g, shape, index):
+        self.index = index
+        return _add_at(shape, index, g)
+
+    def backward(self, g):
+        out = g[self.index]
+        return out if isinstance(out, np.ndarray) else np.asarray(out)
+
+    def vjp(self, g):
+        return GetItem.apply(g, index=self.index)
 
 
 class IndexPut(Function):
@@ -135,6 +162,19 @@ class IndexPut(Function):
                 ga[self.index] = 0
         if self.needs_grad[1]:
             gv = g[self.index]
+        return ga, gv
+
+    def vjp(self, g):
+        # Linear in (a, v): a's part is g with the written places zeroed (itself an
+        # index_put, of the constant 0), v's part is g picked at the index.
+        ga = gv = None
+        if self.needs_grad[0]:
+            ga = g
+            if not self.accumulate:
+                zero = constant(np.zeros((), dtype=g.dtype))
+                ga = IndexPut.apply(g, zero, index=self.index)
+        if self.needs_grad[1]:
+            gv = GetItem.apply(g, index=self.index)
         return ga, gv
 
     def describe_error(self, inputs, params, err):
