@@ -85,6 +85,18 @@ CASES: dict[str, tuple[Callable, list[tuple[int, ...]]]] = {
         ),
         [(3, 3), (2, 3)],
     ),
+    "scatter_reduce_amax_ties": (  # src repeated, and self equal to src: shared maxima
+        lambda M, F, x, s: M.cat([s, x[:1]]).scatter_reduce(
+            0, _i(M, [[1, 0, 1], [1, 1, 0], [1, 0, 1]]), M.cat([s, s, x[:1]]), "amax"
+        ),
+        [(1, 3), (1, 3)],
+    ),
+    "scatter_reduce_amin_ties_noself": (
+        lambda M, F, x, s: x.scatter_reduce(
+            1, _i(M, [[0, 0, 2, 2]]), M.cat([s, s], 1), "amin", include_self=False
+        ),
+        [(1, 3), (1, 2)],
+    ),
     "scatter_reduce_prod": (
         lambda M, F, x, s: x.scatter_reduce(1, _i(M, [[0, 0, 2], [1, 1, 1]]), s, "prod"),
         [(2, 3), (2, 3)],
