@@ -281,3 +281,29 @@ def test_scatter_src_larger_than_index_second_order_by_finite_differences(reduce
     numeric = (inner_at(eps) - inner_at(-eps)) / (2 * eps)
     assert abs(analytic - numeric) <= 1e-6 * (1 + abs(numeric))
     assert np.all(np.asarray(hs.data)[:, 3:] == 0)  # the unread columns of src
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_prod_two_zeros_in_a_place_refuses_a_second_derivative(include_self):
+    """Two zeros of ``src`` in one place: the recorded first derivative is right (and
+    torch's), its derivative is refused with torch's message."""
+    x0 = np.array([[1.5, -2.0, 0.5]])
+    s0 = np.array([[0.0, 3.0, 0.0, 2.0]])  # the zeros both go to place 1
+    index = [[1, 1, 1, 2]]
+    xs = [Tensor(x0, requires_grad=True), Tensor(s0, requires_grad=True)]
+    ts = [torch.tensor(x0, requires_grad=True), torch.tensor(s0, requires_grad=True)]
+    outs = [
+        x.scatter_reduce(1, M.tensor(index), s, "prod", include_self=include_self)
+        for M, (x, s) in ((tg, xs), (torch, ts))
+    ]
+    ours = tg.autograd.grad((outs[0] ** 2).sum(), xs, create_graph=True)
+    theirs = torch.autograd.grad((outs[1] ** 2).sum(), ts, create_graph=True)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12)
+    message = "Double backward is unsupported for src when >1 zeros in src"
+    with pytest.raises(RuntimeError, match=message):
+        torch.autograd.grad(theirs[1].sum(), ts)
+    with pytest.raises(RuntimeError, match=message):
+        tg.autograd.grad(ours[1].sum(), xs)
+    with pytest.raises(RuntimeError, match=message):
+        tg.autograd.grad(ours[1].sum(), xs, create_graph=True)

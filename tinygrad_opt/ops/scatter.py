@@ -280,10 +280,35 @@ class ScatterReduce(Function):
         single = src_zero & (zeros_per_place[self.grid] == 1)
         gather = Gather.apply
         plain = gather(g * prod_into(a_t, s_t), index=index, dim=dim) / _mask(s_t, src_zero, 1.0)
-        if not single.any():
-            return ga, plain
-        rest = gather(g * prod_into(a_t, _mask(s_t, single, 1.0)), index=index, dim=dim)
-        return ga, _mask(rest, ~single, 0.0) + _mask(plain, single, 0.0)
+        if single.any():
+            rest = gather(g * prod_into(a_t, _mask(s_t, single, 1.0)), index=index, dim=dim)
+            plain = _mask(rest, ~single, 0.0) + _mask(plain, single, 0.0)
+        if (zeros_per_place > 1).any():
+            # right values, but their derivative would miss the terms between the zeros
+            plain = NoDoubleBackward.apply(plain, message=_TWO_ZEROS)
+        return ga, plain
+
+
+_TWO_ZEROS = (
+    "scatter_reduce(): Double backward is unsupported for src when >1 zeros in src are "
+    "scattered to the same position in self"
+)
+
+
+class NoDoubleBackward(Function):
+    """The identity, whose derivative raises ``RuntimeError(message)``: marks a recorded
+    first derivative that is right but whose own derivative is not (torch's
+    ``DelayedError``), so differentiating it fails instead of answering wrongly."""
+
+    def forward(self, a, message):
+        self.message = message
+        return a
+
+    def backward(self, g):
+        raise RuntimeError(self.message)
+
+    def vjp(self, g):
+        raise RuntimeError(self.message)
 
 
 # --------------------------------------------------------------------------- checks
