@@ -97,6 +97,34 @@ CASES = [
         lambda M, x, s, i: M.scatter_reduce(x, 1, i, s, "prod"),
         [(2, 3), (2, 4), ((2, 4), "long3")],
     ),
+    # amax/amin off ties (real data: the second derivative is smooth there, so finite
+    # differences apply; the "int" cases above hold the ties)
+    both(
+        "scatter_reduce_amax_real",
+        lambda M, x, s, i: x.scatter_reduce(1, i, s, "amax"),
+        [(2, 3), (2, 5), ((2, 5), "long3")],
+    ),
+    both(
+        "scatter_reduce_amin_real_noself",
+        lambda M, x, s, i: x.scatter_reduce(0, i, s, "amin", include_self=False),
+        [(3, 4), (5, 4), ((5, 4), "long3")],
+    ),
+    # prod with exact zeros: one in self, one src zero alone in its place, one sharing a
+    # place with a zero of self (torch has no double backward for two src zeros per place)
+    *(
+        both(
+            f"scatter_reduce_prod_zeros_{'self' if inc else 'noself'}",
+            lambda M, x, s, inc=inc: (x * M.tensor([[1.0, 0, 1], [1, 1, 1]])).scatter_reduce(
+                1,
+                M.tensor([[0, 1, 1, 2], [2, 0, 2, 2]]),
+                s * M.tensor([[1.0, 0, 1, 1], [1, 1, 0, 1]]),
+                "prod",
+                include_self=inc,
+            ),
+            [(2, 3), (2, 4)],
+        )
+        for inc in (True, False)
+    ),
     both(
         "scatter_reduce_mean_long",
         lambda M, x, s, i: x.scatter_reduce(0, i, s, "mean"),

@@ -166,11 +166,17 @@ def _add(store: dict[int, Any], key: int, g: Any) -> None:
 
 def _leading_to(order: list[Any], want: dict[int, int]) -> set[int]:
     """ids of the nodes whose backward must run to reach a target: those with a target
-    among their inputs' ancestry (``order`` has every node after its inputs)."""
+    among their inputs' ancestry (``order`` has every node after its inputs).
+
+    A node whose input was changed in place after it was recorded counts as live too:
+    it now points at the changed tensor, which can make the graph cyclic (``c = y[0];
+    y[1] = c``) and this order wrong; run, its version check stops the pass, as in
+    ``backward()``, where skipping it would silently drop its gradient."""
     live: set[int] = set()
     for node in order:
-        for p in node._ctx.parents:
-            if id(p) in want or id(p) in live:
+        ctx = node._ctx
+        for p, seen in zip(ctx.parents, ctx.versions):
+            if id(p) in want or id(p) in live or p._version != seen:
                 live.add(id(node))
                 break
     return live

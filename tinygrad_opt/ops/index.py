@@ -7,6 +7,8 @@ integer tensors (or lists) and bool tensors (masks; a mask of k dims indexes k d
 Results follow torch, which differs from numpy in one place: a plain int (or a 0-d
 integer tensor) selects first, before the advanced parts are applied, so
 ``x[0, :, [1, 2]]`` of a (3, 4, 5) tensor is (4, 2) in torch (numpy says (2, 4)).
+This module turns such an index into numpy ones; the Functions that apply them
+(``GetItem``, its adjoint ``IndexAdd``, ``IndexPut``) are in ``index_functions.py``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, is_grad_enabled, tensor_type
+from tinygrad_opt.autograd.function import is_grad_enabled, tensor_type
 from tinygrad_opt.dtypes import int64
 from tinygrad_opt.errors import DimError, DTypeError, ShapeError
 from tinygrad_opt.ops.common import dim_index, lift
+from tinygrad_opt.ops.index_functions import GetItem, IndexAdd, IndexPut  # noqa: F401
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
 __all__ = [
@@ -33,116 +36,6 @@ __all__ = [
     "take",
     "take_along_dim",
 ]
-
-
-def _is_basic_index(index: Any) -> bool:
-    """No integer arrays: each element is picked at most once (bool masks pick distinct ones)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(not isinstance(p, np.ndarray) or p.dtype == np.bool_ for p in parts)
-
-
-def _torch_wording(err: Exception) -> str:
-    return str(err).replace("for axis", "for dimension").replace("array", "tensor")
-
-
-def _single_array_axis(index: Any, ndim: int) -> int | None:
-    """The axis of the only part of ``index`` when it is one integer array among full
-    slices (``x[:, idx]``: an embedding lookup, ``index_select``, a pad gather); else None."""
-    parts = index if isinstance(index, tuple) else (index,)
-    if len(parts) > ndim:
-        return None
-    axis = None
-    for k, p in enumerate(parts):
-        if isinstance(p, np.ndarray) and p.dtype.kind in "iu":
-            if axis is not None:
-                return None
-            axis = k
-        elif not (isinstance(p, slice) and p == slice(None)):
-            return None
-    return axis
-
-
-def scatter_add_axis(shape: tuple, axis: int, idx: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Zeros of ``shape`` plus ``g`` added at ``idx`` along ``axis`` (the adjoint of
-    ``x[(:,) * axis + (idx,)]``); repeats add up. Sorts the index and sums each run with
-    ``np.add.reduceat``: much faster than ``np.add.at`` on large slabs."""
-    n = shape[axis]
-    flat = idx.reshape(-1) % max(n, 1)
-    g = g.reshape(shape[:axis] + (flat.size,) + shape[axis + 1 :])
-    out = np.zeros(shape, dtype=g.dtype)
-    if flat.size:
-        order = np.argsort(flat, kind="stable")
-        ordered = flat[order]
-        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-        sums = np.add.reduceat(np.take(g, order, axis=axis), starts, axis=axis)
-        out[(slice(None),) * axis + (ordered[starts],)] = sums
-    return out
-
-
-class GetItem(Function):
-    """``a[index]``; backward scatters ``g`` back to where each element came from, adding
-    when an integer array picks one element several times (a sorted ``reduceat`` for one
-    array among full slices, ``np.add.at`` otherwise)."""
-
-    def forward(self, a, index):
-        self.shape, self.index = a.shape, index
-        out = a[index]
-        return out if isinstance(out, np.ndarray) else np.asarray(out)  # 0-d, not a scalar
-
-    def backward(self, g):
-        if _is_basic_index(self.index):
-            out = np.zeros(self.shape, dtype=g.dtype)
-            out[self.index] = g
-            return out
-        axis = _single_array_axis(self.index, len(self.shape))
-        if axis is not None:
-            parts = self.index if isinstance(self.index, tuple) else (self.index,)
-            return scatter_add_axis(self.shape, axis, parts[axis], g)
-        out = np.zeros(self.shape, dtype=g.dtype)
-        np.add.at(out, self.index, g)
-        return out
-
-    def describe_error(self, inputs, params, err):
-        return (
-            f"getitem: index {params['index']!r} does not fit shape {inputs[0].shape}: "
-            f"{_torch_wording(err)}"
-        )
-
-
-class IndexPut(Function):
-    """``out = a`` with ``out[index] = v`` (``accumulate``: ``out[index] += v``, adding
-    once per repeat of an index): a copy, so the original stays intact.
-
-    Backward: ``v`` gets ``g[index]`` (summed back over broadcasting by the engine);
-    ``a`` gets ``g``, except at the overwritten positions (none when accumulating).
-    """
-
-    def forward(self, a, v, index, accumulate=False):
-        self.index, self.accumulate = index, accumulate
-        out = a.copy()
-        if accumulate:
-            np.add.at(out, index, np.broadcast_to(v, out[index].shape))
-        else:
-            out[index] = v
-        return out
-
-    def backward(self, g):
-        ga = gv = None
-        if self.needs_grad[0]:
-            ga = g
-            if not self.accumulate:
-                ga = g.copy()
-                ga[self.index] = 0
-        if self.needs_grad[1]:
-            gv = g[self.index]
-        return ga, gv
-
-    def describe_error(self, inputs, params, err):
-        a, v = inputs
-        return (
-            f"index_put: cannot assign a value of shape {v.shape} to index "
-            f"{params['index']!r} of shape {a.shape}: {_torch_wording(err)}"
-        )
 
 
 # --------------------------------------------------------------------------- index handling

@@ -14,6 +14,7 @@ import numpy as np
 
 from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.ops.common import dim_keyword, promote
+from tinygrad_opt.ops.slicing import Slice
 
 #: the torch-style free functions of this module (exported by ``tinygrad_opt``)
 __all__ = [
@@ -41,6 +42,15 @@ class Cat(Function):
     def backward(self, g):  # each input gets its own slab of g
         return tuple(np.split(g, self.splits, axis=self.axis))
 
+    def vjp(self, g):  # the same slabs, cut by Slice (whose adjoint embeds them back)
+        axis = self.axis % g.ndim
+        edges = [0, *(int(e) for e in self.splits), g.shape[axis]]
+        lead = (slice(None),) * axis
+        return tuple(
+            Slice.apply(g, index=lead + (slice(lo, hi),)) if need else None
+            for lo, hi, need in zip(edges[:-1], edges[1:], self.needs_grad)
+        )
+
     def describe_error(self, inputs, params, err):
         shapes = ", ".join(str(t.shape) for t in inputs)
         axis, nd = params["axis"], inputs[0].ndim
@@ -61,6 +71,13 @@ class Stack(Function):
 
     def backward(self, g):  # input i gets slice i along the new axis
         return tuple(np.take(g, i, axis=self.axis) for i in range(g.shape[self.axis]))
+
+    def vjp(self, g):
+        lead = (slice(None),) * self.axis
+        return tuple(
+            Slice.apply(g, index=lead + (i,)) if need else None
+            for i, need in enumerate(self.needs_grad)
+        )
 
     def describe_error(self, inputs, params, err):
         shapes = ", ".join(str(t.shape) for t in inputs)

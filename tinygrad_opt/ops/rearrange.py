@@ -45,6 +45,9 @@ class Flip(Function):
     def backward(self, g):
         return np.flip(g, self.dims)
 
+    def vjp(self, g):  # flipping is its own adjoint
+        return Flip.apply(g, dims=self.dims)
+
 
 class Roll(Function):
     """Shift elements cyclically by ``shifts`` along ``dims`` (``dims=None``: the flattened
@@ -55,8 +58,13 @@ class Roll(Function):
         return np.roll(a, shifts, dims)
 
     def backward(self, g):
-        back = -self.shifts if self.dims is None else tuple(-s for s in self.shifts)
-        return np.roll(g, back, self.dims)
+        return np.roll(g, self._back(), self.dims)
+
+    def vjp(self, g):  # the adjoint of a roll is the roll back
+        return Roll.apply(g, shifts=self._back(), dims=self.dims)
+
+    def _back(self) -> int | tuple[int, ...]:
+        return -self.shifts if self.dims is None else tuple(-s for s in self.shifts)
 
 
 class Triangle(Function):
@@ -70,11 +78,24 @@ class Triangle(Function):
     def backward(self, g):
         return self.fn(g, self.k)
 
+    def vjp(self, g):
+        return Triangle.apply(g, **self.params)
+
 
 def _diag_positions(offset: int, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of the ``offset``-th diagonal (``length`` elements)."""
     i = np.arange(length)
     return i + max(-offset, 0), i + max(offset, 0)
+
+
+def _diagonal_scatter(g: np.ndarray, shape: tuple, offset: int, dim1: int, dim2: int):
+    """Zeros of ``shape`` with the last dim of ``g`` on the ``offset``-th diagonal of the
+    (dim1, dim2) planes."""
+    out = np.zeros(shape, dtype=g.dtype)
+    planes = np.moveaxis(out, (dim1, dim2), (-2, -1))  # a view: writes land in out
+    rows, cols = _diag_positions(offset, g.shape[-1])
+    planes[..., rows, cols] = g
+    return out
 
 
 class Diagonal(Function):
@@ -87,12 +108,27 @@ class Diagonal(Function):
         return np.diagonal(a, offset, dim1, dim2).copy()
 
     def backward(self, g):
+        return _diagonal_scatter(g, self.shape, *self.args)
+
+    def vjp(self, g):
+        return DiagonalScatter.apply(g, shape=self.shape, **self.params)
+
+
+class DiagonalScatter(Function):
+    """The adjoint of :class:`Diagonal`: zeros of ``shape`` with the last dim of ``g``
+    written onto the ``offset``-th diagonal of the (dim1, dim2) planes. Its adjoint is
+    :class:`Diagonal` again."""
+
+    def forward(self, g, shape, offset, dim1, dim2):
+        self.args = (offset, dim1, dim2)
+        return _diagonal_scatter(g, shape, offset, dim1, dim2)
+
+    def backward(self, g):
+        return np.diagonal(g, *self.args)
+
+    def vjp(self, g):
         offset, dim1, dim2 = self.args
-        out = np.zeros(self.shape, dtype=g.dtype)
-        planes = np.moveaxis(out, (dim1, dim2), (-2, -1))  # a view: writes land in out
-        rows, cols = _diag_positions(offset, g.shape[-1])
-        planes[..., rows, cols] = g
-        return out
+        return Diagonal.apply(g, offset=offset, dim1=dim1, dim2=dim2)
 
 
 class DiagEmbed(Function):
@@ -111,6 +147,9 @@ class DiagEmbed(Function):
     def backward(self, g):
         offset, dim1, dim2 = self.args
         return np.diagonal(g, offset, dim1, dim2)
+
+    def vjp(self, g):  # the adjoint of embedding a diagonal is reading it
+        return Diagonal.apply(g, **self.params)
 
 
 # --------------------------------------------------------------------------- repeating

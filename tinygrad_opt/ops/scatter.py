@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.autograd.function import Function, tensor_type
+from tinygrad_opt.autograd.function import Function, constant, tensor_type
 from tinygrad_opt.errors import DimError, DTypeError, ShapeError
 from tinygrad_opt.ops.common import dim_index, lift
 
@@ -68,6 +68,52 @@ class Gather(Function):
     def backward(self, g):
         return _add_into(self.shape, self.grid, g)
 
+    def vjp(self, g):
+        return GatherAdjoint.apply(g, shape=self.shape, **self.params)
+
+
+class GatherAdjoint(Function):
+    """The adjoint of :class:`Gather` (``scatter_add`` into zeros of ``shape``):
+    ``out[grid(p)] += g[p]``. Its adjoint is ``Gather`` again, so each derivative order
+    of a gather costs one numpy kernel."""
+
+    def forward(self, g, shape, index, dim):
+        self.grid = _grid(index, dim)
+        return _add_into(shape, self.grid, g)
+
+    def backward(self, g):
+        return g[self.grid]
+
+    def vjp(self, g):
+        return Gather.apply(g, index=self.params["index"], dim=self.params["dim"])
+
+
+def _zeros_at(g, index: np.ndarray, dim: int):
+    """``g`` with the places ``grid(index)`` set to 0, differentiably (a scatter of zeros:
+    linear in ``g``, and its own adjoint)."""
+    zeros = constant(np.zeros(index.shape, dtype=g.dtype))
+    return Scatter.apply(g, zeros, index=index, dim=dim)
+
+
+def _to_src_shape(part, src_shape: tuple):
+    """``part`` (the ``index``-shaped block of a src gradient) padded with zeros to
+    ``src_shape``, differentiably."""
+    if tuple(part.shape) == tuple(src_shape):
+        return part
+    from tinygrad_opt.ops.shape import Pad
+
+    widths = tuple((0, n - k) for k, n in zip(part.shape, src_shape))
+    return Pad.apply(part, pad_width=widths, value=np.zeros((), dtype=part.dtype))
+
+
+def _mask(t, drop: np.ndarray, fill: float):
+    """``t`` with the places where ``drop`` is True replaced by ``fill`` (``masked_fill``
+    with a constant mask, as arithmetic so it stays differentiable in ``t``)."""
+    if not drop.any():
+        return t
+    kept = t * constant((~drop).astype(t.dtype))
+    return kept + constant(drop.astype(t.dtype) * fill) if fill else kept
+
 
 class Scatter(Function):
     """``out = a`` with ``out[grid] = src`` (the ``index``-shaped block of ``src``).
@@ -89,6 +135,14 @@ class Scatter(Function):
         if self.needs_grad[1]:
             gs = np.zeros(self.src_shape, dtype=g.dtype)
             gs[self.block] = g[self.grid]
+        return ga, gs
+
+    def vjp(self, g):
+        index, dim = self.params["index"], self.params["dim"]
+        ga = _zeros_at(g, index, dim) if self.needs_grad[0] else None
+        gs = None
+        if self.needs_grad[1]:
+            gs = _to_src_shape(Gather.apply(g, index=index, dim=dim), self.src_shape)
         return ga, gs
 
 
@@ -171,6 +225,90 @@ class ScatterReduce(Function):
         gs = np.zeros(self.src_shape, dtype=g.dtype)
         gs[self.block] = gsb
         return ga, gs
+
+    def vjp(self, g):
+        """``backward`` in Tensor ops. sum/mean/amax/amin: linear in ``g`` with constant
+        weights (counts, tie masks). prod: the same zero-safe formulas as ``backward``,
+        with the partial products recomputed by ``scatter_reduce`` of the inputs, so they
+        are differentiable again."""
+        index, dim, reduce = self.params["index"], self.params["dim"], self.reduce
+        gather = Gather.apply
+        if reduce == "sum":
+            ga, gsb = g, gather(g, index=index, dim=dim)
+        elif reduce == "mean":
+            ga = g / constant(self.count.astype(g.dtype))
+            gsb = gather(ga, index=index, dim=dim)
+        elif reduce in ("amax", "amin"):
+            a, s, out = self.a, self.s, self.out
+            self_is, src_is = a == out, s == out[self.grid]
+            n = self_is.astype(g.dtype)
+            np.add.at(n, self.grid, src_is)
+            share = g / constant(n)
+            ga = share * constant(self_is.astype(g.dtype))
+            gsb = gather(share, index=index, dim=dim) * constant(src_is.astype(g.dtype))
+        else:
+            ga, gsb = self._prod_vjp(g)
+        if not self.include_self:
+            ga = _zeros_at(ga, index, dim)
+        gs = _to_src_shape(gsb, self.src_shape) if self.needs_grad[1] else None
+        return (ga if self.needs_grad[0] else None), gs
+
+    def _prod_vjp(self, g):
+        a_t, src_t = self.parents
+        index, dim, include = self.params["index"], self.params["dim"], self.include_self
+        s_t = src_t
+        if tuple(src_t.shape) != index.shape:
+            from tinygrad_opt.ops.slicing import Slice
+
+            s_t = Slice.apply(src_t, index=self.block)
+        a, s = self.a, self.s
+
+        def prod_into(x, y):
+            return ScatterReduce.apply(
+                x, y, index=index, dim=dim, reduce="prod", include_self=include
+            )
+
+        # a's gradient: g times the product of everything else reduced into its place;
+        # dividing by a is safe once a's zeros are replaced by 1
+        ones_a = _mask(a_t, a == 0, 1.0)
+        ga = g * prod_into(ones_a, s_t) / ones_a
+        # src's gradient: (g · out)[grid] / s, except for the only zero of its place,
+        # whose gradient is g times the product of the others (the zero replaced by 1)
+        src_zero = s == 0
+        zeros_per_place = np.zeros(a.shape, dtype=np.int64)
+        np.add.at(zeros_per_place, self.grid, src_zero)
+        single = src_zero & (zeros_per_place[self.grid] == 1)
+        gather = Gather.apply
+        plain = gather(g * prod_into(a_t, s_t), index=index, dim=dim) / _mask(s_t, src_zero, 1.0)
+        if single.any():
+            rest = gather(g * prod_into(a_t, _mask(s_t, single, 1.0)), index=index, dim=dim)
+            plain = _mask(rest, ~single, 0.0) + _mask(plain, single, 0.0)
+        if (zeros_per_place > 1).any():
+            # right values, but their derivative would miss the terms between the zeros
+            plain = NoDoubleBackward.apply(plain, message=_TWO_ZEROS)
+        return ga, plain
+
+
+_TWO_ZEROS = (
+    "scatter_reduce(): Double backward is unsupported for src when >1 zeros in src are "
+    "scattered to the same position in self"
+)
+
+
+class NoDoubleBackward(Function):
+    """The identity, whose derivative raises ``RuntimeError(message)``: marks a recorded
+    first derivative that is right but whose own derivative is not (torch's
+    ``DelayedError``), so differentiating it fails instead of answering wrongly."""
+
+    def forward(self, a, message):
+        self.message = message
+        return a
+
+    def backward(self, g):
+        raise RuntimeError(self.message)
+
+    def vjp(self, g):
+        raise RuntimeError(self.message)
 
 
 # --------------------------------------------------------------------------- checks

@@ -42,6 +42,27 @@ class Slice(Function):
         out[self.index] = g
         return out
 
+    def vjp(self, g):
+        return Embed.apply(g, shape=self.shape, index=self.index)
+
+
+class Embed(Function):
+    """The adjoint of :class:`Slice`: zeros of ``shape`` with ``g`` written into the window
+    ``index`` (``out[index] = g``). Its own adjoint is the slice ``g[index]``, so every
+    derivative order of a slice costs one numpy kernel."""
+
+    def forward(self, g, shape, index):
+        self.index = index
+        out = np.zeros(shape, dtype=g.dtype)
+        out[index] = g
+        return out
+
+    def backward(self, g):
+        return np.asarray(g[self.index])
+
+    def vjp(self, g):
+        return Slice.apply(g, index=self.index)
+
 
 def _window(input, d: int, start: int, stop: int):
     index = (slice(None),) * d + (slice(start, stop),)

@@ -31,22 +31,49 @@ class Unfold(Function):
 
     def forward(self, a, dim, size, step):
         self.shape, self.dim, self.size, self.step = a.shape, dim, size, step
-        win = np.lib.stride_tricks.sliding_window_view(a, size, axis=dim)
-        return np.ascontiguousarray(win[(slice(None),) * dim + (slice(None, None, step),)])
+        return _windows(a, dim, size, step)
 
     def backward(self, g):
-        out = np.zeros(self.shape, dtype=g.dtype)
-        d, size, step = self.dim, self.size, self.step
-        count = g.shape[d]
-        lead = (slice(None),) * d
-        if size <= count:  # one slab per offset within the window
-            for k in range(size):
-                out[lead + (slice(k, k + step * (count - 1) + 1, step),)] += g[..., k]
-        else:  # one slab per window
-            for i in range(count):
-                piece = np.moveaxis(g[lead + (i,)], -1, d)
-                out[lead + (slice(i * step, i * step + size),)] += piece
-        return out
+        return _fold_windows(g, self.shape, self.dim, self.size, self.step)
+
+    def vjp(self, g):
+        return FoldWindows.apply(g, shape=self.shape, dim=self.dim, size=self.size, step=self.step)
+
+
+def _windows(a: np.ndarray, dim: int, size: int, step: int) -> np.ndarray:
+    win = np.lib.stride_tricks.sliding_window_view(a, size, axis=dim)
+    return np.ascontiguousarray(win[(slice(None),) * dim + (slice(None, None, step),)])
+
+
+def _fold_windows(g: np.ndarray, shape: tuple, dim: int, size: int, step: int) -> np.ndarray:
+    """The adjoint of :func:`_windows`: zeros of ``shape`` with every window of ``g`` added
+    back where it was read (overlaps add up)."""
+    out = np.zeros(shape, dtype=g.dtype)
+    count = g.shape[dim]
+    lead = (slice(None),) * dim
+    if size <= count:  # one slab per offset within the window
+        for k in range(size):
+            out[lead + (slice(k, k + step * (count - 1) + 1, step),)] += g[..., k]
+    else:  # one slab per window
+        for i in range(count):
+            piece = np.moveaxis(g[lead + (i,)], -1, dim)
+            out[lead + (slice(i * step, i * step + size),)] += piece
+    return out
+
+
+class FoldWindows(Function):
+    """The adjoint of :class:`Unfold`: windows (a last dim of ``size``, one every ``step``
+    along ``dim``) added back into zeros of ``shape``. Its adjoint is ``Unfold`` again."""
+
+    def forward(self, g, shape, dim, size, step):
+        self.dim, self.size, self.step = dim, size, step
+        return _fold_windows(g, shape, dim, size, step)
+
+    def backward(self, g):
+        return _windows(g, self.dim, self.size, self.step)
+
+    def vjp(self, g):
+        return Unfold.apply(g, dim=self.dim, size=self.size, step=self.step)
 
 
 def unfold(input, dimension: int, size: int, step: int):
@@ -145,6 +172,9 @@ class Im2Col(Function):
     def backward(self, g):
         return _col2im(g, self.hw, *self.geom)
 
+    def vjp(self, g):  # col2im is the adjoint of im2col, and the other way round
+        return Col2Im.apply(g, hw=self.hw, geom=self.geom)
+
 
 class Col2Im(Function):
     """(N, C·kh·kw, L) blocks → (N, C, H, W), overlaps added; backward is :func:`_im2col`."""
@@ -155,6 +185,9 @@ class Col2Im(Function):
 
     def backward(self, g):
         return _im2col(g, *self.geom)
+
+    def vjp(self, g):
+        return Im2Col.apply(g, geom=self.geom)
 
 
 def unfold2d(
