@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn._adjoint import adjoint
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
@@ -31,6 +32,9 @@ class _Embedding(Function):
         grad = np.zeros(self.shape, dtype=g.dtype)
         np.add.at(grad, self.indices.reshape(-1), g.reshape(-1, self.shape[1]))
         return grad
+
+    def vjp(self, g):  # linear in the weight: the scatter-add, whose own vjp is this lookup
+        return adjoint(self, g)
 
 
 def _indices(who: str, indices: Any, num_embeddings: int) -> np.ndarray:

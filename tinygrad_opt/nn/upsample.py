@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.nn import _spatial as sp
+from tinygrad_opt.nn._adjoint import adjoint
 from tinygrad_opt.nn.adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
 from tinygrad_opt.nn.module import Module
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
@@ -165,6 +166,9 @@ class _Resample(Function):
                 total = part if total is None else total + part
             g = total
         return g
+
+    def vjp(self, g):  # linear: the adjoint map, whose own vjp is this op again
+        return adjoint(self, g)
 
 
 # --------------------------------------------------------------------------- interpolate
