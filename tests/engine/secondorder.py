@@ -103,9 +103,9 @@ def run_second_torch(
         return [None] * len(xs), [None] * len(us)
     sec = torch.autograd.grad(sum(terms), fx + fu, allow_unused=True, materialize_grads=True)
     it = iter(sec[: len(fx)])
-    second_x = [next(it).detach().numpy() if x.requires_grad else None for x in xs]
+    second_x = [next(it).detach().numpy(force=True) if x.requires_grad else None for x in xs]
     itu = iter(sec[len(fx) :])
-    second_u = [next(itu).detach().numpy() if u is not None else None for u in ut]
+    second_u = [next(itu).detach().numpy(force=True) if u is not None else None for u in ut]
     return second_x, second_u
 
 

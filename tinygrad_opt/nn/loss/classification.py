@@ -13,12 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn._adjoint import keep_where, take_flat
 from tinygrad_opt.nn.loss._common import (
     as_tensor,
     check_reduction,
     check_weight_not_str,
     class_weight,
+    fixed,
+    log_softmax_tensor,
     reduce,
+    reduce_tensor,
     reduction_grad,
 )
 from tinygrad_opt.nn.loss._labels import (
@@ -67,6 +71,11 @@ class _CrossEntropy(Function):
         grad = np.multiply(self.e, (coef / self.s)[:, None], order="C")  # softmax · g_i
         grad.reshape(-1)[self.flat] -= coef  # each row once: no np.add.at needed
         return grad
+
+    def composite(self, x, labels, reduction):
+        """The same loss in Tensor ops (its derivative is the vjp)."""
+        x3 = x.reshape(*x.shape, 1)
+        return _class_loss_tensor(x3, labels[:, None], None, None, 0.0, reduction, labels.shape)
 
 
 def _row_sums(a: np.ndarray) -> np.ndarray:
@@ -181,6 +190,12 @@ class _ClassCrossEntropy(Function):
             grad -= b if weight is None else b * weight[None, :, None]
         return grad.reshape(self.shape).astype(p.dtype, copy=False)
 
+    def composite(self, x, labels, valid, weight, eps, reduction):
+        """The same loss in Tensor ops (its derivative is the vjp)."""
+        x3 = x.reshape(to_ncd(x.data).shape)
+        y0, valid3 = _class_targets(x.data, labels, valid)[1:]
+        return _class_loss_tensor(x3, y0, valid3, weight, eps, reduction, labels.shape)
+
 
 class _ProbCrossEntropy(Function):
     """Cross-entropy against class probabilities t of the input's shape.
@@ -220,6 +235,18 @@ class _ProbCrossEntropy(Function):
             gt = gt.reshape(self.shape).astype(self.p.dtype, copy=False)
         return gx, gt
 
+    def composite(self, x, t, weight, eps, reduction):
+        """The same loss in Tensor ops (its derivative is the vjp)."""
+        n, c, d = to_ncd(x.data).shape
+        logp = log_softmax_tensor(x.reshape(n, c, d), 1)
+        q = t.reshape(n, c, d)
+        if eps:
+            q = q * (1 - eps) + eps / c
+        if weight is not None:
+            q = q * fixed(weight[None, :, None])
+        losses = -(q * logp).sum(1)
+        return reduce_tensor(losses.reshape(index_target_shape(x.shape)), reduction)
+
 
 class _NLLLoss(Function):
     """loss = -w_y x_y for log-probabilities x (0 for an ignored target).
@@ -250,6 +277,38 @@ class _NLLLoss(Function):
         grad = np.zeros((n, self.shape[1] if len(self.shape) > 1 else self.shape[0], d), self.dtype)
         np.put_along_axis(grad, self.y0[:, None, :], -np.broadcast_to(a, (n, d))[:, None, :], 1)
         return grad.reshape(self.shape)
+
+    def composite(self, x, labels, valid, weight, reduction):
+        """The same loss in Tensor ops (linear in x: a gather at the targets)."""
+        x3 = x.reshape(to_ncd(x.data).shape)
+        _, y0, valid3 = _class_targets(x.data, labels, valid)
+        losses = -take_flat(x3, _target_index(x3.shape, y0), valid3)
+        if weight is not None:
+            losses = losses * fixed(weight[y0])
+        denom = _target_weights(y0, valid3, weight, x.dtype)[1]
+        return reduce_tensor(losses.reshape(labels.shape), reduction, denom)
+
+
+def _target_index(shape: tuple[int, ...], y0: np.ndarray) -> np.ndarray:
+    """Flat index of x[n, y0[n, d], d] in an (N, C, D) array, shape (N, D)."""
+    n, c, d = shape
+    return (np.arange(n)[:, None] * c + y0) * d + np.arange(d)
+
+
+def _class_loss_tensor(x3, y0, valid, weight, eps, reduction, shape) -> Tensor:
+    """Cross-entropy of (N, C, D) logits against (N, D) class indices in Tensor ops, with
+    the conventions of :class:`_ClassCrossEntropy` (weights, smoothing, ignored targets
+    giving 0 and not counting); the losses, of the targets' ``shape``, reduced."""
+    c = x3.shape[1]
+    logp = log_softmax_tensor(x3, 1)
+    losses = -take_flat(logp, _target_index(x3.shape, y0), valid)
+    if weight is not None:
+        losses = losses * fixed(weight[y0])
+    if eps:
+        smooth = logp.sum(1) if weight is None else (logp * fixed(weight[None, :, None])).sum(1)
+        losses = losses * (1 - eps) - keep_where(smooth, valid) * (eps / c)
+    denom = _target_weights(y0, valid, weight, x3.dtype)[1]
+    return reduce_tensor(losses.reshape(shape), reduction, denom)
 
 
 # --------------------------------------------------------------------------- public API
