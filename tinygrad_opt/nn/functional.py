@@ -106,11 +106,12 @@ class _Linear(Function):
         x, w = self.parents[:2]
         needs = self.needs_grad
         gx = gw = gb = None
-        if w.ndim == 2:
+        if w.ndim == 2:  # 2-D products (a batched one would be slower in its own vjp)
+            g2 = g.reshape(self.m, w.shape[0])
             if needs[0]:
-                gx = g @ w
+                gx = (g2 @ w).reshape(x.shape)
             if needs[1]:
-                gw = g.reshape(self.m, w.shape[0]).T @ x.reshape(self.m, x.shape[-1])
+                gw = g2.T @ x.reshape(self.m, x.shape[-1])
         else:  # y = x·w: the output lost the last axis
             g1 = g.reshape((*g.shape, 1))
             gx = g1 * w if needs[0] else None

@@ -161,11 +161,22 @@ def reduction_scale(g: Tensor, reduction: str, denom: float) -> Tensor:
         return g / float(denom)
 
 
-def log_softmax_tensor(x: Tensor, axis: int) -> Tensor:
-    """log softmax along ``axis`` in Tensor ops, shifted by the (constant) maximum."""
+def _shifted(x: Tensor, axis: int) -> Tensor:
+    """x minus its (constant: softmax does not depend on it) maximum along ``axis``."""
     top = x.data.max(axis=axis, keepdims=True) if x.data.size else np.zeros(())
-    z = x - fixed(np.where(np.isfinite(top), top, 0).astype(x.dtype))
+    return x - fixed(np.where(np.isfinite(top), top, 0).astype(x.dtype))
+
+
+def log_softmax_tensor(x: Tensor, axis: int) -> Tensor:
+    """log softmax along ``axis`` in Tensor ops (differentiable to any order)."""
+    z = _shifted(x, axis)
     return z - z.exp().sum(axis, keepdim=True).log()
+
+
+def softmax_tensor(x: Tensor, axis: int) -> Tensor:
+    """softmax along ``axis`` in Tensor ops (differentiable to any order)."""
+    e = _shifted(x, axis).exp()
+    return e / e.sum(axis, keepdim=True)
 
 
 def fixed(a: Any) -> Tensor:

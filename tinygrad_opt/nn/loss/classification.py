@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.nn._adjoint import keep_where, take_flat
+from tinygrad_opt.nn._adjoint import take_flat
 from tinygrad_opt.nn.loss._common import (
     as_tensor,
     check_reduction,
@@ -24,6 +24,8 @@ from tinygrad_opt.nn.loss._common import (
     reduce,
     reduce_tensor,
     reduction_grad,
+    reduction_scale,
+    softmax_tensor,
 )
 from tinygrad_opt.nn.loss._labels import (
     check_index_shape,
@@ -72,10 +74,15 @@ class _CrossEntropy(Function):
         grad.reshape(-1)[self.flat] -= coef  # each row once: no np.add.at needed
         return grad
 
-    def composite(self, x, labels, reduction):
-        """The same loss in Tensor ops (its derivative is the vjp)."""
-        x3 = x.reshape(*x.shape, 1)
-        return _class_loss_tensor(x3, labels[:, None], None, None, 0.0, reduction, labels.shape)
+    def vjp(self, g):  # g_i (softmax(x_i) - onehot(y_i)) in Tensor ops
+        (x,) = self.parents
+        n, c = x.shape
+        coef = reduction_scale(g, self.reduction, n)
+        if self.reduction == "none":
+            coef = coef.reshape(n, 1)
+        onehot = np.zeros(n * c, dtype=x.dtype)
+        onehot[self.flat] = 1
+        return coef * (softmax_tensor(x, 1) - fixed(onehot.reshape(n, c)))
 
 
 def _row_sums(a: np.ndarray) -> np.ndarray:
@@ -190,11 +197,24 @@ class _ClassCrossEntropy(Function):
             grad -= b if weight is None else b * weight[None, :, None]
         return grad.reshape(self.shape).astype(p.dtype, copy=False)
 
-    def composite(self, x, labels, valid, weight, eps, reduction):
-        """The same loss in Tensor ops (its derivative is the vjp)."""
-        x3 = x.reshape(to_ncd(x.data).shape)
-        y0, valid3 = _class_targets(x.data, labels, valid)[1:]
-        return _class_loss_tensor(x3, y0, valid3, weight, eps, reduction, labels.shape)
+    def vjp(self, g):  # backward's formula in Tensor ops: ḡ (p K₁ - K₂), K constants
+        (x,) = self.parents
+        y0, valid, weight, eps, dtype = self.y0, self.valid, self.weight, self.eps, x.dtype
+        n, c, d = self.p.shape
+        coef = reduction_scale(g, self.reduction, self.denom)
+        if self.reduction == "none":
+            coef = coef.reshape(n, 1, d)
+        a = (1 - eps) * (np.ones((n, d)) if weight is None else weight[y0])
+        b = np.full((n, d), eps / c)
+        if valid is not None:
+            a, b = np.where(valid, a, 0), np.where(valid, b, 0)
+        a, b = a[:, None, :], b[:, None, :]
+        k1 = a + b * (c if weight is None else weight.sum())
+        k2 = a * (np.arange(c)[None, :, None] == y0[:, None, :])
+        k2 = k2 + (b if weight is None else b * weight[None, :, None])
+        p = softmax_tensor(x.reshape(n, c, d), 1)
+        grad = coef * (p * fixed(k1.astype(dtype)) - fixed(k2.astype(dtype)))
+        return grad.reshape(x.shape)
 
 
 class _ProbCrossEntropy(Function):
@@ -293,22 +313,6 @@ def _target_index(shape: tuple[int, ...], y0: np.ndarray) -> np.ndarray:
     """Flat index of x[n, y0[n, d], d] in an (N, C, D) array, shape (N, D)."""
     n, c, d = shape
     return (np.arange(n)[:, None] * c + y0) * d + np.arange(d)
-
-
-def _class_loss_tensor(x3, y0, valid, weight, eps, reduction, shape) -> Tensor:
-    """Cross-entropy of (N, C, D) logits against (N, D) class indices in Tensor ops, with
-    the conventions of :class:`_ClassCrossEntropy` (weights, smoothing, ignored targets
-    giving 0 and not counting); the losses, of the targets' ``shape``, reduced."""
-    c = x3.shape[1]
-    logp = log_softmax_tensor(x3, 1)
-    losses = -take_flat(logp, _target_index(x3.shape, y0), valid)
-    if weight is not None:
-        losses = losses * fixed(weight[y0])
-    if eps:
-        smooth = logp.sum(1) if weight is None else (logp * fixed(weight[None, :, None])).sum(1)
-        losses = losses * (1 - eps) - keep_where(smooth, valid) * (eps / c)
-    denom = _target_weights(y0, valid, weight, x3.dtype)[1]
-    return reduce_tensor(losses.reshape(shape), reduction, denom)
 
 
 # --------------------------------------------------------------------------- public API
