@@ -21,6 +21,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import tinygrad_opt as tg
 from tinygrad_opt import Tensor, nn
@@ -692,3 +694,84 @@ def test_torch_third_derivative_of_layer_norm_is_the_odd_one():
     eps = 1e-5
     numeric = float(((second(x + eps * d)[1] - second(x - eps * d)[1]) * Tensor(d)).sum().data)
     assert abs(third - numeric / (2 * eps)) < 1e-5 * max(1.0, abs(third))
+
+
+# --------------------------------------------------------------------------- drawn geometry
+HYPO = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def conv_geometry(draw, transposed: bool):
+    nsp = draw(st.sampled_from([1, 2]))
+    groups = draw(st.sampled_from([1, 2]))
+    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nsp))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nsp))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nsp))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(nsp))
+    size = tuple(draw(st.integers(2, 5)) for _ in range(nsp))
+    kw = {"stride": stride, "dilation": dilation, "groups": groups, "padding": padding}
+    if transposed:
+        kw["output_padding"] = tuple(
+            draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)
+        )
+        out = [
+            (n - 1) * s - 2 * p + d * (k - 1) + q + 1
+            for n, s, p, d, k, q in zip(
+                size, stride, padding, dilation, kernel, kw["output_padding"]
+            )
+        ]
+        assume(min(out) >= 1)
+        weight = (cin, cout // groups, *kernel)
+    else:
+        span = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+        assume(all(n + 2 * p >= s for n, p, s in zip(size, padding, span)))
+        weight = (cout, cin // groups, *kernel)
+    batch = draw(st.sampled_from([(), (2,)]))
+    return nsp, (*batch, cin, *size), weight, draw(st.booleans()), kw
+
+
+def _conv_check(nsp, shape, weight, bias, kw, transposed, seed):
+    name = f"conv_transpose{nsp}d" if transposed else f"conv{nsp}d"
+    ours, theirs = getattr(F, name), getattr(TF, name)
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(shape), rng.standard_normal(weight)]
+    if bias:
+        arrays.append(rng.standard_normal(weight[1] * kw["groups"] if transposed else weight[0]))
+    check(lambda *t: ours(*t, **kw), lambda *t: theirs(*t, **kw), arrays)
+
+
+@HYPO
+@given(conv_geometry(False), st.integers(0, 2**16))
+def test_conv_hvp_drawn_geometry(geometry, seed):
+    _conv_check(*geometry, False, seed)
+
+
+@HYPO
+@given(conv_geometry(True), st.integers(0, 2**16))
+def test_conv_transpose_hvp_drawn_geometry(geometry, seed):
+    _conv_check(*geometry, True, seed)
+
+
+@HYPO
+@given(
+    st.sampled_from(["max", "avg"]),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 1),
+    st.booleans(),
+    st.integers(4, 7),
+    st.integers(0, 2**16),
+)
+def test_pool_hvp_drawn_geometry(kind, k, s, p, ceil, n, seed):
+    assume(2 * p <= k)
+    rng = np.random.default_rng(seed)
+    x = (rng.permutation(2 * n * (n - 1)) * 0.3).reshape(1, 2, n, n - 1)  # no ties
+    kw = {"stride": s, "padding": p, "ceil_mode": ceil}
+    if kind == "avg":
+        kw["count_include_pad"] = bool(seed % 2)
+    check(
+        lambda t: getattr(F, f"{kind}_pool2d")(t, k, **kw),
+        lambda t: getattr(TF, f"{kind}_pool2d")(t, k, **kw),
+        [x],
+    )
