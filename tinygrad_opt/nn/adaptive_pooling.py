@@ -14,6 +14,9 @@ tuple whose ``None`` entries keep the input's size.
   offset at a time, and reduced like ``max_pool``: ties go to the first maximum, NaNs
   to the last NaN, and ``return_indices`` gives ``row·W + col`` in the input plane.
   Backward adds each window's gradient to its maximum (windows may overlap).
+
+For derivatives of higher order the vjps are differentiable nodes: the average's
+adjoint map, the maximum's scatter-add to the recorded maxima (see ``_adjoint.py``).
 """
 
 from __future__ import annotations

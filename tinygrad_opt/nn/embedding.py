@@ -3,7 +3,9 @@
 ``out[..., :] = weight[indices[...], :]``, so integer indices of any shape S give an
 output of shape S + (embedding_dim,). Backward scatters the output gradient back into
 the rows it came from; an id that occurs several times collects the **sum** of its
-gradients (``np.add.at``, which adds instead of overwriting).
+gradients (``np.add.at``, which adds instead of overwriting). The lookup is linear in
+the weight: its vjp is that scatter-add as a differentiable node, whose own vjp is the
+lookup again (derivatives of every order).
 """
 
 from __future__ import annotations

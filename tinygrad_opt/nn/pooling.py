@@ -17,6 +17,11 @@ rounded up as long as the last window starts inside the input or its left paddin
   of real input elements in it (``False``), or ``divisor_override``. Backward spreads
   ``g / divisor`` over the window, one strided add per kernel offset.
 
+Derivatives of every order (``create_graph=True``, see ``_adjoint.py``): average
+pooling is linear, so its vjp is the adjoint map (the spreading above), whose own vjp is
+the pooling again; max pooling's vjp routes g to the recorded maxima (a scatter-add),
+whose vjp gathers at the same positions, so its second derivative in x is 0, as torch's.
+
 Adaptive pooling lives in ``adaptive_pooling.py``.
 """
 

@@ -23,6 +23,9 @@ and ``recompute_scale_factor`` is not true:
   clamped to the input, ``src`` not clamped at 0.
 - ``area``: adaptive average pooling to the output size.
 
+Every mode is linear in x, so the op's vjp is its adjoint map (the scatter above) as a
+differentiable node, whose own vjp is the resampling again: derivatives of every order.
+
 The output size is ``size``, or ``⌊in·scale_factor⌋``. Not supported: 5-D input
 (trilinear), ``antialias=True``. One deliberate difference: for 3-D input in the
 nearest modes torch's backward computes its indices by the 2-D rule while its forward
