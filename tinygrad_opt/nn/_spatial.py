@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tinygrad_opt.nn._adjoint import adjoint
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
 Pair = tuple[int, int]
@@ -276,6 +277,9 @@ class _ModePad(Function):
             np.add.at(acc, idx, moved)
             g = np.moveaxis(acc, 0, axis)
         return g
+
+    def vjp(self, g):  # linear: the adjoint map, whose own vjp is this op again
+        return adjoint(self, g)
 
 
 def pad_mode(who: str, x: Tensor, pads: tuple[Pair, ...], mode: str) -> Tensor:

@@ -14,6 +14,9 @@ tuple whose ``None`` entries keep the input's size.
   offset at a time, and reduced like ``max_pool``: ties go to the first maximum, NaNs
   to the last NaN, and ``return_indices`` gives ``row·W + col`` in the input plane.
   Backward adds each window's gradient to its maximum (windows may overlap).
+
+For derivatives of higher order the vjps are differentiable nodes: the average's
+adjoint map, the maximum's scatter-add to the recorded maxima (see ``_adjoint.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.nn import _spatial as sp
+from tinygrad_opt.nn._adjoint import adjoint
 from tinygrad_opt.nn.module import Module
-from tinygrad_opt.nn.pooling import apply_with_indices, flat_index, scatter_flat
+from tinygrad_opt.nn.pooling import apply_with_indices, flat_index, route_to_max, scatter_flat
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
 __all__ = [
@@ -103,6 +107,9 @@ class _AdaptiveAvgPool(Function):
             g4 = np.matmul(self.a_h.T, g4)
         return sp.lower(g4 @ self.a_w, nsp, batched).reshape(shape)
 
+    def vjp(self, g):  # linear: the adjoint map, whose own vjp is this op again
+        return adjoint(self, g)
+
 
 class _AdaptiveMaxPool(Function):
     """Adaptive window maximum; see the module docstring."""
@@ -138,6 +145,10 @@ class _AdaptiveMaxPool(Function):
         nsp, batched, shape, shape4 = self.geom
         gx = scatter_flat(self.flat, sp.lift(g, nsp, batched), shape4, unique=False)
         return sp.lower(gx, nsp, batched).reshape(shape)
+
+    def vjp(self, g):
+        nsp, batched, shape, shape4 = self.geom
+        return route_to_max(g, self.flat, shape4, shape)
 
 
 def _adaptive_avg(who: str, nsp: int, x: Any, output_size: OutputSize) -> Tensor:

@@ -8,7 +8,8 @@ For queries Q (..., L, E), keys K (..., S, E) and values V (..., S, Ev)::
 
 :func:`scaled_dot_product_attention` has the signature and semantics of
 ``torch.nn.functional.scaled_dot_product_attention``; ``rng`` (an int seed or a
-``numpy.random.Generator``) is ours and seeds the dropout masks.
+``numpy.random.Generator``) is ours and seeds the dropout masks. For derivatives of
+higher order the op's ``composite`` writes the same attention in Tensor ops.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.autograd.function import constant
 from tinygrad_opt.nn.dropout import keep_mask
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
@@ -99,6 +101,41 @@ class _SDPA(Function):
             if need_k:  # Q was saved already scaled
                 dk = _sum_groups(np.swapaxes(dp, -1, -2) @ self.qs, self.groups[0])
         return dq, dk, dv, dm
+
+    def composite(self, q, k, v, mask=None, *, bias, scale, drop, groups):
+        """The same attention in Tensor ops (its derivative is the vjp).
+
+        The row maximum subtracted before ``exp`` is a constant (softmax does not depend
+        on it); a row of all -inf scores keeps the forward's convention, P = 0, by adding
+        1 to its zero normaliser."""
+        k, v = _repeat_heads(k, groups[0]), _repeat_heads(v, groups[1])
+        s = (q * scale if scale != 1.0 else q) @ k.transpose(-1, -2)
+        if mask is not None:
+            s = s + mask
+        if bias is not None:
+            s = s + constant(bias.astype(s.dtype, copy=False))
+        if s.size == 0:
+            return s @ v
+        top = s.data.max(axis=-1, keepdims=True)
+        dead = top == -np.inf
+        e = (s - constant(np.where(dead, 0, top).astype(s.dtype))).exp()
+        total = e.sum(-1, keepdim=True)
+        if dead.any():
+            total = total + constant(dead.astype(s.dtype))
+        p = e / total
+        if drop is not None:
+            p = p * constant(drop)
+        return p @ v
+
+
+def _repeat_heads(t: Tensor, groups: int) -> Tensor:
+    """``np.repeat(t, groups, axis=-3)`` in Tensor ops (expand a new axis, then merge)."""
+    if groups == 1:
+        return t
+    shape = tuple(t.shape)
+    lead, heads, rest = shape[:-3], shape[-3], shape[-2:]
+    wide = t.reshape((*lead, heads, 1, *rest)).expand((*lead, heads, groups, *rest))
+    return wide.reshape((*lead, heads * groups, *rest))
 
 
 def _add_into(s: np.ndarray, m: np.ndarray) -> np.ndarray:

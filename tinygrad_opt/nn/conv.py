@@ -24,6 +24,9 @@ one of height 1, see ``_spatial.py``):
 - **Backward:** with ``G`` the output gradient as (O, N·Ho·Wo): ``dW_g = G_g cols_gᵀ``,
   ``db = Σ G`` over columns, and ``dcols_g = W_gᵀ G_g`` folded back into the padded
   input by col2im (a loop over the kernel offsets only); the padding is cropped off.
+- **Derivatives of every order** (``create_graph=True``): dx is a transposed convolution
+  of g and dW a convolution-like product of x and g; both are written as the bilinear
+  maps of ``_conv_adjoint.py``, whose own derivatives are again those maps.
 
 The layers add ``padding_mode`` ('zeros', 'reflect', 'replicate', 'circular'): for the
 last three the input is padded in that mode first (a differentiable op) and then
@@ -37,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn import _conv_adjoint as ca
 from tinygrad_opt.nn import _spatial as sp
 from tinygrad_opt.nn import init
 from tinygrad_opt.nn.module import Module, Parameter
@@ -111,6 +115,20 @@ class _Conv(Function):
             gw = gw.reshape(self.w_shape).astype(self.dtypes[1], copy=False)
         if len(needs) > 2 and needs[2]:
             gb = g2.sum(axis=1)
+        return gx, gw, gb
+
+    def vjp(self, g):
+        """dx = T(g, w) (a transposed convolution), dW = Wg(x, g), db = Σ g, each a
+        differentiable node (``_conv_adjoint.py``)."""
+        nsp, batched, stride, pads, dilation, groups, (n, c, h, wd), out_hw = self.geom
+        x, w = self.parents[:2]
+        g4, w4 = ca.as4d(g, nsp), ca.as4d(w, nsp)
+        kernel = tuple(w4.shape[2:])
+        geo = ca.ConvGeometry(stride, dilation, groups, pads, (h, wd), out_hw, kernel)
+        needs = self.needs_grad
+        gx = ca.conv_input_map(g4, w4, geo).reshape(x.shape) if needs[0] else None
+        gw = ca.conv_weight_map(ca.as4d(x, nsp), g4, geo).reshape(w.shape) if needs[1] else None
+        gb = g4.sum((0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return gx, gw, gb
 
 

@@ -20,6 +20,8 @@ One fused :class:`Function` (a 1-D input is a 2-D one of height 1):
 - **Backward:** the output gradient, placed back into the uncropped frame, is cut into
   windows by im2col (that is a convolution): ``dx_g = W_g @ cols_g``,
   ``dW_g = x_g cols_gᵀ``, ``db = Σ g``.
+- **Derivatives of every order:** the op is the adjoint map T of a convolution, so its
+  vjp is that convolution and its weight gradient (``_conv_adjoint.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn import _conv_adjoint as ca
 from tinygrad_opt.nn import _spatial as sp
 from tinygrad_opt.nn.conv import _ConvLayer
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
@@ -90,6 +93,20 @@ class _ConvTranspose(Function):
             gw = gw.reshape(self.w_shape).astype(self.dtypes[1], copy=False)
         if len(needs) > 2 and needs[2]:
             gb = g4.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+    def vjp(self, g):
+        """As a transposed convolution is T(x, w) of the convolution that maps the output
+        frame back onto x (padding = ``frame``, windows = x's size): dx = B(g, w), a
+        convolution, dW = Wg(g, x), db = Σ g; differentiable nodes (``_conv_adjoint.py``)."""
+        nsp, batched, stride, dilation, groups, kernel, (n, c, h, wd) = self.geom
+        x, w = self.parents[:2]
+        g4 = ca.as4d(g, nsp)
+        geo = ca.ConvGeometry(stride, dilation, groups, self.frame, g4.shape[2:], (h, wd), kernel)
+        needs = self.needs_grad
+        gx = ca.conv_map(g4, ca.as4d(w, nsp), geo).reshape(x.shape) if needs[0] else None
+        gw = ca.conv_weight_map(g4, ca.as4d(x, nsp), geo).reshape(w.shape) if needs[1] else None
+        gb = g4.sum((0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return gx, gw, gb
 
 

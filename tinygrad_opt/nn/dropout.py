@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.autograd.function import constant
 from tinygrad_opt.nn.module import Module
 from tinygrad_opt.tensor import Function, Tensor
 
@@ -34,6 +35,9 @@ class _Dropout(Function):
 
     def backward(self, g):
         return g * self.scale
+
+    def vjp(self, g):
+        return g * constant(self.scale)
 
 
 def _check_p(who: str, p: Any) -> float:

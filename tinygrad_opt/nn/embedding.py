@@ -3,7 +3,9 @@
 ``out[..., :] = weight[indices[...], :]``, so integer indices of any shape S give an
 output of shape S + (embedding_dim,). Backward scatters the output gradient back into
 the rows it came from; an id that occurs several times collects the **sum** of its
-gradients (``np.add.at``, which adds instead of overwriting).
+gradients (``np.add.at``, which adds instead of overwriting). The lookup is linear in
+the weight: its vjp is that scatter-add as a differentiable node, whose own vjp is the
+lookup again (derivatives of every order).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn._adjoint import adjoint
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
@@ -31,6 +34,9 @@ class _Embedding(Function):
         grad = np.zeros(self.shape, dtype=g.dtype)
         np.add.at(grad, self.indices.reshape(-1), g.reshape(-1, self.shape[1]))
         return grad
+
+    def vjp(self, g):  # linear in the weight: the scatter-add, whose own vjp is this lookup
+        return adjoint(self, g)
 
 
 def _indices(who: str, indices: Any, num_embeddings: int) -> np.ndarray:

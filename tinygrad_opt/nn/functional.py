@@ -102,6 +102,25 @@ class _Linear(Function):
                 gb = g2.sum(axis=0) if w.ndim == 2 else np.asarray(g2.sum())
         return gx, gw, gb
 
+    def vjp(self, g):  # the same products in Tensor ops
+        x, w = self.parents[:2]
+        needs = self.needs_grad
+        gx = gw = gb = None
+        if w.ndim == 2:  # 2-D products (a batched one would be slower in its own vjp)
+            g2 = g.reshape(self.m, w.shape[0])
+            if needs[0]:
+                gx = (g2 @ w).reshape(x.shape)
+            if needs[1]:
+                gw = g2.T @ x.reshape(self.m, x.shape[-1])
+        else:  # y = x·w: the output lost the last axis
+            g1 = g.reshape((*g.shape, 1))
+            gx = g1 * w if needs[0] else None
+            if needs[1]:
+                gw = (g1 * x).reshape(self.m, w.shape[0]).sum(0)
+        if len(needs) > 2 and needs[2]:
+            gb = g  # the engine sums it back to the bias's shape
+        return gx, gw, gb
+
     def describe_error(self, inputs, params, err):
         x, w = inputs[0], inputs[1]
         if x.ndim == 0 or w.ndim not in (1, 2):

@@ -25,7 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.nn.layer_norm import AffineNormModule, AffineRowNorm
+from tinygrad_opt.nn.layer_norm import (
+    AffineNormModule,
+    AffineRowNorm,
+    affine_tensor,
+    normalize_tensor,
+)
 from tinygrad_opt.tensor import ShapeError, Tensor
 
 __all__ = ["GroupNorm", "group_norm"]
@@ -44,6 +49,12 @@ class _GroupNorm(AffineRowNorm):
             x, rows, affine, eps=eps, has_weight=has_weight, view=(n, c, s), pshape=(1, c, 1),
             axes=(0, 2),
         )  # fmt: skip
+
+    def composite(self, x, *affine, groups, eps, has_weight):
+        """The same normalisation in Tensor ops (its derivative is the vjp)."""
+        n, c = x.shape[0], x.shape[1]
+        y = normalize_tensor(x.reshape(n, groups, -1), (2,), eps).reshape(x.shape)
+        return affine_tensor(y, affine, has_weight, (1, c) + (1,) * (x.ndim - 2))
 
 
 def _channels(who: str, name: str, p: Tensor | None, c: int) -> None:

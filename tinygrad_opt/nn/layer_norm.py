@@ -23,6 +23,8 @@ Both are on a transformer's hot path, so each is one fused
 :class:`~tinygrad_opt.tensor.Function`: the input is viewed as an (M, N) matrix (M groups
 of N values) and every per-group mean is a single row reduction, one numpy pass forward
 and one backward instead of a graph of about ten small nodes (and their temporaries).
+For derivatives of higher order (``create_graph=True``) each op also has a
+``composite``, the same formula in Tensor ops, which the engine differentiates.
 ``GroupNorm`` (``nn/group_norm.py``) reuses the same row kernels.
 """
 
@@ -68,6 +70,23 @@ def normalize_rows_backward(gh: np.ndarray, xhat: np.ndarray, invstd: np.ndarray
 def _sum_rows(a: np.ndarray) -> np.ndarray:
     """Σ over the rows (axis 0) of a 2-D array."""
     return a.sum(axis=0)
+
+
+def normalize_tensor(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
+    """x̂ = (x - μ)/√(σ² + ε) over ``axes`` in differentiable Tensor ops (the composites'
+    half of :func:`normalize_rows`)."""
+    centred = x - x.mean(axes, keepdim=True)
+    var = (centred * centred).mean(axes, keepdim=True)
+    return centred / (var + eps).sqrt()
+
+
+def affine_tensor(y: Tensor, affine: Sequence[Tensor], has_weight: bool, pshape) -> Tensor:
+    """y·w + b with the optional ``affine`` (weight, bias) reshaped to ``pshape``."""
+    if has_weight:
+        y = y * affine[0].reshape(pshape)
+    if len(affine) > int(has_weight):
+        y = y + affine[-1].reshape(pshape)
+    return y
 
 
 class AffineRowNorm(Function):
@@ -187,6 +206,11 @@ class _LayerNorm(AffineRowNorm):
             axes=(0,),
         )
 
+    def composite(self, x, *affine, d, eps, has_weight):
+        """The same normalisation in Tensor ops (its derivative is the vjp)."""
+        y = normalize_tensor(x, tuple(range(x.ndim - d, x.ndim)), eps)
+        return affine_tensor(y, affine, has_weight, x.shape[x.ndim - d :])
+
 
 def layer_norm(
     input: Tensor,
@@ -242,6 +266,12 @@ class _RMSNorm(Function):
             gw = _sum_rows(g2 * self.xhat).reshape(self.group_shape)
             gw = gw.astype(self.w.dtype, copy=False)
         return gx if self.w is None else (gx, gw)
+
+    def composite(self, x, *affine, d, eps):
+        """The same normalisation in Tensor ops (its derivative is the vjp)."""
+        axes = tuple(range(x.ndim - d, x.ndim))
+        y = x / ((x * x).mean(axes, keepdim=True) + eps).sqrt()
+        return y * affine[0] if affine else y
 
 
 def _default_eps(eps: float | None, dtype: np.dtype) -> float:

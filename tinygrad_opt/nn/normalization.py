@@ -23,7 +23,8 @@ values per channel.
 Backward (one fused op). With x̂ = (x - μ)/√(σ² + ε) and ĝ = γ·g:
 dβ = Σ g, dγ = Σ g·x̂ and, with batch statistics (μ and σ² depend on x),
 dx = (ĝ - mean(ĝ) - x̂ · mean(ĝ·x̂)) / √(σ² + ε); with running statistics
-dx = ĝ / √(σ² + ε). Sums and means run over the reduced axes.
+dx = ĝ / √(σ² + ε). Sums and means run over the reduced axes. For higher derivatives
+the op's ``composite`` writes the same map in Tensor ops.
 
 **Buffers.** ``running_mean``, ``running_var`` (arrays of shape (C,)) and
 ``num_batches_tracked`` (a 0-d int64 array) are plain numpy arrays, not Tensors, so they
@@ -39,8 +40,16 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.autograd.function import constant
 from tinygrad_opt.nn.group_norm import GroupNorm, group_norm
-from tinygrad_opt.nn.layer_norm import LayerNorm, RMSNorm, layer_norm, rms_norm
+from tinygrad_opt.nn.layer_norm import (
+    LayerNorm,
+    RMSNorm,
+    affine_tensor,
+    layer_norm,
+    normalize_tensor,
+    rms_norm,
+)
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
@@ -99,6 +108,19 @@ class _BatchNorm(Function):
         if rest:
             grads.append(g.sum(axis=axes) if rest[0] else None)
         return tuple(grads)
+
+    def composite(self, x, *affine, mean, var, eps, batch_stats, has_weight):
+        """The same map in Tensor ops: with batch statistics μ and σ² are recomputed from
+        x (so they are differentiated too); running statistics are constants."""
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        if batch_stats:
+            y = normalize_tensor(x, (0, *range(2, x.ndim)), eps)
+        else:
+            dt = x.dtype
+            invstd = (1.0 / np.sqrt(var + eps)).astype(dt, copy=False).reshape(shape)
+            mu = np.asarray(mean).reshape(shape).astype(dt, copy=False)
+            y = (x - constant(mu)) * constant(invstd)
+        return affine_tensor(y, affine, has_weight, shape)
 
 
 def _channels_vector(who: str, name: str, a: Any, c: int) -> None:

@@ -17,6 +17,11 @@ rounded up as long as the last window starts inside the input or its left paddin
   of real input elements in it (``False``), or ``divisor_override``. Backward spreads
   ``g / divisor`` over the window, one strided add per kernel offset.
 
+Derivatives of every order (``create_graph=True``, see ``_adjoint.py``): average
+pooling is linear, so its vjp is the adjoint map (the spreading above), whose own vjp is
+the pooling again; max pooling's vjp routes g to the recorded maxima (a scatter-add),
+whose vjp gathers at the same positions, so its second derivative in x is 0, as torch's.
+
 Adaptive pooling lives in ``adaptive_pooling.py``.
 """
 
@@ -27,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.nn import _spatial as sp
+from tinygrad_opt.nn._adjoint import adjoint, put_flat
 from tinygrad_opt.nn.module import Module
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
@@ -67,6 +73,21 @@ def scatter_flat(flat: np.ndarray, g: np.ndarray, shape: tuple[int, ...], unique
     else:
         out = np.bincount(glob, weights=g.ravel(), minlength=n * c * h * w).astype(g.dtype)
     return out.reshape(shape)
+
+
+def route_to_max(
+    g: Tensor, flat: np.ndarray, shape4: tuple[int, ...], shape: tuple[int, ...], keep=None
+) -> Tensor:
+    """The max pools' vjp as a differentiable node: ``g`` added into zeros of the input's
+    ``shape`` at each window's maximum (in-plane ``flat`` of the (N, C, H, W) view
+    ``shape4``; windows where ``keep`` is False route nothing). Its own vjp gathers at
+    the same positions, so the second derivative in x is 0 (the max is piecewise linear)
+    and every order is exact."""
+    n, c, h, w = shape4
+    index = flat + (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
+    if keep is not None:
+        keep = np.broadcast_to(keep, index.shape).reshape(g.shape)
+    return put_flat(g, index.reshape(g.shape), shape, keep)
 
 
 def apply_with_indices(fn: type[Function], x: Tensor, return_indices: bool, **params: Any):
@@ -140,6 +161,10 @@ class _MaxPool(Function):
         gx = scatter_flat(self.flat, g4, self.shape4, self.unique)
         return sp.lower(gx, nsp, batched).reshape(shape)
 
+    def vjp(self, g):
+        keep = None if self.lost is None else ~self.lost
+        return route_to_max(g, self.flat, self.shape4, self.geom[2], keep)
+
 
 # --------------------------------------------------------------------------- average pooling
 class _AvgPool(Function):
@@ -176,6 +201,9 @@ class _AvgPool(Function):
             for j in range(kernel[1]):
                 sp.offset_view(gxp, i, j, stride, (1, 1), out_hw)[...] += share
         return sp.lower(sp.crop(gxp, pads, (h, w)), nsp, batched).reshape(shape)
+
+    def vjp(self, g):  # linear: the adjoint map, whose own vjp is this op again
+        return adjoint(self, g)
 
 
 def _avg_divisor(size, n_out, k, s, p, count_include_pad):

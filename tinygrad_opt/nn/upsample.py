@@ -23,6 +23,9 @@ and ``recompute_scale_factor`` is not true:
   clamped to the input, ``src`` not clamped at 0.
 - ``area``: adaptive average pooling to the output size.
 
+Every mode is linear in x, so the op's vjp is its adjoint map (the scatter above) as a
+differentiable node, whose own vjp is the resampling again: derivatives of every order.
+
 The output size is ``size``, or ``⌊in·scale_factor⌋``. Not supported: 5-D input
 (trilinear), ``antialias=True``. One deliberate difference: for 3-D input in the
 nearest modes torch's backward computes its indices by the 2-D rule while its forward
@@ -42,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.nn import _spatial as sp
+from tinygrad_opt.nn._adjoint import adjoint
 from tinygrad_opt.nn.adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
 from tinygrad_opt.nn.module import Module
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
@@ -165,6 +169,9 @@ class _Resample(Function):
                 total = part if total is None else total + part
             g = total
         return g
+
+    def vjp(self, g):  # linear: the adjoint map, whose own vjp is this op again
+        return adjoint(self, g)
 
 
 # --------------------------------------------------------------------------- interpolate

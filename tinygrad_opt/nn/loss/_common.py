@@ -4,6 +4,11 @@ Every loss takes ``reduction``: ``"mean"`` (default), ``"sum"`` or ``"none"`` (t
 per-element or per-sample losses), with ``torch.nn.functional``'s definitions; a few
 losses add their own (``kl_div``'s ``"batchmean"``) or divide ``"mean"`` by a sum of
 weights (``cross_entropy``, ``nll_loss``).
+
+For derivatives of higher order (``create_graph=True``) every loss Function also has a
+differentiable form: a ``composite`` (the loss in Tensor ops) or a ``vjp`` (its backward
+formula in Tensor ops); :func:`reduce_tensor` and :func:`reduction_scale` are the
+reductions' halves of those.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.autograd.function import constant as _constant
 from tinygrad_opt.tensor import ShapeError, Tensor, is_grad_enabled
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -133,3 +139,46 @@ def reduction_grad(g: np.ndarray, reduction: str, denom: float) -> Any:
             return math.copysign(math.inf, g) if g else math.nan
         return g / denom
     return g
+
+
+def reduce_tensor(losses: Tensor, reduction: str, denom: Any = None) -> Tensor:
+    """:func:`reduce` in Tensor ops: ``"mean"`` divides the sum by ``denom`` (a number or
+    a Tensor, default the number of losses)."""
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):  # nothing to average: nan
+            total = total / (math.prod(losses.shape) if denom is None else denom)
+    return total
+
+
+def reduction_scale(g: Tensor, reduction: str, denom: float) -> Tensor:
+    """:func:`reduction_grad` in Tensor ops: d(reduced)/d(each loss) times ``g``."""
+    if reduction != "mean":
+        return g
+    with np.errstate(invalid="ignore", divide="ignore"):  # ±inf or nan, as a division by 0
+        return g / float(denom)
+
+
+def _shifted(x: Tensor, axis: int) -> Tensor:
+    """x minus its (constant: softmax does not depend on it) maximum along ``axis``."""
+    top = x.data.max(axis=axis, keepdims=True) if x.data.size else np.zeros(())
+    return x - fixed(np.where(np.isfinite(top), top, 0).astype(x.dtype))
+
+
+def log_softmax_tensor(x: Tensor, axis: int) -> Tensor:
+    """log softmax along ``axis`` in Tensor ops (differentiable to any order)."""
+    z = _shifted(x, axis)
+    return z - z.exp().sum(axis, keepdim=True).log()
+
+
+def softmax_tensor(x: Tensor, axis: int) -> Tensor:
+    """softmax along ``axis`` in Tensor ops (differentiable to any order)."""
+    e = _shifted(x, axis).exp()
+    return e / e.sum(axis, keepdim=True)
+
+
+def fixed(a: Any) -> Tensor:
+    """A constant (no gradient) Tensor around the array ``a``."""
+    return _constant(np.asarray(a))

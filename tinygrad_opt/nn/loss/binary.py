@@ -8,6 +8,7 @@ them when they require one).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,10 @@ from tinygrad_opt.nn.loss._common import (
     check_reduction,
     check_weight_not_str,
     constant,
+    fixed,
     reduce,
     reduction_grad,
+    reduction_scale,
     target_array,
     target_tensor,
 )
@@ -77,6 +80,16 @@ class _BCE(Function):
         if self.needs_grad[1]:
             gt = np.broadcast_to(coef * (self.logs[1] - self.logs[0]), x.shape)
             gt = gt.astype(x.dtype, copy=False)
+        return gx, gt
+
+    def vjp(self, g):  # the backward formulas in Tensor ops (torch differentiates the same)
+        x, t = self.parents
+        coef = _coef(g, self.reduction, x, self.w)
+        gx = gt = None
+        if self.needs_grad[0]:
+            gx = coef * (x - t) / (x * (1 - x)).clamp(min=_BCE_EPS)
+        if self.needs_grad[1]:
+            gt = coef * ((1 - x).log() - x.log())
         return gx, gt
 
 
@@ -148,6 +161,25 @@ class _BCEWithLogits(Function):
             gt = np.broadcast_to(gt, x.shape).astype(x.dtype, copy=False)
         return gx, gt
 
+    def vjp(self, g):  # the backward formulas in Tensor ops (torch differentiates the same)
+        x, t = self.parents
+        pw = None if self.pw is None else fixed(self.pw)
+        coef = _coef(g, self.reduction, x, self.w)
+        gx = gt = None
+        if self.needs_grad[0]:
+            sig = ((x * 0.5).tanh() + 1) * 0.5
+            if pw is None:
+                gx = coef * (sig - t)
+            else:
+                gx = coef * ((1 - t) - (1 + (pw - 1) * t) * (1 - sig))
+        if self.needs_grad[1]:
+            if pw is None:
+                gt = -coef * x
+            else:  # softplus(-x) = log(1 + e^(-|x|)) + max(-x, 0)
+                softplus = ((-x.abs()).exp() + 1).log() + (-x).clamp(min=0)
+                gt = coef * ((pw - 1) * softplus - x)
+        return gx, gt
+
 
 def binary_cross_entropy_with_logits(
     input: Tensor,
@@ -190,6 +222,9 @@ class _Hinge(Function):
         coef = reduction_grad(g, self.reduction, self.y.size)
         return (-coef * self.y * self.active).astype(self.y.dtype, copy=False)
 
+    def vjp(self, g):  # linear in g: the active margins' -y
+        return reduction_scale(g, self.reduction, self.y.size) * fixed(-self.y * self.active)
+
 
 def hinge_loss(scores: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
     """The SVM hinge loss max(0, 1 - y s) for targets y in {-1, +1} (not in torch).
@@ -226,6 +261,17 @@ class _SoftMargin(Function):
         coef = reduction_grad(g, self.reduction, self.x.size)
         sig = 0.5 * (1 + np.tanh(0.5 * self.z))
         return (-coef * self.y * sig).astype(self.x.dtype, copy=False)
+
+    def vjp(self, g):
+        (x,), y = self.parents, fixed(self.y)
+        sig = ((-y * x * 0.5).tanh() + 1) * 0.5  # σ(z), z = -y x
+        return -reduction_scale(g, self.reduction, self.y.size) * y * sig
+
+
+def _coef(g: Tensor, reduction: str, x: Tensor, w: np.ndarray | None) -> Tensor:
+    """d(reduced)/d(each loss) times g, times the constant weight w."""
+    coef = reduction_scale(g, reduction, math.prod(x.shape))
+    return coef if w is None else coef * fixed(w)
 
 
 def soft_margin_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:

@@ -13,13 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn._adjoint import take_flat
 from tinygrad_opt.nn.loss._common import (
     as_tensor,
     check_reduction,
     check_weight_not_str,
     class_weight,
+    fixed,
+    log_softmax_tensor,
     reduce,
+    reduce_tensor,
     reduction_grad,
+    reduction_scale,
+    softmax_tensor,
 )
 from tinygrad_opt.nn.loss._labels import (
     check_index_shape,
@@ -67,6 +73,16 @@ class _CrossEntropy(Function):
         grad = np.multiply(self.e, (coef / self.s)[:, None], order="C")  # softmax · g_i
         grad.reshape(-1)[self.flat] -= coef  # each row once: no np.add.at needed
         return grad
+
+    def vjp(self, g):  # g_i (softmax(x_i) - onehot(y_i)) in Tensor ops
+        (x,) = self.parents
+        n, c = x.shape
+        coef = reduction_scale(g, self.reduction, n)
+        if self.reduction == "none":
+            coef = coef.reshape(n, 1)
+        onehot = np.zeros(n * c, dtype=x.dtype)
+        onehot[self.flat] = 1
+        return coef * (softmax_tensor(x, 1) - fixed(onehot.reshape(n, c)))
 
 
 def _row_sums(a: np.ndarray) -> np.ndarray:
@@ -181,6 +197,25 @@ class _ClassCrossEntropy(Function):
             grad -= b if weight is None else b * weight[None, :, None]
         return grad.reshape(self.shape).astype(p.dtype, copy=False)
 
+    def vjp(self, g):  # backward's formula in Tensor ops: ḡ (p K₁ - K₂), K constants
+        (x,) = self.parents
+        y0, valid, weight, eps, dtype = self.y0, self.valid, self.weight, self.eps, x.dtype
+        n, c, d = self.p.shape
+        coef = reduction_scale(g, self.reduction, self.denom)
+        if self.reduction == "none":
+            coef = coef.reshape(n, 1, d)
+        a = (1 - eps) * (np.ones((n, d)) if weight is None else weight[y0])
+        b = np.full((n, d), eps / c)
+        if valid is not None:
+            a, b = np.where(valid, a, 0), np.where(valid, b, 0)
+        a, b = a[:, None, :], b[:, None, :]
+        k1 = a + b * (c if weight is None else weight.sum())
+        k2 = a * (np.arange(c)[None, :, None] == y0[:, None, :])
+        k2 = k2 + (b if weight is None else b * weight[None, :, None])
+        p = softmax_tensor(x.reshape(n, c, d), 1)
+        grad = coef * (p * fixed(k1.astype(dtype)) - fixed(k2.astype(dtype)))
+        return grad.reshape(x.shape)
+
 
 class _ProbCrossEntropy(Function):
     """Cross-entropy against class probabilities t of the input's shape.
@@ -220,6 +255,18 @@ class _ProbCrossEntropy(Function):
             gt = gt.reshape(self.shape).astype(self.p.dtype, copy=False)
         return gx, gt
 
+    def composite(self, x, t, weight, eps, reduction):
+        """The same loss in Tensor ops (its derivative is the vjp)."""
+        n, c, d = to_ncd(x.data).shape
+        logp = log_softmax_tensor(x.reshape(n, c, d), 1)
+        q = t.reshape(n, c, d)
+        if eps:
+            q = q * (1 - eps) + eps / c
+        if weight is not None:
+            q = q * fixed(weight[None, :, None])
+        losses = -(q * logp).sum(1)
+        return reduce_tensor(losses.reshape(index_target_shape(x.shape)), reduction)
+
 
 class _NLLLoss(Function):
     """loss = -w_y x_y for log-probabilities x (0 for an ignored target).
@@ -250,6 +297,22 @@ class _NLLLoss(Function):
         grad = np.zeros((n, self.shape[1] if len(self.shape) > 1 else self.shape[0], d), self.dtype)
         np.put_along_axis(grad, self.y0[:, None, :], -np.broadcast_to(a, (n, d))[:, None, :], 1)
         return grad.reshape(self.shape)
+
+    def composite(self, x, labels, valid, weight, reduction):
+        """The same loss in Tensor ops (linear in x: a gather at the targets)."""
+        x3 = x.reshape(to_ncd(x.data).shape)
+        _, y0, valid3 = _class_targets(x.data, labels, valid)
+        losses = -take_flat(x3, _target_index(x3.shape, y0), valid3)
+        if weight is not None:
+            losses = losses * fixed(weight[y0])
+        denom = _target_weights(y0, valid3, weight, x.dtype)[1]
+        return reduce_tensor(losses.reshape(labels.shape), reduction, denom)
+
+
+def _target_index(shape: tuple[int, ...], y0: np.ndarray) -> np.ndarray:
+    """Flat index of x[n, y0[n, d], d] in an (N, C, D) array, shape (N, D)."""
+    n, c, d = shape
+    return (np.arange(n)[:, None] * c + y0) * d + np.arange(d)
 
 
 # --------------------------------------------------------------------------- public API

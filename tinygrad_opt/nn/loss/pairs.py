@@ -11,12 +11,16 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn._adjoint import keep_where
 from tinygrad_opt.nn.loss._common import (
     as_tensor,
     check_reduction,
+    fixed,
     numeric_array,
     reduce,
+    reduce_tensor,
     reduction_grad,
+    reduction_scale,
     target_tensor,
 )
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
@@ -47,6 +51,17 @@ class _MarginRanking(Function):
         ga = (-coef * self.y).astype(dtype, copy=False)
         gy = (-coef * self.d).astype(dtype, copy=False) if self.needs_grad[2] else None
         return ga, -ga, gy
+
+    def vjp(self, g):
+        a, b, y = self.parents
+        coef = reduction_scale(g, self.reduction, self.d.size) * fixed(self.active.astype(g.dtype))
+        needs = self.needs_grad
+        ga = -coef * y if needs[0] or needs[1] else None
+        return (
+            ga if needs[0] else None,
+            -ga if needs[1] else None,
+            -coef * (a - b) if needs[2] else None,
+        )
 
 
 def margin_ranking_loss(
@@ -102,6 +117,16 @@ class _CosineEmbedding(Function):
         if self.needs_grad[1]:
             gb = (coef * (a / root - cos * b / self.sq[1][..., None])).astype(a.dtype, copy=False)
         return ga, gb
+
+    def composite(self, a, b, y, margin, reduction):
+        """The same loss in Tensor ops (its derivative is the vjp); which samples count
+        (y = 1, or y = -1 with cos ≥ margin) is read from the forward's values."""
+        s = (a * b).sum(-1)
+        root = (((a * a).sum(-1) + _COS_EPS) * ((b * b).sum(-1) + _COS_EPS)).sqrt()
+        cos = s / root
+        neg = (y == -1) & (cos.data - margin >= 0)
+        losses = keep_where(1 - cos, y == 1) + keep_where(cos - margin, neg)
+        return reduce_tensor(losses, reduction)
 
 
 def cosine_embedding_loss(

@@ -3,7 +3,8 @@
 Each is a fused Function on the frame :class:`_Elementwise`: the subclass gives the
 loss per element and its partial derivatives, the frame applies the optional
 per-element ``weight`` (torch 2.13 has one for ``mse_loss``, ``l1_loss`` and
-``huber_loss``) and the reduction. Unlike torch, which warns and broadcasts, a target
+``huber_loss``) and the reduction; for higher derivatives it differentiates the loss
+written in Tensor ops (``losses_tensor``). Unlike torch, which warns and broadcasts, a target
 (or weight) of another shape raises :class:`ShapeError`.
 """
 
@@ -13,11 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn._adjoint import keep_where
 from tinygrad_opt.nn.loss._common import (
     as_tensor,
     check_reduction,
+    fixed,
     reduce,
+    reduce_tensor,
     reduction_grad,
+    reduction_scale,
     same_shape,
     target_tensor,
 )
@@ -44,6 +49,20 @@ class _Elementwise(Function):
     def partials(self, gl: Any) -> tuple[Any, Any]:  # pragma: no cover
         """(gl · dl/dx, gl · dl/dt) for the per-element gradient gl of the losses."""
         raise NotImplementedError
+
+    def losses_tensor(self, x: Tensor, t: Tensor, hyper: dict) -> Tensor:  # pragma: no cover
+        """:meth:`losses` in Tensor ops (for :meth:`composite`)."""
+        raise NotImplementedError
+
+    def composite(self, x, t, w=None, *, reduction, denom=None, **hyper):
+        """The same loss in Tensor ops (its derivative is the vjp); the weighted mean's
+        divisor Σ w is a Tensor too, so w gets the gradient of the quotient."""
+        losses = self.losses_tensor(x, t, hyper)
+        if w is not None:
+            losses = losses * w
+            if denom is None and self.weight_sum_mean:
+                denom = w.sum()
+        return reduce_tensor(losses, reduction, denom)
 
     def forward(self, x, t, w=None, *, reduction, denom=None, **hyper):
         self.hyper, self.reduction, self.shape, self.dtype = hyper, reduction, x.shape, x.dtype
@@ -94,6 +113,10 @@ class _MSE(_Elementwise):
         gx = (2 * gl) * self.d
         return gx, -gx
 
+    def losses_tensor(self, x, t, hyper):
+        d = x - t
+        return d * d
+
 
 class _L1(_Elementwise):
     """l = |x - t|;  dl/dx = sign(x - t) = -dl/dt (0 at x = t, as torch)."""
@@ -108,6 +131,9 @@ class _L1(_Elementwise):
     def partials(self, gl):
         gx = gl * self.sign
         return gx, -gx
+
+    def losses_tensor(self, x, t, hyper):
+        return (x - t).abs()
 
 
 class _SmoothL1(_Elementwise):
@@ -128,6 +154,11 @@ class _SmoothL1(_Elementwise):
         gx = gl * np.where(self.inner, self.d / self.hyper["beta"], np.sign(self.d))
         return gx, -gx
 
+    def losses_tensor(self, x, t, hyper):
+        beta, d = hyper["beta"], x - t
+        inner = np.abs(d.data) < beta
+        return keep_where(d * d * (0.5 / beta), inner) + keep_where(d.abs() - 0.5 * beta, ~inner)
+
 
 class _Huber(_Elementwise):
     """l = ½ d² where |d| ≤ δ, else δ (|d| - ½δ);  dl/dx = clip(d, -δ, δ) = -dl/dt."""
@@ -144,6 +175,12 @@ class _Huber(_Elementwise):
         delta = self.hyper["delta"]
         gx = gl * np.clip(self.d, -delta, delta)
         return gx, -gx
+
+    def losses_tensor(self, x, t, hyper):
+        delta, d = hyper["delta"], x - t
+        inner = np.abs(d.data) <= delta
+        quad, lin = d * d * 0.5, (d.abs() - 0.5 * delta) * delta
+        return keep_where(quad, inner) + keep_where(lin, ~inner)
 
 
 class _KLDiv(_Elementwise):
@@ -177,6 +214,22 @@ class _KLDiv(_Elementwise):
         if self.needs_grad[1]:
             gt = gl * (np.where(t == 0, np.nan, self.log_t + 1) - x)
         return gx, gt
+
+    def vjp(self, g):  # the partials in Tensor ops (so that t = 0 keeps its nan, as torch)
+        x, t = self.parents
+        gl = reduction_scale(g, self.reduction, self.denom)
+        needs = self.needs_grad
+        if self.hyper["log_target"]:
+            et = t.exp()
+            return (-gl * et if needs[0] else None), (gl * et * (t - x + 1) if needs[1] else None)
+        gt = None
+        if needs[1]:
+            with np.errstate(divide="ignore"):
+                gt = gl * (t.log() + 1 - x)
+            zero = self.t == 0
+            if zero.any():
+                gt = gt + fixed(np.where(zero, np.nan, 0).astype(self.dtype))
+        return (-gl * t if needs[0] else None), gt
 
 
 # --------------------------------------------------------------------------- public API
