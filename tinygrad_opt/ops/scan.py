@@ -173,36 +173,34 @@ def _weigh_earlier(w: np.ndarray, a: np.ndarray, y: np.ndarray, d: int) -> np.nd
 
 class WeighLater(Scan):
     """r = R(w; a, y), r_k = Σ_{j ≥ k} w_j exp(a_k - y_j): logcumsumexp's backward as a
-    Function of all three (y = logcumsumexp(a), given). With F the adjoint map
-    (:class:`WeighEarlier`), its vector-Jacobian product for h is F(h) for w (R is linear
+    Function of all three (y = logcumsumexp(a), given). With F its adjoint in w
+    (:class:`WeighEarlier`), the vector-Jacobian product for h is F(h) for w (R is linear
     in w), h ⊙ R(w) for a (∂r_k/∂a_k = r_k) and -w ⊙ F(h) for y (∂r_k/∂y_j =
     -w_j exp(a_k - y_j)). The two maps differentiate into each other, so logcumsumexp has
     derivatives of every order, each a few O(n) scans."""
 
     fn = staticmethod(_weigh_later)
+    adjoint: type[WeighLater]  # (set below)
 
     def forward(self, w, a, y, dim):
         self.w, self.a, self.y, self.dim = w, a, y, dim
         self.out = self.fn(w, a, y, dim)
         return self.out
 
+    @staticmethod
+    def partials(w: Any, h: Any, out: Any, adj: Any) -> tuple:
+        """The products for (w, a, y) from the output ``out`` = R(w) and ``adj`` = F(h)
+        (numpy arrays or Tensors alike)."""
+        return adj, h * out, -w * adj
+
     def backward(self, h):
-        w, a, y, d = self.w, self.a, self.y, self.dim
-        other = _weigh_earlier if self.fn is _weigh_later else _weigh_later
-        adj = other(h, a, y, d)
-        if self.fn is _weigh_later:  # (F(h), h ⊙ R(w), -w ⊙ F(h))
-            return adj, h * self.out, -w * adj
-        return adj, w * adj, -h * self.out  # WeighEarlier: (R(h), w ⊙ R(h), -h ⊙ F(w))
+        adj = self.adjoint.fn(h, self.a, self.y, self.dim)
+        return self.partials(self.w, h, self.out, adj)
 
     def vjp(self, h):
         w, a, y = self.parents
-        d = self.dim
-        other = WeighEarlier if type(self) is WeighLater else WeighLater
-        adj = other.apply(h, a, y, dim=d)
-        again = type(self).apply(w, a, y, dim=d)
-        if type(self) is WeighLater:
-            return adj, h * again, -w * adj
-        return adj, w * adj, -h * again
+        adj = self.adjoint.apply(h, a, y, dim=self.dim)
+        return self.partials(w, h, type(self).apply(w, a, y, dim=self.dim), adj)
 
 
 class WeighEarlier(WeighLater):
@@ -211,6 +209,13 @@ class WeighEarlier(WeighLater):
     a (∂f_j/∂a_k = w_k exp(a_k - y_j)) and -h ⊙ F(w) for y (∂f_j/∂y_j = -f_j)."""
 
     fn = staticmethod(_weigh_earlier)
+
+    @staticmethod
+    def partials(w: Any, h: Any, out: Any, adj: Any) -> tuple:
+        return adj, w * adj, -h * out
+
+
+WeighLater.adjoint, WeighEarlier.adjoint = WeighEarlier, WeighLater
 
 
 def _scan_dim(op: str, input: Tensor, dim: Any, axis: Any) -> int:

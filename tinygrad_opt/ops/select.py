@@ -71,9 +71,13 @@ class TakeAlong(Function):
 
     def vjp(self, g):  # the adjoint: put g back at the indices
         return PutAlong.apply(
-            g, index=self.index, dim=self.dim, shape=self.shape, squeeze=self.squeeze,
+            g,
+            index=self.index,
+            dim=self.dim,
+            shape=self.shape,
+            squeeze=self.squeeze,
             unique=self.unique,
-        )  # fmt: skip
+        )
 
 
 class PutAlong(Function):
