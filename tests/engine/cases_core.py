@@ -29,6 +29,7 @@ CASES = [
         lambda a, b: a * b,
         lambda a, b: a * b,
         [((2, 3), "real@f32"), ((), "real")],
+        rtol=2e-7,  # the product is float32
     ),
     Case("mul_bool_float", lambda a, b: a * b, lambda a, b: a * b, [((2, 3), "bool"), (3,)]),
     Case("lt_float", lambda a, b: a < b, lambda a, b: a < b, [(3, 4), (4,)]),
