@@ -1,0 +1,1 @@
+"""Curvature tools (placeholder, filled below)."""
