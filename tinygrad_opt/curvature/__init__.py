@@ -20,6 +20,7 @@ on modules of :mod:`tinygrad_opt.nn`; nothing below imports it. See docs/curvatu
 - :mod:`.callbacks` — :class:`SharpnessCallback` for :func:`tinygrad_opt.train.fit`.
 """
 
+from tinygrad_opt.curvature.callbacks import SharpnessCallback
 from tinygrad_opt.curvature.eigen import extreme_eigenvalues, hessian_eigenvalues, sharpness
 from tinygrad_opt.curvature.fisher import EmpiricalFisherOperator, fisher_vector_product
 from tinygrad_opt.curvature.gauss_newton import GGNOperator, ggn_vector_product
@@ -50,6 +51,7 @@ __all__ = [
     "Objective",
     "OutputJacobian",
     "ParameterLayout",
+    "SharpnessCallback",
     "TraceEstimate",
     "apply_to",
     "as_operator",
