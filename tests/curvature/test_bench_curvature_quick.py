@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/bench_curvature.py: ``--quick`` runs and reports every part."""
+"""Smoke test of benchmarks/bench_curvature_tools.py: ``--quick`` runs and reports every part."""
 
 import importlib.util
 import pathlib
@@ -7,7 +7,7 @@ SCRIPT = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_curvature.py"
 
 
 def test_quick_benchmark_reports_every_part(capsys):
-    spec = importlib.util.spec_from_file_location("bench_curvature", SCRIPT)
+    spec = importlib.util.spec_from_file_location("bench_curvature_tools", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     result = module.main(["--quick", "--repeats", "1"])

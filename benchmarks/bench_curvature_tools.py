@@ -1,6 +1,6 @@
 """Curvature tools' speed on a ~100k-parameter MLP, as measured numbers and ratios.
 
-    python benchmarks/bench_curvature.py [--quick] [--repeats N]
+    python benchmarks/bench_curvature_tools.py [--quick] [--repeats N]
 
 Model: MLP 128-256-256-10 with tanh (101,386 parameters), softmax cross-entropy on a
 batch of 256, float64 (``--quick``: 32-64-64-10, batch 64). Reported:
