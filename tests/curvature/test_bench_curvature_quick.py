@@ -3,7 +3,7 @@
 import importlib.util
 import pathlib
 
-SCRIPT = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_curvature.py"
+SCRIPT = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_curvature_tools.py"
 
 
 def test_quick_benchmark_reports_every_part(capsys):
