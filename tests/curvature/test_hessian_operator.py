@@ -315,3 +315,33 @@ def test_errors():
         Objective.from_function(lambda a: a.sum(), [np.ones(2, dtype=np.int64)])
     with pytest.raises(TypeError, match="plain function of the parameters"):
         Objective.from_function(lambda a: a.sum(), [np.ones(2)]).output()
+
+
+def test_models_with_several_inputs_or_several_outputs():
+    class TwoInTwoOut(nn.Module):
+        def __init__(self):
+            self.a = nn.Parameter(np.array([0.5, -1.0]))
+            self.b = nn.Parameter(np.array([2.0]))
+
+        def forward(self, x, z):
+            return (x * self.a).tanh(), z * self.b * self.b
+
+    model = TwoInTwoOut()
+    x, z = np.array([[1.0, 2.0]]), np.array([3.0])
+
+    def loss_fn(outs, target):
+        first, second = outs
+        return (first**2).sum() + (second * target).sum()
+
+    op = HessianOperator(model, loss_fn, ((x, z), 2.0))
+
+    def direct(a, b):
+        return loss_fn((((Tensor(x) * a).tanh()), Tensor(z) * b * b), 2.0)
+
+    ref = HessianOperator.from_function(direct, {"a": model.a.data, "b": model.b.data})
+    np.testing.assert_allclose(op.to_dense(), ref.to_dense(), **TOL)
+    assert op.to_dense()[2, 2] == pytest.approx(2 * 3.0 * 2.0)
+    from tinygrad_opt.curvature import GGNOperator
+
+    with pytest.raises(TypeError, match="the output must be one Tensor for Jacobian products"):
+        GGNOperator(model, loss_fn, ((x, z), 2.0))

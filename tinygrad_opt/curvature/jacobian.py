@@ -30,6 +30,10 @@ class OutputJacobian:
         self.objective = objective
         self.layout = objective.layout
         f = objective.output()
+        if not isinstance(f, Tensor):
+            raise TypeError(
+                f"the output must be one Tensor for Jacobian products, got {type(f).__name__}"
+            )
         if not f.requires_grad:
             raise ValueError("the network output does not depend on the parameters")
         self.output_tensor = f

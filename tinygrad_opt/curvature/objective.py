@@ -65,8 +65,8 @@ class Objective:
         leaves: Sequence[Tensor],
         layout: ParameterLayout,
         loss: Callable[[Sequence[Tensor]], Tensor] | None = None,
-        output: Callable[[Sequence[Tensor]], Tensor] | None = None,
-        loss_of_output: Callable[[Tensor], Tensor] | None = None,
+        output: Callable[[Sequence[Tensor]], Any] | None = None,
+        loss_of_output: Callable[[Any], Tensor] | None = None,
     ) -> None:
         if loss is None and (output is None or loss_of_output is None):
             raise ValueError("Objective: give loss, or both output and loss_of_output")
@@ -90,9 +90,12 @@ class Objective:
     ) -> Objective:
         """``loss_fn(model(inputs), targets)`` with ``batch = (inputs, targets)``.
 
-        ``inputs`` is a numpy array or Tensor (given to the model as a Tensor);
-        ``targets`` is passed to ``loss_fn`` as it is. ``parameters``: a subset of the
-        model's parameters (default: all that require grad), in the model's order.
+        ``inputs`` is a numpy array or Tensor (given to the model as a Tensor), or a
+        tuple of them (the model's positional arguments); ``targets`` is passed to
+        ``loss_fn`` as it is, and so is the model's output (a Tensor, or whatever the
+        model returns — the Gauss-Newton and Fisher operators need one Tensor).
+        ``parameters``: a subset of the model's parameters (default: all that require
+        grad), in the model's order.
         ``dtype``: the compute dtype (parameters and floating inputs are cast to it; None
         keeps each parameter's own). ``eval_mode``: run the model in eval mode.
         """
@@ -117,22 +120,20 @@ class Objective:
         leaves = [_leaf(p, dtype) for _, p in chosen]
         x, y = batch
         x = _cast(x, dtype)
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        args = tuple(x) if isinstance(x, tuple) else (x,)
+        args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
 
-        def output(current: Sequence[Tensor]) -> Tensor:
+        def output(current: Sequence[Tensor]) -> Any:
             swap = {id(p): t for (_, p), t in zip(chosen, current)}
             modes = [(m, m.training) for m in model.modules()] if eval_mode else []
             if eval_mode:
                 model.eval()
             try:
                 with substituted_parameters(model, swap), enable_grad():
-                    out = model(x)
+                    return model(*args)
             finally:
                 for m, mode in modes:
                     m.training = mode
-            if not isinstance(out, Tensor):
-                raise TypeError(f"the model must return one Tensor, got {type(out).__name__}")
-            return out
 
         return cls(
             leaves,
@@ -183,8 +184,8 @@ class Objective:
     def has_output(self) -> bool:
         return self._output is not None
 
-    def output(self) -> Tensor:
-        """f(θ₀), a graph over ``leaves``."""
+    def output(self) -> Any:
+        """f(θ₀), a graph over ``leaves`` (what the model returns)."""
         if self._output is None:
             raise TypeError(
                 "this objective is a plain function of the parameters, with no network output; "
@@ -193,7 +194,7 @@ class Objective:
         with enable_grad():
             return self._output(self.leaves)
 
-    def loss_of_output(self, z: Tensor) -> Tensor:
+    def loss_of_output(self, z: Any) -> Tensor:
         """ℓ(z): the loss as a function of the network output."""
         with enable_grad():
             return _scalar(self._loss_of_output(z))
