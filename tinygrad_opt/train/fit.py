@@ -9,13 +9,15 @@ The loop it runs is the one every example writes out by hand::
         optimizer.step()
 
 plus a tqdm progress bar (loss and metric), evaluation after each epoch, an optional
-scheduler step per epoch, and optional checkpoints that resume bit-identically.
+scheduler step per epoch, optional checkpoints that resume bit-identically, and
+callbacks (objects whose methods ``fit`` calls at fixed points of the loop; see
+:func:`fit` for the contract).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +84,11 @@ def _closure(model: Any, optimizer: Any, loss_fn: Callable, X: np.ndarray, y: An
 
 @dataclass
 class History:
-    """Per-epoch numbers from :func:`fit`: ``history.train_loss[k]`` after epoch k+1."""
+    """Per-epoch numbers from :func:`fit`: ``history.train_loss[k]`` after epoch k+1.
+
+    ``records``: series written by callbacks, ``name → list of entries`` (numbers, or
+    tuples such as ``(step, value)``); saved in checkpoints with the rest.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_metric: list[float] = field(default_factory=list)
@@ -90,9 +96,20 @@ class History:
     val_metric: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    records: dict[str, list[Any]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, list[float]]:
-        return {k: list(v) for k, v in vars(self).items()}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: list(v) for k, v in vars(self).items() if k != "records"}
+        out["records"] = {name: list(entries) for name, entries in self.records.items()}
+        return out
+
+
+def _notify(callbacks: Sequence[Any], hook: str, *args: Any) -> None:
+    """Call ``hook(*args)`` on every callback that defines it, in order."""
+    for cb in callbacks:
+        method = getattr(cb, hook, None)
+        if method is not None:
+            method(*args)
 
 
 def fit(
@@ -109,6 +126,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     history: History | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> History:
     """Train for ``epochs`` epochs over ``loader`` (batches of numpy ``(X, y)``).
 
@@ -116,6 +134,21 @@ def fit(
     ``ReduceLROnPlateau`` gets the validation loss), and save ``checkpoint`` if given.
     With ``resume=True`` and an existing checkpoint, training continues from it; the
     result is bit-identical to an uninterrupted run of the same epochs.
+
+    ``callbacks``: objects with any of these methods (a missing one is skipped), each
+    called on every callback in order:
+
+    - ``on_train_begin(model, history)``: once, after a resume has restored ``history``;
+    - ``on_step_end(step, model, loss)``: after every optimizer step; ``step`` counts the
+      steps since the start of training (1, 2, …, continuing across resumes) and ``loss``
+      is the batch loss (a float);
+    - ``on_epoch_end(epoch, model, history)``: after each epoch's evaluation and scheduler
+      step (``epoch`` counts from 1), before its checkpoint is written, so whatever a
+      callback stores in ``history.records`` is saved and restored on resume;
+    - ``on_train_end(model, history)``: once, after the last epoch.
+
+    A resumed run stays bit-identical only if the callbacks change neither the model's
+    parameters nor any random state the run uses.
     """
     import time
 
@@ -124,11 +157,15 @@ def fit(
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     history = history or History()
-    start_epoch = 0
+    callbacks = list(callbacks)
+    start_epoch = step = 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         info = load_checkpoint(checkpoint, model, optimizer, scheduler, loader)
-        start_epoch = info["epoch"]
+        start_epoch, step = info["epoch"], info["step"]
+        if step == 0 and start_epoch > 0:  # a checkpoint written before steps were saved
+            step = start_epoch * len(loader)
         history = History(**info["extra"].get("history", {})) if info["extra"] else history
+    _notify(callbacks, "on_train_begin", model, history)
     if hasattr(model, "train"):
         model.train()
     bar = tqdm(total=(epochs - start_epoch) * len(loader), disable=not progress, leave=False)
@@ -145,6 +182,9 @@ def fit(
                     optimizer.step(_closure(model, optimizer, loss_fn, X, y))
                 else:
                     optimizer.step()
+                step += 1
+                if callbacks:
+                    _notify(callbacks, "on_step_end", step, model, loss.item())
                 total += loss.item() * len(X)
                 count += len(X)
                 if metric is not None:
@@ -168,6 +208,7 @@ def fit(
                 else:
                     scheduler.step()
             history.seconds.append(time.perf_counter() - t0)
+            _notify(callbacks, "on_epoch_end", epoch + 1, model, history)
             if checkpoint is not None:
                 save_checkpoint(
                     checkpoint,
@@ -175,9 +216,11 @@ def fit(
                     optimizer,
                     scheduler,
                     loader,
+                    step=step,
                     epoch=epoch + 1,
                     extra={"history": history.to_dict()},
                 )
     finally:
         bar.close()
+    _notify(callbacks, "on_train_end", model, history)
     return history
