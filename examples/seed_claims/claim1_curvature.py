@@ -412,7 +412,7 @@ def report(results: dict[str, Any]) -> str:
         "λ2 max rel. error",
         "ripples from step",
         "first overshoot",
-        "steps θ2 → 0.01",
+        "steps to |θ2| ≤ 0.01",
     ]
     rows = [
         [
