@@ -288,6 +288,11 @@ def valley_study(steps: int, lr: float, plateau: float = 5.0) -> dict[str, Any]:
         s = Setting("sgd" if mu == 0 else f"momentum μ={mu:g}", lr, mu)
         pts = descend(fn, s, fn.start, steps)
         H = hessians_along(fn, pts)
+        # functional.hessian at a few points along the way agrees with the hvp columns
+        probe = np.linspace(0, len(pts) - 1, 6).astype(int)
+        hvp_vs_hessian = max(
+            float(np.abs(hessian_at(fn, pts[i]) - H[i]).max() / np.abs(H[i]).max()) for i in probe
+        )
         lam2 = H[:, 1, 1]
         closed2 = (1 + pts[:, 1] ** 2) ** -1.5
         grads = gradients(fn, pts)
@@ -305,6 +310,7 @@ def valley_study(steps: int, lr: float, plateau: float = 5.0) -> dict[str, Any]:
                 "lambda2": lam2,
                 "ratio": ratio,
                 "max_rel_error_lambda2": float(np.max(np.abs(lam2 - closed2) / closed2)),
+                "hvp_vs_hessian": hvp_vs_hessian,
                 "max_error_lambda1": float(np.abs(H[:, 0, 0] - 10.0).max()),
                 "max_offdiag": float(np.abs(H[:, 0, 1]).max()),
                 "plateau_steps": int(on_plateau.size),

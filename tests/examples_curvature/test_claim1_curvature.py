@@ -49,6 +49,7 @@ def test_hessian_along_the_path_is_the_closed_form(result):
     # along the long valley the θ2 curvature changes by four decades and still matches
     for r in result["valley"]["runs"]:
         assert r["max_rel_error_lambda2"] < 1e-9
+        assert r["hvp_vs_hessian"] < 1e-12
         assert r["max_error_lambda1"] < 1e-9 and r["max_offdiag"] < 1e-12
     spans = [r["lambda2"].max() / r["lambda2"].min() for r in result["valley"]["runs"]]
     assert max(spans) > 1e4
