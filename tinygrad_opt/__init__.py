@@ -4,7 +4,8 @@
 - ``Tensor``: an n-dimensional autograd engine on numpy with torch's op set and names;
   the torch-style functions (``tinygrad_opt.sin(x)``, ``tinygrad_opt.cat(...)``) and dtypes
   (``tinygrad_opt.float64``, ``.long``, ``.bool``) are exported here.
-- ``gradcheck``: compare analytical gradients with central finite differences.
+- ``gradcheck``/``gradgradcheck``: compare analytical first/second derivatives with
+  central finite differences.
 - ``nn``: layers, initialisers and losses; ``viz.draw_graph``: graphviz drawings.
 """
 
@@ -24,7 +25,7 @@ from tinygrad_opt.dtypes import (
     set_default_dtype,
 )
 from tinygrad_opt.errors import DimError, DTypeError, InplaceError, ShapeError
-from tinygrad_opt.gradcheck import GradcheckError, gradcheck
+from tinygrad_opt.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_opt.tensor import Size, Tensor, tensor
 from tinygrad_opt.value import Value
 
@@ -65,6 +66,7 @@ __all__ = [
     "enable_grad",
     "get_default_dtype",
     "gradcheck",
+    "gradgradcheck",
     "is_grad_enabled",
     "no_grad",
     "promote_types",

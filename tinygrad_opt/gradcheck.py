@@ -13,6 +13,15 @@ failure can still name the element.
 
 A mismatch is |analytical - numerical| > atol + rtol·|numerical| anywhere; a nan or
 infinite analytical gradient, or a nan numerical one, is a mismatch too.
+
+``gradgradcheck(fn, inputs)`` checks second derivatives the same way: it runs
+``gradcheck`` on the first-order gradient function
+
+    G(x, u) = ∂(u·f)/∂x = uᵀ J_f(x)     (computed with ``create_graph=True``)
+
+so G's own gradient — the recorded backward of the backward — is compared with finite
+differences of G, with respect to the inputs x (second derivatives of f) and to the
+output weights u (which checks that the recorded backward is the right linear map).
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.tensor import Tensor
+
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
 
 class GradcheckError(AssertionError):
@@ -69,6 +80,142 @@ def gradcheck(
             raise
         return False
     return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    grad_outputs: Sequence[Any] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    *,
+    max_full_jacobian: int = 4096,
+    n_directions: int = 4,
+    n_elements: int = 16,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Return True if ``fn``'s second derivatives match finite differences of its first.
+
+    ``fn`` returns a Tensor or a tuple of Tensors. ``grad_outputs`` (one per floating
+    output) are the weights u of G(x, u) = uᵀJ_f(x) (see the module docstring); by
+    default random normal (seeded), and then checked as inputs too. A failure names the
+    input ("input k") or the weight ("grad_output j"), the element and both numbers.
+
+    Example::
+
+        x = Tensor(np.random.randn(3), requires_grad=True)
+        gradgradcheck(lambda t: (t * t.exp()).sum(), [x])
+    """
+    from tinygrad_opt.autograd.gradients import backward, grad
+    from tinygrad_opt.ops.shape import cat
+
+    if len(inputs) == 0:
+        raise ValueError("gradgradcheck: no inputs given")
+    if not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+        raise ValueError("gradgradcheck: no input Tensor has requires_grad=True")
+    args64 = [
+        Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
+        if isinstance(x, Tensor)
+        else x
+        for x in inputs
+    ]
+    outs = _outputs(fn(*args64), "gradgradcheck")
+    floats = [o for o in outs if o.dtype.kind == "f"]
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        us = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in floats]
+    else:
+        us = [
+            u if isinstance(u, Tensor) else Tensor(np.asarray(u, np.float64)) for u in grad_outputs
+        ]
+        if len(us) != len(floats):
+            raise ValueError(
+                f"gradgradcheck: {len(us)} grad_outputs for {len(floats)} floating outputs"
+            )
+        for j, (u, o) in enumerate(zip(us, floats)):
+            if u.shape != o.shape:
+                raise ValueError(
+                    f"gradgradcheck: grad_outputs[{j}] has shape {u.shape}, output {j} has "
+                    f"shape {o.shape}"
+                )
+    for j, u in enumerate(us):
+        u.name = f"grad_output {j}"
+    n = len(inputs)
+
+    def first_order(*args: Any) -> Tensor:
+        xs, ws = args[:n], args[n:]
+        outs = [o for o in _outputs(fn(*xs), "gradgradcheck") if o.dtype.kind == "f"]
+        diff = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+        pairs = [(o, w) for o, w in zip(outs, ws) if o.requires_grad]
+        if not pairs:
+            return cat([Tensor(np.zeros(x.shape)).reshape(-1) for x in diff])
+        gs = grad(
+            [o for o, _ in pairs],
+            diff,
+            [w for _, w in pairs],
+            create_graph=True,
+            materialize_grads=True,
+        )
+        return cat([g.reshape(-1) for g in gs])
+
+    # The recorded first-order gradient must be the one backward() computes (which
+    # gradcheck compares with finite differences): else G would be checked consistently
+    # wrong.
+    recorded = first_order(*args64, *us).data
+    for x in args64:
+        if isinstance(x, Tensor):
+            x.grad = None
+    pairs = [(o, u) for o, u in zip(floats, us) if o.requires_grad]
+    if pairs:
+        backward([o for o, _ in pairs], [u.data for _, u in pairs])
+    plain = np.concatenate(
+        [
+            (np.zeros(x.shape) if x.grad is None else np.asarray(x.grad)).reshape(-1)
+            for x in args64
+            if isinstance(x, Tensor) and x.requires_grad
+        ]
+    )
+    bad = _mismatch(plain, recorded, atol, rtol)
+    if (bad > 0).any():
+        k = int(np.argmax(bad))
+        err = GradcheckError(
+            f"gradgradcheck failed: the recorded gradient (create_graph=True) differs from "
+            f"backward()'s at flat element {k} of the inputs' gradients: backward "
+            f"{plain[k]:.10g}, recorded {recorded[k]:.10g}"
+        )
+        if raise_exception:
+            raise err
+        return False
+    try:
+        return gradcheck(
+            first_order,
+            [*inputs, *us],
+            eps,
+            atol,
+            rtol,
+            max_full_jacobian=max_full_jacobian,
+            n_directions=n_directions,
+            n_elements=n_elements,
+            seed=seed,
+            raise_exception=True,
+        )
+    except GradcheckError as e:
+        if not raise_exception:
+            return False
+        msg = str(e).replace(
+            "gradcheck failed for", "gradgradcheck failed (the derivative of the gradient) for", 1
+        )
+        raise GradcheckError(msg) from None
+
+
+def _outputs(out: Any, what: str) -> list[Tensor]:
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"{what}: fn must return Tensors, got {type(o).__name__}")
+    return outs
 
 
 def _report(

@@ -13,8 +13,9 @@ product M·q. For a Ritz pair (θ, Q_j s), the residual is exactly
 
 In floating point the q_j lose orthogonality as Ritz values converge, and copies
 ("ghosts") of converged eigenvalues appear. Full reorthogonalisation — subtracting the
-components along every earlier q, twice ("twice is enough", Parlett) — prevents it, at
-O(j·n) per step and the storage of all q_j (float64).
+components along every earlier q, a second time when the first pass cancelled more than
+30% of the vector's norm (Kahan-Parlett "twice is enough") — prevents it, at O(j·n) per
+step and the storage of all q_j (float64).
 
 If β_{j+1} vanishes the Krylov space is invariant: its Ritz values are exact eigenvalues,
 and the iteration continues from a new random vector orthogonal to it (T becomes block
@@ -114,9 +115,12 @@ def lanczos(
         if j > 0:
             w -= beta[j - 1] * Q[j - 1]
         basis = Q[: j + 1]
-        for _ in range(2):  # full reorthogonalisation, twice
-            w -= basis.T @ (basis @ w)
+        before = np.linalg.norm(w)
+        w -= basis.T @ (basis @ w)  # full reorthogonalisation ...
         beta[j] = np.linalg.norm(w)
+        if beta[j] < 0.7 * before:  # ... repeated when cancellation was large
+            w -= basis.T @ (basis @ w)
+            beta[j] = np.linalg.norm(w)
         theta, S = tridiagonal_eigh(alpha[: j + 1], beta[:j])
         wanted = priority(theta, which)[:k]
         scale = np.abs(theta).max()
