@@ -49,70 +49,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import base_parser, descend_many, pyplot, save, table
+from _heavy_ball import (
+    contraction,
+    effective_lr,
+    half_period,
+    optimal_heavy_ball,
+    regime,
+)
 
 from tinygrad_opt.autograd.functional import hessian, hvp
 from tinygrad_opt.playground import TestFunction, get_function
 from tinygrad_opt.tensor import Tensor
 
 QUADRATIC_EIGENVALUES = (10.0, 0.2)  # the closed form: f = ½(10θ1² + 0.2θ2²)
-
-
-# --------------------------------------------------------------------------- theory
-def heavy_ball_roots(a: float, mu: float) -> np.ndarray:
-    """The two roots z of z² − (1 + μ − a)z + μ = 0 (a = ηλ), complex in general."""
-    return np.roots([1.0, -(1.0 + mu - a), mu]).astype(complex)
-
-
-def regime(a: float, mu: float) -> str:
-    """Goh's regions of the (ηλ, μ) plane: monotone, ripples, flips or diverges; "critical"
-    on the two borders a = (1 ± √μ)² (μ > 0), where the roots coincide (to rounding)."""
-    if a <= 0:
-        return "not a minimum" if a < 0 else "flat"
-    if a >= 2 * (1 + mu):
-        return "diverges"
-    if mu > 0 and min(abs(a - (1 - np.sqrt(mu)) ** 2), abs(a - (1 + np.sqrt(mu)) ** 2)) <= 1e-9:
-        return "critical"
-    if a <= (1 - np.sqrt(mu)) ** 2:
-        return "monotone"
-    if a < (1 + np.sqrt(mu)) ** 2:
-        return "ripples"
-    return "flips"
-
-
-def contraction(a: float, mu: float) -> float:
-    """ρ = max |z|: the factor by which the slowest mode shrinks each step."""
-    return float(np.abs(heavy_ball_roots(a, mu)).max())
-
-
-def half_period(a: float, mu: float) -> float | None:
-    """Steps between sign changes: π/ω for ripples, 1 for flips, None when monotone or
-    critical (a double root z: one sign change at most if z > 0, every step if z < 0)."""
-    r = regime(a, mu)
-    if r == "flips":
-        return 1.0
-    if r != "ripples":
-        return None
-    return float(np.pi / np.arccos((1 + mu - a) / (2 * np.sqrt(mu))))
-
-
-def effective_lr(eta: float, lam: float, mu: float) -> float | None:
-    """(1 − z)/λ for the dominant real root z: −Δθ/g of the surviving mode. ≈ η/(1 − μ)
-    when ηλ ≪ (1 − √μ)²; None for ripples (the ratio rotates) and at a double root (the
-    mode is (a + bt)·zᵗ, so the ratio drifts)."""
-    a = eta * lam
-    if regime(a, mu) in ("ripples", "critical", "diverges"):
-        return None
-    z = heavy_ball_roots(a, mu)
-    zd = z.real[np.argmax(np.abs(z.real))]
-    return float((1 - zd) / lam)
-
-
-def optimal_heavy_ball(lam_min: float, lam_max: float) -> tuple[float, float]:
-    """(η*, μ*) minimising max over [λmin, λmax] of ρ: both ends at |z| = √μ*."""
-    sk = np.sqrt(lam_max / lam_min)
-    mu = ((sk - 1) / (sk + 1)) ** 2
-    eta = (2 / (np.sqrt(lam_max) + np.sqrt(lam_min))) ** 2
-    return float(eta), float(mu)
 
 
 # --------------------------------------------------------------------------- measurement
@@ -418,7 +367,7 @@ def report(results: dict[str, Any]) -> str:
         "λ2 max rel. error",
         "ripples from step",
         "first overshoot",
-        "steps to |θ2| ≤ 0.01",
+        "steps until θ2 stays in ±0.01",
     ]
     rows = [
         [
