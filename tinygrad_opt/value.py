@@ -63,7 +63,9 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
-__all__ = ["Value", "dot", "vsum"]
+from tinygrad_opt import value_autograd as _autograd
+
+__all__ = ["Value", "dot", "grad", "vsum"]
 
 Number = int | float
 
@@ -136,6 +138,29 @@ def _log_base(x: float) -> float:
     return 0.0 if x == 0.0 else math.nan
 
 
+# Helpers of the partial-derivative rules, which run on Values (create_graph) or floats.
+def _num(x: Any) -> float:
+    """The number held by ``x`` (a Value or a float)."""
+    return x.data if type(x) is Value else x
+
+
+def _pow(a: Any, e: Any) -> Any:
+    """a ** e on Values or floats; ``a ** 1`` is ``a`` itself and ``a ** 0`` is 1."""
+    if type(e) is float:
+        if e == 1.0:
+            return a
+        if e == 0.0:
+            return 1.0
+        if type(a) is float:
+            return _power(a, e)
+    return a**e
+
+
+def _ln(a: Any) -> Any:
+    """ln a on a Value (a node) or a float (a number)."""
+    return a.log() if type(a) is Value else math.log(a)
+
+
 _new = object.__new__
 _next_seq = itertools.count().__next__  # creation numbers: children are always older
 
@@ -176,7 +201,8 @@ class Value:
     Nodes compare and hash by identity.
     """
 
-    __slots__ = ("data", "grad", "children", "op", "aux", "label", "_seq", "__weakref__")
+    # ``_order`` is only set on nodes built by a create_graph backward (see derivative_order).
+    __slots__ = ("data", "grad", "children", "op", "aux", "label", "_seq", "_order", "__weakref__")
 
     # Only for readers and type checkers; the slots above hold the values.
     data: float
@@ -227,6 +253,11 @@ class Value:
         for child in node.children:
             child.grad += g
 
+    @staticmethod
+    def _add_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        # ∂(a + b + ...)/∂each = 1
+        return (1.0,) * len(ins)
+
     def __sub__(self, other: Value | Number) -> Value:
         """a - b; d/da = 1, d/db = -1."""
         if type(other) is Value:
@@ -241,6 +272,10 @@ class Value:
         a, b = node.children
         a.grad += g
         b.grad -= g
+
+    @staticmethod
+    def _sub_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return 1.0, -1.0
 
     def __rsub__(self, other: Number) -> Value:
         """c - a; d/da = -1."""
@@ -257,6 +292,10 @@ class Value:
     def _neg_backward(node: Value, g: float) -> None:
         # "neg" and "c-"
         node.children[0].grad -= g
+
+    @staticmethod
+    def _neg_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (-1.0,)
 
     # ------------------------------------------------------------------ mul, div
     def __mul__(self, other: Value | Number) -> Value:
@@ -282,8 +321,17 @@ class Value:
         b.grad += g * a.data
 
     @staticmethod
+    def _mul_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        a, b = ins
+        return b, a
+
+    @staticmethod
     def _mulc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.aux
+
+    @staticmethod
+    def _mulc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (c,)
 
     def __truediv__(self, other: Value | Number) -> Value:
         """a / b; d/da = 1/b, d/db = -a/b**2 = -(a/b)/b."""
@@ -301,8 +349,17 @@ class Value:
         b.grad -= g * node.data / b.data
 
     @staticmethod
+    def _div_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        a, b = ins
+        return 1.0 / b, -out / b
+
+    @staticmethod
     def _divc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g / node.aux
+
+    @staticmethod
+    def _divc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (1.0 / c,)
 
     def __rtruediv__(self, other: Number) -> Value:
         """c / a; d/da = -c/a**2 = -(c/a)/a."""
@@ -315,6 +372,11 @@ class Value:
     def _rdivc_backward(node: Value, g: float) -> None:
         a = node.children[0]
         a.grad -= g * node.data / a.data
+
+    @staticmethod
+    def _rdivc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        (a,) = ins
+        return (-out / a,)
 
     # ------------------------------------------------------------------ powers
     def __pow__(self, other: Value | Number) -> Value:
@@ -338,9 +400,32 @@ class Value:
         b.grad += g * node.data * _log_base(a.data)
 
     @staticmethod
+    def _pow_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        a, b = ins
+        x, e = _num(a), _num(b)
+        if x == 0.0 and e < 1.0:  # the slope is 0 (e = 0) or inf there: a constant
+            da = _power_slope(0.0, e)
+        else:
+            da = b * _pow(a, b - 1.0)
+        if x > 0.0:
+            db = out * _ln(a)
+        else:  # ln a is 0 at a = 0 (limit for b > 0) and nan for a < 0: constants
+            db = None if x == 0.0 else math.nan
+        return da, db
+
+    @staticmethod
     def _powc_backward(node: Value, g: float) -> None:
         a = node.children[0]
         a.grad += g * _power_slope(a.data, node.aux)
+
+    @staticmethod
+    def _powc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        (a,) = ins
+        if c == 0.0:
+            return (None,)
+        if _num(a) == 0.0 and c < 1.0:  # inf at 0 for 0 < c < 1: a constant
+            return (_power_slope(0.0, c),)
+        return (c * _pow(a, c - 1.0),)
 
     def __rpow__(self, other: Number) -> Value:
         """c ** a; d/da = c**a * ln(c) (0 for c = 0, nan for c < 0)."""
@@ -353,6 +438,11 @@ class Value:
     def _rpowc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.data * _log_base(node.aux)
 
+    @staticmethod
+    def _rpowc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        ln_c = _log_base(c)
+        return (None,) if ln_c == 0.0 else (out * ln_c,)
+
     # ------------------------------------------------------------------ functions
     def exp(self) -> Value:
         """e**a; d/da = e**a (the output itself). Overflows to inf."""
@@ -361,6 +451,10 @@ class Value:
     @staticmethod
     def _exp_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.data
+
+    @staticmethod
+    def _exp_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (out,)
 
     def log(self) -> Value:
         """Natural log ln(a), for a > 0; d/da = 1/a."""
@@ -374,6 +468,11 @@ class Value:
         a = node.children[0]
         a.grad += g / a.data
 
+    @staticmethod
+    def _log_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        (a,) = ins
+        return (1.0 / a,)
+
     def tanh(self) -> Value:
         """tanh(a); d/da = 1 - tanh(a)**2."""
         return _make(math.tanh(self.data), (self,), "tanh")
@@ -382,6 +481,10 @@ class Value:
     def _tanh_backward(node: Value, g: float) -> None:
         t = node.data
         node.children[0].grad += g * (1.0 - t * t)
+
+    @staticmethod
+    def _tanh_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (1.0 - out * out,)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-a), computed without overflow; d/da = s * (1 - s)."""
@@ -398,6 +501,10 @@ class Value:
         s = node.data
         node.children[0].grad += g * s * (1.0 - s)
 
+    @staticmethod
+    def _sigmoid_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (out * (1.0 - out),)
+
     def relu(self) -> Value:
         """max(a, 0); d/da = 1 if a > 0 else 0 (0 at a = 0)."""
         x = self.data
@@ -407,6 +514,11 @@ class Value:
     def _relu_backward(node: Value, g: float) -> None:
         if node.data > 0.0:
             node.children[0].grad += g
+
+    @staticmethod
+    def _relu_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        # a step: 1 or 0, constant on each side (its own derivative is 0)
+        return (1.0 if _num(out) > 0.0 else None,)
 
     # ------------------------------------------------------------------ n-ary helpers
     @staticmethod
@@ -441,44 +553,53 @@ class Value:
         """``Σ xs[i] * ys[i]`` as ONE node (op ``"dot"``); d/d(xs[i]) = ys[i] and back.
 
         Either side may hold numbers. Children are the Value operands in order; ``aux``
-        holds, for each child, its coefficient (the partner's value, recorded when the
-        node is built). Products of two numbers are folded into the result.
+        is a pair ``(coefs, partners)``: for each child, its coefficient (the partner's
+        value, recorded when the node is built) and its partner itself (the Value, or
+        the number). Products of two numbers are folded into the result.
         """
         if len(xs) != len(ys):
             raise ValueError(f"dot: length mismatch, {len(xs)} vs {len(ys)}")
         children: list[Value] = []
         coefs: list[float] = []
+        partners: list[Value | float] = []
         total = 0.0
         for x, y in zip(xs, ys):
             if type(x) is Value:
                 xv = x.data
                 if type(y) is Value:
                     yv = y.data
-                    children.append(x)
-                    coefs.append(yv)
-                    children.append(y)
-                    coefs.append(xv)
+                    children += (x, y)
+                    coefs += (yv, xv)
+                    partners += (y, x)
                 else:
                     yv = _to_float(y, "dot operand")
                     children.append(x)
                     coefs.append(yv)
+                    partners.append(yv)
             else:
                 xv = _to_float(x, "dot operand")
                 if type(y) is Value:
                     yv = y.data
                     children.append(y)
                     coefs.append(xv)
+                    partners.append(xv)
                 else:
                     yv = _to_float(y, "dot operand")
             total += xv * yv
         if not children:
             return Value(total)
-        return _make(total, tuple(children), "dot", tuple(coefs))
+        return _make(total, tuple(children), "dot", (tuple(coefs), tuple(partners)))
 
     @staticmethod
     def _dot_backward(node: Value, g: float) -> None:
-        for child, k in zip(node.children, node.aux):
+        for child, k in zip(node.children, node.aux[0]):
             child.grad += g * k
+
+    @staticmethod
+    def _dot_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        # ∂(Σ xᵢ yᵢ)/∂xᵢ = yᵢ: the recorded numbers on floats, the partners on Values
+        coefs, partners = c
+        return coefs if type(out) is float else partners
 
     # ------------------------------------------------------------------ backward
     def topological_order(self) -> list[Value]:
@@ -500,12 +621,29 @@ class Value:
         order.sort(key=_creation_number)
         return order
 
-    def backward(self, grad: float = 1.0) -> None:
+    def backward(
+        self,
+        grad: float | Value = 1.0,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
         """Compute d(self)/d(node) for every node that ``self`` depends on.
 
         Non-leaf gradients are reset and recomputed; leaf gradients accumulate
         (``grad`` is added), as in PyTorch. ``grad`` seeds the root (default 1.0).
+
+        With ``create_graph=True`` the gradients are built from Value operations, so
+        they can be differentiated again: every leaf reachable from ``self`` gets a
+        Value ``.grad`` (``grad = grad + new``, out of place); non-leaf nodes get the
+        float value of theirs. See the module's accumulation contract. ``retain_graph``
+        is accepted for torch's signature and has no effect (Value graphs are never
+        freed by ``backward``).
         """
+        if create_graph:
+            _autograd.backward_create_graph(self, grad)
+            return
+        if type(grad) is not float:
+            grad = grad.data if type(grad) is Value else _to_float(grad, "backward grad")
         order = self.topological_order()
         for node in order:
             if node.op:
@@ -522,13 +660,26 @@ class Value:
         for node in self.topological_order():
             node.grad = 0.0
 
+    @property
+    def derivative_order(self) -> int:
+        """0 for ordinary nodes; k for a node built by a k-th order ``create_graph`` pass.
+
+        A ``create_graph`` backward through a graph whose nodes have orders up to k - 1
+        marks the nodes it builds with k: for ``y = x**3``, the nodes of ``∂y/∂x`` have
+        order 1 and those of ``∂²y/∂x²`` order 2. Graph drawings colour nodes by it.
+        """
+        try:
+            return self._order
+        except AttributeError:
+            return 0
+
 
 _creation_number = attrgetter("_seq")
 
 vsum = Value.sum
 dot = Value.dot
 
-#: op code -> derivative rule ``rule(node, grad_of_node)`` that adds into the children.
+#: op code -> float derivative rule ``rule(node, grad_of_node)`` that adds into the children.
 _BACKWARD: dict[str, Callable[[Value, float], None]] = {
     "+": Value._add_backward,
     "+c": Value._add_backward,
@@ -552,3 +703,33 @@ _BACKWARD: dict[str, Callable[[Value, float], None]] = {
     "relu": Value._relu_backward,
     "dot": Value._dot_backward,
 }
+
+#: op code -> ``partials(out, ins, aux)``: the tuple of ∂out/∂ins[i] (None for a constant
+#: zero). On Values (``out`` the node, ``ins`` its children) the partials are Values, so
+#: the chain rule builds a differentiable graph; on floats they are numbers.
+_PARTIALS: dict[str, Callable[[Any, tuple[Any, ...], Any], tuple[Any, ...]]] = {
+    "+": Value._add_partials,
+    "+c": Value._add_partials,
+    "-c": Value._add_partials,
+    "sum": Value._add_partials,
+    "-": Value._sub_partials,
+    "neg": Value._neg_partials,
+    "c-": Value._neg_partials,
+    "*": Value._mul_partials,
+    "*c": Value._mulc_partials,
+    "/": Value._div_partials,
+    "/c": Value._divc_partials,
+    "c/": Value._rdivc_partials,
+    "**": Value._pow_partials,
+    "**c": Value._powc_partials,
+    "c**": Value._rpowc_partials,
+    "exp": Value._exp_partials,
+    "log": Value._log_partials,
+    "tanh": Value._tanh_partials,
+    "sigmoid": Value._sigmoid_partials,
+    "relu": Value._relu_partials,
+    "dot": Value._dot_partials,
+}
+
+_autograd.register(Value, _make, _PARTIALS, _next_seq)
+grad = _autograd.grad
