@@ -201,8 +201,19 @@ class Value:
     Nodes compare and hash by identity.
     """
 
-    # ``_order`` is only set on nodes built by a create_graph backward (see derivative_order).
-    __slots__ = ("data", "grad", "children", "op", "aux", "label", "_seq", "_order", "__weakref__")
+    # ``_made_by`` = (derivative order, source node) is only set on nodes built by a
+    # create_graph backward (see derivative_order); ordinary nodes leave it unset.
+    __slots__ = (
+        "data",
+        "grad",
+        "children",
+        "op",
+        "aux",
+        "label",
+        "_seq",
+        "_made_by",
+        "__weakref__",
+    )
 
     # Only for readers and type checkers; the slots above hold the values.
     data: float
@@ -669,9 +680,19 @@ class Value:
         order 1 and those of ``∂²y/∂x²`` order 2. Graph drawings colour nodes by it.
         """
         try:
-            return self._order
+            return self._made_by[0]
         except AttributeError:
             return 0
+
+    @property
+    def derivative_source(self) -> Value | None:
+        """For a node built by a ``create_graph`` pass: the node whose derivative rule
+        built it (or whose gradient it adds up); None for the results' wrappers and for
+        ordinary nodes. Graph drawings show it as a dotted edge."""
+        try:
+            return self._made_by[1]
+        except AttributeError:
+            return None
 
 
 _creation_number = attrgetter("_seq")

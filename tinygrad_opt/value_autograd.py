@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +83,11 @@ def _graph(roots: Sequence[Value]) -> tuple[list[Value], set[Value], int]:
                 order.append(child)
                 stack.append(child)
     order.sort(key=_creation_number)
-    top = max((getattr(n, "_order", 0) for n in order), default=0)
+    top = max((getattr(n, "_made_by", _PLAIN)[0] for n in order), default=0)
     return order, seen, top
+
+
+_PLAIN = (0, None)  # what an ordinary node's _made_by would be
 
 
 def _creation_number(node: Value) -> int:
@@ -121,14 +125,20 @@ def _sweep_floats(
 
 
 def _sweep_values(
-    order: list[Value], seeds: list[tuple[Value, Any]], needed: set[Value] | None
+    order: list[Value],
+    seeds: list[tuple[Value, Any]],
+    needed: set[Value] | None,
+    visits: list[tuple[int, Value]],
 ) -> dict[Value, Any]:
     """The chain rule on Values: ``{node: gradient}``, each a Value or (if constant) a float.
 
     The contributions arriving at a node are kept in a list and added once, when the
     sweep reaches the node (all its uses are done by then): one ``+`` or ``sum`` node.
+    ``visits`` receives (first creation number, node) per visited node: the nodes
+    created from that number on, up to the next visit, come from that node's rule.
     """
     partials = _ENGINE["partials"]
+    next_seq = _ENGINE["next_seq"]
     pending: dict[Value, list[Any]] = {}
     for root, seed in seeds:
         pending.setdefault(root, []).append(seed)
@@ -137,6 +147,7 @@ def _sweep_values(
         parts = pending.pop(node, None)
         if parts is None:
             continue
+        visits.append((next_seq(), node))
         g = grads[node] = _add_up(parts)
         op = node.op
         if not op:
@@ -200,16 +211,24 @@ def _fresh(g: Any, start: int) -> Value:
     return g
 
 
-def _mark(results: Iterable[Any], start: int, order: int) -> None:
-    """Set ``_order`` on every node built since ``start`` that the results reach."""
+def _mark(
+    results: Iterable[Any], start: int, order: int, visits: list[tuple[int, Value]], end: int
+) -> None:
+    """Mark every node built since ``start`` that the results reach: ``_made_by`` =
+    (order, the node whose visit built it; None for nodes made after the sweep)."""
+    starts = [s for s, _ in visits]
     stack = [r for r in results if r is not None and r._seq >= start]
+    seen = set()
     while stack:
         node = stack.pop()
-        if getattr(node, "_order", None) == order:
+        if node in seen:
             continue
-        node._order = order
+        seen.add(node)
+        seq = node._seq
+        i = bisect_right(starts, seq) - 1
+        node._made_by = (order, visits[i][1] if i >= 0 and seq < end else None)
         for child in node.children:
-            if child._seq >= start:
+            if child._seq >= start and child not in seen:
                 stack.append(child)
 
 
@@ -262,7 +281,9 @@ def backward_create_graph(root: Value, seed: Any) -> None:
         seed = _number(seed, "backward grad")
     start = _ENGINE["next_seq"]()  # nodes made from here on belong to this pass
     order, _, top = _graph([root])
-    grads = _sweep_values(order, [(root, seed)], None)
+    visits: list[tuple[int, Value]] = []
+    grads = _sweep_values(order, [(root, seed)], None, visits)
+    end = _ENGINE["next_seq"]()
     y = root.label or "y"
     named = type(seed) is float and seed == 1.0
     made = []
@@ -280,7 +301,7 @@ def backward_create_graph(root: Value, seed: Any) -> None:
         total = new if type(old) is not Value and old == 0.0 else old + new
         node.grad = total
         made.append(total)
-    _mark(made, start, top + 1)
+    _mark(made, start, top + 1, visits, end)
 
 
 # --------------------------------------------------------------------------- grad
@@ -341,7 +362,8 @@ def grad(
     order, reachable, top = _graph(outs)
     needed = _needed(order, ins)
     if create_graph:
-        grads = _sweep_values(order, [s for s in seeds if s[0] in needed], needed)
+        visits: list[tuple[int, Value]] = []
+        grads = _sweep_values(order, [s for s in seeds if s[0] in needed], needed, visits)
     else:
         totals: dict[Value, float] = {}
         for out, seed in seeds:
@@ -349,6 +371,7 @@ def grad(
                 totals[out] = totals.get(out, 0.0) + seed
         grads = _sweep_floats(order, totals, needed)
 
+    end = _ENGINE["next_seq"]()
     named = len(outs) == 1 and grad_outputs is None
     y = outs[0].label or "y"
     results: list[Any] = []
@@ -374,7 +397,7 @@ def grad(
         made[x] = g
         results.append(g)
     if create_graph:
-        _mark(made.values(), start, top + 1)
+        _mark(made.values(), start, top + 1, visits, end)
     if keys is not None:
         return dict(zip(keys, results))
     return tuple(results)
