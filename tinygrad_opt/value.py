@@ -175,6 +175,7 @@ def _make(data: float, children: tuple[Value, ...], op: str, aux: Any = None) ->
     out.aux = aux
     out.label = ""
     out._seq = _next_seq()
+    out._made_by = None
     return out
 
 
@@ -201,8 +202,8 @@ class Value:
     Nodes compare and hash by identity.
     """
 
-    # ``_made_by`` = (derivative order, source node) is only set on nodes built by a
-    # create_graph backward (see derivative_order); ordinary nodes leave it unset.
+    # ``_made_by``: None, or (derivative order, source node) on the nodes built by a
+    # create_graph backward (see derivative_order).
     __slots__ = (
         "data",
         "grad",
@@ -232,6 +233,7 @@ class Value:
         self.aux = None
         self.label = label
         self._seq = _next_seq()
+        self._made_by = None
 
     def __repr__(self) -> str:
         extra = f", label={self.label!r}" if self.label else ""
@@ -679,20 +681,16 @@ class Value:
         marks the nodes it builds with k: for ``y = x**3``, the nodes of ``∂y/∂x`` have
         order 1 and those of ``∂²y/∂x²`` order 2. Graph drawings colour nodes by it.
         """
-        try:
-            return self._made_by[0]
-        except AttributeError:
-            return 0
+        made_by = self._made_by
+        return 0 if made_by is None else made_by[0]
 
     @property
     def derivative_source(self) -> Value | None:
         """For a node built by a ``create_graph`` pass: the node whose derivative rule
         built it (or whose gradient it adds up); None for the results' wrappers and for
         ordinary nodes. Graph drawings show it as a dotted edge."""
-        try:
-            return self._made_by[1]
-        except AttributeError:
-            return None
+        made_by = self._made_by
+        return None if made_by is None else made_by[1]
 
 
 _creation_number = attrgetter("_seq")

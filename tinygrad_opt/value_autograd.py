@@ -66,12 +66,11 @@ def register(
 
 
 # --------------------------------------------------------------------------- the graph
-def _graph(roots: Sequence[Value]) -> tuple[list[Value], set[Value], int]:
-    """Nodes reachable from ``roots``, children first; the same as a set; the top order.
+def _graph(roots: Sequence[Value]) -> tuple[list[Value], set[Value]]:
+    """Nodes reachable from ``roots``, children first, and the same as a set.
 
     Sorting by creation number is a topological order (children are always older). The
-    collection uses an explicit stack. The third value is the highest
-    ``derivative_order`` among the nodes.
+    collection uses an explicit stack.
     """
     seen = set(roots)
     order = list(seen)
@@ -83,11 +82,17 @@ def _graph(roots: Sequence[Value]) -> tuple[list[Value], set[Value], int]:
                 order.append(child)
                 stack.append(child)
     order.sort(key=_creation_number)
-    top = max((getattr(n, "_made_by", _PLAIN)[0] for n in order), default=0)
-    return order, seen, top
+    return order, seen
 
 
-_PLAIN = (0, None)  # what an ordinary node's _made_by would be
+def _top_order(order: list[Value]) -> int:
+    """The highest ``derivative_order`` among ``order`` (0 for a plain graph)."""
+    top = 0
+    for node in order:
+        made_by = node._made_by
+        if made_by is not None and made_by[0] > top:
+            top = made_by[0]
+    return top
 
 
 def _creation_number(node: Value) -> int:
@@ -97,9 +102,12 @@ def _creation_number(node: Value) -> int:
 def _needed(order: list[Value], inputs: Iterable[Value]) -> set[Value]:
     """The nodes from which some input can be reached (the only ones worth a rule)."""
     needed = set(inputs)
+    add = needed.add
     for node in order:  # children first, so a node's children are already decided
-        if node not in needed and node.children and any(c in needed for c in node.children):
-            needed.add(node)
+        for child in node.children:
+            if child in needed:
+                add(node)
+                break
     return needed
 
 
@@ -110,17 +118,24 @@ def _sweep_floats(
     """The chain rule on numbers: ``{node: d(outputs)/d(node)}`` for every node reached."""
     partials = _ENGINE["partials"]
     grads = dict(seeds)
+    get = grads.get
     for node in reversed(order):
-        g = grads.get(node)
+        g = get(node)
         op = node.op
         if g is None or not op:
             continue
         children = node.children
+        if len(children) == 1:
+            (child,) = children
+            (d,) = partials[op](node.data, (child.data,), node.aux)
+            if d is not None and (needed is None or child in needed):
+                grads[child] = get(child, 0.0) + g * d
+            continue
         ds = partials[op](node.data, tuple([c.data for c in children]), node.aux)
         for child, d in zip(children, ds):
             if d is None or (needed is not None and child not in needed):
                 continue
-            grads[child] = grads.get(child, 0.0) + g * d
+            grads[child] = get(child, 0.0) + g * d
     return grads
 
 
@@ -143,12 +158,13 @@ def _sweep_values(
     for root, seed in seeds:
         pending.setdefault(root, []).append(seed)
     grads: dict[Value, Any] = {}
+    pop, get, visit = pending.pop, pending.get, visits.append
     for node in reversed(order):
-        parts = pending.pop(node, None)
+        parts = pop(node, None)
         if parts is None:
             continue
-        visits.append((next_seq(), node))
-        g = grads[node] = _add_up(parts)
+        visit((next_seq(), node))
+        g = grads[node] = parts[0] if len(parts) == 1 else _add_up(parts)
         op = node.op
         if not op:
             continue
@@ -157,7 +173,7 @@ def _sweep_values(
             if d is None or (needed is not None and child not in needed):
                 continue
             contribution = _times(g, d)
-            waiting = pending.get(child)
+            waiting = get(child)
             if waiting is None:
                 pending[child] = [contribution]
             else:
@@ -280,7 +296,8 @@ def backward_create_graph(root: Value, seed: Any) -> None:
     if type(seed) is not Value:
         seed = _number(seed, "backward grad")
     start = _ENGINE["next_seq"]()  # nodes made from here on belong to this pass
-    order, _, top = _graph([root])
+    order, _ = _graph([root])
+    top = _top_order(order)
     visits: list[tuple[int, Value]] = []
     grads = _sweep_values(order, [(root, seed)], None, visits)
     end = _ENGINE["next_seq"]()
@@ -359,9 +376,10 @@ def grad(
     seeds = _seeds(outs, grad_outputs, create_graph)
 
     start = _ENGINE["next_seq"]()
-    order, reachable, top = _graph(outs)
+    order, reachable = _graph(outs)
     needed = _needed(order, ins)
     if create_graph:
+        top = _top_order(order)
         visits: list[tuple[int, Value]] = []
         grads = _sweep_values(order, [s for s in seeds if s[0] in needed], needed, visits)
     else:
