@@ -25,6 +25,15 @@ Nodes carry no closures, so nothing points from an input back to an output: the 
 has no reference cycles and is freed by reference counting as soon as the root is
 dropped.
 
+Higher derivatives
+------------------
+Beside each float rule sits the same derivative as an equation on Values,
+``_<op>_partials(out, ins, aux)`` -> the partials ∂out/∂ins[i] (for ``tanh``,
+``1 - out * out``), collected in ``_PARTIALS``. ``backward(create_graph=True)`` and
+:func:`grad` (torch's ``torch.autograd.grad`` for Values; see ``value_autograd.py``) run
+the chain rule with them on the nodes themselves, so gradients are Values that can be
+differentiated again, to any order; on numbers the same rules give float gradients.
+
 Every node costs a Python object, so big sums are cheaper as one n-ary node:
 ``Value.sum(terms, start)`` instead of ``sum(terms, start)`` and ``Value.dot(ws, xs)``
 instead of ``sum(w * x for w, x in zip(ws, xs))`` (same numbers, same gradients).
@@ -41,9 +50,24 @@ Accumulation contract (as in PyTorch)
 * Derivative rules read the children's ``data`` when ``backward()`` runs (only ``dot``
   records its coefficients when built), so do not change ``data`` between building a
   graph and calling ``backward()`` on it.
+* ``grad`` is a ``float``, except on a **leaf** after ``backward(create_graph=True)``:
+  then it is a ``Value`` (a function of the leaves, with its own graph; a float result
+  becomes a new leaf, so every leaf reachable from the root gets a Value, also when its
+  derivative is 0). Non-leaf nodes get the float value of their gradient in either mode.
+* Accumulating into a Value ``grad`` is out of place, ``grad = grad + new``, whichever
+  kind of backward adds: the old gradient Value is never changed, a float backward adds
+  a ``+ c`` node. A create_graph backward onto a float ``grad`` of ``0.0`` assigns the
+  new Value; onto another float ``g`` it gives ``g + new``. ``zero_grad()`` (or
+  ``p.grad = 0.0``) brings a float back, and is needed before an optimizer step that
+  expects numbers (``p.data -= lr * p.grad`` with a Value ``grad`` would make ``data`` a
+  Value).
+* As in torch, ``backward(create_graph=True)`` makes a reference cycle (leaf -> its
+  ``grad`` -> graph -> leaf) that only Python's cycle collector frees; ``zero_grad()``
+  breaks it. :func:`grad` returns the gradients without storing them anywhere, so it
+  makes no cycle and never reads or writes ``.grad``: prefer it for higher derivatives.
 
-Numbers
--------
+Numbers (``value_numbers.py``)
+------------------------------
 ``data`` is always a Python ``float``. ``int``, ``float``, numpy scalars
 (``np.float64``, ``np.float32``, ``np.int64``, ...) and other real numbers are converted
 with ``float()``. ``bool`` (and ``np.bool_``) is rejected with a ``TypeError``: a truth
@@ -58,107 +82,24 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
 from tinygrad_opt import value_autograd as _autograd
+from tinygrad_opt.value_numbers import const_operand as _const
+from tinygrad_opt.value_numbers import exp as _exp
+from tinygrad_opt.value_numbers import ln as _ln
+from tinygrad_opt.value_numbers import log_base as _log_base
+from tinygrad_opt.value_numbers import num as _num
+from tinygrad_opt.value_numbers import pow_ as _pow
+from tinygrad_opt.value_numbers import power as _power
+from tinygrad_opt.value_numbers import power_slope as _power_slope
+from tinygrad_opt.value_numbers import to_float as _to_float
 
 __all__ = ["Value", "dot", "grad", "vsum"]
 
 Number = int | float
-
-
-def _to_float(x: Any, what: str = "Value data") -> float:
-    """Convert a real number to ``float``; raise ``TypeError`` for anything else."""
-    if type(x) is float:
-        return x
-    if isinstance(x, bool):  # (numpy.bool_ is not a numbers.Real: rejected below)
-        raise TypeError(f"{what} must be a real number, got bool ({x!r}); use 1.0 or 0.0")
-    if isinstance(x, numbers.Real):  # int, float subclasses, numpy scalars, Fraction
-        return float(x)
-    if isinstance(x, Value):
-        raise TypeError(f"{what} must be a real number, got Value; pass v.data instead")
-    raise TypeError(
-        f"{what} must be a real number (int, float or a numpy scalar), got {type(x).__name__}"
-    )
-
-
-def _const(x: Any) -> float | None:
-    """The float value of a constant operand, or None if ``x`` is not a number.
-
-    Returning None lets the operator return ``NotImplemented``, so Python reports
-    ``unsupported operand type(s)`` naming both types. ``bool`` raises ``TypeError``.
-    """
-    t = type(x)
-    if t is float:
-        return x
-    if t is int:
-        return float(x)
-    if t is bool:
-        raise TypeError(f"operand must be a real number, got bool ({x!r}); use 1.0 or 0.0")
-    if isinstance(x, numbers.Real):
-        return float(x)
-    return None
-
-
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
-
-def _power(x: float, c: float) -> float:
-    """x ** c as a float: ValueError where undefined over the reals, ±inf on overflow."""
-    try:
-        return math.pow(x, c)
-    except ValueError:
-        raise ValueError(f"{x!r} ** {c!r} is undefined over the real numbers") from None
-    except OverflowError:
-        return -math.inf if x < 0.0 and c % 2.0 == 1.0 else math.inf
-
-
-def _power_slope(x: float, c: float) -> float:
-    """d/dx x**c = c * x**(c - 1), with the limits at x = 0 spelled out."""
-    if c == 0.0:
-        return 0.0
-    if x == 0.0:
-        if c == 1.0:
-            return 1.0
-        return 0.0 if c > 1.0 else math.inf  # 0 < c < 1 (or c < 0 never reaches here)
-    return c * x ** (c - 1.0)
-
-
-def _log_base(x: float) -> float:
-    """ln x for the exponent rule d/db a**b = a**b * ln a (0 at a = 0, nan for a < 0)."""
-    if x > 0.0:
-        return math.log(x)
-    return 0.0 if x == 0.0 else math.nan
-
-
-# Helpers of the partial-derivative rules, which run on Values (create_graph) or floats.
-def _num(x: Any) -> float:
-    """The number held by ``x`` (a Value or a float)."""
-    return x.data if type(x) is Value else x
-
-
-def _pow(a: Any, e: Any) -> Any:
-    """a ** e on Values or floats; ``a ** 1`` is ``a`` itself and ``a ** 0`` is 1."""
-    if type(e) is float:
-        if e == 1.0:
-            return a
-        if e == 0.0:
-            return 1.0
-        if type(a) is float:
-            return _power(a, e)
-    return a**e
-
-
-def _ln(a: Any) -> Any:
-    """ln a on a Value (a node) or a float (a number)."""
-    return a.log() if type(a) is Value else math.log(a)
 
 
 _new = object.__new__
