@@ -27,10 +27,11 @@ leaf, an existing node (``∂(x·z)/∂x`` is ``z`` itself) is wrapped in a ``* 
 a gradient is never one of your own nodes.
 
 Every node a pass builds is marked with its derivative order (``Value.derivative_order``:
-one more than the highest order in the graph it differentiates) and the results are
-labelled ``∂y/∂x``, ``∂²y/∂x²``, ``∂²y/∂z∂x`` from the labels of the output (``y`` when it
-has none) and of the input (no label when the input has none), so that
-``viz.draw_graph`` can show where a derivative comes from.
+one more than the highest order in the graph it differentiates) and with the node whose
+derivative rule built it, or whose gradient it adds up (``Value.derivative_source``);
+the results are labelled ``∂y/∂x``, ``∂²y/∂x²``, ``∂²y/∂z∂x`` from the labels of the
+output (``y`` when it has none) and of the input (no label when the input has none), so
+that ``viz.draw_graph`` can show where a derivative comes from.
 
 Deep graphs: the sort, the sweep and the marking use explicit stacks and loops, never
 recursion.
