@@ -116,7 +116,6 @@ def _make(data: float, children: tuple[Value, ...], op: str, aux: Any = None) ->
     out.aux = aux
     out.label = ""
     out._seq = _next_seq()
-    out._made_by = None
     return out
 
 
@@ -143,19 +142,7 @@ class Value:
     Nodes compare and hash by identity.
     """
 
-    # ``_made_by``: None, or (derivative order, source node) on the nodes built by a
-    # create_graph backward (see derivative_order).
-    __slots__ = (
-        "data",
-        "grad",
-        "children",
-        "op",
-        "aux",
-        "label",
-        "_seq",
-        "_made_by",
-        "__weakref__",
-    )
+    __slots__ = ("data", "grad", "children", "op", "aux", "label", "_seq", "__weakref__")
 
     # Only for readers and type checkers; the slots above hold the values.
     data: float
@@ -174,7 +161,6 @@ class Value:
         self.aux = None
         self.label = label
         self._seq = _next_seq()
-        self._made_by = None
 
     def __repr__(self) -> str:
         extra = f", label={self.label!r}" if self.label else ""
@@ -622,7 +608,7 @@ class Value:
         marks the nodes it builds with k: for ``y = x**3``, the nodes of ``∂y/∂x`` have
         order 1 and those of ``∂²y/∂x²`` order 2. Graph drawings colour nodes by it.
         """
-        made_by = self._made_by
+        made_by = _autograd.made_by(self)
         return 0 if made_by is None else made_by[0]
 
     @property
@@ -630,7 +616,7 @@ class Value:
         """For a node built by a ``create_graph`` pass: the node whose derivative rule
         built it (or whose gradient it adds up); None for the results' wrappers and for
         ordinary nodes. Graph drawings show it as a dotted edge."""
-        made_by = self._made_by
+        made_by = _autograd.made_by(self)
         return None if made_by is None else made_by[1]
 
 

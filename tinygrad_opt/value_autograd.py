@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import weakref
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from tinygrad_opt.value import Value
 
 __all__ = ["grad"]
+
+# node -> (derivative order, source node) for the nodes built by create_graph passes.
+# A side table rather than a slot: ordinary nodes stay as small as before, and an entry
+# goes away with its node.
+_MADE_BY: weakref.WeakKeyDictionary[Value, tuple[int, Value | None]] = weakref.WeakKeyDictionary()
+
+
+def made_by(node: Value) -> tuple[int, Value | None] | None:
+    """(derivative order, source node) if a create_graph pass built ``node``, else None."""
+    return _MADE_BY.get(node) if _MADE_BY else None
+
 
 # Filled in by value.py (which imports this module first): the Value class, its node
 # constructor, the op code -> partials table and the creation counter. This module never
@@ -88,9 +100,12 @@ def _graph(roots: Sequence[Value]) -> tuple[list[Value], set[Value]]:
 
 def _top_order(order: list[Value]) -> int:
     """The highest ``derivative_order`` among ``order`` (0 for a plain graph)."""
+    if not _MADE_BY:
+        return 0
+    get = _MADE_BY.get
     top = 0
     for node in order:
-        made_by = node._made_by
+        made_by = get(node)
         if made_by is not None and made_by[0] > top:
             top = made_by[0]
     return top
@@ -231,8 +246,8 @@ def _fresh(g: Any, start: int) -> Value:
 def _mark(
     results: Iterable[Any], start: int, order: int, visits: list[tuple[int, Value]], end: int
 ) -> None:
-    """Mark every node built since ``start`` that the results reach: ``_made_by`` =
-    (order, the node whose visit built it; None for nodes made after the sweep)."""
+    """Mark every node built since ``start`` that the results reach with (order, the node
+    whose visit built it; None for nodes made after the sweep)."""
     starts = [s for s, _ in visits]
     stack = [r for r in results if r is not None and r._seq >= start]
     seen = set()
@@ -243,7 +258,7 @@ def _mark(
         seen.add(node)
         seq = node._seq
         i = bisect_right(starts, seq) - 1
-        node._made_by = (order, visits[i][1] if i >= 0 and seq < end else None)
+        _MADE_BY[node] = (order, visits[i][1] if i >= 0 and seq < end else None)
         for child in node.children:
             if child._seq >= start and child not in seen:
                 stack.append(child)
