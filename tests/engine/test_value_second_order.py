@@ -818,3 +818,29 @@ def test_grad_on_a_million_deep_chain():
     finally:
         sys.setrecursionlimit(limit)
     assert d.data == 2.0 and elapsed < 60.0  # two sweeps over a million nodes
+
+
+def test_grad_makes_no_reference_cycles_and_marks_go_with_their_nodes():
+    import gc
+    import weakref
+
+    from tinygrad_opt import value_autograd
+
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        marked_before = len(value_autograd._MADE_BY)
+        x, z = Value(0.7, label="x"), Value(-0.4, label="z")
+        y = (x * z).tanh() * x.exp() + z**3
+        g = grad(y, [x, z], create_graph=True)
+        h = [grad(gi, [x, z], create_graph=True) for gi in g]
+        assert len(value_autograd._MADE_BY) > marked_before
+        refs = [weakref.ref(v) for v in (y, *g, *h[0], *h[1])]
+        del y, g, h
+        assert all(r() is None for r in refs)  # freed by reference counting alone
+        assert gc.collect() == 0
+        assert len(value_autograd._MADE_BY) == marked_before
+    finally:
+        if was_enabled:
+            gc.enable()
