@@ -1,6 +1,7 @@
 """tinygrad_opt: understand and plan neural-network optimization.
 
-- ``Value``: a scalar autograd engine for teaching and graph pictures.
+- ``Value``: a scalar autograd engine for teaching and graph pictures; ``value_grad`` is
+  its ``torch.autograd.grad`` (``tinygrad_opt.value.grad``: higher derivatives of Values).
 - ``Tensor``: an n-dimensional autograd engine on numpy with torch's op set and names;
   the torch-style functions (``tinygrad_opt.sin(x)``, ``tinygrad_opt.cat(...)``) and dtypes
   (``tinygrad_opt.float64``, ``.long``, ``.bool``) are exported here.
@@ -28,6 +29,7 @@ from tinygrad_opt.errors import DimError, DTypeError, InplaceError, ShapeError
 from tinygrad_opt.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_opt.tensor import Size, Tensor, tensor
 from tinygrad_opt.value import Value
+from tinygrad_opt.value import grad as value_grad
 
 __version__ = "0.1.0"
 
@@ -74,5 +76,6 @@ __all__ = [
     "set_default_dtype",
     "set_grad_enabled",
     "tensor",
+    "value_grad",
     *_OP_FUNCTIONS,
 ]

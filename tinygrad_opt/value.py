@@ -25,6 +25,15 @@ Nodes carry no closures, so nothing points from an input back to an output: the 
 has no reference cycles and is freed by reference counting as soon as the root is
 dropped.
 
+Higher derivatives
+------------------
+Beside each float rule sits the same derivative as an equation on Values,
+``_<op>_partials(out, ins, aux)`` -> the partials ∂out/∂ins[i] (for ``tanh``,
+``1 - out * out``), collected in ``_PARTIALS``. ``backward(create_graph=True)`` and
+:func:`grad` (torch's ``torch.autograd.grad`` for Values; see ``value_autograd.py``) run
+the chain rule with them on the nodes themselves, so gradients are Values that can be
+differentiated again, to any order; on numbers the same rules give float gradients.
+
 Every node costs a Python object, so big sums are cheaper as one n-ary node:
 ``Value.sum(terms, start)`` instead of ``sum(terms, start)`` and ``Value.dot(ws, xs)``
 instead of ``sum(w * x for w, x in zip(ws, xs))`` (same numbers, same gradients).
@@ -41,9 +50,24 @@ Accumulation contract (as in PyTorch)
 * Derivative rules read the children's ``data`` when ``backward()`` runs (only ``dot``
   records its coefficients when built), so do not change ``data`` between building a
   graph and calling ``backward()`` on it.
+* ``grad`` is a ``float``, except on a **leaf** after ``backward(create_graph=True)``:
+  then it is a ``Value`` (a function of the leaves, with its own graph; a float result
+  becomes a new leaf, so every leaf reachable from the root gets a Value, also when its
+  derivative is 0). Non-leaf nodes get the float value of their gradient in either mode.
+* Accumulating into a Value ``grad`` is out of place, ``grad = grad + new``, whichever
+  kind of backward adds: the old gradient Value is never changed, a float backward adds
+  a ``+ c`` node. A create_graph backward onto a float ``grad`` of ``0.0`` assigns the
+  new Value; onto another float ``g`` it gives ``g + new``. ``zero_grad()`` (or
+  ``p.grad = 0.0``) brings a float back, and is needed before an optimizer step that
+  expects numbers (``p.data -= lr * p.grad`` with a Value ``grad`` would make ``data`` a
+  Value).
+* As in torch, ``backward(create_graph=True)`` makes a reference cycle (leaf -> its
+  ``grad`` -> graph -> leaf) that only Python's cycle collector frees; ``zero_grad()``
+  breaks it. :func:`grad` returns the gradients without storing them anywhere, so it
+  makes no cycle and never reads or writes ``.grad``: prefer it for higher derivatives.
 
-Numbers
--------
+Numbers (``value_numbers.py``)
+------------------------------
 ``data`` is always a Python ``float``. ``int``, ``float``, numpy scalars
 (``np.float64``, ``np.float32``, ``np.int64``, ...) and other real numbers are converted
 with ``float()``. ``bool`` (and ``np.bool_``) is rejected with a ``TypeError``: a truth
@@ -58,82 +82,24 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
-__all__ = ["Value", "dot", "vsum"]
+from tinygrad_opt import value_autograd as _autograd
+from tinygrad_opt.value_numbers import const_operand as _const
+from tinygrad_opt.value_numbers import exp as _exp
+from tinygrad_opt.value_numbers import ln as _ln
+from tinygrad_opt.value_numbers import log_base as _log_base
+from tinygrad_opt.value_numbers import num as _num
+from tinygrad_opt.value_numbers import pow_ as _pow
+from tinygrad_opt.value_numbers import power as _power
+from tinygrad_opt.value_numbers import power_slope as _power_slope
+from tinygrad_opt.value_numbers import to_float as _to_float
+
+__all__ = ["Value", "dot", "grad", "vsum"]
 
 Number = int | float
-
-
-def _to_float(x: Any, what: str = "Value data") -> float:
-    """Convert a real number to ``float``; raise ``TypeError`` for anything else."""
-    if type(x) is float:
-        return x
-    if isinstance(x, bool):  # (numpy.bool_ is not a numbers.Real: rejected below)
-        raise TypeError(f"{what} must be a real number, got bool ({x!r}); use 1.0 or 0.0")
-    if isinstance(x, numbers.Real):  # int, float subclasses, numpy scalars, Fraction
-        return float(x)
-    if isinstance(x, Value):
-        raise TypeError(f"{what} must be a real number, got Value; pass v.data instead")
-    raise TypeError(
-        f"{what} must be a real number (int, float or a numpy scalar), got {type(x).__name__}"
-    )
-
-
-def _const(x: Any) -> float | None:
-    """The float value of a constant operand, or None if ``x`` is not a number.
-
-    Returning None lets the operator return ``NotImplemented``, so Python reports
-    ``unsupported operand type(s)`` naming both types. ``bool`` raises ``TypeError``.
-    """
-    t = type(x)
-    if t is float:
-        return x
-    if t is int:
-        return float(x)
-    if t is bool:
-        raise TypeError(f"operand must be a real number, got bool ({x!r}); use 1.0 or 0.0")
-    if isinstance(x, numbers.Real):
-        return float(x)
-    return None
-
-
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
-
-def _power(x: float, c: float) -> float:
-    """x ** c as a float: ValueError where undefined over the reals, ±inf on overflow."""
-    try:
-        return math.pow(x, c)
-    except ValueError:
-        raise ValueError(f"{x!r} ** {c!r} is undefined over the real numbers") from None
-    except OverflowError:
-        return -math.inf if x < 0.0 and c % 2.0 == 1.0 else math.inf
-
-
-def _power_slope(x: float, c: float) -> float:
-    """d/dx x**c = c * x**(c - 1), with the limits at x = 0 spelled out."""
-    if c == 0.0:
-        return 0.0
-    if x == 0.0:
-        if c == 1.0:
-            return 1.0
-        return 0.0 if c > 1.0 else math.inf  # 0 < c < 1 (or c < 0 never reaches here)
-    return c * x ** (c - 1.0)
-
-
-def _log_base(x: float) -> float:
-    """ln x for the exponent rule d/db a**b = a**b * ln a (0 at a = 0, nan for a < 0)."""
-    if x > 0.0:
-        return math.log(x)
-    return 0.0 if x == 0.0 else math.nan
 
 
 _new = object.__new__
@@ -227,6 +193,11 @@ class Value:
         for child in node.children:
             child.grad += g
 
+    @staticmethod
+    def _add_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        # ∂(a + b + ...)/∂each = 1
+        return (1.0,) * len(ins)
+
     def __sub__(self, other: Value | Number) -> Value:
         """a - b; d/da = 1, d/db = -1."""
         if type(other) is Value:
@@ -241,6 +212,10 @@ class Value:
         a, b = node.children
         a.grad += g
         b.grad -= g
+
+    @staticmethod
+    def _sub_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return 1.0, -1.0
 
     def __rsub__(self, other: Number) -> Value:
         """c - a; d/da = -1."""
@@ -257,6 +232,10 @@ class Value:
     def _neg_backward(node: Value, g: float) -> None:
         # "neg" and "c-"
         node.children[0].grad -= g
+
+    @staticmethod
+    def _neg_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (-1.0,)
 
     # ------------------------------------------------------------------ mul, div
     def __mul__(self, other: Value | Number) -> Value:
@@ -282,8 +261,17 @@ class Value:
         b.grad += g * a.data
 
     @staticmethod
+    def _mul_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        a, b = ins
+        return b, a
+
+    @staticmethod
     def _mulc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.aux
+
+    @staticmethod
+    def _mulc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (c,)
 
     def __truediv__(self, other: Value | Number) -> Value:
         """a / b; d/da = 1/b, d/db = -a/b**2 = -(a/b)/b."""
@@ -301,8 +289,17 @@ class Value:
         b.grad -= g * node.data / b.data
 
     @staticmethod
+    def _div_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        a, b = ins
+        return 1.0 / b, -out / b
+
+    @staticmethod
     def _divc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g / node.aux
+
+    @staticmethod
+    def _divc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (1.0 / c,)
 
     def __rtruediv__(self, other: Number) -> Value:
         """c / a; d/da = -c/a**2 = -(c/a)/a."""
@@ -315,6 +312,11 @@ class Value:
     def _rdivc_backward(node: Value, g: float) -> None:
         a = node.children[0]
         a.grad -= g * node.data / a.data
+
+    @staticmethod
+    def _rdivc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        (a,) = ins
+        return (-out / a,)
 
     # ------------------------------------------------------------------ powers
     def __pow__(self, other: Value | Number) -> Value:
@@ -338,9 +340,32 @@ class Value:
         b.grad += g * node.data * _log_base(a.data)
 
     @staticmethod
+    def _pow_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        a, b = ins
+        x, e = _num(a), _num(b)
+        if x == 0.0 and e < 1.0:  # the slope is 0 (e = 0) or inf there: a constant
+            da = _power_slope(0.0, e)
+        else:
+            da = b * _pow(a, b - 1.0)
+        if x > 0.0:
+            db = out * _ln(a)
+        else:  # ln a is 0 at a = 0 (limit for b > 0) and nan for a < 0: constants
+            db = None if x == 0.0 else math.nan
+        return da, db
+
+    @staticmethod
     def _powc_backward(node: Value, g: float) -> None:
         a = node.children[0]
         a.grad += g * _power_slope(a.data, node.aux)
+
+    @staticmethod
+    def _powc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        (a,) = ins
+        if c == 0.0:
+            return (None,)
+        if _num(a) == 0.0 and c < 1.0:  # inf at 0 for 0 < c < 1: a constant
+            return (_power_slope(0.0, c),)
+        return (c * _pow(a, c - 1.0),)
 
     def __rpow__(self, other: Number) -> Value:
         """c ** a; d/da = c**a * ln(c) (0 for c = 0, nan for c < 0)."""
@@ -353,6 +378,11 @@ class Value:
     def _rpowc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.data * _log_base(node.aux)
 
+    @staticmethod
+    def _rpowc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        ln_c = _log_base(c)
+        return (None,) if ln_c == 0.0 else (out * ln_c,)
+
     # ------------------------------------------------------------------ functions
     def exp(self) -> Value:
         """e**a; d/da = e**a (the output itself). Overflows to inf."""
@@ -361,6 +391,10 @@ class Value:
     @staticmethod
     def _exp_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.data
+
+    @staticmethod
+    def _exp_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (out,)
 
     def log(self) -> Value:
         """Natural log ln(a), for a > 0; d/da = 1/a."""
@@ -374,6 +408,11 @@ class Value:
         a = node.children[0]
         a.grad += g / a.data
 
+    @staticmethod
+    def _log_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        (a,) = ins
+        return (1.0 / a,)
+
     def tanh(self) -> Value:
         """tanh(a); d/da = 1 - tanh(a)**2."""
         return _make(math.tanh(self.data), (self,), "tanh")
@@ -382,6 +421,10 @@ class Value:
     def _tanh_backward(node: Value, g: float) -> None:
         t = node.data
         node.children[0].grad += g * (1.0 - t * t)
+
+    @staticmethod
+    def _tanh_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (1.0 - out * out,)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-a), computed without overflow; d/da = s * (1 - s)."""
@@ -398,6 +441,10 @@ class Value:
         s = node.data
         node.children[0].grad += g * s * (1.0 - s)
 
+    @staticmethod
+    def _sigmoid_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        return (out * (1.0 - out),)
+
     def relu(self) -> Value:
         """max(a, 0); d/da = 1 if a > 0 else 0 (0 at a = 0)."""
         x = self.data
@@ -407,6 +454,11 @@ class Value:
     def _relu_backward(node: Value, g: float) -> None:
         if node.data > 0.0:
             node.children[0].grad += g
+
+    @staticmethod
+    def _relu_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        # a step: 1 or 0, constant on each side (its own derivative is 0)
+        return (1.0 if _num(out) > 0.0 else None,)
 
     # ------------------------------------------------------------------ n-ary helpers
     @staticmethod
@@ -441,44 +493,53 @@ class Value:
         """``Σ xs[i] * ys[i]`` as ONE node (op ``"dot"``); d/d(xs[i]) = ys[i] and back.
 
         Either side may hold numbers. Children are the Value operands in order; ``aux``
-        holds, for each child, its coefficient (the partner's value, recorded when the
-        node is built). Products of two numbers are folded into the result.
+        is a pair ``(coefs, partners)``: for each child, its coefficient (the partner's
+        value, recorded when the node is built) and its partner itself (the Value, or
+        the number). Products of two numbers are folded into the result.
         """
         if len(xs) != len(ys):
             raise ValueError(f"dot: length mismatch, {len(xs)} vs {len(ys)}")
         children: list[Value] = []
         coefs: list[float] = []
+        partners: list[Value | float] = []
         total = 0.0
         for x, y in zip(xs, ys):
             if type(x) is Value:
                 xv = x.data
                 if type(y) is Value:
                     yv = y.data
-                    children.append(x)
-                    coefs.append(yv)
-                    children.append(y)
-                    coefs.append(xv)
+                    children += (x, y)
+                    coefs += (yv, xv)
+                    partners += (y, x)
                 else:
                     yv = _to_float(y, "dot operand")
                     children.append(x)
                     coefs.append(yv)
+                    partners.append(yv)
             else:
                 xv = _to_float(x, "dot operand")
                 if type(y) is Value:
                     yv = y.data
                     children.append(y)
                     coefs.append(xv)
+                    partners.append(xv)
                 else:
                     yv = _to_float(y, "dot operand")
             total += xv * yv
         if not children:
             return Value(total)
-        return _make(total, tuple(children), "dot", tuple(coefs))
+        return _make(total, tuple(children), "dot", (tuple(coefs), tuple(partners)))
 
     @staticmethod
     def _dot_backward(node: Value, g: float) -> None:
-        for child, k in zip(node.children, node.aux):
+        for child, k in zip(node.children, node.aux[0]):
             child.grad += g * k
+
+    @staticmethod
+    def _dot_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
+        # ∂(Σ xᵢ yᵢ)/∂xᵢ = yᵢ: the recorded numbers on floats, the partners on Values
+        coefs, partners = c
+        return coefs if type(out) is float else partners
 
     # ------------------------------------------------------------------ backward
     def topological_order(self) -> list[Value]:
@@ -500,12 +561,29 @@ class Value:
         order.sort(key=_creation_number)
         return order
 
-    def backward(self, grad: float = 1.0) -> None:
+    def backward(
+        self,
+        grad: float | Value = 1.0,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
         """Compute d(self)/d(node) for every node that ``self`` depends on.
 
         Non-leaf gradients are reset and recomputed; leaf gradients accumulate
         (``grad`` is added), as in PyTorch. ``grad`` seeds the root (default 1.0).
+
+        With ``create_graph=True`` the gradients are built from Value operations, so
+        they can be differentiated again: every leaf reachable from ``self`` gets a
+        Value ``.grad`` (``grad = grad + new``, out of place); non-leaf nodes get the
+        float value of theirs. See the module's accumulation contract. ``retain_graph``
+        is accepted for torch's signature and has no effect (Value graphs are never
+        freed by ``backward``).
         """
+        if create_graph:
+            _autograd.backward_create_graph(self, grad)
+            return
+        if type(grad) is not float:
+            grad = grad.data if type(grad) is Value else _to_float(grad, "backward grad")
         order = self.topological_order()
         for node in order:
             if node.op:
@@ -522,13 +600,32 @@ class Value:
         for node in self.topological_order():
             node.grad = 0.0
 
+    @property
+    def derivative_order(self) -> int:
+        """0 for ordinary nodes; k for a node built by a k-th order ``create_graph`` pass.
+
+        A ``create_graph`` backward through a graph whose nodes have orders up to k - 1
+        marks the nodes it builds with k: for ``y = x**3``, the nodes of ``∂y/∂x`` have
+        order 1 and those of ``∂²y/∂x²`` order 2. Graph drawings colour nodes by it.
+        """
+        made_by = _autograd.made_by(self)
+        return 0 if made_by is None else made_by[0]
+
+    @property
+    def derivative_source(self) -> Value | None:
+        """For a node built by a ``create_graph`` pass: the node whose derivative rule
+        built it (or whose gradient it adds up); None for the results' wrappers and for
+        ordinary nodes. Graph drawings show it as a dotted edge."""
+        made_by = _autograd.made_by(self)
+        return None if made_by is None else made_by[1]
+
 
 _creation_number = attrgetter("_seq")
 
 vsum = Value.sum
 dot = Value.dot
 
-#: op code -> derivative rule ``rule(node, grad_of_node)`` that adds into the children.
+#: op code -> float derivative rule ``rule(node, grad_of_node)`` that adds into the children.
 _BACKWARD: dict[str, Callable[[Value, float], None]] = {
     "+": Value._add_backward,
     "+c": Value._add_backward,
@@ -552,3 +649,33 @@ _BACKWARD: dict[str, Callable[[Value, float], None]] = {
     "relu": Value._relu_backward,
     "dot": Value._dot_backward,
 }
+
+#: op code -> ``partials(out, ins, aux)``: the tuple of ∂out/∂ins[i] (None for a constant
+#: zero). On Values (``out`` the node, ``ins`` its children) the partials are Values, so
+#: the chain rule builds a differentiable graph; on floats they are numbers.
+_PARTIALS: dict[str, Callable[[Any, tuple[Any, ...], Any], tuple[Any, ...]]] = {
+    "+": Value._add_partials,
+    "+c": Value._add_partials,
+    "-c": Value._add_partials,
+    "sum": Value._add_partials,
+    "-": Value._sub_partials,
+    "neg": Value._neg_partials,
+    "c-": Value._neg_partials,
+    "*": Value._mul_partials,
+    "*c": Value._mulc_partials,
+    "/": Value._div_partials,
+    "/c": Value._divc_partials,
+    "c/": Value._rdivc_partials,
+    "**": Value._pow_partials,
+    "**c": Value._powc_partials,
+    "c**": Value._rpowc_partials,
+    "exp": Value._exp_partials,
+    "log": Value._log_partials,
+    "tanh": Value._tanh_partials,
+    "sigmoid": Value._sigmoid_partials,
+    "relu": Value._relu_partials,
+    "dot": Value._dot_partials,
+}
+
+_autograd.register(Value, _make, _PARTIALS, _next_seq)
+grad = _autograd.grad

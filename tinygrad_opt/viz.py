@@ -15,13 +15,28 @@ box of its result, with one edge per input (so ``a * a`` shows two edges from ``
 - Fill colours: light blue for parameters (leaves that require grad), grey for constants
   (leaves that do not), white for computed results; the output has a thick border.
 
+Graphs of derivatives
+---------------------
+A Value gradient built with ``create_graph=True`` (``Value.backward`` or
+``tinygrad_opt.value.grad``) is itself a graph, and the nodes of the k-th backward pass
+are coloured by k (``Value.derivative_order``): orange for the first, green for the
+second, violet for the third; a legend names the colours. The results carry labels such
+as ``∂y/∂x`` and ``∂²y/∂x²``. With ``show_sources`` (the default) a dotted edge of that
+colour runs from each forward (or earlier-backward) node to the nodes its derivative rule
+built (``Value.derivative_source``), and those source nodes are drawn too: so
+``draw_graph(d2y)`` for ``y = x**3`` shows ``y = x³``, the first backward's ``x²``
+built by the rule of ``x³``, and the second backward's ``2·x`` built by the rule of
+``x²``. Several roots may be drawn in one picture (``draw_graph([y, dy, d2y])``); shared
+nodes appear once.
+
 How the graph is walked
 -----------------------
-Breadth-first from the output with an explicit queue (no recursion, so a graph a million
+Breadth-first from the output(s) with an explicit queue (no recursion, so a graph a million
 operations deep is fine), each node once (identity by ``id()``), inputs in their tuple
-order, so the same graph always gives the same DOT source. At most ``max_nodes`` values
-are drawn — the ones nearest the output. When more exist, a note in the drawing says
-how many were left out, with dashed edges to the operations whose inputs are hidden.
+order (then the derivative source), so the same graph always gives the same DOT source.
+At most ``max_nodes`` values are drawn — the ones nearest the output. When more exist,
+a note in the drawing says how many were left out, with dashed edges to the operations
+whose inputs are hidden.
 Building the DOT source needs only the ``graphviz`` Python package; rendering to an
 image needs Graphviz's ``dot`` program.
 """
@@ -53,6 +68,13 @@ _FILL_CONST = "#e9ecef"
 _FILL_RESULT = "#ffffff"
 _FILL_OP = "#fff3bf"
 _FILL_NOTE = "#ffe3e3"
+# Nodes of the k-th backward pass (k = 1, 2, ...; cycling): value fill, op fill, edge colour.
+_ORDER_COLOURS = (
+    ("#ffd8a8", "#ffe8cc", "#e8590c"),  # orange
+    ("#b2f2bb", "#d3f9d8", "#2f9e44"),  # green
+    ("#d0bfff", "#e5dbff", "#7048e8"),  # violet
+    ("#99e9f2", "#c5f6fa", "#1098ad"),  # cyan
+)
 
 
 # --------------------------------------------------------------------------- labels
@@ -102,6 +124,17 @@ class _Kind:
     def op(self, node: Any) -> str:
         return str(getattr(node, "op", "") or "")
 
+    @staticmethod
+    def order(node: Any) -> int:
+        """Derivative order of the pass that built ``node`` (0: the forward computation)."""
+        k = getattr(node, "derivative_order", 0)
+        return k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else 0
+
+    @staticmethod
+    def source(node: Any) -> Any:
+        """The node whose derivative rule built ``node``, or None."""
+        return getattr(node, "derivative_source", None)
+
     def fields(self, node: Any) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -136,7 +169,10 @@ class _ValueKind(_Kind):
         out.append("data " + _fmt_number(node.data))
         grad = getattr(node, "grad", None)
         if self.show_grad and grad is not None:
-            out.append("grad " + _fmt_number(grad))
+            if hasattr(grad, "children"):  # a gradient with its own graph (create_graph)
+                out.append("grad " + _fmt_number(grad.data) + " (Value)")
+            else:
+                out.append("grad " + _fmt_number(grad))
         return out
 
     def is_param(self, node: Any) -> bool:
@@ -173,22 +209,54 @@ def _kind_of(root: Any, show_grad: bool) -> _Kind:
     raise TypeError(f"draw_graph: expected a Value or a Tensor, got {type(root).__name__}")
 
 
+def _roots(root: Any) -> list[Any]:
+    """``root`` as a list of distinct roots (a single one, or a list or tuple of them)."""
+    if not isinstance(root, (list, tuple)):
+        return [root]
+    if not root:
+        raise ValueError("draw_graph: expected a Value or a Tensor, got an empty sequence")
+    seen: set[int] = set()
+    out = []
+    for r in root:
+        if id(r) not in seen:
+            seen.add(id(r))
+            out.append(r)
+    return out
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def _legend(orders: list[int], sources: bool) -> str:
+    """An HTML-like table naming the colour of each derivative order drawn."""
+    rows = [f'<tr><td bgcolor="{_FILL_RESULT}">forward computation</td></tr>']
+    for k in orders:
+        fill = _ORDER_COLOURS[(k - 1) % len(_ORDER_COLOURS)][0]
+        power = "" if k == 1 else str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+        rows.append(f'<tr><td bgcolor="{fill}">∂{power}: {_ordinal(k)} backward pass</td></tr>')
+    if sources:
+        rows.append("<tr><td>┈┈▸ built by the derivative rule of</td></tr>")
+    body = "".join(rows)
+    return f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">{body}</table>>'
+
+
 # --------------------------------------------------------------------------- walking
 class _Walk:
     """The first ``max_nodes`` nodes in breadth-first order from the root, and what was cut."""
 
     def __init__(
         self,
-        root: Any,
+        roots: list[Any],
         inputs: Callable[[Any], Sequence[Any]],
         max_nodes: int,
         count_budget: int,
     ) -> None:
-        self.order: list[Any] = [root]
-        self.index: dict[int, int] = {id(root): 0}
+        self.order: list[Any] = list(roots[:max_nodes])
+        self.index: dict[int, int] = {id(r): i for i, r in enumerate(self.order)}
         self.boundary: list[int] = []  # drawn nodes with at least one input left out
-        hidden: list[Any] = []  # nodes found but not drawn, in breadth-first order
-        hidden_ids: set[int] = set()
+        hidden: list[Any] = list(roots[max_nodes:])  # found but not drawn, breadth-first
+        hidden_ids: set[int] = {id(r) for r in hidden}
 
         i = 0
         while i < len(self.order):
@@ -236,11 +304,13 @@ def draw_graph(
     rankdir: str = "LR",
     show_grad: bool = True,
     format: str = "svg",
+    show_sources: bool = True,
 ) -> graphviz.Digraph:
     """Draw the computation graph that produced ``root`` (a ``Value`` or a ``Tensor``).
 
     Args:
-        root: the output whose history is drawn.
+        root: the output whose history is drawn, or a list or tuple of outputs drawn
+            together (shared nodes once; every output has a thick border).
         max_nodes: at most this many values are drawn, those nearest ``root``
             (breadth-first); if the graph is larger a note in the picture says so.
         rankdir: Graphviz layout direction: ``"LR"`` (inputs left, output right),
@@ -248,6 +318,9 @@ def draw_graph(
         show_grad: include gradients (Value: ``grad 0.1234``; Tensor: ``grad ✓``).
         format: output format used when the returned graph is rendered or shown in a
             notebook (``"svg"``, ``"png"``, ...).
+        show_sources: for nodes built by a ``create_graph`` backward, also draw the node
+            whose derivative rule built them, joined by a dotted edge (see the module
+            notes). Nodes are coloured by derivative order either way.
 
     Returns:
         A :class:`graphviz.Digraph`; its ``.source`` is the DOT text and is available
@@ -257,8 +330,21 @@ def draw_graph(
         raise ValueError(f"draw_graph: max_nodes must be a positive int, got {max_nodes!r}")
     if rankdir not in _RANKDIRS:
         raise ValueError(f"draw_graph: rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
-    kind = _kind_of(root, show_grad)
-    walk = _Walk(root, kind.inputs, max_nodes, count_budget=max(10_000, 10 * max_nodes))
+    roots = _roots(root)
+    kind = _kind_of(roots[0], show_grad)
+    for r in roots[1:]:
+        if type(_kind_of(r, show_grad)) is not type(kind):
+            raise TypeError("draw_graph: cannot draw Values and Tensors in one picture")
+    if show_sources:
+
+        def inputs(node: Any) -> Sequence[Any]:
+            src = kind.source(node)
+            ins = kind.inputs(node)
+            return ins if src is None else (*ins, src)
+
+    else:
+        inputs = kind.inputs
+    walk = _Walk(roots, inputs, max_nodes, count_budget=max(10_000, 10 * max_nodes))
 
     g = graphviz.Digraph(
         "computation_graph",
@@ -268,14 +354,21 @@ def draw_graph(
         edge_attr={"arrowsize": "0.7", "color": "#495057"},
     )
 
+    orders: set[int] = set()
+    any_source = False
     for i, node in enumerate(walk.order):
         nid = f"v{i}"
         ins = kind.inputs(node)
-        if ins:
+        k = kind.order(node)
+        op_fill = _FILL_OP
+        if k:
+            orders.add(k)
+            fill, op_fill, edge_colour = _ORDER_COLOURS[(k - 1) % len(_ORDER_COLOURS)]
+        elif ins:
             fill = _FILL_RESULT
         else:
             fill = _FILL_PARAM if kind.is_param(node) else _FILL_CONST
-        style = {"penwidth": "2.2"} if i == 0 else {}
+        style = {"penwidth": "2.2"} if i < len(roots) else {}
         g.node(
             nid,
             _record(kind.fields(node), rankdir),
@@ -292,7 +385,7 @@ def draw_graph(
                 graphviz.escape(_CONTROL.sub(" ", op or "?")),
                 shape="ellipse",
                 style="filled",
-                fillcolor=_FILL_OP,
+                fillcolor=op_fill,
                 fontsize="10",
                 width="0.3",
                 height="0.3",
@@ -300,9 +393,24 @@ def draw_graph(
             )
             g.edge(oid, nid)
             for p in ins:
-                k = walk.index.get(id(p))
-                if k is not None:
-                    g.edge(f"v{k}", oid)
+                j = walk.index.get(id(p))
+                if j is not None:
+                    g.edge(f"v{j}", oid)
+        src = kind.source(node) if show_sources and k else None
+        j = walk.index.get(id(src)) if src is not None else None
+        if j is not None:
+            any_source = True
+            g.edge(
+                f"v{j}",
+                nid,
+                style="dotted",
+                color=edge_colour,
+                arrowhead="vee",
+                tooltip="built by the derivative rule of this node",
+            )
+
+    if orders:
+        g.node("legend", _legend(sorted(orders), any_source), shape="plaintext", fontsize="10")
 
     if walk.cut:
         shown = len(walk.order)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 import shutil
 import sys
@@ -325,3 +326,137 @@ def test_example_main(tmp_path):
     neuron_text = paths[0].read_text()
     assert "tanh" in neuron_text and "x1" in neuron_text
     assert "matmul" in paths[1].read_text()
+
+
+# --------------------------------------------------------------------------- derivative graphs
+ORANGE, GREEN = "#ffd8a8", "#b2f2bb"  # fills of the 1st and 2nd backward passes
+
+
+def cube_and_derivatives():
+    from tinygrad_opt.value import grad
+
+    x = Value(2.0, label="x")
+    y = x**3
+    y.label = "y"
+    (dy,) = grad(y, [x], create_graph=True)
+    (d2y,) = grad(dy, [x], create_graph=True)
+    return x, y, dy, d2y
+
+
+def box_of(src: str, text: str, fill: str = "") -> str:
+    """The id of the one value box whose line contains ``text`` (and the fill colour)."""
+    (line,) = [
+        ln
+        for ln in src.splitlines()
+        if re.match(r"\tv\d+ \[", ln) and text in ln and f'fillcolor="{fill}' in ln
+    ]
+    return re.match(r"\t(v\d+) ", line)[1]
+
+
+def dotted_edges(src: str) -> list[tuple[str, str]]:
+    return re.findall(r"^\t(\w+) -> (\w+) \[[^\]]*style=dotted", src, re.M)
+
+
+def test_first_derivative_graph_coloured_labelled_and_linked_to_its_source():
+    x, y, dy, _ = cube_and_derivatives()
+    src = draw_graph(dy).source
+    # dy = 3 · x²: two nodes of the first backward pass, built by the rule of y = x**3
+    assert "∂y/∂x | data 12.0000" in src
+    d, sq, yy, xx = (box_of(src, t) for t in ("{ ∂y/∂x |", "data 4.0000", "{ y |", "{ x |"))
+    assert f'fillcolor="{ORANGE}"' in node_line(src, d)
+    assert f'fillcolor="{ORANGE}"' in node_line(src, sq)
+    assert 'fillcolor="#ffffff"' in node_line(src, yy)  # the forward node, drawn as source
+    assert 'fillcolor="#cfe2ff"' in node_line(src, xx)
+    assert sorted(dotted_edges(src)) == sorted([(yy, d), (yy, sq)])
+    assert 'label="* 3"' in src and 'label="** 2"' in src and 'label="** 3"' in src
+    legend = node_line(src, "legend")
+    assert "forward computation" in legend and "1st backward pass" in legend
+    assert "2nd backward" not in legend and "built by the derivative rule of" in legend
+
+
+def test_second_derivative_graph_shows_where_it_comes_from():
+    x, y, dy, d2y = cube_and_derivatives()
+    src = draw_graph(d2y).source
+    # d²y = 3 · (2 · x), built by the rule of the first pass's x² node, itself built by y's
+    top, yy = box_of(src, "{ ∂²y/∂x² |"), box_of(src, "{ y |")
+    two_x, sq = box_of(src, "{ data 4.0000", GREEN), box_of(src, "{ data 4.0000", ORANGE)
+    assert f'fillcolor="{GREEN}"' in node_line(src, top)
+    assert sorted(dotted_edges(src)) == sorted([(sq, top), (sq, two_x), (yy, sq)])
+    legend = node_line(src, "legend")
+    assert "1st backward pass" in legend and "2nd backward pass" in legend
+    # without sources: only the graph d2y depends on (x and two green nodes)
+    bare = draw_graph(d2y, show_sources=False).source
+    assert len(value_nodes(bare)) == 3 and not dotted_edges(bare)
+    assert "{ y |" not in bare and "2nd backward pass" in node_line(bare, "legend")
+    assert "built by the derivative rule" not in bare
+
+
+def test_several_roots_in_one_drawing():
+    x, y, dy, d2y = cube_and_derivatives()
+    src = draw_graph([y, dy, d2y, dy]).source
+    # roots first (thick borders), shared nodes once: x, y, x², dy, 2x, d2y
+    assert len(value_nodes(src)) == 6
+    for i in range(3):
+        assert "penwidth" in node_line(src, f"v{i}")
+    assert "penwidth" not in node_line(src, "v3")
+    assert src.count("{ x |") == 1
+    with pytest.raises(ValueError, match="empty"):
+        draw_graph([])
+    with pytest.raises(TypeError, match="Values and Tensors"):
+        draw_graph([y, tiny_tensor_graph()])
+
+
+def test_forward_graph_has_no_legend_and_value_grads_are_shown():
+    o = neuron()
+    assert "legend" not in draw_graph(o).source
+    x, y, dy, d2y = cube_and_derivatives()
+    y.backward(create_graph=True)  # x.grad is now a Value (with its own graph)
+    assert "x | data 2.0000 | grad 12.0000 (Value)" in draw_graph(y).source
+    y.zero_grad()
+
+
+def test_derivative_drawings_are_deterministic_and_cut_like_others():
+    a = draw_graph([*cube_and_derivatives()[1:]]).source
+    b = draw_graph([*cube_and_derivatives()[1:]]).source
+    assert a == b
+    x, y, dy, d2y = cube_and_derivatives()
+    src = draw_graph(d2y, max_nodes=2).source
+    assert len(value_nodes(src)) == 2 and "graph cut at 2 of 5 nodes" in src
+
+
+@needs_dot
+def test_render_second_derivative_svg(tmp_path):
+    x, y, dy, d2y = cube_and_derivatives()
+    path = render_graph(d2y, tmp_path / "d2y.svg")
+    texts = [el.text or "" for el in ET.parse(path).iter() if el.tag.endswith("text")]
+    assert "∂²y/∂x²" in texts and "∂²: 2nd backward pass" in texts
+
+
+def load_second_derivative_example():
+    path = ROOT / "examples" / "second_derivative_graph.py"
+    spec = importlib.util.spec_from_file_location("example_second_derivative_graph", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_second_derivative_example_numbers(capsys):
+    example = load_second_derivative_example()
+    assert example.main(["--no-draw", "--x", "1.5"]) == []
+    out = capsys.readouterr().out
+    assert "d²y/dx² = 9   closed form 6x  = 9" in out
+    for name, k, got, want in example.table():
+        assert math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12), (name, k)
+    assert len(example.table()) == 3 * len(example.FUNCTIONS)
+
+
+@needs_dot
+def test_second_derivative_example_draws(tmp_path, capsys):
+    example = load_second_derivative_example()
+    paths = example.main(["--out", str(tmp_path)])
+    assert [p.name for p in paths] == ["second_derivative.svg", "second_derivative_d2y.svg"]
+    texts = [el.text or "" for el in ET.parse(paths[0]).iter() if el.tag.endswith("text")]
+    for label in ("∂y/∂x", "∂²y/∂x²", "y", "x"):
+        assert label in texts
+    assert "wrote" in capsys.readouterr().out
