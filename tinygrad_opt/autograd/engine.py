@@ -123,8 +123,8 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
                 add_to_leaf(root, seed)
         else:
             _add(grads, id(root), seed)
-    order = topological_order(roots)
-    live = None if want is None else _leading_to(order, want)
+    order, stale = _sort(roots)
+    live = None if want is None else _leading_to(order, want, stale)
     for node in reversed(order):
         g = grads.pop(id(node), None)
         if g is None:
@@ -135,11 +135,8 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
             if id(node) not in live:
                 continue
         ctx = node._ctx
-        parents = ctx.parents
-        for parent, seen in zip(parents, ctx.versions):
-            if parent._version != seen:
-                parents = _recorded_inputs(ctx)
-                break
+        # an input changed in place: its stand-in, or InplaceError
+        parents = _recorded_inputs(ctx) if stale and id(node) in stale else ctx.parents
         in_grads = ctx.vjp(g) if graph else ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
@@ -200,7 +197,7 @@ def _add(store: dict[int, Any], key: int, g: Any) -> None:
     store[key] = g if prev is None else prev + g
 
 
-def _leading_to(order: list[Any], want: dict[int, int]) -> set[int]:
+def _leading_to(order: list[Any], want: dict[int, int], stale: set[int]) -> set[int]:
     """ids of the nodes whose backward must run to reach a target: those with a target
     among their inputs' ancestry (``order`` has every node after its inputs).
 
@@ -212,12 +209,17 @@ def _leading_to(order: list[Any], want: dict[int, int]) -> set[int]:
     live: set[int] = set()
     for node in order:
         ctx = node._ctx
-        for p, seen in zip(ctx.parents, ctx.versions):
-            if p._version != seen:
-                p = recorded_input(p, seen, ctx)
-                if p is None:
-                    live.add(id(node))
-                    break
+        if stale and id(node) in stale:
+            parents = [
+                p if p._version == seen else recorded_input(p, seen, ctx)
+                for p, seen in zip(ctx.parents, ctx.versions)
+            ]
+            if any(p is None for p in parents):
+                live.add(id(node))
+                continue
+        else:
+            parents = ctx.parents
+        for p in parents:
             if id(p) in want or id(p) in live:
                 live.add(id(node))
                 break
@@ -256,8 +258,16 @@ def topological_order(roots: Any) -> list[Any]:
     """Non-leaf nodes reachable from ``roots`` (a tensor or a list of them), each after
     all of its inputs (iterative DFS). An input changed in place since its node was
     recorded is walked through its stand-in when it has one (:func:`recorded_input`)."""
+    return _sort(roots)[0]
+
+
+def _sort(roots: Any) -> tuple[list[Any], set[int]]:
+    """:func:`topological_order`, and the ids of the nodes with an input changed in place
+    since they were recorded (their inputs are checked here once, not again in the
+    sweep)."""
     order: list[Any] = []
     visited: set[int] = set()
+    stale: set[int] = set()
     if not isinstance(roots, (list, tuple)):
         roots = [roots]
     stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(roots) if r._ctx is not None]
@@ -273,8 +283,9 @@ def topological_order(roots: Any) -> list[Any]:
         ctx = node._ctx
         for p, seen in zip(ctx.parents, ctx.versions):
             if p._version != seen:
+                stale.add(id(node))
                 old = recorded_input(p, seen, ctx)
                 p = p if old is None else old
             if p._ctx is not None and id(p) not in visited:
                 stack.append((p, False))
-    return order
+    return order, stale
