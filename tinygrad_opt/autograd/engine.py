@@ -163,35 +163,6 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
     return result
 
 
-def recorded_input(parent: Any, seen: int, ctx: Any) -> Any | None:
-    """The tensor standing for input ``parent`` of node ``ctx`` as it was when ``ctx`` was
-    recorded (at version ``seen``; ``parent`` has been changed in place since), or None
-    when there is none: ``ctx`` reads its inputs' values, or ``parent``'s old value was
-    overwritten (not rebased) or never had a stand-in."""
-    if ctx.saves_inputs:
-        return None
-    olds = getattr(parent, "_olds", None)
-    return None if olds is None else olds.get(seen)
-
-
-def _recorded_inputs(ctx: Any) -> tuple[Any, ...]:
-    """``ctx``'s inputs as recorded: each one changed in place since replaced by its
-    stand-in (:func:`recorded_input`); :class:`InplaceError` where there is none."""
-    out = []
-    for parent, seen in zip(ctx.parents, ctx.versions):
-        if parent._version != seen:
-            old = recorded_input(parent, seen, ctx)
-            if old is None:
-                raise InplaceError(
-                    f"one of the tensors needed for gradient computation has been modified "
-                    f"by an in-place operation: the input of shape {parent.shape} of "
-                    f"{ctx.name} is at version {parent._version}; expected version {seen}"
-                )
-            parent = old
-        out.append(parent)
-    return tuple(out)
-
-
 def _add(store: dict[int, Any], key: int, g: Any) -> None:
     prev = store.get(key)
     store[key] = g if prev is None else prev + g
@@ -289,3 +260,32 @@ def _sort(roots: Any) -> tuple[list[Any], set[int]]:
             if p._ctx is not None and id(p) not in visited:
                 stack.append((p, False))
     return order, stale
+
+
+def recorded_input(parent: Any, seen: int, ctx: Any) -> Any | None:
+    """The tensor standing for input ``parent`` of node ``ctx`` as it was when ``ctx`` was
+    recorded (at version ``seen``; ``parent`` has been changed in place since), or None
+    when there is none: ``ctx`` reads its inputs' values, or ``parent``'s old value was
+    overwritten (not rebased) or never had a stand-in."""
+    if ctx.saves_inputs:
+        return None
+    olds = getattr(parent, "_olds", None)
+    return None if olds is None else olds.get(seen)
+
+
+def _recorded_inputs(ctx: Any) -> tuple[Any, ...]:
+    """``ctx``'s inputs as recorded: each one changed in place since replaced by its
+    stand-in (:func:`recorded_input`); :class:`InplaceError` where there is none."""
+    out = []
+    for parent, seen in zip(ctx.parents, ctx.versions):
+        if parent._version != seen:
+            old = recorded_input(parent, seen, ctx)
+            if old is None:
+                raise InplaceError(
+                    f"one of the tensors needed for gradient computation has been modified "
+                    f"by an in-place operation: the input of shape {parent.shape} of "
+                    f"{ctx.name} is at version {parent._version}; expected version {seen}"
+                )
+            parent = old
+        out.append(parent)
+    return tuple(out)
