@@ -165,7 +165,8 @@ class Tensor(
     ``backward()`` calls until reset with ``zero_grad()``.
     """
 
-    __slots__ = ("_data", "grad", "_rg", "_ctx", "name", "_version", "__weakref__")
+    # _olds (set only once the tensor is rebased, see _assign): {version: stand-in}
+    __slots__ = ("_data", "grad", "_rg", "_ctx", "name", "_version", "_olds", "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
 
     def __init__(
@@ -458,13 +459,22 @@ class Tensor(
         _engine.backward(self, seed)
 
     # ----------------------------------------------------------------- in-place changes
-    def _assign(self, result: Tensor) -> Tensor:
+    def _assign(self, result: Tensor, old: Tensor | None = None) -> Tensor:
         """Make ``result`` this tensor's new value, in place (the ``*_`` methods, ``t[i] = v``).
 
         With no gradient involved, the values are copied into this tensor's array (which
         stays the same object). Otherwise this tensor takes over ``result``'s place in the
-        graph, as torch rebases an in-place op; its version goes up either way, so any
-        node that used the old value refuses to backpropagate through it.
+        graph, as torch rebases an in-place op, and its old array is left as it was. Its
+        version goes up either way, so a node that saved the old value refuses to
+        backpropagate through it.
+
+        ``old`` (given by :meth:`_inplace`) is a stand-in for the value before the change:
+        same array, same place in the graph, same version. When the tensor is rebased it
+        is remembered in ``self._olds[version]``, so that a node recorded on the old
+        version whose backward needs no input values (a ``getitem``, an ``add`` ...) can
+        still send its gradient to where the old value came from (see
+        :mod:`tinygrad_opt.autograd.engine`). Copying values in place destroys the old
+        value: no stand-in then.
         """
         if result._data.dtype != self._data.dtype and not np.can_cast(
             result._data.dtype, self._data.dtype, casting="same_kind"
@@ -473,12 +483,12 @@ class Tensor(
                 f"result type {_dt.DTYPE_NAMES.get(result.dtype, result.dtype)} can't be cast "
                 f"to the desired output type {_dt.DTYPE_NAMES.get(self.dtype, self.dtype)}"
             )
+        if result.shape != self.shape:
+            raise ShapeError(
+                f"in-place op: result of shape {result.shape} does not fit the tensor's "
+                f"shape {self.shape}"
+            )
         if result._ctx is None:
-            if result.shape != self.shape:
-                raise ShapeError(
-                    f"in-place op: result of shape {result.shape} does not fit the tensor's "
-                    f"shape {self.shape}"
-                )
             if self._data.flags.writeable:
                 np.copyto(self._data, result._data, casting="unsafe")
             else:
@@ -491,6 +501,11 @@ class Tensor(
                 )
             if result.dtype != self.dtype:
                 result = Cast.apply(result, dtype=self.dtype)
+            if old is not None:
+                olds = getattr(self, "_olds", None)
+                if olds is None:
+                    self._olds = olds = {}
+                olds[self._version] = old
             self._data, self._ctx, self._rg = result._data, result._ctx, result._rg
         self._version += 1
         return self
@@ -502,7 +517,7 @@ class Tensor(
         old = Tensor.__new__(Tensor)
         old._data, old._ctx, old._rg, old._version = self._data, self._ctx, self._rg, self._version
         old.grad, old.name = None, self.name
-        return self._assign(compute(old))
+        return self._assign(compute(old), old)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._inplace(lambda old: _ix.index_put(old, index, value))

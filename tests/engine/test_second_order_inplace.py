@@ -148,14 +148,16 @@ def test_second_order_of_setitem_by_finite_differences():
 
 @pytest.mark.parametrize("create_graph", [False, True])
 def test_a_consumer_of_the_old_value_refuses_in_grad_as_in_backward(create_graph):
-    """``c = y[0]`` then ``y[1] = c``: the getitem node points at the changed ``y``, which
-    makes the recorded graph cyclic. ``autograd.grad`` (which walks only the paths to its
-    inputs) must stop there as ``backward()`` does, not drop that path silently."""
+    """``y[1] = (y * y)[0]``: the product saved ``y``, then changed, and points at the
+    changed ``y``, which makes the recorded graph cyclic. ``autograd.grad`` (which walks
+    only the paths to its inputs) must stop there as ``backward()`` does (and torch), not
+    drop that path silently. (``y[1] = y[0].clone() * 2`` is fine, as in torch: the
+    getitem needs no values and reads ``y``'s old version; see test_inplace_views.py.)"""
 
     def build():
         x = Tensor(np.arange(1.0, 13.0).reshape(3, 4), requires_grad=True)
         y = x * x
-        y[1] = y[0].clone() * 2
+        y[1] = (y * y)[0]
         return x, (y**2).sum()
 
     x, f = build()

@@ -7,9 +7,18 @@ dictionary only until they are consumed; leaf tensors with ``requires_grad=True`
 back to each input's shape once, in :func:`unbroadcast`.
 
 Before a node's backward runs, the version of every input is compared with the one
-recorded at forward time: an input changed in place since then (``t.add_(1)``,
-``t[0] = 5``, ``t.data += 1``) would make the gradient silently wrong, so the pass stops
-with :class:`~tinygrad_opt.errors.InplaceError` instead, as torch does.
+recorded at forward time. An input changed in place since then (``t.add_(1)``,
+``t[0] = 5``, ``t.data += 1``) no longer holds the value the node saw, and, when the
+change rebased it, no longer stands at that place in the graph either. As torch, the
+pass then depends on the node: if its backward reads its inputs' values
+(``Function.saves_inputs``: mul, exp ...) the gradient would be silently wrong, so the
+pass stops with :class:`~tinygrad_opt.errors.InplaceError`; if it needs only their
+shapes (getitem, add, sum ...) and the tensor kept a stand-in for the old version
+(``Tensor._olds``, left by a rebasing in-place op), the node's gradient goes to the
+stand-in, whose graph continues to what the old value was computed from. That is what
+makes ``y[i] += v`` work: Python runs it as ``t = y[i]; t += v; y[i] = t``, and the
+``getitem`` node reads ``y`` as it was before ``y[i] = t``. The sort and the sweep make
+the same substitution (:func:`recorded_input`).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from tinygrad_opt.autograd.function import (
 )
 from tinygrad_opt.errors import InplaceError
 
-__all__ = ["GradArray", "backward", "run_backward", "topological_order"]
+__all__ = ["GradArray", "backward", "recorded_input", "run_backward", "topological_order"]
 
 
 class GradArray(np.ndarray):
@@ -114,8 +123,8 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
                 add_to_leaf(root, seed)
         else:
             _add(grads, id(root), seed)
-    order = topological_order(roots)
-    live = None if want is None else _leading_to(order, want)
+    order, stale = _sort(roots)
+    live = None if want is None else _leading_to(order, want, stale)
     for node in reversed(order):
         g = grads.pop(id(node), None)
         if g is None:
@@ -126,17 +135,12 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
             if id(node) not in live:
                 continue
         ctx = node._ctx
-        for parent, seen in zip(ctx.parents, ctx.versions):
-            if parent._version != seen:
-                raise InplaceError(
-                    f"one of the tensors needed for gradient computation has been modified "
-                    f"by an in-place operation: the input of shape {parent.shape} of "
-                    f"{ctx.name} is at version {parent._version}; expected version {seen}"
-                )
+        # an input changed in place: its stand-in, or InplaceError
+        parents = _recorded_inputs(ctx) if stale and id(node) in stale else ctx.parents
         in_grads = ctx.vjp(g) if graph else ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        for parent, pg, need in zip(ctx.parents, in_grads, ctx.needs_grad):
+        for parent, pg, need in zip(parents, in_grads, ctx.needs_grad):
             if not need or pg is None:
                 continue
             if pg.shape != parent._data.shape:
@@ -164,19 +168,30 @@ def _add(store: dict[int, Any], key: int, g: Any) -> None:
     store[key] = g if prev is None else prev + g
 
 
-def _leading_to(order: list[Any], want: dict[int, int]) -> set[int]:
+def _leading_to(order: list[Any], want: dict[int, int], stale: set[int]) -> set[int]:
     """ids of the nodes whose backward must run to reach a target: those with a target
     among their inputs' ancestry (``order`` has every node after its inputs).
 
-    A node whose input was changed in place after it was recorded counts as live too:
-    it now points at the changed tensor, which can make the graph cyclic (``c = y[0];
-    y[1] = c``) and this order wrong; run, its version check stops the pass, as in
-    ``backward()``, where skipping it would silently drop its gradient."""
+    An input changed in place since the node was recorded counts through its stand-in
+    (:func:`recorded_input`). Without one the node counts as live: it points at the
+    changed tensor, which can make the graph cyclic and this order wrong; run, its
+    version check stops the pass, as in ``backward()``, where skipping it would silently
+    drop its gradient."""
     live: set[int] = set()
     for node in order:
         ctx = node._ctx
-        for p, seen in zip(ctx.parents, ctx.versions):
-            if id(p) in want or id(p) in live or p._version != seen:
+        if stale and id(node) in stale:
+            parents = [
+                p if p._version == seen else recorded_input(p, seen, ctx)
+                for p, seen in zip(ctx.parents, ctx.versions)
+            ]
+            if any(p is None for p in parents):
+                live.add(id(node))
+                continue
+        else:
+            parents = ctx.parents
+        for p in parents:
+            if id(p) in want or id(p) in live:
                 live.add(id(node))
                 break
     return live
@@ -212,9 +227,18 @@ def accumulate_leaf(leaf: Any, g: np.ndarray, adopt: bool = False) -> None:
 
 def topological_order(roots: Any) -> list[Any]:
     """Non-leaf nodes reachable from ``roots`` (a tensor or a list of them), each after
-    all of its inputs (iterative DFS)."""
+    all of its inputs (iterative DFS). An input changed in place since its node was
+    recorded is walked through its stand-in when it has one (:func:`recorded_input`)."""
+    return _sort(roots)[0]
+
+
+def _sort(roots: Any) -> tuple[list[Any], set[int]]:
+    """:func:`topological_order`, and the ids of the nodes with an input changed in place
+    since they were recorded (their inputs are checked here once, not again in the
+    sweep)."""
     order: list[Any] = []
     visited: set[int] = set()
+    stale: set[int] = set()
     if not isinstance(roots, (list, tuple)):
         roots = [roots]
     stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(roots) if r._ctx is not None]
@@ -227,7 +251,41 @@ def topological_order(roots: Any) -> list[Any]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for p in node._ctx.parents:
+        ctx = node._ctx
+        for p, seen in zip(ctx.parents, ctx.versions):
+            if p._version != seen:
+                stale.add(id(node))
+                old = recorded_input(p, seen, ctx)
+                p = p if old is None else old
             if p._ctx is not None and id(p) not in visited:
                 stack.append((p, False))
-    return order
+    return order, stale
+
+
+def recorded_input(parent: Any, seen: int, ctx: Any) -> Any | None:
+    """The tensor standing for input ``parent`` of node ``ctx`` as it was when ``ctx`` was
+    recorded (at version ``seen``; ``parent`` has been changed in place since), or None
+    when there is none: ``ctx`` reads its inputs' values, or ``parent``'s old value was
+    overwritten (not rebased) or never had a stand-in."""
+    if ctx.saves_inputs:
+        return None
+    olds = getattr(parent, "_olds", None)
+    return None if olds is None else olds.get(seen)
+
+
+def _recorded_inputs(ctx: Any) -> tuple[Any, ...]:
+    """``ctx``'s inputs as recorded: each one changed in place since replaced by its
+    stand-in (:func:`recorded_input`); :class:`InplaceError` where there is none."""
+    out = []
+    for parent, seen in zip(ctx.parents, ctx.versions):
+        if parent._version != seen:
+            old = recorded_input(parent, seen, ctx)
+            if old is None:
+                raise InplaceError(
+                    f"one of the tensors needed for gradient computation has been modified "
+                    f"by an in-place operation: the input of shape {parent.shape} of "
+                    f"{ctx.name} is at version {parent._version}; expected version {seen}"
+                )
+            parent = old
+        out.append(parent)
+    return tuple(out)

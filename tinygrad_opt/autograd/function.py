@@ -195,8 +195,19 @@ class Function:
 
     When forward raises ``ValueError`` the caller gets a :class:`ShapeError`, when it
     raises ``IndexError`` a :class:`DimError`, with the message of ``describe_error``.
+
+    ``saves_inputs`` says whether ``backward`` or ``vjp`` reads the *values* of the
+    floating inputs (``self.parents``, or arrays of them kept by ``forward``), as torch
+    says whether a node saves its inputs. True (the safe default) for ops such as mul or
+    exp; False for ops whose vector-Jacobian product depends only on the inputs' shapes,
+    dtypes and on ``params`` (add, sum, reshape, indexing, cat ...). When an input was
+    changed in place after the node was recorded, the engine backpropagates through the
+    input's old value for a node with ``saves_inputs = False`` and refuses
+    (:class:`~tinygrad_opt.errors.InplaceError`) for the others; see
+    :mod:`tinygrad_opt.autograd.engine`.
     """
 
+    saves_inputs: bool = True
     parents: tuple = ()
     params: dict = {}  # noqa: RUF012 (read-only default; apply() stores a fresh dict)
     needs_grad: tuple[bool, ...] = ()
@@ -275,6 +286,8 @@ class Function:
 
 class Identity(Function):
     """y = x, sharing x's array: a distinct node standing for x (used by ``vjp``)."""
+
+    saves_inputs = False
 
     def forward(self, a):
         return a

@@ -261,6 +261,8 @@ class _ModePad(Function):
     it (``np.add.at``: the reflect and circular maps are not monotone).
     """
 
+    saves_inputs = False
+
     name = "pad"
 
     def forward(self, x, *, maps):

@@ -6,6 +6,8 @@ from tinygrad_opt.autograd.function import Function
 
 
 class Cast(Function):
+    saves_inputs = False
+
     def forward(self, a, dtype):
         self.dtype_in = a.dtype
         return a.astype(dtype)

@@ -49,6 +49,8 @@ def _dtype_name(d: np.dtype) -> str:
 
 
 class Where(Function):
+    saves_inputs = False
+
     def forward(self, a, b, condition):
         self.cond = condition
         return np.where(condition, a, b)

@@ -60,6 +60,8 @@ class BinaryOp(Function):
 
 
 class Add(BinaryOp):
+    saves_inputs = False
+
     def forward(self, a, b):
         return a + b
 
@@ -71,6 +73,8 @@ class Add(BinaryOp):
 
 
 class Sub(BinaryOp):
+    saves_inputs = False
+
     def forward(self, a, b):
         return a - b
 
@@ -241,6 +245,8 @@ class Fmin(Fmax):
 
 
 class Neg(Function):
+    saves_inputs = False
+
     def forward(self, a):
         return -a
 

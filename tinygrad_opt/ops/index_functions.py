@@ -85,6 +85,8 @@ class GetItem(Function):
     when an integer array picks one element several times (a sorted ``reduceat`` for one
     array among full slices, ``np.add.at`` otherwise)."""
 
+    saves_inputs = False
+
     def forward(self, a, index):
         self.shape, self.index = a.shape, index
         out = a[index]
@@ -108,6 +110,8 @@ class IndexAdd(Function):
     (``out[index] += g``, once per pick). Its adjoint is ``GetItem`` again, so derivatives
     of every order of an indexing op cost one numpy kernel each."""
 
+    saves_inputs = False
+
     def forward(self, g, shape, index):
         self.index = index
         return _add_at(shape, index, g)
@@ -127,6 +131,8 @@ class IndexPut(Function):
     Backward: ``v`` gets ``g[index]`` (summed back over broadcasting by the engine);
     ``a`` gets ``g``, except at the overwritten positions (none when accumulating).
     """
+
+    saves_inputs = False
 
     def forward(self, a, v, index, accumulate=False):
         self.index, self.accumulate = index, accumulate

@@ -34,6 +34,8 @@ __all__ = [
 
 
 class Cat(Function):
+    saves_inputs = False
+
     def forward(self, *arrays, axis):
         self.axis = axis
         self.splits = np.cumsum([x.shape[axis] for x in arrays])[:-1]
@@ -63,6 +65,8 @@ class Cat(Function):
 
 
 class Stack(Function):
+    saves_inputs = False
+
     def forward(self, *arrays, axis):
         self.axis = axis
         out = np.stack(arrays, axis=axis)

@@ -38,6 +38,8 @@ __all__ = [
 class Flip(Function):
     """Reverse the order along ``dims``; the gradient is flipped back."""
 
+    saves_inputs = False
+
     def forward(self, a, dims):
         self.dims = dims
         return np.flip(a, dims).copy()
@@ -52,6 +54,8 @@ class Flip(Function):
 class Roll(Function):
     """Shift elements cyclically by ``shifts`` along ``dims`` (``dims=None``: the flattened
     tensor); the gradient is rolled back by ``-shifts``."""
+
+    saves_inputs = False
 
     def forward(self, a, shifts, dims):
         self.shifts, self.dims = shifts, dims
@@ -70,6 +74,8 @@ class Roll(Function):
 class Triangle(Function):
     """Keep the lower (``upper=False``) or upper triangle of the last two dims, from the
     ``diagonal``-th diagonal on; the rest is 0. Linear and its own adjoint."""
+
+    saves_inputs = False
 
     def forward(self, a, diagonal, upper):
         self.k, self.fn = diagonal, (np.triu if upper else np.tril)
@@ -103,6 +109,8 @@ class Diagonal(Function):
 
     Backward: zeros with ``g`` written back onto that diagonal."""
 
+    saves_inputs = False
+
     def forward(self, a, offset, dim1, dim2):
         self.shape, self.args = a.shape, (offset, dim1, dim2)
         return np.diagonal(a, offset, dim1, dim2).copy()
@@ -119,6 +127,8 @@ class DiagonalScatter(Function):
     written onto the ``offset``-th diagonal of the (dim1, dim2) planes. Its adjoint is
     :class:`Diagonal` again."""
 
+    saves_inputs = False
+
     def forward(self, g, shape, offset, dim1, dim2):
         self.args = (offset, dim1, dim2)
         return _diagonal_scatter(g, shape, offset, dim1, dim2)
@@ -134,6 +144,8 @@ class DiagonalScatter(Function):
 class DiagEmbed(Function):
     """Place the last dim of ``a`` on the ``offset``-th diagonal of new (dim1, dim2) planes
     of size n + |offset|, zeros elsewhere. Backward: that diagonal of ``g``."""
+
+    saves_inputs = False
 
     def forward(self, a, offset, dim1, dim2):
         self.args = (offset, dim1, dim2)

@@ -133,6 +133,8 @@ def _int64_unless(a: np.ndarray, keep_dtype: bool) -> Any:
 
 
 class Sum(Reduction):
+    saves_inputs = False
+
     def forward(self, a, axis, keepdims, keep_dtype=False):
         self.shape, self.axes, self.keepdims = a.shape, _normalize_axes(axis, a.ndim), keepdims
         dtype = _int64_unless(a, keep_dtype)
@@ -146,6 +148,8 @@ class Sum(Reduction):
 
 
 class Mean(Reduction):
+    saves_inputs = False
+
     def forward(self, a, axis, keepdims):
         self.shape, self.axes, self.keepdims = a.shape, _normalize_axes(axis, a.ndim), keepdims
         self.count = math.prod(a.shape[i] for i in self.axes)

@@ -37,6 +37,8 @@ class Scan(Function):
 class CumSum(Scan):
     """y_j = Σ_{i ≤ j} a_i. Backward: ∂L/∂a_k = Σ_{j ≥ k} g_j, a reversed cumsum."""
 
+    saves_inputs = False
+
     def forward(self, a, dim, keep_dtype=False):
         self.dim = dim
         dtype = _int64_unless(a, keep_dtype)
@@ -54,6 +56,8 @@ class CumSum(Scan):
 class ReverseCumSum(Scan):
     """r_k = Σ_{j ≥ k} x_j along ``dim``: the adjoint of :class:`CumSum`, whose backward
     is a cumsum (so cumsum's derivatives of every order are one numpy kernel each)."""
+
+    saves_inputs = False
 
     def forward(self, x, dim):
         self.dim = dim

@@ -61,6 +61,8 @@ def _add_into(shape: tuple, grid: tuple, g: np.ndarray) -> np.ndarray:
 class Gather(Function):
     """``out[p] = a[grid(p)]``; backward adds ``g`` back into zeros at the same places."""
 
+    saves_inputs = False
+
     def forward(self, a, index, dim):
         self.shape, self.grid = a.shape, _grid(index, dim)
         return a[self.grid]
@@ -76,6 +78,8 @@ class GatherAdjoint(Function):
     """The adjoint of :class:`Gather` (``scatter_add`` into zeros of ``shape``):
     ``out[grid(p)] += g[p]``. Its adjoint is ``Gather`` again, so each derivative order
     of a gather costs one numpy kernel."""
+
+    saves_inputs = False
 
     def forward(self, g, shape, index, dim):
         self.grid = _grid(index, dim)
@@ -120,6 +124,8 @@ class Scatter(Function):
 
     Backward: ``a`` gets ``g`` except at the written places; ``src`` gets ``g[grid]``
     (every src element, even one a later duplicate overwrote, as torch)."""
+
+    saves_inputs = False
 
     def forward(self, a, src, index, dim):
         self.grid, self.src_shape, self.block = _grid(index, dim), src.shape, _block(index.shape)

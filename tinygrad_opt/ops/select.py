@@ -54,6 +54,8 @@ class TakeAlong(Function):
     the position it was picked from; ``unique=False`` lets repeated picks (cummax)
     accumulate."""
 
+    saves_inputs = False
+
     def forward(self, a, index, dim, squeeze=False, unique=True):
         self.shape, self.index, self.dim = a.shape, index, dim
         self.squeeze, self.unique = squeeze, unique
@@ -85,6 +87,8 @@ class PutAlong(Function):
     ``index`` along ``dim`` (``squeeze``: ``g`` lacks that dim, of size 1; ``unique``:
     no index repeats, so a plain put). Backward: ``grad`` picked at ``index``, i.e.
     :class:`TakeAlong` again."""
+
+    saves_inputs = False
 
     def forward(self, g, index, dim, shape, squeeze=False, unique=True):
         self.index, self.dim, self.squeeze, self.unique = index, dim, squeeze, unique

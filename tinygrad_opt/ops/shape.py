@@ -64,6 +64,8 @@ __all__ = [
 
 
 class Reshape(Function):
+    saves_inputs = False
+
     def forward(self, a, shape):
         self.shape = a.shape
         return a.reshape(shape)
@@ -80,6 +82,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    saves_inputs = False
+
     def forward(self, a, order):
         if sorted(o % max(a.ndim, 1) for o in order) != list(range(a.ndim)):
             raise ValueError("order must name every dim once")
@@ -97,6 +101,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    saves_inputs = False
+
     def forward(self, a, shape):
         return np.broadcast_to(a, shape)
 
@@ -112,6 +118,8 @@ class Expand(Function):
 
 class Pad(Function):
     """numpy-style constant padding (``Tensor.pad``); torch's ``F.pad`` is in ``ops/pad.py``."""
+
+    saves_inputs = False
 
     def forward(self, a, pad_width, value):
         try:
@@ -136,6 +144,8 @@ class Pad(Function):
 
 
 class Clone(Function):
+    saves_inputs = False
+
     def forward(self, a):
         return a.copy()
 

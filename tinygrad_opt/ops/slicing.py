@@ -32,6 +32,8 @@ __all__ = [
 class Slice(Function):
     """``a[index]`` for a basic index (ints, slices); the gradient fills that window."""
 
+    saves_inputs = False
+
     def forward(self, a, index):
         self.shape, self.index = a.shape, index
         out = a[index]
@@ -50,6 +52,8 @@ class Embed(Function):
     """The adjoint of :class:`Slice`: zeros of ``shape`` with ``g`` written into the window
     ``index`` (``out[index] = g``). Its own adjoint is the slice ``g[index]``, so every
     derivative order of a slice costs one numpy kernel."""
+
+    saves_inputs = False
 
     def forward(self, g, shape, index):
         self.index = index

@@ -29,6 +29,8 @@ __all__: list[str] = []  # F.unfold / F.fold live in nn.functional; Tensor.unfol
 class Unfold(Function):
     """Windows of ``size`` every ``step`` along ``dim``, as a new last dim."""
 
+    saves_inputs = False
+
     def forward(self, a, dim, size, step):
         self.shape, self.dim, self.size, self.step = a.shape, dim, size, step
         return _windows(a, dim, size, step)
@@ -64,6 +66,8 @@ def _fold_windows(g: np.ndarray, shape: tuple, dim: int, size: int, step: int) -
 class FoldWindows(Function):
     """The adjoint of :class:`Unfold`: windows (a last dim of ``size``, one every ``step``
     along ``dim``) added back into zeros of ``shape``. Its adjoint is ``Unfold`` again."""
+
+    saves_inputs = False
 
     def forward(self, g, shape, dim, size, step):
         self.dim, self.size, self.step = dim, size, step
@@ -165,6 +169,8 @@ def _col2im(cols, hw, kernel, dilation, padding, stride, out_hw):
 class Im2Col(Function):
     """(N, C, H, W) → (N, C·kh·kw, L) blocks; backward is :func:`_col2im` (overlaps add)."""
 
+    saves_inputs = False
+
     def forward(self, x, geom):
         self.hw, self.geom = x.shape[2:], geom
         return _im2col(x, *geom)
@@ -178,6 +184,8 @@ class Im2Col(Function):
 
 class Col2Im(Function):
     """(N, C·kh·kw, L) blocks → (N, C, H, W), overlaps added; backward is :func:`_im2col`."""
+
+    saves_inputs = False
 
     def forward(self, cols, hw, geom):
         self.geom = geom
