@@ -102,8 +102,8 @@ class AffineRowNorm(Function):
     def normalize_affine(self, x, rows, affine, *, eps, has_weight, view, pshape, axes):
         """Forward: ``rows`` (M, N) is ``x`` cut into its normalisation groups."""
         xhat, invstd = normalize_rows(rows, eps)
-        self.xhat, self.invstd = xhat, invstd
-        self.shape, self.view, self.axes = x.shape, view, axes
+        self.xhat, self.invstd, self.eps = xhat, invstd, eps
+        self.shape, self.view, self.pshape, self.axes = x.shape, view, pshape, axes
         w = affine[0] if has_weight else None
         b = affine[-1] if len(affine) > int(has_weight) else None
         self.param_shape = None if not affine else affine[0].shape
@@ -132,6 +132,73 @@ class AffineRowNorm(Function):
                 part.sum(axis=self.axes).reshape(self.param_shape).astype(dtype, copy=False)
             )
         return tuple(grads)
+
+    def vjp(self, g):
+        """``backward``'s formulas in Tensor ops. x̂ and 1/σ enter as nodes that are
+        functions of x (:class:`RowNormalize`, :class:`RowInvStd`): their values are the
+        forward's, their derivatives fused, so the graph stays small and differentiable
+        to any order."""
+        x, affine = self.parents[0], self.parents[1:]
+        needs = self.needs_grad
+        saved = {"eps": self.eps, "xhat": self.xhat, "invstd": self.invstd}
+        rows = x.reshape(self.xhat.shape)
+        xhat = RowNormalize.apply(rows, **saved)
+        gv = g.reshape(self.view)
+        grads: list[Any] = [None]
+        if needs[0]:
+            gh = gv if self.w is None else gv * affine[0].reshape(self.pshape)
+            gh = gh.reshape(self.xhat.shape)
+            centred = gh - gh.mean(1, keepdim=True)
+            dx = RowInvStd.apply(rows, **saved) * (centred - xhat * (gh * xhat).mean(1, True))
+            grads[0] = dx.reshape(self.shape)
+        for i in range(1, len(needs)):
+            if not needs[i]:
+                grads.append(None)
+                continue
+            is_weight = i == 1 and self.w is not None
+            part = gv * xhat.reshape(self.view) if is_weight else gv
+            part = part.sum(self.axes).reshape(self.param_shape)
+            dtype = self.dtypes[i - 1]
+            grads.append(part if part.dtype == dtype else part.to(dtype))
+        return tuple(grads)
+
+
+class RowNormalize(Function):
+    """x̂ = (x - μ)/√(σ² + ε) per row of a 2-D x: a node of the norms' vjp graphs.
+
+    Its value is the x̂ the fused forward computed (passed in ``xhat``, with ``invstd``):
+    nothing is recomputed. Backward is :func:`normalize_rows_backward`; the composite
+    (:func:`normalize_tensor`) gives the derivatives of higher order."""
+
+    def forward(self, x, *, eps, xhat, invstd):
+        self.xhat, self.invstd = xhat, invstd
+        return xhat
+
+    def backward(self, g):
+        return normalize_rows_backward(g, self.xhat, self.invstd)
+
+    def composite(self, x, *, eps, xhat, invstd):
+        return normalize_tensor(x, (1,), eps)
+
+
+class RowInvStd(Function):
+    """1/σ = (σ² + ε)^(-1/2) per row of a 2-D x, shape (M, 1): a node of the norms' vjp
+    graphs, valued from the forward (as :class:`RowNormalize`).
+
+    Backward: ∂(1/σ)/∂x_j = -(1/σ)³ (x_j - μ)/N = -x̂_j / (N σ²)."""
+
+    def forward(self, x, *, eps, xhat, invstd):
+        self.xhat, self.invstd = xhat, invstd
+        return invstd.astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        n = self.xhat.shape[1]
+        scale = (g * self.invstd * self.invstd / -n).astype(self.xhat.dtype, copy=False)
+        return self.xhat * scale
+
+    def composite(self, x, *, eps, xhat, invstd):
+        centred = x - x.mean(1, keepdim=True)
+        return ((centred * centred).mean(1, keepdim=True) + eps).rsqrt()
 
 
 class AffineNormModule(Module):
