@@ -64,7 +64,9 @@ def keep_where(condition: np.ndarray, a: np.ndarray, keep: bool = True) -> np.nd
     irregular mask (a ReLU's): the mask widens to all-ones/all-zeros words that are
     and-ed with ``a``'s bits."""
     bits = _BITS.get(a.dtype)
-    if bits is None or condition.dtype != np.bool_ or a.ndim < condition.ndim:
+    if bits is None or a.size < 1024 or getattr(condition, "dtype", None) != np.bool_:
+        return None  # (small arrays: np.where is as fast)
+    if a.ndim < condition.ndim:
         return None
     if np.broadcast_shapes(condition.shape, a.shape) != a.shape:
         return None
