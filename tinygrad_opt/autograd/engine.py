@@ -14,7 +14,7 @@ with :class:`~tinygrad_opt.errors.InplaceError` instead, as torch does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,9 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
     # ids of arrays already given to some input: a leaf may adopt a gradient array as its
     # .grad (and later add into it in place) only if nobody else has seen it.
     handed: set[int] = set()
+    # numpy mode: the sums the engine may add into in place (id -> array), see _summer
+    owned: dict[int, np.ndarray] = {}
+    add = _add if graph else _summer(owned, handed)
     want: dict[int, int] | None = None  # id(target) -> position
     found: dict[int, Any] = {}  # gradients of the targets
     if targets is not None:
@@ -120,6 +123,8 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
         g = grads.pop(id(node), None)
         if g is None:
             continue
+        if owned:
+            owned.pop(id(g), None)  # handed to a backward now: no longer the engine's
         if live is not None:
             if id(node) in want:
                 found[id(node)] = g
@@ -136,17 +141,24 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
         in_grads = ctx.vjp(g) if graph else ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
+        elif len(in_grads) == 2:  # an array returned for two inputs: no one adds into it
+            if in_grads[0] is in_grads[1]:
+                handed.add(id(in_grads[0]))
+        elif len(in_grads) > 2:
+            seen = [id(pg) for pg in in_grads if pg is not None]
+            if len(set(seen)) < len(seen):
+                handed.update(seen)
         for parent, pg, need in zip(ctx.parents, in_grads, ctx.needs_grad):
             if not need or pg is None:
                 continue
             if pg.shape != parent._data.shape:
                 pg = sum_back(pg, parent._data.shape)
             if parent._ctx is not None:
-                _add(grads, id(parent), pg)
+                add(grads, id(parent), pg)
             elif want is None:
                 add_to_leaf(parent, pg, adopt=id(pg) not in handed)
             elif id(parent) in want:
-                _add(found, id(parent), pg)
+                add(found, id(parent), pg)
             handed.add(id(pg))
     if want is None:
         return None
@@ -162,6 +174,40 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
 def _add(store: dict[int, Any], key: int, g: Any) -> None:
     prev = store.get(key)
     store[key] = g if prev is None else prev + g
+
+
+def _summer(owned: dict[int, np.ndarray], handed: set[int]) -> Callable[..., None]:
+    """``add(store, key, g)``: ``store[key] += g`` for numpy gradients, in place whenever
+    no one else can see the array written: a sum the engine made itself (kept in
+    ``owned`` until it is handed to a backward), or else ``g`` when it is fresh (a
+    backward's own result, not a view, given to no other input: not in ``handed``).
+    Saves a large temporary (and its page faults) per sum; the numbers are the same."""
+
+    def add(store: dict[int, np.ndarray], key: int, g: np.ndarray) -> None:
+        prev = store.get(key)
+        if prev is None:
+            store[key] = g
+            return
+        dtype = prev.dtype if prev.dtype == g.dtype else np.result_type(prev, g)
+        if id(prev) in owned and prev.dtype == dtype:
+            np.add(prev, g, out=prev)
+            return
+        if (
+            g.dtype == dtype
+            and g.base is None
+            and g.flags.writeable
+            and id(g) not in handed
+            and g is not prev
+            and g.shape == prev.shape
+        ):
+            total = np.add(g, prev, out=g)
+        else:
+            total = prev + g
+        store[key] = total
+        if isinstance(total, np.ndarray):  # (0-d operands give a numpy scalar)
+            owned[id(total)] = total
+
+    return add
 
 
 def _leading_to(order: list[Any], want: dict[int, int]) -> set[int]:
