@@ -106,17 +106,16 @@ class _SDPA(Function):
             dv = _sum_groups_tensor(pd.transpose(-1, -2) @ g, groups[1])
         if need_q or need_k or need_m:
             dp = g @ _repeat_heads(v, groups[1]).transpose(-1, -2)
-            if drop is not None:
-                dp = dp * constant(drop)
-            ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+            # dS·s (the scale folded in) unless the mask wants dS itself
+            scale = 1.0 if need_m else self.scale
+            ds = _SoftmaxGrad.apply(dp, p, drop=drop, scale=scale)
             dm = ds if need_m else None
-            scale = self.scale
             if need_q:
                 dq = ds @ _repeat_heads(k, groups[0])
-                dq = dq * scale if scale != 1.0 else dq
+                dq = dq * self.scale if scale != self.scale else dq
             if need_k:
-                dk = ds.transpose(-1, -2) @ (q * scale if scale != 1.0 else q)
-                dk = _sum_groups_tensor(dk, groups[0])
+                dk = _sum_groups_tensor(ds.transpose(-1, -2) @ q, groups[0])
+                dk = dk * self.scale if scale != self.scale else dk
         return dq, dk, dv, dm
 
     def _probs_params(self) -> dict:
@@ -155,6 +154,52 @@ class _AttnProbs(Function):
 
     def composite(self, q, k, mask=None, *, bias, scale, groups, saved):
         return _probs_tensor(q, k, mask, bias=bias, scale=scale, groups=groups)
+
+
+class _SoftmaxGrad(Function):
+    """dS = s·P ⊙ (D⊙A - rowsum(D⊙A⊙P)) for A = G Vᵀ: the scores' gradient in the attention
+    vjp's graph, one node (D the dropout scales or 1, s a constant scale).
+
+    dS is linear in A and bilinear in (A, P); with U its gradient and r = rowsum(D⊙A⊙P):
+
+        dA = s·D ⊙ P ⊙ (U - rowsum(U⊙P)),   dP = s·(U ⊙ (D⊙A - r) - D⊙A · rowsum(U⊙P)).
+    """
+
+    name = "softmax_grad"
+
+    def forward(self, a, p, *, drop, scale):
+        da = a if drop is None else a * drop
+        self.da, self.p, self.drop, self.scale = da, p, drop, scale
+        self.r = np.einsum("...j,...j->...", da, p)[..., None]
+        out = da - self.r
+        out *= p
+        if scale != 1.0:
+            out *= out.dtype.type(scale)
+        return out
+
+    def backward(self, u):
+        p, da, scale = self.p, self.da, self.scale
+        up = np.einsum("...j,...j->...", u, p)[..., None]  # rowsum(U⊙P)
+        ga = gp = None
+        if self.needs_grad[0]:
+            ga = u - up
+            ga *= p
+            if self.drop is not None:
+                ga *= self.drop
+            if scale != 1.0:
+                ga *= ga.dtype.type(scale)
+        if self.needs_grad[1]:
+            gp = da - self.r
+            gp *= u
+            gp -= da * up
+            if scale != 1.0:
+                gp *= gp.dtype.type(scale)
+        return ga, gp
+
+    def composite(self, a, p, *, drop, scale):
+        da = a if drop is None else a * constant(drop)
+        out = p * (da - (da * p).sum(-1, keepdim=True))
+        return out * scale if scale != 1.0 else out
 
 
 def _scores_backward(fn: Any, dp: np.ndarray, need_q, need_k, need_m, softmax_done=False):

@@ -36,6 +36,14 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn._norm_rows import (
+    NormAffineBackward,
+    RowNormalize,
+    normalize_rows,
+    normalize_rows_backward,
+    normalize_tensor,
+    row_mean,
+)
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
@@ -45,39 +53,11 @@ ShapeLike = int | Sequence[int]
 
 
 # --------------------------------------------------------------------------- row kernels
-def _row_mean(a: np.ndarray) -> np.ndarray:
-    """Mean of each row of a 2-D array, shape (M, 1)."""
-    return a.mean(axis=1, keepdims=True)
-
-
-def normalize_rows(x2: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """x̂ = (x - μ)/√(σ² + ε) per row of ``x2`` (M, N); returns (x̂, 1/σ of shape (M, 1))."""
-    centred = x2 - _row_mean(x2)
-    var = _row_mean(centred * centred)
-    invstd = 1.0 / np.sqrt(var + eps)
-    centred *= invstd.astype(centred.dtype, copy=False)
-    return centred, invstd
-
-
-def normalize_rows_backward(gh: np.ndarray, xhat: np.ndarray, invstd: np.ndarray) -> np.ndarray:
-    """dx = (1/σ)(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) per row, given ĝ = dL/dx̂ (M, N)."""
-    dx = gh - _row_mean(gh)
-    dx -= xhat * _row_mean(gh * xhat)
-    dx *= invstd.astype(dx.dtype, copy=False)
-    return dx
 
 
 def _sum_rows(a: np.ndarray) -> np.ndarray:
     """Σ over the rows (axis 0) of a 2-D array."""
     return a.sum(axis=0)
-
-
-def normalize_tensor(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
-    """x̂ = (x - μ)/√(σ² + ε) over ``axes`` in differentiable Tensor ops (the composites'
-    half of :func:`normalize_rows`)."""
-    centred = x - x.mean(axes, keepdim=True)
-    var = (centred * centred).mean(axes, keepdim=True)
-    return centred / (var + eps).sqrt()
 
 
 def affine_tensor(y: Tensor, affine: Sequence[Tensor], has_weight: bool, pshape) -> Tensor:
@@ -134,71 +114,30 @@ class AffineRowNorm(Function):
         return tuple(grads)
 
     def vjp(self, g):
-        """``backward``'s formulas in Tensor ops. x̂ and 1/σ enter as nodes that are
-        functions of x (:class:`RowNormalize`, :class:`RowInvStd`): their values are the
-        forward's, their derivatives fused, so the graph stays small and differentiable
-        to any order."""
+        """``backward``'s formulas in Tensor ops: dx is one :class:`NormAffineBackward`
+        node, dw = Σ g·x̂ with x̂ a :class:`RowNormalize` node; both are functions of x
+        valued from the forward, so nothing is recomputed and the graph stays small."""
         x, affine = self.parents[0], self.parents[1:]
         needs = self.needs_grad
         saved = {"eps": self.eps, "xhat": self.xhat, "invstd": self.invstd}
-        rows = x.reshape(self.xhat.shape)
-        xhat = RowNormalize.apply(rows, **saved)
-        gv = g.reshape(self.view)
         grads: list[Any] = [None]
         if needs[0]:
-            gh = gv if self.w is None else gv * affine[0].reshape(self.pshape)
-            gh = gh.reshape(self.xhat.shape)
-            centred = gh - gh.mean(1, keepdim=True)
-            dx = RowInvStd.apply(rows, **saved) * (centred - xhat * (gh * xhat).mean(1, True))
-            grads[0] = dx.reshape(self.shape)
+            w = affine[:1] if self.w is not None else ()
+            geometry = {"view": self.view, "pshape": self.pshape, "axes": self.axes}
+            grads[0] = NormAffineBackward.apply(g, x, *w, **saved, **geometry)
+        gv = g.reshape(self.view)
         for i in range(1, len(needs)):
             if not needs[i]:
                 grads.append(None)
                 continue
-            is_weight = i == 1 and self.w is not None
-            part = gv * xhat.reshape(self.view) if is_weight else gv
+            part = gv
+            if i == 1 and self.w is not None:
+                xhat = RowNormalize.apply(x.reshape(self.xhat.shape), **saved)
+                part = gv * xhat.reshape(self.view)
             part = part.sum(self.axes).reshape(self.param_shape)
             dtype = self.dtypes[i - 1]
             grads.append(part if part.dtype == dtype else part.to(dtype))
         return tuple(grads)
-
-
-class RowNormalize(Function):
-    """x̂ = (x - μ)/√(σ² + ε) per row of a 2-D x: a node of the norms' vjp graphs.
-
-    Its value is the x̂ the fused forward computed (passed in ``xhat``, with ``invstd``):
-    nothing is recomputed. Backward is :func:`normalize_rows_backward`; the composite
-    (:func:`normalize_tensor`) gives the derivatives of higher order."""
-
-    def forward(self, x, *, eps, xhat, invstd):
-        self.xhat, self.invstd = xhat, invstd
-        return xhat
-
-    def backward(self, g):
-        return normalize_rows_backward(g, self.xhat, self.invstd)
-
-    def composite(self, x, *, eps, xhat, invstd):
-        return normalize_tensor(x, (1,), eps)
-
-
-class RowInvStd(Function):
-    """1/σ = (σ² + ε)^(-1/2) per row of a 2-D x, shape (M, 1): a node of the norms' vjp
-    graphs, valued from the forward (as :class:`RowNormalize`).
-
-    Backward: ∂(1/σ)/∂x_j = -(1/σ)³ (x_j - μ)/N = -x̂_j / (N σ²)."""
-
-    def forward(self, x, *, eps, xhat, invstd):
-        self.xhat, self.invstd = xhat, invstd
-        return invstd.astype(x.dtype, copy=False)
-
-    def backward(self, g):
-        n = self.xhat.shape[1]
-        scale = (g * self.invstd * self.invstd / -n).astype(self.xhat.dtype, copy=False)
-        return self.xhat * scale
-
-    def composite(self, x, *, eps, xhat, invstd):
-        centred = x - x.mean(1, keepdim=True)
-        return ((centred * centred).mean(1, keepdim=True) + eps).rsqrt()
 
 
 class AffineNormModule(Module):
@@ -314,7 +253,7 @@ class _RMSNorm(Function):
         self.shape, self.group_shape = x.shape, x.shape[x.ndim - d :]
         n = math.prod(self.group_shape)
         x2 = x.reshape(x.size // n if n else 0, n)
-        r = 1.0 / np.sqrt(_row_mean(x2 * x2) + eps)
+        r = 1.0 / np.sqrt(row_mean(x2 * x2) + eps)
         xhat = x2 * r.astype(x.dtype, copy=False)
         self.xhat, self.r = xhat, r
         self.w = affine[0].reshape(1, n) if affine else None
@@ -326,7 +265,7 @@ class _RMSNorm(Function):
         gx = gw = None
         if self.needs_grad[0]:
             gh = g2 if self.w is None else g2 * self.w
-            dx = gh - self.xhat * _row_mean(gh * self.xhat)
+            dx = gh - self.xhat * row_mean(gh * self.xhat)
             dx *= self.r.astype(dx.dtype, copy=False)
             gx = dx.reshape(self.shape)
         if self.w is not None and self.needs_grad[1]:
