@@ -24,7 +24,12 @@ import tinygrad_opt as tg
 from tinygrad_opt import Tensor
 from tinygrad_opt.autograd.function import Function
 from tinygrad_opt.nn import functional as F
-from tinygrad_opt.nn._norm_rows import NormAffineBackward, RowNormalize, normalize_rows
+from tinygrad_opt.nn._norm_rows import (
+    NormAffineBackward,
+    RowNormalize,
+    SumOfProducts,
+    normalize_rows,
+)
 from tinygrad_opt.nn.attention import _SDPA, _AttnProbs, _SoftmaxGrad
 from tinygrad_opt.nn.layer_norm import AffineRowNorm
 from tinygrad_opt.nn.loss.regression import _MSE
@@ -215,6 +220,9 @@ def test_norm_nodes_backward_is_composite_derivative(m, n, weighted, seed):
         inputs.append(rng.standard_normal(n))
     geometry = {"view": (m, n), "pshape": (1, n), "axes": (0,)}
     _first_order_vs_composite(NormAffineBackward, inputs, {**saved, **geometry}, seed)
+    a, b = rng.standard_normal((m, 2, n)), rng.standard_normal((m, 2, n))
+    for axes in [(0,), (0, 2), (1,)]:
+        _first_order_vs_composite(SumOfProducts, [a, b], {"axes": axes}, seed)
 
 
 @HYPO

@@ -97,7 +97,6 @@ class NormAffineBackward(Function):
         self.w = w[0].reshape(pshape) if w else None
         self.w_shape = w[0].shape if w else None
         gh = (gv if self.w is None else gv * self.w).reshape(xhat.shape)
-        self.gh = gh
         s = invstd.astype(gh.dtype, copy=False)
         self.a, self.b = row_mean(gh), row_mean(gh * xhat)
         dx = gh - self.a
@@ -106,7 +105,8 @@ class NormAffineBackward(Function):
         return dx.reshape(x.shape)
 
     def backward(self, u):
-        xhat, gh = self.xhat, self.gh
+        xhat = self.xhat
+        gh = (self.gv if self.w is None else self.gv * self.w).reshape(xhat.shape)  # ĝ again
         s = self.invstd.astype(gh.dtype, copy=False)
         n = xhat.shape[1]
         u = u.reshape(xhat.shape)
@@ -140,3 +140,25 @@ class NormAffineBackward(Function):
         xh = centred * s
         dx = s * (gh - gh.mean(1, keepdim=True) - xh * (gh * xh).mean(1, keepdim=True))
         return dx.reshape(x.shape)
+
+
+class SumOfProducts(Function):
+    """Σ a·b over ``axes`` (a and b of one shape) without the product array: a node of
+    the norms' vjp graphs (dw = Σ g·x̂). Backward: da = u·b, db = u·a, u broadcast back."""
+
+    name = "sum_of_products"
+
+    def forward(self, a, b, *, axes):
+        self.a, self.b, self.axes = a, b, axes
+        labels = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
+        kept = "".join(lab for i, lab in enumerate(labels) if i not in axes)
+        return np.asarray(np.einsum(f"{labels},{labels}->{kept}", a, b))
+
+    def backward(self, u):
+        u = np.expand_dims(u, self.axes)
+        da = u * self.b if self.needs_grad[0] else None
+        db = u * self.a if self.needs_grad[1] else None
+        return da, db
+
+    def composite(self, a, b, *, axes):
+        return (a * b).sum(axes)

@@ -39,6 +39,7 @@ import numpy as np
 from tinygrad_opt.nn._norm_rows import (
     NormAffineBackward,
     RowNormalize,
+    SumOfProducts,
     normalize_rows,
     normalize_rows_backward,
     normalize_tensor,
@@ -130,11 +131,12 @@ class AffineRowNorm(Function):
             if not needs[i]:
                 grads.append(None)
                 continue
-            part = gv
-            if i == 1 and self.w is not None:
+            if i == 1 and self.w is not None:  # dw = Σ g·x̂
                 xhat = RowNormalize.apply(x.reshape(self.xhat.shape), **saved)
-                part = gv * xhat.reshape(self.view)
-            part = part.sum(self.axes).reshape(self.param_shape)
+                part = SumOfProducts.apply(gv, xhat.reshape(self.view), axes=self.axes)
+            else:  # db = Σ g
+                part = gv.sum(self.axes)
+            part = part.reshape(self.param_shape)
             dtype = self.dtypes[i - 1]
             grads.append(part if part.dtype == dtype else part.to(dtype))
         return tuple(grads)
