@@ -36,6 +36,15 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.nn._norm_rows import (
+    NormAffineBackward,
+    RowNormalize,
+    SumOfProducts,
+    normalize_rows,
+    normalize_rows_backward,
+    normalize_tensor,
+    row_mean,
+)
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
@@ -45,39 +54,11 @@ ShapeLike = int | Sequence[int]
 
 
 # --------------------------------------------------------------------------- row kernels
-def _row_mean(a: np.ndarray) -> np.ndarray:
-    """Mean of each row of a 2-D array, shape (M, 1)."""
-    return a.mean(axis=1, keepdims=True)
-
-
-def normalize_rows(x2: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """x̂ = (x - μ)/√(σ² + ε) per row of ``x2`` (M, N); returns (x̂, 1/σ of shape (M, 1))."""
-    centred = x2 - _row_mean(x2)
-    var = _row_mean(centred * centred)
-    invstd = 1.0 / np.sqrt(var + eps)
-    centred *= invstd.astype(centred.dtype, copy=False)
-    return centred, invstd
-
-
-def normalize_rows_backward(gh: np.ndarray, xhat: np.ndarray, invstd: np.ndarray) -> np.ndarray:
-    """dx = (1/σ)(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) per row, given ĝ = dL/dx̂ (M, N)."""
-    dx = gh - _row_mean(gh)
-    dx -= xhat * _row_mean(gh * xhat)
-    dx *= invstd.astype(dx.dtype, copy=False)
-    return dx
 
 
 def _sum_rows(a: np.ndarray) -> np.ndarray:
     """Σ over the rows (axis 0) of a 2-D array."""
     return a.sum(axis=0)
-
-
-def normalize_tensor(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
-    """x̂ = (x - μ)/√(σ² + ε) over ``axes`` in differentiable Tensor ops (the composites'
-    half of :func:`normalize_rows`)."""
-    centred = x - x.mean(axes, keepdim=True)
-    var = (centred * centred).mean(axes, keepdim=True)
-    return centred / (var + eps).sqrt()
 
 
 def affine_tensor(y: Tensor, affine: Sequence[Tensor], has_weight: bool, pshape) -> Tensor:
@@ -102,8 +83,8 @@ class AffineRowNorm(Function):
     def normalize_affine(self, x, rows, affine, *, eps, has_weight, view, pshape, axes):
         """Forward: ``rows`` (M, N) is ``x`` cut into its normalisation groups."""
         xhat, invstd = normalize_rows(rows, eps)
-        self.xhat, self.invstd = xhat, invstd
-        self.shape, self.view, self.axes = x.shape, view, axes
+        self.xhat, self.invstd, self.eps = xhat, invstd, eps
+        self.shape, self.view, self.pshape, self.axes = x.shape, view, pshape, axes
         w = affine[0] if has_weight else None
         b = affine[-1] if len(affine) > int(has_weight) else None
         self.param_shape = None if not affine else affine[0].shape
@@ -131,6 +112,33 @@ class AffineRowNorm(Function):
             grads.append(
                 part.sum(axis=self.axes).reshape(self.param_shape).astype(dtype, copy=False)
             )
+        return tuple(grads)
+
+    def vjp(self, g):
+        """``backward``'s formulas in Tensor ops: dx is one :class:`NormAffineBackward`
+        node, dw = Σ g·x̂ with x̂ a :class:`RowNormalize` node; both are functions of x
+        valued from the forward, so nothing is recomputed and the graph stays small."""
+        x, affine = self.parents[0], self.parents[1:]
+        needs = self.needs_grad
+        saved = {"eps": self.eps, "xhat": self.xhat, "invstd": self.invstd}
+        grads: list[Any] = [None]
+        if needs[0]:
+            w = affine[:1] if self.w is not None else ()
+            geometry = {"view": self.view, "pshape": self.pshape, "axes": self.axes}
+            grads[0] = NormAffineBackward.apply(g, x, *w, **saved, **geometry)
+        gv = g.reshape(self.view)
+        for i in range(1, len(needs)):
+            if not needs[i]:
+                grads.append(None)
+                continue
+            if i == 1 and self.w is not None:  # dw = Σ g·x̂
+                xhat = RowNormalize.apply(x.reshape(self.xhat.shape), **saved)
+                part = SumOfProducts.apply(gv, xhat.reshape(self.view), axes=self.axes)
+            else:  # db = Σ g
+                part = gv.sum(self.axes)
+            part = part.reshape(self.param_shape)
+            dtype = self.dtypes[i - 1]
+            grads.append(part if part.dtype == dtype else part.to(dtype))
         return tuple(grads)
 
 
@@ -247,7 +255,7 @@ class _RMSNorm(Function):
         self.shape, self.group_shape = x.shape, x.shape[x.ndim - d :]
         n = math.prod(self.group_shape)
         x2 = x.reshape(x.size // n if n else 0, n)
-        r = 1.0 / np.sqrt(_row_mean(x2 * x2) + eps)
+        r = 1.0 / np.sqrt(row_mean(x2 * x2) + eps)
         xhat = x2 * r.astype(x.dtype, copy=False)
         self.xhat, self.r = xhat, r
         self.w = affine[0].reshape(1, n) if affine else None
@@ -259,7 +267,7 @@ class _RMSNorm(Function):
         gx = gw = None
         if self.needs_grad[0]:
             gh = g2 if self.w is None else g2 * self.w
-            dx = gh - self.xhat * _row_mean(gh * self.xhat)
+            dx = gh - self.xhat * row_mean(gh * self.xhat)
             dx *= self.r.astype(dx.dtype, copy=False)
             gx = dx.reshape(self.shape)
         if self.w is not None and self.needs_grad[1]:

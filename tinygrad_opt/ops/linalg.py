@@ -54,13 +54,22 @@ class MatMul(Function):
             g2 = np.expand_dims(g2, -2)
         if b.ndim == 1:
             g2 = np.expand_dims(g2, -1)
+        # A gradient is laid out as its input: for a transposed view (Xᵀ) the product is
+        # taken transposed, so the gradient flowing on to X is contiguous again and sums
+        # with X's other gradients at full speed (same products, same cost).
         ga = gb = None
         if self.needs_grad[0]:
-            ga = g2 @ np.swapaxes(b2, -1, -2)
+            if _transposed(a2):
+                ga = _t(b2 @ _t(g2))
+            else:
+                ga = g2 @ _t(b2)
             if a.ndim == 1:
                 ga = ga[..., 0, :]
         if self.needs_grad[1]:
-            gb = np.swapaxes(a2, -1, -2) @ g2
+            if _transposed(b2):
+                gb = _t(_t(g2) @ a2)
+            else:
+                gb = _t(a2) @ g2
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb
@@ -97,6 +106,16 @@ class MatMul(Function):
                 f"inner dimensions {k_a} != {k_b}"
             )
         return f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast"
+
+
+def _t(a: np.ndarray) -> np.ndarray:
+    return np.swapaxes(a, -1, -2)
+
+
+def _transposed(a: np.ndarray) -> bool:
+    """True for a matrix (stack) stored transposed: swapping its last two axes gives a
+    C-contiguous array, while it is not one itself."""
+    return not a.flags.c_contiguous and np.swapaxes(a, -1, -2).flags.c_contiguous
 
 
 def matmul(input, other):

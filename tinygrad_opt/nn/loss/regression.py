@@ -117,6 +117,15 @@ class _MSE(_Elementwise):
         d = x - t
         return d * d
 
+    def vjp(self, g):
+        """The partials in Tensor ops, dx = 2 ḡ (x - t) = -dt (ḡ the reduction's scale
+        times g); with a weight, the derivative of the composite."""
+        if self.w is not None:
+            return super().vjp(g)
+        x, t = self.parents
+        gx = (x - t) * (reduction_scale(g, self.reduction, self.denom) * 2.0)
+        return (gx if self.needs_grad[0] else None), (-gx if self.needs_grad[1] else None)
+
 
 class _L1(_Elementwise):
     """l = |x - t|;  dl/dx = sign(x - t) = -dl/dt (0 at x = t, as torch)."""
