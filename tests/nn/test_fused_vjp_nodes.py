@@ -326,3 +326,39 @@ def test_sdpa_hvp_vs_torch(case):
         arrays[3][:, 0] = 0.0  # finite: torch's math path and ours agree on -inf too, but
         # a -inf entry of a differentiated mask has no derivative to compare
     check(make(F, Tensor), make(TF, torch.tensor), arrays)
+
+
+# --------------------------------------------------------------------------- linear
+@HYPO
+@given(
+    st.sampled_from([(5,), (2, 3), (2, 1, 3)]),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.booleans(),
+    st.integers(0, 2**16),
+)
+def test_linear_hvp_vs_torch(lead, n_in, n_out, bias, seed):
+    """linear's vjp is two fused nodes (linear(G, Wᵀ) and the weight gradient Gᵀ X):
+    H·v against torch for input, weight and bias."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((*lead, n_in)), rng.standard_normal((n_out, n_in))]
+    if bias:
+        arrays.append(rng.standard_normal(n_out))
+    check(F.linear, TF.linear, arrays)
+
+
+def test_linear_weight_grad_node_numpy_and_recorded_backward_agree():
+    from tinygrad_opt.nn.functional import _WeightGrad
+
+    rng = np.random.default_rng(2)
+    g, x = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 5))
+    u = rng.standard_normal((4, 5))
+    gt, xt = Tensor(g, requires_grad=True), Tensor(x, requires_grad=True)
+    out = _WeightGrad.apply(gt, xt)
+    np.testing.assert_allclose(out.data, np.einsum("abi,abj->ij", g, x), **TOL)
+    numpy_pass = tg.autograd.grad(out, [gt, xt], Tensor(u))
+    recorded = tg.autograd.grad(out, [gt, xt], Tensor(u), create_graph=True)
+    expected = (np.einsum("abj,ij->abi", x, u), np.einsum("abi,ij->abj", g, u))
+    for a, b, e in zip(numpy_pass, recorded, expected):
+        np.testing.assert_allclose(a.data, e, **TOL)
+        np.testing.assert_allclose(b.data, e, **TOL)

@@ -93,7 +93,11 @@ class _Linear(Function):
         if needs[0]:
             gx = (g2 @ w if w.ndim == 2 else g2 * w).reshape(x.shape)
         if len(needs) > 1 and needs[1]:
-            gw = g2.T @ x.reshape(self.m, x.shape[-1])
+            x2 = x.reshape(self.m, x.shape[-1])
+            if w.ndim == 2 and not w.flags.c_contiguous and w.T.flags.c_contiguous:
+                gw = (x2.T @ g2).T  # laid out as the (transposed) weight
+            else:
+                gw = g2.T @ x2
             gw = (gw if w.ndim == 2 else gw.reshape(-1)).astype(w.dtype, copy=False)
         if len(needs) > 2 and needs[2]:
             if self.b_ndim > w.ndim - 1:  # a broadcast bias, e.g. (T, out)
@@ -102,16 +106,15 @@ class _Linear(Function):
                 gb = g2.sum(axis=0) if w.ndim == 2 else np.asarray(g2.sum())
         return gx, gw, gb
 
-    def vjp(self, g):  # the same products in Tensor ops
+    def vjp(self, g):  # the same products as fused nodes: dX = linear(G, Wᵀ), dW = Gᵀ X
         x, w = self.parents[:2]
         needs = self.needs_grad
         gx = gw = gb = None
-        if w.ndim == 2:  # 2-D products (a batched one would be slower in its own vjp)
-            g2 = g.reshape(self.m, w.shape[0])
+        if w.ndim == 2:
             if needs[0]:
-                gx = (g2 @ w).reshape(x.shape)
+                gx = _Linear.apply(g, w.transpose(0, 1))
             if needs[1]:
-                gw = g2.T @ x.reshape(self.m, x.shape[-1])
+                gw = _WeightGrad.apply(g, x)
         else:  # y = x·w: the output lost the last axis
             g1 = g.reshape((*g.shape, 1))
             gx = g1 * w if needs[0] else None
@@ -136,6 +139,35 @@ class _Linear(Function):
             )
         shapes = ", ".join(str(t.shape) for t in inputs)
         return f"linear: input, weight, bias shapes {shapes} do not fit: {err}"
+
+
+class _WeightGrad(Function):
+    """dW = Gᵀ X for G (*, out) and X (*, in), the leading dimensions flattened: the
+    weight gradient of :class:`_Linear` as one node of its vjp graph. Backward, with U
+    the gradient of dW (out, in): dG = X Uᵀ, dX = G U (again linear maps, so the vjp is
+    :class:`_Linear` nodes)."""
+
+    name = "linear_weight_grad"
+
+    def forward(self, g, x):
+        self.g_shape, self.x_shape = g.shape, x.shape
+        self.g2 = g.reshape(-1, g.shape[-1])
+        self.x2 = x.reshape(-1, x.shape[-1])
+        return self.g2.T @ self.x2
+
+    def backward(self, u):
+        dg = dx = None
+        if self.needs_grad[0]:
+            dg = (self.x2 @ u.T).reshape(self.g_shape)
+        if self.needs_grad[1]:
+            dx = (self.g2 @ u).reshape(self.x_shape)
+        return dg, dx
+
+    def vjp(self, u):
+        g, x = self.parents
+        dg = _Linear.apply(x, u) if self.needs_grad[0] else None
+        dx = _Linear.apply(g, u.transpose(0, 1)) if self.needs_grad[1] else None
+        return dg, dx
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
