@@ -67,6 +67,7 @@ from tinygrad_opt.ops import rounding as _rnd
 from tinygrad_opt.ops import scan as _scan
 from tinygrad_opt.ops import scatter as _sc
 from tinygrad_opt.ops import shape as _sh
+from tinygrad_opt.ops import softmax as _smx
 from tinygrad_opt.ops import sort as _sort
 from tinygrad_opt.ops import unary as _un
 from tinygrad_opt.ops import window as _win
@@ -146,6 +147,7 @@ class Tensor(
     _cmp.CompareMethods,
     _la.LinalgMethods,
     _red.ReduceMethods,
+    _smx.SoftmaxMethods,
     _ext.ExtremaMethods,
     _norms.NormMethods,
     _scan.ScanMethods,

@@ -13,7 +13,8 @@ module              what it holds
 ``activation``      activation functions (torch.nn.functional's), primitives and composites
 ``compare``         comparisons, logic and value tests (bool results), where, masked_fill
 ``linalg``          matrix products, einsum
-``reduce``          reductions (sum, mean, prod, var, any …) and the softmax family
+``reduce``          reductions (sum, mean, prod, var, any …)
+``softmax``         logsumexp, softmax, log_softmax
 ``norms``           vector norms (norm)
 ``extrema``         max, min, amax, amin, argmax, argmin
 ``scan``            cumsum, cumprod, cummax, cummin, logcumsumexp
@@ -57,6 +58,7 @@ from tinygrad_opt.ops import (
     select,
     shape,
     slicing,
+    softmax,
     sort,
     unary,
     window,
@@ -84,19 +86,10 @@ from tinygrad_opt.ops.elementwise import (
 from tinygrad_opt.ops.extrema import Max, Min
 from tinygrad_opt.ops.index import GetItem, IndexPut
 from tinygrad_opt.ops.linalg import MatMul
-from tinygrad_opt.ops.reduce import (
-    LogSoftmax,
-    LogSumExp,
-    Mean,
-    Prod,
-    Reduction,
-    Softmax,
-    Std,
-    Sum,
-    Var,
-)
+from tinygrad_opt.ops.reduce import Mean, Prod, Reduction, Std, Sum, Var
 from tinygrad_opt.ops.select import TakeAlong
 from tinygrad_opt.ops.shape import Cat, Clone, Expand, Pad, Permute, Reshape, Stack
+from tinygrad_opt.ops.softmax import LogSoftmax, LogSumExp, Softmax
 from tinygrad_opt.ops.special import erf_array
 
 __all__ = [
@@ -167,6 +160,7 @@ __all__ = [
     "select",
     "shape",
     "slicing",
+    "softmax",
     "sort",
     "unary",
     "window",

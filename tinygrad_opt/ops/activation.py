@@ -463,7 +463,7 @@ def softmax(
     input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
 ) -> Tensor:
     """exp(x)/Σ exp(x) along ``dim`` (torch's legacy implicit dim when omitted)."""
-    from tinygrad_opt.ops.reduce import softmax as _softmax
+    from tinygrad_opt.ops.softmax import softmax as _softmax
 
     if dim is None:
         dim = _implicit_softmax_dim("softmax", input.ndim)
@@ -474,7 +474,7 @@ def log_softmax(
     input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
 ) -> Tensor:
     """x − logsumexp(x) along ``dim`` (torch's legacy implicit dim when omitted)."""
-    from tinygrad_opt.ops.reduce import log_softmax as _log_softmax
+    from tinygrad_opt.ops.softmax import log_softmax as _log_softmax
 
     if dim is None:
         dim = _implicit_softmax_dim("log_softmax", input.ndim)
@@ -485,7 +485,7 @@ def softmin(
     input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
 ) -> Tensor:
     """softmax(−x) along ``dim``: weights that favour the smallest entries."""
-    from tinygrad_opt.ops.reduce import softmax as _softmax
+    from tinygrad_opt.ops.softmax import softmax as _softmax
 
     if dim is None:
         dim = _implicit_softmax_dim("softmin", input.ndim)

@@ -1,11 +1,12 @@
-"""Reductions over dims (sums, means, products, moments, logic) and the softmax family.
+"""Reductions over dims: sums, means, products, moments, logic.
 
 Every reduction takes torch's ``dim`` (an int, a tuple/list of ints, or None = every
 dim; an empty tuple/list also means every dim, as torch) and ``keepdim``; the older
 ``axis``/``keepdims`` spellings are accepted too. Result dtypes follow torch: sums and
 products of bool/integer tensors are int64, ``any``/``all`` give bool, ``mean``/``var``
 need a floating tensor. Norms are in :mod:`~tinygrad_opt.ops.norms`, max/min in
-:mod:`~tinygrad_opt.ops.extrema`; :data:`ValuesIndices` (defined in
+:mod:`~tinygrad_opt.ops.extrema`, logsumexp and the softmax family in
+:mod:`~tinygrad_opt.ops.softmax` (still importable from here); :data:`ValuesIndices` (defined in
 :mod:`~tinygrad_opt.ops.select`) is exported from here too.
 """
 
@@ -18,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_opt.autograd.function import Function, constant
-from tinygrad_opt.dtypes import get_default_dtype, to_dtype
+from tinygrad_opt.dtypes import to_dtype
 from tinygrad_opt.errors import DTypeError
-from tinygrad_opt.ops.common import cast, dim_index, dim_keyword, keepdim_keyword
+from tinygrad_opt.ops.common import cast, dim_keyword, keepdim_keyword
 from tinygrad_opt.ops.select import ValuesIndices, take_along  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
@@ -40,9 +41,6 @@ __all__ = [
     "any",
     "all",
     "count_nonzero",
-    "logsumexp",
-    "softmax",
-    "log_softmax",
     "ValuesIndices",
 ]
 
@@ -348,60 +346,6 @@ class Logical(Reduction):
         return out.astype(np.uint8) if a.dtype == np.uint8 else out
 
 
-# --------------------------------------------------------------------------- softmax family
-class LogSumExp(Reduction):
-    def forward(self, a, axis, keepdims):
-        self.a, self.axes, self.keepdims = a, _normalize_axes(axis, a.ndim), keepdims
-        m = a.max(axis=self.axes, keepdims=True, initial=-np.inf)  # empty axes: -inf, as torch
-        m = np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
-        with np.errstate(divide="ignore"):
-            out = m + np.log(np.exp(a - m).sum(axis=self.axes, keepdims=True))
-        self.out_kept = out
-        return out if keepdims else np.squeeze(out, axis=self.axes)
-
-    def backward(self, g):  # d/da_i log Σ eᵃ = softmax(a)_i
-        g = _regrow(g, self.axes, self.keepdims, self.a.shape)
-        with np.errstate(invalid="ignore"):
-            return g * np.exp(self.a - self.out_kept)
-
-    def vjp(self, g):  # g · exp(a - logsumexp(a)), the logsumexp recomputed (differentiable)
-        a = self.parents[0]
-        g = _regrow_tensor(g, self.axes, self.keepdims, self.a.shape)
-        with np.errstate(invalid="ignore"):
-            return g * (a - LogSumExp.apply(a, axis=self.axes, keepdims=True)).exp()
-
-
-class Softmax(Function):
-    def forward(self, a, axis):
-        self.axis = axis
-        e = np.exp(a - a.max(axis=axis, keepdims=True, initial=-np.inf))  # initial: empty axis
-        self.out = e / e.sum(axis=axis, keepdims=True)
-        return self.out
-
-    def backward(self, g):  # s ⊙ (g - Σ g⊙s): the Jacobian diag(s) - s sᵀ applied to g
-        s = self.out
-        return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
-
-    def vjp(self, g):  # the same, s recomputed from the input (differentiable)
-        s = Softmax.apply(self.parents[0], axis=self.axis)
-        return s * (g - (g * s).sum(self.axis, keepdim=True))
-
-
-class LogSoftmax(Function):
-    def forward(self, a, axis):
-        self.axis = axis
-        shifted = a - a.max(axis=axis, keepdims=True, initial=-np.inf)  # initial: empty axis
-        with np.errstate(divide="ignore"):  # an empty dim: log 0, nothing to subtract from
-            self.out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-        return self.out
-
-    def backward(self, g):  # g - softmax ⊙ Σ g
-        return g - np.exp(self.out) * g.sum(axis=self.axis, keepdims=True)
-
-    def vjp(self, g):  # the same, softmax recomputed from the input (differentiable)
-        return g - Softmax.apply(self.parents[0], axis=self.axis) * g.sum(self.axis, keepdim=True)
-
-
 # --------------------------------------------------------------------------- functions
 def _with_dtype(input: Tensor, dtype: Any) -> Tensor:
     return input if dtype is None else cast(input, to_dtype(dtype))
@@ -577,48 +521,6 @@ def count_nonzero(input: Tensor, dim: Dim = None) -> Tensor:
     return Logical.apply(input, axis=_axes(dim, None), keepdims=False, how="count")
 
 
-def logsumexp(
-    input: Tensor,
-    dim: Dim = -1,
-    keepdim: bool = False,
-    *,
-    axis: Dim = -1,
-    keepdims: bool | None = None,
-) -> Tensor:
-    """log Σ exp(x) over ``dim`` (an int or tuple; torch requires it, here it defaults to the
-    last dim), computed as m + log Σ exp(x - m) with m = max(x): no overflow. Integer
-    inputs give the default float dtype, as torch."""
-    d = axis if dim == -1 else dim  # dim=None (or axis=None): every dim
-    if input._data.dtype.kind != "f":
-        input = cast(input, get_default_dtype())
-    return LogSumExp.apply(input, axis=_axes(d, None), keepdims=keepdim_keyword(keepdim, keepdims))
-
-
-def _softmax_input(input: Tensor, dtype: Any, op: str) -> Tensor:
-    input = _with_dtype(input, dtype)
-    if input._data.dtype.kind != "f":
-        raise NoKernelError(f"{op}(): needs a floating point tensor (or dtype=), got {input.dtype}")
-    return input
-
-
-def softmax(
-    input: Tensor, dim: int | None = None, dtype: Any = None, *, axis: Any = None
-) -> Tensor:
-    """exp(x) / Σ exp(x) along ``dim`` (the last dim when None); ``dtype`` casts first."""
-    input = _softmax_input(input, dtype, "softmax")
-    d = dim_keyword(dim, axis, default=-1)
-    return Softmax.apply(input, axis=dim_index(d, input.shape, "softmax"))
-
-
-def log_softmax(
-    input: Tensor, dim: int | None = None, dtype: Any = None, *, axis: Any = None
-) -> Tensor:
-    """x − logsumexp(x) along ``dim`` (the last dim when None); ``dtype`` casts first."""
-    input = _softmax_input(input, dtype, "log_softmax")
-    d = dim_keyword(dim, axis, default=-1)
-    return LogSoftmax.apply(input, axis=dim_index(d, input.shape, "log_softmax"))
-
-
 class ReduceMethods:
     """Tensor methods for reductions (``t.sum(1)`` is ``sum(t, 1)``)."""
 
@@ -634,6 +536,16 @@ class ReduceMethods:
     any = any
     all = all
     count_nonzero = count_nonzero
-    logsumexp = logsumexp
-    softmax = softmax
-    log_softmax = log_softmax
+
+
+#: names that moved to :mod:`~tinygrad_opt.ops.softmax`, still importable from here
+_MOVED = ("LogSumExp", "Softmax", "LogSoftmax", "logsumexp", "softmax", "log_softmax")
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy re-export of :data:`_MOVED` (softmax.py imports this module: no import cycle)."""
+    if name in _MOVED:
+        from tinygrad_opt.ops import softmax as _softmax
+
+        return getattr(_softmax, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
