@@ -54,6 +54,7 @@ from tinygrad_opt.autograd.function import (
 from tinygrad_opt.errors import DimError, DTypeError, InplaceError, ShapeError
 from tinygrad_opt.ops import activation as _act
 from tinygrad_opt.ops import binary as _bin
+from tinygrad_opt.ops import clamp as _clamp
 from tinygrad_opt.ops import compare as _cmp
 from tinygrad_opt.ops import creation as _cr
 from tinygrad_opt.ops import elementwise as _ew
@@ -140,6 +141,7 @@ def _from_objects(data: Any) -> np.ndarray:
 
 class Tensor(
     _ew.ElementwiseMethods,
+    _clamp.ClampMethods,
     _un.UnaryMethods,
     _bin.BinaryMathMethods,
     _rnd.RoundingMethods,

@@ -9,6 +9,7 @@ module              what it holds
 ``unary``           float math of one tensor: trig, hyperbolic, exp/log variants, erf
 ``special``         the error functions (erf, erfc, erfinv): numpy kernels and ops
 ``binary``          float math of two tensors: atan2, hypot, logaddexp, xlogy, lerp …
+``clamp``           clamp/clip, clamp_min, clamp_max (number or tensor bounds)
 ``rounding``        floor, ceil, round, trunc, sign; ``//``, fmod, ``%``
 ``activation``      activation functions (torch.nn.functional's), primitives and composites
 ``compare``         comparisons, logic and value tests (bool results), where, masked_fill
@@ -39,6 +40,7 @@ from tinygrad_opt.ops import (
     activation,
     binary,
     cast,
+    clamp,
     common,
     compare,
     creation,
@@ -65,12 +67,12 @@ from tinygrad_opt.ops import (
 )
 from tinygrad_opt.ops.activation import GELU, LeakyReLU, ReLU, Sigmoid
 from tinygrad_opt.ops.cast import Cast
+from tinygrad_opt.ops.clamp import Clip
 from tinygrad_opt.ops.compare import Compare, Where
 from tinygrad_opt.ops.elementwise import (
     Abs,
     Add,
     BinaryOp,
-    Clip,
     Div,
     Exp,
     Log,
@@ -140,6 +142,7 @@ __all__ = [
     "activation",
     "binary",
     "cast",
+    "clamp",
     "common",
     "compare",
     "creation",

@@ -26,9 +26,10 @@ import numpy as np
 from tinygrad_opt.autograd.function import Function, constant, tensor_type
 from tinygrad_opt.dtypes import DTYPE_NAMES
 from tinygrad_opt.errors import ShapeError
+from tinygrad_opt.ops.clamp import clamp_min
 from tinygrad_opt.ops.common import dim_index, dim_tuple
 from tinygrad_opt.ops.compare import Where
-from tinygrad_opt.ops.elementwise import _float_input, clamp_min, exp, inplace_method, tanh
+from tinygrad_opt.ops.elementwise import _float_input, exp, inplace_method, tanh
 from tinygrad_opt.ops.norms import norm
 from tinygrad_opt.ops.special import erf, erf_array
 
