@@ -13,7 +13,8 @@ module              what it holds
 ``rounding``        floor, ceil, round, trunc, sign; ``//``, fmod, ``%``
 ``activation``      activation functions (torch.nn.functional's), primitives and composites
 ``compare``         comparisons, logic and value tests (bool results), where, masked_fill
-``linalg``          matrix products, einsum
+``linalg``          matrix products (matmul, mm, bmm, dot, tensordot, addmm …)
+``einsum``          einsum (equations and sublists; its gradients are einsums)
 ``reduce``          reductions (sum, mean, prod, var, any …)
 ``softmax``         logsumexp, softmax, log_softmax
 ``norms``           vector norms (norm)
@@ -44,6 +45,7 @@ from tinygrad_opt.ops import (
     common,
     compare,
     creation,
+    einsum,
     elementwise,
     extrema,
     index,
@@ -146,6 +148,7 @@ __all__ = [
     "common",
     "compare",
     "creation",
+    "einsum",
     "elementwise",
     "erf_array",
     "extrema",
