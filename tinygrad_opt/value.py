@@ -27,8 +27,8 @@ dropped.
 
 Higher derivatives
 ------------------
-Beside each float rule sits the same derivative as an equation on Values,
-``_<op>_partials(out, ins, aux)`` -> the partials ∂out/∂ins[i] (for ``tanh``,
+Each float rule has a twin in ``value_partials.py``: the same derivative as an equation on
+Values, ``<op>_partials(out, ins, aux)`` -> the partials ∂out/∂ins[i] (for ``tanh``,
 ``1 - out * out``), collected in ``_PARTIALS``. ``backward(create_graph=True)`` and
 :func:`grad` (torch's ``torch.autograd.grad`` for Values; see ``value_autograd.py``) run
 the chain rule with them on the nodes themselves, so gradients are Values that can be
@@ -36,7 +36,8 @@ differentiated again, to any order; on numbers the same rules give float gradien
 
 Every node costs a Python object, so big sums are cheaper as one n-ary node:
 ``Value.sum(terms, start)`` instead of ``sum(terms, start)`` and ``Value.dot(ws, xs)``
-instead of ``sum(w * x for w, x in zip(ws, xs))`` (same numbers, same gradients).
+instead of ``sum(w * x for w, x in zip(ws, xs))`` (same numbers, same gradients; both
+are in ``value_nary.py``).
 
 Accumulation contract (as in PyTorch)
 -------------------------------------
@@ -82,20 +83,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
 from tinygrad_opt import value_autograd as _autograd
+from tinygrad_opt import value_nary as _nary
 from tinygrad_opt.value_numbers import const_operand as _const
 from tinygrad_opt.value_numbers import exp as _exp
-from tinygrad_opt.value_numbers import ln as _ln
 from tinygrad_opt.value_numbers import log_base as _log_base
-from tinygrad_opt.value_numbers import num as _num
-from tinygrad_opt.value_numbers import pow_ as _pow
 from tinygrad_opt.value_numbers import power as _power
 from tinygrad_opt.value_numbers import power_slope as _power_slope
 from tinygrad_opt.value_numbers import to_float as _to_float
+from tinygrad_opt.value_partials import PARTIALS as _PARTIALS
 
 __all__ = ["Value", "dot", "grad", "vsum"]
 
@@ -193,11 +193,6 @@ class Value:
         for child in node.children:
             child.grad += g
 
-    @staticmethod
-    def _add_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        # ∂(a + b + ...)/∂each = 1
-        return (1.0,) * len(ins)
-
     def __sub__(self, other: Value | Number) -> Value:
         """a - b; d/da = 1, d/db = -1."""
         if type(other) is Value:
@@ -212,10 +207,6 @@ class Value:
         a, b = node.children
         a.grad += g
         b.grad -= g
-
-    @staticmethod
-    def _sub_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        return 1.0, -1.0
 
     def __rsub__(self, other: Number) -> Value:
         """c - a; d/da = -1."""
@@ -232,10 +223,6 @@ class Value:
     def _neg_backward(node: Value, g: float) -> None:
         # "neg" and "c-"
         node.children[0].grad -= g
-
-    @staticmethod
-    def _neg_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        return (-1.0,)
 
     # ------------------------------------------------------------------ mul, div
     def __mul__(self, other: Value | Number) -> Value:
@@ -261,17 +248,8 @@ class Value:
         b.grad += g * a.data
 
     @staticmethod
-    def _mul_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        a, b = ins
-        return b, a
-
-    @staticmethod
     def _mulc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.aux
-
-    @staticmethod
-    def _mulc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        return (c,)
 
     def __truediv__(self, other: Value | Number) -> Value:
         """a / b; d/da = 1/b, d/db = -a/b**2 = -(a/b)/b."""
@@ -289,17 +267,8 @@ class Value:
         b.grad -= g * node.data / b.data
 
     @staticmethod
-    def _div_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        a, b = ins
-        return 1.0 / b, -out / b
-
-    @staticmethod
     def _divc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g / node.aux
-
-    @staticmethod
-    def _divc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        return (1.0 / c,)
 
     def __rtruediv__(self, other: Number) -> Value:
         """c / a; d/da = -c/a**2 = -(c/a)/a."""
@@ -312,11 +281,6 @@ class Value:
     def _rdivc_backward(node: Value, g: float) -> None:
         a = node.children[0]
         a.grad -= g * node.data / a.data
-
-    @staticmethod
-    def _rdivc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        (a,) = ins
-        return (-out / a,)
 
     # ------------------------------------------------------------------ powers
     def __pow__(self, other: Value | Number) -> Value:
@@ -340,32 +304,9 @@ class Value:
         b.grad += g * node.data * _log_base(a.data)
 
     @staticmethod
-    def _pow_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        a, b = ins
-        x, e = _num(a), _num(b)
-        if x == 0.0 and e < 1.0:  # the slope is 0 (e = 0) or inf there: a constant
-            da = _power_slope(0.0, e)
-        else:
-            da = b * _pow(a, b - 1.0)
-        if x > 0.0:
-            db = out * _ln(a)
-        else:  # ln a is 0 at a = 0 (limit for b > 0) and nan for a < 0: constants
-            db = None if x == 0.0 else math.nan
-        return da, db
-
-    @staticmethod
     def _powc_backward(node: Value, g: float) -> None:
         a = node.children[0]
         a.grad += g * _power_slope(a.data, node.aux)
-
-    @staticmethod
-    def _powc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        (a,) = ins
-        if c == 0.0:
-            return (None,)
-        if _num(a) == 0.0 and c < 1.0:  # inf at 0 for 0 < c < 1: a constant
-            return (_power_slope(0.0, c),)
-        return (c * _pow(a, c - 1.0),)
 
     def __rpow__(self, other: Number) -> Value:
         """c ** a; d/da = c**a * ln(c) (0 for c = 0, nan for c < 0)."""
@@ -378,11 +319,6 @@ class Value:
     def _rpowc_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.data * _log_base(node.aux)
 
-    @staticmethod
-    def _rpowc_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        ln_c = _log_base(c)
-        return (None,) if ln_c == 0.0 else (out * ln_c,)
-
     # ------------------------------------------------------------------ functions
     def exp(self) -> Value:
         """e**a; d/da = e**a (the output itself). Overflows to inf."""
@@ -391,10 +327,6 @@ class Value:
     @staticmethod
     def _exp_backward(node: Value, g: float) -> None:
         node.children[0].grad += g * node.data
-
-    @staticmethod
-    def _exp_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        return (out,)
 
     def log(self) -> Value:
         """Natural log ln(a), for a > 0; d/da = 1/a."""
@@ -408,11 +340,6 @@ class Value:
         a = node.children[0]
         a.grad += g / a.data
 
-    @staticmethod
-    def _log_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        (a,) = ins
-        return (1.0 / a,)
-
     def tanh(self) -> Value:
         """tanh(a); d/da = 1 - tanh(a)**2."""
         return _make(math.tanh(self.data), (self,), "tanh")
@@ -421,10 +348,6 @@ class Value:
     def _tanh_backward(node: Value, g: float) -> None:
         t = node.data
         node.children[0].grad += g * (1.0 - t * t)
-
-    @staticmethod
-    def _tanh_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        return (1.0 - out * out,)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-a), computed without overflow; d/da = s * (1 - s)."""
@@ -441,10 +364,6 @@ class Value:
         s = node.data
         node.children[0].grad += g * s * (1.0 - s)
 
-    @staticmethod
-    def _sigmoid_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        return (out * (1.0 - out),)
-
     def relu(self) -> Value:
         """max(a, 0); d/da = 1 if a > 0 else 0 (0 at a = 0)."""
         x = self.data
@@ -455,91 +374,10 @@ class Value:
         if node.data > 0.0:
             node.children[0].grad += g
 
-    @staticmethod
-    def _relu_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        # a step: 1 or 0, constant on each side (its own derivative is 0)
-        return (1.0 if _num(out) > 0.0 else None,)
-
     # ------------------------------------------------------------------ n-ary helpers
-    @staticmethod
-    def sum(values: Iterable[Value | Number], start: Value | Number = 0.0) -> Value:
-        """``start + Σ values`` as ONE node (op ``"sum"``) instead of a chain of ``+``.
-
-        Drop-in for the built-in: ``Value.sum((w * x for ...), b)``. Each Value operand
-        (``start`` included) is a child with d/d(child) = 1, so a Value listed twice gets
-        2. Numbers are added into a constant, kept in ``aux``. With no Value operand at all
-        the result is a new leaf holding the total.
-        """
-        children: list[Value] = []
-        if type(start) is Value:
-            children.append(start)
-            total, const = start.data, 0.0
-        else:
-            total = const = _to_float(start, "sum start")
-        for v in values:
-            if type(v) is Value:
-                children.append(v)
-                total += v.data
-            else:
-                c = _to_float(v, "sum operand")
-                const += c
-                total += c
-        if not children:
-            return Value(total)
-        return _make(total, tuple(children), "sum", const)
-
-    @staticmethod
-    def dot(xs: Sequence[Value | Number], ys: Sequence[Value | Number]) -> Value:
-        """``Σ xs[i] * ys[i]`` as ONE node (op ``"dot"``); d/d(xs[i]) = ys[i] and back.
-
-        Either side may hold numbers. Children are the Value operands in order; ``aux``
-        is a pair ``(coefs, partners)``: for each child, its coefficient (the partner's
-        value, recorded when the node is built) and its partner itself (the Value, or
-        the number). Products of two numbers are folded into the result.
-        """
-        if len(xs) != len(ys):
-            raise ValueError(f"dot: length mismatch, {len(xs)} vs {len(ys)}")
-        children: list[Value] = []
-        coefs: list[float] = []
-        partners: list[Value | float] = []
-        total = 0.0
-        for x, y in zip(xs, ys):
-            if type(x) is Value:
-                xv = x.data
-                if type(y) is Value:
-                    yv = y.data
-                    children += (x, y)
-                    coefs += (yv, xv)
-                    partners += (y, x)
-                else:
-                    yv = _to_float(y, "dot operand")
-                    children.append(x)
-                    coefs.append(yv)
-                    partners.append(yv)
-            else:
-                xv = _to_float(x, "dot operand")
-                if type(y) is Value:
-                    yv = y.data
-                    children.append(y)
-                    coefs.append(xv)
-                    partners.append(xv)
-                else:
-                    yv = _to_float(y, "dot operand")
-            total += xv * yv
-        if not children:
-            return Value(total)
-        return _make(total, tuple(children), "dot", (tuple(coefs), tuple(partners)))
-
-    @staticmethod
-    def _dot_backward(node: Value, g: float) -> None:
-        for child, k in zip(node.children, node.aux[0]):
-            child.grad += g * k
-
-    @staticmethod
-    def _dot_partials(out: Any, ins: tuple[Any, ...], c: Any) -> tuple[Any, ...]:
-        # ∂(Σ xᵢ yᵢ)/∂xᵢ = yᵢ: the recorded numbers on floats, the partners on Values
-        coefs, partners = c
-        return coefs if type(out) is float else partners
+    # one node for a whole sum or dot product (defined in value_nary.py)
+    sum = staticmethod(_nary.vsum)
+    dot = staticmethod(_nary.dot)
 
     # ------------------------------------------------------------------ backward
     def topological_order(self) -> list[Value]:
@@ -647,35 +485,9 @@ _BACKWARD: dict[str, Callable[[Value, float], None]] = {
     "tanh": Value._tanh_backward,
     "sigmoid": Value._sigmoid_backward,
     "relu": Value._relu_backward,
-    "dot": Value._dot_backward,
-}
-
-#: op code -> ``partials(out, ins, aux)``: the tuple of ∂out/∂ins[i] (None for a constant
-#: zero). On Values (``out`` the node, ``ins`` its children) the partials are Values, so
-#: the chain rule builds a differentiable graph; on floats they are numbers.
-_PARTIALS: dict[str, Callable[[Any, tuple[Any, ...], Any], tuple[Any, ...]]] = {
-    "+": Value._add_partials,
-    "+c": Value._add_partials,
-    "-c": Value._add_partials,
-    "sum": Value._add_partials,
-    "-": Value._sub_partials,
-    "neg": Value._neg_partials,
-    "c-": Value._neg_partials,
-    "*": Value._mul_partials,
-    "*c": Value._mulc_partials,
-    "/": Value._div_partials,
-    "/c": Value._divc_partials,
-    "c/": Value._rdivc_partials,
-    "**": Value._pow_partials,
-    "**c": Value._powc_partials,
-    "c**": Value._rpowc_partials,
-    "exp": Value._exp_partials,
-    "log": Value._log_partials,
-    "tanh": Value._tanh_partials,
-    "sigmoid": Value._sigmoid_partials,
-    "relu": Value._relu_partials,
-    "dot": Value._dot_partials,
+    "dot": _nary.dot_backward,
 }
 
 _autograd.register(Value, _make, _PARTIALS, _next_seq)
+_nary.register(Value, _make)
 grad = _autograd.grad

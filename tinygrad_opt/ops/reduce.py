@@ -6,8 +6,8 @@ dim; an empty tuple/list also means every dim, as torch) and ``keepdim``; the ol
 products of bool/integer tensors are int64, ``any``/``all`` give bool, ``mean``/``var``
 need a floating tensor. Norms are in :mod:`~tinygrad_opt.ops.norms`, max/min in
 :mod:`~tinygrad_opt.ops.extrema`, logsumexp and the softmax family in
-:mod:`~tinygrad_opt.ops.softmax` (still importable from here); :data:`ValuesIndices` (defined in
-:mod:`~tinygrad_opt.ops.select`) is exported from here too.
+:mod:`~tinygrad_opt.ops.softmax` (still importable from here). :data:`ValuesIndices`
+(defined in :mod:`~tinygrad_opt.ops.select`) is exported from here too.
 """
 
 from __future__ import annotations
