@@ -200,3 +200,27 @@ def test_hvp_of_a_wide_graph_matches_torch():
     (tg_,) = torch.autograd.grad(f(torch, tx), [tx], create_graph=True)
     (thv,) = torch.autograd.grad((tg_ * torch.tensor(va)).sum(), [tx])
     np.testing.assert_allclose(hv.data, thv.numpy(), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("op", [_SameForBoth, _ViewsOfOne])
+def test_leaves_never_adopt_one_shared_array(op):
+    """A leaf adopts a backward's new array as its .grad only if no other input got it
+    (or a view of it): each leaf's .grad is then its own, later sums stay apart."""
+    rng = np.random.default_rng(8)
+    x, y = (Tensor(rng.standard_normal(SHAPE), requires_grad=True) for _ in range(2))
+    (op.apply(x, y) * 2.0).sum().backward()
+    assert not np.shares_memory(x.grad, y.grad)
+    (x * 3.0).sum().backward()  # adds into x.grad in place
+    np.testing.assert_allclose(x.grad, np.full(SHAPE, 5.0))
+    np.testing.assert_allclose(y.grad, np.full(SHAPE, 2.0))
+
+
+def test_a_passed_through_seed_is_not_adopted():
+    """backward(gradient=...) hands the caller's array on unchanged (an identity-like
+    node): the leaf must copy it, not keep the caller's array as its .grad."""
+    seed = np.ones(SHAPE)
+    x = Tensor(np.zeros(SHAPE), requires_grad=True)
+    _Passes.apply(x, view=False).backward(seed)
+    assert not np.shares_memory(x.grad, seed)
+    x.grad += 1.0
+    np.testing.assert_array_equal(seed, np.ones(SHAPE))

@@ -362,3 +362,29 @@ def test_linear_weight_grad_node_numpy_and_recorded_backward_agree():
     for a, b, e in zip(numpy_pass, recorded, expected):
         np.testing.assert_allclose(a.data, e, **TOL)
         np.testing.assert_allclose(b.data, e, **TOL)
+
+
+# --------------------------------------------------------------------------- layouts
+@pytest.mark.parametrize("order", [(1, 2, 0, 3), (0, 2, 1, 3), (2, 0, 1, 3)])
+def test_laid_out_matmul_stores_the_product_as_its_model(order):
+    """dQ = dS K is stored as Q is (a head-split view of a projection): same values and
+    derivatives as a plain product, the model's strides, a contiguous array behind."""
+    from tinygrad_opt.nn._attention_vjp import laid_out_matmul, memory_order
+
+    rng = np.random.default_rng(9)
+    shape = (2, 3, 4, 5)
+    memory = rng.standard_normal([shape[i] for i in order])
+    like = Tensor(memory.transpose(np.argsort(order)))  # logical shape ``shape``
+    assert like.shape == shape and memory_order(like.data) == order
+    a = Tensor(rng.standard_normal((2, 3, 4, 6)), requires_grad=True)
+    b = Tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=True)
+    out = laid_out_matmul(a, b, like=like)
+    assert out.data.strides == like.data.strides
+    np.testing.assert_allclose(out.data, a.data @ b.data, **TOL)
+    u = Tensor(rng.standard_normal(shape))
+    ours = tg.autograd.grad(out, [a, b], u, create_graph=True)
+    plain = tg.autograd.grad(a @ b, [a, b], u, create_graph=True)
+    for x, y in zip(ours, plain):
+        np.testing.assert_allclose(x.data, y.data, **TOL)
+    assert memory_order(np.ones(shape)) is None  # contiguous: a plain product
+    assert laid_out_matmul(a, b, like=Tensor(np.ones(shape))).data.flags.c_contiguous

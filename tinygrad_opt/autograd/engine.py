@@ -105,9 +105,6 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
     add_to_leaf = _accumulate_leaf_tensor if graph else accumulate_leaf
     sum_back = unbroadcast_tensor if graph else unbroadcast
     grads: dict[int, Any] = {}  # gradients of non-leaves, until consumed
-    # ids of arrays already given to some input: a leaf may adopt a gradient array as its
-    # .grad (and later add into it in place) only if nobody else has seen it.
-    handed: set[int] = set()
     # numpy mode: the gradients the engine may add into in place (id -> array), see _summer
     owned: dict[int, np.ndarray] = {}
     add = _summer(owned)
@@ -118,7 +115,6 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
         for i, t in enumerate(targets):
             want.setdefault(id(t), i)
     for root, seed in zip(roots, seeds):
-        handed.add(id(seed))
         if want is not None and id(root) in want and root._ctx is None:
             _add(found, id(root), seed)
         elif root._ctx is None:
@@ -133,7 +129,7 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
         if g is None:
             continue
         if owned:
-            owned.pop(id(g), None)  # handed to a backward now: no longer the engine's
+            owned.pop(id(g), None)  # given to a backward now: no longer the engine's
         if live is not None:
             if id(node) in want:
                 found[id(node)] = g
@@ -156,13 +152,13 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
                 else:
                     add(grads, id(parent), pg, g, in_grads)
             elif want is None:
-                add_to_leaf(parent, pg, adopt=id(pg) not in handed)
+                # a leaf may adopt a fresh array as its .grad (and add into it later)
+                add_to_leaf(parent, pg, adopt=not graph and _fresh(pg, g, in_grads))
             elif id(parent) in want:
                 if graph:
                     _add(found, id(parent), pg)
                 else:
                     add(found, id(parent), pg, g, in_grads)
-            handed.add(id(pg))
     if want is None:
         return None
     result = [found.get(id(t)) for t in targets]
@@ -207,17 +203,15 @@ def _fresh(g: np.ndarray, upstream: Any, results: tuple) -> bool:
 
 def _summer(owned: dict[int, np.ndarray]) -> Callable[..., None]:
     """``add(store, key, g, upstream, results)``: ``store[key] += g`` for numpy gradients,
-    in place whenever no one else can see the array written: a gradient the engine owns
-    (kept in ``owned`` until it is handed to a backward: a sum it made, or a fresh array
-    a backward returned, see :func:`_fresh`), or else ``g`` itself when it is fresh.
-    Saves a large temporary (and its page faults) per sum; the numbers are the same."""
+    in place whenever no one else can see the array written: a sum the engine made (kept
+    in ``owned`` until it is given to a backward), or else ``g`` itself when it is fresh
+    (see :func:`_fresh`). Saves a large temporary (and its page faults) per sum; the
+    numbers are the same. A single contribution costs no check at all."""
 
     def add(store: dict, key: int, g: np.ndarray, upstream: Any, results: tuple) -> None:
         prev = store.get(key)
         if prev is None:
             store[key] = g
-            if g.size >= _IN_PLACE_MIN and _fresh(g, upstream, results):
-                owned[id(g)] = g
             return
         dtype = prev.dtype if prev.dtype == g.dtype else np.result_type(prev, g)
         if id(prev) in owned and prev.dtype == dtype:

@@ -30,19 +30,27 @@ def row_mean(a: np.ndarray) -> np.ndarray:
     return a.mean(axis=1, keepdims=True)
 
 
+def row_dot_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """mean(a·b) of each row of two 2-D arrays, shape (M, 1), without the product array."""
+    with np.errstate(invalid="ignore", divide="ignore"):  # no columns: nan, as mean
+        return np.einsum("ij,ij->i", a, b)[:, None] / a.shape[1]
+
+
 def normalize_rows(x2: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """x̂ = (x - μ)/√(σ² + ε) per row of ``x2`` (M, N); returns (x̂, 1/σ of shape (M, 1))."""
     centred = x2 - row_mean(x2)
-    var = row_mean(centred * centred)
+    var = row_dot_mean(centred, centred)
     invstd = 1.0 / np.sqrt(var + eps)
     centred *= invstd.astype(centred.dtype, copy=False)
     return centred, invstd
 
 
 def normalize_rows_backward(gh: np.ndarray, xhat: np.ndarray, invstd: np.ndarray) -> np.ndarray:
-    """dx = (1/σ)(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) per row, given ĝ = dL/dx̂ (M, N)."""
-    dx = gh - row_mean(gh)
-    dx -= xhat * row_mean(gh * xhat)
+    """dx = (1/σ)(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) per row, given ĝ = dL/dx̂ (M, N): one new
+    array, worked on in place."""
+    dx = (xhat * row_dot_mean(gh, xhat)).astype(gh.dtype, copy=False)
+    np.subtract(gh, dx, out=dx)
+    dx -= row_mean(gh)
     dx *= invstd.astype(dx.dtype, copy=False)
     return dx
 
@@ -103,9 +111,10 @@ class NormAffineBackward(Function):
         self.w_shape = w[0].shape if w else None
         gh = (gv if self.w is None else gv * self.w).reshape(xhat.shape)
         s = invstd.astype(gh.dtype, copy=False)
-        self.a, self.b = row_mean(gh), row_mean(gh * xhat)
-        dx = gh - self.a
-        dx -= xhat * self.b
+        self.a, self.b = row_mean(gh), row_dot_mean(gh, xhat)
+        dx = (xhat * self.b).astype(gh.dtype, copy=False)
+        np.subtract(gh, dx, out=dx)
+        dx -= self.a
         dx *= s
         return dx.reshape(x.shape)
 

@@ -21,6 +21,16 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.autograd.function import constant
+from tinygrad_opt.nn._attention_vjp import (
+    _AttnProbs,
+    _probs_tensor,
+    _repeat_heads,
+    _SoftmaxGrad,
+    _sum_groups,
+    _sum_groups_tensor,
+    laid_out_matmul,
+    scores_backward,
+)
 from tinygrad_opt.nn.dropout import keep_mask
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
@@ -88,7 +98,7 @@ class _SDPA(Function):
             dp = g @ np.swapaxes(self.v, -1, -2)  # a fresh buffer: worked on in place
             if self.drop is not None:
                 dp *= self.drop
-            dq, dk, dm = _scores_backward(self, dp, need_q, need_k, need_m)
+            dq, dk, dm = scores_backward(self, dp, need_q, need_k, need_m)
         return dq, dk, dv, dm
 
     def vjp(self, g):
@@ -102,8 +112,11 @@ class _SDPA(Function):
         dq = dk = dv = dm = None
         p = _AttnProbs.apply(*self.parents[:2], *self.parents[3:], **self._probs_params())
         pd = p if drop is None else p * constant(drop)
-        if need_v:
-            dv = _sum_groups_tensor(pd.transpose(-1, -2) @ g, groups[1])
+        if need_v:  # (products stored like the operand they are the gradient of)
+            if groups[1] == 1:
+                dv = laid_out_matmul(pd.transpose(-1, -2), g, like=v)
+            else:
+                dv = _sum_groups_tensor(pd.transpose(-1, -2) @ g, groups[1])
         if need_q or need_k or need_m:
             dp = g @ _repeat_heads(v, groups[1]).transpose(-1, -2)
             # dS·s (the scale folded in) unless the mask wants dS itself
@@ -111,10 +124,13 @@ class _SDPA(Function):
             ds = _SoftmaxGrad.apply(dp, p, drop=drop, scale=scale)
             dm = ds if need_m else None
             if need_q:
-                dq = ds @ _repeat_heads(k, groups[0])
+                dq = laid_out_matmul(ds, _repeat_heads(k, groups[0]), like=q)
                 dq = dq * self.scale if scale != self.scale else dq
             if need_k:
-                dk = _sum_groups_tensor(ds.transpose(-1, -2) @ q, groups[0])
+                if groups[0] == 1:
+                    dk = laid_out_matmul(ds.transpose(-1, -2), q, like=k)
+                else:
+                    dk = _sum_groups_tensor(ds.transpose(-1, -2) @ q, groups[0])
                 dk = dk * self.scale if scale != self.scale else dk
         return dq, dk, dv, dm
 
@@ -128,132 +144,6 @@ class _SDPA(Function):
         if drop is not None:
             p = p * constant(drop)
         return p @ _repeat_heads(v, groups[1])
-
-
-class _AttnProbs(Function):
-    """P = softmax(Q Kᵀ s + M) (dead rows 0), a node of the attention vjp's graph.
-
-    Its value is the P of the fused forward (``saved`` = (P, Q·s, K repeated)); its
-    backward is :func:`_scores_backward`: dS = P ⊙ (G - rowsum(G ⊙ P)), dQ = dS K s,
-    dK = dSᵀ Q s (summed over a query group), dM = dS. The composite
-    (:func:`_probs_tensor`) gives the derivatives of higher order."""
-
-    name = "attention_probs"
-
-    def forward(self, q, k, mask=None, *, bias, scale, groups, saved):
-        self.p, self.qs, self.k = saved
-        self.scale, self.groups = scale, groups
-        return self.p
-
-    def backward(self, g):
-        need_m = len(self.needs_grad) > 2 and self.needs_grad[2]
-        ds = g * self.p  # P ⊙ G, then dS in place
-        ds -= self.p * ds.sum(axis=-1, keepdims=True)
-        dq, dk, dm = _scores_backward(self, ds, *self.needs_grad[:2], need_m, softmax_done=True)
-        return dq, dk, dm
-
-    def composite(self, q, k, mask=None, *, bias, scale, groups, saved):
-        return _probs_tensor(q, k, mask, bias=bias, scale=scale, groups=groups)
-
-
-class _SoftmaxGrad(Function):
-    """dS = s·P ⊙ (D⊙A - rowsum(D⊙A⊙P)) for A = G Vᵀ: the scores' gradient in the attention
-    vjp's graph, one node (D the dropout scales or 1, s a constant scale).
-
-    dS is linear in A and bilinear in (A, P); with U its gradient and r = rowsum(D⊙A⊙P):
-
-        dA = s·D ⊙ P ⊙ (U - rowsum(U⊙P)),   dP = s·(U ⊙ (D⊙A - r) - D⊙A · rowsum(U⊙P)).
-    """
-
-    name = "softmax_grad"
-
-    def forward(self, a, p, *, drop, scale):
-        da = a if drop is None else a * drop
-        self.da, self.p, self.drop, self.scale = da, p, drop, scale
-        self.r = np.einsum("...j,...j->...", da, p)[..., None]
-        out = da - self.r
-        out *= p
-        if scale != 1.0:
-            out *= out.dtype.type(scale)
-        return out
-
-    def backward(self, u):
-        p, da, scale = self.p, self.da, self.scale
-        up = np.einsum("...j,...j->...", u, p)[..., None]  # rowsum(U⊙P)
-        ga = gp = None
-        if self.needs_grad[0]:
-            ga = u - up
-            ga *= p
-            if self.drop is not None:
-                ga *= self.drop
-            if scale != 1.0:
-                ga *= ga.dtype.type(scale)
-        if self.needs_grad[1]:
-            gp = da - self.r
-            gp *= u
-            gp -= da * up
-            if scale != 1.0:
-                gp *= gp.dtype.type(scale)
-        return ga, gp
-
-    def composite(self, a, p, *, drop, scale):
-        da = a if drop is None else a * constant(drop)
-        out = p * (da - (da * p).sum(-1, keepdim=True))
-        return out * scale if scale != 1.0 else out
-
-
-def _scores_backward(fn: Any, dp: np.ndarray, need_q, need_k, need_m, softmax_done=False):
-    """From dP (a fresh buffer, overwritten) to dQ, dK, dM, with ``fn``'s saved P, Q·s and
-    (repeated) K: dS = P ⊙ (dP - rowsum(dP ⊙ P)), dQ = dS K s, dK = dSᵀ (Q s), dM = dS.
-    With ``softmax_done`` dp is dS already."""
-    if not softmax_done:
-        p = fn.p
-        rows = np.einsum("...j,...j->...", dp, p)[..., None]  # rowsum(dP ⊙ P)
-        dp -= rows
-        dp *= p  # now dS
-    dq = dk = dm = None
-    if need_m:
-        dm = dp.copy() if (need_q or need_k) else dp
-    if need_q:
-        dq = dp @ fn.k
-        if fn.scale != 1.0:
-            dq *= dq.dtype.type(fn.scale)
-    if need_k:  # Q was saved already scaled
-        dk = _sum_groups(np.swapaxes(dp, -1, -2) @ fn.qs, fn.groups[0])
-    return dq, dk, dm
-
-
-def _probs_tensor(q: Tensor, k: Tensor, mask: Tensor | None, *, bias, scale, groups) -> Tensor:
-    """softmax(Q Kᵀ s + M) in Tensor ops, K repeated over query groups.
-
-    The row maximum subtracted before ``exp`` is a constant (softmax does not depend on
-    it); a row of all -inf scores keeps the forward's convention, P = 0, by adding 1 to
-    its zero normaliser. No scores at all (an empty shape): the scores themselves."""
-    k = _repeat_heads(k, groups[0])
-    s = (q * scale if scale != 1.0 else q) @ k.transpose(-1, -2)
-    if mask is not None:
-        s = s + mask
-    if bias is not None:
-        s = s + constant(bias.astype(s.dtype, copy=False))
-    if s.size == 0:
-        return s
-    top = s.data.max(axis=-1, keepdims=True)
-    dead = top == -np.inf
-    e = (s - constant(np.where(dead, 0, top).astype(s.dtype))).exp()
-    total = e.sum(-1, keepdim=True)
-    if dead.any():
-        total = total + constant(dead.astype(s.dtype))
-    return e / total
-
-
-def _repeat_heads(t: Tensor, groups: int) -> Tensor:
-    """``np.repeat(t, groups, axis=-3)`` in Tensor ops (expand a new axis, then merge)."""
-    if groups == 1:
-        return t
-    shape = tuple(t.shape)
-    lead, heads, rest = shape[:-3], shape[-3], shape[-2:]
-    wide = t.reshape((*lead, heads, 1, *rest)).expand((*lead, heads, groups, *rest))
-    return wide.reshape((*lead, heads * groups, *rest))
 
 
 def _add_into(s: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -298,23 +188,6 @@ def _row_sums(a: np.ndarray) -> np.ndarray:
     if a.dtype in (np.float32, np.float64):
         return (a @ np.ones(a.shape[-1], dtype=a.dtype))[..., None]
     return a.sum(axis=-1, keepdims=True)
-
-
-def _sum_groups_tensor(grad: Tensor, groups: int) -> Tensor:
-    """:func:`_sum_groups` in Tensor ops."""
-    if groups == 1:
-        return grad
-    shape = tuple(grad.shape)
-    lead, heads, rest = shape[:-3], shape[-3], shape[-2:]
-    return grad.reshape((*lead, heads // groups, groups, *rest)).sum(-3)
-
-
-def _sum_groups(grad: np.ndarray, groups: int) -> np.ndarray:
-    """Undo ``np.repeat(x, groups, axis=-3)``: sum each run of ``groups`` heads."""
-    if groups == 1:
-        return grad
-    shape = grad.shape
-    return grad.reshape(*shape[:-3], shape[-3] // groups, groups, *shape[-2:]).sum(axis=-3)
 
 
 @functools.lru_cache(maxsize=16)

@@ -43,7 +43,7 @@ from tinygrad_opt.nn._norm_rows import (
     normalize_rows,
     normalize_rows_backward,
     normalize_tensor,
-    row_mean,
+    row_dot_mean,
 )
 from tinygrad_opt.nn.module import Module, Parameter
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
@@ -255,7 +255,7 @@ class _RMSNorm(Function):
         self.shape, self.group_shape = x.shape, x.shape[x.ndim - d :]
         n = math.prod(self.group_shape)
         x2 = x.reshape(x.size // n if n else 0, n)
-        r = 1.0 / np.sqrt(row_mean(x2 * x2) + eps)
+        r = 1.0 / np.sqrt(row_dot_mean(x2, x2) + eps)
         xhat = x2 * r.astype(x.dtype, copy=False)
         self.xhat, self.r = xhat, r
         self.w = affine[0].reshape(1, n) if affine else None
@@ -267,7 +267,7 @@ class _RMSNorm(Function):
         gx = gw = None
         if self.needs_grad[0]:
             gh = g2 if self.w is None else g2 * self.w
-            dx = gh - self.xhat * row_mean(gh * self.xhat)
+            dx = gh - self.xhat * row_dot_mean(gh, self.xhat)
             dx *= self.r.astype(dx.dtype, copy=False)
             gx = dx.reshape(self.shape)
         if self.w is not None and self.needs_grad[1]:

@@ -66,7 +66,8 @@ class _Elementwise(Function):
 
     def forward(self, x, t, w=None, *, reduction, denom=None, **hyper):
         self.hyper, self.reduction, self.shape, self.dtype = hyper, reduction, x.shape, x.dtype
-        self.l = l = self.losses(x, t)
+        l = self.losses(x, t)
+        self.l = None if w is None else l  # (only the weight's gradient needs the losses)
         self.w = w
         if denom is None:
             denom = float(w.sum()) if w is not None and self.weight_sum_mean else l.size
