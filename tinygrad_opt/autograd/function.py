@@ -186,9 +186,14 @@ class Function:
       ``self.needs_grad`` is False) — the rule for primitives (add, exp, sum, matmul ...);
     - or it defines ``composite(self, *inputs, **params)``: the same forward written with
       differentiable Tensor ops (slower, clearer). Its derivative is then the derivative
-      of the composite, taken by the engine — the rule for fused kernels (softmax, layer
-      norm, attention, losses ...), whose numpy ``backward`` stays the fast first-order
-      path.
+      of the composite, taken by the engine — the rule for fused kernels (softmax, losses
+      ...), whose numpy ``backward`` stays the fast first-order path.
+
+    A fused kernel on a hot second-order path may override ``vjp`` as well, keeping its
+    composite as the reference definition (tests compare the two): layer/group norm,
+    attention, linear and mse_loss build their vjp from fused nodes whose values come
+    from the forward (x̂, P) and whose own ``backward`` is fused numpy, so a
+    Hessian-vector product neither redoes the forward nor walks a graph of small ops.
 
     Only floating results are differentiable: a forward that returns integers or booleans
     (comparisons, ``argmax``) records no node, whatever its inputs.

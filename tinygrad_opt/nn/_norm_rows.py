@@ -45,10 +45,16 @@ def normalize_rows(x2: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     return centred, invstd
 
 
-def normalize_rows_backward(gh: np.ndarray, xhat: np.ndarray, invstd: np.ndarray) -> np.ndarray:
-    """dx = (1/σ)(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) per row, given ĝ = dL/dx̂ (M, N): one new
-    array, worked on in place."""
-    dx = (xhat * row_dot_mean(gh, xhat)).astype(gh.dtype, copy=False)
+def normalize_rows_backward(
+    gh: np.ndarray, xhat: np.ndarray, invstd: np.ndarray, extra: np.ndarray | None = None
+) -> np.ndarray:
+    """dx = (1/σ)(ĝ - mean(ĝ) - x̂·(mean(ĝ·x̂) + e)) per row, given ĝ = dL/dx̂ (M, N) and
+    an optional extra x̂ coefficient e (M, 1) (0 for the plain backward): one new array,
+    worked on in place."""
+    coef = row_dot_mean(gh, xhat)
+    if extra is not None:
+        coef = coef + extra
+    dx = (xhat * coef).astype(gh.dtype, copy=False)
     np.subtract(gh, dx, out=dx)
     dx -= row_mean(gh)
     dx *= invstd.astype(dx.dtype, copy=False)
@@ -119,8 +125,8 @@ class NormAffineBackward(Function):
         return dx.reshape(x.shape)
 
     def backward(self, u):
-        xhat = self.xhat
-        gh = (self.gv if self.w is None else self.gv * self.w).reshape(xhat.shape)  # ĝ again
+        xhat, w = self.xhat, self.w
+        gh = (self.gv if w is None else self.gv * w).reshape(xhat.shape)  # ĝ again
         s = self.invstd.astype(gh.dtype, copy=False)
         n = xhat.shape[1]
         u = u.reshape(xhat.shape)
@@ -129,19 +135,19 @@ class NormAffineBackward(Function):
         dg = dx = dw = None
         if need_g or need_w:
             dgh = normalize_rows_backward(u, xhat, s).reshape(self.view)
-            if need_g:
-                dg = (dgh if self.w is None else dgh * self.w).reshape(self.g_shape)
             if need_w:
-                dw = (dgh * self.gv).sum(axis=self.axes).reshape(self.w_shape)
+                dw = sum_of_products(dgh, self.gv, self.axes).reshape(self.w_shape)
+            if need_g:
+                dg = (dgh if w is None else np.multiply(dgh, w, out=dgh)).reshape(self.g_shape)
         if need_x:
             u_xhat = _row_dot(u, xhat)
-            c = _row_dot(u, gh) - self.a * u.sum(axis=1, keepdims=True) - self.b * u_xhat
+            c = _row_dot(u, gh) - self.a * (row_mean(u) * n) - self.b * u_xhat
             v = u * (-s * self.b)
-            v -= gh * (s * u_xhat / n)
-            dx = normalize_rows_backward(v, xhat, s)
-            dx -= xhat * (c * s * s / n)
-            dx = dx.reshape(self.x_shape)
-        return (dg, dx, dw) if self.w is not None else (dg, dx)
+            scratch = gh if w is not None else None  # ĝ is ours when recomputed: reuse it
+            v -= np.multiply(gh, s * u_xhat / n, out=scratch)
+            # the path through s: -(c s²/N) x̂ = s · (-x̂ · c s/N), an extra x̂ coefficient
+            dx = normalize_rows_backward(v, xhat, s, extra=c * s / n).reshape(self.x_shape)
+        return (dg, dx, dw) if w is not None else (dg, dx)
 
     def composite(self, g, x, *w, eps, xhat, invstd, view, pshape, axes):
         gh = g.reshape(view)
@@ -156,6 +162,13 @@ class NormAffineBackward(Function):
         return dx.reshape(x.shape)
 
 
+def sum_of_products(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Σ a·b over ``axes`` (a and b of one shape), without the product array."""
+    labels = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
+    kept = "".join(lab for i, lab in enumerate(labels) if i not in axes)
+    return np.asarray(np.einsum(f"{labels},{labels}->{kept}", a, b))
+
+
 class SumOfProducts(Function):
     """Σ a·b over ``axes`` (a and b of one shape) without the product array: a node of
     the norms' vjp graphs (dw = Σ g·x̂). Backward: da = u·b, db = u·a, u broadcast back."""
@@ -164,9 +177,7 @@ class SumOfProducts(Function):
 
     def forward(self, a, b, *, axes):
         self.a, self.b, self.axes = a, b, axes
-        labels = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
-        kept = "".join(lab for i, lab in enumerate(labels) if i not in axes)
-        return np.asarray(np.einsum(f"{labels},{labels}->{kept}", a, b))
+        return sum_of_products(a, b, axes)
 
     def backward(self, u):
         u = np.expand_dims(u, self.axes)
