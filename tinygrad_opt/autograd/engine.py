@@ -4,7 +4,9 @@
 depth), then walks it from the output to the leaves. Intermediate gradients live in a
 dictionary only until they are consumed; leaf tensors with ``requires_grad=True``
 **accumulate** into ``.grad``, as in torch. Gradients produced by broadcasting are summed
-back to each input's shape once, in :func:`unbroadcast`.
+back to each input's shape once, in :func:`unbroadcast`. On numpy arrays, the
+contributions to one input are summed in place whenever no one else can see the array
+written (see :func:`_fresh`), and a leaf adopts such an array as its ``.grad``.
 
 Before a node's backward runs, the version of every input is compared with the one
 recorded at forward time. An input changed in place since then (``t.add_(1)``,

@@ -9,7 +9,8 @@ For queries Q (..., L, E), keys K (..., S, E) and values V (..., S, Ev)::
 :func:`scaled_dot_product_attention` has the signature and semantics of
 ``torch.nn.functional.scaled_dot_product_attention``; ``rng`` (an int seed or a
 ``numpy.random.Generator``) is ours and seeds the dropout masks. For derivatives of
-higher order the op's ``composite`` writes the same attention in Tensor ops.
+higher order the op's ``composite`` writes the same attention in Tensor ops (the
+reference); its vjp is built from the nodes of ``nn/_attention_vjp.py``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,10 @@ Both are on a transformer's hot path, so each is one fused
 of N values) and every per-group mean is a single row reduction, one numpy pass forward
 and one backward instead of a graph of about ten small nodes (and their temporaries).
 For derivatives of higher order (``create_graph=True``) each op also has a
-``composite``, the same formula in Tensor ops, which the engine differentiates.
+``composite``, the same formula in Tensor ops. rms_norm's vjp is the composite's
+derivative; layer_norm's and group_norm's (``AffineRowNorm.vjp``) is written out with
+the nodes of ``nn/_norm_rows.py`` (dx one fused node, x̂ taken from the forward), the
+composite staying the reference the tests compare it with.
 ``GroupNorm`` (``nn/group_norm.py``) reuses the same row kernels.
 """
 
