@@ -109,7 +109,7 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
     grads: dict[int, Any] = {}  # gradients of non-leaves, until consumed
     # numpy mode: the gradients the engine may add into in place (id -> array), see _summer
     owned: dict[int, np.ndarray] = {}
-    add = _summer(owned)
+    add = _add_recorded if graph else _summer(owned)
     want: dict[int, int] | None = None  # id(target) -> position
     found: dict[int, Any] = {}  # gradients of the targets
     if targets is not None:
@@ -149,18 +149,12 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
             if pg.shape != parent._data.shape:
                 pg = sum_back(pg, parent._data.shape)
             if parent._ctx is not None:
-                if graph:
-                    _add(grads, id(parent), pg)
-                else:
-                    add(grads, id(parent), pg, g, in_grads)
+                add(grads, id(parent), pg, g, in_grads)
             elif want is None:
                 # a leaf may adopt a fresh array as its .grad (and add into it later)
                 add_to_leaf(parent, pg, adopt=not graph and _fresh(pg, g, in_grads))
             elif id(parent) in want:
-                if graph:
-                    _add(found, id(parent), pg)
-                else:
-                    add(found, id(parent), pg, g, in_grads)
+                add(found, id(parent), pg, g, in_grads)
     if want is None:
         return None
     result = [found.get(id(t)) for t in targets]
@@ -170,6 +164,11 @@ def _run(roots, seeds, targets, graph: bool, accumulate: bool) -> list[Any] | No
                 add_to_leaf(t, g)
         return None
     return result
+
+
+def _add_recorded(store: dict, key: int, g: Any, upstream: Any, results: tuple) -> None:
+    """``_summer``'s signature for the recorded pass: Tensor sums, always out of place."""
+    _add(store, key, g)
 
 
 def _add(store: dict[int, Any], key: int, g: Any) -> None:
