@@ -1,6 +1,6 @@
 """Regenerate ``tests/fixtures/optim_torch.npz`` from PyTorch (run with torch installed).
 
-For every case in the table ``CASES`` of ``tests/test_optim_torch.py`` it runs the
+For every case in the table ``CASES`` of ``tests/optim/test_optim_torch.py`` it runs the
 ``torch.optim`` optimizer and stores, all as float64 (float32 runs as float32):
 
     <name>/f64     parameters (flattened) at steps 1-10 and every 20th, 200 steps, float64
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "optim"))
 
 import test_optim_torch as table  # noqa: E402
 

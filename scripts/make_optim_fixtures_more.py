@@ -1,6 +1,6 @@
 """Regenerate ``tests/fixtures/optim_torch_more.npz`` from PyTorch (run with torch installed).
 
-For every case in ``CASES`` and ``LBFGS_CASES`` of ``tests/test_optim_torch_more.py`` it
+For every case in ``CASES`` and ``LBFGS_CASES`` of ``tests/optim/test_optim_torch_more.py`` it
 stores what the fixture tests need to replay the case without torch:
 
     grads/seed<s>              int8 gradient codes (gradient = code / 32), (steps, size)
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "optim"))
 
 import test_optim_torch_more as table  # noqa: E402
 

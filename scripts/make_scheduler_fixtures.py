@@ -1,7 +1,7 @@
 """Regenerate ``tests/fixtures/schedulers_torch.json`` from PyTorch (run with torch installed).
 
-It stores what torch computes for the tables in ``tests/test_lr_scheduler.py`` and
-``tests/test_clip.py``, so that the tests compare with torch even where it is missing:
+It stores what torch computes for the tables in ``tests/optim/test_lr_scheduler.py`` and
+``tests/optim/test_clip.py``, so that the tests compare with torch even where it is missing:
 
     schedulers/<case>   per step (construction, then each step()), every group's lr,
                         then (OneCycleLR cases) every group's momentum or betas[0]
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "optim"))
 
 import test_clip as clip_table  # noqa: E402
 import test_lr_scheduler as sched_table  # noqa: E402

@@ -44,29 +44,15 @@ class Adam(Optimizer):
     decoupled_weight_decay = False
     elementwise = True  # see Optimizer: so it can be chunked, threaded, flat
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-        maximize: bool = False,
-        decoupled_weight_decay: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            maximize=maximize,
-        )
-        if not self.decoupled_weight_decay:  # AdamW's groups are always decoupled
-            defaults["decoupled_weight_decay"] = decoupled_weight_decay
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        amsgrad=False,
+        maximize=False,
+        decoupled_weight_decay=False,
+    )
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         state = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
@@ -112,16 +98,7 @@ class AdamW(Adam):
     """
 
     decoupled_weight_decay = True
-
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, **options)
+    hyperparameters = {
+        **{k: v for k, v in Adam.hyperparameters.items() if k != "decoupled_weight_decay"},
+        "weight_decay": 1e-2,
+    }

@@ -33,17 +33,7 @@ class Lion(Optimizer):
     is 1e-3, the paper's examples use 1.0 with small η), maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-4,
-        betas: tuple[float, float] = (0.9, 0.99),
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False)
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {"exp_avg": np.zeros_like(p)}

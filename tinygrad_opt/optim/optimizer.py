@@ -47,92 +47,50 @@ scalars, so ``state_dict``/``load_state_dict`` are unchanged and interchangeable
 those that already are views of it: ``zero_grad(set_to_none=False)`` installs such
 views (zero-filled) as every ``p.grad``, so ``backward`` accumulates in place and
 ``step`` copies nothing. The group is then stepped as one array. Results are
-bit-identical to ``flat=False`` (``tests/test_optim_flat.py``).
+bit-identical to ``flat=False`` (``tests/optim/test_optim_flat.py``).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import copy
-import math
-import os
-import threading
+import inspect
 import warnings
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from tinygrad_opt.optim.chunked import default_threads, queue_parameter, run_tasks
+from tinygrad_opt.optim.flat import FlatGroup
+from tinygrad_opt.optim.registry import available, create, lookup, register
+from tinygrad_opt.optim.validation import (
+    check_betas,
+    check_nonnegative,
+    check_number,
+    check_range,
+    is_number,
+    plain_number,
+)
 from tinygrad_opt.tensor import Tensor, no_grad
+
+__all__ = [
+    "Optimizer",
+    "ParamsLike",
+    "available",
+    "check_betas",
+    "check_nonnegative",
+    "check_number",
+    "check_range",
+    "create",
+    "lookup",
+    "plain_number",
+    "register",
+]
 
 ParamsLike = Iterable[Tensor] | Iterable[dict[str, Any]]
 
-_REGISTRY: dict[str, tuple[type[Optimizer], dict[str, Any]]] = {}
-
-#: Default chunk for elementwise updates, in bytes per array. Measured (2-core AMD EPYC,
-#: 1 MiB L2 per core, 32 MiB L3; 2 threads; 10M float32 parameters, ms per step) for
-#: chunks of 64 KiB / 256 KiB / 1 MiB / 4 MiB / 8 MiB: SGD-momentum 12.7 / 5.5 / 4.3 /
-#: 4.7 / 8.1, Adam 26.9 / 13.0 / 10.7 / 12.3 / 25.2 (unchunked, 1 thread: 12.9 and 35.2);
-#: float64 has the same optimum in bytes. Small chunks lose to the per-call overhead and
-#: GIL hand-offs between threads, big ones to cache misses between the passes.
-DEFAULT_CHUNK_BYTES = 1 << 20
-
-#: Without ``flat``, parameters of at least this many bytes are stepped as tasks spread
-#: over the threads (in chunks if big enough); smaller ones are stepped directly, where
-#: the hand-off would cost more than the work.
-MIN_TASK_BYTES = 128 * 1024
-
-
-def default_threads() -> int:
-    """Threads used for chunked steps unless ``threads=`` says otherwise: the CPUs this
-    process may run on, at most 8 (elementwise steps are memory-bound beyond that), and
-    at most ``OMP_NUM_THREADS`` when that is set (as torch's intra-op threads): MPI
-    ranks sharing a machine each get one thread (``tinygrad-opt launch`` sets it), so
-    they do not fight over the cores."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if omp.isdigit() and int(omp) > 0:
-        n = min(n, int(omp))
-    return max(1, min(n, 8))
-
-
-def register(*names: str, **preset: Any) -> Callable[[type[Optimizer]], type[Optimizer]]:
-    """Class decorator: make an optimizer buildable by name with :func:`create`.
-
-    ``preset`` hyperparameters apply under these names (e.g. ``"momentum"`` is SGD with
-    momentum=0.9); arguments given to ``create`` override them.
-    """
-
-    def deco(cls: type[Optimizer]) -> type[Optimizer]:
-        for name in names:
-            _REGISTRY[name.lower()] = (cls, dict(preset))
-        return cls
-
-    return deco
-
-
-def available() -> list[str]:
-    """Names accepted by :func:`create`."""
-    return sorted(_REGISTRY)
-
-
-def lookup(name: str) -> tuple[type[Optimizer], dict[str, Any]]:
-    """The class and preset hyperparameters registered under ``name`` (case-insensitive,
-    ``-`` = ``_``): ``lookup("momentum") == (SGD, {"momentum": 0.9})``."""
-    key = name.lower().replace("-", "_")
-    if key not in _REGISTRY:
-        raise ValueError(f"Unknown optimizer {name!r}; available: {', '.join(available())}")
-    cls, preset = _REGISTRY[key]
-    return cls, dict(preset)
-
-
-def create(name: str, params: ParamsLike, **hyperparameters: Any) -> Optimizer:
-    """Build an optimizer by name: ``create("adam", model.parameters(), lr=1e-3)``."""
-    cls, preset = lookup(name)
-    return cls(params, **{**preset, **hyperparameters})
+#: Keyword arguments every optimizer takes besides its hyperparameters.
+OPTIONS = ("skip_nonfinite", "flat", "chunk_size", "threads")
 
 
 class Optimizer:
@@ -159,7 +117,18 @@ class Optimizer:
       :data:`MIN_TASK_BYTES` are stepped this way (and spread over the threads).
     * ``threads`` (default :func:`default_threads`): how many threads share the chunks
       of a step (the calling thread is one of them). 1 keeps everything on the caller.
+
+    A method declares its hyperparameters once, as the class attribute
+    :attr:`hyperparameters` (names, defaults, and the order positional arguments take
+    them, as torch's signatures); the base class then makes its ``__init__``
+    (``Adam(params, 1e-3)`` and ``Adam(params, lr=1e-3, flat=True)`` both work,
+    ``help(Adam)`` shows the signature). A number's default makes the value a number
+    (``TypeError`` otherwise), a tuple's default fixes the length of the tuple.
     """
+
+    #: Hyperparameters and defaults, in positional order. A class that declares this and
+    #: no ``__init__`` gets one made from it.
+    hyperparameters: ClassVar[dict[str, Any]] = {}
 
     #: Whether ``update`` obeys the elementwise rules (module docstring), allowing
     #: chunked, threaded and ``flat`` steps. Re-declare it when overriding ``update``.
@@ -169,6 +138,8 @@ class Optimizer:
         super().__init_subclass__(**kwargs)
         if "update" in cls.__dict__ and "elementwise" not in cls.__dict__:
             cls.elementwise = False  # a new update() makes no promise its parent made
+        if "hyperparameters" in cls.__dict__ and "__init__" not in cls.__dict__:
+            cls.__init__ = _declared_init(cls)  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -202,7 +173,12 @@ class Optimizer:
         self.flat = bool(flat)
         self.chunk_size = chunk_size
         self.threads = default_threads() if threads is None else threads
-        self._flat_groups: list[_FlatGroup | None] = []
+        self._flat_groups: list[FlatGroup | None] = []
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                "optimizer parameters must be an ordered collection (a list), not a set: "
+                "the order of a set changes between runs"
+            )
         groups = list(params) if not isinstance(params, Tensor) else [params]
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -226,18 +202,32 @@ class Optimizer:
 
         The base class checks the common ones when present; subclasses extend this.
         """
+        declared = type(self).hyperparameters
+        for name, value in hp.items():
+            default = declared.get(name)
+            if is_number(default) and value is not None:
+                check_number(name, value)
+            elif isinstance(default, tuple) and all(is_number(d) for d in default):
+                if not isinstance(value, (tuple, list)) or len(value) != len(default):
+                    raise ValueError(
+                        f"Invalid {name}: {value!r} (expected {len(default)} numbers, as "
+                        f"the default {default})"
+                    )
+                for i, v in enumerate(value):
+                    check_number(f"{name}[{i}]", v)
         if "lr" in hp:
-            lr = hp["lr"]
-            if not isinstance(lr, (int, float)) or not lr >= 0.0:
-                raise ValueError(f"Invalid learning rate: {lr}")
-        if "eps" in hp:
+            check_number("lr", hp["lr"])
+            if not hp["lr"] >= 0.0:
+                raise ValueError(f"Invalid learning rate: {hp['lr']}")
+        if "eps" in hp and not isinstance(hp["eps"], (tuple, list)):
             check_nonnegative("epsilon value", hp["eps"])
         if "weight_decay" in hp:
             check_nonnegative("weight_decay value", hp["weight_decay"])
         if "momentum" in hp:
             check_nonnegative("momentum value", hp["momentum"])
         if "betas" in hp:
-            check_betas(hp["betas"])
+            default = declared.get("betas")
+            check_betas(hp["betas"], len(default) if isinstance(default, tuple) else 2)
 
     # ----------------------------------------------------------------- groups
     def add_param_group(self, group: dict[str, Any]) -> None:
@@ -321,7 +311,7 @@ class Optimizer:
                 )
         group["params"] = params
         self.param_groups.append(group)
-        self._flat_groups.append(_FlatGroup(params) if self.flat else None)
+        self._flat_groups.append(FlatGroup(params) if self.flat else None)
 
     # ----------------------------------------------------------------- the step
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -353,130 +343,50 @@ class Optimizer:
             self.skipped_steps += 1
             return loss
         with no_grad():
-            tasks: list[_Task] = []  # chunked work, run together at the end
+            self.check_gradient_shapes()
+            tasks: list = []  # chunked work (chunked.py), run together at the end
             for index, (group, flat) in enumerate(zip(self.param_groups, self._flat_groups)):
-                if flat is None or not self._plan_flat_group(index, group, flat, tasks):
-                    for p in group["params"]:
-                        if p.grad is not None:
-                            self._step_parameter(p, group, tasks)
+                if flat is not None and flat.queue_step(self, index, group, tasks):
+                    continue
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state_of(p, group)
+                    if not queue_parameter(self, p, state, group, tasks):
+                        g = -p.grad if group.get("maximize", False) else p.grad
+                        self.update(p.data, g, state, group)
             if tasks:
-                self._run_tasks(tasks)
+                run_tasks(tasks, self.threads)
         return loss
 
-    def _step_parameter(self, p: Tensor, group: dict[str, Any], tasks: list[_Task]) -> None:
-        """Step one parameter now, or (elementwise, big enough) queue it as chunks."""
+    def state_of(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        """``p``'s state, made by :meth:`init_state` the first time it is asked for."""
         state = self.state.get(p)
         if state is None:
             state = self.state[p] = self.init_state(p.data, group)
+        return state
+
+    def gradients(self, group: dict[str, Any]) -> list[tuple[Tensor, np.ndarray, dict]]:
+        """``(p, g, state)`` for each parameter of ``group`` that has a gradient, with
+        ``g`` negated when the group maximizes and the state made if new: what a method
+        that overrides :meth:`step` (to see a whole group at once) loops over. Call
+        :meth:`check_gradient_shapes` first."""
         maximize = group.get("maximize", False)
-        chunk = self._chunk_elements(p.dtype)
-        if (
-            self.elementwise
-            and p.data.nbytes >= MIN_TASK_BYTES
-            and (self.threads > 1 or 0 < chunk < p.size)  # else a task gains nothing
-            and p.grad.shape == p.shape
-            and _chunkable(p.data, state)
-        ):
-            arrays = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
-            tasks.append(
-                _Task(
-                    self,
-                    group,
-                    p.data.reshape(-1),
-                    p.grad.reshape(-1),
-                    state,
-                    arrays,
-                    _chunks(p.size, chunk),
-                    maximize,
-                    finish=_PerParameterFinish(p.shape),
+        return [
+            (p, -p.grad if maximize else p.grad, self.state_of(p, group))
+            for p in group["params"]
+            if p.grad is not None
+        ]
+
+    def check_gradient_shapes(self) -> None:
+        """RuntimeError naming the first parameter (its index, as in ``state_dict``) whose
+        gradient's shape differs from its own; nothing is changed before this check."""
+        for i, p in enumerate(self._indexed_params()):
+            if p.grad is not None and p.grad.shape != p.shape:
+                raise RuntimeError(
+                    f"{type(self).__name__}.step(): the gradient of parameter {i} has shape "
+                    f"{tuple(p.grad.shape)}, the parameter has shape {tuple(p.shape)}"
                 )
-            )
-            return
-        self.update(p.data, -p.grad if maximize else p.grad, state, group)
-
-    def _chunk_elements(self, dtype: np.dtype) -> int:
-        if self.chunk_size is not None:
-            return self.chunk_size
-        return max(1, DEFAULT_CHUNK_BYTES // np.dtype(dtype).itemsize)
-
-    def _plan_flat_group(
-        self, index: int, group: dict[str, Any], flat: _FlatGroup, tasks: list[_Task]
-    ) -> bool:
-        """Queue a flat group's step; False if it must step per parameter instead."""
-        flat.adopt_parameters()
-        grads = [p.grad for p in flat.params]
-        missing = sum(g is None for g in grads)
-        if missing == len(grads):
-            return True  # nothing to do, as for every parameter without a gradient
-        if missing and flat.whole:
-            warnings.warn(
-                f"{type(self).__name__}(flat=True): parameter group {index} has "
-                f"{missing} of {len(grads)} parameters without a gradient; this group steps "
-                "parameter by parameter from now on (same results, slower). Give every "
-                "parameter a gradient (zero_grad(set_to_none=False) does) or move the "
-                "others to their own group.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            flat.whole = False
-        if not flat.whole:
-            return False
-        views = flat.grad_views or [None] * len(grads)
-        sources: list[np.ndarray | None] = []  # gradients to copy into the flat buffer
-        for i, (p, g, view) in enumerate(zip(flat.params, grads, views)):
-            if g is view:
-                sources.append(None)  # already there: backward accumulated into the view
-            elif g.shape == p.shape:
-                sources.append(g.reshape(-1))
-            else:
-                raise ValueError(
-                    f"gradient of parameter {i} of group {index} has shape {g.shape}, "
-                    f"the parameter has shape {p.shape}"
-                )
-        gather = any(src is not None for src in sources)
-        if gather:
-            flat.ensure_grad_buffer()
-        if flat.state is None:
-            flat.init_state(self, group)
-        chunk = self._chunk_elements(flat.dtype) or flat.size
-        chunks, pieces = flat.plan(chunk)
-        arrays = {k: v for k, v in flat.state.items() if isinstance(v, np.ndarray)}
-        tasks.append(
-            _Task(
-                self,
-                group,
-                flat.data,
-                flat.grad,
-                flat.state,
-                arrays,
-                chunks,
-                group.get("maximize", False),
-                finish=flat,
-                gather=(pieces, sources) if gather else None,
-            )
-        )
-        return True
-
-    def _run_tasks(self, tasks: list[_Task]) -> None:
-        """Run every chunk of every task, split over ``self.threads`` threads; commit."""
-        jobs = [(task, c) for task in tasks for c in range(len(task.chunks))]
-        queue = _JobQueue(jobs)
-        helpers = min(self.threads, len(jobs)) - 1
-        if helpers == 0:
-            queue.work()
-        else:
-            futures = [_thread_pool(helpers).submit(queue.work) for _ in range(helpers)]
-            try:
-                queue.work()
-            except BaseException:
-                queue.stop()  # the helpers finish their chunk and take no more
-                raise
-            finally:
-                concurrent.futures.wait(futures)
-            for f in futures:
-                f.result()  # re-raise the first error of a helper
-        for task in tasks:
-            task.commit()
 
     def gradients_are_finite(self) -> bool:
         """True if no gradient of any parameter holds NaN or inf."""
@@ -604,380 +514,41 @@ class Optimizer:
         return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- chunked steps
-class _Task:
-    """One owner of state (a parameter, or a flat group) stepped chunk by chunk.
+def _declared_init(cls: type[Optimizer]) -> Callable[..., None]:
+    """The ``__init__`` of a class that declares :attr:`Optimizer.hyperparameters`:
+    ``(params, <hyperparameters in order, with defaults>, **options)``."""
+    names = list(cls.hyperparameters)
 
-    ``p``, ``g`` and ``arrays`` (the state arrays) are 1-D views of the same length;
-    ``state`` is the owner's dict, read (never written) while chunks run. ``gather``, for a
-    flat group, is ``(pieces, sources)``: the gradient pieces each chunk copies into ``g``
-    first (``sources[i]`` is parameter i's flattened gradient, None if already in place).
-    """
-
-    __slots__ = (
-        "opt", "group", "p", "g", "state", "arrays", "chunks", "negate", "finish", "gather",
-        "results",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        opt: Optimizer,
-        group: dict[str, Any],
-        p: np.ndarray,
-        g: np.ndarray,
-        state: dict[str, Any],
-        arrays: dict[str, np.ndarray],
-        chunks: list[tuple[int, int]],
-        negate: bool,
-        finish: Any,
-        gather: tuple[list, list] | None = None,
-    ) -> None:
-        self.opt, self.group, self.p, self.g = opt, group, p, g
-        self.state, self.arrays, self.chunks, self.negate = state, arrays, chunks, negate
-        self.finish, self.gather = finish, gather
-        self.results: list[dict[str, Any] | None] = [None] * len(chunks)
-
-    def run(self, c: int) -> None:
-        """Step chunk ``c`` (on any thread): gather, negate if maximizing, update."""
-        lo, hi = self.chunks[c]
-        if self.gather is not None:
-            pieces, sources = self.gather
-            for i, src_lo, dst_lo, n in pieces[c]:
-                src = sources[i]
-                if src is not None:
-                    np.copyto(self.g[dst_lo : dst_lo + n], src[src_lo : src_lo + n])
-        g = self.g[lo:hi]
-        if self.negate:
-            g = np.negative(g)
-        views = {k: a[lo:hi] for k, a in self.arrays.items()}
-        state = {**self.state, **views}
-        self.opt.update(self.p[lo:hi], g, state, self.group)
-        for k, v in views.items():
-            if state.get(k) is not v:
-                raise RuntimeError(
-                    f"{type(self.opt).__name__}.update() replaced or removed state array "
-                    f"{k!r}; an elementwise update must change state arrays in place"
-                )
-        self.results[c] = state
-
-    def commit(self) -> None:
-        """After every chunk ran: check and store the scalar state, join new arrays."""
-        name = type(self.opt).__name__
-        first = self.results[0]
-        assert first is not None
-        scalars: dict[str, Any] = {}
-        new_arrays: dict[str, np.ndarray] = {}
-        for k, v in first.items():
-            if k in self.arrays:
-                continue
-            lo, hi = self.chunks[0]
-            if isinstance(v, np.ndarray) and v.shape == (hi - lo,):  # made by this update
-                new_arrays[k] = np.concatenate([r[k] for r in self.results])  # type: ignore[index]
-                continue
-            for r in self.results[1:]:
-                if not _same_scalar(r.get(k, _MISSING), v):  # type: ignore[union-attr]
-                    raise RuntimeError(
-                        f"{name}.update() computed different values of scalar state {k!r} "
-                        "on different chunks: scalar state must not depend on array data "
-                        "(set elementwise = False for such a method)"
-                    )
-            scalars[k] = v
-        gone = [k for k in self.state if k not in first]
-        if gone:
-            raise RuntimeError(f"{name}.update() removed state {gone}")
-        self.finish.commit(self.state, scalars, new_arrays)
-
-
-_MISSING = object()
-
-
-def _same_scalar(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    try:
-        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-            return True
-        return bool(type(a) is type(b) and a == b)
-    except (TypeError, ValueError):
-        return False
-
-
-class _PerParameterFinish:
-    """Commit for one parameter stepped in chunks (``flat=False``)."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-
-    def commit(self, state: dict, scalars: dict, new_arrays: dict) -> None:
-        state.update(scalars)
-        for k, v in new_arrays.items():
-            state[k] = v.reshape(self.shape)
-
-
-def _chunkable(data: np.ndarray, state: dict[str, Any]) -> bool:
-    """Whether a parameter and its state can be stepped as 1-D chunks (contiguous, and every
-    state array has the parameter's shape)."""
-    if not data.flags.c_contiguous:
-        return False
-    return all(
-        v.shape == data.shape and v.flags.c_contiguous
-        for v in state.values()
-        if isinstance(v, np.ndarray)
-    )
-
-
-def _chunks(n: int, chunk: int) -> list[tuple[int, int]]:
-    """``[(lo, hi), ...]`` covering ``range(n)`` in pieces of ``chunk`` (0: one piece)."""
-    if n == 0:
-        return [(0, 0)]
-    chunk = chunk or n
-    return [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
-
-
-class _JobQueue:
-    """Chunks handed out one at a time, so a thread that gets less CPU (a busy machine)
-    simply takes fewer chunks instead of making the others wait at the end."""
-
-    def __init__(self, jobs: list[tuple[_Task, int]]) -> None:
-        self.jobs, self.next, self.lock = jobs, 0, threading.Lock()
-
-    def work(self) -> None:
-        while True:
-            with self.lock:
-                i = self.next
-                self.next = i + 1
-            if i >= len(self.jobs):
-                return
-            task, c = self.jobs[i]
-            task.run(c)
-
-    def stop(self) -> None:
-        with self.lock:
-            self.next = len(self.jobs)
-
-
-_pool_lock = threading.Lock()
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
-_pool_key: tuple[int, int] = (0, 0)  # (process id, workers)
-
-
-def _thread_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
-    """A process-wide pool with at least ``workers`` threads (rebuilt after fork)."""
-    global _pool, _pool_key
-    with _pool_lock:
-        pid = os.getpid()
-        if _pool is None or _pool_key[0] != pid or _pool_key[1] < workers:
-            old = _pool if _pool_key[0] == pid else None
-            _pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix="tinygrad_opt-step"
+    def __init__(self: Optimizer, params: ParamsLike, *args: Any, **kwargs: Any) -> None:
+        declared = cls.hyperparameters
+        if len(args) > len(names):
+            raise TypeError(
+                f"{cls.__name__}() takes at most {len(names)} hyperparameters by position "
+                f"({', '.join(names)}), got {len(args)}"
             )
-            _pool_key = (pid, workers)
-            if old is not None:
-                old.shutdown(wait=False)
-        return _pool
-
-
-class _FlatGroup:
-    """A parameter group whose parameters are views of one contiguous buffer (``flat``).
-
-    ``state`` is the group's flat state (arrays of the buffer's length, and scalars), the
-    truth while ``whole`` is True; ``Optimizer.state[p]`` holds views of its arrays and a
-    copy of its scalars, refreshed after every step. ``whole`` becomes False when the group
-    must step per parameter (a step where only some parameters had gradients, or a loaded
-    state that is not the same for all of them); the views stay, the speed goes.
-    """
-
-    def __init__(self, params: list[Tensor]) -> None:
-        self.params = params
-        self.dtype = params[0].dtype
-        self.bounds: list[tuple[int, int]] = []
-        n = 0
-        for p in params:
-            self.bounds.append((n, n + p.size))
-            n += p.size
-        self.size = n
-        self.data = np.empty(n, self.dtype)
-        self.views = [self._view(self.data, i) for i in range(len(params))]
-        for p, v in zip(params, self.views):
-            v[...] = p.data
-            p.data = v
-        self.grad: np.ndarray | None = None
-        self.grad_views: list[np.ndarray] | None = None
-        self.state: dict[str, Any] | None = None
-        self.param_states: list[dict[str, Any]] = []
-        self.whole = True
-        self._plans: dict[int, tuple[list, list]] = {}
-
-    def _view(self, flat: np.ndarray, i: int) -> np.ndarray:
-        lo, hi = self.bounds[i]
-        return flat[lo:hi].reshape(self.params[i].shape)
-
-    def adopt_parameters(self) -> None:
-        """Bring back parameters whose ``.data`` was rebound (``p.data = new``, e.g.
-        ``Module.load_state_dict``): copy the values into the buffer, view it again."""
-        for i, (p, v) in enumerate(zip(self.params, self.views)):
-            if p.data is not v:
-                if p.data.shape != v.shape:
-                    raise ValueError(
-                        f"parameter {i} of a flat group changed shape from {v.shape} to "
-                        f"{p.data.shape} after the optimizer was built"
-                    )
-                np.copyto(v, p.data, casting="same_kind")
-                p.data = v
-
-    def ensure_grad_buffer(self) -> None:
-        if self.grad is None:
-            self.grad = np.zeros(self.size, self.dtype)
-            self.grad_views = [self._view(self.grad, i) for i in range(len(self.params))]
-
-    def install_grad_views(self) -> None:
-        self.ensure_grad_buffer()
-        assert self.grad is not None and self.grad_views is not None
-        self.grad.fill(0)
-        for p, gv in zip(self.params, self.grad_views):
-            p.grad = gv
-
-    def plan(self, chunk: int) -> tuple[list[tuple[int, int]], list]:
-        """Chunks of the buffer, and for each the gradient pieces that land in it:
-        ``(param index, offset in its gradient, offset in the buffer, length)``."""
-        plan = self._plans.get(chunk)
-        if plan is None:
-            chunks = _chunks(self.size, chunk)
-            pieces: list[list[tuple[int, int, int, int]]] = []
-            for lo, hi in chunks:
-                here = []
-                for i, (a, b) in enumerate(self.bounds):
-                    s, e = max(a, lo), min(b, hi)
-                    if s < e:
-                        here.append((i, s - a, s, e - s))
-                pieces.append(here)
-            plan = self._plans[chunk] = (chunks, pieces)
-        return plan
-
-    def _link(self, opt_state: dict[Tensor, dict[str, Any]], keys: list[str]) -> None:
-        """Make ``opt_state[p]`` a dict of views of (and scalars from) the flat state."""
-        assert self.state is not None
-        self.param_states = []
-        for i, p in enumerate(self.params):
-            s = {
-                k: self._view(v, i) if isinstance(v, np.ndarray) else v
-                for k, v in ((k, self.state[k]) for k in keys)
-            }
-            opt_state[p] = s
-            self.param_states.append(s)
-
-    def init_state(self, opt: Optimizer, group: dict[str, Any]) -> None:
-        state = opt.init_state(self.data, group)
-        for k, v in state.items():
-            if isinstance(v, np.ndarray) and v.shape != self.data.shape:
-                raise ValueError(
-                    f"{type(opt).__name__}.init_state() returned {k!r} of shape {v.shape} "
-                    f"for a flat parameter of shape {self.data.shape}: an elementwise "
-                    "method's state arrays have the parameter's shape"
+        hp = dict(declared)
+        hp.update(zip(names, args))
+        options = {k: kwargs.pop(k) for k in OPTIONS if k in kwargs}
+        for name, value in kwargs.items():
+            if name not in declared:
+                raise TypeError(
+                    f"{cls.__name__}() got an unexpected keyword argument {name!r}; its "
+                    f"hyperparameters are {', '.join(names)}"
                 )
-        self.state = state
-        self._link(opt.state, list(state))
+            if names.index(name) < len(args):
+                raise TypeError(f"{cls.__name__}() got multiple values for argument {name!r}")
+            hp[name] = value
+        for name, value in hp.items():
+            if isinstance(declared[name], tuple) and isinstance(value, list):
+                hp[name] = tuple(value)
+        Optimizer.__init__(self, params, hp, **options)
 
-    def commit(self, state: dict, scalars: dict, new_arrays: dict) -> None:
-        state.update(scalars)
-        state.update(new_arrays)
-        for k, v in new_arrays.items():
-            for i, s in enumerate(self.param_states):
-                s[k] = self._view(v, i)
-        for s in self.param_states:
-            s.update(scalars)
-
-    def _agrees(self, s: dict[str, Any], first: dict[str, Any], shape: tuple) -> bool:
-        """Whether parameter state ``s`` can share flat storage with ``first`` (the first
-        parameter's): same keys, arrays of the parameter's shape and the group's dtype,
-        equal scalars."""
-        if set(s) != set(first):
-            return False
-        for k, v in s.items():
-            ref = first[k]
-            if isinstance(v, np.ndarray) or isinstance(ref, np.ndarray):
-                if not (
-                    isinstance(v, np.ndarray)
-                    and isinstance(ref, np.ndarray)
-                    and v.shape == shape
-                    and ref.shape == self.params[0].shape
-                    and v.dtype == self.dtype
-                ):
-                    return False
-            elif not _same_scalar(v, ref):
-                return False
-        return True
-
-    def load_state(self, opt_state: dict[Tensor, dict[str, Any]]) -> bool:
-        """After ``load_state_dict``: copy the loaded per-parameter state into flat arrays
-        if it is complete and its scalars agree; else (False) step per parameter."""
-        states = [opt_state.get(p) for p in self.params]
-        self.state, self.param_states, self.whole = None, [], True
-        if all(s is None for s in states):
-            return True
-        first = states[0]
-        uniform = first is not None and all(
-            s is not None and self._agrees(s, first, p.shape) for p, s in zip(self.params, states)
-        )
-        if not uniform:
-            self.whole = False
-            return False
-        assert first is not None
-        flat_state: dict[str, Any] = {}
-        for k, v in first.items():
-            if isinstance(v, np.ndarray):
-                arr = np.empty(self.size, self.dtype)
-                for i, s in enumerate(states):
-                    self._view(arr, i)[...] = s[k]  # type: ignore[index]
-                flat_state[k] = arr
-            else:
-                flat_state[k] = v
-        self.state = flat_state
-        self._link(opt_state, list(first))
-        return True
-
-
-# --------------------------------------------------------------------------- validation helpers
-def plain_number(value: Any) -> Any:
-    """A hyperparameter with numpy scalars (``np.float32(0.1)``, ``np.int64(5)``, 0-d
-    arrays) replaced by the Python numbers they hold, inside tuples and lists too.
-
-    torch accepts such values (it converts them to double); here they would fail the
-    ``isinstance(x, (int, float))`` checks, and a float32 learning rate would make the
-    scalar arithmetic of an update float32.
-    """
-    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return value.item()
-    if isinstance(value, tuple):
-        return tuple(plain_number(v) for v in value)
-    if isinstance(value, list):
-        return [plain_number(v) for v in value]
-    return value
-
-
-def check_nonnegative(what: str, value: Any) -> None:
-    """Raise ``ValueError("Invalid <what>: <value>")`` unless value is a number >= 0."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0.0:
-        raise ValueError(f"Invalid {what}: {value}")
-
-
-def check_betas(betas: Any) -> None:
-    """Each beta must be in [0, 1): ``Invalid beta parameter at index i: value``."""
-    try:
-        items = list(betas)
-    except TypeError:
-        raise ValueError(f"Invalid betas: {betas} (expected a pair of numbers)") from None
-    for i, b in enumerate(items):
-        if not isinstance(b, (int, float)) or not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
-
-
-def check_range(what: str, value: Any, low: float, high: float, *, high_open: bool = False) -> None:
-    """Raise ``ValueError("Invalid <what>: <value>")`` unless low <= value <= high (or < high)."""
-    ok = (
-        isinstance(value, (int, float))
-        and low <= value
-        and (value < high if high_open else value <= high)
+    P = inspect.Parameter
+    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [P("self", P.POSITIONAL_OR_KEYWORD), P("params", P.POSITIONAL_OR_KEYWORD)]
+        + [P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in cls.hyperparameters.items()]
+        + [P("options", P.VAR_KEYWORD)]
     )
-    if not ok or (isinstance(value, float) and math.isnan(value)):
-        raise ValueError(f"Invalid {what}: {value}")
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = f"Make a {cls.__name__}; hyperparameters as in the class docstring."
+    return __init__

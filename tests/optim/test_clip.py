@@ -34,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover - torch is a test oracle only
     torch = None
 
-FIXTURE = Path(__file__).parent / "fixtures" / "schedulers_torch.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "schedulers_torch.json"
 torch_only = pytest.mark.skipif(torch is None, reason="torch (the test oracle) is not installed")
 INF = math.inf
 

@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - torch is a test oracle only
     torch = None
     torch_sched = None
 
-FIXTURE = Path(__file__).parent / "fixtures" / "schedulers_torch.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "schedulers_torch.json"
 TOL = dict(rtol=1e-12, atol=1e-15)
 torch_only = pytest.mark.skipif(torch is None, reason="torch (the test oracle) is not installed")
 

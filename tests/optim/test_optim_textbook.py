@@ -50,7 +50,7 @@ from tinygrad_opt.optim.textbook import (
 )
 from tinygrad_opt.tensor import Tensor
 
-FIXTURE = Path(__file__).parent / "fixtures" / "optax_textbook.npz"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "optax_textbook.npz"
 CLASSES = {
     c.__name__: c
     for c in (

@@ -39,7 +39,7 @@ from tinygrad_opt.optim.testing import (
 )
 from tinygrad_opt.tensor import Tensor
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 CLASSES = {"Lion": Lion, "LAMB": LAMB, "LARS": LARS}
 SHAPES = ((3, 4), (5,), ())
 

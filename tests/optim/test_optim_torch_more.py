@@ -68,7 +68,7 @@ try:
 except ImportError:  # pragma: no cover - torch is a test oracle only
     torch = None
 
-FIXTURE = Path(__file__).parent / "fixtures" / "optim_torch_more.npz"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "optim_torch_more.npz"
 SHAPES = ((3, 4), (5,), (2, 3, 4), ())
 STEPS, STEPS32 = 200, 10
 SAVED_STEPS = (1, 2, 3, 5, 10, 20, 50, 100, 150, 200)

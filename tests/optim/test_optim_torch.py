@@ -61,7 +61,7 @@ try:
 except ImportError:  # pragma: no cover - torch is a test oracle only
     torch = None
 
-FIXTURE = Path(__file__).parent / "fixtures" / "optim_torch.npz"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "optim_torch.npz"
 
 SHAPES = ((2, 3), (4,))
 STEPS = 200

@@ -8,7 +8,7 @@ import pytest
 
 from tinygrad_opt.optim.testing import check_against_reference
 
-EXAMPLE = pathlib.Path(__file__).parents[1] / "examples" / "custom_optimizer.py"
+EXAMPLE = pathlib.Path(__file__).parents[2] / "examples" / "custom_optimizer.py"
 
 
 @pytest.fixture(scope="module")
