@@ -84,6 +84,44 @@ def bias_correction(beta: float, step: int) -> float:
     return 1.0 - beta**step
 
 
+def adam_moments_(
+    state: dict, g: np.ndarray, beta1: float, beta2: float, *, tmp: np.ndarray | None = None
+) -> int:
+    """Adam's moment estimates in place on ``state`` (keys ``step``, ``exp_avg``,
+    ``exp_avg_sq``); returns the new step count t:
+
+        t ← t + 1,   s ← ρ1·s + (1 - ρ1)·g,   r ← ρ2·r + (1 - ρ2)·g⊙g
+    """
+    state["step"] += 1
+    ema_(state["exp_avg"], g, beta1, tmp=tmp)
+    ema_square_(state["exp_avg_sq"], g, beta2, tmp=tmp)
+    return state["step"]
+
+
+def adam_direction(
+    s: np.ndarray,
+    r: np.ndarray,
+    t: int,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    *,
+    eps_root: float = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Adam's bias-corrected direction ŝ / (√(r̂ + δ_root) + δ), with ŝ = s / (1 - ρ1ᵗ) and
+    r̂ = r / (1 - ρ2ᵗ) (Kingma & Ba 2015, Alg. 1; ``eps_root`` is Optax's δ inside the
+    root). A new array, or ``out`` (which may be ``r`` only if ``r`` is a work copy)."""
+    out = np.divide(r, bias_correction(beta2, t), out=out)
+    if eps_root:
+        out += eps_root
+    np.sqrt(out, out=out)
+    out += eps
+    np.divide(s, out, out=out)
+    out /= bias_correction(beta1, t)
+    return out
+
+
 def trust_ratio(
     p: np.ndarray, update: np.ndarray, eps: float = 0.0, trust_coefficient: float = 1.0
 ) -> float:
