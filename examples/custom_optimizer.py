@@ -25,12 +25,11 @@ from tinygrad_opt.optim.functional import bias_correction, ema_
 from tinygrad_opt.optim.testing import check_against_reference
 
 
-@register("adabelief")
+@register("my_adabelief")
 class AdaBelief(Optimizer):
     """AdaBelief: Adam whose second moment is the EMA of (g - s)² (Zhuang et al. 2020)."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-16, **options):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps), **options)
+    hyperparameters = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-16)  # names, defaults, order
 
     def init_state(self, p, group):
         return {"step": 0, "s": np.zeros_like(p), "r": np.zeros_like(p)}

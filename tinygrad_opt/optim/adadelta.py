@@ -31,18 +31,7 @@ class Adadelta(Optimizer):
     Arguments: lr=η (1.0), rho=ρ (0.9), eps=δ (1e-6), weight_decay=λ (0), maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1.0,
-        rho: float = 0.9,
-        eps: float = 1e-6,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False)
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)

@@ -66,28 +66,15 @@ class Adafactor(Optimizer):
     (its step count still advances); torch raises ZeroDivisionError computing its RMS.
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-2,
-        beta2_decay: float = -0.8,
-        eps: tuple[float | None, float] = (None, 1e-3),
-        d: float = 1.0,
-        weight_decay: float = 0.0,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            beta2_decay=beta2_decay,
-            eps=tuple(eps),
-            d=d,
-            weight_decay=weight_decay,
-            foreach=foreach,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(
+        lr=1e-2,
+        beta2_decay=-0.8,
+        eps=(None, 1e-3),
+        d=1.0,
+        weight_decay=0.0,
+        foreach=None,
+        maximize=False,
+    )
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate({k: v for k, v in hp.items() if k != "eps"})

@@ -31,20 +31,7 @@ class Adamax(Optimizer):
     maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 2e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
-        )
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False)
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {"step": 0, "exp_avg": np.zeros_like(p), "exp_inf": np.zeros_like(p)}

@@ -42,21 +42,9 @@ class ASGD(Optimizer):
     # the base class may step this method in chunks, on threads, or over flat buffers
     elementwise = True
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-2,
-        lambd: float = 1e-4,
-        alpha: float = 0.75,
-        t0: float = 1e6,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(
-            lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize
-        )
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(
+        lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False
+    )
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)

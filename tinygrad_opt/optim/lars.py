@@ -40,28 +40,15 @@ class LARS(Optimizer):
     trust_coefficient=η (0.001), eps=ε (0), nesterov (False), maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1.0,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        trust_coefficient: float = 0.001,
-        eps: float = 0.0,
-        nesterov: bool = False,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            trust_coefficient=trust_coefficient,
-            eps=eps,
-            nesterov=nesterov,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(
+        lr=1.0,
+        momentum=0.9,
+        weight_decay=0.0,
+        trust_coefficient=0.001,
+        eps=0.0,
+        nesterov=False,
+        maximize=False,
+    )
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)

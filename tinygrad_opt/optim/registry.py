@@ -21,7 +21,14 @@ def register(*names: str, **preset: Any) -> Callable[[type[Optimizer]], type[Opt
 
     def deco(cls: type[Optimizer]) -> type[Optimizer]:
         for name in names:
-            _REGISTRY[name.lower()] = (cls, dict(preset))
+            key = name.lower().replace("-", "_")
+            old = _REGISTRY.get(key, (cls,))[0]
+            if (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise ValueError(
+                    f"optimizer name {name!r} is taken by {old.__module__}.{old.__qualname__}; "
+                    "register yours under another name"
+                )  # (the same class defined again, e.g. a re-run notebook cell, may replace it)
+            _REGISTRY[key] = (cls, dict(preset))
         return cls
 
     return deco

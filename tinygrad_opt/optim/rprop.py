@@ -40,17 +40,7 @@ class Rprop(Optimizer):
     # the base class may step this method in chunks, on threads, or over flat buffers
     elementwise = True
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-2,
-        etas: tuple[float, float] = (0.5, 1.2),
-        step_sizes: tuple[float, float] = (1e-6, 50),
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize)
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False)
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)

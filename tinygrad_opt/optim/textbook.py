@@ -63,16 +63,7 @@ class TextbookSGD(Optimizer):
     Defaults: lr=ε (1e-3), weight_decay (0), maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1e-3, weight_decay=0.0, maximize=False)
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         p -= group["lr"] * with_weight_decay(g, p, group["weight_decay"])
@@ -96,17 +87,7 @@ class TextbookMomentum(Optimizer):
     Defaults: lr=ε (1e-3), momentum=α (0.9, in [0, 1)), weight_decay (0), maximize.
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1e-3, momentum=0.9, weight_decay=0.0, maximize=False)
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)
@@ -179,17 +160,7 @@ class TextbookNesterov(_LookAhead):
     Defaults: lr=ε (1e-3), momentum=α (0.9, in [0, 1)), weight_decay (0), maximize.
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1e-3, momentum=0.9, weight_decay=0.0, maximize=False)
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {"v": np.zeros_like(p), "alpha": 0.0}
@@ -216,17 +187,7 @@ class TextbookAdaGrad(Optimizer):
     Defaults: lr=ε (1e-2), eps=δ (1e-7), weight_decay (0), maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-2,
-        eps: float = 1e-7,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1e-2, eps=1e-7, weight_decay=0.0, maximize=False)
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {"r": np.zeros_like(p)}
@@ -258,18 +219,7 @@ class TextbookRMSProp(Optimizer):
     maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        rho: float = 0.9,
-        eps: float = 1e-6,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1e-3, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False)
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)
@@ -310,26 +260,9 @@ class TextbookRMSPropNesterov(_LookAhead):
     maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        rho: float = 0.9,
-        momentum: float = 0.9,
-        eps: float = 0.0,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            rho=rho,
-            momentum=momentum,
-            eps=eps,
-            weight_decay=weight_decay,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(
+        lr=1e-3, rho=0.9, momentum=0.9, eps=0.0, weight_decay=0.0, maximize=False
+    )
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)
@@ -369,20 +302,7 @@ class TextbookAdam(Optimizer):
     (coupled L2, 0), maximize (False).
     """
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        maximize: bool = False,
-        **options: Any,
-    ) -> None:
-        defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
-        )
-        super().__init__(params, defaults, **options)
+    hyperparameters = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False)
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {"step": 0, "s": np.zeros_like(p), "r": np.zeros_like(p)}
