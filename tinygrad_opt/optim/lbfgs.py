@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.optim.optimizer import Optimizer, check_nonnegative, register
+from tinygrad_opt.optim.optimizer import Optimizer, check_nonnegative, check_number, register
 from tinygrad_opt.tensor import Tensor
 
 LINE_SEARCHES = (None, "strong_wolfe")
@@ -86,6 +86,9 @@ class LBFGS(Optimizer):
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)
+        for name in ("max_iter", "max_eval", "tolerance_grad", "tolerance_change", "history_size"):
+            if hp.get(name) is not None:
+                check_number(name, hp[name])
         for name in ("max_iter", "max_eval", "history_size"):
             if name in hp and (not _is_int(hp[name]) or hp[name] < 1):
                 raise ValueError(f"Invalid {name} value: {hp[name]} (must be an integer >= 1)")
@@ -115,6 +118,7 @@ class LBFGS(Optimizer):
         return sum(p.size for p in self._params)
 
     def _gather_flat_grad(self) -> np.ndarray:
+        self.check_gradient_shapes()
         return np.concatenate(
             [np.zeros(p.size, p.dtype) if p.grad is None else p.grad.ravel() for p in self._params]
         )
