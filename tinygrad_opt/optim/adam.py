@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.optim.functional import (
+    adam_moments_,
     bias_correction,
     decay_weights_,
-    ema_,
-    ema_square_,
     scratch,
     with_weight_decay,
 )
@@ -67,11 +66,8 @@ class Adam(Optimizer):
             decay_weights_(p, lr, group["weight_decay"])  # θ ← θ - η·λ·θ
         else:
             g = with_weight_decay(g, p, group["weight_decay"], out=work)  # g ← g + λθ
-        state["step"] += 1
-        t = state["step"]
+        t = adam_moments_(state, g, beta1, beta2, tmp=tmp)  # t, s and r
         s, r = state["exp_avg"], state["exp_avg_sq"]
-        ema_(s, g, beta1, tmp=tmp)  # s ← ρ1·s + (1 - ρ1)·g
-        ema_square_(r, g, beta2, tmp=tmp)  # r ← ρ2·r + (1 - ρ2)·g⊙g
         if group["amsgrad"]:
             r = np.maximum(state["max_exp_avg_sq"], r, out=state["max_exp_avg_sq"])
         # θ ← θ - η/(1 - ρ1ᵗ) · s / (√r / c + δ) with c = √(1 - ρ2ᵗ), computed as

@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.optim.functional import (
+    adam_moments_,
     bias_correction,
-    ema_,
-    ema_square_,
     safe_divide,
     trust_ratio,
     with_weight_decay,
@@ -51,11 +50,8 @@ class LAMB(Optimizer):
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         beta1, beta2 = group["betas"]
-        state["step"] += 1
-        t = state["step"]
+        t = adam_moments_(state, g, beta1, beta2)
         s, r = state["exp_avg"], state["exp_avg_sq"]
-        ema_(s, g, beta1)
-        ema_square_(r, g, beta2)
         denom = np.sqrt(r / bias_correction(beta2, t))
         denom += group["eps"]
         u = safe_divide(s / bias_correction(beta1, t), denom)

@@ -7,10 +7,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.optim.functional import (
+    adam_moments_,
     bias_correction,
     decay_weights_,
-    ema_,
-    ema_square_,
     with_weight_decay,
 )
 from tinygrad_opt.optim.optimizer import Optimizer, check_nonnegative, register
@@ -72,19 +71,16 @@ class NAdam(Optimizer):
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, (beta1, beta2), psi = group["lr"], group["betas"], group["momentum_decay"]
-        state["step"] += 1
-        t = state["step"]
         if group["decoupled_weight_decay"]:
             decay_weights_(p, lr, group["weight_decay"])
         else:
             g = with_weight_decay(g, p, group["weight_decay"])
+        t = adam_moments_(state, g, beta1, beta2)  # t, s and r
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] *= mu
         mu_product = state["mu_product"]
         s, r = state["exp_avg"], state["exp_avg_sq"]
-        ema_(s, g, beta1)
-        ema_square_(r, g, beta2)
         # np.divide with out=: an array even for a 0-d parameter (r / c would be a scalar)
         denom = np.divide(r, bias_correction(beta2, t), out=np.empty_like(r))
         np.sqrt(denom, out=denom)

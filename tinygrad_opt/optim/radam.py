@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.optim.functional import (
+    adam_moments_,
     bias_correction,
     decay_weights_,
-    ema_,
-    ema_square_,
     with_weight_decay,
 )
 from tinygrad_opt.optim.optimizer import Optimizer, register
@@ -64,15 +63,12 @@ class RAdam(Optimizer):
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, (beta1, beta2) = group["lr"], group["betas"]
-        state["step"] += 1
-        t = state["step"]
         if group["decoupled_weight_decay"]:
             decay_weights_(p, lr, group["weight_decay"])
         else:
             g = with_weight_decay(g, p, group["weight_decay"])
+        t = adam_moments_(state, g, beta1, beta2)
         s, r = state["exp_avg"], state["exp_avg_sq"]
-        ema_(s, g, beta1)
-        ema_square_(r, g, beta2)
         s_hat = s / bias_correction(beta1, t)
         bc2 = bias_correction(beta2, t)
         p_inf = 2.0 / (1.0 - beta2) - 1.0
