@@ -53,7 +53,6 @@ bit-identical to ``flat=False`` (``tests/optim/test_optim_flat.py``).
 from __future__ import annotations
 
 import copy
-import inspect
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -62,15 +61,16 @@ import numpy as np
 
 from tinygrad_opt.optim.chunked import default_threads, queue_parameter, run_tasks
 from tinygrad_opt.optim.flat import FlatGroup
-from tinygrad_opt.optim.registry import available, create, lookup, register
-from tinygrad_opt.optim.validation import (
+from tinygrad_opt.optim.hyperparameters import (
     check_betas,
+    check_declared_types,
     check_nonnegative,
     check_number,
     check_range,
-    is_number,
+    declared_init,
     plain_number,
 )
+from tinygrad_opt.optim.registry import available, create, lookup, register
 from tinygrad_opt.tensor import Tensor, no_grad
 
 __all__ = [
@@ -88,9 +88,6 @@ __all__ = [
 ]
 
 ParamsLike = Iterable[Tensor] | Iterable[dict[str, Any]]
-
-#: Keyword arguments every optimizer takes besides its hyperparameters.
-OPTIONS = ("skip_nonfinite", "flat", "chunk_size", "threads")
 
 
 class Optimizer:
@@ -139,7 +136,7 @@ class Optimizer:
         if "update" in cls.__dict__ and "elementwise" not in cls.__dict__:
             cls.elementwise = False  # a new update() makes no promise its parent made
         if "hyperparameters" in cls.__dict__ and "__init__" not in cls.__dict__:
-            cls.__init__ = _declared_init(cls)  # type: ignore[method-assign]
+            cls.__init__ = declared_init(cls, Optimizer.__init__)  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -203,18 +200,7 @@ class Optimizer:
         The base class checks the common ones when present; subclasses extend this.
         """
         declared = type(self).hyperparameters
-        for name, value in hp.items():
-            default = declared.get(name)
-            if is_number(default) and value is not None:
-                check_number(name, value)
-            elif isinstance(default, tuple) and all(is_number(d) for d in default):
-                if not isinstance(value, (tuple, list)) or len(value) != len(default):
-                    raise ValueError(
-                        f"Invalid {name}: {value!r} (expected {len(default)} numbers, as "
-                        f"the default {default})"
-                    )
-                for i, v in enumerate(value):
-                    check_number(f"{name}[{i}]", v)
+        check_declared_types(declared, hp)
         if "lr" in hp:
             check_number("lr", hp["lr"])
             if not hp["lr"] >= 0.0:
@@ -512,43 +498,3 @@ class Optimizer:
             lines.append(f"  group {i}: {len(group['params'])} tensors, {n} values; {hp}")
         lines.append(")")
         return "\n".join(lines)
-
-
-def _declared_init(cls: type[Optimizer]) -> Callable[..., None]:
-    """The ``__init__`` of a class that declares :attr:`Optimizer.hyperparameters`:
-    ``(params, <hyperparameters in order, with defaults>, **options)``."""
-    names = list(cls.hyperparameters)
-
-    def __init__(self: Optimizer, params: ParamsLike, *args: Any, **kwargs: Any) -> None:
-        declared = cls.hyperparameters
-        if len(args) > len(names):
-            raise TypeError(
-                f"{cls.__name__}() takes at most {len(names)} hyperparameters by position "
-                f"({', '.join(names)}), got {len(args)}"
-            )
-        hp = dict(declared)
-        hp.update(zip(names, args))
-        options = {k: kwargs.pop(k) for k in OPTIONS if k in kwargs}
-        for name, value in kwargs.items():
-            if name not in declared:
-                raise TypeError(
-                    f"{cls.__name__}() got an unexpected keyword argument {name!r}; its "
-                    f"hyperparameters are {', '.join(names)}"
-                )
-            if names.index(name) < len(args):
-                raise TypeError(f"{cls.__name__}() got multiple values for argument {name!r}")
-            hp[name] = value
-        for name, value in hp.items():
-            if isinstance(declared[name], tuple) and isinstance(value, list):
-                hp[name] = tuple(value)
-        Optimizer.__init__(self, params, hp, **options)
-
-    P = inspect.Parameter
-    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [P("self", P.POSITIONAL_OR_KEYWORD), P("params", P.POSITIONAL_OR_KEYWORD)]
-        + [P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in cls.hyperparameters.items()]
-        + [P("options", P.VAR_KEYWORD)]
-    )
-    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    __init__.__doc__ = f"Make a {cls.__name__}; hyperparameters as in the class docstring."
-    return __init__
