@@ -47,7 +47,7 @@ scalars, so ``state_dict``/``load_state_dict`` are unchanged and interchangeable
 those that already are views of it: ``zero_grad(set_to_none=False)`` installs such
 views (zero-filled) as every ``p.grad``, so ``backward`` accumulates in place and
 ``step`` copies nothing. The group is then stepped as one array. Results are
-bit-identical to ``flat=False`` (``tests/optim/test_optim_flat.py``).
+bit-identical to ``flat=False`` (``tests/optim/test_flat.py``).
 """
 
 from __future__ import annotations
