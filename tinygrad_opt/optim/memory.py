@@ -39,6 +39,8 @@ class MemoryRow:
 
 
 def _one_step(opt: Optimizer, params: list[Tensor], rng: np.random.Generator) -> None:
+    if callable(getattr(opt, "train", None)):
+        opt.train()  # schedule-free methods step in train mode
     for p in params:
         p.grad = rng.standard_normal(p.shape).astype(p.dtype)
     if getattr(opt, "needs_closure", False):
