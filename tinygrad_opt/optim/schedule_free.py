@@ -212,6 +212,7 @@ class ScheduleFreeSGD(_ScheduleFree):
     parameters).
     """
 
+    elementwise = True  # see Optimizer: chunked, threaded, flat
     hyperparameters = dict(
         lr=1.0,
         momentum=0.9,
@@ -276,6 +277,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
     (False). State: ``z`` and ``exp_avg_sq`` (2× the parameters, as Adam).
     """
 
+    elementwise = True  # see Optimizer: chunked, threaded, flat
     hyperparameters = dict(
         lr=0.0025,
         betas=(0.9, 0.999),
