@@ -268,10 +268,10 @@ class ScheduleFreeAdamW(_ScheduleFree):
     Differences from the paper's Algorithm 1: the package (and this class) bias-corrects r
     (δ added after) where the paper scales the step, γ_t = η_t·√(1 - ρ2ᵗ), and weights
     the average by t^q·η_max^ω (the largest η_t so far) where the paper uses γ_t².
-    ``schedulefree.AdamWScheduleFreePaper`` is the paper's form. Differences from the
-    package: ``maximize`` (not in the package; the gradient is negated first); ρ1 = 0
-    is rejected (``eval()`` divides by ρ1); a new optimizer starts in train mode (see
-    :attr:`initial_train_mode`); no ``foreach``.
+    ``schedulefree.AdamWScheduleFreePaper`` takes the paper's step (and weights by it, as
+    η_max^ω). Differences from the package: ``maximize`` (not in the package; the
+    gradient is negated first); ρ1 = 0 is rejected (``eval()`` divides by ρ1); a new
+    optimizer starts in train mode (see :attr:`initial_train_mode`); no ``foreach``.
     Defaults as the package: lr=η (0.0025), betas=(ρ1, ρ2) (0.9, 0.999), eps=δ (1e-8),
     weight_decay=λ (0), warmup_steps (0), r=q (0), weight_lr_power=ω (2), maximize
     (False). State: ``z`` and ``exp_avg_sq`` (2× the parameters, as Adam).
