@@ -178,6 +178,32 @@ def test_matches_schedulefree_live(case, seed):
     compare_trajectories(xs, ref_xs, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("cls", [ScheduleFreeSGD, ScheduleFreeAdamW])
+def test_zero_learning_rate_then_a_positive_one_as_the_package(cls):
+    """lr = 0 makes every weight 0 (W = 0, so c = 0: the package's ZeroDivisionError)."""
+    schedulefree = pytest.importorskip("schedulefree")
+    torch = pytest.importorskip("torch")
+    ref_cls = {ScheduleFreeSGD: schedulefree.SGDScheduleFree}.get(
+        cls, schedulefree.AdamWScheduleFree
+    )
+    init = initial_params(SHAPES, seed=3)
+    ours = [Tensor(p.copy(), requires_grad=True) for p in init]
+    theirs = [torch.tensor(p.copy(), requires_grad=True) for p in init]
+    a, b = cls(ours, lr=0.0, weight_decay=0.01), ref_cls(theirs, lr=0.0, weight_decay=0.01)
+    b.train()
+    for t, grads in enumerate(gradient_sequence(SHAPES, 30, seed=4)):
+        if t == 10:
+            a.param_groups[0]["lr"] = b.param_groups[0]["lr"] = 0.05
+        for p, q, g in zip(ours, theirs, grads):
+            p.grad, q.grad = g.copy(), torch.tensor(g.copy())
+        a.step()
+        b.step()
+        assert a.param_groups[0]["weight_sum"] == b.param_groups[0]["weight_sum"]
+    a.eval()
+    b.eval()
+    compare_trajectories([[p.data for p in ours]], [[q.detach().numpy() for q in theirs]])
+
+
 def test_group_bookkeeping_matches_the_package():
     """k, weight_sum, lr_max, scheduled_lr and train_mode: the package's group entries."""
     schedulefree = pytest.importorskip("schedulefree")
