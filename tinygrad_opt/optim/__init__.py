@@ -22,6 +22,7 @@ from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, r
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
+from tinygrad_opt.optim.schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from tinygrad_opt.optim.sgd import SGD
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
@@ -50,6 +51,8 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "Rprop",
+    "ScheduleFreeAdamW",
+    "ScheduleFreeSGD",
     "Optimizer",
     "TextbookAdaGrad",
     "TextbookAdam",

@@ -161,6 +161,22 @@ def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=out, where=den != 0)
 
 
+def lerp_(a: np.ndarray, b: np.ndarray, weight: float, *, tmp: np.ndarray | None = None) -> None:
+    """Linear interpolation in place: a ← a + w·(b - a) = (1 - w)·a + w·b.
+
+    Rounded as torch's ``lerp``: for |w| ≥ 0.5 it is computed as b - (b - a)·(1 - w), so
+    w = 1 gives exactly b. Any real w works (w < 0 extrapolates away from b; Schedule-Free's
+    ``eval()`` uses w = 1 - 1/β). ``tmp``: optional work array for b - a.
+    """
+    d = np.subtract(b, a, out=tmp)
+    if abs(weight) < 0.5:
+        d *= weight
+        a += d
+    else:
+        d *= 1.0 - weight
+        np.subtract(b, d, out=a)
+
+
 # --------------------------------------------------------------------------- work arrays
 #: Requests larger than this many elements get fresh arrays instead of kept ones, so a
 #: single huge parameter stepped in one piece does not pin its size in memory forever.

@@ -50,24 +50,54 @@ def evaluate(
     """Mean loss (and metric) of ``model`` on (X, y), in eval mode and without a graph.
 
     ``optimizer``: for a method whose tensors hold a look-ahead point rather than θ (the
-    textbook Nesterov forms, which have ``at_theta()``), the model is evaluated at θ.
+    textbook Nesterov forms, which have ``at_theta()``), the model is evaluated at θ; for
+    one with ``train()``/``eval()`` modes (Schedule-Free methods: the tensors hold the
+    gradient point y while training, the average x in eval mode), the model is evaluated
+    in eval mode and the optimizer is put back in train mode afterwards if it was in it.
     """
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
+    switch = _has_train_eval_modes(optimizer) and _optimizer_training(optimizer)
+    if switch:
+        optimizer.eval()
     outputs, total = [], 0.0
     at_theta = getattr(optimizer, "at_theta", None)
-    with no_grad(), at_theta() if at_theta is not None else contextlib.nullcontext():
-        for start in range(0, len(X), batch_size):
-            out = model(Tensor(X[start : start + batch_size]))
-            total += loss_fn(out, y[start : start + batch_size]).item() * len(out.data)
-            outputs.append(out.data)
+    try:
+        with no_grad(), at_theta() if at_theta is not None else contextlib.nullcontext():
+            for start in range(0, len(X), batch_size):
+                out = model(Tensor(X[start : start + batch_size]))
+                total += loss_fn(out, y[start : start + batch_size]).item() * len(out.data)
+                outputs.append(out.data)
+    finally:
+        if switch:
+            optimizer.train()
     if was_training and hasattr(model, "train"):
         model.train()
     result = {"loss": total / len(X)}
     if metric is not None:
         result[metric.__name__] = metric(np.concatenate(outputs), y)
     return result
+
+
+def _has_train_eval_modes(optimizer: Any) -> bool:
+    """Whether ``optimizer`` has ``train()`` and ``eval()`` modes: a method whose tensors
+    hold a different point while training than the one to evaluate (Schedule-Free
+    methods, ours and the ``schedulefree`` package's). Duck-typed."""
+    return callable(getattr(optimizer, "train", None)) and callable(
+        getattr(optimizer, "eval", None)
+    )
+
+
+def _optimizer_training(optimizer: Any) -> bool:
+    """Whether an optimizer with modes is in train mode: its ``training`` attribute, else
+    the ``train_mode`` entry of its first parameter group (where ``schedulefree`` keeps
+    it), else True."""
+    training = getattr(optimizer, "training", None)
+    if training is None:
+        groups = getattr(optimizer, "param_groups", None) or [{}]
+        training = groups[0].get("train_mode", True)
+    return bool(training)
 
 
 def _closure(model: Any, optimizer: Any, loss_fn: Callable, X: np.ndarray, y: Any):
@@ -149,6 +179,12 @@ def fit(
 
     A resumed run stays bit-identical only if the callbacks change neither the model's
     parameters nor any random state the run uses.
+
+    An optimizer with ``train()``/``eval()`` modes (Schedule-Free methods) is put in
+    train mode before the first step, evaluated in eval mode (see :func:`evaluate`), and
+    left in eval mode at the end, so the returned model holds the point to use (the
+    average x); checkpoints are written in train mode. ``on_step_end`` and
+    ``on_epoch_end`` see the training point.
     """
     import time
 
@@ -168,6 +204,9 @@ def fit(
     _notify(callbacks, "on_train_begin", model, history)
     if hasattr(model, "train"):
         model.train()
+    modes = _has_train_eval_modes(optimizer)
+    if modes:
+        optimizer.train()
     bar = tqdm(total=(epochs - start_epoch) * len(loader), disable=not progress, leave=False)
     try:
         for epoch in range(start_epoch, epochs):
@@ -222,5 +261,7 @@ def fit(
                 )
     finally:
         bar.close()
+    if modes:
+        optimizer.eval()
     _notify(callbacks, "on_train_end", model, history)
     return history
