@@ -336,3 +336,16 @@ def test_maximize_is_minimizing_the_negated_gradient(cls):
     up = run_optimizer(lambda ps: cls(ps, lr=0.01, maximize=True), params0, grads)
     down = run_optimizer(lambda ps: cls(ps, lr=0.01), params0, [[-g for g in s] for s in grads])
     compare_trajectories(up, down, rtol=0, atol=0)
+
+
+def test_lamb_direction_that_overflows_leaves_the_parameter_finite():
+    """A gradient whose square underflows and a subnormal eps overflow Adam's direction;
+    the trust ratio ‖θ‖/∞ is then 0 and the step must be 0, not 0·∞ = NaN."""
+    p = Tensor(np.array([0.0, 0.0, 1.0]), requires_grad=True)
+    opt = LAMB([p], lr=0.0, betas=(0.75, 0.0), eps=2.225073858507203e-309)
+    p.grad = np.array([0.0, 0.0, 1e-300])
+    opt.step()
+    assert np.isfinite(p.data).all()
+    opt.param_groups[0]["lr"] = 0.1
+    opt.step()
+    assert np.isfinite(p.data).all()

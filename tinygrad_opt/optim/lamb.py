@@ -56,4 +56,6 @@ class LAMB(Optimizer):
         denom += group["eps"]
         u = safe_divide(s / bias_correction(beta1, t), denom)
         u = with_weight_decay(u, p, group["weight_decay"])
-        p -= (group["lr"] * trust_ratio(p, u)) * u
+        scale = group["lr"] * trust_ratio(p, u)
+        if scale:  # 0 for lr = 0, or an overflowed direction (ratio ‖θ‖/∞): no 0·∞ = NaN
+            p -= scale * u
