@@ -13,17 +13,21 @@ from tinygrad_opt.optim.adam import Adam, AdamW
 from tinygrad_opt.optim.adamax import Adamax
 from tinygrad_opt.optim.asgd import ASGD
 from tinygrad_opt.optim.clip import clip_grad_norm_, clip_grad_value_, total_grad_norm
+from tinygrad_opt.optim.fromage import Fromage
 from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lbfgs import LBFGS
 from tinygrad_opt.optim.lion import Lion
 from tinygrad_opt.optim.nadam import NAdam
+from tinygrad_opt.optim.novograd import NovoGrad
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, register
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
 from tinygrad_opt.optim.schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from tinygrad_opt.optim.sgd import SGD
+from tinygrad_opt.optim.sign import SignSGD, Signum
+from tinygrad_opt.optim.sm3 import SM3
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
     TextbookAdam,
@@ -40,19 +44,24 @@ __all__ = [
     "LBFGS",
     "LARS",
     "SGD",
+    "SM3",
     "Adadelta",
     "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
     "Adamax",
+    "Fromage",
     "Lion",
     "NAdam",
+    "NovoGrad",
     "RAdam",
     "RMSprop",
     "Rprop",
     "ScheduleFreeAdamW",
     "ScheduleFreeSGD",
+    "SignSGD",
+    "Signum",
     "Optimizer",
     "TextbookAdaGrad",
     "TextbookAdam",
