@@ -17,15 +17,16 @@ class Fromage(Optimizer):
     r"""Fromage (Bernstein et al. 2020), as Optax 0.2.8's ``fromage``.
 
     "On the distance between two neural networks and the stability of learning",
-    NeurIPS 2020, Algorithm 1 ("Frobenius matched gradient descent"). Per parameter
-    tensor (a "layer"), with η the learning rate and ε the minimum norm:
+    NeurIPS 2020, arXiv:2002.03432, Algorithm 1 ("Frobenius matched gradient descent").
+    Per parameter tensor (a "layer"), with η the learning rate and ε the minimum norm:
 
         ρ ← max(‖θ‖, ε) / max(‖g‖, ε)          (1 if either is 0: only when ε = 0)
         θ ← (θ - η·ρ·g) / √(1 + η²)
 
-    Before the shrink every layer moves by exactly η·‖θ‖ (relative step η, as LAMB's
-    trust ratio gives); the division by √(1 + η²) undoes the growth of ‖θ‖ that a step
-    orthogonal to θ would cause (then ‖θ‖ is unchanged). No state.
+    Before the shrink every layer moves by exactly η·‖θ‖ (when both norms exceed ε):
+    a relative step η, as LAMB's trust ratio gives; the division by √(1 + η²) undoes
+    the growth of ‖θ‖ that a step orthogonal to θ would cause (then ‖θ‖ is unchanged).
+    No state.
 
     The paper divides by the plain norms; the clipping at ε is Optax's. Optax writes the
     shrink as weight decay: ``chain(scale_by_trust_ratio(ε), scale_by_learning_rate(η·c),

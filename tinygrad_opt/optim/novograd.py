@@ -31,11 +31,11 @@ class NovoGrad(Optimizer):
     The second moment is one number per tensor, so the state is one array (m) plus a
     scalar: half of Adam's. The weight decay is added to the normalised gradient, inside
     the momentum (neither AdamW's decoupled decay nor L2 on g). There is no bias
-    correction. This is the paper's algorithm (its δ appears only from t = 2, Optax's at
-    every step) and Optax's ``chain(scale_by_novograd(b1, b2, eps, eps_root,
-    weight_decay), scale_by_learning_rate(η))``. Where the denominator is 0 (v = 0,
-    δ = δ_root = 0, so g = 0) u is taken as d·θ; Optax would give NaN. v is kept as a
-    Python float (Optax: in the parameter's dtype).
+    correction: v starts at ‖g₁‖² instead. This is the paper's algorithm and Optax's
+    ``chain(scale_by_novograd(b1, b2, eps, eps_root, weight_decay),
+    scale_by_learning_rate(η))``, operation for operation. Where the denominator is 0
+    (v = 0 and δ = δ_root = 0, so g = 0) u is taken as d·θ; Optax would give NaN. v is
+    kept as a Python float (Optax: in the parameter's dtype).
 
     Defaults: lr=η (1e-3; Optax has no default), betas=(β1, β2) ((0.9, 0.25), Optax's;
     the paper's experiments use (0.95, 0.98)), eps=δ (1e-6), eps_root=δ_root (0),

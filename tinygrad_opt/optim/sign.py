@@ -15,8 +15,8 @@ from tinygrad_opt.optim.optimizer import Optimizer, check_range, register
 class SignSGD(Optimizer):
     r"""signSGD (Bernstein et al. 2018), as Optax 0.2.8's ``sign_sgd``.
 
-    "signSGD: Compressed Optimisation for Non-Convex Problems", ICML 2018, Algorithm 1
-    (η the learning rate, λ an optional decoupled weight decay):
+    "signSGD: Compressed Optimisation for Non-Convex Problems", ICML 2018,
+    arXiv:1802.04434 (η the learning rate, λ an optional decoupled weight decay):
 
         θ ← θ - η·λ·θ                  (only if λ > 0)
         θ ← θ - η·sign(g)
@@ -46,9 +46,9 @@ class SignSGD(Optimizer):
 class Signum(Optimizer):
     r"""Signum (Bernstein et al. 2018): signSGD with momentum, as Optax 0.2.8's ``signum``.
 
-    "signSGD: Compressed Optimisation for Non-Convex Problems", ICML 2018, Algorithm 3
-    (β the momentum, m the moving average of gradients, λ an optional decoupled weight
-    decay):
+    "signSGD: Compressed Optimisation for Non-Convex Problems", ICML 2018,
+    arXiv:1802.04434 (β the momentum, m the moving average of gradients, λ an optional
+    decoupled weight decay):
 
         m ← β·m + (1 - β)·g
         θ ← θ - η·λ·θ                  (only if λ > 0)

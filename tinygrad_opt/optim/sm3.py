@@ -17,7 +17,7 @@ from tinygrad_opt.optim.optimizer import Optimizer, check_range, register
 class SM3(Optimizer):
     r"""SM3 (Anil et al. 2019), as Optax 0.2.8's ``sm3``.
 
-    "Memory-Efficient Adaptive Optimization", NeurIPS 2019, Algorithm SM3-II, with
+    "Memory-Efficient Adaptive Optimization", NeurIPS 2019, arXiv:1901.11150, SM3-II, with
     Optax's momentum. For a parameter of rank k ≥ 2 the cover is the set of slices along
     each axis: axis a keeps an accumulator μₐ with one entry per index of that axis
     (for a matrix: one per row and one per column), stored in the broadcasting shape
