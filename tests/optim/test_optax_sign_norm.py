@@ -441,7 +441,7 @@ def test_invalid_hyperparameters_raise_naming_the_value(cls, name, value):
 
 @pytest.mark.parametrize(
     "name, cls",
-    [("signsgd", SignSGD), ("sign_sgd", SignSGD), ("signum", Signum), ("novograd", NovoGrad),
+    [("signsgd", SignSGD), ("SignSGD", SignSGD), ("signum", Signum), ("novograd", NovoGrad),
      ("sm3", SM3), ("sm3_nomomentum", SM3), ("fromage", Fromage)],
 )  # fmt: skip
 def test_registered(name, cls):

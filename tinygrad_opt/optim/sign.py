@@ -11,7 +11,7 @@ from tinygrad_opt.optim.functional import decay_weights_, ema_, scratch
 from tinygrad_opt.optim.optimizer import Optimizer, check_range, register
 
 
-@register("signsgd", "sign_sgd")
+@register("signsgd")
 class SignSGD(Optimizer):
     r"""signSGD (Bernstein et al. 2018), as Optax 0.2.8's ``sign_sgd``.
 
