@@ -33,7 +33,7 @@ class NovoGrad(Optimizer):
     the momentum (neither AdamW's decoupled decay nor L2 on g). There is no bias
     correction: v starts at ‖g₁‖² instead. This is the paper's algorithm and Optax's
     ``chain(scale_by_novograd(b1, b2, eps, eps_root, weight_decay),
-    scale_by_learning_rate(η))``, operation for operation. Where the denominator is 0
+    scale_by_learning_rate(η))``, the same operations. Where the denominator is 0
     (v = 0 and δ = δ_root = 0, so g = 0) u is taken as d·θ; Optax would give NaN. v is
     kept as a Python float (Optax: in the parameter's dtype).
 
