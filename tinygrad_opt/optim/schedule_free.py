@@ -47,8 +47,8 @@ from tinygrad_opt.optim.functional import (
     scratch,
     with_weight_decay,
 )
-from tinygrad_opt.optim.optimizer import Optimizer, register
 from tinygrad_opt.optim.hyperparameters import check_number, is_number
+from tinygrad_opt.optim.optimizer import Optimizer, register
 from tinygrad_opt.tensor import no_grad
 
 #: Scalars each parameter group keeps (names and fresh values as in ``schedulefree``).
