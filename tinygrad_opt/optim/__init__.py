@@ -23,6 +23,8 @@ from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
 from tinygrad_opt.optim.sgd import SGD
+from tinygrad_opt.optim.shampoo import Shampoo
+from tinygrad_opt.optim.soap import SOAP
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
     TextbookAdam,
@@ -39,6 +41,7 @@ __all__ = [
     "LBFGS",
     "LARS",
     "SGD",
+    "SOAP",
     "Adadelta",
     "Adafactor",
     "Adagrad",
@@ -50,6 +53,7 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "Rprop",
+    "Shampoo",
     "Optimizer",
     "TextbookAdaGrad",
     "TextbookAdam",
