@@ -134,7 +134,7 @@ class MatrixStateMixin:
         except (KeyError, TypeError):
             pairs = []  # malformed: the base class says what is wrong
         owner = {old: (p, group) for old, p, group in pairs}
-        for key, s in (saved_state.items() if pairs else ()):
+        for key, s in saved_state.items() if pairs else ():
             if key not in owner or not isinstance(s, dict):
                 continue
             p, group = owner[key]
@@ -158,9 +158,7 @@ def _check_matrices(name: str, key: Any, value: Any, dims: list, dtype: Any) -> 
         want = "None" if d is None else f"a {d}x{d} array"
         if d is None or not isinstance(m, np.ndarray) or m.shape != (d, d):
             got = m.shape if isinstance(m, np.ndarray) else type(m).__name__
-            raise ValueError(
-                f"state '{name}[{i}]' of parameter {key} should be {want}, got {got}"
-            )
+            raise ValueError(f"state '{name}[{i}]' of parameter {key} should be {want}, got {got}")
         if m.dtype != dtype:
             raise ValueError(
                 f"state '{name}[{i}]' of parameter {key} has dtype {m.dtype}, the parameter "
