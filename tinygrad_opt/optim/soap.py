@@ -179,7 +179,8 @@ class SOAP(MatrixStateMixin, Optimizer):
         work = self._to_work(g, group)
         for axis, s in enumerate(state["GG"]):
             if s is not None:
-                ema_(s, statistic(work, axis), beta)
+                outer = statistic(work, axis)
+                ema_(s, outer, beta, tmp=outer)  # S ← β_s·S + (1-β_s)·outer, in place
 
     def _refresh(self, state: dict, group: dict) -> None:
         v = state["exp_avg_sq"]
