@@ -26,8 +26,10 @@ from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
 from tinygrad_opt.optim.schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from tinygrad_opt.optim.sgd import SGD
+from tinygrad_opt.optim.shampoo import Shampoo
 from tinygrad_opt.optim.sign import SignSGD, Signum
 from tinygrad_opt.optim.sm3 import SM3
+from tinygrad_opt.optim.soap import SOAP
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
     TextbookAdam,
@@ -45,6 +47,7 @@ __all__ = [
     "LARS",
     "SGD",
     "SM3",
+    "SOAP",
     "Adadelta",
     "Adafactor",
     "Adagrad",
@@ -60,6 +63,7 @@ __all__ = [
     "Rprop",
     "ScheduleFreeAdamW",
     "ScheduleFreeSGD",
+    "Shampoo",
     "SignSGD",
     "Signum",
     "Optimizer",
