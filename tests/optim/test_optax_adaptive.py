@@ -6,7 +6,9 @@
   rate changed at step 100 (Optax schedule; ours changes ``group["lr"]``). Made by
   ``scripts/make_optax_adaptive_fixtures.py``. rtol 1e-10.
 - Live: new random hyperparameters every run (the seed is in the failure message),
-  compared with Optax step by step for 200 steps; skipped without optax.
+  compared with Optax step by step for 200 steps; skipped without optax. Likewise with
+  pytorch_optimizer 4.1.0 where its method equals ours once the documented differences
+  are switched off (ADOPT, AdEMAMix, Yogi, AdaBelief).
 - Plain-numpy transcriptions of the papers' algorithms (ADOPT Alg. 1 with clipping,
   AdEMAMix Alg. 1 with its schedules, AdaBelief Alg. 2, Yogi Alg. 2 plus bias
   corrections); for Adan, the paper's weighting of the gradient difference is shown to
@@ -142,6 +144,93 @@ def test_matches_optax_live_random_hyperparameters(method):
             compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
         except AssertionError as e:
             raise AssertionError(f"seed {seed}, {kw}, lr_change {lr_change}: {e}") from None
+
+
+# --------------------------------------------------------------------------- pytorch_optimizer
+def _torch_reference(method, kw):
+    """pytorch_optimizer 4.1.0's class and arguments that equal our ``method(**kw)``, where
+    the documented differences are switched off (ADOPT: its clip at t^c becomes
+    (t-1)^c; AdaBelief: its single eps is our eps = eps_root); None where they cannot be."""
+    import pytorch_optimizer as po
+
+    common = dict(lr=kw["lr"], weight_decay=kw["weight_decay"], maximize=kw["maximize"])
+    if method == "ADOPT":
+        if kw["nesterov"]:
+            return None
+        c = kw["clip_exponent"]
+        clip = None if c is None else (lambda step: (step - 1) ** c)
+        return po.ADOPT, dict(
+            common,
+            betas=tuple(kw["betas"]),
+            eps=kw["eps"],
+            weight_decouple=kw["decoupled_weight_decay"],
+            clip_lambda=clip,
+        )
+    if method == "AdEMAMix":
+        if kw["eps_root"]:
+            return None
+        return po.AdEMAMix, dict(
+            common,
+            betas=tuple(kw["betas"]),
+            alpha=kw["alpha"],
+            eps=kw["eps"],
+            t_alpha_beta3=kw["t_alpha_beta3"],
+            weight_decouple=True,
+        )
+    if method == "Yogi":
+        return po.Yogi, dict(
+            common,
+            betas=tuple(kw["betas"]),
+            eps=kw["eps"],
+            initial_accumulator=kw["initial_accumulator_value"],
+            weight_decouple=False,
+        )
+    if method == "AdaBelief":
+        if kw["nesterov"]:
+            return None
+        return po.AdaBelief, dict(common, betas=tuple(kw["betas"]), eps=kw["eps"])
+    return None
+
+
+@pytest.mark.parametrize("method", ["ADOPT", "AdEMAMix", "Yogi", "AdaBelief"])
+def test_matches_pytorch_optimizer_up_to_the_documented_differences(method):
+    """pytorch_optimizer 4.1.0, float64, two random draws per run, 200 steps, rtol 1e-10
+    (Adan is not compared: pytorch_optimizer weights the gradient difference as the paper,
+    not as Optax)."""
+    pytest.importorskip("pytorch_optimizer")
+    import torch
+
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < 2:
+        kw = GEN.draw(method, rng)
+        if method == "AdaBelief":
+            kw["eps_root"] = kw["eps"]
+        ref = _torch_reference(method, kw)
+        if ref is None:
+            continue
+        cls, args = ref
+        lr_change = [int(rng.integers(20, 180)), float(rng.uniform(0.1, 3.0))]
+        grads = gradient_sequence(SHAPES, 200, seed=int(rng.integers(2**31)))
+        params0 = initial_params(SHAPES, seed=int(rng.integers(2**31)))
+        tp = [torch.tensor(p.copy(), requires_grad=True) for p in params0]
+        topt = cls(tp, **args)
+        theirs = []
+        for t, step_grads in enumerate(grads, start=1):
+            if t == lr_change[0] + 1:
+                for group in topt.param_groups:
+                    group["lr"] *= lr_change[1]
+            for p, g in zip(tp, step_grads):
+                p.grad = torch.tensor(g.copy())
+            topt.step()
+            theirs.append([p.detach().numpy().copy() for p in tp])
+        ours = _run_with_lr_change(_make(CLASSES[method], kw), params0, grads, lr_change)
+        try:
+            compare_trajectories(ours, theirs, rtol=1e-10, atol=1e-12)
+        except AssertionError as e:
+            raise AssertionError(f"seed {seed}, {kw}, lr_change {lr_change}: {e}") from None
+        done += 1
 
 
 # --------------------------------------------------------------------------- the papers, in numpy
