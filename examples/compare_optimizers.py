@@ -88,12 +88,16 @@ GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0)
 #: EPOCHS epochs, averaged over TUNE_SEEDS (the output of ``--tune`` with the defaults).
 #: Regenerate after changing the network, the data, EPOCHS, BATCH_SIZE or any defaults.
 LEARNING_RATES: dict[str, float] = {
+    "adabelief": 0.003,
     "adadelta": 1.0,
     "adafactor": 0.1,
     "adagrad": 0.1,
     "adam": 0.003,
     "adamax": 0.01,
     "adamw": 0.003,
+    "adan": 0.003,
+    "ademamix": 0.003,
+    "adopt": 0.001,
     "amsgrad": 0.003,
     "asgd": 1.0,
     "lamb": 0.003,
@@ -117,6 +121,7 @@ LEARNING_RATES: dict[str, float] = {
     "textbook_rmsprop": 0.003,
     "textbook_rmsprop_nesterov": 0.0003,
     "textbook_sgd": 1.0,
+    "yogi": 0.003,
 }
 
 

@@ -11,8 +11,11 @@ When gradients agree with their average the step grows; when they scatter it shr
     θ ← θ - η · (s / (1 - ρ1ᵗ)) / (√(r / (1 - ρ2ᵗ)) + δ)
 
 The class is the whole implementation; the base class supplies parameter groups, state,
-state_dict, validation and the rest. The check at the bottom runs it against a plain numpy
-transcription of the paper's Algorithm 2 with the same helper the built-in methods use.
+state_dict, validation and the rest. (The library ships a full AdaBelief,
+``optim.AdaBelief``, registered as ``"adabelief"``; this minimal one registers under its
+own name, so importing the example does not replace it.) The check at the bottom runs it
+against a plain numpy transcription of the paper's Algorithm 2 with the same helper the
+built-in methods use.
 """
 
 from __future__ import annotations

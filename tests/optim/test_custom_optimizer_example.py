@@ -1,4 +1,5 @@
-"""examples/custom_optimizer.py: a method not built in, checked with the shipped helper."""
+"""examples/custom_optimizer.py: a method written outside the library, checked with the
+shipped helper."""
 
 import importlib.util
 import pathlib
@@ -23,6 +24,13 @@ def test_example_runs_and_matches_the_paper(example):
     result = example.main()
     assert result["check"].max_rel_error < 1e-10
     assert result["losses"]["adabelief"] < 0.01
+
+
+def test_example_does_not_replace_the_built_in(example):
+    from tinygrad_opt.optim import AdaBelief, lookup
+
+    assert lookup("adabelief")[0] is AdaBelief
+    assert lookup("my_adabelief")[0] is example.AdaBelief
 
 
 def test_the_helper_catches_a_wrong_second_moment(example):

@@ -6,11 +6,15 @@ validation; each method is one small class whose ``update`` reads like its algor
 """
 
 from tinygrad_opt.optim import lr_scheduler
+from tinygrad_opt.optim.adabelief import AdaBelief
 from tinygrad_opt.optim.adadelta import Adadelta
 from tinygrad_opt.optim.adafactor import Adafactor
 from tinygrad_opt.optim.adagrad import Adagrad
 from tinygrad_opt.optim.adam import Adam, AdamW
 from tinygrad_opt.optim.adamax import Adamax
+from tinygrad_opt.optim.adan import Adan
+from tinygrad_opt.optim.ademamix import AdEMAMix
+from tinygrad_opt.optim.adopt import ADOPT
 from tinygrad_opt.optim.asgd import ASGD
 from tinygrad_opt.optim.clip import clip_grad_norm_, clip_grad_value_, total_grad_norm
 from tinygrad_opt.optim.fromage import Fromage
@@ -39,13 +43,17 @@ from tinygrad_opt.optim.textbook import (
     TextbookRMSPropNesterov,
     TextbookSGD,
 )
+from tinygrad_opt.optim.yogi import Yogi
 
 __all__ = [
+    "ADOPT",
     "ASGD",
     "LAMB",
     "LBFGS",
     "LARS",
     "SGD",
+    "AdEMAMix",
+    "AdaBelief",
     "SM3",
     "SOAP",
     "Adadelta",
@@ -54,6 +62,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "Adan",
     "Fromage",
     "Lion",
     "NAdam",
@@ -74,6 +83,7 @@ __all__ = [
     "TextbookRMSProp",
     "TextbookRMSPropNesterov",
     "TextbookSGD",
+    "Yogi",
     "available",
     "clip_grad_norm_",
     "clip_grad_value_",

@@ -175,6 +175,24 @@ def lerp_(a: np.ndarray, b: np.ndarray, weight: float, *, tmp: np.ndarray | None
     else:
         d *= 1.0 - weight
         np.subtract(b, d, out=a)
+def adam_denominator(
+    r: np.ndarray,
+    t: int,
+    beta2: float,
+    eps: float,
+    *,
+    eps_root: float = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The adaptive denominator √(r / (1 - ρ2ᵗ) + δ_root) + δ (a new array, or ``out``).
+    The denominator of :func:`adam_direction`, for methods whose numerator is not Adam's
+    ŝ (AdEMAMix, Adan, Yogi, AdaBelief). ``eps_root`` is Optax's δ inside the root.
+    out = np.divide(r, bias_correction(beta2, t), out=out)
+    if eps_root:
+        out += eps_root
+    np.sqrt(out, out=out)
+    out += eps
+    return out
 
 
 # --------------------------------------------------------------------------- work arrays
