@@ -13,12 +13,14 @@ from tinygrad_opt.optim.adam import Adam, AdamW
 from tinygrad_opt.optim.adamax import Adamax
 from tinygrad_opt.optim.asgd import ASGD
 from tinygrad_opt.optim.clip import clip_grad_norm_, clip_grad_value_, total_grad_norm
+from tinygrad_opt.optim.dadaptation import DAdaptAdam, DAdaptSGD
 from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lbfgs import LBFGS
 from tinygrad_opt.optim.lion import Lion
 from tinygrad_opt.optim.nadam import NAdam
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, register
+from tinygrad_opt.optim.prodigy import Prodigy
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
@@ -45,8 +47,11 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "DAdaptAdam",
+    "DAdaptSGD",
     "Lion",
     "NAdam",
+    "Prodigy",
     "RAdam",
     "RMSprop",
     "Rprop",

@@ -161,6 +161,22 @@ def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=out, where=den != 0)
 
 
+def decay_add_(a: np.ndarray, beta: float, alpha: float, x: np.ndarray, y=None) -> None:
+    """a ← β·a + α·x (or + α·x⊙y) in place, rounded as torch's ``a.mul_(β).add_(x, alpha=α)``
+    (``addcmul_(x, y, value=α)``: (α·x)·y).
+
+    The moving sums of D-Adaptation and Prodigy, whose weights are not (β, 1 - β): their
+    moments average d-scaled gradients, and Prodigy's gradient sum has no (1 - β3). Written
+    in the packages' order so early steps round alike: Prodigy's ⟨g, θ0 - θ⟩ cancels about
+    |log10 d0| digits while d is near d0, so one ulp of θ would cost ~1e-10 in d.
+    """
+    a *= beta
+    term = alpha * x
+    if y is not None:
+        term *= y
+    a += term
+
+
 # --------------------------------------------------------------------------- work arrays
 #: Requests larger than this many elements get fresh arrays instead of kept ones, so a
 #: single huge parameter stepped in one piece does not pin its size in memory forever.
