@@ -170,7 +170,7 @@ class DAdaptAdam(ParameterFree):
     ``DAdaptAdam``.
 
     "Learning-Rate-Free Learning by D-Adaptation", ICML 2023, arXiv:2301.07733, the Adam
-    variant (Appendix, "Adam with D-Adaptation"), in the package's form. Seed notation:
+    variant, in the package's form. Seed notation:
     η lr, ρ1/ρ2 decay rates, δ small constant, s/r the moment estimates, θ parameters,
     g gradient (with λθ added unless ``decouple``); a the weighted gradient sum (the
     package's state ``s``), N its running numerator, ℓ a group's ``layer_scale``, γ
@@ -279,10 +279,12 @@ class DAdaptSGD(ParameterFree):
     ``DAdaptSGD``.
 
     "Learning-Rate-Free Learning by D-Adaptation", ICML 2023, arXiv:2301.07733, Algorithm
-    1 (dual averaging with D-Adaptation), with the package's primal averaging for
-    momentum. Seed notation: η lr, θ parameters, g gradient + λθ; a the gradient sum
-    (state ``s``), θ0 the start (``x0``), z the dual-averaging iterate, N the numerator,
-    c = 1 - momentum, γ ``growth_rate``; sums Σ over the parameters of groups with η > 0:
+    1 (Dual Averaging with D-Adaptation) in the package's form: the gradients are
+    normalised once, by the first step's ‖g0‖ (Algorithm 1 uses the running √Σ‖gᵢ‖²),
+    and momentum is primal averaging. Seed notation: η lr, θ parameters, g gradient + λθ;
+    a the gradient sum (state ``s``), θ0 the start (``x0``), z the dual-averaging iterate,
+    N the numerator, c = 1 - momentum, γ ``growth_rate``; sums Σ over the parameters of
+    groups with η > 0:
 
         ‖g0‖ ← √(Σ g⊙g)                  (first step only, gradients without decay)
         η̂ ← d·η / ‖g0‖
