@@ -154,6 +154,42 @@ def test_matches_the_package_live(cls, seed, i):
     _compare(case, data, ref_traj, ref_d)
 
 
+REFERENCE_KW = {
+    "Prodigy": dict(weight_decay=0.05, slice_p=2, use_bias_correction=True),
+    "DAdaptAdam": dict(weight_decay=0.05, decouple=True),
+    "DAdaptSGD": dict(weight_decay=0.05, momentum=0.8),
+}
+
+
+@pytest.mark.parametrize("cls", list(CLASSES))
+def test_missing_gradients_are_skipped_as_by_the_package(cls):
+    """Parameter 1 has no gradient on the first step and every 7th; parameter 2 on every
+    5th: the packages skip such parameters in both passes (no state, no step)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("prodigyopt" if cls == "Prodigy" else "dadaptation")
+    case = dict(cls=cls, kwargs=REFERENCE_KW[cls], group1={}, zero=False)
+    ref_cls = FIX._reference(case)
+    shapes = [(4, 3), (5,), (7,), ()]
+    init = [np.random.default_rng(i).standard_normal(s) for i, s in enumerate(shapes)]
+    ours_p = [Tensor(x.copy(), requires_grad=True) for x in init]
+    ref_p = [torch.tensor(x.copy(), requires_grad=True) for x in init]
+    ours = CLASSES[cls]([{"params": ours_p[:2]}, {"params": ours_p[2:]}], **case["kwargs"])
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = ref_cls([{"params": ref_p[:2]}, {"params": ref_p[2:]}], **case["kwargs"])
+    noise = np.random.default_rng(9)
+    for t in range(60):
+        for i, (p, q) in enumerate(zip(ours_p, ref_p)):
+            missing = (i == 1 and t % 7 == 0) or (i == 2 and t % 5 == 4)
+            g = None if missing else (p.data - 1.0) + 0.1 * noise.standard_normal(p.shape)
+            p.grad = None if g is None else g
+            q.grad = None if g is None else torch.tensor(g.copy())
+        ours.step()
+        ref.step()
+        for p, q in zip(ours_p, ref_p):
+            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL)
+        assert ours.param_groups[0]["d"] == pytest.approx(ref.param_groups[0]["d"], rel=RTOL)
+
+
 # --------------------------------------------------------------------------- invariants
 def _grads(shapes, steps, seed=0):
     rng = np.random.default_rng(seed)
