@@ -126,7 +126,9 @@ def draw_case(cls: str, rng: np.random.Generator, i: int) -> dict:
         kwargs=kw,
         group1=group1,
         lr_change=[100, float(rng.uniform(0.2, 0.8))],
-        freeze=150 if i % 2 == 1 else None,
+        # not with Prodigy's β1 = 0 (i = 3, 7): the package still steps a frozen group by
+        # g/(√r + dδ) on a frozen r, an unstable oscillation that amplifies rounding
+        freeze=150 if i in (1, 2, 5, 6) else None,
         zero=i % 4 == 1,
     )
 

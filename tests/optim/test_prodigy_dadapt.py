@@ -11,10 +11,12 @@
 - Exact ``state_dict`` resume, ``maximize``, float32, invalid hyperparameters, the
   group-lr rule, and the d estimate in ``param_groups``.
 
-Tolerance: rtol 1e-9 on parameters and d. The d estimate is a ratio of sums over all
-parameters (ours in numpy's order, the package's in torch's) that feeds back into every
-later step, and the step after d's first jump is large relative to the noise; the
-worst disagreement seen is ~1e-11.
+Tolerance: rtol 1e-10, atol 1e-11 (parameters are of order 1; an element crossing zero
+keeps its ~1e-12 absolute error). The moving sums are written in the packages' rounding
+order (``functional.decay_add_``), because while d is near d0 Prodigy's ⟨g, θ0 - θ⟩
+cancels about |log10 d0| digits; the remaining differences are the order of summation in
+the dot products and norms (numpy's vs torch's). Worst seen over 120 random
+configurations: 2e-12 relative.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from tinygrad_opt.tensor import Tensor
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 CLASSES = {"Prodigy": Prodigy, "DAdaptAdam": DAdaptAdam, "DAdaptSGD": DAdaptSGD}
-RTOL, ATOL = 1e-10, 1e-12
+RTOL, ATOL = 1e-10, 1e-11
 
 
 def _script():

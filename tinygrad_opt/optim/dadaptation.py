@@ -111,10 +111,6 @@ class ParameterFree(Optimizer):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Invalid log_every value: {value} (an integer >= 0)")
 
-    def state_names(self) -> tuple[str, ...]:
-        """Names of the per-parameter state arrays (for validation and docs)."""
-        return ()
-
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One step of every parameter that has a gradient (see the class docstring).
 
@@ -138,7 +134,7 @@ class ParameterFree(Optimizer):
                 raise RuntimeError(
                     f"{type(self).__name__}: parameter group {i} has lr {group['lr']}, another "
                     f"has {lr}; different learning rates in different groups are only "
-                    "supported for 0 (a frozen group), as in the authors' package"
+                    "supported for 0, as in the authors' package"
                 )
         return lr
 
@@ -221,9 +217,6 @@ class DAdaptAdam(ParameterFree):
         maximize=False,
     )
 
-    def state_names(self) -> tuple[str, ...]:
-        return ("exp_avg", "exp_avg_sq", "s")
-
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)
         if "layer_scale" in hp:
@@ -233,7 +226,8 @@ class DAdaptAdam(ParameterFree):
         return {"d": self.defaults["d0"], "k": 0, "numerator_weighted": 0.0}
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
-        return {"step": 0, **{name: np.zeros_like(p) for name in self.state_names()}}
+        zeros = np.zeros_like
+        return {"step": 0, "exp_avg": zeros(p), "exp_avg_sq": zeros(p), "s": zeros(p)}
 
     def adapt(self, lr: float) -> None:
         first = self.param_groups[0]
@@ -319,9 +313,6 @@ class DAdaptSGD(ParameterFree):
         fsdp_in_use=False,
         maximize=False,
     )
-
-    def state_names(self) -> tuple[str, ...]:
-        return ("z", "s", "x0")
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)
