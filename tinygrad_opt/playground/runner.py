@@ -15,7 +15,7 @@ from tinygrad_opt.tensor import Tensor
 #: Learning rates that show each method at its typical behaviour on each function.
 #: (Chosen by hand for pictures, not tuned to make any method win. Prodigy and
 #: D-Adaptation estimate their step; their lr is a multiplier of it, 1 by default, and
-#: less for DAdaptSGD where dual averaging overshoots.)
+#: less where their estimate overshoots on these 2-D functions.)
 SUGGESTED_LR: dict[str, dict[str, float]] = {
     "quadratic": {
         "sgd": 0.18,
@@ -36,7 +36,7 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "rmsprop": 1e-2,
         "adam": 5e-2,
         "prodigy": 1.0,
-        "dadapt_adam": 1.0,
+        "dadapt_adam": 0.3,
         "dadapt_sgd": 0.5,
     },
     "beale": {
@@ -58,7 +58,7 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "rmsprop": 5e-2,
         "adam": 0.1,
         "prodigy": 1.0,
-        "dadapt_adam": 1.0,
+        "dadapt_adam": 0.1,
         "dadapt_sgd": 0.1,
     },
     "saddle": {
@@ -80,7 +80,7 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "rmsprop": 0.05,
         "adam": 0.1,
         "prodigy": 1.0,
-        "dadapt_adam": 1.0,
+        "dadapt_adam": 0.3,
         "dadapt_sgd": 0.3,
     },
 }
