@@ -19,12 +19,12 @@ class Prodigy(ParameterFree):
 
     "Prodigy: An Expeditiously Adaptive Parameter-Free Learner", ICML 2024,
     arXiv:2306.06101, the Adam version (§5, "Deriving Adam-Like Step Sizes"), in the
-    package's form. Seed notation: η lr,
-    ρ1/ρ2 decay rates, δ small constant, s/r the moment estimates, θ parameters, g
-    gradient (with λθ added unless ``decouple``); θ0 the start, a the weighted gradient
-    sum (the package's state ``s``), N the numerator (``d_numerator``), β3 (default √ρ2),
-    d_coef, γ ``growth_rate``. Sums Σ run over every ``slice_p``-th element of each
-    parameter of every group with η > 0 (d0 is that group's):
+    package's form. Seed notation: η lr, ρ1/ρ2 decay rates, δ small constant, s/r the
+    moment estimates, θ parameters, g gradient (with λθ added unless ``decouple``); θ0
+    the start, a the weighted gradient sum (the package's state ``s``), N the numerator
+    (``d_numerator``), β3 (default √ρ2), d_coef, γ ``growth_rate``. Sums Σ run over
+    every ``slice_p``-th element of each parameter of every group with η > 0 (d0 is that
+    group's):
 
         η̂ ← d·η·√(1 - ρ2ᵏ⁺¹)/(1 - ρ1ᵏ⁺¹)         (the factor only with use_bias_correction)
         N ← β3·N + Σ (d/d0)·η̂·⟨g, θ0 - θ⟩
@@ -51,8 +51,8 @@ class Prodigy(ParameterFree):
     learning rates must all be η or 0 (a group with η = 0 adds nothing to the sums and its
     s, r, a stay frozen, but it is still stepped with η̂: its frozen s, with ρ1 = 0 its
     g/(√r + dδ), and the decoupled decay); a step where Σ‖a‖₁ = 0 (all gradients zero)
-    changes only s, r and a. The (d/d0) factor and the "d = d0" rule are the package's
-    (the factor keeps the sums away from tiny numbers).
+    changes only s, r and a. The (d/d0) factor is the package's (it keeps the sums away
+    from tiny numbers).
 
     Differences from the package: ``maximize`` (added; the package has none);
     ``fsdp_in_use`` accepted and ignored (no sharding here); we check β3 in [0, 1],
