@@ -17,6 +17,7 @@ from tinygrad_opt.optim.ademamix import AdEMAMix
 from tinygrad_opt.optim.adopt import ADOPT
 from tinygrad_opt.optim.asgd import ASGD
 from tinygrad_opt.optim.clip import clip_grad_norm_, clip_grad_value_, total_grad_norm
+from tinygrad_opt.optim.dadaptation import DAdaptAdam, DAdaptSGD
 from tinygrad_opt.optim.fromage import Fromage
 from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
@@ -25,6 +26,7 @@ from tinygrad_opt.optim.lion import Lion
 from tinygrad_opt.optim.nadam import NAdam
 from tinygrad_opt.optim.novograd import NovoGrad
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, register
+from tinygrad_opt.optim.prodigy import Prodigy
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
@@ -63,10 +65,13 @@ __all__ = [
     "AdamW",
     "Adamax",
     "Adan",
+    "DAdaptAdam",
+    "DAdaptSGD",
     "Fromage",
     "Lion",
     "NAdam",
     "NovoGrad",
+    "Prodigy",
     "RAdam",
     "RMSprop",
     "Rprop",

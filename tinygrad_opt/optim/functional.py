@@ -193,6 +193,18 @@ def adam_denominator(
     np.sqrt(out, out=out)
     out += eps
     return out
+def decay_add_(a: np.ndarray, beta: float, alpha: float, x: np.ndarray, y=None) -> None:
+    """a ← β·a + α·x (or + α·x⊙y) in place, rounded as torch's ``a.mul_(β).add_(x, alpha=α)``
+    (``addcmul_(x, y, value=α)``: (α·x)·y).
+    The moving sums of D-Adaptation and Prodigy, whose weights are not (β, 1 - β): their
+    moments average d-scaled gradients, and Prodigy's gradient sum has no (1 - β3). Written
+    in the packages' order so early steps round alike: Prodigy's ⟨g, θ0 - θ⟩ cancels about
+    |log10 d0| digits while d is near d0, so one ulp of θ would cost ~1e-10 in d.
+    a *= beta
+    term = alpha * x
+    if y is not None:
+        term *= y
+    a += term
 
 
 # --------------------------------------------------------------------------- work arrays

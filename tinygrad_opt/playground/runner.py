@@ -13,7 +13,9 @@ from tinygrad_opt.playground.functions import TestFunction, get_function
 from tinygrad_opt.tensor import Tensor
 
 #: Learning rates that show each method at its typical behaviour on each function.
-#: (Chosen by hand for pictures, not tuned to make any method win.)
+#: (Chosen by hand for pictures, not tuned to make any method win. Prodigy and
+#: D-Adaptation estimate their step; their lr is a multiplier of it, 1 by default, and
+#: less where their estimate overshoots on these 2-D functions.)
 SUGGESTED_LR: dict[str, dict[str, float]] = {
     "quadratic": {
         "sgd": 0.18,
@@ -22,6 +24,9 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "adagrad": 1.0,
         "rmsprop": 0.05,
         "adam": 0.1,
+        "prodigy": 1.0,  # parameter-free: lr scales the estimated step
+        "dadapt_adam": 1.0,
+        "dadapt_sgd": 0.5,
     },
     "rosenbrock": {
         "sgd": 1e-3,
@@ -30,6 +35,9 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "adagrad": 0.5,
         "rmsprop": 1e-2,
         "adam": 5e-2,
+        "prodigy": 1.0,
+        "dadapt_adam": 0.3,
+        "dadapt_sgd": 0.5,
     },
     "beale": {
         "sgd": 1e-3,
@@ -38,6 +46,9 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "adagrad": 0.5,
         "rmsprop": 1e-2,
         "adam": 5e-2,
+        "prodigy": 1.0,
+        "dadapt_adam": 1.0,
+        "dadapt_sgd": 0.5,
     },
     "himmelblau": {
         "sgd": 5e-3,
@@ -46,6 +57,9 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "adagrad": 1.0,
         "rmsprop": 5e-2,
         "adam": 0.1,
+        "prodigy": 1.0,
+        "dadapt_adam": 0.1,
+        "dadapt_sgd": 0.1,
     },
     "saddle": {
         "sgd": 0.05,
@@ -54,6 +68,9 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "adagrad": 0.1,
         "rmsprop": 0.01,
         "adam": 0.02,
+        "prodigy": 1.0,
+        "dadapt_adam": 1.0,
+        "dadapt_sgd": 0.5,
     },
     "local_minimum": {
         "sgd": 0.1,
@@ -62,6 +79,9 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "adagrad": 0.5,
         "rmsprop": 0.05,
         "adam": 0.1,
+        "prodigy": 1.0,
+        "dadapt_adam": 0.3,
+        "dadapt_sgd": 0.3,
     },
 }
 DEFAULT_LR = 1e-2
