@@ -175,6 +175,8 @@ def lerp_(a: np.ndarray, b: np.ndarray, weight: float, *, tmp: np.ndarray | None
     else:
         d *= 1.0 - weight
         np.subtract(b, d, out=a)
+
+
 def adam_denominator(
     r: np.ndarray,
     t: int,
@@ -185,21 +187,27 @@ def adam_denominator(
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The adaptive denominator √(r / (1 - ρ2ᵗ) + δ_root) + δ (a new array, or ``out``).
+
     The denominator of :func:`adam_direction`, for methods whose numerator is not Adam's
     ŝ (AdEMAMix, Adan, Yogi, AdaBelief). ``eps_root`` is Optax's δ inside the root.
+    """
     out = np.divide(r, bias_correction(beta2, t), out=out)
     if eps_root:
         out += eps_root
     np.sqrt(out, out=out)
     out += eps
     return out
+
+
 def decay_add_(a: np.ndarray, beta: float, alpha: float, x: np.ndarray, y=None) -> None:
     """a ← β·a + α·x (or + α·x⊙y) in place, rounded as torch's ``a.mul_(β).add_(x, alpha=α)``
     (``addcmul_(x, y, value=α)``: (α·x)·y).
+
     The moving sums of D-Adaptation and Prodigy, whose weights are not (β, 1 - β): their
     moments average d-scaled gradients, and Prodigy's gradient sum has no (1 - β3). Written
     in the packages' order so early steps round alike: Prodigy's ⟨g, θ0 - θ⟩ cancels about
     |log10 d0| digits while d is near d0, so one ulp of θ would cost ~1e-10 in d.
+    """
     a *= beta
     term = alpha * x
     if y is not None:
