@@ -23,6 +23,7 @@ from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
 from tinygrad_opt.optim.sgd import SGD
+from tinygrad_opt.optim.sophia import SophiaBase, SophiaG, SophiaH
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
     TextbookAdam,
@@ -50,6 +51,9 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "Rprop",
+    "SophiaBase",
+    "SophiaG",
+    "SophiaH",
     "Optimizer",
     "TextbookAdaGrad",
     "TextbookAdam",
