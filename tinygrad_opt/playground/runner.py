@@ -30,6 +30,7 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "adagrad": 0.5,
         "rmsprop": 1e-2,
         "adam": 5e-2,
+        "sophiah": 5e-2,
     },
     "beale": {
         "sgd": 1e-3,
