@@ -45,8 +45,9 @@ def rademacher_probe(seed: int, index: int, step: int, like: np.ndarray) -> np.n
 
 class SophiaBase(Optimizer):
     r"""The update Sophia's variants share (Liu et al. 2024, Algorithm 3); subclasses say
-    how the curvature h enters the denominator (:meth:`denominator_`), where the clip is,
-    whether m is bias-corrected, and how an estimate is folded into h.
+    how the curvature h enters the denominator (:meth:`denominator_`), the clip threshold
+    (:meth:`clip_threshold`), whether m is bias-corrected (:attr:`bias_corrected`), and
+    how an estimate is folded into h (:meth:`fold_`).
 
     Per parameter, with η the learning rate, λ the decoupled weight decay, β1 the
     momentum rate and h the moving average of the Hessian-diagonal estimates:
@@ -112,7 +113,7 @@ class SophiaBase(Optimizer):
         ``values=None`` each parameter's ``.grad`` (parameters without one are skipped)."""
         params = self._indexed_params()
         if values is not None:
-            values = list(values)
+            values = [v.data if isinstance(v, Tensor) else v for v in values]
             if len(values) != len(params):
                 raise ValueError(
                     f"{type(self).__name__}.update_hessian: got {len(values)} {what}, the "
@@ -133,8 +134,6 @@ class SophiaBase(Optimizer):
                     index += 1
                     if v is None:
                         continue
-                    if isinstance(v, Tensor):
-                        v = v.data
                     if flat is not None and flat.state is None:
                         flat.adopt_parameters()
                         flat.init_state(self, group)  # the group's state, made once
