@@ -30,6 +30,10 @@ training set (43 times the data per epoch, so their wall time is not comparable)
   step, ``lr`` is only its first trial, tuned on the grid like every other lr);
 * **Rprop** (``FULL_BATCH``) uses only gradient signs, which mini-batch noise scrambles.
 
+(Sophia-H also takes a closure, for its Hessian-vector products, but steps on
+mini-batches like the others: one ``step(closure)`` per batch, its time including the
+closure's forward and backward passes.)
+
 Both drive the training loss to ~1e-6 or below and overfit (Rprop's step sizes grow to
 its default maximum of 50, giving huge, over-confident weights), which is why their
 validation losses barely depend on lr.
@@ -171,9 +175,15 @@ def needs_closure(name: str) -> bool:
     return bool(getattr(_probe(name), "needs_closure", False))
 
 
+def is_lbfgs(name: str) -> bool:
+    """Closure methods that iterate inside one ``step`` (``max_iter``): L-BFGS."""
+    return needs_closure(name) and "max_iter" in _probe(name).defaults
+
+
 def is_full_batch(name: str) -> bool:
-    """Full-batch methods: closure-based ones (L-BFGS) and those in FULL_BATCH (Rprop)."""
-    return name in FULL_BATCH or needs_closure(name)
+    """Full-batch methods: L-BFGS and those in FULL_BATCH (Rprop). Other closure methods
+    (Sophia-H: the closure gives its Hessian-vector products) step on mini-batches."""
+    return name in FULL_BATCH or is_lbfgs(name)
 
 
 def default_lr(name: str) -> float:
@@ -182,7 +192,7 @@ def default_lr(name: str) -> float:
 
 
 def make_optimizer(name: str, params: list[Tensor], lr: float, batches: int) -> optim.Optimizer:
-    if needs_closure(name):  # L-BFGS: full batch, one step(closure) per epoch
+    if is_lbfgs(name):  # L-BFGS: full batch, one step(closure) per epoch
         return optim.create(name, params, lr=lr, max_iter=batches, line_search_fn="strong_wolfe")
     return optim.create(name, params, lr=lr)
 
@@ -228,7 +238,7 @@ def train_one(
     full_batch = is_full_batch(name)
     for _ in range(epochs):
         t0 = time.perf_counter()
-        if needs_closure(name):  # L-BFGS: up to len(loader) iterations in one step
+        if is_lbfgs(name):  # L-BFGS: up to len(loader) iterations in one step
             opt.step(closure)
             steps += 1
             step_seconds += time.perf_counter() - t0
@@ -241,11 +251,22 @@ def train_one(
                 steps += 1
         else:  # the plain mini-batch loop
             for X, y in loader:
-                loss = nn.cross_entropy(model(Tensor(X)), y)
-                opt.zero_grad()
-                loss.backward()
-                t1 = time.perf_counter()
-                opt.step()
+                if needs_closure(name):  # Sophia-H: step(closure) on the batch
+
+                    def batch_closure(X: Any = X, y: Any = y) -> Tensor:
+                        opt.zero_grad()
+                        loss = nn.cross_entropy(model(Tensor(X)), y)
+                        loss.backward()
+                        return loss
+
+                    t1 = time.perf_counter()
+                    opt.step(batch_closure)
+                else:
+                    loss = nn.cross_entropy(model(Tensor(X)), y)
+                    opt.zero_grad()
+                    loss.backward()
+                    t1 = time.perf_counter()
+                    opt.step()
                 step_seconds += time.perf_counter() - t1
                 steps += 1
         train_seconds += time.perf_counter() - t0

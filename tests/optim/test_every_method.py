@@ -42,15 +42,19 @@ def _make(name, params, **hp):
 
 def _step(opt, params, grads):
     def closure():
-        for p, g in zip(params, grads):
-            p.grad = g.copy()
-        # a loss whose gradient is g at this point (closure methods re-evaluate it)
-        return float(sum(np.vdot(p.data, g) for p, g in zip(params, grads)))
+        """The loss Σ⟨θ, g⟩, whose gradient is g (closure methods re-evaluate it; Sophia-H
+        differentiates it twice, so it is a Tensor with its graph)."""
+        for p in params:
+            p.grad = None
+        loss = sum((p * Tensor(g)).sum() for p, g in zip(params, grads))
+        loss.backward()
+        return loss
 
     if getattr(opt, "needs_closure", False):
         opt.step(closure)
     else:
-        closure()
+        for p, g in zip(params, grads):
+            p.grad = g.copy()
         opt.step()
 
 

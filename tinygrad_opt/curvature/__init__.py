@@ -38,7 +38,12 @@ from tinygrad_opt.curvature.operator import (
 )
 from tinygrad_opt.curvature.power import power_iteration
 from tinygrad_opt.curvature.spectrum import EigenResult
-from tinygrad_opt.curvature.trace import TraceEstimate, hutchinson_diagonal, hutchinson_trace
+from tinygrad_opt.curvature.trace import (
+    TraceEstimate,
+    hutchinson_diagonal,
+    hutchinson_products,
+    hutchinson_trace,
+)
 
 __all__ = [
     "CurvatureOperator",
@@ -61,6 +66,7 @@ __all__ = [
     "hessian_eigenvalues",
     "hessian_vector_product",
     "hutchinson_diagonal",
+    "hutchinson_products",
     "hutchinson_trace",
     "lanczos",
     "power_iteration",

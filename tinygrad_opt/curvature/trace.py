@@ -14,13 +14,16 @@ and Sophia-H precondition with (Yao et al. 2021, Liu et al. 2023).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.autograd.gradients import grad
 from tinygrad_opt.curvature.layout import ParameterLayout
 from tinygrad_opt.curvature.operator import as_operator
+from tinygrad_opt.tensor import Tensor
 
 __all__ = ["TraceEstimate", "hutchinson_diagonal", "hutchinson_trace"]
 
@@ -137,3 +140,27 @@ def hutchinson_diagonal(
         operator, num_samples, seed=seed, distribution=distribution, diagonal=True
     )
     return est.diagonal
+
+
+def hutchinson_products(
+    loss: Tensor, params: Sequence[Tensor], probes: Sequence[np.ndarray]
+) -> list[np.ndarray]:
+    """u⊙(H·u) per parameter (Algorithm 1; E[u⊙Hu] = diag H for Rademacher u), with H the
+    Hessian of the scalar ``loss`` (a Tensor with its graph) w.r.t. ``params`` and u the
+    ``probes`` (one array per parameter). Two backward passes: ∇L with its graph, then
+    the derivative of ∇L·u (Pearlmutter 1994). ``.grad`` is left alone."""
+    params = list(params)
+    gs = grad(loss, params, create_graph=True, allow_unused=True)
+    rows = [i for i, g in enumerate(gs) if g is not None and g.requires_grad]
+    out = [np.zeros(p.shape, p.dtype) for p in params]
+    if rows:
+        hv = grad(
+            [gs[i] for i in rows],
+            params,
+            [np.asarray(probes[i], dtype=params[i].dtype) for i in rows],
+            allow_unused=True,
+        )
+        for i, h in enumerate(hv):
+            if h is not None:
+                out[i] = np.asarray(probes[i], dtype=params[i].dtype) * h.data
+    return out

@@ -36,6 +36,7 @@ from tinygrad_opt.optim.shampoo import Shampoo
 from tinygrad_opt.optim.sign import SignSGD, Signum
 from tinygrad_opt.optim.sm3 import SM3
 from tinygrad_opt.optim.soap import SOAP
+from tinygrad_opt.optim.sophia import SophiaBase, SophiaG, SophiaH
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
     TextbookAdam,
@@ -80,6 +81,9 @@ __all__ = [
     "Shampoo",
     "SignSGD",
     "Signum",
+    "SophiaBase",
+    "SophiaG",
+    "SophiaH",
     "Optimizer",
     "TextbookAdaGrad",
     "TextbookAdam",

@@ -38,6 +38,7 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
         "prodigy": 1.0,
         "dadapt_adam": 0.3,
         "dadapt_sgd": 0.5,
+        "sophiah": 5e-2,
     },
     "beale": {
         "sgd": 1e-3,

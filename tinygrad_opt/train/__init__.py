@@ -1,5 +1,6 @@
-"""Training helpers: ``fit`` (the plain loop with progress, evaluation, checkpoints) and
-atomic, bit-identical-resume checkpoints."""
+"""Training helpers: ``fit`` (the plain loop with progress, evaluation, checkpoints),
+atomic, bit-identical-resume checkpoints, and the Hessian-diagonal estimates a loop feeds
+Sophia-G (``gnb_gradients``)."""
 
 from tinygrad_opt.train.checkpoint import (
     CheckpointError,
@@ -9,6 +10,7 @@ from tinygrad_opt.train.checkpoint import (
     write_checkpoint_file,
 )
 from tinygrad_opt.train.fit import History, accuracy, evaluate, fit
+from tinygrad_opt.train.sophia import gnb_gradients
 
 __all__ = [
     "CheckpointError",
@@ -16,6 +18,7 @@ __all__ = [
     "accuracy",
     "evaluate",
     "fit",
+    "gnb_gradients",
     "load_checkpoint",
     "read_checkpoint_file",
     "save_checkpoint",
