@@ -30,7 +30,7 @@ from tinygrad_opt.optim.functional import (
     scratch,
 )
 from tinygrad_opt.optim.optimizer import Optimizer, check_nonnegative, register
-from tinygrad_opt.tensor import Tensor, no_grad
+from tinygrad_opt.tensor import Tensor, enable_grad, no_grad
 
 __all__ = ["SophiaBase", "SophiaG", "SophiaH", "rademacher_probe"]
 
@@ -282,10 +282,9 @@ class SophiaH(SophiaBase):
                 raise ValueError("SophiaH.step: probes are used only with a closure")
             self._warn_if_unfed()
             return super().step()
-        from tinygrad_opt.tensor import enable_grad
-
         with enable_grad():
             loss = closure()
+        self.check_gradient_shapes()
         if self.skip_nonfinite and not self.gradients_are_finite():
             self.skipped_steps += 1
             return loss
