@@ -17,11 +17,13 @@ from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lbfgs import LBFGS
 from tinygrad_opt.optim.lion import Lion
+from tinygrad_opt.optim.lookahead import Lookahead
 from tinygrad_opt.optim.nadam import NAdam
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, register
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
+from tinygrad_opt.optim.sam import SAM
 from tinygrad_opt.optim.sgd import SGD
 from tinygrad_opt.optim.textbook import (
     TextbookAdaGrad,
@@ -32,12 +34,14 @@ from tinygrad_opt.optim.textbook import (
     TextbookRMSPropNesterov,
     TextbookSGD,
 )
+from tinygrad_opt.optim.wrapper import Wrapper
 
 __all__ = [
     "ASGD",
     "LAMB",
     "LBFGS",
     "LARS",
+    "SAM",
     "SGD",
     "Adadelta",
     "Adafactor",
@@ -46,6 +50,7 @@ __all__ = [
     "AdamW",
     "Adamax",
     "Lion",
+    "Lookahead",
     "NAdam",
     "RAdam",
     "RMSprop",
@@ -58,6 +63,7 @@ __all__ = [
     "TextbookRMSProp",
     "TextbookRMSPropNesterov",
     "TextbookSGD",
+    "Wrapper",
     "available",
     "clip_grad_norm_",
     "clip_grad_value_",
