@@ -33,14 +33,15 @@ class SAM(Wrapper):
     T = |θ₀| elementwise: θ ← θ + ρ·T²g / (‖T·g‖ + eps) (ρ is then typically ~10× larger).
     With ``maximize`` (a base hyperparameter) the adversary descends: g is negated.
 
-    Settings: rho=ρ (0.05), adaptive (False), eps (1e-12, as davda54/sam and
-    pytorch_optimizer; Optax has none: eps=0 reproduces it, and a zero gradient then
-    means no ascent instead of a NaN), ascent_steps (1). Every other keyword goes to the
-    base optimizer (default ``"sgd"``): ``SAM(params, base="adam", rho=0.05, lr=1e-3)``.
+    Settings: rho=ρ (0.05), adaptive (False), perturb_eps=eps (1e-12, as davda54/sam and
+    pytorch_optimizer's ``perturb_eps``; Optax has none: 0 reproduces it, and a zero
+    gradient then means no ascent instead of a NaN), ascent_steps (1). Every other
+    keyword goes to the base optimizer (default ``"sgd"``):
+    ``SAM(params, base="adam", rho=0.05, lr=1e-3)``.
 
     Against Optax: ``optax.contrib.sam(opt, adv_opt, sync_period)`` with its default
     adversarial optimizer ``chain(normalize(), sgd(rho))`` is this with
-    ascent_steps = sync_period - 1 and eps = 0, in either ``opaque_mode``: the transparent
+    ascent_steps = sync_period - 1 and perturb_eps = 0, in either ``opaque_mode``: the transparent
     mode spreads one of our steps over sync_period calls of ``update`` (one per gradient
     evaluation), the opaque mode does it in one call with a ``grad_fn``. Optax's
     ``reset_state`` is moot here (the normalized-SGD adversary keeps no state); another
@@ -60,7 +61,7 @@ class SAM(Wrapper):
     """
 
     needs_closure = True  # type: ignore[assignment]  # step() calls the closure twice
-    settings_defaults = dict(rho=0.05, adaptive=False, eps=1e-12, ascent_steps=1)
+    settings_defaults = dict(rho=0.05, adaptive=False, perturb_eps=1e-12, ascent_steps=1)
     scratch_keys = ("old_param",)
 
     def __init__(
@@ -69,21 +70,21 @@ class SAM(Wrapper):
         base: BaseLike = "sgd",
         rho: float = 0.05,
         adaptive: bool = False,
-        eps: float = 1e-12,
+        perturb_eps: float = 1e-12,
         ascent_steps: int = 1,
         **base_hyperparameters: Any,
     ) -> None:
         super().__init__(
             params,
             base,
-            dict(rho=rho, adaptive=adaptive, eps=eps, ascent_steps=ascent_steps),
+            dict(rho=rho, adaptive=adaptive, perturb_eps=perturb_eps, ascent_steps=ascent_steps),
             base_hyperparameters,
         )
 
     def validate_settings(self, settings: dict[str, Any]) -> None:
         super().validate_settings(settings)
         check_nonnegative("rho value", settings["rho"])
-        check_nonnegative("eps value", settings["eps"])
+        check_nonnegative("perturb_eps value", settings["perturb_eps"])
         check_bool("adaptive", settings["adaptive"])
         check_int("SAM", "ascent_steps", settings["ascent_steps"], 1)
 
@@ -134,7 +135,7 @@ class SAM(Wrapper):
     def _ascend(self) -> None:
         """θ ← θ + ρ·d/(‖T·g‖ + eps), d = T²·g (T = |θ₀| if adaptive, else 1)."""
         self.check_gradient_shapes()
-        rho, eps, adaptive = (self.settings[k] for k in ("rho", "eps", "adaptive"))
+        rho, eps, adaptive = (self.settings[k] for k in ("rho", "perturb_eps", "adaptive"))
         directions = []
         total = 0.0
         for group in self.param_groups:
