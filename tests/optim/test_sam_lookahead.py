@@ -380,6 +380,43 @@ def test_lookahead_matches_numpy_transcription():
     compare_trajectories(mine, ref, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("pullback", ["reset", "pullback"])
+def test_lookahead_pullback_momentum_matches_numpy_transcription(pullback):
+    """pytorch_optimizer's momentum handling at each synchronization, over SGD momentum."""
+    rng = np.random.default_rng(6)
+    problem = FX.make_problem(6, steps=80)
+    lr, mu, k, alpha = 0.03, 0.8, 3, 0.6
+    params0 = [rng.standard_normal(s) for s in FX.SHAPES]
+    theta = [p.copy() for p in params0]
+    phi = [p.copy() for p in params0]
+    b = [None] * len(theta)
+    b_slow = [np.zeros_like(p) for p in theta]
+    ref = []
+    for t in range(80):
+        g = FX.gradient(problem, theta, t)
+        b = [gi if bi is None else mu * bi + gi for bi, gi in zip(b, g)]
+        theta = [p - lr * bi for p, bi in zip(theta, b)]
+        if (t + 1) % k == 0:
+            phi = [f + alpha * (p - f) for f, p in zip(phi, theta)]
+            theta = [f.copy() for f in phi]
+            if pullback == "reset":
+                b = [np.zeros_like(bi) for bi in b]
+            else:
+                b = [bi + (1 - alpha) * (s - bi) for bi, s in zip(b, b_slow)]
+                b_slow = [bi.copy() for bi in b]
+        ref.append(theta)
+    mine, _, _ = run_ours(
+        {"lr_change": None},
+        problem,
+        params0,
+        80,
+        make=lambda _, ps: Lookahead(
+            ps, "sgd", k=k, alpha=alpha, pullback_momentum=pullback, lr=lr, momentum=mu
+        ),
+    )
+    compare_trajectories(mine, ref, rtol=1e-12, atol=1e-14)
+
+
 # --------------------------------------------------------------------------- invariants
 BASES = [("sgd", dict(lr=0.05, momentum=0.9)), ("adam", dict(lr=1e-2)), ("lion", dict(lr=1e-3))]
 
@@ -455,6 +492,11 @@ def test_state_dict_holds_base_state_slow_weights_and_counter():
     )
     with pytest.raises(ValueError, match="base_state"):
         opt.load_state_dict({"state": {}, "param_groups": sd["param_groups"]})
+    with pytest.raises(ValueError, match="does not keep"):
+        SAM(params, "adam").load_state_dict(sd)
+    np.testing.assert_array_equal(
+        opt.base.state[params[0]]["exp_avg"], sd["base_state"][0]["exp_avg"]
+    )
 
 
 def test_schedulers_act_through_the_wrapper():
@@ -527,6 +569,7 @@ def test_base_by_name_class_or_instance():
         (lambda ps: Lookahead(ps, pullback_momentum="x"), "Invalid pullback_momentum value"),
         (lambda ps: Lookahead(ps, "adam", pullback_momentum="reset"), "momentum buffer"),
         (lambda ps: SAM(ps, lr=-1.0), "Invalid learning rate: -1.0"),
+        (lambda ps: SAM(ps, "lbfgs"), "cannot wrap LBFGS"),
     ],
 )
 def test_invalid_settings_raise(make, message):

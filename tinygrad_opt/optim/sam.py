@@ -83,6 +83,11 @@ class SAM(Wrapper):
 
     def validate_settings(self, settings: dict[str, Any]) -> None:
         super().validate_settings(settings)
+        if getattr(self.base, "needs_closure", False):
+            raise ValueError(
+                f"SAM cannot wrap {type(self.base).__name__}: its step needs a closure, and "
+                "SAM's base step takes the gradient SAM computed"
+            )
         check_nonnegative("rho value", settings["rho"])
         check_nonnegative("perturb_eps value", settings["perturb_eps"])
         check_bool("adaptive", settings["adaptive"])

@@ -167,6 +167,12 @@ class Wrapper(Optimizer):
             ) from None
         settings = {k: wrapper.pop(k) for k in list(wrapper) if k in type(self).settings_defaults}
         settings = {**type(self).settings_defaults, **settings}
+        unknown = set(wrapper) - set(self.wrapper_state())
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the 'wrapper' entry has "
+                f"{sorted(unknown)}, which this wrapper does not keep (saved by another one?)"
+            )
         self.validate_settings(settings)
         previous = self.state_dict()
         try:
