@@ -32,7 +32,8 @@ training set (43 times the data per epoch, so their wall time is not comparable)
 
 Both drive the training loss to ~1e-6 or below and overfit (Rprop's step sizes grow to
 its default maximum of 50, giving huge, over-confident weights), which is why their
-validation losses barely depend on lr.
+validation losses barely depend on lr. SAM also takes a closure, but per mini-batch: it
+evaluates each batch's gradient at two points, so its step time includes those passes.
 
 **Look-ahead methods.** ``textbook_nesterov`` and ``textbook_rmsprop_nesterov`` keep the
 look-ahead point θ + αv in the parameters between steps; they are evaluated at θ itself
@@ -100,6 +101,7 @@ LEARNING_RATES: dict[str, float] = {
     "lars": 1.0,
     "lbfgs": 0.0001,
     "lion": 0.0003,
+    "lookahead": 1.0,
     "momentum": 0.03,
     "nadam": 0.003,
     "nadamw": 0.003,
@@ -109,6 +111,7 @@ LEARNING_RATES: dict[str, float] = {
     "rmsprop": 0.003,
     "rmsprop_centered": 0.003,
     "rprop": 0.003,
+    "sam": 0.3,
     "sgd": 1.0,
     "textbook_adagrad": 0.1,
     "textbook_adam": 0.003,
@@ -166,9 +169,15 @@ def needs_closure(name: str) -> bool:
     return bool(getattr(_probe(name), "needs_closure", False))
 
 
+def is_lbfgs(name: str) -> bool:
+    """L-BFGS: one ``step(closure)`` per epoch on the full batch. Other closure-based
+    methods (SAM) take a closure per mini-batch."""
+    return isinstance(_probe(name), optim.LBFGS)
+
+
 def is_full_batch(name: str) -> bool:
-    """Full-batch methods: closure-based ones (L-BFGS) and those in FULL_BATCH (Rprop)."""
-    return name in FULL_BATCH or needs_closure(name)
+    """Full-batch methods: L-BFGS and those in FULL_BATCH (Rprop)."""
+    return name in FULL_BATCH or is_lbfgs(name)
 
 
 def default_lr(name: str) -> float:
@@ -177,7 +186,7 @@ def default_lr(name: str) -> float:
 
 
 def make_optimizer(name: str, params: list[Tensor], lr: float, batches: int) -> optim.Optimizer:
-    if needs_closure(name):  # L-BFGS: full batch, one step(closure) per epoch
+    if is_lbfgs(name):  # full batch, one step(closure) per epoch
         return optim.create(name, params, lr=lr, max_iter=batches, line_search_fn="strong_wolfe")
     return optim.create(name, params, lr=lr)
 
@@ -195,6 +204,18 @@ def full_loss(model: nn.Module, opt: optim.Optimizer, X: np.ndarray, y: np.ndarr
 def accuracy_of(model: nn.Module, opt: optim.Optimizer, X: np.ndarray, y: np.ndarray) -> float:
     with no_grad(), at_theta(opt):
         return float((model(Tensor(X)).data.argmax(axis=1) == y).mean())
+
+
+def batch_closure(model: nn.Module, opt: optim.Optimizer, X: np.ndarray, y: np.ndarray) -> Any:
+    """The mini-batch loss and its gradient, for methods that step with a closure (SAM)."""
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = nn.cross_entropy(model(Tensor(X)), y)
+        loss.backward()
+        return loss
+
+    return closure
 
 
 def train_one(
@@ -223,7 +244,7 @@ def train_one(
     full_batch = is_full_batch(name)
     for _ in range(epochs):
         t0 = time.perf_counter()
-        if needs_closure(name):  # L-BFGS: up to len(loader) iterations in one step
+        if is_lbfgs(name):  # up to len(loader) iterations in one step
             opt.step(closure)
             steps += 1
             step_seconds += time.perf_counter() - t0
@@ -240,7 +261,10 @@ def train_one(
                 opt.zero_grad()
                 loss.backward()
                 t1 = time.perf_counter()
-                opt.step()
+                if needs_closure(name):  # SAM: re-evaluates this batch's loss and gradient
+                    opt.step(batch_closure(model, opt, X, y))
+                else:
+                    opt.step()
                 step_seconds += time.perf_counter() - t1
                 steps += 1
         train_seconds += time.perf_counter() - t0
