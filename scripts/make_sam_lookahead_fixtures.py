@@ -103,10 +103,10 @@ def draw_case(rng: np.random.Generator, wrapper: str, name: str) -> dict[str, An
         case["opaque"] = bool(rng.random() < 0.5)
         reset = False
     else:
-        reset = bool(rng.random() < 0.3)
+        reset = bool(rng.random() < 0.4)
         case["settings"] = {
             "k": int(rng.integers(1, 8)),
-            "alpha": float(rng.choice([1.0, rng.uniform(0.05, 1.0)])),
+            "alpha": 1.0 if rng.random() < 0.15 else float(rng.uniform(0.05, 0.95)),
             "reset_state": reset,
         }
     # Optax's schedule counts the base's own steps, which reset_state restarts
