@@ -660,6 +660,24 @@ def test_slow_weights_swap():
     np.testing.assert_array_equal(p.data, [0.5, 0.5])
 
 
+def test_evaluation_hooks_come_from_the_base():
+    """``at_theta`` (textbook Nesterov) and ``train``/``eval`` (Schedule-Free methods)
+    are the base's, found by duck typing as ``fit``/``evaluate`` do; absent if the base
+    lacks them."""
+    p = Tensor(np.ones(2), requires_grad=True)
+    opt = Lookahead([p], "textbook_nesterov", k=3, lr=0.1, momentum=0.9)
+    p.grad = np.ones(2)
+    opt.step()
+    with opt.at_theta():
+        theta = p.data.copy()
+    with opt.base.at_theta():
+        np.testing.assert_array_equal(p.data, theta)
+    plain = SAM([p], "sgd")
+    assert getattr(plain, "at_theta", None) is None and getattr(plain, "train", None) is None
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        _ = plain.nonexistent
+
+
 def test_memory_is_measurable():
     sam, la, la_adam = measure("sam"), measure("lookahead"), measure("lookahead", base="adam")
     assert sam.state_arrays == ["old_param"] and sam.per_parameter == 1.0

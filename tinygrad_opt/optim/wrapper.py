@@ -99,6 +99,17 @@ class Wrapper(Optimizer):
         """Whether ``step`` must be given a closure (the base's need, by default)."""
         return bool(getattr(self.base, "needs_closure", False))
 
+    #: Attributes read from the base when the wrapper has none of its own: the evaluation
+    #: hooks ``fit``/``evaluate`` and ``memory`` look for by duck typing (``at_theta`` of
+    #: the textbook Nesterov forms, ``train``/``eval``/``training`` of Schedule-Free
+    #: methods). A base without them leaves them missing here too.
+    forwarded: ClassVar[tuple[str, ...]] = ("at_theta", "train", "eval", "training")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in type(self).forwarded and "base" in self.__dict__:
+            return getattr(self.base, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def validate(self, hp: dict[str, Any]) -> None:
         self.base.validate(hp)
 
