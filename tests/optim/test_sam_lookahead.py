@@ -557,6 +557,21 @@ def test_base_by_name_class_or_instance():
 
 
 @pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda ps: SAM(ps, rho="0.1"), "rho"),
+        (lambda ps: SAM(ps, perturb_eps="0"), "perturb_eps"),
+        (lambda ps: SAM(ps, ascent_steps="1"), "ascent_steps"),
+        (lambda ps: Lookahead(ps, k="5"), "k"),
+        (lambda ps: Lookahead(ps, alpha="0.5"), "alpha"),
+    ],
+)
+def test_non_numeric_settings_say_must_be_a_number(make, name):
+    with pytest.raises(TypeError, match=f"{name} must be a number"):
+        make([Tensor(np.ones(3), requires_grad=True)])
+
+
+@pytest.mark.parametrize(
     "make, message",
     [
         (lambda ps: SAM(ps, rho=-0.1), "Invalid rho value: -0.1"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.optim.optimizer import ParamsLike, check_nonnegative, register
+from tinygrad_opt.optim.optimizer import ParamsLike, check_nonnegative, check_number, register
 from tinygrad_opt.optim.wrapper import BaseLike, Wrapper, check_bool, check_int
 
 
@@ -88,8 +88,9 @@ class SAM(Wrapper):
                 f"SAM cannot wrap {type(self.base).__name__}: its step needs a closure, and "
                 "SAM's base step takes the gradient SAM computed"
             )
-        check_nonnegative("rho value", settings["rho"])
-        check_nonnegative("perturb_eps value", settings["perturb_eps"])
+        for name in ("rho", "perturb_eps"):
+            check_number(name, settings[name])
+            check_nonnegative(f"{name} value", settings[name])
         check_bool("adaptive", settings["adaptive"])
         check_int("SAM", "ascent_steps", settings["ascent_steps"], 1)
 

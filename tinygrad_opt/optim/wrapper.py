@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinygrad_opt.optim.optimizer import Optimizer, ParamsLike, lookup
+from tinygrad_opt.optim.optimizer import Optimizer, ParamsLike, check_number, lookup
 from tinygrad_opt.tensor import Tensor
 
 BaseLike = str | type[Optimizer] | Optimizer
@@ -252,7 +252,8 @@ def _make_base(
 
 
 def check_int(owner: str, name: str, value: Any, minimum: int) -> None:
-    """ValueError unless ``value`` is an integer >= ``minimum``."""
+    """TypeError unless ``value`` is a number, ValueError unless an integer >= ``minimum``."""
+    check_number(name, value)
     if (
         not isinstance(value, numbers.Integral)
         or isinstance(value, (bool, np.bool_))
