@@ -30,13 +30,11 @@ training set (43 times the data per epoch, so their wall time is not comparable)
   step, ``lr`` is only its first trial, tuned on the grid like every other lr);
 * **Rprop** (``FULL_BATCH``) uses only gradient signs, which mini-batch noise scrambles.
 
-(Sophia-H also takes a closure, for its Hessian-vector products, but steps on
-mini-batches like the others: one ``step(closure)`` per batch, its time including the
-closure's forward and backward passes.)
-
 Both drive the training loss to ~1e-6 or below and overfit (Rprop's step sizes grow to
 its default maximum of 50, giving huge, over-confident weights), which is why their
-validation losses barely depend on lr.
+validation losses barely depend on lr. SAM and Sophia-H also take a closure, but per
+mini-batch (SAM evaluates each batch's gradient at two points, Sophia-H differentiates
+it twice for its Hessian-vector products), so their step time includes those passes.
 
 **Look-ahead methods.** ``textbook_nesterov`` and ``textbook_rmsprop_nesterov`` keep the
 look-ahead point θ + αv in the parameters between steps; they are evaluated at θ itself
@@ -108,6 +106,7 @@ LEARNING_RATES: dict[str, float] = {
     "lars": 1.0,
     "lbfgs": 0.0001,
     "lion": 0.0003,
+    "lookahead": 1.0,
     "momentum": 0.03,
     "nadam": 0.003,
     "nadamw": 0.003,
@@ -117,6 +116,7 @@ LEARNING_RATES: dict[str, float] = {
     "rmsprop": 0.003,
     "rmsprop_centered": 0.003,
     "rprop": 0.003,
+    "sam": 0.3,
     "sgd": 1.0,
     "textbook_adagrad": 0.1,
     "textbook_adam": 0.003,
@@ -176,13 +176,13 @@ def needs_closure(name: str) -> bool:
 
 
 def is_lbfgs(name: str) -> bool:
-    """Closure methods that iterate inside one ``step`` (``max_iter``): L-BFGS."""
-    return needs_closure(name) and "max_iter" in _probe(name).defaults
+    """L-BFGS: one ``step(closure)`` per epoch on the full batch. Other closure methods
+    (SAM, Sophia-H) take a closure per mini-batch."""
+    return isinstance(_probe(name), optim.LBFGS)
 
 
 def is_full_batch(name: str) -> bool:
-    """Full-batch methods: L-BFGS and those in FULL_BATCH (Rprop). Other closure methods
-    (Sophia-H: the closure gives its Hessian-vector products) step on mini-batches."""
+    """Full-batch methods: L-BFGS and those in FULL_BATCH (Rprop)."""
     return name in FULL_BATCH or is_lbfgs(name)
 
 
@@ -192,7 +192,7 @@ def default_lr(name: str) -> float:
 
 
 def make_optimizer(name: str, params: list[Tensor], lr: float, batches: int) -> optim.Optimizer:
-    if is_lbfgs(name):  # L-BFGS: full batch, one step(closure) per epoch
+    if is_lbfgs(name):  # full batch, one step(closure) per epoch
         return optim.create(name, params, lr=lr, max_iter=batches, line_search_fn="strong_wolfe")
     return optim.create(name, params, lr=lr)
 
@@ -210,6 +210,19 @@ def full_loss(model: nn.Module, opt: optim.Optimizer, X: np.ndarray, y: np.ndarr
 def accuracy_of(model: nn.Module, opt: optim.Optimizer, X: np.ndarray, y: np.ndarray) -> float:
     with no_grad(), at_theta(opt):
         return float((model(Tensor(X)).data.argmax(axis=1) == y).mean())
+
+
+def batch_closure(model: nn.Module, opt: optim.Optimizer, X: np.ndarray, y: np.ndarray) -> Any:
+    """The mini-batch loss and its gradient, for methods that step with a closure (SAM,
+    Sophia-H)."""
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = nn.cross_entropy(model(Tensor(X)), y)
+        loss.backward()
+        return loss
+
+    return closure
 
 
 def train_one(
@@ -238,7 +251,7 @@ def train_one(
     full_batch = is_full_batch(name)
     for _ in range(epochs):
         t0 = time.perf_counter()
-        if is_lbfgs(name):  # L-BFGS: up to len(loader) iterations in one step
+        if is_lbfgs(name):  # up to len(loader) iterations in one step
             opt.step(closure)
             steps += 1
             step_seconds += time.perf_counter() - t0
@@ -251,16 +264,9 @@ def train_one(
                 steps += 1
         else:  # the plain mini-batch loop
             for X, y in loader:
-                if needs_closure(name):  # Sophia-H: step(closure) on the batch
-
-                    def batch_closure(X: Any = X, y: Any = y) -> Tensor:
-                        opt.zero_grad()
-                        loss = nn.cross_entropy(model(Tensor(X)), y)
-                        loss.backward()
-                        return loss
-
+                if needs_closure(name):  # SAM, Sophia-H: a closure per mini-batch
                     t1 = time.perf_counter()
-                    opt.step(batch_closure)
+                    opt.step(batch_closure(model, opt, X, y))
                 else:
                     loss = nn.cross_entropy(model(Tensor(X)), y)
                     opt.zero_grad()

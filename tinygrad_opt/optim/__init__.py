@@ -23,6 +23,7 @@ from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lbfgs import LBFGS
 from tinygrad_opt.optim.lion import Lion
+from tinygrad_opt.optim.lookahead import Lookahead
 from tinygrad_opt.optim.nadam import NAdam
 from tinygrad_opt.optim.novograd import NovoGrad
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, register
@@ -30,6 +31,7 @@ from tinygrad_opt.optim.prodigy import Prodigy
 from tinygrad_opt.optim.radam import RAdam
 from tinygrad_opt.optim.rmsprop import RMSprop
 from tinygrad_opt.optim.rprop import Rprop
+from tinygrad_opt.optim.sam import SAM
 from tinygrad_opt.optim.schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from tinygrad_opt.optim.sgd import SGD
 from tinygrad_opt.optim.shampoo import Shampoo
@@ -46,6 +48,7 @@ from tinygrad_opt.optim.textbook import (
     TextbookRMSPropNesterov,
     TextbookSGD,
 )
+from tinygrad_opt.optim.wrapper import Wrapper
 from tinygrad_opt.optim.yogi import Yogi
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "LAMB",
     "LBFGS",
     "LARS",
+    "SAM",
     "SGD",
     "AdEMAMix",
     "AdaBelief",
@@ -70,6 +74,7 @@ __all__ = [
     "DAdaptSGD",
     "Fromage",
     "Lion",
+    "Lookahead",
     "NAdam",
     "NovoGrad",
     "Prodigy",
@@ -92,6 +97,7 @@ __all__ = [
     "TextbookRMSProp",
     "TextbookRMSPropNesterov",
     "TextbookSGD",
+    "Wrapper",
     "Yogi",
     "available",
     "clip_grad_norm_",

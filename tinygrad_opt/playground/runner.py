@@ -19,6 +19,8 @@ from tinygrad_opt.tensor import Tensor
 SUGGESTED_LR: dict[str, dict[str, float]] = {
     "quadratic": {
         "sgd": 0.18,
+        "sam": 0.18,  # SAM and Lookahead over their default base, SGD
+        "lookahead": 0.18,
         "momentum": 0.02,
         "nesterov": 0.02,
         "adagrad": 1.0,
@@ -30,6 +32,8 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
     },
     "rosenbrock": {
         "sgd": 1e-3,
+        "sam": 1e-3,
+        "lookahead": 1e-3,
         "momentum": 3e-4,
         "nesterov": 3e-4,
         "adagrad": 0.5,
@@ -42,6 +46,8 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
     },
     "beale": {
         "sgd": 1e-3,
+        "sam": 1e-3,
+        "lookahead": 1e-3,
         "momentum": 3e-4,
         "nesterov": 3e-4,
         "adagrad": 0.5,
@@ -53,6 +59,8 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
     },
     "himmelblau": {
         "sgd": 5e-3,
+        "sam": 5e-3,
+        "lookahead": 5e-3,
         "momentum": 1e-3,
         "nesterov": 1e-3,
         "adagrad": 1.0,
@@ -64,6 +72,8 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
     },
     "saddle": {
         "sgd": 0.05,
+        "sam": 0.05,
+        "lookahead": 0.05,
         "momentum": 0.01,
         "nesterov": 0.01,
         "adagrad": 0.1,
@@ -75,6 +85,8 @@ SUGGESTED_LR: dict[str, dict[str, float]] = {
     },
     "local_minimum": {
         "sgd": 0.1,
+        "sam": 0.1,
+        "lookahead": 0.1,
         "momentum": 0.05,
         "nesterov": 0.05,
         "adagrad": 0.5,
@@ -173,9 +185,24 @@ def run(
                 losses[k + 1 :] = np.nan
                 break
             loss.backward()
-            opt.step()
+            if getattr(opt, "needs_closure", False):  # SAM, L-BFGS: re-evaluate f and ∇f
+                opt.step(_closure(fn, theta))
+            else:
+                opt.step()
         result.trajectories[label] = Trajectory(label, hp, points, losses)
     return result
+
+
+def _closure(fn: TestFunction, theta: Tensor) -> Callable[[], Tensor]:
+    """f(θ) with ∇f(θ) in ``theta.grad``: what closure-based optimizers call."""
+
+    def closure() -> Tensor:
+        theta.grad = None
+        loss = fn(theta)
+        loss.backward()
+        return loss
+
+    return closure
 
 
 def _label(spec: OptimizerSpec) -> str:
@@ -191,5 +218,8 @@ def _build(spec: OptimizerSpec, theta: Tensor, fn_name: str, lr: float | None):
         return spec([theta]), {}
     name, hp = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
     if "lr" not in hp:
-        hp["lr"] = lr if lr is not None else SUGGESTED_LR.get(fn_name, {}).get(name, DEFAULT_LR)
+        suggested = SUGGESTED_LR.get(fn_name, {})
+        # a wrapper (SAM, Lookahead) over a named base steps with that base's lr
+        key = hp["base"] if isinstance(hp.get("base"), str) and hp["base"] in suggested else name
+        hp["lr"] = lr if lr is not None else suggested.get(key, DEFAULT_LR)
     return optim.create(name, [theta], **hp), hp
