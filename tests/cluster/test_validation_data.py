@@ -1,0 +1,191 @@
+"""The published-cluster data set and the script that predicts it (docs/validation.md)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "make_validation_doc.py"
+
+spec = importlib.util.spec_from_file_location("make_validation_doc", SCRIPT)
+mvd = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mvd)
+
+DATA = mvd.load()
+
+
+# ------------------------------------------------------------------ the data file
+def test_data_file_passes_its_schema():
+    mvd.check_data(DATA)
+
+
+def test_every_point_cites_a_source_with_citation_and_url():
+    sources = DATA["source"]
+    assert len(sources) >= 6
+    for p in DATA["point"]:
+        src = sources[p["source"]]
+        assert src["citation"].strip() and src["url"].startswith("http")
+        assert p["where"].strip()  # the table, figure or passage the number comes from
+
+
+def test_numbers_positive_and_efficiency_in_range():
+    points = DATA["point"]
+    assert len(points) >= 60
+    for p in points:
+        assert 0 < p["efficiency"] <= 1.2, p["id"]
+        for key in mvd.POSITIVE:
+            if key in p:
+                assert p[key] > 0, (p["id"], key)
+        assert p["gpus"] == p["nodes"] * p["gpus_per_node"], p["id"]
+        if "throughput" in p:  # the efficiency is what the two throughputs say
+            implied = p["throughput"] * p["baseline_gpus"] / (p["gpus"] * p["baseline_throughput"])
+            assert p["efficiency"] == pytest.approx(implied, abs=5e-4), p["id"]
+
+
+def test_data_covers_both_schemes_and_many_scales():
+    points = DATA["point"]
+    assert {p["scheme"] for p in points} >= {"ps", "ring", "hierarchical"}
+    assert {p["gpus"] for p in points} >= {2, 4, 8, 16, 32, 64, 128, 256}
+    assert {"vgg16", "resnet50", "inception3"} <= {p["model"] for p in points}
+
+
+def _broken(**changes):
+    data = copy.deepcopy(DATA)
+    p = data["point"][0]
+    for k, v in changes.items():
+        if v is None:
+            p.pop(k)
+        else:
+            p[k] = v
+    return data
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"source": "nowhere"}, "source 'nowhere'"),
+        ({"efficiency": 1.5}, "efficiency must lie in (0, 1.2]"),
+        ({"efficiency": 0.0}, "efficiency must lie in (0, 1.2]"),
+        ({"baseline_throughput": -3.0}, "baseline_throughput must be a positive number"),
+        ({"gpus": 3}, "gpus=3 != nodes"),
+        ({"model": None}, "model is missing"),
+        ({"scheme": "gossip"}, "scheme 'gossip'"),
+        ({"throughput": 100.0}, "disagrees with its throughputs"),
+    ],
+)
+def test_malformed_points_are_named(changes, words):
+    with pytest.raises(ValueError) as e:
+        mvd.check_data(_broken(**changes))
+    assert words in str(e.value)
+    assert DATA["point"][0]["id"] in str(e.value)
+
+
+def test_duplicate_id_and_uncited_source_are_refused():
+    data = copy.deepcopy(DATA)
+    data["point"][1]["id"] = data["point"][0]["id"]
+    with pytest.raises(ValueError, match="id is used twice"):
+        mvd.check_data(data)
+    data = copy.deepcopy(DATA)
+    key = next(iter(data["source"]))
+    data["source"][key]["citation"] = " "
+    with pytest.raises(ValueError, match=f"source.{key}.citation"):
+        mvd.check_data(data)
+
+
+# ------------------------------------------------------------------ the predictions
+def _point(**kw):
+    p = {
+        "id": "synthetic", "source": "tfbench", "scheme": "ring", "gpus": 4, "nodes": 1,
+        "gpus_per_node": 4, "parameters": 100_000_000, "per_gpu_batch": 32,
+        "baseline_gpus": 1, "baseline_throughput": 100.0, "intra_bandwidth_gbps": 10.0,
+        "precision": "fp32",
+    }  # fmt: skip
+    p.update(kw)
+    return p
+
+
+def _overlapped(c, k, u, beta=2 / 3):
+    """The simulator's bucketed overlap: max(C(1 − β + β/K) + K·u, C + u)."""
+    return max(c * (1 - beta + beta / k) + k * u, c + u)
+
+
+def test_ring_point_matches_closed_form():
+    p = _point()
+    n, m, b = 4, 4 * 100e6, 10e9 / 8
+    k = math.ceil(m / (25 * 2**20))
+    alpha = mvd.LATENCY
+    u = 2 * (n - 1) * alpha + 2 * (n - 1) / n * (m / k) / b
+    c = 32 / 100.0
+    assert mvd.predict(p) == pytest.approx(c / _overlapped(c, k, u), rel=1e-9)
+
+
+def test_host_parameter_server_point_matches_closed_form():
+    # one dedicated server on a link as fast as a GPU's: every bucket is pushed by all
+    # n GPUs into it and pulled by all n out of it, 2α + 2n·(M/K)/B
+    p = _point(scheme="ps", ps_servers=1, ps_placement="host", gpus=8, gpus_per_node=8)
+    n, m, b = 8, 4 * 100e6, 10e9 / 8
+    k = math.ceil(m / (25 * 2**20))
+    u = 2 * mvd.LATENCY + 2 * n * (m / k) / b
+    c = 32 / 100.0
+    assert mvd.predict(p) == pytest.approx(c / _overlapped(c, k, u), rel=1e-9)
+
+
+def test_efficiency_relative_to_a_larger_baseline():
+    # measured against 4 GPUs, 4 GPUs are 100% by definition; more GPUs are compared with
+    # the simulator's own 4-GPU efficiency, not with one GPU's
+    p4 = _point(baseline_gpus=4, baseline_throughput=400.0)
+    assert mvd.predict(p4) == pytest.approx(1.0, rel=1e-12)
+    p8 = _point(baseline_gpus=4, baseline_throughput=400.0, gpus=8, gpus_per_node=8)
+    e8 = mvd.predict(_point(gpus=8, gpus_per_node=8))
+    e4 = mvd.predict(_point())
+    assert mvd.predict(p8) == pytest.approx(e8 / e4, rel=1e-12)
+
+
+def test_point_without_a_batch_is_not_predicted():
+    p = _point()
+    del p["per_gpu_batch"]
+    assert mvd.missing_inputs(p) == ["per_gpu_batch"]
+    assert mvd.predict(p) is None
+
+
+# ------------------------------------------------------------------ the script
+def _run(*args, timeout=120):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT,
+    )  # fmt: skip
+
+
+def test_committed_doc_is_up_to_date():
+    r = _run("--check")
+    assert r.returncode == 0, r.stderr
+    assert "median |error|" in r.stdout
+
+
+def test_check_fails_on_a_stale_doc(tmp_path):
+    stale = tmp_path / "validation.md"
+    stale.write_text("old\n")
+    r = _run("--check", "--out", str(stale))
+    assert r.returncode == 1
+    assert "out of date" in r.stderr
+
+
+def test_malformed_data_file_exits_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    text = mvd.DATA.read_text().replace("efficiency = 1.0\n", "efficiency = 7.0\n", 1)
+    assert text != mvd.DATA.read_text()
+    bad.write_text(text)
+    out = tmp_path / "validation.md"
+    r = _run("--data", str(bad), "--out", str(out))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "efficiency must lie in" in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
