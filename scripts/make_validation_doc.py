@@ -349,7 +349,8 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "## Summary",
         "",
         f"{len(done)} of {len(rs)} points predicted "
-        f"({len(rs) - len(done)} lack a public input). "
+        f"({len(rs) - len(done)} {'lacks' if len(rs) - len(done) == 1 else 'lack'} a public "
+        "input). "
         f"**Median |error| {100 * med:.1f} points, 90th percentile {100 * p90:.1f} points**, "
         f"median signed error {pts(bias)} points.",
         "",
