@@ -74,7 +74,8 @@ def check_data(data: Mapping[str, Any]) -> None:
 
     Every source has a citation and a URL; every point cites a known source, has the
     required fields, positive numbers, ``gpus = nodes × gpus_per_node``, an efficiency in
-    (0, 1.2] that matches its throughputs when both are given (to 0.05%), and a unique id.
+    (0, 1.2] that matches its throughputs when both are given (to 0.05%), and a unique id;
+    the points of one ``compare_group`` at one GPU count share model, hardware and batch.
     """
     sources = data.get("source")
     if not isinstance(sources, Mapping) or not sources:
@@ -87,6 +88,7 @@ def check_data(data: Mapping[str, Any]) -> None:
     if not isinstance(points, list) or not points:
         raise ValueError("point: the data has no [[point]] records")
     seen = set()
+    groups: dict[tuple[str, int], Mapping[str, Any]] = {}
     for i, p in enumerate(points):
         name = f"point {p.get('id', i)!r}"
         for field in REQUIRED:
@@ -117,6 +119,17 @@ def check_data(data: Mapping[str, Any]) -> None:
         e = p["efficiency"]
         if isinstance(e, bool) or not isinstance(e, (int, float)) or not 0 < e <= 1.2:
             raise ValueError(f"{name}: efficiency must lie in (0, 1.2], got {e!r}")
+        group = p.get("compare_group")
+        if group is not None:
+            key = (group, p["gpus"])
+            same = ("model", "gpu", "nodes", "gpus_per_node", "per_gpu_batch", "precision")
+            first = groups.setdefault(key, p)
+            for field in same:
+                if first.get(field) != p.get(field):
+                    raise ValueError(
+                        f"{name}: compare_group {group!r} mixes {field} "
+                        f"{first.get(field)!r} and {p.get(field)!r}"
+                    )
         if "throughput" in p and "baseline_throughput" in p:
             implied = p["throughput"] * p["baseline_gpus"] / (p["gpus"] * p["baseline_throughput"])
             if abs(implied - e) > 5e-4:

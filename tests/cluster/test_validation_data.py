@@ -100,6 +100,30 @@ def test_duplicate_id_and_uncited_source_are_refused():
         mvd.check_data(data)
 
 
+def test_compare_group_must_share_hardware_and_model():
+    data = copy.deepcopy(DATA)
+    grouped = [p for p in data["point"] if "compare_group" in p]
+    assert {p["scheme"] for p in grouped} >= {"ps", "ring"}
+    p = next(q for q in grouped if q["scheme"] == "ps")
+    p["per_gpu_batch"] = 32
+    with pytest.raises(ValueError, match="mixes per_gpu_batch"):
+        mvd.check_data(data)
+
+
+def test_scheme_pairs_judge_the_better_scheme():
+    def row(scheme, measured, predicted):
+        p = {"compare_group": "g", "gpus": 8, "model": "m", "scheme": scheme,
+             "efficiency": measured}  # fmt: skip
+        return {"p": p, "pred": predicted}
+
+    same = mvd.scheme_pairs([row("ps", 0.6, 0.5), row("ring", 0.9, 0.8)])
+    wrong = mvd.scheme_pairs([row("ps", 0.6, 0.9), row("ring", 0.9, 0.8)])
+    tie = mvd.scheme_pairs([row("ps", 0.89, 0.9), row("ring", 0.9, 0.8)])
+    assert same[0].endswith("| all-reduce | all-reduce | yes |")
+    assert wrong[0].endswith("| all-reduce | PS | **no** |")
+    assert "tie (1.0 apart)" in tie[0]
+
+
 # ------------------------------------------------------------------ the predictions
 def _point(**kw):
     p = {
