@@ -431,7 +431,9 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "machine before pushing one gradient per machine; the simulator pushes one per GPU, "
         "so it overestimates the traffic by the GPUs per node.",
         "- **transport**: gRPC over TCP, or copies through host memory, reach a fraction of "
-        "the nominal link bandwidth the simulator is given.",
+        "the nominal link bandwidth the simulator is given; across machines even NCCL rings "
+        "differ by software (DLPerf's BERT-base at 32 GPUs: 45% to 78% on the same "
+        "hardware).",
         "- **topology**: two K80 dies share one PCIe x16 link; a DGX-1's NVLink cube-mesh and "
         "its PCIe switches to the host are not one link per GPU.",
         "",
