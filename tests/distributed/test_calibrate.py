@@ -104,7 +104,7 @@ def test_quick_real_calibration_writes_a_valid_file(tmp_path):
     confs = expand(load_toml(out))
     assert [c.cluster.workers for c in confs] == [1, 2]
     w = cal.workloads[f"{max(cal.sizes)}/allreduce"]
-    one = confs[0].simulate(steps_to_sample=100).step_time_s
+    one = confs[0].simulate(steps_to_sample=4000).step_time_s  # the lognormal mean: 1
     assert one == pytest.approx(w["compute_time_per_step"] + w["update_time"], rel=0.05)
     # two ranks synchronise with the ring all-reduce on the fitted link (shared cores: / s)
     s = confs[1].cluster.oversubscription
@@ -396,3 +396,14 @@ def test_an_interrupt_or_a_failed_job_keeps_what_was_measured(
         cb.fit_calibration(saved)
     assert calibrate_cli(tmp_path, "--from-raw", str(raw)) == 1  # says so, exit 1
     assert "no complete round" in capsys.readouterr().err
+
+
+def test_a_first_job_that_fails_claims_no_measurements_and_leaves_an_old_file(
+    monkeypatch, tmp_path, capsys
+):
+    raw = tmp_path / "cluster.raw.json"
+    raw.write_text('{"an": "earlier run"}')
+    monkeypatch.setattr(cb, "run_job", SyntheticJobs(fail_at=1, error=cb.CalibrationError("x")))
+    assert calibrate_cli(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "--from-raw" not in err and raw.read_text() == '{"an": "earlier run"}'

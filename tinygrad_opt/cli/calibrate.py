@@ -188,6 +188,11 @@ def run(args: argparse.Namespace) -> int:
     if saved is not None:
         raw_path = Path(args.from_raw)
     kept = f"the measurements are in {raw_path} (fit them again: --from-raw {raw_path})"
+    before = _stamp(raw_path)
+
+    def measured() -> bool:  # the raw file holds this run's measurements
+        return saved is not None or _stamp(raw_path) not in (None, before)
+
     check = None
     try:
         if saved is not None:
@@ -212,13 +217,22 @@ def run(args: argparse.Namespace) -> int:
         if check is not None:
             print(cb.format_table(check.rows(cal, path)))
     except KeyboardInterrupt:
-        return error(f"interrupted; {kept}" if raw_path.exists() else "interrupted", 130)
+        return error(f"interrupted; {kept}" if measured() else "interrupted", 130)
     except (cb.CalibrationError, ValueError, KeyError, OSError) as e:
         code = error(str(e), 1)
-        if raw_path.exists():
+        if measured():
             say(kept)
         return code
     return 0
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """``(inode, modification time in ns)`` of ``path``, None if there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def _report(cal: Any, path: Path, bandwidth: Callable, duration: Callable) -> None:
