@@ -500,7 +500,8 @@ Where the parts are:
 
 - `tinygrad_opt.cli.calibrate`: the flags, the output checks, the report;
 - `tinygrad_opt.distributed.calibrate`: starting the MPI jobs (`run_job`), the rounds
-  (`measure`, `calibrate`), the check runs (`CheckRuns`);
+  (`measure`, `calibrate`); `tinygrad_opt.distributed.calibration_check`: the check runs
+  (`CheckRuns`);
 - `tinygrad_opt.distributed.probes`: the probes inside the jobs (`time_reduce`,
   `sweep_collectives`, `probe_contention`, `probe_turns`, `measure_training`);
 - `tinygrad_opt.cluster.calibration_fits`: the fits, no MPI (`fit_latency_bandwidth`,

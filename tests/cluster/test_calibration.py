@@ -284,3 +284,40 @@ def test_toml_writer_quotes_and_rejects():
         toml_io.to_toml({"a": {"x": float("nan")}})
     with pytest.raises(TypeError):
         toml_io.to_toml({"a": {"x": object()}})
+
+
+# ============================================================================ raw measurements
+def test_crowded_ranks_are_the_most_ranks_beyond_the_whole_cores():
+    assert cf.crowded_ranks([1, 2, 4], 1.9) == 4  # ceil(1.9) = 2 cores: 4 ranks take turns
+    assert cf.crowded_ranks([1, 2, 3, 8], 2.0) == 8
+    assert cf.crowded_ranks([1, 2], 2.0) is None and cf.crowded_ranks([1, 2, 4], 4.0) is None
+
+
+def test_measurements_that_are_not_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="format"):
+        cf.fit_calibration({"ranks": [1, 2]})
+    partial = {"format": cf.MEASUREMENTS_FORMAT, "ranks": [1, 2], "one_rank": [{"reduce": []}],
+               "multi": {"2": []}}  # fmt: skip
+    assert cf.complete_rounds(partial) == 0
+    with pytest.raises(ValueError, match="no complete round"):
+        cf.fit_calibration(partial)
+    (tmp_path / "other.json").write_text(json.dumps({"format": "something else"}))
+    (tmp_path / "bad.json").write_text("{not json")
+    for name in ("other.json", "bad.json", "missing.json"):
+        with pytest.raises(ValueError, match="calibration measurements"):
+            cf.load_measurements(tmp_path / name)
+
+
+def test_the_toml_file_is_replaced_atomically(tmp_path, monkeypatch):
+    path = toml_io.write_toml(fake_calibration(), tmp_path / "cluster.toml")
+    before = path.read_text()
+
+    def broken(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(toml_io.os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        toml_io.write_toml(fake_calibration(turns=False), path)
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "cluster.toml"
+    ]  # the old file whole, no temporary left

@@ -236,7 +236,7 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 
 def _report(cal: Any, path: Path, bandwidth: Callable, duration: Callable) -> None:
-    from tinygrad_opt.distributed.calibrate import _count
+    from tinygrad_opt.distributed.calibration_check import _count
 
     print(
         f"latency {duration(cal.latency_s)}, bandwidth "
