@@ -23,6 +23,7 @@ import pytest
 
 from tinygrad_opt import cli
 from tinygrad_opt.cli import calibrate as cli_cal
+from tinygrad_opt.cluster import calibration_fits as cf
 from tinygrad_opt.cluster import ring_allreduce_time
 from tinygrad_opt.cluster.calibration_fits import load_measurements
 from tinygrad_opt.cluster.config import expand, load_toml
@@ -389,6 +390,7 @@ def test_an_interrupt_or_a_failed_job_keeps_what_was_measured(
     saved = load_measurements(raw)
     # jobs 1 and 2 (the 1-rank probes, the first training run) are kept, as measured
     assert len(saved["one_rank"]) == 1 and len(saved["one_rank"][0]["training_jobs"]) == 1
+    assert "training" not in saved["one_rank"][0] and cf.complete_rounds(saved) == 0
     first = saved["one_rank"][0]
     assert first["reduce"] == [[m, m / REDUCE] for m, _ in first["reduce"]]
     assert first["training_jobs"][0]["parameters"] == min(saved["sizes"])

@@ -295,7 +295,7 @@ def complete_rounds(raw: dict[str, Any]) -> int:
     """How many rounds the measurements hold whole (every job of the round done)."""
     n = 0
     for o in raw.get("one_rank", []):
-        if "training" not in o:
+        if "training" not in o or "training_jobs" in o:  # its training jobs not all done
             break
         n += 1
     for k in _multi(raw):

@@ -346,6 +346,7 @@ def measure(
             f"steps per model size and mode; {', '.join(map(str, multi))} ranks: all-reduce "
             "and parameter-server sweep, contention probe")  # fmt: skip
         one = run_job(1, one_spec, timeout)
+        one.pop("training", None)  # (none asked of this job) until its training jobs are done
         raw["one_rank"].append({**one, "training_jobs": []})
         saved()
         for t in train_specs:
