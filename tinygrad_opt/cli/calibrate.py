@@ -190,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
     kept = f"the measurements are in {raw_path} (fit them again: --from-raw {raw_path})"
     before = _stamp(raw_path)
 
-    def measured() -> bool:  # the raw file holds this run's measurements
-        return saved is not None or _stamp(raw_path) not in (None, before)
+    def measured() -> bool:  # the raw file holds this run's new measurements
+        return saved is None and _stamp(raw_path) not in (None, before)
 
     check = None
     try:
