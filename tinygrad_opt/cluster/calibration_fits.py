@@ -304,9 +304,16 @@ def complete_rounds(raw: dict[str, Any]) -> int:
 
 
 def fit_calibration(raw: dict[str, Any]) -> Calibration:
-    """Every fit of ``tinygrad-opt calibrate`` on its raw measurements (the dictionary
-    :func:`tinygrad_opt.distributed.calibrate.measure` fills and saves; the keys are
-    described in ``docs/calibration.md``). Each quantity is the median over the rounds;
+    """Every fit of ``tinygrad-opt calibrate`` on its raw measurements: the dictionary
+    :func:`tinygrad_opt.distributed.calibrate.measure` fills and saves, with ``format``
+    (:data:`MEASUREMENTS_FORMAT`), the settings (``ranks``, ``sizes`` in parameters,
+    ``steps``, ``rounds``, ``quick``), this machine (``cache_bytes``, ``cpus``),
+    ``seconds`` of measuring, and every job's result as the job returned it:
+    ``one_rank`` (per round, the 1-rank probes with ``reduce`` and ``contention``, and
+    ``training``: its training jobs, or ``training_jobs`` while they run), ``multi``
+    (rank count → per round, the sweeps ``allreduce`` and ``ps`` and ``contention``),
+    ``turn_probes`` (rank count → per round, the turn probe's records). Only whole rounds
+    are fitted (:func:`complete_rounds`). Each quantity is the median over the rounds;
     ``raw`` is not changed. ValueError when a fit has nothing to work with, e.g. when the
     measurements stopped before a round was complete or hold no turn probe on the rank
     count the fitted cores call for.
