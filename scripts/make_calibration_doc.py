@@ -33,6 +33,7 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tinygrad_opt.cli.calibrate import int_list, size_list  # noqa: E402
 from tinygrad_opt.cluster.units import format_bandwidth, format_bytes  # noqa: E402
 from tinygrad_opt.distributed import calibrate as cb  # noqa: E402
 
@@ -483,6 +484,34 @@ fitted:
 {toml.rstrip()}
 ```
 
+## Measurements are kept
+
+`calibrate` checks its outputs before it measures anything: `--out` must end in `.toml`,
+`--json` and `--raw` in `.json`, each in an existing folder where a file can be created
+(exit code 2 and one line otherwise, nothing measured or written). The raw measurements
+(every job's result, as returned) go to `--raw` (default beside `--out`:
+`cluster.toml` → `cluster.raw.json`), written atomically after every job and once more on
+a failure or Ctrl-C, before anything is fitted. A failed job (exit 1), an interrupt
+(exit 130), a failed fit or a failed write of the TOML file leaves that file and names it;
+`tinygrad-opt calibrate --from-raw cluster.raw.json --out cluster.toml` fits it again
+without measuring (only whole rounds are fitted).
+
+Where the parts are:
+
+- `tinygrad_opt.cli.calibrate`: the flags, the output checks, the report;
+- `tinygrad_opt.distributed.calibrate`: starting the MPI jobs (`run_job`), the rounds
+  (`measure`, `calibrate`); `tinygrad_opt.distributed.calibration_check`: the check runs
+  (`CheckRuns`);
+- `tinygrad_opt.distributed.probes`: the probes inside the jobs (`time_reduce`,
+  `sweep_collectives`, `probe_contention`, `probe_turns`, `measure_training`);
+- `tinygrad_opt.cluster.calibration_fits`: the fits, no MPI (`fit_latency_bandwidth`,
+  `fit_reduce_bandwidth`, `fit_effective_cores`, `fit_memory_streams`,
+  `fit_lognormal_sigma`, `fit_turn_time`, and all of them: `fit_calibration`);
+- `tinygrad_opt.cluster.calibration`: the result (`Calibration`), its settings
+  (`settings_for`) and predictions (`predict`);
+- `tinygrad_opt.cluster.toml_io`: writing the file (`to_toml`, `write_toml`), beside
+  `tinygrad_opt.cluster.config`, which reads it.
+
 ## Reading the numbers
 
 - Every job runs with one BLAS thread per rank (`OMP_NUM_THREADS=1` and the like). With
@@ -565,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         cal, rows = cb.Calibration.from_dict(data["calibration"]), data["runs"]
         seconds, command, toml = data["seconds"], data["command"], data["toml"]
     else:
-        ranks, sizes = cb._int_list(args.ranks), cb._size_list(args.sizes)
+        ranks, sizes = int_list(args.ranks), size_list(args.sizes)
         command = "python scripts/make_calibration_doc.py" + (" --quick" if args.quick else "")
         with locked(args.lock), tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()

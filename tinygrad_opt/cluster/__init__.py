@@ -14,7 +14,11 @@ Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation`
 (``SpecError``), ``compute`` (compute-time models, straggler sampling), ``large_batch``
 (McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``collectives`` (alpha-beta
 communication formulas, Thakur et al. 2005), ``overlap`` (DDP gradient buckets),
-``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``, ``sweep``, ``plots``.
+``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``, ``sweep``, ``plots``,
+``config`` (reading TOML cluster files and flags), ``toml_io`` (writing them),
+``calibration_fits`` (fitting the simulator to measurements) and ``calibration`` (the
+fitted result, its settings and predictions; the MPI measuring is in
+:mod:`tinygrad_opt.distributed`).
 
 Example::
 

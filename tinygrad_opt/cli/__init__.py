@@ -576,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("command_args", nargs=argparse.REMAINDER, help="script.py and its args")
     la.set_defaults(handler=_cmd_launch)
 
-    from tinygrad_opt.distributed import calibrate as calibrate_cmd  # numpy + stdlib only
+    from tinygrad_opt.cli import calibrate as calibrate_cmd  # numpy + stdlib only
 
     cal = sub.add_parser(
         "calibrate",
