@@ -16,12 +16,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import fixture_cases, load_npz, replay
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,8 +48,7 @@ SHAPES = ((3, 4), (5,), ())
 def _fixture_cases():
     out = []
     for stem in ("optax_lion", "optax_lamb", "optax_lars"):
-        with np.load(FIXTURES / f"{stem}.npz") as d:
-            out += [(stem, case) for case in json.loads(str(d["cases"]))]
+        out += [(stem, case) for case in fixture_cases(FIXTURES / f"{stem}.npz")]
     return out
 
 
@@ -57,25 +56,11 @@ def _fixture_cases():
     "stem, case", _fixture_cases(), ids=lambda x: x if isinstance(x, str) else x["name"]
 )
 def test_matches_optax(stem, case):
-    with np.load(FIXTURES / f"{stem}.npz") as d:
-        data = {k: d[k] for k in d.files}
+    data = load_npz(FIXTURES / f"{stem}.npz")
     assert str(data["optax_version"]) == "0.2.8"
-    name, n = case["name"], 2
-    steps = [int(s) for s in data["steps"]]
-    params = [Tensor(data[f"{name}/init/{i}"].copy(), requires_grad=True) for i in range(n)]
-    opt = CLASSES[case["cls"]](params, **case["kwargs"])
-    change = case["lr_change"]
-    for t in range(1, len(data["grads/0"]) + 1):
-        if change and t == change[0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= change[1]
-        for i, p in enumerate(params):
-            p.grad = data[f"grads/{i}"][t - 1].copy()
-        opt.step()
-        if t in steps:
-            ours = [[p.data for p in params]]
-            ref = [[data[f"{name}/traj/{i}"][steps.index(t)] for i in range(n)]]
-            compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
+    cls = CLASSES[case["cls"]]
+    ours, ref = replay(data, case, lambda ps: cls(ps, **case["kwargs"]), range(2))
+    compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- the papers, in numpy

@@ -19,12 +19,12 @@ documented relations to the torch-style classes.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import fixture_cases, load_npz, replay
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -215,31 +215,11 @@ def test_matches_the_book(make, reference):
 
 
 # --------------------------------------------------------------------------- Optax fixtures
-def _fixture_cases():
-    with np.load(FIXTURE) as d:
-        return json.loads(str(d["cases"]))
-
-
-@pytest.mark.parametrize("case", _fixture_cases(), ids=lambda c: c["name"])
+@pytest.mark.parametrize("case", fixture_cases(FIXTURE), ids=lambda c: c["name"])
 def test_matches_optax(case):
-    with np.load(FIXTURE) as d:
-        data = {k: d[k] for k in d.files}
-    name, n = case["name"], 2
-    steps = [int(s) for s in data["steps"]]
-    params = [Tensor(data[f"{name}/init/{i}"].copy(), requires_grad=True) for i in range(n)]
-    opt = CLASSES[case["cls"]](params, **case["kwargs"])
-    change = case["lr_change"]
-    for t in range(1, len(data["grads/0"]) + 1):
-        if change and t == change[0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= change[1]
-        for i, p in enumerate(params):
-            p.grad = data[f"grads/{i}"][t - 1].copy()
-        opt.step()
-        if t in steps:
-            ours = [[p.data for p in params]]
-            ref = [[data[f"{name}/traj/{i}"][steps.index(t)] for i in range(n)]]
-            compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
+    cls = CLASSES[case["cls"]]
+    ours, ref = replay(load_npz(FIXTURE), case, lambda ps: cls(ps, **case["kwargs"]), range(2))
+    compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- the look-ahead point
