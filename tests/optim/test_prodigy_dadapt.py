@@ -22,7 +22,6 @@ configurations: 2e-12 relative.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import math
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import load_npz, load_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,16 +45,8 @@ CLASSES = {"Prodigy": Prodigy, "DAdaptAdam": DAdaptAdam, "DAdaptSGD": DAdaptSGD}
 RTOL, ATOL = 1e-10, 1e-11
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "make_dadapt_fixtures", ROOT / "scripts" / "make_dadapt_fixtures.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-FIX = _script()  # the gradient model, the random configurations and the reference runner
+# the gradient model, the random configurations and the reference runner
+FIX = load_script("make_dadapt_fixtures")
 
 
 def run_ours(case: dict, data: dict, dtype=np.float64, hook=None):
@@ -108,12 +100,7 @@ def _compare(case, data, ref_traj, ref_d):
 
 
 # --------------------------------------------------------------------------- fixtures
-def _load(stem: str) -> dict[str, np.ndarray]:
-    with np.load(FIXTURES / f"{stem}.npz") as d:
-        return {k: d[k] for k in d.files}
-
-
-DATA = {stem: _load(stem) for stem in ("prodigyopt_dadapt", "dadaptation_dadapt")}
+DATA = {s: load_npz(FIXTURES / f"{s}.npz") for s in ("prodigyopt_dadapt", "dadaptation_dadapt")}
 FIXTURE_CASES = [(stem, c) for stem, d in DATA.items() for c in json.loads(str(d["cases"]))]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import load_npz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,12 +32,7 @@ CLASSES = {"ScheduleFreeSGD": ScheduleFreeSGD, "ScheduleFreeAdamW": ScheduleFree
 SHAPES = [(3, 4), (5,), ()]
 
 
-def _load():
-    with np.load(FIXTURE) as d:
-        return {k: d[k] for k in d.files}
-
-
-DATA = _load()
+DATA = load_npz(FIXTURE)
 CASES = json.loads(str(DATA["cases"]))
 
 

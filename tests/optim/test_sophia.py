@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import load_npz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,8 +47,7 @@ def objective(params):
 
 
 def _load(stem):
-    with np.load(FIXTURES / f"{stem}.npz") as d:
-        return {k: d[k] for k in d.files}
+    return load_npz(FIXTURES / f"{stem}.npz")
 
 
 def _tensors(arrays, dtype=np.float64):
