@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixture_helpers import load_npz, load_script, replay
+from fixture_helpers import assert_maximize_negates, load_npz, load_script, replay
 
 from tinygrad_opt.optim import ADOPT, AdaBelief, Adan, AdEMAMix, Yogi, create
 from tinygrad_opt.optim.ademamix import ademamix_schedules
@@ -450,11 +450,7 @@ def test_flat_and_chunked_steps_are_bit_identical(name, mode):
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_maximize_is_minimizing_the_negated_gradient(name):
     cls, hp = VARIANTS[name]
-    grads = gradient_sequence(SHAPES, 20)
-    params0 = initial_params(SHAPES)
-    up = run_optimizer(lambda ps: cls(ps, **hp, maximize=True), params0, grads)
-    down = run_optimizer(lambda ps: cls(ps, **hp), params0, [[-g for g in s] for s in grads])
-    compare_trajectories(up, down, rtol=0, atol=0)
+    assert_maximize_negates(cls, hp, SHAPES, 20)
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixture_helpers import fixture_cases, load_npz, replay
+from fixture_helpers import (
+    assert_finite_steps,
+    assert_maximize_negates,
+    fixture_cases,
+    load_npz,
+    replay,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -503,13 +509,7 @@ values = st.lists(finite, min_size=3, max_size=3)
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_finite_inputs_give_finite_parameters(cls, data):
-    hp = data.draw(VALID[cls])
-    p = Tensor(np.array(data.draw(values)), requires_grad=True)
-    opt = cls([p], **hp)
-    for _ in range(3):
-        p.grad = np.array(data.draw(values))
-        opt.step()
-        assert np.isfinite(p.data).all(), (hp, p.data)
+    assert_finite_steps(cls, data.draw(VALID[cls]), lambda: data.draw(values))
 
 
 def test_zero_gradients_with_zero_delta_give_a_zero_step():
@@ -577,8 +577,4 @@ def test_registered(name, cls):
 
 @pytest.mark.parametrize("cls", list(CLASSES.values()), ids=list(CLASSES))
 def test_maximize_is_minimizing_the_negated_gradient(cls):
-    grads = gradient_sequence([(4,)], 20)
-    params0 = initial_params([(4,)])
-    up = run_optimizer(lambda ps: cls(ps, lr=0.01, maximize=True), params0, grads)
-    down = run_optimizer(lambda ps: cls(ps, lr=0.01), params0, [[-g for g in s] for s in grads])
-    compare_trajectories(up, down, rtol=0, atol=0)
+    assert_maximize_negates(cls, dict(lr=0.01), [(4,)], 20)
