@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from tinygrad_opt import optim
 from tinygrad_opt.optim import DAdaptAdam, DAdaptSGD, Prodigy
-from tinygrad_opt.optim.testing import compare_trajectories
+from tinygrad_opt.optim.testing import apply_lr_change, compare_trajectories
 from tinygrad_opt.tensor import Tensor
 
 ROOT = Path(__file__).parents[2]
@@ -66,9 +66,7 @@ def run_ours(case: dict, data: dict, dtype=np.float64, hook=None):
     traj: list[list[np.ndarray]] = [[] for _ in range(n)]
     ds = []
     for t in range(1, FIX.STEPS + 1):
-        if t == case["lr_change"][0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= case["lr_change"][1]
+        apply_lr_change(opt, t, case["lr_change"])
         if case["freeze"] is not None and t == case["freeze"] + 1:
             opt.param_groups[1]["lr"] = 0.0
         for i, p in enumerate(params):

@@ -37,6 +37,7 @@ from tinygrad_opt.optim.preconditioner import (
     refresh_eigenbasis,
 )
 from tinygrad_opt.optim.testing import (
+    apply_lr_change,
     check_against_reference,
     compare_trajectories,
     gradient_sequence,
@@ -60,9 +61,7 @@ def run_ours(case, params0, grads, bases=None, dtype=np.float64):
     change = case["lr_change"]
     traj = []
     for t, step_grads in enumerate(grads, start=1):
-        if change and t == change[0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= change[1]
+        apply_lr_change(opt, t, change)
         for p, g in zip(params, step_grads):
             p.grad = np.array(g, dtype=dtype)
         opt.step()

@@ -69,7 +69,7 @@ def run_optimizer(
     opt = make_optimizer(params)
     out: Trajectory = []
     for t, step_grads in enumerate(grads, start=1):
-        _change_lr(opt, t, lr_change)
+        apply_lr_change(opt, t, lr_change)
         for p, g in zip(params, step_grads):
             p.grad = None if g is None else np.array(g, copy=True)
         opt.step()
@@ -78,8 +78,9 @@ def run_optimizer(
     return out
 
 
-def _change_lr(opt: Any, t: int, lr_change: Sequence[float] | None) -> None:
-    """Before step ``t``: every group's lr times f if ``lr_change = (k, f)`` and t = k + 1."""
+def apply_lr_change(opt: Any, t: int, lr_change: Sequence[float] | None) -> None:
+    """Call before step ``t`` (1-based): with ``lr_change = (k, f)``, multiplies every
+    group's ``lr`` by ``f`` when t = k + 1 (so steps k+1, k+2, ... use the new rate)."""
     if lr_change and t == lr_change[0] + 1:
         for group in opt.param_groups:
             group["lr"] *= lr_change[1]
@@ -116,7 +117,7 @@ def run_torch(
     opt = make_torch_optimizer(params)
     out: Trajectory = []
     for t, step_grads in enumerate(grads, start=1):
-        _change_lr(opt, t, lr_change)
+        apply_lr_change(opt, t, lr_change)
         for p, g in zip(params, step_grads):
             p.grad = None if g is None else torch.tensor(np.array(g, copy=True))
         opt.step()
