@@ -28,7 +28,7 @@ Build = Callable[[], dict[str, np.ndarray]]
 
 def parse_check(doc: str | None) -> bool:
     """Parse the command line (``--check`` only); True when asked to compare."""
-    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     return parser.parse_args().check
 
