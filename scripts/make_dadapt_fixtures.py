@@ -30,13 +30,15 @@ step k + 1 on (the packages allow a group lr of 0 only). Keys:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_io import fixture_main, require  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 SHAPES = [(4, 3), (5,), (7,), ()]
@@ -219,40 +221,27 @@ def build(cases: list[dict], seed: int, package: str, version: str) -> dict[str,
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    args = parser.parse_args()
-    try:
-        from importlib.metadata import version
-
-        import dadaptation  # noqa: F401
-        import prodigyopt  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        raise SystemExit("make_dadapt_fixtures.py needs torch, prodigyopt, dadaptation") from None
+def main() -> int:
     import contextlib
     import io
+    from importlib.metadata import version
 
-    bad = 0
-    for seed, (stem, cases) in enumerate(sorted(_cases(0).items())):
-        package = stem.split("_")[0]
-        with contextlib.redirect_stdout(io.StringIO()):  # the packages print on decouple
-            data = build(cases, seed + 1, package, version(package))
-        path = OUT / f"{stem}.npz"
-        if args.check:
-            with np.load(path) as old:
-                for key, value in data.items():
-                    if key in ("cases", "package"):
-                        continue
-                    if key not in old or not np.allclose(old[key], value, rtol=1e-12, atol=0):
-                        print(f"{path.name}: {key} differs")
-                        bad += 1
-        else:
-            np.savez_compressed(path, **data)
-            print(f"wrote {path} ({path.stat().st_size} bytes, {len(cases)} cases)")
-    sys.exit(1 if bad else 0)
+    def outputs():
+        for seed, (stem, cases) in enumerate(sorted(_cases(0).items())):
+            package = stem.split("_")[0]
+
+            def build_quietly(cases=cases, seed=seed, package=package):
+                with contextlib.redirect_stdout(io.StringIO()):  # they print on decouple
+                    return build(cases, seed + 1, package, version(package))
+
+            yield OUT / f"{stem}.npz", build_quietly
+
+    def setup() -> None:
+        needs = "torch, prodigyopt, dadaptation"
+        require("make_dadapt_fixtures.py", needs, "dadaptation", "prodigyopt", "torch")
+
+    return fixture_main(__doc__, outputs(), setup=setup, skip=("cases", "package"))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

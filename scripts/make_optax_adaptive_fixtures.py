@@ -26,13 +26,15 @@ steps). ``maximize`` cases feed Optax the negated gradients. The live tests in
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_io import fixture_main, jax_x64, log_uniform, random_problem  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "optax_adaptive.npz"
 SHAPES = [(3, 4), (5,), ()]
@@ -52,10 +54,6 @@ FLAGS = {
 }
 
 
-def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-
-
 def draw(method: str, rng: np.random.Generator, flags: dict[str, bool] | None = None) -> dict:
     """Random hyperparameters for ``method`` (our keyword arguments, JSON-friendly).
 
@@ -63,32 +61,32 @@ def draw(method: str, rng: np.random.Generator, flags: dict[str, bool] | None = 
     """
     f = {name: bool(rng.integers(2)) for name in FLAGS[method]}
     f.update(flags or {})
-    kw: dict = {"lr": _log_uniform(rng, 1e-3, 5e-2), "maximize": f["maximize"]}
-    kw["weight_decay"] = _log_uniform(rng, 1e-3, 0.3) if f["decay"] else 0.0
+    kw: dict = {"lr": log_uniform(rng, 1e-3, 5e-2), "maximize": f["maximize"]}
+    kw["weight_decay"] = log_uniform(rng, 1e-3, 0.3) if f["decay"] else 0.0
     if method == "ADOPT":
         kw["betas"] = [rng.uniform(0.5, 0.99), rng.uniform(0.9, 0.9999)]
-        kw["eps"] = _log_uniform(rng, 1e-8, 1e-2)
+        kw["eps"] = log_uniform(rng, 1e-8, 1e-2)
         kw["decoupled_weight_decay"] = f["decoupled_weight_decay"]
         kw["nesterov"] = f["nesterov"]
         kw["clip_exponent"] = rng.uniform(0.1, 0.5) if f["clip"] else None
     elif method == "AdEMAMix":
         kw["betas"] = [rng.uniform(0.5, 0.99), rng.uniform(0.9, 0.9999), rng.uniform(0.99, 0.9999)]
         kw["alpha"] = rng.uniform(0.0, 8.0)
-        kw["eps"] = _log_uniform(rng, 1e-10, 1e-3)
-        kw["eps_root"] = _log_uniform(rng, 1e-12, 1e-4) if f["eps_root"] else 0.0
+        kw["eps"] = log_uniform(rng, 1e-10, 1e-3)
+        kw["eps_root"] = log_uniform(rng, 1e-12, 1e-4) if f["eps_root"] else 0.0
         kw["t_alpha_beta3"] = int(rng.integers(20, 300)) if f["schedule"] else None
     elif method == "Adan":
         kw["betas"] = [rng.uniform(0.8, 0.99), rng.uniform(0.8, 0.99), rng.uniform(0.9, 0.999)]
-        kw["eps"] = _log_uniform(rng, 1e-10, 1e-3)
-        kw["eps_root"] = _log_uniform(rng, 1e-12, 1e-4) if f["eps_root"] else 0.0
+        kw["eps"] = log_uniform(rng, 1e-10, 1e-3)
+        kw["eps_root"] = log_uniform(rng, 1e-12, 1e-4) if f["eps_root"] else 0.0
     elif method == "Yogi":
         kw["betas"] = [rng.uniform(0.5, 0.99), rng.uniform(0.9, 0.9999)]
-        kw["eps"] = _log_uniform(rng, 1e-6, 1e-2)
-        kw["initial_accumulator_value"] = _log_uniform(rng, 1e-8, 1e-2)
+        kw["eps"] = log_uniform(rng, 1e-6, 1e-2)
+        kw["initial_accumulator_value"] = log_uniform(rng, 1e-8, 1e-2)
     elif method == "AdaBelief":
         kw["betas"] = [rng.uniform(0.5, 0.99), rng.uniform(0.9, 0.9999)]
-        kw["eps"] = _log_uniform(rng, 1e-16, 1e-6)
-        kw["eps_root"] = _log_uniform(rng, 1e-16, 1e-6) if f["eps_root"] else 0.0
+        kw["eps"] = log_uniform(rng, 1e-16, 1e-6)
+        kw["eps_root"] = log_uniform(rng, 1e-16, 1e-6) if f["eps_root"] else 0.0
         kw["nesterov"] = f["nesterov"]
     else:
         raise ValueError(f"unknown method {method!r}")
@@ -193,8 +191,7 @@ def build() -> dict[str, np.ndarray]:
     import optax
 
     rng = np.random.default_rng(SEED)
-    grads = [rng.standard_normal((STEPS, *s)) for s in SHAPES]
-    init = [rng.standard_normal(s) for s in SHAPES]
+    grads, init = random_problem(rng, SHAPES, STEPS)
     data: dict[str, np.ndarray] = {f"grads/{i}": g for i, g in enumerate(grads)}
     data["steps"] = np.array(SAVED)
     meta = []
@@ -213,29 +210,10 @@ def build() -> dict[str, np.ndarray]:
     return data
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    args = parser.parse_args()
-    try:
-        import jax
-    except ImportError:
-        raise SystemExit("make_optax_adaptive_fixtures.py needs optax and jax") from None
-    jax.config.update("jax_enable_x64", True)
-    data = build()
-    if args.check:
-        bad = 0
-        with np.load(OUT) as old:
-            for key, value in data.items():
-                if key in ("optax_version", "cases"):
-                    continue
-                if key not in old or not np.allclose(old[key], value, rtol=1e-12, atol=0):
-                    print(f"{OUT.name}: {key} differs")
-                    bad += 1
-        sys.exit(1 if bad else 0)
-    np.savez_compressed(OUT, **data)
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes, {len(json.loads(str(data['cases'])))} cases)")
+def main() -> int:
+    setup = jax_x64("make_optax_adaptive_fixtures.py")
+    return fixture_main(__doc__, [(OUT, build)], setup=setup, skip=("optax_version", "cases"))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -24,12 +24,15 @@ between steps). ``--check`` recomputes and compares instead of writing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_io import fixture_main, jax_x64, random_problem  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 SHAPES = [(3, 4), (5,)]
@@ -249,8 +252,7 @@ def _run(case: dict, params0: list[np.ndarray], grads: list[np.ndarray]) -> list
 
 def build(stem: str, cases: list[dict], seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    grads = [rng.standard_normal((STEPS, *s)) for s in SHAPES]
-    init = [rng.standard_normal(s) for s in SHAPES]
+    grads, init = random_problem(rng, SHAPES, STEPS)
     data: dict[str, np.ndarray] = {f"grads/{i}": g for i, g in enumerate(grads)}
     data["steps"] = np.array(SAVED)
     meta = []
@@ -271,32 +273,14 @@ def build(stem: str, cases: list[dict], seed: int) -> dict[str, np.ndarray]:
     return data
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    args = parser.parse_args()
-    try:
-        import jax
-    except ImportError:
-        raise SystemExit("make_optax_fixtures.py needs optax and jax installed") from None
-    jax.config.update("jax_enable_x64", True)
-    bad = 0
-    for seed, (stem, cases) in enumerate(sorted(_cases().items())):
-        data = build(stem, cases, seed)
-        path = OUT / f"{stem}.npz"
-        if args.check:
-            with np.load(path) as old:
-                for key, value in data.items():
-                    if key in ("optax_version", "cases"):
-                        continue
-                    if key not in old or not np.allclose(old[key], value, rtol=1e-12, atol=0):
-                        print(f"{path.name}: {key} differs")
-                        bad += 1
-        else:
-            np.savez_compressed(path, **data)
-            print(f"wrote {path} ({path.stat().st_size} bytes, {len(cases)} cases)")
-    sys.exit(1 if bad else 0)
+def main() -> int:
+    def outputs():  # a generator: _cases() imports optax, after the setup
+        for seed, (stem, cases) in enumerate(sorted(_cases().items())):
+            yield OUT / f"{stem}.npz", partial(build, stem, cases, seed)
+
+    setup = jax_x64("make_optax_fixtures.py")
+    return fixture_main(__doc__, outputs(), setup=setup, skip=("optax_version", "cases"))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

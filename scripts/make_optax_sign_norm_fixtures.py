@@ -32,14 +32,15 @@ their live comparisons. ``--check`` recomputes and compares instead of writing.
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_io import fixture_main, jax_x64, log_uniform, random_problem  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "optax_sign_norm.npz"
 SHAPES = [(3, 4), (5,), (2, 3, 4), ()]
@@ -48,10 +49,6 @@ CHANGE_AT = 100
 SAVED = sorted({1, 2, 3, 4, 5, 99, 100, 101, 102, *range(20, STEPS + 1, 20)})
 METHODS = ("SignSGD", "Signum", "NovoGrad", "SM3", "Fromage")
 CASES = 4  # per method
-
-
-def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
 def draw_kwargs(cls: str, rng: np.random.Generator, k: int) -> dict[str, Any]:
@@ -64,27 +61,27 @@ def draw_kwargs(cls: str, rng: np.random.Generator, k: int) -> dict[str, Any]:
     on = k % 2 == 1
     kw: dict[str, Any] = {"maximize": k >= 2}
     if cls == "SignSGD":
-        kw.update(lr=_log_uniform(rng, 1e-4, 1e-1))
+        kw.update(lr=log_uniform(rng, 1e-4, 1e-1))
         kw["weight_decay"] = float(rng.uniform(0.01, 1.0)) if on else 0.0
     elif cls == "Signum":
-        kw.update(lr=_log_uniform(rng, 1e-4, 1e-1))
+        kw.update(lr=log_uniform(rng, 1e-4, 1e-1))
         kw["momentum"] = 0.0 if k == 3 else float(rng.uniform(0.0, 0.99))
         kw["weight_decay"] = float(rng.uniform(0.01, 1.0)) if on else 0.0
     elif cls == "NovoGrad":
         kw.update(
-            lr=_log_uniform(rng, 1e-3, 1e-1),
+            lr=log_uniform(rng, 1e-3, 1e-1),
             betas=[float(rng.uniform(0.0, 0.99)), float(rng.uniform(0.0, 0.999))],
-            eps=_log_uniform(rng, 1e-8, 1e-2),
+            eps=log_uniform(rng, 1e-8, 1e-2),
         )
-        kw["eps_root"] = _log_uniform(rng, 1e-8, 1e-1) if on else 0.0
+        kw["eps_root"] = log_uniform(rng, 1e-8, 1e-1) if on else 0.0
         kw["weight_decay"] = float(rng.uniform(0.0, 0.5)) if on or k == 2 else 0.0
     elif cls == "SM3":
-        kw.update(lr=_log_uniform(rng, 1e-3, 0.5))
+        kw.update(lr=log_uniform(rng, 1e-3, 0.5))
         kw["momentum"] = 0.0 if k == 3 else float(rng.uniform(0.0, 0.99))
-        kw["eps"] = _log_uniform(rng, 1e-10, 1e-1) if on else 1e-8
+        kw["eps"] = log_uniform(rng, 1e-10, 1e-1) if on else 1e-8
     elif cls == "Fromage":
-        kw.update(lr=_log_uniform(rng, 1e-3, 0.5))
-        kw["min_norm"] = [1e-6, 0.0, 1e-6, _log_uniform(rng, 0.1, 2.0)][k % 4]
+        kw.update(lr=log_uniform(rng, 1e-3, 0.5))
+        kw["min_norm"] = [1e-6, 0.0, 1e-6, log_uniform(rng, 0.1, 2.0)][k % 4]
     else:
         raise ValueError(cls)
     return kw
@@ -177,8 +174,7 @@ def run_optax(
 
 def build(seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    grads = [rng.standard_normal((STEPS, *s)) for s in SHAPES]
-    init = [rng.standard_normal(s) for s in SHAPES]
+    grads, init = random_problem(rng, SHAPES, STEPS)
     data: dict[str, np.ndarray] = {f"grads/{i}": g for i, g in enumerate(grads)}
     data["steps"] = np.array(SAVED)
     meta = []
@@ -213,37 +209,12 @@ def build(seed: int = 0) -> dict[str, np.ndarray]:
     return data
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    args = parser.parse_args()
-    try:
-        import jax
-    except ImportError:
-        raise SystemExit("make_optax_sign_norm_fixtures.py needs optax and jax") from None
-    jax.config.update("jax_enable_x64", True)
-    data = build()
-    if not args.check:
-        np.savez_compressed(OUT, **data)
-        print(
-            f"wrote {OUT} ({OUT.stat().st_size} bytes, {len(json.loads(str(data['cases'])))} cases)"
-        )
-        return
-    bad = 0
-    with np.load(OUT) as old:
-        for key, value in data.items():
-            if key == "optax_version":
-                continue
-            if key == "cases":
-                same = json.loads(str(old[key])) == json.loads(str(value))
-            else:
-                same = key in old.files and np.allclose(old[key], value, rtol=1e-12, atol=0)
-            if not same:
-                print(f"{OUT.name}: {key} differs")
-                bad += 1
-    print("fixtures up to date" if not bad else f"{bad} entries differ")
-    sys.exit(1 if bad else 0)
+def main() -> int:
+    setup = jax_x64("make_optax_sign_norm_fixtures.py")
+    return fixture_main(
+        __doc__, [(OUT, build)], setup=setup, skip=("optax_version",), json_keys=("cases",)
+    )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

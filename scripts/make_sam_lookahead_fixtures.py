@@ -32,13 +32,15 @@ schedule of the outer/fast optimizer; ours: ``group["lr"]`` on the wrapper). The
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_io import fixture_main  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "optax_sam_lookahead.npz"
 SHAPES = [(3, 4), (5,), ()]
@@ -242,31 +244,9 @@ def build(seed: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    args = parser.parse_args()
-    data = build()
-    if args.check:
-        with np.load(OUT) as old:
-            bad = [
-                k
-                for k in data
-                if k not in old
-                or (
-                    str(old[k]) != str(data[k])
-                    if k == "cases"
-                    else not np.allclose(old[k], data[k], 1e-12, 0)
-                )
-            ]
-        if bad:
-            print(f"{OUT.name}: stale entries {bad[:5]}")
-            sys.exit(1)
-        print(f"{OUT.name}: up to date")
-        return
-    np.savez_compressed(OUT, **data)
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
+def main() -> int:
+    return fixture_main(__doc__, [(OUT, build)], json_keys=("cases",))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -29,12 +29,14 @@ late+1. ``--check`` recomputes and compares instead of writing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_io import fixture_main, random_problem, require  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "schedulefree.npz"
 SHAPES = [(3, 4), (5,), ()]
@@ -134,8 +136,7 @@ def build(seed: int = 0) -> dict[str, np.ndarray]:
     from importlib.metadata import version
 
     rng = np.random.default_rng(seed + 100)
-    grads = [rng.standard_normal((STEPS, *s)) for s in SHAPES]
-    init = [np.asarray(rng.standard_normal(s)) for s in SHAPES]
+    grads, init = random_problem(rng, SHAPES, STEPS)
     data: dict[str, np.ndarray] = {f"grads/{i}": g for i, g in enumerate(grads)}
     data.update({f"init/{i}": p for i, p in enumerate(init)})
     data["steps"] = np.array(SAVED)
@@ -150,29 +151,14 @@ def build(seed: int = 0) -> dict[str, np.ndarray]:
     return data
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    args = parser.parse_args()
-    try:
-        import schedulefree  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        raise SystemExit("make_schedulefree_fixtures.py needs schedulefree and torch") from None
-    data = build()
-    if args.check:
-        bad = 0
-        with np.load(OUT) as old:
-            for key, value in data.items():
-                if key in ("schedulefree_version", "cases"):
-                    continue
-                if key not in old or not np.allclose(old[key], value, rtol=1e-12, atol=1e-14):
-                    print(f"{OUT.name}: {key} differs")
-                    bad += 1
-        sys.exit(1 if bad else 0)
-    np.savez_compressed(OUT, **data)
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes, {len(json.loads(str(data['cases'])))} cases)")
+def main() -> int:
+    def setup() -> None:
+        needs = "schedulefree and torch"
+        require("make_schedulefree_fixtures.py", needs, "schedulefree", "torch")
+
+    skip = ("schedulefree_version", "cases")
+    return fixture_main(__doc__, [(OUT, build)], setup=setup, skip=skip, atol=1e-14)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -35,7 +35,6 @@ Two things are pinned so that float64 runs agree to rounding (``docs/optimizers.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import sys
@@ -43,6 +42,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_io import fixture_main  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 FILE = OUT / "pytorch_optimizer_soap_shampoo.npz"
@@ -251,25 +253,7 @@ def build() -> dict[str, np.ndarray]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare instead of writing")
-    args = parser.parse_args()
-    data = build()
-    if args.check:
-        with np.load(FILE) as old:
-            bad = [k for k in data if k not in old.files or not _same(old[k], data[k])]
-        print("differs:" if bad else "up to date", *bad)
-        return 1 if bad else 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(FILE, **data)
-    print(f"wrote {FILE} ({FILE.stat().st_size // 1024} KB, {len(cases())} cases)")
-    return 0
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.dtype.kind in "fc":
-        return a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=1e-14)
-    return bool(np.array_equal(a, b))
+    return fixture_main(__doc__, [(FILE, build)], atol=1e-14)
 
 
 if __name__ == "__main__":

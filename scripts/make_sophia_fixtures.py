@@ -36,12 +36,14 @@ its state's key exactly as ``hutchinson_estimator_diag_hessian`` splits it), and
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_io import fixture_main, jax_x64, random_problem  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 SHAPES = [(3, 4), (5,), ()]
@@ -232,8 +234,7 @@ def build_sophiah() -> dict[str, np.ndarray]:
     import optax
 
     rng = np.random.default_rng(16)
-    grads = [rng.standard_normal((STEPS, *s)) for s in SHAPES]
-    init = [rng.standard_normal(s) for s in SHAPES]
+    grads, init = random_problem(rng, SHAPES, STEPS)
     cases = sophiah_cases(rng)
     data = {f"grads/{i}": g for i, g in enumerate(grads)}
     data["steps"] = np.array(SAVED)
@@ -250,33 +251,14 @@ def build_sophiah() -> dict[str, np.ndarray]:
     return data
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    args = parser.parse_args()
-    try:
-        import jax
-        import sophia_opt  # noqa: F401
-    except ImportError:
-        raise SystemExit("make_sophia_fixtures.py needs sophia-opt, torch, optax, jax") from None
-    jax.config.update("jax_enable_x64", True)
-    bad = 0
-    for stem, build in (("sophiaopt_sophia", build_sophiag), ("optax_sophia", build_sophiah)):
-        data = build()
-        path = OUT / f"{stem}.npz"
-        if args.check:
-            with np.load(path) as old:
-                for key, value in data.items():
-                    if key in ("version", "cases"):
-                        continue
-                    if key not in old or not np.allclose(old[key], value, rtol=1e-12, atol=0):
-                        print(f"{path.name}: {key} differs")
-                        bad += 1
-        else:
-            np.savez_compressed(path, **data)
-            print(f"wrote {path} ({path.stat().st_size} bytes)")
-    sys.exit(1 if bad else 0)
+def main() -> int:
+    outputs = [
+        (OUT / "sophiaopt_sophia.npz", build_sophiag),
+        (OUT / "optax_sophia.npz", build_sophiah),
+    ]
+    setup = jax_x64("make_sophia_fixtures.py", "sophia-opt, torch, optax, jax", "sophia_opt")
+    return fixture_main(__doc__, outputs, setup=setup, skip=("version", "cases"))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

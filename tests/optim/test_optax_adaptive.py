@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import json
 import math
 import os
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import assert_maximize_negates, load_npz, load_script, replay
 
 from tinygrad_opt.optim import ADOPT, AdaBelief, Adan, AdEMAMix, Yogi, create
 from tinygrad_opt.optim.ademamix import ademamix_schedules
@@ -39,6 +40,7 @@ from tinygrad_opt.optim.testing import (
     gradient_sequence,
     initial_params,
     run_optimizer,
+    run_torch,
 )
 from tinygrad_opt.tensor import Tensor
 
@@ -48,16 +50,7 @@ CLASSES = {"ADOPT": ADOPT, "AdEMAMix": AdEMAMix, "Adan": Adan, "Yogi": Yogi, "Ad
 SHAPES = ((3, 4), (5,), ())
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "make_optax_adaptive_fixtures", ROOT / "scripts" / "make_optax_adaptive_fixtures.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-GEN = _script()
+GEN = load_script("make_optax_adaptive_fixtures")
 
 
 def _make(cls, kw):
@@ -67,44 +60,16 @@ def _make(cls, kw):
     return lambda ps: cls(ps, **kw)
 
 
-def _run_with_lr_change(make, params0, grads, lr_change, saved=None):
-    """Our trajectory (after every step, or the steps in ``saved``); lr × f after step k."""
-    params = [Tensor(np.array(p, copy=True), requires_grad=True) for p in params0]
-    opt = make(params)
-    out = []
-    for t, step_grads in enumerate(grads, start=1):
-        if lr_change and t == lr_change[0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= lr_change[1]
-        for p, g in zip(params, step_grads):
-            p.grad = np.array(g, copy=True)
-        opt.step()
-        if saved is None or t in saved:
-            out.append([p.data.copy() for p in params])
-    return out
-
-
 # --------------------------------------------------------------------------- Optax fixtures
-def _fixture():
-    with np.load(FIXTURE) as d:
-        return {k: d[k] for k in d.files}
-
-
-DATA = _fixture()
+DATA = load_npz(FIXTURE)
 CASES = json.loads(str(DATA["cases"]))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["name"])
 def test_matches_optax_fixture(case):
     assert str(DATA["optax_version"]) == "0.2.8"
-    name, n = case["name"], len(SHAPES)
-    steps = [int(s) for s in DATA["steps"]]
-    grads = [[DATA[f"grads/{i}"][t] for i in range(n)] for t in range(len(DATA["grads/0"]))]
-    params0 = [DATA[f"{name}/init/{i}"] for i in range(n)]
-    ours = _run_with_lr_change(
-        _make(CLASSES[case["cls"]], case["kwargs"]), params0, grads, case["lr_change"], steps
-    )
-    ref = [[DATA[f"{name}/traj/{i}"][k] for i in range(n)] for k in range(len(steps))]
+    make = _make(CLASSES[case["cls"]], case["kwargs"])
+    ours, ref = replay(DATA, case, make, range(len(SHAPES)))
     compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
 
 
@@ -139,7 +104,7 @@ def test_matches_optax_live_random_hyperparameters(method):
             method, kw, lr_change, params0, [np.stack([g[i] for g in grads]) for i in range(3)]
         )
         ref = [[a[t] for a in ref_arrays] for t in range(200)]
-        ours = _run_with_lr_change(_make(CLASSES[method], kw), params0, grads, lr_change)
+        ours = run_optimizer(_make(CLASSES[method], kw), params0, grads, lr_change=lr_change)
         try:
             compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
         except AssertionError as e:
@@ -198,8 +163,6 @@ def test_matches_pytorch_optimizer_up_to_the_documented_differences(method):
     (Adan is not compared: pytorch_optimizer weights the gradient difference as the paper,
     not as Optax)."""
     pytest.importorskip("pytorch_optimizer")
-    import torch
-
     seed = int.from_bytes(os.urandom(4), "little")
     rng = np.random.default_rng(seed)
     done = 0
@@ -214,18 +177,9 @@ def test_matches_pytorch_optimizer_up_to_the_documented_differences(method):
         lr_change = [int(rng.integers(20, 180)), float(rng.uniform(0.1, 3.0))]
         grads = gradient_sequence(SHAPES, 200, seed=int(rng.integers(2**31)))
         params0 = initial_params(SHAPES, seed=int(rng.integers(2**31)))
-        tp = [torch.tensor(p.copy(), requires_grad=True) for p in params0]
-        topt = cls(tp, **args)
-        theirs = []
-        for t, step_grads in enumerate(grads, start=1):
-            if t == lr_change[0] + 1:
-                for group in topt.param_groups:
-                    group["lr"] *= lr_change[1]
-            for p, g in zip(tp, step_grads):
-                p.grad = torch.tensor(g.copy())
-            topt.step()
-            theirs.append([p.detach().numpy().copy() for p in tp])
-        ours = _run_with_lr_change(_make(CLASSES[method], kw), params0, grads, lr_change)
+        make_theirs = functools.partial(cls, **args)
+        theirs = run_torch(make_theirs, params0, grads, lr_change=lr_change)
+        ours = run_optimizer(_make(CLASSES[method], kw), params0, grads, lr_change=lr_change)
         try:
             compare_trajectories(ours, theirs, rtol=1e-10, atol=1e-12)
         except AssertionError as e:
@@ -496,11 +450,7 @@ def test_flat_and_chunked_steps_are_bit_identical(name, mode):
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_maximize_is_minimizing_the_negated_gradient(name):
     cls, hp = VARIANTS[name]
-    grads = gradient_sequence(SHAPES, 20)
-    params0 = initial_params(SHAPES)
-    up = run_optimizer(lambda ps: cls(ps, **hp, maximize=True), params0, grads)
-    down = run_optimizer(lambda ps: cls(ps, **hp), params0, [[-g for g in s] for s in grads])
-    compare_trajectories(up, down, rtol=0, atol=0)
+    assert_maximize_negates(cls, hp, SHAPES, 20)
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))

@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import load_npz, load_script
 
 from tinygrad_opt import optim
 from tinygrad_opt.optim import SAM, SGD, Adam, Lookahead, Optimizer
@@ -35,16 +35,8 @@ ROOT = Path(__file__).parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "optax_sam_lookahead.npz"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "make_sam_lookahead_fixtures", ROOT / "scripts" / "make_sam_lookahead_fixtures.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-FX = _script()  # the loss, the case draws and the Optax runner (imports optax lazily)
+# the loss, the case draws and the Optax runner (imports optax lazily)
+FX = load_script("make_sam_lookahead_fixtures")
 
 
 # --------------------------------------------------------------------------- running ours
@@ -86,8 +78,7 @@ def step(opt, params, problem, t):
 
 # --------------------------------------------------------------------------- Optax fixtures
 def _fixture():
-    with np.load(FIXTURE) as d:
-        data = {k: d[k] for k in d.files}
+    data = load_npz(FIXTURE)
     cases = json.loads(str(data["cases"]))
     n = len(FX.SHAPES)
     problem = {

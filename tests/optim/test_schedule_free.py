@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import load_npz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,12 @@ from tinygrad_opt import nn, optim
 from tinygrad_opt.data import DataLoader, make_moons, train_test_split
 from tinygrad_opt.optim import ScheduleFreeAdamW, ScheduleFreeSGD
 from tinygrad_opt.optim.memory import measure
-from tinygrad_opt.optim.testing import compare_trajectories, gradient_sequence, initial_params
+from tinygrad_opt.optim.testing import (
+    apply_lr_change,
+    compare_trajectories,
+    gradient_sequence,
+    initial_params,
+)
 from tinygrad_opt.tensor import Tensor
 from tinygrad_opt.train import evaluate, fit
 
@@ -31,12 +37,7 @@ CLASSES = {"ScheduleFreeSGD": ScheduleFreeSGD, "ScheduleFreeAdamW": ScheduleFree
 SHAPES = [(3, 4), (5,), ()]
 
 
-def _load():
-    with np.load(FIXTURE) as d:
-        return {k: d[k] for k in d.files}
-
-
-DATA = _load()
+DATA = load_npz(FIXTURE)
 CASES = json.loads(str(DATA["cases"]))
 
 
@@ -52,9 +53,7 @@ def run_ours(case, init, grads, saved, dtype=np.float64, **options):
     opt.train()  # a no-op here (we start in train mode); the package needs it
     ys, xs = [], []
     for t in range(1, len(grads[0]) + 1):
-        if case.get("lr_change") and t == case["lr_change"][0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= case["lr_change"][1]
+        apply_lr_change(opt, t, case.get("lr_change"))
         for i, p in enumerate(params):
             late = i == 2 and t <= case.get("late", 0)
             p.grad = None if late else np.array(grads[i][t - 1], dtype=dtype)
@@ -89,9 +88,7 @@ def run_package(case, init, grads, saved):
     sign = -1.0 if case["kwargs"].get("maximize") else 1.0
     ys, xs = [], []
     for t in range(1, len(grads[0]) + 1):
-        if case.get("lr_change") and t == case["lr_change"][0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= case["lr_change"][1]
+        apply_lr_change(opt, t, case.get("lr_change"))
         for i, p in enumerate(params):
             late = i == 2 and t <= case.get("late", 0)
             p.grad = None if late else torch.tensor(sign * np.array(grads[i][t - 1]))

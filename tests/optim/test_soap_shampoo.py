@@ -19,12 +19,11 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import fixture_cases, load_npz, load_script, saved_trajectory, step_gradients
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +37,7 @@ from tinygrad_opt.optim.preconditioner import (
     refresh_eigenbasis,
 )
 from tinygrad_opt.optim.testing import (
+    apply_lr_change,
     check_against_reference,
     compare_trajectories,
     gradient_sequence,
@@ -51,15 +51,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "pytorch_optimizer_soap_shampoo.npz"
 CLASSES = {"SOAP": SOAP, "Shampoo": Shampoo}
 
 
-def _script():
-    path = ROOT / "scripts" / "make_soap_shampoo_fixtures.py"
-    spec = importlib.util.spec_from_file_location("make_soap_shampoo_fixtures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT = _script()
+SCRIPT = load_script("make_soap_shampoo_fixtures")
 
 
 def run_ours(case, params0, grads, bases=None, dtype=np.float64):
@@ -69,9 +61,7 @@ def run_ours(case, params0, grads, bases=None, dtype=np.float64):
     change = case["lr_change"]
     traj = []
     for t, step_grads in enumerate(grads, start=1):
-        if change and t == change[0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= change[1]
+        apply_lr_change(opt, t, change)
         for p, g in zip(params, step_grads):
             p.grad = np.array(g, dtype=dtype)
         opt.step()
@@ -93,26 +83,20 @@ def pin_bases(opt, params, bases):
 
 
 # --------------------------------------------------------------------------- fixtures
-def _fixture_cases():
-    with np.load(FIXTURE) as d:
-        return json.loads(str(d["cases"]))
-
-
-@pytest.mark.parametrize("case", _fixture_cases(), ids=lambda c: c["name"])
+@pytest.mark.parametrize("case", fixture_cases(FIXTURE), ids=lambda c: c["name"])
 def test_matches_pytorch_optimizer_fixture(case):
-    with np.load(FIXTURE) as d:
-        data = {k: d[k] for k in d.files}
+    data = load_npz(FIXTURE)
     assert str(data["version"]) == "4.1.0"
     n = len(SCRIPT.SHAPES)
     name, steps = case["name"], [int(s) for s in data["steps"]]
     init = [data[f"init/{i}"] for i in range(n)]
-    grads = [[data[f"grads/{i}"][t] for i in range(n)] for t in range(len(data["grads/0"]))]
+    grads = step_gradients(data, range(n))
     bases = None
     if case["pin"]:
         counts = [int(data[f"{name}/Q0/{i}/n"]) for i in range(n)]
         bases = [[data.get(f"{name}/Q0/{i}/{j}") for j in range(c)] for i, c in enumerate(counts)]
     ours = run_ours(case, init, grads, bases)
-    ref = [[data[f"{name}/traj/{i}"][k] for i in range(n)] for k in range(len(steps))]
+    ref = saved_trajectory(data, name, range(n))
     compare_trajectories([ours[t - 1] for t in steps], ref, rtol=1e-10, atol=1e-12)
     # the run moved: not a comparison of two unchanged parameters
     assert np.abs(ours[-1][0] - init[0]).max() > 1e-3

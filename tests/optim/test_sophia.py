@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import load_npz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from tinygrad_opt.autograd.functional import hessian
 from tinygrad_opt.curvature import hutchinson_products
 from tinygrad_opt.optim import SophiaG, SophiaH, create
 from tinygrad_opt.optim.sophia import rademacher_probe
-from tinygrad_opt.optim.testing import compare_trajectories
+from tinygrad_opt.optim.testing import apply_lr_change, compare_trajectories
 from tinygrad_opt.tensor import Tensor
 from tinygrad_opt.train.sophia import gnb_gradients, sample_labels
 
@@ -46,8 +47,7 @@ def objective(params):
 
 
 def _load(stem):
-    with np.load(FIXTURES / f"{stem}.npz") as d:
-        return {k: d[k] for k in d.files}
+    return load_npz(FIXTURES / f"{stem}.npz")
 
 
 def _tensors(arrays, dtype=np.float64):
@@ -90,9 +90,7 @@ def run_sophiag(case, init, grads, hgrads, *, via_grad=False, bs_in_step=True, f
         feed(len(grads[0]) - 1)
     out = []
     for t in range(1, len(grads[0]) + 1):
-        if case["lr_change"] and t == case["lr_change"][0] + 1:
-            for g in opt.param_groups:
-                g["lr"] *= case["lr_change"][1]
+        apply_lr_change(opt, t, case["lr_change"])
         for p, g in zip(params, grads):
             p.grad = g[t - 1].copy()
         opt.step(bs=case["bs"]) if bs_in_step else opt.step()
@@ -120,9 +118,7 @@ def run_package(case, init, grads, hgrads):
         feed(len(grads[0]) - 1)
     out = []
     for t in range(1, len(grads[0]) + 1):
-        if case["lr_change"] and t == case["lr_change"][0] + 1:
-            for g in opt.param_groups:
-                g["lr"] *= case["lr_change"][1]
+        apply_lr_change(opt, t, case["lr_change"])
         for p, g in zip(params, grads):
             p.grad = torch.tensor(g[t - 1].copy())
         opt.step(bs=case["bs"])
@@ -141,9 +137,7 @@ def run_sophiah(case, init, grads, probes, probe_steps, *, flat=False, dtype=np.
     probe_at = {int(t): r for r, t in enumerate(probe_steps)}
     out = []
     for t in range(1, len(grads[0]) + 1):
-        if case["lr_change"] and t == case["lr_change"][0] + 1:
-            for g in opt.param_groups:
-                g["lr"] *= case["lr_change"][1]
+        apply_lr_change(opt, t, case["lr_change"])
 
         def closure(t=t):
             loss = objective(params)

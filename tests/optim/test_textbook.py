@@ -19,12 +19,18 @@ documented relations to the torch-style classes.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_helpers import (
+    assert_finite_steps,
+    assert_maximize_negates,
+    fixture_cases,
+    load_npz,
+    replay,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -215,31 +221,11 @@ def test_matches_the_book(make, reference):
 
 
 # --------------------------------------------------------------------------- Optax fixtures
-def _fixture_cases():
-    with np.load(FIXTURE) as d:
-        return json.loads(str(d["cases"]))
-
-
-@pytest.mark.parametrize("case", _fixture_cases(), ids=lambda c: c["name"])
+@pytest.mark.parametrize("case", fixture_cases(FIXTURE), ids=lambda c: c["name"])
 def test_matches_optax(case):
-    with np.load(FIXTURE) as d:
-        data = {k: d[k] for k in d.files}
-    name, n = case["name"], 2
-    steps = [int(s) for s in data["steps"]]
-    params = [Tensor(data[f"{name}/init/{i}"].copy(), requires_grad=True) for i in range(n)]
-    opt = CLASSES[case["cls"]](params, **case["kwargs"])
-    change = case["lr_change"]
-    for t in range(1, len(data["grads/0"]) + 1):
-        if change and t == change[0] + 1:
-            for group in opt.param_groups:
-                group["lr"] *= change[1]
-        for i, p in enumerate(params):
-            p.grad = data[f"grads/{i}"][t - 1].copy()
-        opt.step()
-        if t in steps:
-            ours = [[p.data for p in params]]
-            ref = [[data[f"{name}/traj/{i}"][steps.index(t)] for i in range(n)]]
-            compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
+    cls = CLASSES[case["cls"]]
+    ours, ref = replay(load_npz(FIXTURE), case, lambda ps: cls(ps, **case["kwargs"]), range(2))
+    compare_trajectories(ours, ref, rtol=1e-10, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- the look-ahead point
@@ -523,13 +509,7 @@ values = st.lists(finite, min_size=3, max_size=3)
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_finite_inputs_give_finite_parameters(cls, data):
-    hp = data.draw(VALID[cls])
-    p = Tensor(np.array(data.draw(values)), requires_grad=True)
-    opt = cls([p], **hp)
-    for _ in range(3):
-        p.grad = np.array(data.draw(values))
-        opt.step()
-        assert np.isfinite(p.data).all(), (hp, p.data)
+    assert_finite_steps(cls, data.draw(VALID[cls]), lambda: data.draw(values))
 
 
 def test_zero_gradients_with_zero_delta_give_a_zero_step():
@@ -597,8 +577,4 @@ def test_registered(name, cls):
 
 @pytest.mark.parametrize("cls", list(CLASSES.values()), ids=list(CLASSES))
 def test_maximize_is_minimizing_the_negated_gradient(cls):
-    grads = gradient_sequence([(4,)], 20)
-    params0 = initial_params([(4,)])
-    up = run_optimizer(lambda ps: cls(ps, lr=0.01, maximize=True), params0, grads)
-    down = run_optimizer(lambda ps: cls(ps, lr=0.01), params0, [[-g for g in s] for s in grads])
-    compare_trajectories(up, down, rtol=0, atol=0)
+    assert_maximize_negates(cls, dict(lr=0.01), [(4,)], 20)

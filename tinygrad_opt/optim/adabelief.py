@@ -8,13 +8,13 @@ import numpy as np
 
 from tinygrad_opt.optim.functional import (
     adam_denominator,
-    add_scaled_,
     bias_correction,
-    decay_weights_,
+    decoupled_step_,
     ema_,
     ema_square_,
     scratch,
 )
+from tinygrad_opt.optim.hyperparameters import check_nonnegative
 from tinygrad_opt.optim.optimizer import Optimizer, register
 
 
@@ -58,8 +58,8 @@ class AdaBelief(Optimizer):
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)
-        if "eps_root" in hp and not hp["eps_root"] >= 0.0:
-            raise ValueError(f"Invalid eps_root value: {hp['eps_root']}")
+        if "eps_root" in hp:
+            check_nonnegative("eps_root value", hp["eps_root"])
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_var": np.zeros_like(p)}
@@ -84,5 +84,4 @@ class AdaBelief(Optimizer):
         else:
             np.divide(s, bias_correction(beta1, t), out=num)
         num /= adam_denominator(r, t, beta2, eps, out=dev)
-        decay_weights_(p, lr, group["weight_decay"])
-        add_scaled_(p, -lr, num, tmp)
+        decoupled_step_(p, lr, group["weight_decay"], num, tmp)

@@ -8,13 +8,13 @@ import numpy as np
 
 from tinygrad_opt.optim.functional import (
     adam_denominator,
-    add_scaled_,
     bias_correction,
-    decay_weights_,
+    decoupled_step_,
     ema_,
     ema_square_,
     scratch,
 )
+from tinygrad_opt.optim.hyperparameters import check_nonnegative
 from tinygrad_opt.optim.optimizer import Optimizer, register
 
 
@@ -59,8 +59,8 @@ class Adan(Optimizer):
 
     def validate(self, hp: dict[str, Any]) -> None:
         super().validate(hp)
-        if "eps_root" in hp and not hp["eps_root"] >= 0.0:
-            raise ValueError(f"Invalid eps_root value: {hp['eps_root']}")
+        if "eps_root" in hp:
+            check_nonnegative("eps_root value", hp["eps_root"])
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {
@@ -97,5 +97,4 @@ class Adan(Optimizer):
         tmp *= 1.0 - beta2
         num += tmp  # m̂ + (1 - β2)·v̂
         num /= adam_denominator(n, t, beta3, eps, eps_root=group["eps_root"], out=diff)
-        decay_weights_(p, lr, group["weight_decay"])
-        add_scaled_(p, -lr, num, tmp)
+        decoupled_step_(p, lr, group["weight_decay"], num, tmp)

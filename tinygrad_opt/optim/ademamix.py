@@ -10,12 +10,12 @@ import numpy as np
 from tinygrad_opt.optim.functional import (
     adam_denominator,
     adam_moments_,
-    add_scaled_,
     bias_correction,
-    decay_weights_,
+    decoupled_step_,
     ema_,
     scratch,
 )
+from tinygrad_opt.optim.hyperparameters import check_nonnegative
 from tinygrad_opt.optim.optimizer import Optimizer, register
 
 
@@ -82,8 +82,8 @@ class AdEMAMix(Optimizer):
         super().validate(hp)
         if "alpha" in hp and not hp["alpha"] >= 0.0:
             raise ValueError(f"Invalid alpha value: {hp['alpha']}")
-        if "eps_root" in hp and not hp["eps_root"] >= 0.0:
-            raise ValueError(f"Invalid eps_root value: {hp['eps_root']}")
+        if "eps_root" in hp:
+            check_nonnegative("eps_root value", hp["eps_root"])
         period = hp.get("t_alpha_beta3")
         if period is not None:
             if isinstance(period, bool) or not isinstance(period, (int, float)) or not period > 0:
@@ -116,5 +116,4 @@ class AdEMAMix(Optimizer):
         num += tmp  # m1/(1 - β1ᵗ) + α_t·m2
         adam_denominator(state["exp_avg_sq"], t, beta2, eps, eps_root=group["eps_root"], out=den)
         num /= den
-        decay_weights_(p, lr, group["weight_decay"])
-        add_scaled_(p, -lr, num, tmp)
+        decoupled_step_(p, lr, group["weight_decay"], num, tmp)

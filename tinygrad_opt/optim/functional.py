@@ -215,6 +215,20 @@ def decay_add_(a: np.ndarray, beta: float, alpha: float, x: np.ndarray, y=None) 
     a += term
 
 
+def decoupled_step_(
+    p: np.ndarray,
+    lr: float,
+    weight_decay: float,
+    direction: np.ndarray,
+    tmp: np.ndarray | None = None,
+) -> None:
+    """θ ← θ - η·λ·θ, then θ ← θ - η·d: the step of a direction d with decoupled weight
+    decay (:func:`decay_weights_`, then :func:`add_scaled_` with ``tmp``), as AdEMAMix,
+    Adan and AdaBelief end. ``direction`` is read after the decay (it must not be ``p``)."""
+    decay_weights_(p, lr, weight_decay)
+    add_scaled_(p, -lr, direction, tmp)
+
+
 # --------------------------------------------------------------------------- work arrays
 #: Requests larger than this many elements get fresh arrays instead of kept ones, so a
 #: single huge parameter stepped in one piece does not pin its size in memory forever.

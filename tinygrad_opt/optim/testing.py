@@ -18,7 +18,7 @@ The reference may also be a trajectory computed elsewhere (``run_torch`` runs a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,20 +53,37 @@ def run_optimizer(
     make_optimizer: Callable[[list[Tensor]], Any],
     params0: Sequence[np.ndarray],
     grads: Sequence[Sequence[np.ndarray]],
+    *,
+    lr_change: Sequence[float] | None = None,
+    saved: Collection[int] | None = None,
 ) -> Trajectory:
     """Run our optimizer on the given gradients; return the parameters after each step.
 
     A gradient given as ``None`` leaves that parameter without a gradient for that step.
+    ``lr_change = (k, f)`` multiplies every group's ``lr`` by ``f`` after step ``k``, as a
+    scheduler does between steps (the reference must change its learning rate there too:
+    Optax ``piecewise_constant_schedule(lr, {k: f})``). ``saved`` keeps only the
+    parameters after those steps (1-based), e.g. the steps a stored reference kept.
     """
     params = [Tensor(np.array(p, copy=True), requires_grad=True) for p in params0]
     opt = make_optimizer(params)
     out: Trajectory = []
-    for step_grads in grads:
+    for t, step_grads in enumerate(grads, start=1):
+        apply_lr_change(opt, t, lr_change)
         for p, g in zip(params, step_grads):
             p.grad = None if g is None else np.array(g, copy=True)
         opt.step()
-        out.append([p.data.copy() for p in params])
+        if saved is None or t in saved:
+            out.append([p.data.copy() for p in params])
     return out
+
+
+def apply_lr_change(opt: Any, t: int, lr_change: Sequence[float] | None) -> None:
+    """Call before step ``t`` (1-based): with ``lr_change = (k, f)``, multiplies every
+    group's ``lr`` by ``f`` when t = k + 1 (so steps k+1, k+2, ... use the new rate)."""
+    if lr_change and t == lr_change[0] + 1:
+        for group in opt.param_groups:
+            group["lr"] *= lr_change[1]
 
 
 def run_reference(
@@ -88,18 +105,24 @@ def run_torch(
     make_torch_optimizer: Callable[[list[Any]], Any],
     params0: Sequence[np.ndarray],
     grads: Sequence[Sequence[np.ndarray]],
+    *,
+    lr_change: Sequence[float] | None = None,
+    saved: Collection[int] | None = None,
 ) -> Trajectory:
-    """Run a ``torch.optim`` optimizer on the same gradients (imports torch lazily)."""
+    """Run a ``torch.optim`` optimizer on the same gradients (imports torch lazily);
+    ``lr_change`` and ``saved`` as in :func:`run_optimizer`."""
     import torch  # test oracle only: never imported by the library itself
 
     params = [torch.tensor(np.array(p, copy=True), requires_grad=True) for p in params0]
     opt = make_torch_optimizer(params)
     out: Trajectory = []
-    for step_grads in grads:
+    for t, step_grads in enumerate(grads, start=1):
+        apply_lr_change(opt, t, lr_change)
         for p, g in zip(params, step_grads):
             p.grad = None if g is None else torch.tensor(np.array(g, copy=True))
         opt.step()
-        out.append([p.detach().numpy().copy() for p in params])
+        if saved is None or t in saved:
+            out.append([p.detach().numpy().copy() for p in params])
     return out
 
 
