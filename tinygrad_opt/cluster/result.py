@@ -14,6 +14,7 @@ up: ``step_time_s = compute_s + wait_s + comm_s + update_s``.
   ``f_max`` of ``update_time``, ``1/k`` when even, for a parameter server; the full local
   update after an all-reduce).
 
+``model`` is the workload's built-in profile (None for a bare count or tensor list).
 Parameter-server placement (:mod:`.placement`): ``tensor_placement`` (the method used;
 ``"even"`` for a bare parameter count), ``ps_shard_bytes`` (gradient bytes each shard
 receives from one worker per push, on the wire), ``ps_hot_shard`` (the most loaded
@@ -98,6 +99,7 @@ class SimulationResult:
     seed: int | None
     step_times: np.ndarray = field(repr=False)
     timeline_data: dict[str, Any] = field(repr=False, default_factory=dict)
+    model: str | None = None
     # parameter-server placement (None / empty for an all-reduce)
     tensor_placement: str | None = None
     ps_shard_bytes: list[float] = field(default_factory=list)

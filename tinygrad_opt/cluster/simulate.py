@@ -297,6 +297,7 @@ def simulate(
         seed=None if seed is None else int(seed),
         step_times=step,
         timeline_data=timeline_data,
+        model=wl.model,
         **_placement_fields(placement, message),
     )
 

@@ -47,6 +47,8 @@ SWEEP_KEYS: tuple[str, ...] = (
     "per_worker_batch", "global_batch", "step_time_s", "compute_s", "comm_s", "wait_s",
     "update_s", "throughput", "speedup", "scaling_efficiency", "steps", "total_time_s",
     "time_to_train_speedup", "cost", "machines", "bytes_sent_per_node", "busiest_link_bytes",
+    "model", "tensor_placement", "ps_shard_bytes", "ps_hot_shard", "ps_hot_shard_bytes",
+    "ps_imbalance",
 )  # fmt: skip
 """Keys present in every sweep row (seconds, bytes, bytes/s, examples/s, currency).
 
@@ -58,7 +60,7 @@ SWEEP_KEYS: tuple[str, ...] = (
 _CLUSTER_KEYS = tuple(f.name for f in fields(ClusterSpec) if f.name != "name")
 _WORKLOAD_KEYS = tuple(f.name for f in fields(Workload) if f.name != "name")
 _SCHEME_KEYS = ("scheme",) + SCHEME_OPTIONS
-_PS_ONLY = ("ps_shards", "ps_placement")
+_PS_ONLY = ("ps_shards", "ps_placement", "tensor_placement", "split_threshold")
 VALID_GRID_KEYS = _CLUSTER_KEYS + _WORKLOAD_KEYS + _SCHEME_KEYS + ("failures",)
 
 
@@ -94,7 +96,10 @@ class SweepTable(list):
         with path.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=keys)
             writer.writeheader()
-            writer.writerows(self)
+            for row in self:  # a list (ps_shard_bytes) as one cell, values split by spaces
+                writer.writerow(
+                    {k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
+                )
         return path
 
 
