@@ -40,12 +40,16 @@ k-sharded PS           each shard holds ``M/k`` and serves all workers. Dedicate
 (dedicated)            ``2α + [max(N_push/k, 1) + max(N/k, 1)]·M/B`` — a shard's link
                        carries ``N·M/k``, a worker's link ``M`` (k ≤ N ⇒ shards dominate);
                        every shard adds up ``(N_push − 1)·M/(kR)`` (all sharded forms).
+                       With whole tensors on shards (:mod:`.placement`) shard ``j`` holds
+                       ``f_j·M``: the hot shard's ``f_max`` replaces ``1/k`` everywhere.
 k-sharded PS           shard ``j`` on worker ``j``: a shard holder's link also carries its
 (colocated)            own traffic; the busiest link direction decides each phase:
                        push ``max(min(N_push, N−1), k − s_min)·M/(kB)``, pull likewise with
                        ``N`` (``s_min`` = 1 if ``k = N`` else 0). For ``b = 0``:
                        ``2α + 2(N−1)/k · M/B`` — with ``k = N`` the same bandwidth term as
-                       the ring, i.e. bandwidth-optimal.
+                       the ring, i.e. bandwidth-optimal. Uneven shares: push
+                       ``α + max(min(N_push, N−1)·f_max, 1 − f_min)·M/B`` (``f_min`` =
+                       the smallest share if ``k = N``, else 0).
 hierarchical           intra-node binomial reduce to a leader ``⌈log2 d⌉(α_i + M/B_i +
                        M/R)``, ring all-reduce among the ``n`` leaders
                        ``2(n−1)α_e + 2(n−1)/n · M/B_e + (n−1)/n · M/R``, intra-node
@@ -88,6 +92,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinygrad_opt.cluster.placement import check_fractions
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme
 from tinygrad_opt.cluster.validation import SpecError, check_positive_int
 
@@ -230,7 +235,7 @@ def parameter_server_time(
     if push > n:
         raise SpecError("pushing_workers", push, f"must be <= workers={n}")
     m_b = message_bytes / bandwidth
-    f = _fractions(shard_fractions, k)
+    f = check_fractions(shard_fractions, k)
     f_max = float(f.max())
     add = (push - 1) * message_bytes * f_max * _per_byte(reduce_bandwidth)
     if placement == "dedicated":
@@ -245,19 +250,6 @@ def parameter_server_time(
     push_t = latency + max(min(push, n - 1) * f_max, 1.0 - f_min) * m_b
     pull_t = latency + max((n - 1) * f_max, 1.0 - f_min) * m_b
     return push_t + add + pull_t
-
-
-def _fractions(shard_fractions: Sequence[float] | None, k: int) -> np.ndarray:
-    """Shard shares as an array (``1/k`` each by default), checked: ``k`` values >= 0
-    summing to 1."""
-    if shard_fractions is None:
-        return np.full(k, 1.0 / k)
-    f = np.asarray(shard_fractions, dtype=float)
-    if f.shape != (k,) or (f < 0).any() or not math.isclose(float(f.sum()), 1.0, rel_tol=1e-9):
-        raise SpecError(
-            "shard_fractions", list(shard_fractions), f"must be {k} shares >= 0 summing to 1"
-        )
-    return f
 
 
 def hierarchical_allreduce_time(
@@ -579,7 +571,7 @@ def communication_cost(
     else:
         if not 1 <= push <= c.workers:
             raise SpecError("pushing_workers", push, f"must lie in [1, workers={c.workers}]")
-        f = _fractions(shard_fractions, s.ps_shards)
+        f = check_fractions(shard_fractions, s.ps_shards)
         phases = _parameter_server(c, s, message_bytes, push, traffic, f)
     mean_out, max_out, busiest, label = traffic.summary()
     return CommCost(

@@ -35,13 +35,17 @@ parameter-server formulas of :mod:`tinygrad_opt.cluster.collectives`.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from tinygrad_opt.cluster.validation import SpecError, check_positive_int
 
 __all__ = [
     "DEFAULT_SPLIT_THRESHOLD",
+    "check_fractions",
     "PLACEMENTS",
     "Placement",
     "optimal_max_load",
@@ -160,6 +164,19 @@ def place_tensors(
     for _, j, s in pieces:
         loads[j] += s
     return Placement(method, k, tuple(float(x) for x in loads), tuple(pieces))
+
+
+def check_fractions(shard_fractions: Sequence[float] | None, k: int) -> np.ndarray:
+    """Shard shares as an array (``1/k`` each when None), checked: ``k`` values >= 0
+    summing to 1 (field ``shard_fractions``)."""
+    if shard_fractions is None:
+        return np.full(k, 1.0 / k)
+    f = np.asarray(shard_fractions, dtype=float)
+    if f.shape != (k,) or (f < 0).any() or not math.isclose(float(f.sum()), 1.0, rel_tol=1e-9):
+        raise SpecError(
+            "shard_fractions", list(shard_fractions), f"must be {k} shares >= 0 summing to 1"
+        )
+    return f
 
 
 def optimal_max_load(sizes: Sequence[int], shards: int) -> int:

@@ -131,7 +131,8 @@ def simulate(
         scheme: a name from :data:`~tinygrad_opt.cluster.spec.SCHEMES`, a dict or a
             :class:`SyncScheme`; ``scheme_options`` (``ps_shards``, ``ps_placement``,
             ``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``,
-            ``compression``) override its fields.
+            ``compression``, ``tensor_placement``, ``split_threshold``) override its
+            fields.
         steps_to_sample: Monte Carlo steps (each samples every worker); the total time
             uses their mean step time times the run's ``steps``.
         seed: seed of the random streams; the same seed gives the same result.

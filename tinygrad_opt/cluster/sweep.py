@@ -10,8 +10,9 @@ Grid keys may be any :class:`ClusterSpec` field (``workers``, ``nodes``,
 ``price_per_node_hour`` ...), any :class:`Workload` field (``parameters``,
 ``per_worker_batch``, ``compute_time_per_step`` ...), ``scheme`` (names, dicts or
 :class:`SyncScheme` objects), a scheme option (``ps_shards``, ``ps_placement``,
-``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``, ``compression``) or
-``failures``. Changing ``workers`` keeps ``devices_per_node`` and re-derives ``nodes``.
+``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``, ``compression``,
+``tensor_placement``, ``split_threshold``) or ``failures``; ``model`` sweeps built-in
+profiles. Changing ``workers`` keeps ``devices_per_node`` and re-derives ``nodes``.
 
 Parameter-server options are ignored for all-reduce schemes, and identical resolved
 configurations are simulated once (a grid ``scheme × ps_shards`` gives one ring row).
