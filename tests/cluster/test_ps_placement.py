@@ -337,3 +337,17 @@ def test_cli_bad_placement_exits_2(extra, shown, capsys):
     assert cap.out == "" and "Traceback" not in cap.err and len(cap.err.strip().splitlines()) == 1
     for part in shown:
         assert part in cap.err, cap.err
+
+
+def test_timeline_reports_the_shards(tmp_path, capsys):
+    # VGG-16 round-robin on 2 shards: weights and biases alternate, so every weight lands
+    # on shard 0 and every bias on shard 1
+    argv = ["timeline", "--model", "vgg16", *CLI, "--scheme", "ps", "--ps-shards", "2",
+            "--out", str(tmp_path / "t.png")]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    p = get_model("vgg16")
+    weights = sum(p.tensor_sizes[0::2])
+    assert weights == sum(s for n, s in zip(p.tensor_names, p.tensor_sizes) if "weight" in n)
+    assert "parameter-server shards (round_robin)" in out and "hot shard #0" in out
+    assert f"max/mean {2 * weights / p.parameters:.2f}" in out

@@ -502,7 +502,7 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
         return _cmd_timeline_trace(args)
     from tinygrad_opt.cluster.config import result_row
     from tinygrad_opt.cluster.plots import plot_timeline
-    from tinygrad_opt.cluster.units import format_duration
+    from tinygrad_opt.cluster.units import format_bytes, format_duration
     from tinygrad_opt.cluster.validation import SpecError
 
     settings, confs, sim = _configurations(args)
@@ -543,6 +543,12 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     )
     phases = ", ".join(f"{name} {format_duration(t)}" for name, t in result.phases)
     print(f"synchronisation phases: {phases}")
+    if result.ps_hot_shard is not None:
+        shards = " ".join(format_bytes(b) for b in result.ps_shard_bytes)
+        print(
+            f"parameter-server shards ({result.tensor_placement}), bytes per worker push: "
+            f"{shards}; hot shard #{result.ps_hot_shard}, max/mean {result.ps_imbalance:.2f}"
+        )
     print(f"wrote {path}")
     return 0
 
