@@ -265,3 +265,16 @@ def test_gradient_bytes_follow_the_profile():
     w = Workload.from_model("gpt2_xl", bytes_per_param="fp16", **BASE)
     assert w.gradient_bytes == 2 * 1_557_611_200
     assert math.isclose(sum(w.tensor_sizes), w.parameters)
+
+
+def test_from_module_per_tensor():
+    from tinygrad_opt.nn import MLP
+
+    net = MLP([10, 32, 4], rng=0)
+    w = Workload.from_module(net, per_tensor=True, **BASE)
+    # Linear(10→32): weight 320, bias 32; Linear(32→4): weight 128, bias 4
+    assert sorted(w.tensor_sizes) == sorted((320, 32, 128, 4))
+    assert w.parameters == 484 == net.num_parameters(trainable_only=True)
+    assert w.name == "MLP"
+    blob = Workload.from_module(net, **BASE)
+    assert blob.tensor_sizes is None and blob.parameters == 484

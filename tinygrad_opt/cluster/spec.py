@@ -521,9 +521,17 @@ class Workload:
         return int(math.ceil(self.large_batch.steps(global_batch) - 1e-9))
 
     @classmethod
-    def from_module(cls, module: Any, **kwargs: Any) -> Workload:
-        """``Workload(parameters=module.num_parameters(trainable_only=True), **kwargs)``."""
-        return cls(parameters=module, **kwargs)
+    def from_module(cls, module: Any, *, per_tensor: bool = False, **kwargs: Any) -> Workload:
+        """``Workload(parameters=module.num_parameters(trainable_only=True), **kwargs)``.
+
+        With ``per_tensor=True`` the module's trainable tensors, in ``parameters()``
+        order, become ``tensor_sizes`` (whole tensors on parameter-server shards).
+        """
+        if not per_tensor:
+            return cls(parameters=module, **kwargs)
+        sizes = [int(p.size) for p in module.parameters() if p.requires_grad]
+        kwargs.setdefault("name", type(module).__name__)
+        return cls(tensor_sizes=sizes, **kwargs)
 
     def replace(self, **changes: Any) -> Workload:
         """A copy with ``changes`` (switching per-step/per-example time clears the other)."""
