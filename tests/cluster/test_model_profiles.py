@@ -278,3 +278,15 @@ def test_from_module_per_tensor():
     assert w.name == "MLP"
     blob = Workload.from_module(net, **BASE)
     assert blob.tensor_sizes is None and blob.parameters == 484
+
+
+def test_numpy_sizes_and_model_copies():
+    import numpy as np
+
+    w = Workload(tensor_sizes=np.array([3, 4], dtype=np.int64), **BASE)
+    assert w.tensor_sizes == (3, 4) and all(type(s) is int for s in w.tensor_sizes)
+    v = Workload.from_model("vgg16", **BASE)
+    assert v.replace(per_worker_batch=64).tensor_sizes == v.tensor_sizes
+    with pytest.raises(SpecError) as e:
+        Workload(model="vgg16", tensor_sizes=5, **BASE)
+    assert e.value.field == "tensor_sizes"

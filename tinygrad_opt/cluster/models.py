@@ -391,11 +391,14 @@ def resolve_tensors(
         if tensor_sizes is not None and _check_sizes(tensor_sizes) != listed:
             raise SpecError("tensor_sizes", tensor_sizes, "differs from the list in parameters")
         tensor_sizes, parameters = listed, sum(listed)
+    profile = None if model is None else get_model(model)
+    if profile is not None and isinstance(tensor_sizes, (list, tuple)):
+        if tuple(tensor_sizes) == profile.tensor_sizes:
+            tensor_sizes = None  # the model's own (a copy of the workload): no checks
     sizes = None if tensor_sizes is None else _check_sizes(tensor_sizes)
     if sizes is not None and not sizes:
         raise SpecError("tensor_sizes", tensor_sizes, "is empty: give at least one tensor")
-    if model is not None:
-        profile = get_model(model)
+    if profile is not None:
         model = profile.name
         if sizes is not None and sizes != profile.tensor_sizes:
             raise SpecError(

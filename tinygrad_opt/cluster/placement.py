@@ -38,6 +38,7 @@ import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -114,7 +115,17 @@ def _check_sizes(sizes: Sequence[int] | None) -> tuple[int, ...]:
         return ()
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
         raise SpecError("tensor_sizes", sizes, "must be a list of parameter counts")
+    if all(type(s) is int and s > 0 for s in sizes):  # the common case, fast
+        return tuple(sizes)
     return tuple(check_positive_int(f"tensor_sizes[{i}]", s) for i, s in enumerate(sizes))
+
+
+@lru_cache(maxsize=256)
+def cached_placement(
+    sizes: tuple[int, ...] | None, shards: int, method: str, split_threshold: int, total: float
+) -> Placement:
+    """:func:`place_tensors` memoised (a simulation of a sweep row calls it again)."""
+    return place_tensors(sizes, shards, method, split_threshold, total)
 
 
 def place_tensors(

@@ -46,7 +46,7 @@ from tinygrad_opt.cluster.collectives import communication_cost
 from tinygrad_opt.cluster.compute import sample_step_compute
 from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
 from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end
-from tinygrad_opt.cluster.placement import place_tensors
+from tinygrad_opt.cluster.placement import cached_placement
 from tinygrad_opt.cluster.result import SimulationResult
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.validation import (
@@ -159,7 +159,7 @@ def simulate(
     message = wl.gradient_bytes / s.compression
     placement = None
     if is_ps:
-        placement = place_tensors(
+        placement = cached_placement(
             wl.tensor_sizes, s.ps_shards, s.tensor_placement, s.split_threshold, wl.parameters
         )
     fractions = None if placement is None else placement.fractions
