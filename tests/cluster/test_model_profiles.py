@@ -24,6 +24,7 @@ PUBLISHED = {
     "alexnet": 61_100_840,
     "vgg16": 138_357_544,
     "inception_v3": 27_161_264,
+    "inception_v3_noaux": 23_834_568,
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
     "resnet152": 60_192_808,
@@ -290,3 +291,26 @@ def test_numpy_sizes_and_model_copies():
     with pytest.raises(SpecError) as e:
         Workload(model="vgg16", tensor_sizes=5, **BASE)
     assert e.value.field == "tensor_sizes"
+
+
+def test_inception_without_the_auxiliary_head():
+    # aux head: 1×1 conv 768→128 + batch norm, 5×5 conv 128→768 + batch norm, fc 768→1000
+    aux = (768 * 128 + 2 * 128) + (128 * 768 * 25 + 2 * 768) + (768 * 1000 + 1000)
+    assert get_model("inception_v3_noaux").parameters == 27_161_264 - aux
+    # Keras' InceptionV3 (23,851,784) keeps the moving mean and variance (2 per channel)
+    # and no scale (1 trainable per channel): + 1 per batch-norm channel
+    p = get_model("inception_v3_noaux")
+    channels = sum(s for n, s in zip(p.tensor_names, p.tensor_sizes) if n.endswith("bn.bias"))
+    assert p.parameters + channels == 23_851_784
+    assert get_model("inception3").name == "inception_v3"
+
+
+@pytest.mark.parametrize(
+    "name, keras", [("resnet50", 25_636_712), ("resnet101", 44_707_176), ("resnet152", 60_419_944)]
+)
+def test_keras_resnet_totals(name, keras):
+    """Keras' ResNets (the counts in docs/validation-data.md) give every convolution a bias
+    and count the batch norms' moving mean and variance: 3 more per batch-norm channel."""
+    p = get_model(name)
+    channels = sum(s for n, s in zip(p.tensor_names, p.tensor_sizes) if n.endswith("bn.bias"))
+    assert p.parameters + 3 * channels == keras

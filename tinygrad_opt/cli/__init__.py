@@ -131,11 +131,11 @@ def _print_models(as_json: bool) -> int:
     if as_json:
         print(json.dumps({"models": rows}, indent=2))
         return 0
-    head = f"{'model':<14}{'parameters':>15}{'tensors':>9}  {'largest tensor':<34}{'share':>7}"
+    head = f"{'model':<20}{'parameters':>15}{'tensors':>9}  {'largest tensor':<34}{'share':>7}"
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['name']:<14}{r['parameters']:>15,}{r['tensors']:>9}  "
+        print(f"{r['name']:<20}{r['parameters']:>15,}{r['tensors']:>9}  "
               f"{r['largest_tensor']:<34}{100 * r['largest_share']:>6.1f}%")  # fmt: skip
     return 0
 

@@ -22,6 +22,9 @@ alexnet       torchvision's AlexNet (Krizhevsky 2014 "One weird trick"    61,100
 vgg16         Simonyan & Zisserman 2015, configuration D                138,357,544
 inception_v3  Szegedy et al. 2016, torchvision's layout with the          27,161,264
               auxiliary classifier (batch norm after every conv)
+inception_v3_ the same without the auxiliary classifier (torchvision's      23,834,568
+noaux         ``aux_logits=False``; Keras' 23,851,784 counts batch-norm
+              statistics and no scale: the same convolutions)
 resnet50      He et al. 2016, bottleneck [3, 4, 6, 3] (torchvision        25,557,032
               v1.5: stride on the 3×3 conv; the count is the same)
 resnet101     bottleneck [3, 4, 23, 3]                                    44,549,160
@@ -196,7 +199,7 @@ def _resnet(depth: int, blocks: tuple[int, int, int, int]) -> ModelProfile:
     return b.profile(f"resnet{depth}", text)
 
 
-def _inception_v3() -> ModelProfile:
+def _inception_v3(aux: bool = True) -> ModelProfile:
     b = _Builder()
 
     def cv(name, x, cout, k, stride=1, pad=0):  # BasicConv2d: conv (no bias) + batch norm
@@ -258,12 +261,15 @@ def _inception_v3() -> ModelProfile:
     x = block_b("Mixed_6a", x)
     for name, c7 in (("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)):
         x = block_c(name, x, c7)
-    aux = cv("AuxLogits.conv0", _pool(x, 5, 3), 128, 1)  # auxiliary classifier
-    aux = cv("AuxLogits.conv1", aux, 768, 5)
-    b.linear("AuxLogits.fc", aux[0], 1000)
+    if aux:  # the auxiliary classifier on Mixed_6e
+        a = cv("AuxLogits.conv0", _pool(x, 5, 3), 128, 1)
+        a = cv("AuxLogits.conv1", a, 768, 5)
+        b.linear("AuxLogits.fc", a[0], 1000)
     x = block_e("Mixed_7c", block_e("Mixed_7b", block_d("Mixed_7a", x)))
     b.linear("fc", x[0], 1000)
-    return b.profile("inception_v3", "Inception-v3 with the auxiliary head (Szegedy et al. 2016)")
+    if aux:
+        return b.profile("inception_v3", "Inception-v3 with the auxiliary head (Szegedy 2016)")
+    return b.profile("inception_v3_noaux", "Inception-v3 without the auxiliary head")
 
 
 # ============================================================================ transformers
@@ -308,6 +314,7 @@ _BUILDERS = {
     "alexnet": _alexnet,
     "vgg16": _vgg16,
     "inception_v3": _inception_v3,
+    "inception_v3_noaux": lambda: _inception_v3(aux=False),
     "resnet50": lambda: _resnet(50, (3, 4, 6, 3)),
     "resnet101": lambda: _resnet(101, (3, 4, 23, 3)),
     "resnet152": lambda: _resnet(152, (3, 8, 36, 3)),
@@ -322,7 +329,8 @@ _BUILDERS = {
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 """Canonical names of the built-in profiles."""
 
-_ALIASES = {"vgg": "vgg16", "inception": "inception_v3", "googlenetv3": "inception_v3",
+_ALIASES = {"vgg": "vgg16", "inception": "inception_v3", "inception3": "inception_v3",
+            "googlenetv3": "inception_v3", "inception3noaux": "inception_v3_noaux",
             "bert": "bert_base", "gpt2small": "gpt2", "gpt2base": "gpt2",
             "gpt2124m": "gpt2", "gpt2355m": "gpt2_medium", "gpt2774m": "gpt2_large",
             "gpt21558m": "gpt2_xl", "gpt215b": "gpt2_xl"}  # fmt: skip
