@@ -314,3 +314,16 @@ def test_keras_resnet_totals(name, keras):
     p = get_model(name)
     channels = sum(s for n, s in zip(p.tensor_names, p.tensor_sizes) if n.endswith("bn.bias"))
     assert p.parameters + 3 * channels == keras
+
+
+def test_model_flag_replaces_the_files_parameters(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[cluster]\nworkers = 4\nbandwidth = "10Gbps"\nlatency = "5us"\n'
+        '[workload]\nparameters = "25M"\ncompute_time_per_step = "0.3s"\nsteps = 10\n'
+    )
+    assert main(["whatif", "--config", str(cfg), "--model", "resnet50", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"][0]["model"] == "resnet50" and "parameters" not in out["settings"]["workload"]
+    assert main(["whatif", "--config", str(cfg), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0]["model"] is None
