@@ -6,6 +6,8 @@
     tinygrad-opt whatif --params 25.6e6 --workers 1,8,64,256 --compute-time 0.12s \
         --bandwidth 25Gbit/s --latency 5us --scheme ring,ps [--json] [--out scaling.png]
     tinygrad-opt whatif --config examples/clusters/a100_ring.toml [flags override the file]
+    tinygrad-opt whatif --model vgg16 --scheme ps --ps-shards 4 --placement greedy ...
+    tinygrad-opt whatif --list-models       # the built-in model profiles
     tinygrad-opt timeline --params 25.6e6 --workers 8 ... --out gantt.png
     tinygrad-opt timeline --trace run.json --out gantt.png   # a real run's measured steps
     tinygrad-opt launch -n 4 [--hostfile hosts] train.py [args]   # mpiexec for you
@@ -111,6 +113,30 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     print("optimizers: " + ", ".join(optim.available()))
     print("functions:  " + ", ".join(sorted(playground.FUNCTIONS)))
+    print("models:     " + ", ".join(_model_names()) + "  (whatif --list-models)")
+    return 0
+
+
+def _model_names() -> list[str]:
+    from tinygrad_opt.cluster.models import MODEL_NAMES
+
+    return list(MODEL_NAMES)
+
+
+def _print_models(as_json: bool) -> int:
+    """The built-in model profiles of ``whatif --model``, one a line (or JSON)."""
+    from tinygrad_opt.cluster.models import list_models
+
+    rows = list_models()
+    if as_json:
+        print(json.dumps({"models": rows}, indent=2))
+        return 0
+    head = f"{'model':<20}{'parameters':>15}{'tensors':>9}  {'largest tensor':<34}{'share':>7}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['name']:<20}{r['parameters']:>15,}{r['tensors']:>9}  "
+              f"{r['largest_tensor']:<34}{100 * r['largest_share']:>6.1f}%")  # fmt: skip
     return 0
 
 
@@ -142,6 +168,8 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--speed-factors", "compute", "speed_factors", "per-worker (or per-node) speeds: 1,1,0.5"),
     ("--compute-samples", "compute", "samples", "measured step times in seconds (empirical)"),
     ("--params", "workload", "parameters", "trainable parameters: 25.6e6, 25.6M"),
+    ("--model", "workload", "model",
+     "built-in model profile, per-tensor sizes: vgg16, resnet50, gpt2 ... (--list-models)"),
     ("--per-worker-batch", "workload", "per_worker_batch", "examples per worker per step (32)"),
     ("--compute-time", "workload", "compute_time_per_step", "mean fwd+bwd time per step: 0.12s"),
     ("--compute-time-per-example", "workload", "compute_time_per_example",
@@ -157,6 +185,10 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--ps-shards", "scheme", "ps_shards", "parameter-server shards k (default 1)"),
     ("--ps-placement", "scheme", "ps_placement", "dedicated (extra machines) or colocated"),
     ("--backup-workers", "scheme", "backup_workers", "slowest gradients dropped per step (ps)"),
+    ("--placement", "scheme", "tensor_placement",
+     "PS tensors to shards: round_robin (default), greedy, split (MXNet), even"),
+    ("--split-threshold", "scheme", "split_threshold",
+     "elements from which --placement split cuts a tensor over all shards (1e6)"),
     ("--buckets", "scheme", "buckets", "gradient buckets with --overlap (default by size)"),
     ("--bucket-bytes", "scheme", "bucket_bytes", "bucket cap with --overlap (default 25MiB)"),
     ("--compression", "scheme", "compression", "gradient bytes divided by this on the wire"),
@@ -273,6 +305,8 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     from tinygrad_opt.cluster.config import result_row
     from tinygrad_opt.cluster.validation import SpecError
 
+    if args.list_models:
+        return _print_models(args.json)
     settings, confs, sim = _configurations(args)
     quiet = args.json or args.no_progress or len(confs) <= 8
     rows = []
@@ -326,8 +360,11 @@ def _describe(conf) -> str:
         if wl.steps is not None
         else f"steps from S_min={wl.large_batch.s_min:g}, B_noise={wl.large_batch.b_noise:g}"
     )
+    model = "" if wl.model is None else f"{wl.model}: "
+    tensors = "" if wl.tensor_sizes is None else f" in {len(wl.tensor_sizes)} tensors"
     return (
-        f"{wl.parameters:,} parameters, {format_bytes(wl.gradient_bytes)} of gradients; "
+        f"{model}{wl.parameters:,} parameters{tensors}, "
+        f"{format_bytes(wl.gradient_bytes)} of gradients; "
         f"per-worker batch {wl.per_worker_batch}; compute {format_duration(wl.compute_time)}"
         f"/step ({c.compute.kind}); {steps}"
     )
@@ -340,6 +377,8 @@ def _table(rows: list[dict]) -> str:
         return len({r[key] for r in rows}) > 1
 
     cols: list[tuple[str, object]] = [("scheme", lambda r: r["scheme_label"])]
+    if varies("model"):
+        cols.append(("model", lambda r: r["model"] or "-"))
     cols.append(("workers", lambda r: r["workers"]))
     if any(r["devices_per_node"] > 1 for r in rows):
         cols.append(("nodes×dev", lambda r: f"{r['nodes']}×{r['devices_per_node']}"))
@@ -351,6 +390,8 @@ def _table(rows: list[dict]) -> str:
         if key != "update_s" or any(r[key] > 0 for r in rows):
             cols.append((key.removesuffix("_s").replace("_time", ""),
                          lambda r, k=key: format_duration(r[k])))  # fmt: skip
+    if any((r["ps_imbalance"] or 1.0) != 1.0 for r in rows):  # uneven parameter servers
+        cols.append(("hot shard", _hot_shard))
     cols += [
         ("examples/s", lambda r: f"{r['throughput']:,.0f}" if r["throughput"] >= 100
          else f"{r['throughput']:.3g}"),
@@ -371,6 +412,18 @@ def _table(rows: list[dict]) -> str:
     out = [line([h for h, _ in cols]), line(["-" * w for w in widths])]
     out += [line(c) for c in cells]
     return "\n".join(out)
+
+
+def _hot_shard(row: dict) -> str:
+    """``"#2 45.1MB 3.28x"``: the hot PS shard, its bytes per worker push and max/mean."""
+    from tinygrad_opt.cluster.units import format_bytes
+
+    if row["ps_hot_shard"] is None:
+        return "-"
+    return (
+        f"#{row['ps_hot_shard']} {format_bytes(row['ps_hot_shard_bytes'])} "
+        f"{row['ps_imbalance']:.2f}x"
+    )
 
 
 def _cmd_timeline_trace(args: argparse.Namespace) -> int:
@@ -449,7 +502,7 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
         return _cmd_timeline_trace(args)
     from tinygrad_opt.cluster.config import result_row
     from tinygrad_opt.cluster.plots import plot_timeline
-    from tinygrad_opt.cluster.units import format_duration
+    from tinygrad_opt.cluster.units import format_bytes, format_duration
     from tinygrad_opt.cluster.validation import SpecError
 
     settings, confs, sim = _configurations(args)
@@ -490,6 +543,12 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     )
     phases = ", ".join(f"{name} {format_duration(t)}" for name, t in result.phases)
     print(f"synchronisation phases: {phases}")
+    if result.ps_hot_shard is not None:
+        shards = " ".join(format_bytes(b) for b in result.ps_shard_bytes)
+        print(
+            f"parameter-server shards ({result.tensor_placement}), bytes per worker push: "
+            f"{shards}; hot shard #{result.ps_hot_shard}, max/mean {result.ps_imbalance:.2f}"
+        )
     print(f"wrote {path}")
     return 0
 
@@ -531,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     wif.add_argument("--csv", default=None, help="also write the rows as CSV")
     wif.add_argument("--json", action="store_true", help="print the rows as JSON")
     wif.add_argument("--no-progress", action="store_true", help="no progress bar")
+    wif.add_argument(
+        "--list-models", action="store_true", help="list the built-in --model profiles and exit"
+    )
     wif.set_defaults(handler=_cmd_whatif)
 
     tl = sub.add_parser(

@@ -12,12 +12,13 @@ timelines.
 
 Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation``
 (``SpecError``), ``compute`` (compute-time models, straggler sampling), ``large_batch``
-(McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``collectives`` (alpha-beta
-communication formulas, Thakur et al. 2005), ``overlap`` (DDP gradient buckets),
-``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``, ``sweep``, ``plots``,
-``config`` (reading TOML cluster files and flags), ``toml_io`` (writing them),
-``calibration_fits`` (fitting the simulator to measurements) and ``calibration`` (the
-fitted result, its settings and predictions; the MPI measuring is in
+(McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``models`` (built-in
+per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
+``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
+gradient buckets), ``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``,
+``sweep``, ``plots``, ``config`` (reading TOML cluster files and flags), ``toml_io``
+(writing them), ``calibration_fits`` (fitting the simulator to measurements) and
+``calibration`` (the fitted result, its settings and predictions; the MPI measuring is in
 :mod:`tinygrad_opt.distributed`).
 
 Example::
@@ -67,7 +68,9 @@ from tinygrad_opt.cluster.failures import (
     young_interval,
 )
 from tinygrad_opt.cluster.large_batch import LargeBatchModel, estimate_noise_scale
+from tinygrad_opt.cluster.models import MODEL_NAMES, ModelProfile, get_model, list_models
 from tinygrad_opt.cluster.overlap import bucket_schedule, overlapped_sync_end
+from tinygrad_opt.cluster.placement import PLACEMENTS, Placement, place_tensors
 from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
@@ -94,6 +97,8 @@ def __getattr__(name: str) -> Any:  # plots import matplotlib only when used
 
 
 __all__ = [
+    "MODEL_NAMES",
+    "PLACEMENTS",
     "RESULT_KEYS",
     "SCHEMES",
     "SWEEP_KEYS",
@@ -107,6 +112,8 @@ __all__ = [
     "Heterogeneous",
     "LargeBatchModel",
     "Lognormal",
+    "ModelProfile",
+    "Placement",
     "ShiftedExponential",
     "SimulationResult",
     "SpecError",
@@ -125,14 +132,17 @@ __all__ = [
     "format_bandwidth",
     "format_bytes",
     "format_duration",
+    "get_model",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
+    "list_models",
     "overlapped_sync_end",
     "parameter_server_time",
     "pareto_front",
     "parse_bandwidth",
     "parse_bytes",
     "parse_duration",
+    "place_tensors",
     "plot_breakdown",
     "plot_pareto",
     "plot_scaling",

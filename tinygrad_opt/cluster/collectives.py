@@ -40,12 +40,16 @@ k-sharded PS           each shard holds ``M/k`` and serves all workers. Dedicate
 (dedicated)            ``2α + [max(N_push/k, 1) + max(N/k, 1)]·M/B`` — a shard's link
                        carries ``N·M/k``, a worker's link ``M`` (k ≤ N ⇒ shards dominate);
                        every shard adds up ``(N_push − 1)·M/(kR)`` (all sharded forms).
+                       With whole tensors on shards (:mod:`.placement`) shard ``j`` holds
+                       ``f_j·M``: the hot shard's ``f_max`` replaces ``1/k`` everywhere.
 k-sharded PS           shard ``j`` on worker ``j``: a shard holder's link also carries its
 (colocated)            own traffic; the busiest link direction decides each phase:
                        push ``max(min(N_push, N−1), k − s_min)·M/(kB)``, pull likewise with
                        ``N`` (``s_min`` = 1 if ``k = N`` else 0). For ``b = 0``:
                        ``2α + 2(N−1)/k · M/B`` — with ``k = N`` the same bandwidth term as
-                       the ring, i.e. bandwidth-optimal.
+                       the ring, i.e. bandwidth-optimal. Uneven shares: push
+                       ``α + max(min(N_push, N−1)·f_max, 1 − f_min)·M/B`` (``f_min`` =
+                       the smallest share if ``k = N``, else 0).
 hierarchical           intra-node binomial reduce to a leader ``⌈log2 d⌉(α_i + M/B_i +
                        M/R)``, ring all-reduce among the ``n`` leaders
                        ``2(n−1)α_e + 2(n−1)/n · M/B_e + (n−1)/n · M/R``, intra-node
@@ -83,10 +87,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from tinygrad_opt.cluster.placement import check_fractions
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme
 from tinygrad_opt.cluster.validation import SpecError, check_positive_int
 
@@ -204,9 +210,15 @@ def parameter_server_time(
     placement: str = "dedicated",
     pushing_workers: int | None = None,
     reduce_bandwidth: float | None = None,
+    shard_fractions: Sequence[float] | None = None,
 ) -> float:
     """Push, sum and pull through ``k`` parameter-server shards, one worker per node (no
     update).
+
+    ``shard_fractions`` (``f_j``, summing to 1; default ``1/k`` each) is each shard's
+    share of the model (:mod:`.placement`); below ``1/k`` stands for the hot shard's
+    ``f_max`` and, colocated, ``s_min/k`` for ``f_min`` (the smallest share when every
+    worker holds a shard, else 0).
 
     Dedicated shards (``k`` extra machines): ``2α + [max(N_push/k, 1) + max(N/k, 1)]·M/B``;
     with one server ``2α + (N_push + N)·M/B`` = ``2α + 2N·M/B`` without backups — the
@@ -223,18 +235,20 @@ def parameter_server_time(
     if push > n:
         raise SpecError("pushing_workers", push, f"must be <= workers={n}")
     m_b = message_bytes / bandwidth
-    add = (push - 1) * message_bytes / k * _per_byte(reduce_bandwidth)
+    f = check_fractions(shard_fractions, k)
+    f_max = float(f.max())
+    add = (push - 1) * message_bytes * f_max * _per_byte(reduce_bandwidth)
     if placement == "dedicated":
-        return 2 * latency + (max(push / k, 1.0) + max(n / k, 1.0)) * m_b + add
+        return 2 * latency + (max(push * f_max, 1.0) + max(n * f_max, 1.0)) * m_b + add
     if placement != "colocated":
         raise SpecError("ps_placement", placement, "unknown; valid: dedicated, colocated")
     if k > n:
         raise SpecError("ps_shards", k, f"colocated shards need k <= workers={n}")
     if n == 1:
         return 0.0  # the only worker holds the only shard: nothing crosses the network
-    s_min = 1 if k == n else 0
-    push_t = latency + max(min(push, n - 1), k - s_min) / k * m_b
-    pull_t = latency + max(n - 1, k - s_min) / k * m_b
+    f_min = float(f.min()) if k == n else 0.0
+    push_t = latency + max(min(push, n - 1) * f_max, 1.0 - f_min) * m_b
+    pull_t = latency + max((n - 1) * f_max, 1.0 - f_min) * m_b
     return push_t + add + pull_t
 
 
@@ -447,44 +461,49 @@ def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
     )
 
 
-def _parameter_server(c: ClusterSpec, s: SyncScheme, m: float, push: int, traffic: _Traffic):
+def _parameter_server(
+    c: ClusterSpec, s: SyncScheme, m: float, push: int, traffic: _Traffic, f: np.ndarray
+):
+    """Push, sum and pull; shard ``j`` holds the share ``f[j]`` of the model."""
     n_w, d, n = c.workers, c.devices_per_node, c.nodes
     k = s.ps_shards
+    f_max = float(f.max())
     dedicated = s.ps_placement == "dedicated"
     # each shard adds up the push gradients it uses (on its own CPU when dedicated)
     adding = (
         ()
         if c.reduce_bandwidth is None
-        else (("sum", c.reduce_time((push - 1) * m / k, oversubscribed=not dedicated)),)
+        else (("sum", c.reduce_time((push - 1) * m * f_max, oversubscribed=not dedicated)),)
     )
     if dedicated:
-        push_t = c.latency + max(push / k, d) * m / c.bandwidth
-        pull_t = c.latency + max(n_w / k, d) * m / c.bandwidth
+        push_t = c.latency + max(push * f_max, d) * m / c.bandwidth
+        pull_t = c.latency + max(n_w * f_max, d) * m / c.bandwidth
         traffic.nic_out += d * m
         traffic.nic_in += d * m
-        traffic.srv_in += n_w * m / k  # late (dropped) gradients still arrive
-        traffic.srv_out += n_w * m / k
+        traffic.srv_in += n_w * m * f  # late (dropped) gradients still arrive
+        traffic.srv_out += n_w * m * f
         return (("push", push_t), *adding, ("pull", pull_t))
     if k > n_w:
         raise SpecError("ps_shards", k, f"colocated shards need ps_shards <= workers={n_w}")
-    # shard j lives on node j % n, device (j // n) of that node: one shard per device
-    shards_on = np.bincount(np.arange(k) % n, minlength=n)
-    holder = np.zeros(n_w, dtype=bool)
+    # shard j lives on node j % n, device (j // n) of that node: one shard per device;
+    # share_on[v] = the model share held on node v, held[w] = the share device w holds
     shard_ids = np.arange(k)
-    holder[(shard_ids % n) * d + shard_ids // n] = True
+    share_on = np.bincount(shard_ids % n, weights=f, minlength=n)
+    held = np.zeros(n_w)
+    held[(shard_ids % n) * d + shard_ids // n] = f
     off_node = n_w - d
     # push, per node NIC: out = its d workers' parts for off-node shards; in = each local
     # shard's part from every off-node sender (worst case: all N_push senders off-node)
-    nic_out = d * (k - shards_on) / k * m
+    nic_out = d * (1.0 - share_on) * m
     # per device inside a node: out = parts for local shards held by other devices;
     # in = a holder receives its part from the other d - 1 local devices
-    dev_out = (np.repeat(shards_on, d) - holder) * m / k
-    dev_in = holder * (d - 1) * m / k
+    dev_out = (np.repeat(share_on, d) - held) * m
+    dev_in = held * (d - 1) * m
 
     def phase(senders: int) -> float:
         t = 0.0
         if n > 1:
-            nic_in = shards_on * min(senders, off_node) * m / k
+            nic_in = share_on * min(senders, off_node) * m
             busiest = max(nic_out.max(), nic_in.max())
             t = max(t, c.latency + busiest / c.bandwidth)
         if d > 1:
@@ -493,8 +512,8 @@ def _parameter_server(c: ClusterSpec, s: SyncScheme, m: float, push: int, traffi
         return t
 
     if n > 1:  # push out + pull out (the pull mirrors the push with every worker)
-        traffic.nic_out += nic_out + shards_on * off_node * m / k
-        traffic.nic_in += nic_out + shards_on * off_node * m / k
+        traffic.nic_out += nic_out + share_on * off_node * m
+        traffic.nic_in += nic_out + share_on * off_node * m
     if d > 1:
         traffic.dev_out += dev_out + dev_in
         traffic.dev_in += dev_in + dev_out
@@ -522,11 +541,15 @@ def communication_cost(
     scheme: SyncScheme | str,
     message_bytes: float,
     pushing_workers: int | None = None,
+    shard_fractions: Sequence[float] | None = None,
 ) -> CommCost:
     """Time (by phase) and traffic of synchronising ``message_bytes`` per worker.
 
     ``pushing_workers`` (parameter server only) is the number of gradients the server
-    waits for, ``workers − backup_workers`` (default: all workers). On a one-device-per-
+    waits for, ``workers − backup_workers`` (default: all workers). ``shard_fractions``
+    (parameter server only) is each shard's share of the model (default ``1/k`` each;
+    :func:`~tinygrad_opt.cluster.placement.place_tensors` gives it for whole tensors):
+    the hot shard's share replaces ``1/k``. On a one-device-per-
     node cluster the times equal the closed forms in this module; see the module
     docstring for how ``devices_per_node > 1`` is handled.
     """
@@ -548,7 +571,8 @@ def communication_cost(
     else:
         if not 1 <= push <= c.workers:
             raise SpecError("pushing_workers", push, f"must lie in [1, workers={c.workers}]")
-        phases = _parameter_server(c, s, message_bytes, push, traffic)
+        f = check_fractions(shard_fractions, s.ps_shards)
+        phases = _parameter_server(c, s, message_bytes, push, traffic, f)
     mean_out, max_out, busiest, label = traffic.summary()
     return CommCost(
         scheme=s.label,

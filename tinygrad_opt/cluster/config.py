@@ -18,7 +18,9 @@ one :class:`Configuration` per combination (``workers = [1, 8, 64]``,
 ``name = ["ring", "ps"]``). Parameter-server options (``ps_shards``, ``ps_placement``,
 ``backup_workers``) are ignored for all-reduce schemes when the grid also holds ``ps``;
 identical configurations are kept once. ``parameters`` also accepts ``"25.6M"``-style counts
-(k, M, G or B for 10⁹, T).
+(k, M, G or B for 10⁹, T). ``tensor_sizes`` and ``backward_times`` are lists by nature
+(one value per tensor): they are grid axes only as lists of lists; ``model`` names a
+built-in profile (``model = ["vgg16", "resnet50"]`` sweeps two).
 
 Every problem raises :class:`~tinygrad_opt.cluster.validation.SpecError` naming the field
 and the value, including a malformed TOML file (field ``config``).
@@ -70,16 +72,18 @@ SIMULATION_KEYS: tuple[str, ...] = ("seed", "steps_to_sample")
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "cluster": tuple(f.name for f in fields(ClusterSpec)) + ("inter_bandwidth", "inter_latency"),
     "workload": tuple(f.name for f in fields(Workload)),
-    "scheme": tuple(f.name for f in fields(SyncScheme)) + ("scheme",),
+    "scheme": tuple(f.name for f in fields(SyncScheme)) + ("scheme", "placement"),
     "failures": ("node_mtbf", "checkpoint_cost", "restart_cost", "checkpoint_interval"),
     "simulation": SIMULATION_KEYS,
 }
 _ALIASES: dict[str, dict[str, str]] = {
     "cluster": {"inter_bandwidth": "bandwidth", "inter_latency": "latency"},
-    "scheme": {"scheme": "name"},
+    "scheme": {"scheme": "name", "placement": "tensor_placement"},
 }
 _NESTED = {("cluster", "compute"), ("workload", "large_batch")}  # tables, not grid axes
-_PS_ONLY = ("ps_shards", "ps_placement", "backup_workers")
+_PS_ONLY = ("ps_shards", "ps_placement", "backup_workers", "tensor_placement", "split_threshold")
+_LIST_VALUES = {("workload", "tensor_sizes"), ("workload", "backward_times")}
+"""Keys whose value is itself a list: a grid axis only as a list of lists."""
 _COUNT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([kKMGBT]?)\s*$")
 _COUNT_SCALE = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "B": 1e9, "T": 1e12}
 
@@ -149,7 +153,11 @@ def _canonical(section: str, data: Mapping[str, Any]) -> dict[str, Any]:
 
 _EXCLUSIVE = {
     "cluster": (("workers", "nodes"),),
-    "workload": (("steps", "large_batch"), ("compute_time_per_step", "compute_time_per_example")),
+    "workload": (
+        ("steps", "large_batch"),
+        ("compute_time_per_step", "compute_time_per_example"),
+        ("parameters", "tensor_sizes", "model"),
+    ),
 }
 
 
@@ -247,6 +255,8 @@ def _axes(settings: Mapping[str, Any]) -> list[tuple[str, str, list[Any]]]:
     axes = []
     for section, key in order:
         value = settings.get(section, {}).get(key)
+        if (section, key) in _LIST_VALUES and not (value and isinstance(value[0], list)):
+            continue  # one list of per-tensor values, not a grid
         if isinstance(value, list):
             axes.append((section, key, value))
     return axes
@@ -289,7 +299,9 @@ def expand(settings: Mapping[str, Any]) -> list[Configuration]:
         for (section, key, _), value in zip(axes, combo):
             parts[section][key] = value
             setting[key if key != "name" else "scheme"] = value
-        if "parameters" in parts["workload"]:
+        if "parameters" in parts["workload"] and not isinstance(
+            parts["workload"]["parameters"], list
+        ):
             parts["workload"]["parameters"] = parse_count(parts["workload"]["parameters"])
         c = ClusterSpec.from_dict(parts["cluster"])
         wl = Workload.from_dict(parts["workload"])

@@ -10,8 +10,16 @@ up: ``step_time_s = compute_s + wait_s + comm_s + update_s``.
   dropped backup worker: the time it was cut off early, counted as neither);
 - ``comm_s``: communication on the critical path after ``T_ready`` (all of it without
   overlap; only the exposed part with bucketed overlap — ``comm_total_s`` is the whole);
-- ``update_s``: the optimiser update on the critical path (the server's share, ``1/k`` of
-  ``update_time``, for a parameter server; the full local update after an all-reduce).
+- ``update_s``: the optimiser update on the critical path (the hot server shard's share
+  ``f_max`` of ``update_time``, ``1/k`` when even, for a parameter server; the full local
+  update after an all-reduce).
+
+``model`` is the workload's built-in profile (None for a bare count or tensor list).
+Parameter-server placement (:mod:`.placement`): ``tensor_placement`` (the method used;
+``"even"`` for a bare parameter count), ``ps_shard_bytes`` (gradient bytes each shard
+receives from one worker per push, on the wire), ``ps_hot_shard`` (the most loaded
+shard's index), ``ps_hot_shard_bytes`` (its bytes) and ``ps_imbalance`` (max / mean
+load, 1 when even); None (``[]``) for an all-reduce.
 
 Baseline for speed-up: **one worker** at nominal speed (speed factor 1, same compute
 distribution, so mean step ``t̄``), with the same per-worker batch, no communication, and
@@ -91,6 +99,13 @@ class SimulationResult:
     seed: int | None
     step_times: np.ndarray = field(repr=False)
     timeline_data: dict[str, Any] = field(repr=False, default_factory=dict)
+    model: str | None = None
+    # parameter-server placement (None / empty for an all-reduce)
+    tensor_placement: str | None = None
+    ps_shard_bytes: list[float] = field(default_factory=list)
+    ps_hot_shard: int | None = None
+    ps_hot_shard_bytes: float | None = None
+    ps_imbalance: float | None = None
 
     # ------------------------------------------------------------------ export
     def to_dict(self, include_samples: bool = False) -> dict[str, Any]:

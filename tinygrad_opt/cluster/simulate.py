@@ -11,7 +11,9 @@ parameters):
    (Chen et al. 2016: launch ``N + b``, apply the first ``N``, drop the rest);
 3. synchronisation (:mod:`.collectives`, alpha-beta model): all-reduce, or push to the
    parameter servers, their sum of the gradients (with ``reduce_bandwidth``), server
-   update (``update_time / k``), pull; it starts at
+   update (``update_time × f_max``), pull; the hot shard, holding the share ``f_max`` of
+   the tensors (``1/k`` for a bare parameter count; :mod:`.placement`), sets the pace
+   of every parameter-server phase; it starts at
    ``T_ready`` (bulk-synchronous: nothing is sent before the barrier), or bucket by bucket
    during the backward pass with ``overlap=True`` (:mod:`.overlap`);
 4. after an all-reduce every worker applies the update locally (``update_time``).
@@ -44,6 +46,7 @@ from tinygrad_opt.cluster.collectives import communication_cost
 from tinygrad_opt.cluster.compute import sample_step_compute
 from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
 from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end
+from tinygrad_opt.cluster.placement import cached_placement
 from tinygrad_opt.cluster.result import SimulationResult
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.validation import (
@@ -57,7 +60,7 @@ __all__ = ["SCHEME_OPTIONS", "resolve_scheme", "simulate"]
 
 SCHEME_OPTIONS: tuple[str, ...] = (
     "ps_shards", "ps_placement", "backup_workers", "overlap", "buckets", "bucket_bytes",
-    "compression",
+    "compression", "tensor_placement", "split_threshold",
 )  # fmt: skip
 """Keyword options of :func:`simulate` that set :class:`SyncScheme` fields."""
 
@@ -87,9 +90,12 @@ def resolve_scheme(
     return s
 
 
-def _update_times(c: ClusterSpec, wl: Workload, s: SyncScheme) -> tuple[float, float]:
-    """(server update per PS shard, update after an all-reduce) in seconds, slowed down
-    by the node's contention (:meth:`ClusterSpec.update_slowdown`).
+def _update_times(
+    c: ClusterSpec, wl: Workload, s: SyncScheme, hot: float = 1.0
+) -> tuple[float, float]:
+    """(server update of the hot PS shard, update after an all-reduce) in seconds, slowed
+    down by the node's contention (:meth:`ClusterSpec.update_slowdown`). ``hot`` is the
+    hot shard's share of the model (``1/k`` for an even split).
 
     After an all-reduce every worker of a node updates at once; a colocated shard
     updates while the node's other workers wait, alone unless several shards share the
@@ -97,11 +103,11 @@ def _update_times(c: ClusterSpec, wl: Workload, s: SyncScheme) -> tuple[float, f
     """
     if s.name != "ps":
         return 0.0, float(wl.update_time) * c.update_slowdown(wl.update_working_set)
-    per_shard = float(wl.update_time) / s.ps_shards
+    per_shard = float(wl.update_time) * hot
     if s.ps_placement == "dedicated":
         return per_shard, 0.0
     together = -(-s.ps_shards // int(c.nodes))  # shards on the busiest node
-    slow = c.update_slowdown(wl.update_working_set / s.ps_shards, concurrent=together)
+    slow = c.update_slowdown(wl.update_working_set * hot, concurrent=together)
     return per_shard * slow, 0.0
 
 
@@ -125,7 +131,8 @@ def simulate(
         scheme: a name from :data:`~tinygrad_opt.cluster.spec.SCHEMES`, a dict or a
             :class:`SyncScheme`; ``scheme_options`` (``ps_shards``, ``ps_placement``,
             ``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``,
-            ``compression``) override its fields.
+            ``compression``, ``tensor_placement``, ``split_threshold``) override its
+            fields.
         steps_to_sample: Monte Carlo steps (each samples every worker); the total time
             uses their mean step time times the run's ``steps``.
         seed: seed of the random streams; the same seed gives the same result.
@@ -150,12 +157,19 @@ def simulate(
     applied = workers - s.backup_workers
     is_ps = s.name == "ps"
     message = wl.gradient_bytes / s.compression
-    comm_full = communication_cost(c, s, message, applied)
-    server_update, post_update = _update_times(c, wl, s)
+    placement = None
+    if is_ps:
+        placement = cached_placement(
+            wl.tensor_sizes, s.ps_shards, s.tensor_placement, s.split_threshold, wl.parameters
+        )
+    fractions = None if placement is None else placement.fractions
+    comm_full = communication_cost(c, s, message, applied, fractions)
+    hot = 1.0 if placement is None else placement.hot_fraction
+    server_update, post_update = _update_times(c, wl, s, hot)
 
     if s.overlap:
         buckets = bucket_count(wl.gradient_bytes, s.bucket_bytes, s.buckets)
-        comm_bucket = communication_cost(c, s, message / buckets, applied)
+        comm_bucket = communication_cost(c, s, message / buckets, applied, fractions)
         comm_unit = comm_bucket.time_s
         comm_total = buckets * comm_unit
     else:
@@ -284,4 +298,20 @@ def simulate(
         seed=None if seed is None else int(seed),
         step_times=step,
         timeline_data=timeline_data,
+        model=wl.model,
+        **_placement_fields(placement, message),
     )
+
+
+def _placement_fields(placement, message: float) -> dict[str, Any]:
+    """The result's parameter-server placement fields (None / empty for an all-reduce)."""
+    if placement is None:
+        return {}
+    shard_bytes = [message * f for f in placement.fractions]
+    return {
+        "tensor_placement": placement.method,
+        "ps_shard_bytes": shard_bytes,
+        "ps_hot_shard": placement.hot_shard,
+        "ps_hot_shard_bytes": shard_bytes[placement.hot_shard],
+        "ps_imbalance": placement.imbalance,
+    }

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tinygrad_opt.cluster.compute import ComputeModel, Deterministic, compute_model_from_dict
 from tinygrad_opt.cluster.large_batch import LargeBatchModel
+from tinygrad_opt.cluster.models import backward_weights, resolve_tensors
+from tinygrad_opt.cluster.placement import DEFAULT_SPLIT_THRESHOLD, PLACEMENTS
 from tinygrad_opt.cluster.units import parse_bandwidth, parse_bytes, parse_duration
 from tinygrad_opt.cluster.validation import (
     SpecError,
@@ -65,6 +67,9 @@ SCHEME_ALIASES: dict[str, str] = {
 }  # fmt: skip
 
 PS_PLACEMENTS: tuple[str, ...] = ("dedicated", "colocated")
+
+_PLACEMENT_ALIASES = {"roundrobin": "round_robin", "rr": "round_robin", "lpt": "greedy",
+                      "mxnet": "split", "kvstore": "split"}  # fmt: skip
 
 BYTES_PER_DTYPE: dict[str, float] = {
     "fp64": 8, "float64": 8, "fp32": 4, "float32": 4, "tf32": 4, "fp16": 2, "float16": 2,
@@ -350,7 +355,9 @@ class Workload:
 
     Attributes:
         parameters: number of trainable parameters, or a module with ``num_parameters()``
-            (:meth:`tinygrad_opt.nn.Module.num_parameters`, trainable ones).
+            (:meth:`tinygrad_opt.nn.Module.num_parameters`, trainable ones), or a list of
+            per-tensor counts in model order (stored as ``tensor_sizes``, their sum here).
+            May be left out with ``tensor_sizes`` or ``model``.
         per_worker_batch: examples per worker per step.
         compute_time_per_step: mean forward+backward time of one worker at nominal speed
             for its ``per_worker_batch`` (``"120ms"``); or give
@@ -369,6 +376,17 @@ class Workload:
             gradients and optimizer state (bytes or ``"80MB"``); default
             ``4 × parameters × bytes_per_param`` (Adam: parameters, gradients, two
             moments). Only used with ``ClusterSpec.memory_streams_per_node``.
+        tensor_sizes: parameters of each tensor in model order (forward order, as
+            ``named_parameters()``); default None: one evenly divisible blob. A parameter
+            server places whole tensors on its shards (``SyncScheme.tensor_placement``).
+        backward_times: backward seconds of each tensor's layer (one per tensor, in
+            model order); default: ``backward_fraction × compute_time`` split in
+            proportion to :func:`~tinygrad_opt.cluster.models.backward_weights` (the
+            profile's forward MACs for a ``model``, else the tensor sizes); see
+            :attr:`tensor_backward_times`.
+        model: a built-in profile (:data:`~tinygrad_opt.cluster.models.MODEL_NAMES`:
+            ``"vgg16"``, ``"resnet50"``, ``"bert_base"``, ``"gpt2"`` ...): its tensors
+            become ``tensor_sizes`` and its total ``parameters``.
     """
 
     parameters: int | Any = None
@@ -382,12 +400,26 @@ class Workload:
     backward_fraction: float = 2.0 / 3.0
     name: str = ""
     update_bytes: float | str | None = None
+    tensor_sizes: Sequence[int] | None = None
+    backward_times: Sequence[float | str] | None = None
+    model: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        params = self.parameters
+        params, sizes, times, model = resolve_tensors(
+            self.parameters, self.tensor_sizes, self.backward_times, self.model
+        )
+        set_(self, "tensor_sizes", sizes)
+        set_(self, "backward_times", times)
+        set_(self, "model", model)
+        if model is not None and not self.name:
+            set_(self, "name", model)
         if params is None:
-            raise SpecError("parameters", None, "is required (a count or a module)")
+            raise SpecError(
+                "parameters",
+                None,
+                "is required (a count, a list of tensor sizes or a module; or give model)",
+            )
         if hasattr(params, "num_parameters"):
             if not self.name:
                 set_(self, "name", type(params).__name__)
@@ -451,6 +483,26 @@ class Workload:
         return 4.0 * self.gradient_bytes
 
     @property
+    def tensor_backward_times(self) -> tuple[float, ...]:
+        """Backward seconds per tensor (model order): ``backward_times`` if given, else
+        ``backward_fraction × compute_time`` split in proportion to
+        :func:`~tinygrad_opt.cluster.models.backward_weights`; one entry for a bare
+        parameter count."""
+        if self.backward_times is not None:
+            return tuple(self.backward_times)
+        total = self.backward_fraction * self.compute_time
+        if self.tensor_sizes is None:
+            return (total,)
+        w = backward_weights(self.tensor_sizes, self.model)
+        s = sum(w)
+        return tuple(total * x / s for x in w)
+
+    @classmethod
+    def from_model(cls, model: str, **kwargs: Any) -> Workload:
+        """``Workload(model=model, **kwargs)``: a built-in profile (``"vgg16"`` ...)."""
+        return cls(model=model, **kwargs)
+
+    @property
     def compute_time(self) -> float:
         """Mean compute seconds per step of one nominal-speed worker."""
         if self.compute_time_per_step is not None:
@@ -469,9 +521,17 @@ class Workload:
         return int(math.ceil(self.large_batch.steps(global_batch) - 1e-9))
 
     @classmethod
-    def from_module(cls, module: Any, **kwargs: Any) -> Workload:
-        """``Workload(parameters=module.num_parameters(trainable_only=True), **kwargs)``."""
-        return cls(parameters=module, **kwargs)
+    def from_module(cls, module: Any, *, per_tensor: bool = False, **kwargs: Any) -> Workload:
+        """``Workload(parameters=module.num_parameters(trainable_only=True), **kwargs)``.
+
+        With ``per_tensor=True`` the module's trainable tensors, in ``parameters()``
+        order, become ``tensor_sizes`` (whole tensors on parameter-server shards).
+        """
+        if not per_tensor:
+            return cls(parameters=module, **kwargs)
+        sizes = [int(p.size) for p in module.parameters() if p.requires_grad]
+        kwargs.setdefault("name", type(module).__name__)
+        return cls(tensor_sizes=sizes, **kwargs)
 
     def replace(self, **changes: Any) -> Workload:
         """A copy with ``changes`` (switching per-step/per-example time clears the other)."""
@@ -483,12 +543,21 @@ class Workload:
             changes["large_batch"] = None
         if "large_batch" in changes and "steps" not in changes:
             changes["steps"] = None
+        size_keys = ("parameters", "tensor_sizes", "model")
+        if any(k in changes for k in size_keys):  # a new size: the old tensors go
+            for k in (*size_keys, "backward_times"):
+                changes.setdefault(k, None)
+            if self.model is not None and self.name == self.model:
+                changes.setdefault("name", "")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values; a model's ``tensor_sizes`` are left out (the name gives them)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.large_batch is not None:
             out["large_batch"] = self.large_batch.to_dict()
+        if self.model is not None:
+            out.pop("tensor_sizes")
         return out
 
     @classmethod
@@ -518,6 +587,14 @@ class SyncScheme:
         bucket_bytes: DDP's bucket cap (default 25 MiB), used when ``buckets`` is None.
         compression: gradient bytes are divided by this factor on the wire (2.0 for
             fp32 -> fp16); >= 1.
+        tensor_placement: how a parameter server puts the workload's tensors on its
+            shards (``ps`` only): ``"round_robin"`` (TensorFlow's default), ``"greedy"``
+            (largest first onto the least-loaded shard), ``"split"`` (MXNet KVStore:
+            tensors of ``split_threshold`` elements or more cut over all shards) or
+            ``"even"`` (an evenly divisible blob, as for a bare parameter count); see
+            :mod:`tinygrad_opt.cluster.placement`.
+        split_threshold: elements from which ``"split"`` cuts a tensor (default 10⁶,
+            MXNet's ``MXNET_KVSTORE_BIGARRAY_BOUND``).
     """
 
     name: str = "ring"
@@ -528,6 +605,8 @@ class SyncScheme:
     buckets: int | None = None
     bucket_bytes: float | str = DEFAULT_BUCKET_BYTES
     compression: float = 1.0
+    tensor_placement: str = "round_robin"
+    split_threshold: int = DEFAULT_SPLIT_THRESHOLD
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -545,7 +624,19 @@ class SyncScheme:
         if c < 1:
             raise SpecError("compression", self.compression, "must be >= 1 (2.0 = fp32 -> fp16)")
         set_(self, "compression", c)
+        set_(
+            self,
+            "tensor_placement",
+            check_choice("tensor_placement", self.tensor_placement, PLACEMENTS, _PLACEMENT_ALIASES),
+        )
+        set_(self, "split_threshold", check_positive_int("split_threshold", self.split_threshold))
         if name != "ps":
+            if self.tensor_placement != "round_robin":
+                raise SpecError(
+                    "tensor_placement",
+                    self.tensor_placement,
+                    f"only applies to scheme 'ps', not {name!r}",
+                )
             if self.ps_shards != 1:
                 raise SpecError(
                     "ps_shards", self.ps_shards, f"only applies to scheme 'ps', not {name!r}"
@@ -572,6 +663,8 @@ class SyncScheme:
                 opts.append(f"k={self.ps_shards}")
             if self.ps_placement != "dedicated":
                 opts.append(self.ps_placement)
+            if self.tensor_placement != "round_robin" and self.ps_shards > 1:
+                opts.append(self.tensor_placement)
             if opts:
                 out += f"({', '.join(opts)})"
             if self.backup_workers:
@@ -591,7 +684,7 @@ class SyncScheme:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SyncScheme:
         """Build from ``{"name": "ps", "ps_shards": 4}`` (``scheme`` = ``name``)."""
-        return _from_dict(cls, data, "scheme", {"scheme": "name"})
+        return _from_dict(cls, data, "scheme", {"scheme": "name", "placement": "tensor_placement"})
 
     @classmethod
     def coerce(cls, scheme: SyncScheme | str | Mapping[str, Any], **overrides: Any) -> SyncScheme:

@@ -10,8 +10,9 @@ Grid keys may be any :class:`ClusterSpec` field (``workers``, ``nodes``,
 ``price_per_node_hour`` ...), any :class:`Workload` field (``parameters``,
 ``per_worker_batch``, ``compute_time_per_step`` ...), ``scheme`` (names, dicts or
 :class:`SyncScheme` objects), a scheme option (``ps_shards``, ``ps_placement``,
-``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``, ``compression``) or
-``failures``. Changing ``workers`` keeps ``devices_per_node`` and re-derives ``nodes``.
+``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``, ``compression``,
+``tensor_placement``, ``split_threshold``) or ``failures``; ``model`` sweeps built-in
+profiles. Changing ``workers`` keeps ``devices_per_node`` and re-derives ``nodes``.
 
 Parameter-server options are ignored for all-reduce schemes, and identical resolved
 configurations are simulated once (a grid ``scheme × ps_shards`` gives one ring row).
@@ -47,6 +48,8 @@ SWEEP_KEYS: tuple[str, ...] = (
     "per_worker_batch", "global_batch", "step_time_s", "compute_s", "comm_s", "wait_s",
     "update_s", "throughput", "speedup", "scaling_efficiency", "steps", "total_time_s",
     "time_to_train_speedup", "cost", "machines", "bytes_sent_per_node", "busiest_link_bytes",
+    "model", "tensor_placement", "ps_shard_bytes", "ps_hot_shard", "ps_hot_shard_bytes",
+    "ps_imbalance",
 )  # fmt: skip
 """Keys present in every sweep row (seconds, bytes, bytes/s, examples/s, currency).
 
@@ -58,7 +61,7 @@ SWEEP_KEYS: tuple[str, ...] = (
 _CLUSTER_KEYS = tuple(f.name for f in fields(ClusterSpec) if f.name != "name")
 _WORKLOAD_KEYS = tuple(f.name for f in fields(Workload) if f.name != "name")
 _SCHEME_KEYS = ("scheme",) + SCHEME_OPTIONS
-_PS_ONLY = ("ps_shards", "ps_placement")
+_PS_ONLY = ("ps_shards", "ps_placement", "tensor_placement", "split_threshold")
 VALID_GRID_KEYS = _CLUSTER_KEYS + _WORKLOAD_KEYS + _SCHEME_KEYS + ("failures",)
 
 
@@ -94,7 +97,10 @@ class SweepTable(list):
         with path.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=keys)
             writer.writeheader()
-            writer.writerows(self)
+            for row in self:  # a list (ps_shard_bytes) as one cell, values split by spaces
+                writer.writerow(
+                    {k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
+                )
         return path
 
 

@@ -1,0 +1,454 @@
+"""Built-in model profiles: per-tensor parameter counts from the published architectures.
+
+Every profile is *generated* from its architecture (layer shapes), tensor by tensor in
+model order (the order of PyTorch's ``named_parameters()`` / the creation order of
+TensorFlow variables): a convolution's or linear layer's weight and its bias are two
+tensors, a batch-norm / layer-norm layer has two (scale, shift). Each tensor also carries
+the forward multiply-adds (MACs) of one example through its layer — attributed to the
+weight, with the biases and norms costing one MAC per output element — which
+:class:`~tinygrad_opt.cluster.spec.Workload` uses to split the backward time among the
+tensors (the backward pass of a layer does about twice its forward work: the gradients
+with respect to the input and to the weights, so backward time ∝ forward MACs).
+
+Profiles (``MODEL_NAMES``; names are case- and punctuation-insensitive, ``"ResNet-50"`` =
+``"resnet50"``):
+
+============  =========================================================  ==============
+name          architecture                                               parameters
+============  =========================================================  ==============
+alexnet       torchvision's AlexNet (Krizhevsky 2014 "One weird trick"    61,100,840
+              single-GPU variant: 64-192-384-256-256 filters, no
+              grouped convolutions; the 2012 two-GPU net differs)
+vgg16         Simonyan & Zisserman 2015, configuration D                138,357,544
+inception_v3  Szegedy et al. 2016, torchvision's layout with the          27,161,264
+              auxiliary classifier (batch norm after every conv)
+inception_v3_ the same without the auxiliary classifier (torchvision's      23,834,568
+noaux         ``aux_logits=False``; Keras' 23,851,784 counts batch-norm
+              statistics and no scale: the same convolutions)
+resnet50      He et al. 2016, bottleneck [3, 4, 6, 3] (torchvision        25,557,032
+              v1.5: stride on the 3×3 conv; the count is the same)
+resnet101     bottleneck [3, 4, 23, 3]                                    44,549,160
+resnet152     bottleneck [3, 8, 36, 3]                                    60,192,808
+bert_base     Devlin et al. 2019: L=12, H=768, A=12, vocabulary 30,522,  109,482,240
+              512 positions, 2 segments, with the pooler ("110M")
+bert_large    L=24, H=1024, A=16 ("340M")                                335,141,888
+gpt2          Radford et al. 2019: L=12, d=768, vocabulary 50,257,       124,439,808
+              1,024 positions, tied output embedding ("124M")
+gpt2_medium   L=24, d=1024 ("355M")                                      354,823,168
+gpt2_large    L=36, d=1280 ("774M")                                      774,030,080
+gpt2_xl       L=48, d=1600 ("1558M", "1.5B")                           1,557,611,200
+============  =========================================================  ==============
+
+The image models classify 1,000 ImageNet classes from 224×224 inputs (Inception-v3:
+299×299). The CNN totals equal torchvision's published ``num_params`` (the weights'
+metadata in ``torchvision.models``); BERT's equal Hugging Face's ``BertModel``
+(``bert-base-uncased``, ``bert-large-uncased``), whose round figures the paper gives;
+GPT-2's equal OpenAI's released checkpoints, named by their corrected sizes 124M / 355M /
+774M / 1558M in the ``openai/gpt-2`` repository (the paper's Table 2 says 117M / 345M /
+762M / 1542M). The MACs of the transformers are per token, with the attention score and
+weighted-sum products (``2·T·d`` per token and layer, ``T`` = 512 for BERT, 1,024 for
+GPT-2) attributed to the attention's input projection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from tinygrad_opt.cluster.validation import SpecError
+
+__all__ = [
+    "MODEL_NAMES",
+    "ModelProfile",
+    "backward_weights",
+    "get_model",
+    "list_models",
+    "resolve_tensors",
+]
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """One model's tensors in order.
+
+    Attributes:
+        name: canonical name (``"vgg16"``).
+        description: architecture and source, one line.
+        tensor_names: ``named_parameters()``-style names.
+        tensor_sizes: parameters per tensor.
+        tensor_macs: forward multiply-adds of one example (a token for the transformers)
+            attributed to each tensor.
+    """
+
+    name: str
+    description: str
+    tensor_names: tuple[str, ...]
+    tensor_sizes: tuple[int, ...]
+    tensor_macs: tuple[float, ...]
+
+    @property
+    def parameters(self) -> int:
+        """Total parameters."""
+        return int(sum(self.tensor_sizes))
+
+    @property
+    def largest_tensor(self) -> tuple[str, int]:
+        """(name, size) of the largest tensor."""
+        i = max(range(len(self.tensor_sizes)), key=self.tensor_sizes.__getitem__)
+        return self.tensor_names[i], self.tensor_sizes[i]
+
+
+class _Builder:
+    """Accumulates tensors; activations are ``(channels, height, width)`` tuples."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.sizes: list[int] = []
+        self.macs: list[float] = []
+
+    def add(self, name: str, size: int, macs: float) -> None:
+        self.names.append(name)
+        self.sizes.append(int(size))
+        self.macs.append(float(macs))
+
+    def conv(self, name, x, cout, k, stride=1, pad=0, bias=True, bn=False):
+        """A 2-d convolution (kernel ``k`` or ``(kh, kw)``) [+ bias] [+ batch norm]."""
+        cin, h, w = x
+        kh, kw = (k, k) if isinstance(k, int) else k
+        ph, pw = (pad, pad) if isinstance(pad, int) else pad
+        ho = (h + 2 * ph - kh) // stride + 1
+        wo = (w + 2 * pw - kw) // stride + 1
+        out = cout * ho * wo
+        self.add(f"{name}.weight", cin * cout * kh * kw, cin * kh * kw * out)
+        if bias:
+            self.add(f"{name}.bias", cout, out)
+        if bn:
+            self.norm(f"{name}.bn" if not bias else f"{name}_bn", cout, out)
+        return (cout, ho, wo)
+
+    def norm(self, name: str, width: int, elements: float) -> None:
+        """Batch norm or layer norm: a scale and a shift vector."""
+        self.add(f"{name}.weight", width, elements)
+        self.add(f"{name}.bias", width, elements)
+
+    def linear(self, name: str, fan_in: int, fan_out: int, extra_macs: float = 0.0) -> None:
+        self.add(f"{name}.weight", fan_in * fan_out, fan_in * fan_out + extra_macs)
+        self.add(f"{name}.bias", fan_out, fan_out)
+
+    def profile(self, name: str, description: str) -> ModelProfile:
+        return ModelProfile(
+            name, description, tuple(self.names), tuple(self.sizes), tuple(self.macs)
+        )
+
+
+def _pool(x, k, stride, pad=0):
+    c, h, w = x
+    return (c, (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1)
+
+
+# ============================================================================ CNNs
+def _alexnet() -> ModelProfile:
+    b = _Builder()
+    x = b.conv("features.0", (3, 224, 224), 64, 11, stride=4, pad=2)
+    x = _pool(x, 3, 2)
+    x = b.conv("features.3", x, 192, 5, pad=2)
+    x = _pool(x, 3, 2)
+    x = b.conv("features.6", x, 384, 3, pad=1)
+    x = b.conv("features.8", x, 256, 3, pad=1)
+    x = b.conv("features.10", x, 256, 3, pad=1)
+    x = _pool(x, 3, 2)  # 256 × 6 × 6
+    b.linear("classifier.1", x[0] * x[1] * x[2], 4096)
+    b.linear("classifier.4", 4096, 4096)
+    b.linear("classifier.6", 4096, 1000)
+    return b.profile("alexnet", "AlexNet, torchvision's single-GPU variant (Krizhevsky 2014)")
+
+
+def _vgg16() -> ModelProfile:
+    b = _Builder()
+    x, i = (3, 224, 224), 0
+    for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+              512, 512, 512, "M"):  # fmt: skip
+        if v == "M":
+            x, i = _pool(x, 2, 2), i + 1
+        else:
+            x, i = b.conv(f"features.{i}", x, v, 3, pad=1), i + 2
+    b.linear("classifier.0", x[0] * x[1] * x[2], 4096)
+    b.linear("classifier.3", 4096, 4096)
+    b.linear("classifier.6", 4096, 1000)
+    return b.profile("vgg16", "VGG-16, configuration D (Simonyan & Zisserman 2015)")
+
+
+def _resnet(depth: int, blocks: tuple[int, int, int, int]) -> ModelProfile:
+    b = _Builder()
+    x = b.conv("conv1", (3, 224, 224), 64, 7, stride=2, pad=3, bias=False, bn=True)
+    x = _pool(x, 3, 2, 1)
+    for layer, (n, width) in enumerate(zip(blocks, (64, 128, 256, 512)), start=1):
+        for j in range(n):
+            stride = 2 if (j == 0 and layer > 1) else 1
+            p = f"layer{layer}.{j}"
+            y = b.conv(f"{p}.conv1", x, width, 1, bias=False, bn=True)
+            y = b.conv(f"{p}.conv2", y, width, 3, stride=stride, pad=1, bias=False, bn=True)
+            y = b.conv(f"{p}.conv3", y, 4 * width, 1, bias=False, bn=True)
+            if j == 0:
+                b.conv(f"{p}.downsample", x, 4 * width, 1, stride=stride, bias=False, bn=True)
+            x = y
+    b.linear("fc", x[0], 1000)
+    text = f"ResNet-{depth}, bottleneck {list(blocks)} (He et al. 2016)"
+    return b.profile(f"resnet{depth}", text)
+
+
+def _inception_v3(aux: bool = True) -> ModelProfile:
+    b = _Builder()
+
+    def cv(name, x, cout, k, stride=1, pad=0):  # BasicConv2d: conv (no bias) + batch norm
+        return b.conv(name, x, cout, k, stride=stride, pad=pad, bias=False, bn=True)
+
+    def cat(*xs):
+        return (sum(x[0] for x in xs), xs[0][1], xs[0][2])
+
+    def block_a(p, x, pool_features):
+        a = cv(f"{p}.branch1x1", x, 64, 1)
+        c = cv(f"{p}.branch5x5_2", cv(f"{p}.branch5x5_1", x, 48, 1), 64, 5, pad=2)
+        d = cv(f"{p}.branch3x3dbl_1", x, 64, 1)
+        d = cv(f"{p}.branch3x3dbl_3", cv(f"{p}.branch3x3dbl_2", d, 96, 3, pad=1), 96, 3, pad=1)
+        return cat(a, c, d, cv(f"{p}.branch_pool", x, pool_features, 1))
+
+    def block_b(p, x):
+        a = cv(f"{p}.branch3x3", x, 384, 3, stride=2)
+        d = cv(f"{p}.branch3x3dbl_2", cv(f"{p}.branch3x3dbl_1", x, 64, 1), 96, 3, pad=1)
+        d = cv(f"{p}.branch3x3dbl_3", d, 96, 3, stride=2)
+        return cat(a, d, _pool(x, 3, 2))
+
+    def block_c(p, x, c7):
+        a = cv(f"{p}.branch1x1", x, 192, 1)
+        s = cv(f"{p}.branch7x7_1", x, c7, 1)
+        s = cv(f"{p}.branch7x7_2", s, c7, (1, 7), pad=(0, 3))
+        s = cv(f"{p}.branch7x7_3", s, 192, (7, 1), pad=(3, 0))
+        d = cv(f"{p}.branch7x7dbl_1", x, c7, 1)
+        for i, (cout, k, pad) in enumerate(
+            ((c7, (7, 1), (3, 0)), (c7, (1, 7), (0, 3)), (c7, (7, 1), (3, 0)),
+             (192, (1, 7), (0, 3))), start=2):  # fmt: skip
+            d = cv(f"{p}.branch7x7dbl_{i}", d, cout, k, pad=pad)
+        return cat(a, s, d, cv(f"{p}.branch_pool", x, 192, 1))
+
+    def block_d(p, x):
+        a = cv(f"{p}.branch3x3_2", cv(f"{p}.branch3x3_1", x, 192, 1), 320, 3, stride=2)
+        d = cv(f"{p}.branch7x7x3_1", x, 192, 1)
+        d = cv(f"{p}.branch7x7x3_2", d, 192, (1, 7), pad=(0, 3))
+        d = cv(f"{p}.branch7x7x3_3", d, 192, (7, 1), pad=(3, 0))
+        d = cv(f"{p}.branch7x7x3_4", d, 192, 3, stride=2)
+        return cat(a, d, _pool(x, 3, 2))
+
+    def block_e(p, x):
+        a = cv(f"{p}.branch1x1", x, 320, 1)
+        s = cv(f"{p}.branch3x3_1", x, 384, 1)
+        s = cat(cv(f"{p}.branch3x3_2a", s, 384, (1, 3), pad=(0, 1)),
+                cv(f"{p}.branch3x3_2b", s, 384, (3, 1), pad=(1, 0)))  # fmt: skip
+        d = cv(f"{p}.branch3x3dbl_2", cv(f"{p}.branch3x3dbl_1", x, 448, 1), 384, 3, pad=1)
+        d = cat(cv(f"{p}.branch3x3dbl_3a", d, 384, (1, 3), pad=(0, 1)),
+                cv(f"{p}.branch3x3dbl_3b", d, 384, (3, 1), pad=(1, 0)))  # fmt: skip
+        return cat(a, s, d, cv(f"{p}.branch_pool", x, 192, 1))
+
+    x = cv("Conv2d_1a_3x3", (3, 299, 299), 32, 3, stride=2)
+    x = cv("Conv2d_2a_3x3", x, 32, 3)
+    x = cv("Conv2d_2b_3x3", x, 64, 3, pad=1)
+    x = cv("Conv2d_3b_1x1", _pool(x, 3, 2), 80, 1)
+    x = _pool(cv("Conv2d_4a_3x3", x, 192, 3), 3, 2)
+    for name, pf in (("Mixed_5b", 32), ("Mixed_5c", 64), ("Mixed_5d", 64)):
+        x = block_a(name, x, pf)
+    x = block_b("Mixed_6a", x)
+    for name, c7 in (("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)):
+        x = block_c(name, x, c7)
+    if aux:  # the auxiliary classifier on Mixed_6e
+        a = cv("AuxLogits.conv0", _pool(x, 5, 3), 128, 1)
+        a = cv("AuxLogits.conv1", a, 768, 5)
+        b.linear("AuxLogits.fc", a[0], 1000)
+    x = block_e("Mixed_7c", block_e("Mixed_7b", block_d("Mixed_7a", x)))
+    b.linear("fc", x[0], 1000)
+    if aux:
+        return b.profile("inception_v3", "Inception-v3 with the auxiliary head (Szegedy 2016)")
+    return b.profile("inception_v3_noaux", "Inception-v3 without the auxiliary head")
+
+
+# ============================================================================ transformers
+def _bert(name: str, layers: int, d: int) -> ModelProfile:
+    b, vocab, positions, ctx = _Builder(), 30522, 512, 512
+    b.add("embeddings.word_embeddings.weight", vocab * d, d)  # a lookup: d per token
+    b.add("embeddings.position_embeddings.weight", positions * d, d)
+    b.add("embeddings.token_type_embeddings.weight", 2 * d, d)
+    b.norm("embeddings.LayerNorm", d, d)
+    for i in range(layers):
+        p = f"encoder.layer.{i}"
+        b.linear(f"{p}.attention.self.query", d, d, extra_macs=2 * ctx * d)  # QK^T and AV
+        b.linear(f"{p}.attention.self.key", d, d)
+        b.linear(f"{p}.attention.self.value", d, d)
+        b.linear(f"{p}.attention.output.dense", d, d)
+        b.norm(f"{p}.attention.output.LayerNorm", d, d)
+        b.linear(f"{p}.intermediate.dense", d, 4 * d)
+        b.linear(f"{p}.output.dense", 4 * d, d)
+        b.norm(f"{p}.output.LayerNorm", d, d)
+    b.linear("pooler.dense", d, d)
+    return b.profile(name, f"BERT L={layers}, H={d} (Devlin et al. 2019), with the pooler")
+
+
+def _gpt2(name: str, layers: int, d: int) -> ModelProfile:
+    b, vocab, ctx = _Builder(), 50257, 1024
+    # the output layer reuses wte: its d × vocab MACs per token belong to that tensor
+    b.add("wte.weight", vocab * d, d + vocab * d)
+    b.add("wpe.weight", ctx * d, d)
+    for i in range(layers):
+        p = f"h.{i}"
+        b.norm(f"{p}.ln_1", d, d)
+        b.linear(f"{p}.attn.c_attn", d, 3 * d, extra_macs=2 * ctx * d)
+        b.linear(f"{p}.attn.c_proj", d, d)
+        b.norm(f"{p}.ln_2", d, d)
+        b.linear(f"{p}.mlp.c_fc", d, 4 * d)
+        b.linear(f"{p}.mlp.c_proj", 4 * d, d)
+    b.norm("ln_f", d, d)
+    return b.profile(name, f"GPT-2 L={layers}, d={d} (Radford et al. 2019), tied output layer")
+
+
+_BUILDERS = {
+    "alexnet": _alexnet,
+    "vgg16": _vgg16,
+    "inception_v3": _inception_v3,
+    "inception_v3_noaux": lambda: _inception_v3(aux=False),
+    "resnet50": lambda: _resnet(50, (3, 4, 6, 3)),
+    "resnet101": lambda: _resnet(101, (3, 4, 23, 3)),
+    "resnet152": lambda: _resnet(152, (3, 8, 36, 3)),
+    "bert_base": lambda: _bert("bert_base", 12, 768),
+    "bert_large": lambda: _bert("bert_large", 24, 1024),
+    "gpt2": lambda: _gpt2("gpt2", 12, 768),
+    "gpt2_medium": lambda: _gpt2("gpt2_medium", 24, 1024),
+    "gpt2_large": lambda: _gpt2("gpt2_large", 36, 1280),
+    "gpt2_xl": lambda: _gpt2("gpt2_xl", 48, 1600),
+}
+
+MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+"""Canonical names of the built-in profiles."""
+
+_ALIASES = {"vgg": "vgg16", "inception": "inception_v3", "inception3": "inception_v3",
+            "googlenetv3": "inception_v3", "inception3noaux": "inception_v3_noaux",
+            "bert": "bert_base", "gpt2small": "gpt2", "gpt2base": "gpt2",
+            "gpt2124m": "gpt2", "gpt2355m": "gpt2_medium", "gpt2774m": "gpt2_large",
+            "gpt21558m": "gpt2_xl", "gpt215b": "gpt2_xl"}  # fmt: skip
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_LOOKUP = {**{_key(n): n for n in MODEL_NAMES}, **_ALIASES}
+
+
+@cache
+def _build(name: str) -> ModelProfile:
+    return _BUILDERS[name]()
+
+
+def get_model(name: str) -> ModelProfile:
+    """The profile called ``name`` (``"vgg16"``, ``"ResNet-50"``, ``"gpt2-xl"`` ...).
+
+    Raises:
+        SpecError: (field ``model``) for an unknown name, listing the valid ones.
+    """
+    if not isinstance(name, str) or _key(name) not in _LOOKUP:
+        raise SpecError("model", name, f"unknown model; valid: {', '.join(MODEL_NAMES)}")
+    return _build(_LOOKUP[_key(name)])
+
+
+def list_models() -> list[dict[str, object]]:
+    """One row per profile: ``name``, ``parameters``, ``tensors``, ``largest_tensor``,
+    ``largest_share`` (its fraction of the parameters) and ``description``."""
+    rows = []
+    for n in MODEL_NAMES:
+        p = get_model(n)
+        big, size = p.largest_tensor
+        rows.append({"name": n, "parameters": p.parameters, "tensors": len(p.tensor_sizes),
+                     "largest_tensor": big, "largest_share": size / p.parameters,
+                     "description": p.description})  # fmt: skip
+    return rows
+
+
+# ============================================================================ workloads
+def _parse_duration(value, field):
+    from tinygrad_opt.cluster.units import parse_duration
+
+    return parse_duration(value, field, allow_zero=True)
+
+
+def resolve_tensors(
+    parameters, tensor_sizes, backward_times, model
+) -> tuple[int | None, tuple[int, ...] | None, tuple[float, ...] | None, str | None]:
+    """Reconcile :class:`~tinygrad_opt.cluster.spec.Workload`'s size fields.
+
+    ``parameters`` may be a count or a list of per-tensor counts (then it is
+    ``tensor_sizes``); ``model`` names a profile whose tensors are the default
+    ``tensor_sizes``. Whatever is given must agree: the total equals ``parameters``, a
+    given ``tensor_sizes`` equals the model's. ``backward_times`` (seconds or durations,
+    one per tensor) needs ``tensor_sizes``. Returns ``(parameters, tensor_sizes,
+    backward_times, model)`` with the model's canonical name; ``parameters`` None when
+    nothing gives it (the caller reports it).
+    """
+    from tinygrad_opt.cluster.placement import _check_sizes
+
+    if isinstance(parameters, (list, tuple)):
+        listed = _check_sizes(parameters)
+        if tensor_sizes is not None and _check_sizes(tensor_sizes) != listed:
+            raise SpecError("tensor_sizes", tensor_sizes, "differs from the list in parameters")
+        tensor_sizes, parameters = listed, sum(listed)
+    profile = None if model is None else get_model(model)
+    if profile is not None and isinstance(tensor_sizes, (list, tuple)):
+        if tuple(tensor_sizes) == profile.tensor_sizes:
+            tensor_sizes = None  # the model's own (a copy of the workload): no checks
+    sizes = None if tensor_sizes is None else _check_sizes(tensor_sizes)
+    if sizes is not None and not sizes:
+        raise SpecError("tensor_sizes", tensor_sizes, "is empty: give at least one tensor")
+    if profile is not None:
+        model = profile.name
+        if sizes is not None and sizes != profile.tensor_sizes:
+            raise SpecError(
+                "tensor_sizes", "[...]", f"differs from model {model!r}'s tensors (leave it out)"
+            )
+        sizes = profile.tensor_sizes
+    if sizes is not None:
+        total = sum(sizes)
+        if parameters is not None and not hasattr(parameters, "num_parameters"):
+            from tinygrad_opt.cluster.validation import check_positive_int
+
+            if check_positive_int("parameters", parameters) != total:
+                what = f"model {model!r}" if model is not None else "tensor_sizes"
+                raise SpecError(
+                    "parameters", parameters, f"differs from the {total:,} of {what} (leave it out)"
+                )
+        parameters = total
+    times = None
+    if backward_times is not None:
+        if sizes is None:
+            raise SpecError(
+                "backward_times", backward_times, "needs tensor_sizes (or a model): one per tensor"
+            )
+        if isinstance(backward_times, (str, bytes)) or not hasattr(backward_times, "__len__"):
+            raise SpecError("backward_times", backward_times, "must be a list of durations")
+        if len(backward_times) != len(sizes):
+            raise SpecError(
+                "backward_times",
+                f"[{len(backward_times)} values]",
+                f"must give one time per tensor ({len(sizes)})",
+            )
+        times = tuple(
+            _parse_duration(v, f"backward_times[{i}]") for i, v in enumerate(backward_times)
+        )
+    return parameters, sizes, times, model
+
+
+def backward_weights(tensor_sizes: Sequence[int], model: str | None) -> tuple[float, ...]:
+    """Relative backward cost of each tensor: the model's forward MACs per tensor for a
+    built-in profile (backward ≈ 2 × forward per layer), else the tensor sizes (with no
+    layer shapes, parameters are the only proxy: exact for fully connected layers, an
+    underestimate of convolutions, whose cost also scales with the image size)."""
+    if model is not None:
+        return tuple(get_model(model).tensor_macs)
+    return tuple(float(s) for s in tensor_sizes)
