@@ -17,6 +17,7 @@ from tinygrad_opt.optim.lamb import LAMB
 from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lbfgs import LBFGS
 from tinygrad_opt.optim.lion import Lion
+from tinygrad_opt.optim.muon import Muon, split_muon_params
 from tinygrad_opt.optim.nadam import NAdam
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, register
 from tinygrad_opt.optim.radam import RAdam
@@ -46,6 +47,7 @@ __all__ = [
     "AdamW",
     "Adamax",
     "Lion",
+    "Muon",
     "NAdam",
     "RAdam",
     "RMSprop",
@@ -65,5 +67,6 @@ __all__ = [
     "lookup",
     "lr_scheduler",
     "register",
+    "split_muon_params",
     "total_grad_norm",
 ]
