@@ -391,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = ms
         others[name] = busy
         rounds_used[name] = used
+        if method == "muon":
+            print(f"{'':<24}(ratio columns for Muon: / torch Muon, / torch Muon f32 NS)")
         for i, k in enumerate(contenders):
             print(
                 f"{name if i == 0 else '':<24}{k:<22}{ms[k]:>9.2f}{best[name][k]:>8.2f}"
