@@ -69,6 +69,10 @@ class Muon(Optimizer):
     State: one buffer B per parameter (1× the parameters) and a step count.
     """
 
+    #: Accepts 2-D parameters only: tools that build it for a whole model (the examples'
+    #: comparison) give the other parameters to AdamW, as the recipe says.
+    matrix_only = True
+
     hyperparameters = dict(
         lr=1e-3,
         weight_decay=0.1,
