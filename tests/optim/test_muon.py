@@ -301,7 +301,12 @@ def test_compare_cli_refuses_muon_in_one_line(capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert "Muon only supports 2D parameters" in err and "(2,)" in err
+    assert "'muon' steps 2-D weight matrices only" in err and "2-vector" in err
+    # the library's own error, through the playground's Python API
+    from tinygrad_opt import playground
+
+    with pytest.raises(ValueError, match=r"Muon only supports 2D parameters .* \(2,\)"):
+        playground.run("rosenbrock", ["muon"], steps=5)
 
 
 # --------------------------------------------------------------------------- state, dtypes, names
