@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.optim.functional import add_scaled_, decay_weights_, ema_
+from tinygrad_opt.optim.functional import add_scaled_, decay_weights_
 from tinygrad_opt.optim.optimizer import Optimizer, register
 from tinygrad_opt.optim.orthogonal import DEFAULT_COEFFICIENTS, DEFAULT_STEPS, newton_schulz
 from tinygrad_opt.tensor import Tensor
@@ -195,10 +195,13 @@ class Muon(Optimizer):
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
-    """start ← start + w·(end - start) in place, in torch.lerp's two forms: as an EMA
-    (:func:`ema_` with β = 1 - w) for w < 0.5, else end - (end - start)·(1 - w)."""
+    """start ← start + w·(end - start) in place, in torch.lerp's two forms (as torch
+    rounds them): start + w·(end - start) for |w| < 0.5, else end - (end - start)·(1 - w).
+
+    With w = 1 - μ this is the EMA B ← μ·B + (1 - μ)·g (``functional.ema_`` for μ > 0.5);
+    written out because torch switches form at w = 0.5."""
     if abs(weight) < 0.5:
-        ema_(start, end, 1.0 - weight)
+        start += weight * (end - start)
         return
     np.subtract(end, start, out=start)
     start *= 1.0 - weight
