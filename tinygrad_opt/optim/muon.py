@@ -48,7 +48,9 @@ class Muon(Optimizer):
         θ ← θ - η·(s·O + λ·θ),   s = √max(1, n/m)   (Optax's weights are (in, out): x·W)
                                  s = 0.2·√max(m, n) ("match_rms_adamw" = consistent_rms 0.2)
 
-    The only difference from torch: torch runs the Newton–Schulz iteration in bfloat16
+    (torch's docstring writes B ← μ·B + g; its code, followed here, keeps the EMA.)
+    ``maximize`` is an addition (neither reference has it). The one difference from
+    torch: torch runs the Newton–Schulz iteration in bfloat16
     (its first line is ``G.bfloat16()``); here it runs in the parameter's dtype (numpy
     has no bfloat16), so the updates agree with torch's to bfloat16 precision (~1%),
     and to rtol 1e-10 with torch's iteration run in float64 (the tests do both).
