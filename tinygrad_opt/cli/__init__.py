@@ -66,6 +66,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             f"unknown optimizer(s) {', '.join(map(repr, unknown))}; "
             f"valid: {', '.join(optim.available())}"
         )
+    matrix_only = [o for o in args.optimizers if getattr(optim.lookup(o)[0], "matrix_only", False)]
+    if matrix_only:
+        raise UsageError(
+            f"{', '.join(map(repr, matrix_only))} steps 2-D weight matrices only, and the "
+            "playground moves a single 2-vector θ (as a 1×2 matrix Muon would be normalised "
+            "gradient descent, a different method); use it on a model's hidden layers"
+        )
     start = None
     if args.start is not None:
         try:
