@@ -5,6 +5,7 @@ output paths are checked before any work and nothing is written."""
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 from hypothesis import given, settings
@@ -97,6 +98,13 @@ def one_error_line(capsys, *needles: str) -> str:
         (["launch", "-n", "2", "--timeout", "-1", "x.py"], ["--timeout must be a positive"]),
         (["launch", "-n", "2", "--timeout", "nan", "x.py"], ["--timeout must be a positive"]),
         (["launch", "-n", "2", "--rank-timeout", "inf", "x.py"], ["--rank-timeout must be"]),
+        (["launch", "-n", "1e12", "x.py"], ["-n 1,000,000,000,000: at most 1,000,000 ranks"]),
+        (["launch", "-n", "1025", "--dry-run", "x.py"],
+         ["-n 1,025: at most 1,024 ranks on this machine", "--hostfile"]),
+        (["whatif", *BASE, "--workers", "8", "--cores-per-node", "1e-300"],
+         ["cores_per_node: too extreme: the step time overflows"]),
+        (["whatif", *BASE, "--workers", "2", "--compute-model", "heterogeneous",
+          "--speed-factors", "1e-300,1"], ["compute.speed_factors: too extreme"]),
     ],
 )  # fmt: skip
 def test_extreme_values_exit_2_with_one_line(argv, needles, capsys, tmp_path, monkeypatch):
@@ -104,6 +112,13 @@ def test_extreme_values_exit_2_with_one_line(argv, needles, capsys, tmp_path, mo
     assert main(argv) == 2
     one_error_line(capsys, *needles)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("mpiexec") is None, reason="mpiexec not found")
+def test_launch_limits_leave_real_sizes_alone(capsys):
+    assert main(["launch", "-n", "1024", "--dry-run", "x.py"]) == 0
+    assert main(["launch", "-n", "4096", "--hostfile", "hosts", "--dry-run", "x.py"]) == 0
+    assert "-n 4096 -f hosts" in capsys.readouterr().out
 
 
 def test_the_limits_themselves_are_accepted(capsys):

@@ -19,8 +19,10 @@ combination of the comma-separated flag values and prints one row per configurat
 ``docs/cluster.md``.
 
 Bad input (an unknown optimizer, function or scheme name, a bad number or unit, an
-inconsistent cluster, a malformed TOML file) exits with code 2 and a message naming the
-field and the value — never a traceback.
+inconsistent cluster, a malformed TOML file, a value past the simulator's limits or one
+whose result overflows, an output path with an unknown extension or in a missing folder)
+exits with code 2 and a message naming the field and the value — never a traceback —
+before any work is done and without writing anything.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 COMPARE_MAX_STEPS = 100_000
 """Most ``compare --steps``: the playground keeps every point and steps in Python."""
+
+LAUNCH_MAX_RANKS = 1_000_000  # as the simulator's workers
+LAUNCH_MAX_LOCAL_RANKS = 1024
+"""Most ``launch -n`` ranks without ``--hostfile``: one process each on this machine."""
 
 TIMELINE_DEFAULT_OUT = "out/timeline.png"
 TIMELINE_MAX = 100
@@ -532,6 +538,13 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     for flag, value in (("--timeout", args.timeout), ("--rank-timeout", args.rank_timeout)):
         if value is not None and not 0 < value < float("inf"):  # also NaN
             raise UsageError(f"{flag} must be a positive number of seconds, got {value}")
+    if args.n > LAUNCH_MAX_RANKS:
+        raise UsageError(f"-n {args.n:,}: at most {LAUNCH_MAX_RANKS:,} ranks")
+    if args.hostfile is None and args.n > LAUNCH_MAX_LOCAL_RANKS:
+        raise UsageError(
+            f"-n {args.n:,}: at most {LAUNCH_MAX_LOCAL_RANKS:,} ranks on this machine "
+            "(give --hostfile to spread more over several hosts)"
+        )
     mpiexec = shutil.which("mpiexec")
     if mpiexec is None:
         raise UsageError('mpiexec not found: pip install "tinygrad-opt[dist]" (mpi4py, mpich)')

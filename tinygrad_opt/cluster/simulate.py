@@ -147,12 +147,26 @@ def _check_finite(
             )
 
 
+def _compute_culprit(wl: Workload, c: ClusterSpec, compute_field: str) -> tuple[str, Any]:
+    """Of the compute time, the cores' sharing and the slowest speed factor, the most
+    extreme (furthest from 1 in orders of magnitude)."""
+    speeds = c.compute.speed_factors
+    slowest = 1.0 / min(speeds) if speeds else 1.0
+    candidates = [
+        (abs(math.log10(wl.compute_time)), compute_field, getattr(wl, compute_field)),
+        (math.log10(c.oversubscription), "cores_per_node", c.cores_per_node),
+        (math.log10(slowest), "compute.speed_factors", speeds),
+    ]
+    _, field, given = max(candidates, key=lambda p: p[0])
+    return field, given
+
+
 def _largest_term(
     compute: float, comm: float, wl: Workload, c: ClusterSpec, compute_field: str, wire: bool
 ) -> tuple[str, Any]:
     """The field behind the largest part of a step (compute, communication, update)."""
     parts = [
-        (compute, compute_field, getattr(wl, compute_field)),
+        (compute, *_compute_culprit(wl, c, compute_field)),
         (comm, "latency" if wire else "bandwidth", c.latency if wire else c.bandwidth),
         (float(wl.update_time), "update_time", wl.update_time),
     ]
