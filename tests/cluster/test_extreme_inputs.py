@@ -192,6 +192,7 @@ def test_timelines_default_folder_is_still_created(tmp_path, monkeypatch, capsys
         (lambda: simulate({**CLUSTER, "price_per_node_hour": 1e308}, WORKLOAD),
          "price_per_node_hour"),
         (lambda: simulate(CLUSTER, WORKLOAD, "ps", ps_shards=MAX_WORKERS + 1), "ps_shards"),
+        (lambda: simulate(CLUSTER, WORKLOAD, seed=-1), "seed"),
         (lambda: simulate(CLUSTER, WORKLOAD, failures={"node_mtbf": 80, "checkpoint_cost": 10}),
          "failures.node_mtbf"),
     ],

@@ -152,7 +152,8 @@ class Heterogeneous(Deterministic):
 
 
 MAX_SIGMA = 3.0
-"""Largest lognormal log-std accepted (measured step times have σ well below 1)."""
+"""Largest lognormal log-std accepted: past it the variance ``e^(σ²) − 1`` exceeds 8,000,
+so a Monte Carlo of a few thousand samples no longer has mean 1."""
 
 
 @dataclass(frozen=True)

@@ -219,8 +219,10 @@ def simulate(
             f"exceed the simulator limit of {MAX_SAMPLED_WORKER_STEPS:,}; sample fewer steps",
         )
     timeline_steps = check_nonnegative_int("timeline_steps", timeline_steps)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise SpecError("seed", seed, "must be an integer or None")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise SpecError("seed", seed, "must be a non-negative integer or None")
     if failures is not None and not isinstance(failures, FailureSpec):
         failures = FailureSpec.from_dict(failures)
 

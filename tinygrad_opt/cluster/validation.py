@@ -30,7 +30,7 @@ __all__ = [
 
 MAX_WORKERS = 1_000_000
 """Most workers, nodes or parameter-server shards: the simulator holds arrays (and loops
-over shards) of that length; a million is ten times the largest GPU clusters built."""
+over shards) of that length, and sizes a laptop can still simulate in seconds."""
 
 MAX_STEPS_TO_SAMPLE = 1_000_000
 """Most Monte Carlo steps per configuration (one float per step is kept)."""
