@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         ctx = dist.init(timeout=args.timeout, config={k: getattr(args, k) for k in same})
     except dist.SetupMismatchError as e:  # raised on every rank with the same message
         if dist.get_context().rank == 0:
-            print(f"train_digits_distributed: error: {e}", file=sys.stderr)
+            print(f"train_digits_distributed: error: {e}", file=sys.stderr, flush=True)
+        dist.get_context().comm.Barrier()  # no rank ends the job before rank 0 has said why
         raise SystemExit(2) from None
     root = ctx.rank == 0
     data = ctx.comm.bcast(load_data() if root else None, root=0)  # one rank imports sklearn
@@ -204,7 +205,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                 start_step = dist.load_checkpoint(args.checkpoint, model, dopt, sampler)["step"]
             except CheckpointError as e:  # raised on every rank
                 if root:
-                    print(f"train_digits_distributed: error: {e}", file=sys.stderr)
+                    print(f"train_digits_distributed: error: {e}", file=sys.stderr, flush=True)
+                ctx.comm.Barrier()
                 raise SystemExit(2) from None
         elif root:
             print(f"no checkpoint at {args.checkpoint}: starting from step 0")

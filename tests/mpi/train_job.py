@@ -83,8 +83,9 @@ def main() -> int:
     X, y, model, opt = build(args.optimizer, args.lr)
     try:  # every rank must start with the same data order and batch size
         ctx = dist.init(timeout=60, config={"seed": args.seed, "batch": args.batch})
-    except dist.SetupMismatchError as e:
-        print(f"train_job: error: {e}", file=sys.stderr)
+    except dist.SetupMismatchError as e:  # raised on every rank: each says so, then all stop
+        print(f"train_job: error: {e}", file=sys.stderr, flush=True)
+        dist.get_context().comm.Barrier()
         return 2
     dist.broadcast_parameters(model)
     dopt = dist.DistributedOptimizer(
@@ -100,8 +101,9 @@ def main() -> int:
 
         try:
             dist.load_checkpoint(args.resume, model, dopt, sampler)  # sets dopt.steps
-        except CheckpointError as e:
-            print(f"train_job: error (rank {ctx.rank}): {e}", file=sys.stderr)
+        except CheckpointError as e:  # raised on every rank: each says so, then all stop
+            print(f"train_job: error (rank {ctx.rank}): {e}", file=sys.stderr, flush=True)
+            ctx.comm.Barrier()
             return 2
     grads, before = [], []
     if dopt.is_server and not dopt.is_worker:
