@@ -273,11 +273,16 @@ def simulation_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def expand(settings: Mapping[str, Any]) -> list[Configuration]:
+def expand(
+    settings: Mapping[str, Any], skipped: list[tuple[dict[str, Any], SpecError]] | None = None
+) -> list[Configuration]:
     """Every combination of the list-valued keys, built and checked, duplicates removed.
 
     Order: the scheme axes outermost, then the other cluster and workload axes, then
-    ``nodes`` / ``workers`` fastest. Raises ``SpecError`` for the first invalid setting.
+    ``nodes`` / ``workers`` fastest. Raises ``SpecError`` for the first invalid setting,
+    or, given a list ``skipped``, appends ``(setting, error)`` to it and goes on (the
+    planner's search space holds combinations that cannot exist, such as more backup
+    workers than workers).
     """
     check_settings(settings)
     settings = {k: _canonical(k, v) for k, v in settings.items()}
@@ -303,13 +308,19 @@ def expand(settings: Mapping[str, Any]) -> list[Configuration]:
             parts["workload"]["parameters"], list
         ):
             parts["workload"]["parameters"] = parse_count(parts["workload"]["parameters"])
-        c = ClusterSpec.from_dict(parts["cluster"])
-        wl = Workload.from_dict(parts["workload"])
-        sch = parts["scheme"]
-        if mixed and SyncScheme.coerce(sch.get("name", "ring")).name != "ps":
-            for k in _PS_ONLY:
-                sch.pop(k, None)
-        s = resolve_scheme(c, SyncScheme.from_dict(sch))
+        try:
+            c = ClusterSpec.from_dict(parts["cluster"])
+            wl = Workload.from_dict(parts["workload"])
+            sch = parts["scheme"]
+            if mixed and SyncScheme.coerce(sch.get("name", "ring")).name != "ps":
+                for k in _PS_ONLY:
+                    sch.pop(k, None)
+            s = resolve_scheme(c, SyncScheme.from_dict(sch))
+        except SpecError as e:
+            if skipped is None:
+                raise
+            skipped.append((setting, e))
+            continue
         key = (c, wl, s, f)
         if key in seen:
             continue
