@@ -298,6 +298,7 @@ def expand(
     f = FailureSpec.from_dict(failures) if failures else None
     out: list[Configuration] = []
     seen: set[tuple[Any, ...]] = set()
+    built: dict[tuple[str, ...], Any] = {}  # specs by their settings: each built once
     for combo in itertools.product(*[values for _, _, values in axes]):
         parts = {s: dict(settings.get(s, {})) for s in ("cluster", "workload", "scheme")}
         setting: dict[str, Any] = {}
@@ -309,13 +310,16 @@ def expand(
         ):
             parts["workload"]["parameters"] = parse_count(parts["workload"]["parameters"])
         try:
-            c = ClusterSpec.from_dict(parts["cluster"])
-            wl = Workload.from_dict(parts["workload"])
+            ck = repr(parts["cluster"])
+            c = _built(built, ("cluster", ck), ClusterSpec.from_dict, parts["cluster"])
+            wl = _built(built, ("workload", repr(parts["workload"])), Workload.from_dict,
+                        parts["workload"])  # fmt: skip
             sch = parts["scheme"]
             if mixed and SyncScheme.coerce(sch.get("name", "ring")).name != "ps":
                 for k in _PS_ONLY:
                     sch.pop(k, None)
-            s = resolve_scheme(c, SyncScheme.from_dict(sch))
+            s = _built(built, ("scheme", ck, repr(sch)),
+                       lambda d, c=c: resolve_scheme(c, SyncScheme.from_dict(d)), sch)  # fmt: skip
         except SpecError as e:
             if skipped is None:
                 raise
@@ -327,6 +331,19 @@ def expand(
         seen.add(key)
         out.append(Configuration(c, wl, s, f, setting))
     return out
+
+
+def _built(cache: dict, key: tuple[str, ...], build, data: Any) -> Any:
+    """``build(data)`` once per ``key``; a ``SpecError`` is remembered and raised again."""
+    if key not in cache:
+        try:
+            cache[key] = build(data)
+        except SpecError as e:
+            cache[key] = e
+    value = cache[key]
+    if isinstance(value, SpecError):
+        raise value
+    return value
 
 
 def result_row(result: SimulationResult, scheme: SyncScheme) -> dict[str, Any]:
