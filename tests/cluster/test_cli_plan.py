@@ -127,7 +127,7 @@ def test_nothing_feasible_exits_2_naming_the_constraint(capsys):
         (["--budget", "lots"], "--budget"),
         (["--budget", "-5"], "budget"),
         (["--bandwidth", "25Gbpx"], "bandwidth"),
-        (["--out", "plan.txt"], "unknown image extension"),
+        (["--out", "plan.txt"], "unknown extension"),
         (["--out", "/nonexistent-dir/plan.png"], "does not exist"),
     ],
 )

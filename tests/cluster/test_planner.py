@@ -332,6 +332,10 @@ def test_explanation_names_the_deciding_factor():
     assert "step time decides" in text and "mostly comm" in text and "compute dominates" in text
     more_steps = {**row, "steps": 2000, "total_time_s": 7200.0, "global_batch": 256}
     assert "steps decide: 1,000 against 2,000" in explain(row, more_steps, "time")
+    fewer_longer = {**row, "steps": 600, "step_time_s": 9.0, "compute_s": 7.4,
+                    "total_time_s": 5400.0}  # fmt: skip
+    text = explain(row, fewer_longer, "time")
+    assert "step time decides" in text and "outweighs more steps (1,000 against 600)" in text
     more_machines = {**row, "cost": 40.0, "machines": 16}
     assert "machines decide" in explain(row, more_machines, "cost")
     assert "only configuration" in explain(row, None, "cost")

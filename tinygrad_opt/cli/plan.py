@@ -44,18 +44,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_out(path: str) -> None:
-    """Refuse an ``--out`` that cannot be written before any work."""
+    """Refuse an ``--out`` that cannot be written, before any work: an unknown extension,
+    a folder, a missing or read-only folder (as ``whatif``'s outputs)."""
+    import os
+
     from tinygrad_opt.cli import UsageError
 
     p = Path(path)
     if p.suffix.lower() not in _FORMATS:
         raise UsageError(
-            f"--out: unknown image extension {p.suffix or '(none)'!r} in {path!r}; "
-            f"use one of {', '.join(_FORMATS)}"
+            f"--out: cannot write {path!r}: unknown extension {p.suffix or '(none)'!r}; "
+            f"expected {', '.join(_FORMATS)}"
         )
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"--out: folder {str(parent)!r} does not exist (for {path!r})")
+    if p.is_dir():
+        raise UsageError(f"--out: {path!r} is a folder; give a file name")
+    folder = p.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"--out: cannot write {path!r}: folder {str(folder)!r} {what}")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"--out: cannot write {path!r}: folder {str(folder)!r} is not writable")
 
 
 def run(args: argparse.Namespace) -> int:

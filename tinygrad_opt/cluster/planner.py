@@ -237,6 +237,15 @@ def explain(
             f"({format_duration(best[term])} against {format_duration(b[term])}; "
             f"{dom} dominates the winner's step, {dom_b} the runner-up's)"
         )
+    against = {
+        "steps": f"more steps ({best['steps']:,} against {b['steps']:,})",
+        "step time": f"longer steps ({format_duration(best['step_time_s'])} against "
+        f"{format_duration(b['step_time_s'])})",
+        "machines": f"a higher cost per hour ({best['machines']} machines against {b['machines']})",
+    }
+    worse = [against[k] for k, v in factors.items() if k != key and v < -0.01]
+    if worse:
+        why += f", which outweighs {' and '.join(worse)}"
     return f"{head} It beats {b_label} on {what} ({vs}): {why}."
 
 
