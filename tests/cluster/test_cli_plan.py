@@ -145,3 +145,16 @@ def test_grid_value_that_never_fits_is_an_error_but_combinations_are_skipped(cap
     line = one_line_error(["plan", *GRID[:2], "--workers", "2", *GRID[4:-8], "--ps-shards",
                            "1", "--backup-workers", "0,2", "--scheme", "ps"], capsys)  # fmt: skip
     assert "backup_workers" in line
+
+
+def test_a_cluster_file_and_flags(capsys):
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "examples" / "clusters" / "vgg16_ps.toml"
+    out = run_json(["plan", "--config", str(path), "--workers", "4,8", "--ps-shards", "2,4",
+                    "--minimize", "time"], capsys)  # fmt: skip
+    assert {r["workers"] for r in out["rows"]} == {4, 8}
+    assert {r["ps_shards"] for r in out["rows"] if r["scheme"] == "ps"} == {2, 4}
+    assert out["best"]["total_time_s"] == min(r["total_time_s"] for r in out["rows"])
+    if out["best"]["scheme"] != "ps":  # PS options do not describe an all-reduce
+        assert "tensor_placement" not in out["best_settings"]

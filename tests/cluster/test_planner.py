@@ -341,3 +341,16 @@ def test_explanation_names_the_deciding_factor():
     assert "only configuration" in explain(row, None, "cost")
     assert math.isclose(row["step_time_s"], sum(row[k] for k in
                         ("compute_s", "wait_s", "comm_s", "update_s")))  # fmt: skip
+
+
+def test_a_cluster_file_plans_like_its_settings():
+    from pathlib import Path
+
+    from tinygrad_opt.cluster.config import load_toml
+
+    path = Path(__file__).parents[2] / "examples" / "clusters" / "a100_ring.toml"
+    p = plan(path, minimize="time")
+    q = plan(load_toml(path), minimize="time")
+    assert p.best == q.best and len(p.rows) == len(q.rows)
+    with pytest.raises(SpecError, match="no such file"):
+        plan("missing.toml")

@@ -151,13 +151,22 @@ def _order(objective: str, t: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.lexsort((idx, c, t, t * c))
 
 
+_PS_ONLY = ("ps_shards", "ps_placement", "backup_workers", "tensor_placement", "split_threshold")
+
+
+def _applicable(row: Mapping[str, Any], setting: Mapping[str, Any]) -> dict[str, Any]:
+    """The grid values of a row that apply to it (no PS options for an all-reduce)."""
+    ps = row["scheme"] == "ps"
+    return {k: v for k, v in setting.items() if ps or k not in _PS_ONLY}
+
+
 def _label(row: Mapping[str, Any], setting: Mapping[str, Any]) -> str:
     """``"ps(k=4), 64 workers, batch 128"``: the scheme, the workers and the other values
     the grid varied."""
     parts = [str(row["scheme_label"]), f"{row['workers']} workers"]
-    for k, v in setting.items():
+    for k, v in _applicable(row, setting).items():
         if k in ("scheme", "workers", "ps_shards", "backup_workers", "ps_placement",
-                 "overlap", "compression"):  # fmt: skip
+                 "overlap", "compression", "tensor_placement"):  # fmt: skip
             continue  # in the label already
         if k == "nodes":
             parts.append(f"{v} nodes")
@@ -306,7 +315,7 @@ def _infeasible(t: np.ndarray, c: np.ndarray, labels, deadline, budget) -> Infea
 
 
 def plan(
-    settings: Mapping[str, Any],
+    settings: Mapping[str, Any] | str | Path,
     *,
     minimize: str | None = None,
     deadline: float | str | None = None,
@@ -317,7 +326,7 @@ def plan(
 
     Args:
         settings: the sections of a cluster file (``cluster``, ``workload``, ``scheme``,
-            ``failures``, ``simulation``); every list is a search axis.
+            ``failures``, ``simulation``), or the path of one; every list is a search axis.
         minimize: ``"time"``, ``"cost"`` or ``"tradeoff"`` (default: ``time`` with a
             budget, ``cost`` with only a deadline, else ``tradeoff``).
         deadline: longest allowed ``total_time_s`` (seconds or ``"36h"``).
@@ -327,6 +336,10 @@ def plan(
     Raises:
         SpecError: a bad setting; :class:`Infeasible` when nothing meets the constraints.
     """
+    if isinstance(settings, (str, Path)):
+        from tinygrad_opt.cluster.config import load_toml
+
+        settings = load_toml(settings)
     if deadline is not None:
         deadline = parse_duration(deadline, "deadline")
     if budget is not None:
@@ -368,7 +381,7 @@ def plan(
         deadline=deadline,
         budget=budget,
         explanation=text,
-        settings=dict(ev.configurations[best].setting),
+        settings=_applicable(ev.rows[best], ev.configurations[best].setting),
         balance=balance_report(ev, best),
         evaluated=len(ev.rows),
         infeasible=int(len(ev.rows) - feasible.size),
