@@ -354,3 +354,13 @@ def test_a_cluster_file_plans_like_its_settings():
     assert p.best == q.best and len(p.rows) == len(q.rows)
     with pytest.raises(SpecError, match="no such file"):
         plan("missing.toml")
+
+
+def test_check_row_catches_a_row_that_disagrees_with_simulate():
+    from tinygrad_opt.cluster.plan_eval import check_row
+
+    ev = evaluate_grid(_clean(GRIDS["heterogeneous speeds, balanced"]))
+    check_row(ev, 3)  # agrees
+    ev.rows[3]["comm_s"] *= 1.001
+    with pytest.raises(RuntimeError, match="comm_s"):
+        check_row(ev, 3)

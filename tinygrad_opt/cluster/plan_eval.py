@@ -50,7 +50,13 @@ from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import ClusterSpec, Workload
 from tinygrad_opt.cluster.validation import SpecError
 
-__all__ = ["GridEvaluation", "balanced_batches", "effective_speeds", "evaluate_grid"]
+__all__ = [
+    "GridEvaluation",
+    "balanced_batches",
+    "check_row",
+    "effective_speeds",
+    "evaluate_grid",
+]
 
 _CLUSTER_FREE = ("compute", "price_per_node_hour", "ps_price_per_node_hour", "name")
 """ClusterSpec fields the synchronisation does not read (any new field is assumed to)."""
@@ -114,6 +120,7 @@ class GridEvaluation:
         time, cost: ``total_time_s`` and ``cost`` as arrays.
         balanced: per configuration, the speeds used for balanced batches (None if equal).
         skipped: ``(setting, error)`` of the combinations that cannot exist.
+        simulation: ``seed`` and ``steps_to_sample`` used.
     """
 
     configurations: list[Configuration]
@@ -122,6 +129,7 @@ class GridEvaluation:
     cost: np.ndarray
     balanced: list[tuple[float, ...] | None]
     skipped: list[tuple[dict[str, Any], SpecError]]
+    simulation: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _sync_key(conf: Configuration) -> tuple[Any, ...]:
@@ -311,7 +319,35 @@ def evaluate_grid(settings: Mapping[str, Any], *, balance_batches: bool = True) 
             cost=f(cost[i]),
         )
         rows.append(row)
-    return GridEvaluation(confs, rows, total, cost, balanced, skipped)
+    return GridEvaluation(confs, rows, total, cost, balanced, skipped, sim)
+
+
+def check_row(evaluation: GridEvaluation, index: int, rel: float = 1e-6) -> None:
+    """Simulate row ``index`` with :func:`simulate` (balanced batches as speeds) and raise
+    ``RuntimeError`` naming the first key that differs by more than ``rel``: the planner's
+    closed forms no longer match the simulator (a new term in ``simulate``'s compute,
+    step or cost part must be added here too)."""
+    conf = evaluation.configurations[index]
+    c = conf.cluster
+    speeds = evaluation.balanced[index]
+    if speeds is not None:
+        c = c.replace(compute=dataclasses.replace(c.compute, speed_factors=speeds))
+    sim = dict(evaluation.simulation)
+    r = simulate(c, conf.workload, conf.scheme, failures=conf.failures, timeline_steps=0, **sim)
+    want = result_row(r, conf.scheme)
+    got = evaluation.rows[index]
+    for k, v in want.items():
+        w = got.get(k)
+        same = (
+            math.isclose(w, v, rel_tol=rel, abs_tol=1e-12)
+            if isinstance(v, float) and isinstance(w, float)
+            else w == v
+        )
+        if not same:
+            raise RuntimeError(
+                f"planner row {index} differs from simulate in {k}: {w!r} against {v!r} "
+                f"(plan_eval.py is out of date with simulate.py)"
+            )
 
 
 def _finite(x: float) -> float | None:

@@ -39,7 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.cluster.plan_eval import GridEvaluation, balanced_batches, evaluate_grid
+from tinygrad_opt.cluster.plan_eval import (
+    GridEvaluation,
+    balanced_batches,
+    check_row,
+    evaluate_grid,
+)
 from tinygrad_opt.cluster.units import format_duration, parse_duration
 from tinygrad_opt.cluster.validation import SpecError, check_choice, check_nonnegative_float
 
@@ -321,6 +326,7 @@ def plan(
     deadline: float | str | None = None,
     budget: float | None = None,
     balance_batches: bool = True,
+    verify: bool = True,
 ) -> Plan:
     """Search the grid of ``settings`` for the best configuration; see the module docstring.
 
@@ -332,6 +338,8 @@ def plan(
         deadline: longest allowed ``total_time_s`` (seconds or ``"36h"``).
         budget: largest allowed ``cost``.
         balance_batches: give workers of unequal speed batches in proportion to it.
+        verify: simulate the winner with :func:`simulate` and check its row (a
+            ``RuntimeError`` if the closed forms and the simulator disagree).
 
     Raises:
         SpecError: a bad setting; :class:`Infeasible` when nothing meets the constraints.
@@ -365,6 +373,8 @@ def plan(
     front = feasible[pareto_mask(tf, cf)]
     front = front[np.lexsort((c[front], t[front]))]
     best = int(order[0])
+    if verify:
+        check_row(ev, best)
     runner = int(order[1]) if order.size > 1 else None
     text = explain(
         ev.rows[best],
