@@ -118,7 +118,11 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"\nPareto front (time against cost), fastest first: {len(result.pareto)} of "
           f"{len(result.rows):,}")  # fmt: skip
-    print(_table(result.pareto))
+    front = result.pareto
+    if len({r["per_worker_batch"] for r in result.rows}) > 1:  # the batch is a choice: show it
+        front = [{**r, "scheme_label": f"{r['scheme_label']}, b={r['per_worker_batch']}"}
+                 for r in front]  # fmt: skip
+    print(_table(front))
     print(f"\nbest: {result.explanation}")
     if result.balance is not None:
         b = result.balance
