@@ -12,6 +12,7 @@
     tinygrad-opt timeline --trace run.json --out gantt.png   # a real run's measured steps
     tinygrad-opt launch -n 4 [--hostfile hosts] train.py [args]   # mpiexec for you
     tinygrad-opt calibrate --ranks 1,2,4 --out cluster.toml     # fit the simulator to MPI
+    tinygrad-opt plan --params 25.6M --workers 8,16,32,64 --scheme ring,ps ... --deadline 36h
 
 ``whatif`` simulates synchronous data-parallel SGD (:mod:`tinygrad_opt.cluster`) for every
 combination of the comma-separated flag values and prints one row per configuration;
@@ -740,6 +741,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate_cmd.add_arguments(cal)
     cal.set_defaults(handler=calibrate_cmd.run)
+    from tinygrad_opt.cli import plan as plan_cmd
+
+    pl = sub.add_parser(
+        "plan",
+        help="search whatif's grid for the fastest run under a budget, the cheapest under a "
+        "deadline or the best time-cost trade-off",
+        description="Evaluate every combination of the comma-separated values (whatif's "
+        "flags) and choose: --minimize time|cost|tradeoff, --deadline, --budget. Prints the "
+        "Pareto front and why the winner wins (docs/cluster.md#planning).",
+    )
+    plan_cmd.add_arguments(pl)
+    pl.set_defaults(handler=plan_cmd.run)
     parser.set_defaults(
         value_flags={  # options that take a value, for _join_negative_values
             flag
