@@ -514,8 +514,8 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "tensors round-robin and pays one message per tensor; `distributed_replicated` and "
         "BytePS push one gradient per machine; gRPC, Gloo, MPI and NCCL have their "
         "microbenchmarked overheads and bandwidth fractions (`docs/cluster.md`, "
-        "*Transports*). They fix the AWS `distributed_replicated` points (predicted 25-55% "
-        "before, for 75-94% measured).",
+        "*Transports*). They fix the AWS `distributed_replicated` points (predicted as low as "
+        "25% before, for 75-96% measured; now all within 13 points).",
         "- **framework overhead outside the all-reduce**: on one DGX-1 or across DLPerf's "
         "four V100 machines the NCCL rings are predicted at 97-99% while 47-88% are "
         "measured; the links are far from saturated, so what is lost is neither bandwidth "
@@ -526,13 +526,18 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "- **topology**: two K80 dies share one PCIe x16 link; a DGX-1's NVLink cube-mesh and "
         "its PCIe switches to the host are not one link per GPU.",
         "- **latency at 512 ranks**: a flat ring of 512 pays `2(N−1)` steps of `α + o` per "
-        "25 MiB bucket; Horovod's VGG-16 point (68% measured) is predicted far lower with the "
-        "NCCL overhead added: Horovod fuses tensors into larger buffers and NCCL pipelines "
-        "its ring, neither modelled.",
-        "- **Piz Daint and Poseidon's gRPC points** are predicted near 96-98% for 52-81% "
-        "measured: TensorFlow 1.x's gRPC over Aries reaches much less than gRPC's own "
-        "microbenchmark (the profile's 74% of the link), and the parameter servers' CPU "
-        "work is not modelled.",
+        "25 MiB bucket; Horovod's VGG-16 point (68% measured) is predicted at 43% with the "
+        "NCCL overhead added (57% without): Horovod fuses tensors into 64 MiB buffers and "
+        "NCCL pipelines its ring, neither modelled.",
+        "- **TensorFlow's gRPC at 128 and 32 single-GPU machines** (Piz Daint at 128 GPUs, "
+        "52% measured; Poseidon's TensorFlow baseline, 62.5%) is predicted at 86-88%: "
+        "TensorFlow 1.x's tensor transfer over gRPC reaches less than gRPC's own "
+        "microbenchmark (the profile's 74% of the link, 8 µs per message), and the "
+        "parameter servers' CPU work (deserialising, adding 128 gradients) is not "
+        "modelled.",
+        "- **BytePS at 256 GPUs** (90% measured) is predicted at 43%: the record assumes one "
+        "colocated server per machine; BytePS runs its servers on separate CPU machines "
+        "(the simulator's `summation_service`), whose number the source does not give.",
         "",
         "| point | measured | predicted | error | lacks |",
         "|---|---|---|---|---|",
