@@ -218,3 +218,8 @@ def test_cli_summation_service_with_colocated_exits_2(capsys):
     cap = capsys.readouterr()
     assert cap.out == "" and "summation_service" in cap.err and "--summation-service" in cap.err
     assert len(cap.err.strip().splitlines()) == 1
+
+
+def test_cli_table_marks_local_aggregation(capsys):
+    assert main([*CLI, "--local-aggregation"]) == 0
+    assert "+local agg." in capsys.readouterr().out

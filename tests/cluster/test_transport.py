@@ -242,3 +242,10 @@ def test_cli_bad_transport_exits_2(capsys):
     cap = capsys.readouterr()
     assert cap.out == "" and "carrier-pigeon" in cap.err and "--transport" in cap.err
     assert len(cap.err.strip().splitlines()) == 1 and "Traceback" not in cap.err
+
+
+def test_cli_table_names_the_transport(capsys):
+    assert main([*CLI, "--transport", "gloo,ideal", "--scheme", "ps"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith("ps")]
+    assert len(rows) == 2 and "[gloo]" in rows[0] and "[" not in rows[1]

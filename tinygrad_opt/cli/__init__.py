@@ -213,6 +213,18 @@ _FIELD_FLAG = {
 }  # fmt: skip
 
 
+def _scheme_cell(row: dict) -> str:
+    """The scheme label, with local aggregation, a summation service and the transport."""
+    out = row["scheme_label"]
+    if row.get("local_aggregation"):
+        out += " +local agg."
+    if row.get("summation_service"):
+        out += " +summation"
+    if row.get("transport", "ideal") != "ideal":
+        out += f" [{row['transport']}]"
+    return out
+
+
 def _add_simulation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="TOML cluster file (flags override it)")
     for flag, section, _, text in _SIM_FLAGS:
@@ -395,7 +407,7 @@ def _table(rows: list[dict]) -> str:
     def varies(key: str) -> bool:
         return len({r[key] for r in rows}) > 1
 
-    cols: list[tuple[str, object]] = [("scheme", lambda r: r["scheme_label"])]
+    cols: list[tuple[str, object]] = [("scheme", _scheme_cell)]
     if varies("model"):
         cols.append(("model", lambda r: r["model"] or "-"))
     cols.append(("workers", lambda r: r["workers"]))
