@@ -223,3 +223,30 @@ def test_cli_summation_service_with_colocated_exits_2(capsys):
 def test_cli_table_marks_local_aggregation(capsys):
     assert main([*CLI, "--local-aggregation"]) == 0
     assert "+local agg." in capsys.readouterr().out
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(2, 8),
+    d=st.integers(2, 8),
+    k=st.integers(1, 4),
+    o=st.floats(0, 1e-3),
+    eta=st.floats(0.1, 1.0),
+    h=st.sampled_from([0, 2]),
+)
+def test_simulate_with_a_transport_equals_closed_form(n, d, k, o, eta, h):
+    """Every link at α + o and ηB, one message (a bare count), h staging copies."""
+    from tinygrad_opt.cluster.transport import Transport
+
+    t = Transport("t", overhead=o, efficiency=eta, staging_copies=h, staging_bandwidth=12e9)
+    wl = Workload(parameters=10**7, compute_time_per_step=0.3, steps=1)
+    r = simulate(cluster(n, d, transport=t), wl, "ps", ps_shards=k, steps_to_sample=2)
+    m = 4e7
+    lg = math.ceil(math.log2(d))
+    sync = (
+        2 * lg * (AI + o + m / (eta * BI))
+        + 2 * (A + o)
+        + 2 * max(n / k, 1) * m / (eta * B)
+        + h * m / 12e9
+    )
+    assert r.step_time_s == pytest.approx(0.3 + sync, rel=1e-9)
