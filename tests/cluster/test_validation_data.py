@@ -188,6 +188,9 @@ def test_records_fields_reach_the_simulator():
     assert wl0.parameters == wl.parameters
     # one push per machine instead of one per GPU: the prediction goes up
     assert mvd.predict(p) > mvd.predict(p, features=("transport", "model"))
+    # BytePS's 4 MB partitions: even shares; TensorFlow: whole tensors round-robin
+    assert mvd.simulator_inputs({**p, "transport": "byteps"})[2].tensor_placement == "even"
+    assert s.tensor_placement == "round_robin"
     # no profile: cuda-copy; a parameter count no profile has: a bare count
     c1, wl1, _ = mvd.simulator_inputs({**p, "transport": "cuda-copy", "parameters": 10**8})
     assert c1.transport.is_ideal and wl1.model is None
