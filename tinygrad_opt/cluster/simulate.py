@@ -87,12 +87,11 @@ def resolve_scheme(
         raise SpecError(
             "ps_shards", s.ps_shards, f"colocated shards run on workers: need <= workers={w}"
         )
-    if cluster.summation_service and (s.name != "ps" or s.ps_placement != "dedicated"):
+    if cluster.summation_service and s.name == "ps" and s.ps_placement != "dedicated":
         raise SpecError(
             "summation_service",
             True,
-            f"needs scheme 'ps' with ps_placement 'dedicated' (CPU-only summation machines), "
-            f"not {s.label!r}",
+            f"needs ps_placement 'dedicated' (CPU-only summation machines), not {s.label!r}",
         )
     aggregated = cluster.local_aggregation and cluster.devices_per_node > 1 and s.name == "ps"
     if aggregated and s.backup_workers:
@@ -326,7 +325,7 @@ def simulate(
         model=wl.model,
         transport=c.transport.name,
         local_aggregation=bool(c.local_aggregation and is_ps and c.devices_per_node > 1),
-        summation_service=c.summation_service,
+        summation_service=bool(c.summation_service and is_ps),
         **_placement_fields(placement, message),
     )
 

@@ -155,8 +155,8 @@ class ClusterSpec:
             ``device`` KVStore, BytePS). Only changes scheme ``ps``.
         summation_service: the parameter-server shards are CPU-only machines that only
             sum (BytePS's summation service, Jiang et al. OSDI 2020): no update on the
-            servers; every worker applies the update after the pull. Needs scheme
-            ``ps`` with ``ps_placement = "dedicated"``.
+            servers; every worker applies the update after the pull. Needs
+            ``ps_placement = "dedicated"``; all-reduce schemes ignore it.
     """
 
     workers: int | None = None
