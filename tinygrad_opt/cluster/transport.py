@@ -56,9 +56,10 @@ name               ``o``       ``η``  h    source
                                            through host memory on TCP
 =================  ==========  =====  ===  ==============================================
 
-``staging_bandwidth`` defaults to PCIe 3.0 ×16, 15.75 GB/s each way (8 GT/s × 16 lanes ×
-128/130, PCI-SIG PCI Express Base Specification 3.0): a nominal rate, not a
-microbenchmark (measured pinned copies reach less; override it).
+``staging_bandwidth`` defaults to 12.15 GB/s: CUDA's ``bandwidthTest`` on a Tesla
+P100-PCIe (PCIe 3.0 ×16), pinned memory, 32 MiB, host to device 12,150.7 MB/s and device to
+host 12,890.6 MB/s (mpicbg-scicomp/gearshifft pull request #82, the NUMA-local run; the
+slower direction), against 15.75 GB/s nominal (8 GT/s × 16 lanes × 128/130).
 
 :data:`IDEAL` (no overhead, the nominal bandwidth, no staging) is the default of
 :class:`~tinygrad_opt.cluster.spec.ClusterSpec`: the plain alpha-beta model.
@@ -82,8 +83,9 @@ from tinygrad_opt.cluster.validation import (
 
 __all__ = ["IDEAL", "TRANSPORTS", "TRANSPORT_NAMES", "Transport", "coerce_transport"]
 
-PCIE3_X16 = 16 * 8e9 * 128 / 130 / 8
-"""PCIe 3.0 ×16 each way in bytes/s (15.75 GB/s; PCI-SIG Base Specification 3.0)."""
+PCIE3_X16 = 12.15e9
+"""Bytes/s of one pinned GPU↔host copy over PCIe 3.0 ×16 as measured by CUDA's
+``bandwidthTest`` (host to device, 12,150.7 MB/s; see the module docstring)."""
 
 
 @dataclass(frozen=True)
