@@ -14,7 +14,8 @@ Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation`
 (``SpecError``), ``compute`` (compute-time models, straggler sampling), ``large_batch``
 (McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``models`` (built-in
 per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
-``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
+``transport`` (communication software: per-message overhead, achieved bandwidth, host
+staging), ``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
 gradient buckets), ``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``,
 ``sweep``, ``plots``, ``config`` (reading TOML cluster files and flags), ``toml_io``
 (writing them), ``calibration_fits`` (fitting the simulator to measurements) and
@@ -45,6 +46,7 @@ from tinygrad_opt.cluster.collectives import (
     communication_cost,
     halving_doubling_allreduce_time,
     hierarchical_allreduce_time,
+    local_aggregation_ps_time,
     parameter_server_time,
     ring_allreduce_time,
 )
@@ -75,6 +77,7 @@ from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS, SweepTable, pareto_front, sweep
+from tinygrad_opt.cluster.transport import TRANSPORT_NAMES, TRANSPORTS, Transport
 from tinygrad_opt.cluster.units import (
     format_bandwidth,
     format_bytes,
@@ -114,6 +117,9 @@ __all__ = [
     "Lognormal",
     "ModelProfile",
     "Placement",
+    "TRANSPORTS",
+    "TRANSPORT_NAMES",
+    "Transport",
     "ShiftedExponential",
     "SimulationResult",
     "SpecError",
@@ -135,6 +141,7 @@ __all__ = [
     "get_model",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
+    "local_aggregation_ps_time",
     "list_models",
     "overlapped_sync_end",
     "parameter_server_time",
