@@ -81,6 +81,14 @@ the workers wait (measured on 2 cores, 4 ranks: a gather+broadcast of 20 MB took
 uncontended time, an all-reduce 2.7×). NIC transfers are not slowed. Adding (``M/R``)
 is CPU work of the worker or colocated server that does it and takes ``s`` times longer
 (:meth:`ClusterSpec.reduce_time`); a dedicated server's own CPU is not shared.
+
+**Transport** (:mod:`.transport`, :attr:`ClusterSpec.transport`): every link's latency
+becomes ``α + o`` and its bandwidth ``ηB`` before any of the above (contention then
+applies to the result), a ``host staging`` phase adds ``h·M/B_pcie``, and a parameter
+server's push and pull pay ``(n_msg − 1)·o`` for one message per tensor piece.
+**Local aggregation** (:attr:`ClusterSpec.local_aggregation`, parameter server, ``d > 1``):
+binomial reduce inside every node, the push/sum/pull of ``n`` one-device node leaders,
+binomial broadcast inside the node (:func:`local_aggregation_ps_time`).
 """
 
 from __future__ import annotations
