@@ -14,7 +14,8 @@ Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation`
 (``SpecError``), ``compute`` (compute-time models, straggler sampling), ``large_batch``
 (McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``models`` (built-in
 per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
-``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
+``transport`` (communication software: per-message overhead, achieved bandwidth, host
+staging), ``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
 gradient buckets), ``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``,
 ``sweep``, ``plan_eval`` (a grid's rows at once, vectorised), ``planner`` (choosing
 the configuration: :func:`plan`), ``plots``, ``config`` (reading TOML cluster files and
@@ -46,6 +47,7 @@ from tinygrad_opt.cluster.collectives import (
     communication_cost,
     halving_doubling_allreduce_time,
     hierarchical_allreduce_time,
+    local_aggregation_ps_time,
     parameter_server_time,
     ring_allreduce_time,
 )
@@ -78,6 +80,7 @@ from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS, SweepTable, pareto_front, sweep
+from tinygrad_opt.cluster.transport import TRANSPORT_NAMES, TRANSPORTS, Transport
 from tinygrad_opt.cluster.units import (
     format_bandwidth,
     format_bytes,
@@ -119,6 +122,9 @@ __all__ = [
     "ModelProfile",
     "Placement",
     "Plan",
+    "TRANSPORTS",
+    "TRANSPORT_NAMES",
+    "Transport",
     "ShiftedExponential",
     "SimulationResult",
     "SpecError",
@@ -142,6 +148,7 @@ __all__ = [
     "get_model",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
+    "local_aggregation_ps_time",
     "list_models",
     "overlapped_sync_end",
     "parameter_server_time",

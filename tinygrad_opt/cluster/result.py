@@ -106,6 +106,10 @@ class SimulationResult:
     ps_hot_shard: int | None = None
     ps_hot_shard_bytes: float | None = None
     ps_imbalance: float | None = None
+    # communication software and node-level aggregation (:mod:`.transport`)
+    transport: str = "ideal"
+    local_aggregation: bool = False
+    summation_service: bool = False
 
     # ------------------------------------------------------------------ export
     def to_dict(self, include_samples: bool = False) -> dict[str, Any]:
