@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from tinygrad_opt import cli
+from tinygrad_opt import atomic_io, cli
 from tinygrad_opt.cluster import calibration as cc
 from tinygrad_opt.cluster import calibration_fits as cf
 from tinygrad_opt.cluster import toml_io
@@ -315,7 +315,7 @@ def test_the_toml_file_is_replaced_atomically(tmp_path, monkeypatch):
     def broken(*_args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(toml_io.os, "replace", broken)
+    monkeypatch.setattr(atomic_io.os, "replace", broken)
     with pytest.raises(OSError, match="disk full"):
         toml_io.write_toml(fake_calibration(turns=False), path)
     assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == [

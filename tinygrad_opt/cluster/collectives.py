@@ -485,24 +485,32 @@ def _ring(c: ClusterSpec, m: float, traffic: _Traffic):
     return (("reduce-scatter", reduce_scatter), ("allgather", (n - 1) * step))
 
 
+def _node_tree_reduce_broadcast(c: ClusterSpec, m: float, traffic: _Traffic) -> tuple[float, float]:
+    """A binomial-tree reduce of ``m`` bytes inside every node (and the broadcast back):
+    its time over the intra-node link, the time of its additions, and each device's
+    bytes added to ``traffic``. At step i local rank j with j % 2^(i+1) == 2^i sends M to
+    j - 2^i; the broadcast runs the same messages backwards."""
+    d = c.devices_per_node
+    intra = binomial_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency)
+    adding = _ceil_log2(d) * c.reduce_time(m)
+    local = np.arange(c.workers) % d
+    sent = np.zeros(c.workers)
+    received = np.zeros(c.workers)
+    for i in range(_ceil_log2(d)):
+        mask = 1 << i
+        senders = np.nonzero((local % (2 * mask)) == mask)[0]
+        sent[senders] += m
+        received[senders - mask] += m
+    traffic.dev_out += sent + received
+    traffic.dev_in += received + sent
+    return intra, adding
+
+
 def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
     d, n = c.devices_per_node, c.nodes
     intra = adding = 0.0
     if d > 1:
-        intra = binomial_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency)
-        adding = _ceil_log2(d) * c.reduce_time(m)
-        # binomial tree inside every node: at step i local rank j with j % 2^(i+1) == 2^i
-        # sends M to j - 2^i; the broadcast runs the same messages backwards
-        local = np.arange(c.workers) % d
-        sent = np.zeros(c.workers)
-        received = np.zeros(c.workers)
-        for i in range(_ceil_log2(d)):
-            mask = 1 << i
-            senders = np.nonzero((local % (2 * mask)) == mask)[0]
-            sent[senders] += m
-            received[senders - mask] += m
-        traffic.dev_out += sent + received
-        traffic.dev_in += received + sent
+        intra, adding = _node_tree_reduce_broadcast(c, m, traffic)
     inter = ring_allreduce_time(m, n, c.bandwidth, c.latency) + (n - 1) * c.reduce_time(m / n)
     if n > 1:
         traffic.nic_out += 2 * (n - 1) / n * m
@@ -581,19 +589,8 @@ def _local_aggregation(
     The leaders are the node's device 0; the parameter-server exchange is that of ``n``
     one-device nodes (the same NICs, the same shards: colocated shard ``j`` on node ``j``).
     """
-    d, n = c.devices_per_node, c.nodes
-    intra = binomial_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency)
-    adding = _ceil_log2(d) * c.reduce_time(m)
-    local = np.arange(c.workers) % d
-    sent = np.zeros(c.workers)
-    received = np.zeros(c.workers)
-    for i in range(_ceil_log2(d)):
-        mask = 1 << i
-        senders = np.nonzero((local % (2 * mask)) == mask)[0]
-        sent[senders] += m
-        received[senders - mask] += m
-    traffic.dev_out += sent + received
-    traffic.dev_in += received + sent
+    n = c.nodes
+    intra, adding = _node_tree_reduce_broadcast(c, m, traffic)
     leaders = dataclasses.replace(
         c,
         workers=n,

@@ -13,34 +13,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.atomic_io import write_text_atomic
 from tinygrad_opt.cluster.calibration import Calibration, _sig, scheme_settings, settings_for
 
 __all__ = ["to_toml", "toml_text", "write_text_atomic", "write_toml"]
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically: into a temporary file in the same folder,
-    flushed, then renamed over ``path`` (the folder must exist)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _toml_value(v: Any) -> str:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
+
+from tinygrad_opt.atomic_io import write_atomically
 
 FORMAT = "tinygrad_opt.checkpoint"
 VERSION = 1
@@ -80,32 +79,6 @@ def _decode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 
 # --------------------------------------------------------------------------- file I/O
-def write_atomically(
-    path: str | Path, write: Callable[[IO[Any]], None], binary: bool = True
-) -> Path:
-    """Create ``path`` (and its folder) with ``write(file)``, atomically: into a temporary
-    file beside it, flushed to disk, then renamed over ``path``. A crash leaves either the
-    old file or the new one, never half of it.
-
-    A ``path`` that is a symbolic link is written through to its target (resolved to the
-    end of a chain of links, even a dangling one): the target is replaced atomically and
-    the link is kept. Returns ``path`` as given."""
-    path = Path(path)
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_checkpoint_file(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write a nested dict of arrays/numbers/strings to ``path`` atomically."""
     arrays: list[np.ndarray] = []
