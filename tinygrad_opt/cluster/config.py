@@ -157,6 +157,7 @@ _EXCLUSIVE = {
         ("steps", "large_batch"),
         ("compute_time_per_step", "compute_time_per_example"),
         ("parameters", "tensor_sizes", "model"),
+        ("bytes_per_param", "grad_dtype"),
     ),
 }
 
@@ -309,6 +310,8 @@ def expand(settings: Mapping[str, Any]) -> list[Configuration]:
         if mixed and SyncScheme.coerce(sch.get("name", "ring")).name != "ps":
             for k in _PS_ONLY:
                 sch.pop(k, None)
+        elif mixed:  # a parameter server has no ZeRO stages
+            sch.pop("zero_stage", None)
         s = resolve_scheme(c, SyncScheme.from_dict(sch))
         key = (c, wl, s, f)
         if key in seen:

@@ -21,6 +21,13 @@ receives from one worker per push, on the wire), ``ps_hot_shard`` (the most load
 shard's index), ``ps_hot_shard_bytes`` (its bytes) and ``ps_imbalance`` (max / mean
 load, 1 when even); None (``[]``) for an all-reduce.
 
+Sharding and memory (:mod:`.sharding`): ``zero_stage`` (0–3), ``grad_accumulation``
+(micro-batches per step; ``global_batch`` counts them all), ``bucket_sizes_bytes`` (the
+per-tensor DDP buckets' bytes in launch order, :mod:`.buckets`; empty otherwise),
+``memory_params_bytes`` / ``memory_grads_bytes`` / ``memory_optimizer_bytes`` and their
+sum ``memory_per_gpu_bytes`` (model states on one GPU), ``gpu_memory`` (the capacity
+given, or None), ``feasible`` (the states fit) and ``infeasible_reason``.
+
 Baseline for speed-up: **one worker** at nominal speed (speed factor 1, same compute
 distribution, so mean step ``t̄``), with the same per-worker batch, no communication, and
 its own optimiser update: ``baseline_step_time_s = t̄ + update_time``.
@@ -106,6 +113,17 @@ class SimulationResult:
     ps_hot_shard: int | None = None
     ps_hot_shard_bytes: float | None = None
     ps_imbalance: float | None = None
+    # sharded data parallel, accumulation, buckets, memory (:mod:`.sharding`)
+    zero_stage: int = 0
+    grad_accumulation: int = 1
+    bucket_sizes_bytes: list[float] = field(default_factory=list)
+    memory_params_bytes: float = 0.0
+    memory_grads_bytes: float = 0.0
+    memory_optimizer_bytes: float = 0.0
+    memory_per_gpu_bytes: float = 0.0
+    gpu_memory: float | None = None
+    feasible: bool = True
+    infeasible_reason: str | None = None
 
     # ------------------------------------------------------------------ export
     def to_dict(self, include_samples: bool = False) -> dict[str, Any]:
@@ -176,6 +194,9 @@ class SimulationResult:
                     add(row, s, kind if kind != "update_srv" else "wait", a, b, label)
                 if d["post_update"] > 0:
                     add(row, s, "update", sync_end, sync_end + d["post_update"], "update")
+                if d.get("after", 0) > 0:
+                    a = sync_end + d["post_update"]
+                    add(row, s, "comm", a, a + d["after"], "parameter allgather")
             for j in range(d["ps_rows"]):
                 row = f"ps {j}"
                 add(row, s, "wait", t0, t0 + ready, "wait for gradients")
@@ -218,7 +239,12 @@ def _sync_segments(
     if d["overlap"]:
         from tinygrad_opt.cluster.overlap import bucket_schedule
 
-        start, end = bucket_schedule(ready, d["backward_fraction"], d["buckets"], d["unit"])
+        if d.get("bucket_ready") is not None:
+            from tinygrad_opt.cluster.buckets import pipeline_schedule
+
+            start, end = pipeline_schedule(ready * d["bucket_ready"], d["bucket_units"])
+        else:
+            start, end = bucket_schedule(ready, d["backward_fraction"], d["buckets"], d["unit"])
         # merge back-to-back buckets into one bar
         breaks = np.nonzero(start[1:] > end[:-1] + 1e-12)[0]
         firsts = np.concatenate([[0], breaks + 1])

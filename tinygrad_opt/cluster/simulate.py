@@ -42,12 +42,19 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.cluster.buckets import (
+    assign_buckets,
+    bucket_ready_times,
+    gradient_ready_times,
+    pipeline_end,
+)
 from tinygrad_opt.cluster.collectives import communication_cost
 from tinygrad_opt.cluster.compute import sample_step_compute
 from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
 from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end
 from tinygrad_opt.cluster.placement import cached_placement
 from tinygrad_opt.cluster.result import SimulationResult
+from tinygrad_opt.cluster.sharding import memory_per_gpu, sharded_phases
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.validation import (
     SpecError,
@@ -60,7 +67,7 @@ __all__ = ["SCHEME_OPTIONS", "resolve_scheme", "simulate"]
 
 SCHEME_OPTIONS: tuple[str, ...] = (
     "ps_shards", "ps_placement", "backup_workers", "overlap", "buckets", "bucket_bytes",
-    "compression", "tensor_placement", "split_threshold",
+    "compression", "tensor_placement", "split_threshold", "zero_stage", "first_bucket_bytes",
 )  # fmt: skip
 """Keyword options of :func:`simulate` that set :class:`SyncScheme` fields."""
 
@@ -167,21 +174,42 @@ def simulate(
     hot = 1.0 if placement is None else placement.hot_fraction
     server_update, post_update = _update_times(c, wl, s, hot)
 
-    if s.overlap:
+    k_acc = int(wl.grad_accumulation)
+    stage = s.zero_stage
+    if stage:  # every rank updates its 1/N shard of the model
+        post_update = (
+            float(wl.update_time) / workers * c.update_slowdown(wl.update_working_set / workers)
+        )
+    after = 0.0  # exposed after the update: the all-gather of (updated) parameters
+    bucket_plan = None
+    if s.overlap and not is_ps and s.buckets is None and wl.tensor_sizes is not None:
+        bucket_plan = _tensor_buckets(c, wl, s, applied, k_acc)
+        buckets = len(bucket_plan["bytes"])
+        units = bucket_plan["units"]
+        unit = float(units.max())
+        comm_total = float(units.sum())
+        after = bucket_plan["after"]
+        comm_total += after
+    elif s.overlap:
         buckets = bucket_count(wl.gradient_bytes, s.bucket_bytes, s.buckets)
         comm_bucket = communication_cost(c, s, message / buckets, applied, fractions)
-        comm_unit = comm_bucket.time_s
-        comm_total = buckets * comm_unit
+        comm_unit = _bucket_unit(*_sync_split(comm_bucket.phases, 0), stage)
+        if stage:
+            after = _sync_split(comm_full.phases, 0)[1]
+        comm_total = buckets * comm_unit + after
     else:
         buckets = 1
-        comm_unit = comm_full.time_s
+        comm_unit = sum(_sync_split(comm_full.phases, stage))
         comm_total = comm_unit
-    upd_unit = server_update / buckets
-    unit = comm_unit + upd_unit
+    if bucket_plan is None:
+        upd_unit = server_update / buckets
+        unit = comm_unit + upd_unit
+    else:
+        upd_unit = 0.0
 
     samples = sample_step_compute(
         c.compute,
-        wl.compute_time * c.oversubscription,
+        wl.compute_time * k_acc * c.oversubscription,
         workers,
         applied,
         n_steps,
@@ -194,11 +222,15 @@ def simulate(
     # each worker waits ``turn_time`` more before its gradient is ready to be combined.
     turn = c.turn_wait
     ready = np.asarray(samples.sync) + turn
-    if s.overlap:  # the buckets wait for the turn too: the whole schedule shifts by it
-        sync_end = overlapped_sync_end(samples.sync, wl.backward_fraction, buckets, unit) + turn
+    beta = wl.backward_fraction / k_acc  # only the last micro-batch's backward overlaps
+    if bucket_plan is not None:
+        sync_end = pipeline_end(np.multiply.outer(samples.sync, bucket_plan["ready"]), units)
+        sync_end = np.asarray(sync_end) + turn
+    elif s.overlap:  # the buckets wait for the turn too: the whole schedule shifts by it
+        sync_end = overlapped_sync_end(samples.sync, beta, buckets, unit) + turn
     else:
         sync_end = ready + unit
-    step = np.asarray(sync_end) + post_update
+    step = np.asarray(sync_end) + post_update + after
     tail = np.asarray(sync_end) - ready  # synchronisation exposed after T_ready
     upd_exposed = tail * (upd_unit / unit) if unit > 0 else np.zeros_like(tail)
 
@@ -207,10 +239,10 @@ def simulate(
     # Waiting can only be >= 0; float32 samples and means can leave a -1e-17 residue.
     wait_s = max(float(ready.mean()) - compute_s, 0.0)
     update_s = float(upd_exposed.mean()) + post_update
-    comm_s = float((tail - upd_exposed).mean())
+    comm_s = float((tail - upd_exposed).mean()) + after
 
     batch = int(wl.per_worker_batch)
-    global_batch = applied * batch
+    global_batch = applied * batch * k_acc
     throughput = global_batch / step_time
     baseline_step = wl.compute_time + float(wl.update_time)
     baseline_tp = batch / baseline_step
@@ -234,7 +266,7 @@ def simulate(
     hours = total / 3600.0
     cost = hours * (int(c.nodes) * c.price_per_node_hour + comm_full.ps_machines * c.ps_price)
 
-    phases = list(comm_full.phases)
+    phases = list(sharded_phases(comm_full.phases, stage))
     if is_ps:
         phases.insert(len(phases) - 1, ("server update", server_update))  # before the pull
     timeline_data = {
@@ -247,7 +279,10 @@ def simulate(
         "overlap": s.overlap,
         "buckets": buckets,
         "unit": unit,
-        "backward_fraction": wl.backward_fraction,
+        "backward_fraction": beta,
+        "bucket_ready": None if bucket_plan is None else bucket_plan["ready"],
+        "bucket_units": None if bucket_plan is None else units,
+        "after": after,
         "ps_rows": s.ps_shards if is_ps else 0,
     }
     return SimulationResult(
@@ -299,8 +334,86 @@ def simulate(
         step_times=step,
         timeline_data=timeline_data,
         model=wl.model,
+        zero_stage=stage,
+        grad_accumulation=k_acc,
+        bucket_sizes_bytes=[] if bucket_plan is None else list(bucket_plan["bytes"]),
+        **_memory_fields(c, wl, stage),
         **_placement_fields(placement, message),
     )
+
+
+def _sync_split(phases, stage: int) -> tuple[float, float]:
+    """(reduce-scatter part, all-gather part) of the synchronisation's phases with ZeRO
+    ``stage``: the phases up to the first all-gather, and the rest (for a parameter
+    server or a tree: everything, and 0)."""
+    phases = sharded_phases(tuple(phases), stage)
+    names = [n for n, _ in phases]
+    cut = names.index("allgather") if "allgather" in names else len(names)
+    return (
+        float(sum(t for _, t in phases[:cut])),
+        float(sum(t for _, t in phases[cut:])),
+    )
+
+
+def _bucket_unit(rs: float, ag: float, stage: int) -> float:
+    """Seconds of one overlapped bucket: its all-reduce (``rs + ag``) without ZeRO; the
+    reduce-scatter alone with stages 1–2 (the parameters are all-gathered after the
+    update); stage 3 also all-gathers the bucket's parameters for the backward pass."""
+    return rs if stage in (1, 2) else rs + ag
+
+
+def _tensor_buckets(
+    c: ClusterSpec, wl: Workload, s: SyncScheme, applied: int, k_acc: int
+) -> dict[str, Any]:
+    """DDP buckets of the workload's tensors (:mod:`.buckets`): their gradient bytes,
+    readiness as a fraction of the step's compute, seconds each, and the part exposed
+    after the update (ZeRO's parameter all-gather)."""
+    nbytes = [n * wl.bytes_per_param for n in wl.tensor_sizes]
+    groups = assign_buckets(nbytes, s.bucket_bytes, s.first_bucket_bytes)
+    bt = np.asarray(wl.tensor_backward_times, dtype=float)
+    total = wl.compute_time * k_acc
+    if bt.sum() > total * (1 + 1e-9):
+        raise SpecError(
+            "backward_times",
+            f"[sum {bt.sum():.6g}s]",
+            f"exceed the step's compute time {total:.6g}s",
+        )
+    ready = bucket_ready_times(groups, gradient_ready_times(bt, total - bt.sum())) / total
+    sizes = np.array([sum(nbytes[i] for i in g) for g in groups]) / s.compression
+    stage = s.zero_stage
+    cache: dict[float, tuple[float, float]] = {}
+    units = np.empty(len(groups))
+    for j, m in enumerate(sizes):
+        if m not in cache:
+            cache[m] = _sync_split(communication_cost(c, s, m, applied).phases, 0)
+        units[j] = _bucket_unit(*cache[m], stage)
+    after = 0.0
+    if stage:  # the parameter all-gather after the update (stage 3: the forward's)
+        full = communication_cost(c, s, wl.gradient_bytes / s.compression, applied)
+        after = _sync_split(full.phases, 0)[1]
+    return {"bytes": sizes, "ready": ready, "units": units, "after": after}
+
+
+def _memory_fields(c: ClusterSpec, wl: Workload, stage: int) -> dict[str, Any]:
+    """Model-state bytes per GPU with ZeRO ``stage`` and the ``gpu_memory`` check."""
+    m = memory_per_gpu(
+        wl.parameters,
+        int(c.workers),
+        stage,
+        param_bytes=wl.bytes_per_param,
+        grad_bytes=wl.bytes_per_param,
+        optimizer_bytes=wl.optimizer_bytes_per_param,
+        capacity=c.gpu_memory,
+    )
+    return {
+        "memory_params_bytes": m.parameters,
+        "memory_grads_bytes": m.gradients,
+        "memory_optimizer_bytes": m.optimizer,
+        "memory_per_gpu_bytes": m.total,
+        "gpu_memory": c.gpu_memory,
+        "feasible": m.feasible,
+        "infeasible_reason": m.reason,
+    }
 
 
 def _placement_fields(placement, message: float) -> dict[str, Any]:
