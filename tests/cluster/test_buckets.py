@@ -14,6 +14,7 @@ from tinygrad_opt.cluster import simulate
 from tinygrad_opt.cluster.buckets import (
     assign_buckets,
     bucket_ready_times,
+    fusion_schedule,
     gradient_ready_times,
     pipeline_end,
     pipeline_schedule,
@@ -209,3 +210,112 @@ def test_vgg16_hides_more_than_gpt2_embedding_first():
     assert vgg.bucket_sizes_bytes[:3] == pytest.approx(fc)
     gpt = simulate(CLUSTER, {"model": "gpt2", **common}, "ring", overlap=True)
     assert gpt.bucket_sizes_bytes[-1] >= 0.3 * gpt.message_bytes  # the embedding, last
+
+
+# ---------------------------------------------------------------- Horovod tensor fusion
+def test_fusion_cycles_by_hand():
+    # milliseconds: tensors (ready order) of 10, 30, 40, 5 bytes ready at 1, 2.5, 2.6, 7.2;
+    # threshold 50, cycle 2, an all-reduce of m bytes takes 0.1 + 0.05 m
+    sched = fusion_schedule(
+        [1.0, 2.5, 2.6, 7.2], [10, 30, 40, 5], 50, 2.0, lambda m: 0.1 + 0.05 * m
+    )
+    expected = [(2.0, 2.6, 10), (4.0, 5.6, 30), (5.6, 7.7, 40), (7.7, 8.05, 5)]
+    assert len(sched) == len(expected)
+    for got, want in zip(sched, expected):
+        assert got == pytest.approx(want)
+
+
+def _cycle_by_cycle(ready, sizes, threshold, cycle, duration):
+    """Brute force: every cycle of the background thread, idle ones included."""
+    sent = [False] * len(ready)
+    start, last = 0.0, 0.0
+    while not all(sent):
+        batch = [i for i in range(len(ready)) if not sent[i] and ready[i] <= start + 1e-12]
+        t = start
+        buf = 0.0
+        for i in batch:
+            if buf > 0 and buf + sizes[i] > threshold:
+                t += duration(buf)
+                buf = 0.0
+            buf += sizes[i]
+            sent[i] = True
+        if batch:
+            t += duration(buf)
+            last = t
+        start = max(start + cycle, t)
+    return last
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.0, 3.0), st.integers(1, 50)), min_size=1, max_size=20),
+    st.integers(1, 80),
+    st.floats(0.1, 2.0),
+    st.floats(0.0, 0.5),
+    st.floats(0.001, 0.1),
+)
+def test_fusion_schedule_equals_cycle_by_cycle(layers, threshold, cycle, alpha, per_byte):
+    ready = list(np.cumsum([g for g, _ in layers]))
+    sizes = [float(s) for _, s in layers]
+
+    def duration(m):
+        return alpha + per_byte * m
+
+    sched = fusion_schedule(ready, sizes, threshold, cycle, duration)
+    brute = _cycle_by_cycle(ready, sizes, threshold, cycle, duration)
+    assert sched[-1][1] == pytest.approx(brute, rel=1e-9, abs=1e-9)
+    assert sum(b for _, _, b in sched) == pytest.approx(sum(sizes))
+    assert all(b <= threshold or b in sizes for _, _, b in sched)  # big tensors alone
+    assert all(a2 >= e1 - 1e-12 for (_, e1, _), (a2, _, _) in zip(sched, sched[1:]))
+
+
+def test_fusion_in_the_simulator_by_hand():
+    # tensors of 1, 2, 3 M fp32 parameters (4, 8, 12 MB), backward 10 ms each, compute
+    # 100 ms: ready (backward order) at 80, 90, 100 ms; 5 ms cycles, 64 MiB threshold
+    wl = {
+        "tensor_sizes": [1_000_000, 2_000_000, 3_000_000],
+        "backward_times": [0.01, 0.01, 0.01],
+        "compute_time_per_step": 0.1,
+        "steps": 1,
+    }
+    r = simulate(CLUSTER, wl, "ring", fusion_bytes="64MiB", cycle_time="5ms")
+    u12, u8, u4 = (_ring(4, 1e-4, 1e9, m) for m in (12e6, 8e6, 4e6))
+    e1 = 0.08 + u12  # cycle at 80 ms takes tensor 3
+    e2 = e1 + u8  # next cycle at e1 (> 85 ms): tensor 2 (90 ms) is ready, tensor 1 not
+    assert e1 > 0.09 and e1 < 0.1
+    e3 = e2 + u4  # next cycle at e2 (> 100 ms): tensor 1
+    assert r.step_time_s == pytest.approx(e3, rel=1e-12)
+    assert r.bucket_sizes_bytes == pytest.approx([12e6, 8e6, 4e6])
+    assert r.scheme == "ring+fusion" and r.overlap
+    comm = [e for e in r.timeline() if e["row"] == "worker 0" and e["kind"] == "comm"]
+    assert [e["end"] for e in comm if e["step"] == 0] == pytest.approx([e1, e2, e3])
+
+
+def test_fusion_errors():
+    wl = {"parameters": 1000, "compute_time_per_step": 0.1, "steps": 1}
+    with pytest.raises(SpecError, match="fusion_bytes.*tensors"):
+        simulate(CLUSTER, wl, "ring", fusion_bytes="64MiB")
+    with pytest.raises(SpecError, match="fusion_bytes"):
+        simulate(CLUSTER, wl, "ps", fusion_bytes="64MiB")
+    with pytest.raises(SpecError, match="fusion_bytes"):
+        simulate(CLUSTER, wl, "ring", fusion_bytes="64MiB", zero_stage=1)
+    with pytest.raises(SpecError, match="cycle_time"):
+        simulate(CLUSTER, wl, "ring", cycle_time="0s")
+
+
+def test_cli_fusion_flags():
+    import json
+    import subprocess
+    import sys
+
+    p = subprocess.run(
+        [sys.executable, "-m", "tinygrad_opt.cli", "whatif", "--workers", "4", "--bandwidth",
+         "10Gbit/s", "--latency", "5us", "--model", "resnet50", "--compute-time", "0.3s",
+         "--fusion-mb", "64,8", "--cycle-time", "5ms", "--samples", "1", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["settings"]["scheme"]["fusion_bytes"] == ["64MiB", "8MiB"]
+    assert [r["scheme_label"] for r in out["rows"]] == ["ring+fusion"] * 2
+    assert all(r["overlap"] for r in out["rows"])

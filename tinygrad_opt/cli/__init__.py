@@ -202,6 +202,9 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--bucket-mb", "scheme", "bucket_bytes",
      "DDP bucket cap in MiB with --overlap (PyTorch's bucket_cap_mb, default 25)"),
     ("--first-bucket-mb", "scheme", "first_bucket_bytes", "DDP's first bucket in MiB (1)"),
+    ("--fusion-mb", "scheme", "fusion_bytes",
+     "Horovod tensor fusion threshold in MiB (64) instead of DDP buckets; implies overlap"),
+    ("--cycle-time", "scheme", "cycle_time", "Horovod cycle time with --fusion-mb (5ms)"),
     ("--zero-stage", "scheme", "zero_stage",
      "sharded data parallel: 0 (off), 1, 2, 3 (ZeRO stages; 3 = FSDP)"),
     ("--compression", "scheme", "compression", "gradient bytes divided by this on the wire"),
@@ -276,7 +279,7 @@ def _flag_settings(args: argparse.Namespace) -> dict:
     return out
 
 
-_MIB_FLAGS = ("--bucket-mb", "--first-bucket-mb")
+_MIB_FLAGS = ("--bucket-mb", "--first-bucket-mb", "--fusion-mb")
 
 
 def _mib(flag: str, value: str | list[str]) -> str | list[str]:

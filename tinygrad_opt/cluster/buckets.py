@@ -30,11 +30,23 @@ fully connected layers, 90 % of its parameters, come last in model order so firs
 backward pass) starts communicating early; a model whose large tensor comes first (an
 embedding) exposes it at the end. With gradient accumulation over ``k`` micro-batches
 only the last micro-batch's backward pass overlaps: ``F = k·C − Σ b_l``.
+
+Horovod's tensor fusion (Sergeev & Del Balso 2018; ``docs/tensor-fusion.rst`` and
+``horovod/common/operations.cc``: ``HOROVOD_FUSION_THRESHOLD`` 64 MiB,
+``HOROVOD_CYCLE_TIME`` 5 ms) works by cycles instead of fixed buckets: a background
+thread wakes up at cycle start ``c_m``, takes every gradient ready by then and not yet
+sent, packs them in ready order into fusion buffers of at most the threshold (a tensor
+larger than the threshold alone), all-reduces the buffers one after another, and starts
+the next cycle at ``c_{m+1} = max(c_m + T, end of its all-reduces)`` (it sleeps until
+``T`` after the previous start). :func:`fusion_schedule` plays this out (with ``c_1 = 0``
+at the step's start; idle cycles are skipped arithmetically, ``T`` apart); a gradient
+waits up to ``T`` for the next cycle, so shorter cycles start sooner but fuse less.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -43,6 +55,7 @@ from tinygrad_opt.cluster.validation import SpecError
 __all__ = [
     "assign_buckets",
     "bucket_ready_times",
+    "fusion_schedule",
     "gradient_ready_times",
     "pipeline_end",
     "pipeline_schedule",
@@ -109,3 +122,48 @@ def pipeline_end(
     tail = np.cumsum(u[::-1])[::-1]
     out = np.max(r + tail, axis=-1)
     return float(out) if np.ndim(out) == 0 else out
+
+
+def fusion_schedule(
+    ready: Sequence[float],
+    tensor_bytes: Sequence[float],
+    threshold: float,
+    cycle: float,
+    duration: Callable[[float], float],
+) -> list[tuple[float, float, float]]:
+    """Horovod's cycles: ``[(start, end, bytes)]`` of every fusion buffer's all-reduce.
+
+    ``ready`` and ``tensor_bytes`` are per tensor in the order the gradients become ready
+    (non-decreasing ``ready``); ``duration(bytes)`` is one all-reduce's seconds. The last
+    ``end`` is when synchronisation finishes.
+    """
+    if threshold <= 0:
+        raise SpecError("fusion_bytes", threshold, "must be > 0")
+    if cycle <= 0:
+        raise SpecError("cycle_time", cycle, "must be > 0")
+    n = len(ready)
+    out: list[tuple[float, float, float]] = []
+    start = 0.0  # the current cycle's start
+    i = 0
+    eps = 1e-12
+    while i < n:
+        if ready[i] > start + eps:  # idle cycles, T apart, until the gradient is ready
+            start += cycle * max(1, math.ceil((ready[i] - start) / cycle - 1e-9))
+            continue
+        t = start
+        j = i
+        while j < n and ready[j] <= start + eps:
+            j += 1
+        buf = 0.0
+        for k in range(i, j):  # pack in ready order, at most ``threshold`` per buffer
+            b = float(tensor_bytes[k])
+            if buf > 0 and buf + b > threshold:
+                end = t + duration(buf)
+                out.append((t, end, buf))
+                t, buf = end, 0.0
+            buf += b
+        end = t + duration(buf)
+        out.append((t, end, buf))
+        i = j
+        start = max(start + cycle, end)
+    return out

@@ -23,7 +23,8 @@ load, 1 when even); None (``[]``) for an all-reduce.
 
 Sharding and memory (:mod:`.sharding`): ``zero_stage`` (0–3), ``grad_accumulation``
 (micro-batches per step; ``global_batch`` counts them all), ``bucket_sizes_bytes`` (the
-per-tensor DDP buckets' bytes in launch order, :mod:`.buckets`; empty otherwise),
+per-tensor DDP buckets' bytes in launch order, or Horovod's fusion buffers in the first
+sampled step, :mod:`.buckets`; empty otherwise; ``buckets`` counts them),
 ``memory_params_bytes`` / ``memory_grads_bytes`` / ``memory_optimizer_bytes`` and their
 sum ``memory_per_gpu_bytes`` (model states on one GPU), ``gpu_memory`` (the capacity
 given, or None), ``feasible`` (the states fit) and ``infeasible_reason``.
@@ -173,7 +174,7 @@ class SimulationResult:
         for s in range(n_steps):
             ready = float(d["sync"][s])
             step = float(d["step"][s])
-            sync_segments = _sync_segments(d, ready, t0)
+            sync_segments = _sync_segments(d, ready, t0, s)
             sync_end = t0 + float(d["sync_end"][s])
             for wi in rows:
                 row = f"worker {wi}"
@@ -233,9 +234,14 @@ def _pick_workers(head: np.ndarray, max_workers: int) -> list[int]:
 
 
 def _sync_segments(
-    d: dict[str, Any], ready: float, t0: float
+    d: dict[str, Any], ready: float, t0: float, step: int = 0
 ) -> list[tuple[str, float, float, str]]:
     """(kind, start, end, label) of the synchronisation after ``ready`` (absolute times)."""
+    if d.get("fusion"):
+        return [
+            ("comm", t0 + a, t0 + e, f"fusion buffer {j + 1}")
+            for j, (a, e) in enumerate(d["fusion"][step])
+        ]
     if d["overlap"]:
         from tinygrad_opt.cluster.overlap import bucket_schedule
 

@@ -36,6 +36,7 @@ rank updates only its ``1/N`` shard, so the optimizer update takes ``update_time
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tinygrad_opt.cluster.validation import SpecError, check_positive_int
 
@@ -43,6 +44,7 @@ __all__ = [
     "ZERO_STAGES",
     "MemoryEstimate",
     "default_optimizer_bytes",
+    "memory_fields",
     "memory_per_gpu",
     "sharded_phases",
 ]
@@ -134,3 +136,26 @@ def sharded_phases(
     if not gather:
         raise SpecError("zero_stage", stage, "needs an all-reduce with an allgather phase")
     return (*phases, ("forward allgather", gather[0]))
+
+
+def memory_fields(c: Any, wl: Any, stage: int) -> dict[str, Any]:
+    """The result keys of model-state bytes per GPU for a ``ClusterSpec`` ``c`` and a
+    ``Workload`` ``wl`` with ZeRO ``stage``, and the ``gpu_memory`` check."""
+    m = memory_per_gpu(
+        wl.parameters,
+        int(c.workers),
+        stage,
+        param_bytes=wl.bytes_per_param,
+        grad_bytes=wl.bytes_per_param,
+        optimizer_bytes=wl.optimizer_bytes_per_param,
+        capacity=c.gpu_memory,
+    )
+    return {
+        "memory_params_bytes": m.parameters,
+        "memory_grads_bytes": m.gradients,
+        "memory_optimizer_bytes": m.optimizer,
+        "memory_per_gpu_bytes": m.total,
+        "gpu_memory": c.gpu_memory,
+        "feasible": m.feasible,
+        "infeasible_reason": m.reason,
+    }

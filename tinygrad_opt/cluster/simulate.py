@@ -18,6 +18,14 @@ parameters):
    during the backward pass with ``overlap=True`` (:mod:`.overlap`);
 4. after an all-reduce every worker applies the update locally (``update_time``).
 
+With tensors known (``Workload.tensor_sizes`` or a ``model``), ``overlap`` fills DDP's
+buckets in reverse layer order and ``fusion_bytes`` runs Horovod's fusion cycles
+(:mod:`.buckets`, timed in :mod:`.sync_plan`). ZeRO stages (``SyncScheme.zero_stage``,
+:mod:`.sharding`) split the all-reduce into a reduce-scatter and a parameter all-gather
+(stage 3: two), update ``1/N`` of the model per worker, and set the memory per GPU
+checked against ``ClusterSpec.gpu_memory``. With ``grad_accumulation = k`` a step
+computes ``k`` micro-batches (one compute draw times ``k``) and synchronises once.
+
 Contention inside a node (``ClusterSpec.cores_per_node``, ``memory_streams_per_node``):
 when a node's workers outnumber its cores, compute, updates and intra-node all-reduces
 run ``d / cores`` times slower, and updates that run together and spill out of the cache
@@ -42,20 +50,22 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.cluster.buckets import (
-    assign_buckets,
-    bucket_ready_times,
-    gradient_ready_times,
-    pipeline_end,
-)
+from tinygrad_opt.cluster.buckets import pipeline_end
 from tinygrad_opt.cluster.collectives import communication_cost
 from tinygrad_opt.cluster.compute import sample_step_compute
 from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
 from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end
 from tinygrad_opt.cluster.placement import cached_placement
 from tinygrad_opt.cluster.result import SimulationResult
-from tinygrad_opt.cluster.sharding import memory_per_gpu, sharded_phases
+from tinygrad_opt.cluster.sharding import memory_fields, sharded_phases
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.sync_plan import (
+    bucket_sizes,
+    bucket_unit,
+    fusion_plan,
+    sync_split,
+    tensor_buckets,
+)
 from tinygrad_opt.cluster.validation import (
     SpecError,
     check_keys,
@@ -68,6 +78,7 @@ __all__ = ["SCHEME_OPTIONS", "resolve_scheme", "simulate"]
 SCHEME_OPTIONS: tuple[str, ...] = (
     "ps_shards", "ps_placement", "backup_workers", "overlap", "buckets", "bucket_bytes",
     "compression", "tensor_placement", "split_threshold", "zero_stage", "first_bucket_bytes",
+    "fusion_bytes", "cycle_time",
 )  # fmt: skip
 """Keyword options of :func:`simulate` that set :class:`SyncScheme` fields."""
 
@@ -181,9 +192,14 @@ def simulate(
             float(wl.update_time) / workers * c.update_slowdown(wl.update_working_set / workers)
         )
     after = 0.0  # exposed after the update: the all-gather of (updated) parameters
-    bucket_plan = None
-    if s.overlap and not is_ps and s.buckets is None and wl.tensor_sizes is not None:
-        bucket_plan = _tensor_buckets(c, wl, s, applied, k_acc)
+    bucket_plan = fusion = None
+    if s.fusion_bytes is not None:
+        fusion = fusion_plan(c, wl, s, applied, k_acc)
+        buckets = 0  # set from the first step's schedule below
+        unit = comm_total = 0.0
+        upd_unit = 0.0
+    elif s.overlap and not is_ps and s.buckets is None and wl.tensor_sizes is not None:
+        bucket_plan = tensor_buckets(c, wl, s, applied, k_acc)
         buckets = len(bucket_plan["bytes"])
         units = bucket_plan["units"]
         unit = float(units.max())
@@ -193,15 +209,15 @@ def simulate(
     elif s.overlap:
         buckets = bucket_count(wl.gradient_bytes, s.bucket_bytes, s.buckets)
         comm_bucket = communication_cost(c, s, message / buckets, applied, fractions)
-        comm_unit = _bucket_unit(*_sync_split(comm_bucket.phases, 0), stage)
+        comm_unit = bucket_unit(*sync_split(comm_bucket.phases, 0), stage)
         if stage:
-            after = _sync_split(comm_full.phases, 0)[1]
+            after = sync_split(comm_full.phases, 0)[1]
         comm_total = buckets * comm_unit + after
     else:
         buckets = 1
-        comm_unit = sum(_sync_split(comm_full.phases, stage))
+        comm_unit = sum(sync_split(comm_full.phases, stage))
         comm_total = comm_unit
-    if bucket_plan is None:
+    if bucket_plan is None and fusion is None:
         upd_unit = server_update / buckets
         unit = comm_unit + upd_unit
     else:
@@ -223,7 +239,18 @@ def simulate(
     turn = c.turn_wait
     ready = np.asarray(samples.sync) + turn
     beta = wl.backward_fraction / k_acc  # only the last micro-batch's backward overlaps
-    if bucket_plan is not None:
+    fusion_head: list[list[tuple[float, float, float]]] = []
+    if fusion is not None:
+        values, inverse = np.unique(np.asarray(samples.sync, dtype=float), return_inverse=True)
+        ends = np.empty(len(values))
+        for i, t in enumerate(values):
+            ends[i] = fusion(t)[-1][1]
+        sync_end = ends[inverse.reshape(-1)] + turn
+        fusion_head = [fusion(float(t)) for t in np.asarray(samples.sync)[:timeline_steps]]
+        first = fusion(float(np.asarray(samples.sync)[0]))
+        buckets = len(first)
+        comm_total = float(sum(e - a for a, e, _ in first))
+    elif bucket_plan is not None:
         sync_end = pipeline_end(np.multiply.outer(samples.sync, bucket_plan["ready"]), units)
         sync_end = np.asarray(sync_end) + turn
     elif s.overlap:  # the buckets wait for the turn too: the whole schedule shifts by it
@@ -283,6 +310,7 @@ def simulate(
         "bucket_ready": None if bucket_plan is None else bucket_plan["ready"],
         "bucket_units": None if bucket_plan is None else units,
         "after": after,
+        "fusion": [[(a, e) for a, e, _ in sched] for sched in fusion_head],
         "ps_rows": s.ps_shards if is_ps else 0,
     }
     return SimulationResult(
@@ -336,84 +364,10 @@ def simulate(
         model=wl.model,
         zero_stage=stage,
         grad_accumulation=k_acc,
-        bucket_sizes_bytes=[] if bucket_plan is None else list(bucket_plan["bytes"]),
-        **_memory_fields(c, wl, stage),
+        bucket_sizes_bytes=bucket_sizes(bucket_plan, fusion, samples.sync),
+        **memory_fields(c, wl, stage),
         **_placement_fields(placement, message),
     )
-
-
-def _sync_split(phases, stage: int) -> tuple[float, float]:
-    """(reduce-scatter part, all-gather part) of the synchronisation's phases with ZeRO
-    ``stage``: the phases up to the first all-gather, and the rest (for a parameter
-    server or a tree: everything, and 0)."""
-    phases = sharded_phases(tuple(phases), stage)
-    names = [n for n, _ in phases]
-    cut = names.index("allgather") if "allgather" in names else len(names)
-    return (
-        float(sum(t for _, t in phases[:cut])),
-        float(sum(t for _, t in phases[cut:])),
-    )
-
-
-def _bucket_unit(rs: float, ag: float, stage: int) -> float:
-    """Seconds of one overlapped bucket: its all-reduce (``rs + ag``) without ZeRO; the
-    reduce-scatter alone with stages 1–2 (the parameters are all-gathered after the
-    update); stage 3 also all-gathers the bucket's parameters for the backward pass."""
-    return rs if stage in (1, 2) else rs + ag
-
-
-def _tensor_buckets(
-    c: ClusterSpec, wl: Workload, s: SyncScheme, applied: int, k_acc: int
-) -> dict[str, Any]:
-    """DDP buckets of the workload's tensors (:mod:`.buckets`): their gradient bytes,
-    readiness as a fraction of the step's compute, seconds each, and the part exposed
-    after the update (ZeRO's parameter all-gather)."""
-    nbytes = [n * wl.bytes_per_param for n in wl.tensor_sizes]
-    groups = assign_buckets(nbytes, s.bucket_bytes, s.first_bucket_bytes)
-    bt = np.asarray(wl.tensor_backward_times, dtype=float)
-    total = wl.compute_time * k_acc
-    if bt.sum() > total * (1 + 1e-9):
-        raise SpecError(
-            "backward_times",
-            f"[sum {bt.sum():.6g}s]",
-            f"exceed the step's compute time {total:.6g}s",
-        )
-    ready = bucket_ready_times(groups, gradient_ready_times(bt, total - bt.sum())) / total
-    sizes = np.array([sum(nbytes[i] for i in g) for g in groups]) / s.compression
-    stage = s.zero_stage
-    cache: dict[float, tuple[float, float]] = {}
-    units = np.empty(len(groups))
-    for j, m in enumerate(sizes):
-        if m not in cache:
-            cache[m] = _sync_split(communication_cost(c, s, m, applied).phases, 0)
-        units[j] = _bucket_unit(*cache[m], stage)
-    after = 0.0
-    if stage:  # the parameter all-gather after the update (stage 3: the forward's)
-        full = communication_cost(c, s, wl.gradient_bytes / s.compression, applied)
-        after = _sync_split(full.phases, 0)[1]
-    return {"bytes": sizes, "ready": ready, "units": units, "after": after}
-
-
-def _memory_fields(c: ClusterSpec, wl: Workload, stage: int) -> dict[str, Any]:
-    """Model-state bytes per GPU with ZeRO ``stage`` and the ``gpu_memory`` check."""
-    m = memory_per_gpu(
-        wl.parameters,
-        int(c.workers),
-        stage,
-        param_bytes=wl.bytes_per_param,
-        grad_bytes=wl.bytes_per_param,
-        optimizer_bytes=wl.optimizer_bytes_per_param,
-        capacity=c.gpu_memory,
-    )
-    return {
-        "memory_params_bytes": m.parameters,
-        "memory_grads_bytes": m.gradients,
-        "memory_optimizer_bytes": m.optimizer,
-        "memory_per_gpu_bytes": m.total,
-        "gpu_memory": c.gpu_memory,
-        "feasible": m.feasible,
-        "infeasible_reason": m.reason,
-    }
 
 
 def _placement_fields(placement, message: float) -> dict[str, Any]:

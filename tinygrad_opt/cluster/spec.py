@@ -83,6 +83,12 @@ DEFAULT_FIRST_BUCKET_BYTES = 2**20
 """PyTorch DDP's first bucket (``dist._DEFAULT_FIRST_BUCKET_BYTES``, 1 MiB): small, so
 the first all-reduce starts early in the backward pass."""
 
+DEFAULT_FUSION_BYTES = 64 * 2**20
+"""Horovod's ``HOROVOD_FUSION_THRESHOLD`` default, 64 MiB (``horovod/common/operations.cc``)."""
+
+DEFAULT_CYCLE_TIME = 5e-3
+"""Horovod's ``HOROVOD_CYCLE_TIME`` default, 5 ms (``horovod/common/operations.cc``)."""
+
 GRAD_DTYPES: tuple[str, ...] = ("fp16", "bf16", "fp32")
 _GRAD_DTYPE_ALIASES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16",
                        "float32": "fp32", "float": "fp32"}  # fmt: skip
@@ -645,6 +651,10 @@ class SyncScheme:
             an all-gather).
         first_bucket_bytes: cap of DDP's first bucket (default 1 MiB) with per-tensor
             buckets (:mod:`.buckets`).
+        fusion_bytes: Horovod's tensor fusion instead of DDP buckets (implies
+            ``overlap``): the fusion threshold (``"64MiB"``, Horovod's default); needs a
+            workload with tensors, an all-reduce and no ZeRO stage (:mod:`.buckets`).
+        cycle_time: Horovod's cycle time with ``fusion_bytes`` (default 5 ms).
     """
 
     name: str = "ring"
@@ -659,6 +669,8 @@ class SyncScheme:
     split_threshold: int = DEFAULT_SPLIT_THRESHOLD
     zero_stage: int = 0
     first_bucket_bytes: float | str = DEFAULT_FIRST_BUCKET_BYTES
+    fusion_bytes: float | str | None = None
+    cycle_time: float | str = DEFAULT_CYCLE_TIME
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -683,6 +695,18 @@ class SyncScheme:
         )
         set_(self, "split_threshold", check_positive_int("split_threshold", self.split_threshold))
         set_(self, "first_bucket_bytes", parse_bytes(self.first_bucket_bytes, "first_bucket_bytes"))
+        set_(self, "cycle_time", parse_duration(self.cycle_time, "cycle_time"))
+        if self.fusion_bytes is not None:
+            set_(self, "fusion_bytes", parse_bytes(self.fusion_bytes, "fusion_bytes"))
+            if name == "ps":
+                raise SpecError(
+                    "fusion_bytes", self.fusion_bytes, "is Horovod's all-reduce, not for 'ps'"
+                )
+            if self.zero_stage:
+                raise SpecError(
+                    "fusion_bytes", self.fusion_bytes, "does not combine with a ZeRO stage"
+                )
+            set_(self, "overlap", True)
         zs = check_nonnegative_int("zero_stage", self.zero_stage)
         if zs > 3:
             raise SpecError("zero_stage", self.zero_stage, "must be 0, 1, 2 or 3")
@@ -735,7 +759,9 @@ class SyncScheme:
                 out += f"+{self.backup_workers} backup"
         if self.zero_stage:
             out += f"+zero{self.zero_stage}"
-        if self.overlap:
+        if self.fusion_bytes is not None:
+            out += "+fusion"
+        elif self.overlap:
             out += "+overlap"
         if self.compression != 1:
             out += f"/{self.compression:g}x"
