@@ -15,11 +15,13 @@ Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation`
 (McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``models`` (built-in
 per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
 ``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
-gradient buckets), ``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``,
-``sweep``, ``plots``, ``config`` (reading TOML cluster files and flags), ``toml_io``
-(writing them), ``calibration_fits`` (fitting the simulator to measurements) and
-``calibration`` (the fitted result, its settings and predictions; the MPI measuring is in
-:mod:`tinygrad_opt.distributed`).
+gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer order, Horovod fusion
+cycles), ``sharding`` (ZeRO stages: memory per GPU, reduce-scatter/all-gather),
+``sync_plan`` (timing a step's buckets), ``failures`` (Young 1974 / Daly 2006),
+``result``, ``simulate``, ``sweep``, ``plots``, ``config`` (reading TOML cluster files
+and flags), ``toml_io`` (writing them), ``calibration_fits`` (fitting the simulator to
+measurements) and ``calibration`` (the fitted result, its settings and predictions; the
+MPI measuring is in :mod:`tinygrad_opt.distributed`).
 
 Example::
 
@@ -38,6 +40,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinygrad_opt.cluster.buckets import (
+    assign_buckets,
+    fusion_schedule,
+    pipeline_end,
+    pipeline_schedule,
+)
 from tinygrad_opt.cluster.collectives import (
     CommCost,
     binomial_tree_allreduce_time,
@@ -72,6 +80,7 @@ from tinygrad_opt.cluster.models import MODEL_NAMES, ModelProfile, get_model, li
 from tinygrad_opt.cluster.overlap import bucket_schedule, overlapped_sync_end
 from tinygrad_opt.cluster.placement import PLACEMENTS, Placement, place_tensors
 from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
+from tinygrad_opt.cluster.sharding import ZERO_STAGES, MemoryEstimate, memory_per_gpu
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS, SweepTable, pareto_front, sweep
@@ -102,6 +111,7 @@ __all__ = [
     "RESULT_KEYS",
     "SCHEMES",
     "SWEEP_KEYS",
+    "ZERO_STAGES",
     "ClusterSpec",
     "CommCost",
     "ComputeModel",
@@ -112,6 +122,7 @@ __all__ = [
     "Heterogeneous",
     "LargeBatchModel",
     "Lognormal",
+    "MemoryEstimate",
     "ModelProfile",
     "Placement",
     "ShiftedExponential",
@@ -120,6 +131,7 @@ __all__ = [
     "SweepTable",
     "SyncScheme",
     "Workload",
+    "assign_buckets",
     "binomial_tree_allreduce_time",
     "binomial_tree_reduce_time",
     "bucket_schedule",
@@ -132,13 +144,17 @@ __all__ = [
     "format_bandwidth",
     "format_bytes",
     "format_duration",
+    "fusion_schedule",
     "get_model",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
     "list_models",
+    "memory_per_gpu",
     "overlapped_sync_end",
     "parameter_server_time",
     "pareto_front",
+    "pipeline_end",
+    "pipeline_schedule",
     "parse_bandwidth",
     "parse_bytes",
     "parse_duration",
