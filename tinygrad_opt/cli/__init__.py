@@ -372,7 +372,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, default=str))
         return 0
     print(_describe(confs[0]))
-    print(_table(rows))
+    print(_table(rows, [conf.setting for conf in confs]))
     reasons = dict.fromkeys(r["infeasible_reason"] for r in rows if not r["feasible"])
     for reason in reasons:
         print(f"infeasible: {reason}")
@@ -403,18 +403,31 @@ def _describe(conf) -> str:
     return (
         f"{model}{wl.parameters:,} parameters{tensors}, "
         f"{format_bytes(wl.gradient_bytes)} of gradients; "
-        f"per-worker batch {wl.per_worker_batch}; compute {format_duration(wl.compute_time)}"
+        f"per-worker batch {wl.per_worker_batch}"
+        f"{'' if wl.grad_accumulation == 1 else f' × {wl.grad_accumulation} micro-batches'}; "
+        f"compute {format_duration(wl.compute_time)}"
         f"/step ({c.compute.kind}); {steps}"
     )
 
 
-def _table(rows: list[dict]) -> str:
+# grid keys the table shows in their own columns or in the scheme label
+_SHOWN_KEYS = {"workers", "nodes", "scheme", "model", "bandwidth", "latency", "overlap",
+               "compression", "zero_stage", "per_worker_batch", "ps_shards", "ps_placement",
+               "backup_workers", "tensor_placement"}  # fmt: skip
+
+
+def _table(rows: list[dict], settings: list[dict] | None = None) -> str:
     from tinygrad_opt.cluster.units import format_bandwidth, format_duration
 
     def varies(key: str) -> bool:
         return len({r[key] for r in rows}) > 1
 
     cols: list[tuple[str, object]] = [("scheme", lambda r: r["scheme_label"])]
+    if settings:  # other grid axes (--bucket-mb 25,100, --grad-dtype ...): one column
+        other = {id(r): ", ".join(f"{k}={v}" for k, v in st.items() if k not in _SHOWN_KEYS)
+                 for r, st in zip(rows, settings)}  # fmt: skip
+        if any(other.values()):
+            cols.append(("setting", lambda r: other[id(r)] or "-"))
     if varies("model"):
         cols.append(("model", lambda r: r["model"] or "-"))
     cols.append(("workers", lambda r: r["workers"]))
