@@ -203,6 +203,13 @@ def test_cli_bucket_mb_and_accumulation():
     assert out["settings"]["scheme"]["bucket_bytes"] == ["25MiB", "100MiB"]
     assert [r["grad_accumulation"] for r in out["rows"]] == [2, 2]
     assert out["rows"][0]["global_batch"] == 4 * 32 * 2
+    table = _cli("--workers", "4", "--bandwidth", "10Gbit/s", "--latency", "5us", "--model",
+                 "vgg16", "--compute-time", "0.3s", "--overlap", "--bucket-mb", "25,100",
+                 "--grad-accumulation", "2", "--samples", "1")  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert "setting" in lines[1] and "× 2 micro-batches" in lines[0]
+    assert "bucket_bytes=25MiB" in lines[3] and "bucket_bytes=100MiB" in lines[4]
 
 
 @pytest.mark.parametrize(
