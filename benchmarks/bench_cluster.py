@@ -13,8 +13,14 @@ statistics, step times, breakdown, result) on ``--samples`` worker-step samples
 - ``empirical/max``: resampled measured step times;
 
 for 100 and 1000 workers. Sampling is float32, in chunks of 2^20 samples on up to two
-threads. The target: 1e8 samples in <= 3 s on a 2-core machine. The last line printed is
-one JSON object.
+threads. The target: 1e8 samples in <= 3 s on a 2-core machine.
+
+The planner (``--plan``, or ``--plan-only``): ``tinygrad_opt.cluster.plan`` on a grid of
+about 5,000 configurations (9 worker counts × 3 bandwidths × 5 per-worker batches ×
+overlap on/off × ring, tree, halving-doubling and a parameter server with 1-8 shards and
+0-4 backup workers; lognormal stragglers, a large-batch target, a deadline). The target:
+<= 5 s on a 2-core machine (``simulate`` row by row takes about a minute).
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -38,6 +44,30 @@ from tinygrad_opt.cluster import (
 )
 
 TARGET_S = 3.0
+PLAN_TARGET_S = 5.0
+
+PLAN_GRID = {
+    "cluster": {
+        "workers": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
+        "bandwidth": ["10Gbps", "25Gbps", "100Gbps"],
+        "latency": "5us",
+        "price_per_node_hour": 3.0,
+        "compute": {"kind": "lognormal", "sigma": 0.2},
+    },
+    "workload": {
+        "parameters": 25_600_000,
+        "per_worker_batch": [16, 32, 64, 128, 256],
+        "compute_time_per_example": "4ms",
+        "update_time": "2ms",
+        "large_batch": {"s_min": 5000, "b_noise": 4096},
+    },
+    "scheme": {
+        "name": ["ring", "tree", "halving_doubling", "ps"],
+        "ps_shards": [1, 2, 4, 8],
+        "backup_workers": [0, 1, 2, 4],
+        "overlap": [False, True],
+    },
+}
 
 
 def case(model, workers: int, backup: int, samples: int, repeats: int) -> float:
@@ -53,12 +83,36 @@ def case(model, workers: int, backup: int, samples: int, repeats: int) -> float:
     return best
 
 
+def plan_case(repeats: int) -> tuple[float, int]:
+    """Best wall time of ``plan`` on :data:`PLAN_GRID`, and the configurations planned."""
+    from tinygrad_opt.cluster import plan
+
+    best, n = float("inf"), 0
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        p = plan(PLAN_GRID, deadline="12h")
+        best = min(best, time.perf_counter() - t0)
+        n = p.evaluated
+    return best, n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=float, default=1e8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="1e7 samples, one repeat")
+    ap.add_argument("--plan", action="store_true", help="also time the planner")
+    ap.add_argument("--plan-only", action="store_true", help="only time the planner")
     args = ap.parse_args(argv)
+    if args.plan or args.plan_only:
+        t, n = plan_case(1 if args.quick else args.repeats)
+        ok = t <= PLAN_TARGET_S
+        print(f"plan: {n:,} configurations in {t:.2f} s "
+              f"({'meets' if ok else 'MISSES'} the {PLAN_TARGET_S:g} s target)")  # fmt: skip
+        if args.plan_only:
+            print(json.dumps({"plan_configurations": n, "plan_s": t}))
+            return 0 if ok else 1
     samples = int(1e7 if args.quick else args.samples)
     repeats = 1 if args.quick else args.repeats
     rng = np.random.default_rng(0)

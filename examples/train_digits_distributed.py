@@ -146,7 +146,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     args = parse_args(argv)
     from tinygrad_opt import distributed as dist
 
-    ctx = dist.init(timeout=args.timeout)
+    # every rank must start with the same settings: one all-gather names any difference
+    same = ("seed", "batch", "epochs", "hidden", "lr", "mode", "servers", "placement",
+            "backup_workers")  # fmt: skip
+    try:
+        ctx = dist.init(timeout=args.timeout, config={k: getattr(args, k) for k in same})
+    except dist.SetupMismatchError as e:  # raised on every rank with the same message
+        if dist.get_context().rank == 0:
+            print(f"train_digits_distributed: error: {e}", file=sys.stderr, flush=True)
+        dist.get_context().comm.Barrier()  # no rank ends the job before rank 0 has said why
+        raise SystemExit(2) from None
     root = ctx.rank == 0
     data = ctx.comm.bcast(load_data() if root else None, root=0)  # one rank imports sklearn
     Xtr, ytr = data["X_train"], data["y_train"]
@@ -190,7 +199,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     if args.resume:
         found = ctx.comm.bcast(args.checkpoint.exists() if root else None, root=0)
         if found:
-            start_step = dist.load_checkpoint(args.checkpoint, model, dopt)["step"]
+            from tinygrad_opt.train import CheckpointError
+
+            try:  # another number of ranks is fine with the same global batch
+                start_step = dist.load_checkpoint(args.checkpoint, model, dopt, sampler)["step"]
+            except CheckpointError as e:  # raised on every rank
+                if root:
+                    print(f"train_digits_distributed: error: {e}", file=sys.stderr, flush=True)
+                ctx.comm.Barrier()
+                raise SystemExit(2) from None
         elif root:
             print(f"no checkpoint at {args.checkpoint}: starting from step 0")
     if root:
@@ -235,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                     )
                 losses = []
                 if checkpoints:
-                    dist.save_checkpoint(args.checkpoint, model, dopt, step=dopt.steps)
+                    dist.save_checkpoint(args.checkpoint, model, dopt, sampler, dopt.steps)
         bar.close()
         dopt.close()
     train_s = time.perf_counter() - t0

@@ -157,6 +157,7 @@ def test_file_ps_options_dropped_when_flags_choose_an_allreduce(capsys):
 
 def test_whatif_writes_scaling_png_and_csv(tmp_path, capsys):
     png, csv = tmp_path / "fig" / "scaling.png", tmp_path / "rows.csv"
+    png.parent.mkdir()  # a missing folder is refused (test_output_paths_are_checked_first)
     argv = [*EXAMPLE, "--bandwidth", "10Gbit/s,100Gbit/s", "--out", str(png), "--csv", str(csv)]
     assert main(argv) == 0
     out = capsys.readouterr().out

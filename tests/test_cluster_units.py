@@ -13,6 +13,7 @@ from tinygrad_opt.cluster import (
     parse_bytes,
     parse_duration,
 )
+from tinygrad_opt.cluster.units import MAX_DURATION, MIN_BANDWIDTH
 
 
 @pytest.mark.parametrize(
@@ -88,7 +89,7 @@ def test_zero_allowed_only_when_asked():
         parse_duration("0s")
 
 
-@given(st.floats(1e-3, 1e15))
+@given(st.floats(MIN_BANDWIDTH, 1e15))  # 1 bit/s: the smallest bandwidth accepted
 def test_format_then_parse_bandwidth_round_trips(x):
     assert parse_bandwidth(format_bandwidth(x).replace(" ", "")) == pytest.approx(x, rel=1e-3)
 
@@ -96,3 +97,13 @@ def test_format_then_parse_bandwidth_round_trips(x):
 @given(st.floats(1e-9, 100.0))
 def test_format_then_parse_duration_round_trips(x):
     assert parse_duration(format_duration(x)) == pytest.approx(x, rel=1e-3)
+
+
+def test_extreme_durations_and_bandwidths_are_refused_by_name():
+    assert parse_duration(MAX_DURATION) == MAX_DURATION
+    with pytest.raises(ValueError, match=r"latency: must be <= 1e15 s.*got '1e300s'"):
+        parse_duration("1e300s", "latency")
+    assert parse_bandwidth("1bit/s") == MIN_BANDWIDTH
+    with pytest.raises(ValueError, match=r"bandwidth: must be >= 1 bit/s.*got '1e-300Gbit/s'"):
+        parse_bandwidth("1e-300Gbit/s", "bandwidth")
+    assert parse_bandwidth(0, "reduce_bandwidth", allow_zero=True) == 0

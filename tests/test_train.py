@@ -232,3 +232,59 @@ def test_evaluate_puts_textbook_nesterov_at_theta_and_restores_the_lookahead():
     assert at_theta == pytest.approx(expected, rel=1e-12)
     assert at_theta != pytest.approx(at_lookahead, rel=1e-6)
     assert all(np.array_equal(p.data, q) for p, q in zip(model.parameters(), lookahead))
+
+
+def test_resume_from_a_missing_checkpoint_names_the_path(tmp_path):
+    model, opt, sched, loader, _ = setup()
+    before = params(model)
+    missing = tmp_path / "nope.ckpt"
+    with pytest.raises(CheckpointError, match=f"resume=True but checkpoint {missing} does not"):
+        fit(model, opt, loader, nn.cross_entropy, 2, checkpoint=missing, resume=True,
+            progress=False)  # fmt: skip
+    for a, b in zip(before, params(model)):  # nothing was trained
+        np.testing.assert_array_equal(a, b)
+    assert not missing.exists()
+    with pytest.raises(ValueError, match="needs checkpoint="):
+        fit(model, opt, loader, nn.cross_entropy, 2, resume=True, progress=False)
+    with pytest.raises(ValueError, match="resume must be True, False or 'if_present'"):
+        fit(model, opt, loader, nn.cross_entropy, 2, checkpoint=missing, resume="yes",
+            progress=False)  # fmt: skip
+
+
+def test_resume_if_present_starts_afresh_then_resumes(tmp_path):
+    model_a, opt_a, sched_a, loader_a, _ = setup()
+    fit(model_a, opt_a, loader_a, nn.cross_entropy, 4, scheduler=sched_a, progress=False)
+    ckpt = tmp_path / "run.ckpt"
+    model_b, opt_b, sched_b, loader_b, _ = setup()
+    h = fit(model_b, opt_b, loader_b, nn.cross_entropy, 2, scheduler=sched_b, checkpoint=ckpt,
+            resume="if_present", progress=False)  # fmt: skip
+    assert len(h.train_loss) == 2 and ckpt.exists()
+    model_c, opt_c, sched_c, loader_c, _ = setup(seed=7)
+    h = fit(model_c, opt_c, loader_c, nn.cross_entropy, 4, scheduler=sched_c, checkpoint=ckpt,
+            resume="if_present", progress=False)  # fmt: skip
+    assert len(h.train_loss) == 4
+    for a, c in zip(params(model_a), params(model_c)):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_a_checkpoint_path_that_is_a_symlink_is_written_through(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    target = store / "real.ckpt"
+    link = tmp_path / "latest.ckpt"
+    link.symlink_to(target)  # dangling until the first save
+    model, opt, sched, loader, _ = setup()
+    fit(model, opt, loader, nn.cross_entropy, 1, checkpoint=link, progress=False)
+    assert link.is_symlink() and os.readlink(link) == str(target) and target.is_file()
+    first = target.stat().st_ino
+    save_checkpoint(link, model, opt, epoch=1)  # again: an atomic replace of the target
+    assert link.is_symlink() and target.stat().st_ino != first
+    assert sorted(p.name for p in store.iterdir()) == ["real.ckpt"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.ckpt", "store"]
+    assert load_checkpoint(link, model, opt)["epoch"] == 1
+    # a chain of links ends at the same target
+    chain = tmp_path / "chain.ckpt"
+    chain.symlink_to(link)
+    save_checkpoint(chain, model, opt, epoch=2)
+    assert chain.is_symlink() and link.is_symlink()
+    assert read_checkpoint_file(target)["epoch"] == 2

@@ -64,6 +64,7 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=5, help="the sampler's shuffling seed")
     ap.add_argument("--servers", type=int, default=1)
     ap.add_argument("--placement", default="colocated")
     ap.add_argument("--backup", type=int, default=0)
@@ -80,17 +81,30 @@ def main() -> int:
     from tinygrad_opt import distributed as dist
 
     X, y, model, opt = build(args.optimizer, args.lr)
-    ctx = dist.init(timeout=60)
+    try:  # every rank must start with the same data order and batch size
+        ctx = dist.init(timeout=60, config={"seed": args.seed, "batch": args.batch})
+    except dist.SetupMismatchError as e:  # raised on every rank: each says so, then all stop
+        print(f"train_job: error: {e}", file=sys.stderr, flush=True)
+        dist.get_context().comm.Barrier()
+        return 2
     dist.broadcast_parameters(model)
     dopt = dist.DistributedOptimizer(
         opt, mode=args.mode, servers=args.servers, placement=args.placement,
         backup_workers=args.backup, noise_scale=args.noise_scale,
     )  # fmt: skip
     sampler = DistributedSampler(
-        len(X), args.batch, rank=max(dopt.worker_rank, 0), world_size=dopt.num_workers, seed=5
-    )
+        len(X), args.batch, rank=max(dopt.worker_rank, 0), world_size=dopt.num_workers,
+        seed=args.seed,
+    )  # fmt: skip
     if args.resume:
-        dist.load_checkpoint(args.resume, model, dopt, sampler)  # sets dopt.steps
+        from tinygrad_opt.train import CheckpointError
+
+        try:
+            dist.load_checkpoint(args.resume, model, dopt, sampler)  # sets dopt.steps
+        except CheckpointError as e:  # raised on every rank: each says so, then all stop
+            print(f"train_job: error (rank {ctx.rank}): {e}", file=sys.stderr, flush=True)
+            ctx.comm.Barrier()
+            return 2
     grads, before = [], []
     if dopt.is_server and not dopt.is_worker:
         dopt.serve()

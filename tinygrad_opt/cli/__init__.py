@@ -12,6 +12,7 @@
     tinygrad-opt timeline --trace run.json --out gantt.png   # a real run's measured steps
     tinygrad-opt launch -n 4 [--hostfile hosts] train.py [args]   # mpiexec for you
     tinygrad-opt calibrate --ranks 1,2,4 --out cluster.toml     # fit the simulator to MPI
+    tinygrad-opt plan --params 25.6M --workers 8,16,32,64 --scheme ring,ps ... --deadline 36h
 
 ``whatif`` simulates synchronous data-parallel SGD (:mod:`tinygrad_opt.cluster`) for every
 combination of the comma-separated flag values and prints one row per configuration;
@@ -19,8 +20,10 @@ combination of the comma-separated flag values and prints one row per configurat
 ``docs/cluster.md``.
 
 Bad input (an unknown optimizer, function or scheme name, a bad number or unit, an
-inconsistent cluster, a malformed TOML file) exits with code 2 and a message naming the
-field and the value — never a traceback.
+inconsistent cluster, a malformed TOML file, a value past the simulator's limits or one
+whose result overflows, an output path with an unknown extension or in a missing folder)
+exits with code 2 and a message naming the field and the value — never a traceback —
+before any work is done and without writing anything.
 """
 
 from __future__ import annotations
@@ -47,14 +50,71 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        try:  # "1e4", "2.0": integral numbers written as floats
+            as_float = float(text)
+            value = int(as_float) if as_float.is_integer() else None
+        except (ValueError, OverflowError):
+            value = None
+        if value is None:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
 
 
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+"""What ``--out`` of ``compare``, ``whatif`` and ``timeline`` writes (matplotlib formats)."""
+
+COMPARE_MAX_STEPS = 100_000
+"""Most ``compare --steps``: the playground keeps every point and steps in Python."""
+
+LAUNCH_MAX_RANKS = 1_000_000  # as the simulator's workers
+LAUNCH_MAX_LOCAL_RANKS = 1024
+"""Most ``launch -n`` ranks without ``--hostfile``: one process each on this machine."""
+
+TIMELINE_DEFAULT_OUT = "out/timeline.png"
+TIMELINE_MAX = 100
+"""Most steps (``--show-steps``) and worker rows (``--max-rows``) a timeline draws."""
+
+
+def _check_output(
+    flag: str, path: str | None, suffixes: Sequence[str], *, default: bool = False
+) -> None:
+    """Refuse an output path before any work: an unknown extension, a missing folder (a
+    default path's folder is created instead), or a folder. Nothing is written here."""
+    import os
+    from pathlib import Path
+
+    if path is None:
+        return
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise UsageError(
+            f"{flag}: cannot write {path!r}: unknown extension {p.suffix or '(none)'!r}; "
+            f"expected {', '.join(suffixes)}"
+        )
+    if p.is_dir():
+        raise UsageError(f"{flag}: {path!r} is a folder; give a file name")
+    folder = p.parent
+    if default:
+        return  # the writer creates it
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"{flag}: cannot write {path!r}: folder {str(folder)!r} {what}")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{flag}: cannot write {path!r}: folder {str(folder)!r} is not writable")
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from tinygrad_opt import optim, playground
+
+    if args.steps > COMPARE_MAX_STEPS:
+        raise UsageError(
+            f"--steps: must be <= {COMPARE_MAX_STEPS:,} (about a minute for five optimizers), "
+            f"got {args.steps:,}"
+        )
+    _check_output("--out", args.out, FIGURE_SUFFIXES)
+    _check_output("--gif", args.gif, (".gif",))
 
     if args.function not in playground.FUNCTIONS:
         raise UsageError(
@@ -66,6 +126,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             f"unknown optimizer(s) {', '.join(map(repr, unknown))}; "
             f"valid: {', '.join(optim.available())}"
         )
+    matrix_only = [o for o in args.optimizers if getattr(optim.lookup(o)[0], "matrix_only", False)]
+    if matrix_only:
+        raise UsageError(
+            f"{', '.join(map(repr, matrix_only))} steps 2-D weight matrices only, and the "
+            "playground moves a single 2-vector θ (as a 1×2 matrix Muon would be normalised "
+            "gradient descent, a different method); use it on a model's hidden layers"
+        )
     start = None
     if args.start is not None:
         try:
@@ -76,8 +143,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             ) from None
         if len(start) != 2:
             raise UsageError(f"--start must be two numbers like 1.0,-2, got {args.start!r}")
-    try:
-        run = playground.run(args.function, args.optimizers, args.steps, start=start, lr=args.lr)
+    import math
+
+    import numpy as np
+
+    if args.lr is not None and not math.isfinite(args.lr):
+        raise UsageError(f"--lr must be a finite number, got {args.lr}")
+    if start is not None and not all(map(math.isfinite, start)):
+        raise UsageError(f"--start must be two finite numbers, got {args.start!r}")
+    try:  # a diverging run shows as nan and "never": numpy need not warn about it
+        with np.errstate(all="ignore"):
+            run = playground.run(
+                args.function, args.optimizers, args.steps, start=start, lr=args.lr
+            )
     except ValueError as e:  # e.g. an invalid learning rate
         raise UsageError(str(e)) from None
     written = []
@@ -342,6 +420,8 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
 
     if args.list_models:
         return _print_models(args.json)
+    _check_output("--out", args.out, FIGURE_SUFFIXES)
+    _check_output("--csv", args.csv, (".csv",))
     settings, confs, sim = _configurations(args)
     quiet = args.json or args.no_progress or len(confs) <= 8
     rows = []
@@ -525,6 +605,16 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
+    for flag, value in (("--timeout", args.timeout), ("--rank-timeout", args.rank_timeout)):
+        if value is not None and not 0 < value < float("inf"):  # also NaN
+            raise UsageError(f"{flag} must be a positive number of seconds, got {value}")
+    if args.n > LAUNCH_MAX_RANKS:
+        raise UsageError(f"-n {args.n:,}: at most {LAUNCH_MAX_RANKS:,} ranks")
+    if args.hostfile is None and args.n > LAUNCH_MAX_LOCAL_RANKS:
+        raise UsageError(
+            f"-n {args.n:,}: at most {LAUNCH_MAX_LOCAL_RANKS:,} ranks on this machine "
+            "(give --hostfile to spread more over several hosts)"
+        )
     mpiexec = shutil.which("mpiexec")
     if mpiexec is None:
         raise UsageError('mpiexec not found: pip install "tinygrad-opt[dist]" (mpi4py, mpich)')
@@ -536,8 +626,6 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     # one BLAS thread per rank; MPICH backs off when ranks outnumber this machine's CPUs
     env = rank_environment(args.n, single_host=args.hostfile is None)
     if args.rank_timeout is not None:
-        if args.rank_timeout <= 0:
-            raise UsageError(f"--rank-timeout must be positive, got {args.rank_timeout}")
         # the ranks' watchdogs name a crashed rank; hydra must let the others live that long
         env["TINYGRAD_OPT_TIMEOUT"] = str(args.rank_timeout)
         cmd.append("-disable-auto-cleanup")
@@ -560,6 +648,15 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 
 
 def _cmd_timeline(args: argparse.Namespace) -> int:
+    default = args.out is None
+    args.out = TIMELINE_DEFAULT_OUT if default else args.out
+    _check_output("--out", args.out, FIGURE_SUFFIXES, default=default)
+    for flag, value in (("--show-steps", args.show_steps), ("--max-rows", args.max_rows)):
+        if not 1 <= value <= TIMELINE_MAX:
+            raise UsageError(
+                f"{flag}: must be an integer in [1, {TIMELINE_MAX}] (a chart stays readable), "
+                f"got {value!r}"
+            )
     if args.trace:
         return _cmd_timeline_trace(args)
     from tinygrad_opt.cluster.config import result_row
@@ -575,11 +672,6 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
             f"{'has' if len(varied) == 1 else 'have'} several values ({len(confs)} "
             f"configurations); give one value each"
         )
-    if args.show_steps < 1 or args.max_rows < 1:
-        bad = (
-            ("show_steps", args.show_steps) if args.show_steps < 1 else ("max_rows", args.max_rows)
-        )
-        raise UsageError(f"{bad[0]}: must be a positive integer, got {bad[1]!r}")
     conf = confs[0]
     try:
         result = conf.simulate(**sim, timeline_steps=args.show_steps)
@@ -632,7 +724,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--steps", type=_positive_int, default=200)
     cmp.add_argument("--lr", type=float, default=None, help="one lr for all (default: suggested)")
     cmp.add_argument("--start", default=None, help="start point, e.g. -1.5,2")
-    cmp.add_argument("--out", default=None, help="PNG with contour paths and loss curves")
+    cmp.add_argument("--out", default=None, help="PNG (or PDF, SVG) of the paths and losses")
     cmp.add_argument("--gif", default=None, help="animated GIF of the paths")
     cmp.add_argument("--json", action="store_true", help="print the numbers as JSON")
     cmp.set_defaults(handler=_cmd_compare)
@@ -664,7 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
         "draw its first steps: compute, waiting, communication, update.",
     )
     _add_simulation_flags(tl)
-    tl.add_argument("--out", default="out/timeline.png", help="PNG (default out/timeline.png)")
+    tl.add_argument("--out", default=None, help=f"PNG, PDF or SVG (default {TIMELINE_DEFAULT_OUT})")
     tl.add_argument("--show-steps", type=int, default=4, help="steps drawn (default 4)")
     tl.add_argument("--max-rows", type=int, default=12, help="worker rows drawn (default 12)")
     tl.add_argument("--json", action="store_true", help="print the result and events as JSON")
@@ -711,6 +803,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate_cmd.add_arguments(cal)
     cal.set_defaults(handler=calibrate_cmd.run)
+    from tinygrad_opt.cli import plan as plan_cmd
+
+    pl = sub.add_parser(
+        "plan",
+        help="search whatif's grid for the fastest run under a budget, the cheapest under a "
+        "deadline or the best time-cost trade-off",
+        description="Evaluate every combination of the comma-separated values (whatif's "
+        "flags) and choose: --minimize time|cost|tradeoff, --deadline, --budget. Prints the "
+        "Pareto front and why the winner wins (docs/cluster.md#planning).",
+    )
+    plan_cmd.add_arguments(pl)
+    pl.set_defaults(handler=plan_cmd.run)
     parser.set_defaults(
         value_flags={  # options that take a value, for _join_negative_values
             flag

@@ -18,10 +18,11 @@ per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
 gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer order, Horovod fusion
 cycles), ``sharding`` (ZeRO stages: memory per GPU, reduce-scatter/all-gather),
 ``sync_plan`` (timing a step's buckets), ``failures`` (Young 1974 / Daly 2006),
-``result``, ``simulate``, ``sweep``, ``plots``, ``config`` (reading TOML cluster files
-and flags), ``toml_io`` (writing them), ``calibration_fits`` (fitting the simulator to
-measurements) and ``calibration`` (the fitted result, its settings and predictions; the
-MPI measuring is in :mod:`tinygrad_opt.distributed`).
+``result``, ``simulate``, ``sweep``, ``plan_eval`` (a grid's rows at once, vectorised),
+``planner`` (choosing the configuration: :func:`plan`), ``plots``, ``config`` (reading
+TOML cluster files and flags), ``toml_io`` (writing them), ``calibration_fits`` (fitting
+the simulator to measurements) and ``calibration`` (the fitted result, its settings and
+predictions; the MPI measuring is in :mod:`tinygrad_opt.distributed`).
 
 Example::
 
@@ -79,6 +80,8 @@ from tinygrad_opt.cluster.large_batch import LargeBatchModel, estimate_noise_sca
 from tinygrad_opt.cluster.models import MODEL_NAMES, ModelProfile, get_model, list_models
 from tinygrad_opt.cluster.overlap import bucket_schedule, overlapped_sync_end
 from tinygrad_opt.cluster.placement import PLACEMENTS, Placement, place_tensors
+from tinygrad_opt.cluster.plan_eval import balanced_batches, evaluate_grid
+from tinygrad_opt.cluster.planner import Infeasible, Plan, plan, plot_plan
 from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
 from tinygrad_opt.cluster.sharding import ZERO_STAGES, MemoryEstimate, memory_per_gpu
 from tinygrad_opt.cluster.simulate import simulate
@@ -120,11 +123,13 @@ __all__ = [
     "FailureOverhead",
     "FailureSpec",
     "Heterogeneous",
+    "Infeasible",
     "LargeBatchModel",
     "Lognormal",
     "MemoryEstimate",
     "ModelProfile",
     "Placement",
+    "Plan",
     "ShiftedExponential",
     "SimulationResult",
     "SpecError",
@@ -133,12 +138,14 @@ __all__ = [
     "Workload",
     "assign_buckets",
     "binomial_tree_allreduce_time",
+    "balanced_batches",
     "binomial_tree_reduce_time",
     "bucket_schedule",
     "communication_cost",
     "compute_model_from_dict",
     "daly_interval",
     "estimate_noise_scale",
+    "evaluate_grid",
     "expected_wall_time",
     "failure_overhead",
     "format_bandwidth",
@@ -159,8 +166,10 @@ __all__ = [
     "parse_bytes",
     "parse_duration",
     "place_tensors",
+    "plan",
     "plot_breakdown",
     "plot_pareto",
+    "plot_plan",
     "plot_scaling",
     "plot_timeline",
     "ring_allreduce_time",

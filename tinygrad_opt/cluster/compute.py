@@ -151,6 +151,11 @@ class Heterogeneous(Deterministic):
             raise SpecError("compute.speed_factors", None, "heterogeneous compute needs factors")
 
 
+MAX_SIGMA = 3.0
+"""Largest lognormal log-std accepted: past it the variance ``e^(σ²) − 1`` exceeds 8,000,
+so a Monte Carlo of a few thousand samples no longer has mean 1."""
+
+
 @dataclass(frozen=True)
 class Lognormal(ComputeModel):
     """``X = exp(σZ − σ²/2)``: multiplicative noise with mean 1 and log-std ``sigma``."""
@@ -161,7 +166,15 @@ class Lognormal(ComputeModel):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "sigma", check_positive_float("compute.sigma", self.sigma))
+        sigma = check_positive_float("compute.sigma", self.sigma)
+        if sigma > MAX_SIGMA:
+            raise SpecError(
+                "compute.sigma",
+                self.sigma,
+                f"must be <= {MAX_SIGMA:g}: beyond it the variance e^(σ²) − 1 > 8,000 and "
+                "the mean of a few thousand samples is not 1 (the simulator limit)",
+            )
+        object.__setattr__(self, "sigma", sigma)
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         x = rng.standard_normal(size=shape, dtype=np.float32)

@@ -274,11 +274,16 @@ def simulation_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def expand(settings: Mapping[str, Any]) -> list[Configuration]:
+def expand(
+    settings: Mapping[str, Any], skipped: list[tuple[dict[str, Any], SpecError]] | None = None
+) -> list[Configuration]:
     """Every combination of the list-valued keys, built and checked, duplicates removed.
 
     Order: the scheme axes outermost, then the other cluster and workload axes, then
-    ``nodes`` / ``workers`` fastest. Raises ``SpecError`` for the first invalid setting.
+    ``nodes`` / ``workers`` fastest. Raises ``SpecError`` for the first invalid setting,
+    or, given a list ``skipped``, appends ``(setting, error)`` to it and goes on (the
+    planner's search space holds combinations that cannot exist, such as more backup
+    workers than workers).
     """
     check_settings(settings)
     settings = {k: _canonical(k, v) for k, v in settings.items()}
@@ -294,6 +299,7 @@ def expand(settings: Mapping[str, Any]) -> list[Configuration]:
     f = FailureSpec.from_dict(failures) if failures else None
     out: list[Configuration] = []
     seen: set[tuple[Any, ...]] = set()
+    built: dict[tuple[str, ...], Any] = {}  # specs by their settings: each built once
     for combo in itertools.product(*[values for _, _, values in axes]):
         parts = {s: dict(settings.get(s, {})) for s in ("cluster", "workload", "scheme")}
         setting: dict[str, Any] = {}
@@ -304,21 +310,43 @@ def expand(settings: Mapping[str, Any]) -> list[Configuration]:
             parts["workload"]["parameters"], list
         ):
             parts["workload"]["parameters"] = parse_count(parts["workload"]["parameters"])
-        c = ClusterSpec.from_dict(parts["cluster"])
-        wl = Workload.from_dict(parts["workload"])
-        sch = parts["scheme"]
-        if mixed and SyncScheme.coerce(sch.get("name", "ring")).name != "ps":
-            for k in _PS_ONLY:
-                sch.pop(k, None)
-        elif mixed:  # a parameter server has no ZeRO stages
-            sch.pop("zero_stage", None)
-        s = resolve_scheme(c, SyncScheme.from_dict(sch))
+        try:
+            ck = repr(parts["cluster"])
+            c = _built(built, ("cluster", ck), ClusterSpec.from_dict, parts["cluster"])
+            wl = _built(built, ("workload", repr(parts["workload"])), Workload.from_dict,
+                        parts["workload"])  # fmt: skip
+            sch = parts["scheme"]
+            if mixed and SyncScheme.coerce(sch.get("name", "ring")).name != "ps":
+                for k in _PS_ONLY:
+                    sch.pop(k, None)
+            elif mixed:  # a parameter server has no ZeRO stages
+                sch.pop("zero_stage", None)
+            s = _built(built, ("scheme", ck, repr(sch)),
+                       lambda d, c=c: resolve_scheme(c, SyncScheme.from_dict(d)), sch)  # fmt: skip
+        except SpecError as e:
+            if skipped is None:
+                raise
+            skipped.append((setting, e))
+            continue
         key = (c, wl, s, f)
         if key in seen:
             continue
         seen.add(key)
         out.append(Configuration(c, wl, s, f, setting))
     return out
+
+
+def _built(cache: dict, key: tuple[str, ...], build, data: Any) -> Any:
+    """``build(data)`` once per ``key``; a ``SpecError`` is remembered and raised again."""
+    if key not in cache:
+        try:
+            cache[key] = build(data)
+        except SpecError as e:
+            cache[key] = e
+    value = cache[key]
+    if isinstance(value, SpecError):
+        raise value
+    return value
 
 
 def result_row(result: SimulationResult, scheme: SyncScheme) -> dict[str, Any]:

@@ -183,10 +183,30 @@ def failure_overhead(spec: FailureSpec, solve_time: float, machines: int) -> Fai
     if solve_time < 0:
         raise SpecError("solve_time", solve_time, "must be >= 0")
     m = system_mtbf(spec.node_mtbf, machines)
+    if m <= spec.checkpoint_cost:
+        raise SpecError(
+            "failures.node_mtbf",
+            spec.node_mtbf,
+            f"checkpointing cannot keep up: {machines} machines fail every "
+            f"M = node_mtbf/{machines} = {m:.4g} s on average, no longer than one checkpoint "
+            f"(checkpoint_cost = {spec.checkpoint_cost:.4g} s); need node_mtbf > "
+            f"{machines} × checkpoint_cost = {machines * spec.checkpoint_cost:.4g} s",
+        )
     tau = spec.interval_for(m)
     if solve_time == 0:
         return FailureOverhead(machines, m, tau, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    wall = expected_wall_time(solve_time, tau, spec.checkpoint_cost, spec.restart_cost, m)
+    try:
+        wall = expected_wall_time(solve_time, tau, spec.checkpoint_cost, spec.restart_cost, m)
+    except OverflowError:
+        wall = math.inf
+    if not math.isfinite(wall):
+        raise SpecError(
+            "failures.restart_cost",
+            spec.restart_cost,
+            f"too extreme: the expected wall time M·e^(R/M)·(e^((τ+δ)/M) − 1)·T/τ overflows "
+            f"(R/M = {spec.restart_cost / m:.4g}, "
+            f"(τ+δ)/M = {(tau + spec.checkpoint_cost) / m:.4g})",
+        )
     checkpoints = solve_time / tau
     ckpt_time = checkpoints * spec.checkpoint_cost
     return FailureOverhead(

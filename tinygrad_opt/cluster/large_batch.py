@@ -29,7 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_opt.cluster.validation import SpecError, check_keys, check_positive_float
+from tinygrad_opt.cluster.validation import (
+    MAX_COUNT,
+    SpecError,
+    check_keys,
+    check_positive_float,
+)
 
 __all__ = ["LargeBatchModel", "estimate_noise_scale"]
 
@@ -69,6 +74,12 @@ class LargeBatchModel:
             s_min = e_min / b_noise
         if b_noise is None:
             b_noise = e_min / s_min
+        for key, v in (("s_min", s_min), ("b_noise", b_noise)):
+            if v > MAX_COUNT:
+                raise SpecError(
+                    f"large_batch.{key}", given[key] if given[key] is not None else v,
+                    f"must be <= {MAX_COUNT:.0e} (the simulator limit)",
+                )  # fmt: skip
         object.__setattr__(self, "s_min", float(s_min))
         object.__setattr__(self, "b_noise", float(b_noise))
         object.__setattr__(self, "e_min", float(s_min * b_noise))

@@ -54,6 +54,9 @@ __all__ = [
 ]
 
 PLACEMENTS: tuple[str, ...] = ("round_robin", "greedy", "split", "even")
+
+MAX_PIECES = 10_000_000
+"""Most tensor pieces ``split`` may make (one Python tuple each: about 4 s and 400 MB)."""
 """Tensor-to-shard strategies of :func:`place_tensors`."""
 
 DEFAULT_SPLIT_THRESHOLD = 1_000_000
@@ -164,6 +167,15 @@ def place_tensors(
             pieces.append((i, j, t[i]))
             heapq.heappush(heap, (load + t[i], j))
     else:  # split (MXNet KVStore)
+        big = sum(1 for s in t if s >= bound)
+        if len(t) - big + big * k > MAX_PIECES:
+            raise SpecError(
+                "ps_shards",
+                shards,
+                f"split cuts {big} tensors into {k:,} pieces each: "
+                f"{len(t) - big + big * k:,} pieces exceed the simulator limit of "
+                f"{MAX_PIECES:,}; use fewer shards or a larger split_threshold",
+            )
         for i, s in enumerate(t):
             if s < bound:
                 pieces.append((i, (i * _MXNET_HASH) % k, s))

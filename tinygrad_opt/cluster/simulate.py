@@ -45,6 +45,7 @@ Result fields and the 1-worker baseline are defined in :mod:`.result`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,6 +68,8 @@ from tinygrad_opt.cluster.sync_plan import (
     tensor_buckets,
 )
 from tinygrad_opt.cluster.validation import (
+    MAX_SAMPLED_WORKER_STEPS,
+    MAX_STEPS_TO_SAMPLE,
     SpecError,
     check_keys,
     check_nonnegative_int,
@@ -129,6 +132,67 @@ def _update_times(
     return per_shard * slow, 0.0
 
 
+def _check_finite(
+    c: ClusterSpec,
+    wl: Workload,
+    s: SyncScheme,
+    compute: float,
+    comm: float,
+    step: float,
+    solve: float,
+    total: float,
+    cost: float,
+) -> None:
+    """A :class:`SpecError` naming the input behind the first result that overflowed
+    float64 (``inf`` or ``nan``): inputs each valid alone can multiply past 1.8e308."""
+    per_step = wl.compute_time_per_step is not None
+    compute_field = "compute_time_per_step" if per_step else "compute_time_per_example"
+    wire = math.isfinite(wl.gradient_bytes / s.compression / c.bandwidth)
+    checks = (
+        (compute, compute_field, getattr(wl, compute_field), "the compute time per step"),
+        (comm, "latency" if wire else "bandwidth", c.latency if wire else c.bandwidth,
+         "the communication time per step"),
+        (step, *_largest_term(compute, comm, wl, c, compute_field, wire), "the step time"),
+        (solve, "steps" if wl.steps is not None else "large_batch",
+         wl.steps if wl.steps is not None else wl.large_batch, "steps × step time"),
+        (total, "failures", None, "the expected time with failures"),
+        (cost, "price_per_node_hour", c.price_per_node_hour, "the cost"),
+    )  # fmt: skip
+    for value, field, given, what in checks:
+        if not math.isfinite(value):
+            raise SpecError(
+                field, given, f"too extreme: {what} overflows to {value} (beyond 1.8e308)"
+            )
+
+
+def _compute_culprit(wl: Workload, c: ClusterSpec, compute_field: str) -> tuple[str, Any]:
+    """Of the compute time, the cores' sharing and the slowest speed factor, the most
+    extreme (furthest from 1 in orders of magnitude)."""
+    speeds = c.compute.speed_factors
+    slowest = 1.0 / min(speeds) if speeds else 1.0
+    candidates = [
+        (abs(math.log10(wl.compute_time)), compute_field, getattr(wl, compute_field)),
+        (math.log10(c.oversubscription), "cores_per_node", c.cores_per_node),
+        (math.log10(slowest), "compute.speed_factors", speeds),
+    ]
+    _, field, given = max(candidates, key=lambda p: p[0])
+    return field, given
+
+
+def _largest_term(
+    compute: float, comm: float, wl: Workload, c: ClusterSpec, compute_field: str, wire: bool
+) -> tuple[str, Any]:
+    """The field behind the largest part of a step (compute, communication, update)."""
+    parts = [
+        (compute, *_compute_culprit(wl, c, compute_field)),
+        (comm, "latency" if wire else "bandwidth", c.latency if wire else c.bandwidth),
+        (float(wl.update_time), "update_time", wl.update_time),
+    ]
+    _, field, given = max(parts, key=lambda p: p[0])
+    return field, given
+
+
+@np.errstate(over="ignore", invalid="ignore")  # results are checked by _check_finite
 def simulate(
     cluster: ClusterSpec | Mapping[str, Any],
     workload: Workload | Mapping[str, Any],
@@ -164,10 +228,19 @@ def simulate(
     c = cluster if isinstance(cluster, ClusterSpec) else ClusterSpec.from_dict(cluster)
     wl = workload if isinstance(workload, Workload) else Workload.from_dict(workload)
     s = resolve_scheme(c, scheme, **scheme_options)
-    n_steps = check_positive_int("steps_to_sample", steps_to_sample)
+    n_steps = check_positive_int("steps_to_sample", steps_to_sample, MAX_STEPS_TO_SAMPLE)
+    if not c.compute.is_deterministic and n_steps * int(c.workers) > MAX_SAMPLED_WORKER_STEPS:
+        raise SpecError(
+            "steps_to_sample",
+            steps_to_sample,
+            f"workers × steps_to_sample = {int(c.workers):,} × {n_steps:,} random compute times "
+            f"exceed the simulator limit of {MAX_SAMPLED_WORKER_STEPS:,}; sample fewer steps",
+        )
     timeline_steps = check_nonnegative_int("timeline_steps", timeline_steps)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise SpecError("seed", seed, "must be an integer or None")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise SpecError("seed", seed, "must be a non-negative integer or None")
     if failures is not None and not isinstance(failures, FailureSpec):
         failures = FailureSpec.from_dict(failures)
 
@@ -292,6 +365,9 @@ def simulate(
         time_speedup = base_total / total
     hours = total / 3600.0
     cost = hours * (int(c.nodes) * c.price_per_node_hour + comm_full.ps_machines * c.ps_price)
+    step_std = float(step.std())  # its squares overflow before the mean does
+    _check_finite(c, wl, s, wl.compute_time * c.oversubscription, comm_total,
+                  step_time + step_std, solve, total, cost)  # fmt: skip
 
     phases = list(sharded_phases(comm_full.phases, stage))
     if is_ps:
@@ -331,7 +407,7 @@ def simulate(
         buckets=buckets,
         compression=s.compression,
         step_time_s=step_time,
-        step_time_std_s=float(step.std()),
+        step_time_std_s=step_std,
         step_time_p50_s=float(np.percentile(step, 50)),
         step_time_p99_s=float(np.percentile(step, 99)),
         compute_s=compute_s,

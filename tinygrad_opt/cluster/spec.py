@@ -30,6 +30,8 @@ from tinygrad_opt.cluster.models import backward_weights, resolve_tensors
 from tinygrad_opt.cluster.placement import DEFAULT_SPLIT_THRESHOLD, PLACEMENTS
 from tinygrad_opt.cluster.units import parse_bandwidth, parse_bytes, parse_duration
 from tinygrad_opt.cluster.validation import (
+    MAX_COUNT,
+    MAX_WORKERS,
     SpecError,
     check_choice,
     check_fraction,
@@ -182,15 +184,15 @@ class ClusterSpec:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        d = check_positive_int("devices_per_node", self.devices_per_node)
+        d = check_positive_int("devices_per_node", self.devices_per_node, MAX_WORKERS)
         set_(self, "devices_per_node", d)
         workers, nodes = self.workers, self.nodes
         if workers is None and nodes is None:
             raise SpecError("workers", None, "is required (or give nodes)")
         if workers is not None:
-            workers = check_positive_int("workers", workers)
+            workers = check_positive_int("workers", workers, MAX_WORKERS)
         if nodes is not None:
-            nodes = check_positive_int("nodes", nodes)
+            nodes = check_positive_int("nodes", nodes, MAX_WORKERS)
         if workers is None:
             workers = nodes * d
         elif nodes is None:
@@ -454,10 +456,9 @@ class Workload:
             if not self.name:
                 set_(self, "name", type(params).__name__)
             params = params.num_parameters(trainable_only=True)
-        set_(self, "parameters", check_positive_int("parameters", params))
-        set_(
-            self, "per_worker_batch", check_positive_int("per_worker_batch", self.per_worker_batch)
-        )
+        set_(self, "parameters", check_positive_int("parameters", params, MAX_COUNT))
+        batch = check_positive_int("per_worker_batch", self.per_worker_batch, MAX_COUNT)
+        set_(self, "per_worker_batch", batch)
         per_step, per_ex = self.compute_time_per_step, self.compute_time_per_example
         if (per_step is None) == (per_ex is None):
             raise SpecError(
@@ -484,6 +485,8 @@ class Workload:
                     f"must be a number or a dtype name ({', '.join(BYTES_PER_DTYPE)})",
                 ) from None
         set_(self, "bytes_per_param", check_positive_float("bytes_per_param", bpp))
+        if self.bytes_per_param > 1024:
+            raise SpecError("bytes_per_param", bpp, "must be <= 1024 (the simulator limit)")
         if self.grad_dtype is not None:
             gd = check_choice("grad_dtype", self.grad_dtype, GRAD_DTYPES, _GRAD_DTYPE_ALIASES)
             set_(self, "grad_dtype", gd)
@@ -497,7 +500,7 @@ class Workload:
         set_(
             self,
             "grad_accumulation",
-            check_positive_int("grad_accumulation", self.grad_accumulation),
+            check_positive_int("grad_accumulation", self.grad_accumulation, MAX_COUNT),
         )
         if self.optimizer_bytes_per_param is not None:
             key = "optimizer_bytes_per_param"
@@ -513,7 +516,7 @@ class Workload:
                 "steps", self.steps, "give exactly one of steps and large_batch (to derive them)"
             )
         if self.steps is not None:
-            set_(self, "steps", check_positive_int("steps", self.steps))
+            set_(self, "steps", check_positive_int("steps", self.steps, MAX_COUNT))
         set_(self, "update_time", parse_duration(self.update_time, "update_time", allow_zero=True))
         set_(
             self,
@@ -676,7 +679,7 @@ class SyncScheme:
         set_ = object.__setattr__
         name = check_choice("scheme", self.name, SCHEMES, SCHEME_ALIASES)
         set_(self, "name", name)
-        set_(self, "ps_shards", check_positive_int("ps_shards", self.ps_shards))
+        set_(self, "ps_shards", check_positive_int("ps_shards", self.ps_shards, MAX_WORKERS))
         set_(self, "ps_placement", check_choice("ps_placement", self.ps_placement, PS_PLACEMENTS))
         set_(self, "backup_workers", check_nonnegative_int("backup_workers", self.backup_workers))
         if not isinstance(self.overlap, bool):

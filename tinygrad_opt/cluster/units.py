@@ -38,6 +38,8 @@ from typing import Any
 from tinygrad_opt.cluster.validation import SpecError
 
 __all__ = [
+    "MAX_DURATION",
+    "MIN_BANDWIDTH",
     "format_bandwidth",
     "format_bytes",
     "format_duration",
@@ -107,6 +109,14 @@ def _number_and_unit(value: Any, field: str, examples: str) -> tuple[float, str]
     return float(m["num"]), m["unit"].replace(" ", "")
 
 
+MAX_DURATION = 1e15
+"""Longest duration accepted, in seconds (about 32 million years): larger ones only
+overflow the products of a simulation (steps × step time, squares of step times)."""
+
+MIN_BANDWIDTH = 0.125
+"""Smallest non-zero bandwidth accepted, in bytes/s (1 bit/s), for the same reason."""
+
+
 def _finish(x: float, value: Any, field: str, allow_zero: bool) -> float:
     if not math.isfinite(x):
         raise SpecError(field, value, "must be finite")
@@ -133,7 +143,10 @@ def parse_bandwidth(value: Any, field: str = "bandwidth", *, allow_zero: bool = 
                     field, value, f"unknown bandwidth unit; expected e.g. {_BANDWIDTH_EXAMPLES}"
                 )
             x = x * hit[0]
-    return _finish(x, value, field, allow_zero)
+    x = _finish(x, value, field, allow_zero)
+    if 0 < x < MIN_BANDWIDTH:
+        raise SpecError(field, value, "must be >= 1 bit/s (the simulator limit)")
+    return x
 
 
 def parse_duration(value: Any, field: str = "duration", *, allow_zero: bool = False) -> float:
@@ -148,7 +161,10 @@ def parse_duration(value: Any, field: str = "duration", *, allow_zero: bool = Fa
         if scale is None:
             raise SpecError(field, value, f"unknown time unit; expected e.g. {_DURATION_EXAMPLES}")
         x = x * scale if scale >= 1 else x / round(1.0 / scale)  # 5us -> 5e-06 exactly
-    return _finish(x, value, field, allow_zero)
+    x = _finish(x, value, field, allow_zero)
+    if x > MAX_DURATION:
+        raise SpecError(field, value, "must be <= 1e15 s, 32 million years (the simulator limit)")
+    return x
 
 
 def parse_bytes(value: Any, field: str = "size", *, allow_zero: bool = False) -> float:

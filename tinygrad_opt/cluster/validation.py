@@ -13,6 +13,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_SAMPLED_WORKER_STEPS",
+    "MAX_STEPS_TO_SAMPLE",
+    "MAX_WORKERS",
     "SpecError",
     "check_choice",
     "check_fraction",
@@ -22,6 +26,22 @@ __all__ = [
     "check_positive_float",
     "check_positive_int",
 ]
+
+
+MAX_WORKERS = 1_000_000
+"""Most workers, nodes or parameter-server shards: the simulator holds arrays (and loops
+over shards) of that length, and sizes a laptop can still simulate in seconds."""
+
+MAX_STEPS_TO_SAMPLE = 1_000_000
+"""Most Monte Carlo steps per configuration (one float per step is kept)."""
+
+MAX_SAMPLED_WORKER_STEPS = 10**9
+"""Most ``workers × steps_to_sample`` random compute times per configuration (about 25 s
+of sampling on two cores); deterministic compute is not sampled and has no such limit."""
+
+MAX_COUNT = 10**15
+"""Most parameters, steps or examples per worker: far past any real run, and small enough
+that products of counts and times stay exact integers and finite floats."""
 
 
 class SpecError(ValueError):
@@ -88,20 +108,29 @@ def _as_int(field: str, value: Any, what: str) -> int:
     raise SpecError(field, value, f"must be {what}")
 
 
-def check_positive_int(field: str, value: Any) -> int:
-    """``value`` as an int >= 1 (integral floats such as ``8.0`` or ``"1e3"`` are accepted)."""
+def _check_max(field: str, value: Any, n: int, maximum: int | None, why: str) -> int:
+    if maximum is not None and n > maximum:
+        if isinstance(value, numbers.Integral) and abs(value) > 10**18:
+            value = float(value)  # 1e+300, not three hundred digits
+        raise SpecError(field, value, f"must be <= {maximum:,} ({why or 'the simulator limit'})")
+    return n
+
+
+def check_positive_int(field: str, value: Any, maximum: int | None = None, why: str = "") -> int:
+    """``value`` as an int >= 1 (integral floats such as ``8.0`` or ``"1e3"`` are accepted)
+    and at most ``maximum`` (``why`` says why in the error)."""
     n = _as_int(field, value, "a positive integer")
     if n < 1:
         raise SpecError(field, value, "must be a positive integer")
-    return n
+    return _check_max(field, value, n, maximum, why)
 
 
-def check_nonnegative_int(field: str, value: Any) -> int:
-    """``value`` as an int >= 0."""
+def check_nonnegative_int(field: str, value: Any, maximum: int | None = None, why: str = "") -> int:
+    """``value`` as an int >= 0 and at most ``maximum``."""
     n = _as_int(field, value, "a non-negative integer")
     if n < 0:
         raise SpecError(field, value, "must be a non-negative integer")
-    return n
+    return _check_max(field, value, n, maximum, why)
 
 
 def check_choice(field: str, value: Any, choices: Iterable[str], aliases: Mapping[str, str] = ()):

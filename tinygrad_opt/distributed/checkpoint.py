@@ -50,16 +50,66 @@ def save_checkpoint(
             send_control(ctx.comm, optimizer.server_ranks, CHECKPOINT)
     else:
         optimizer.gather_parameters()
+    layout = {
+        "world_size": ctx.world_size,
+        "workers": optimizer.num_workers,
+        "global_batch": _global_batch(optimizer, sampler),
+    }
     part: dict[str, Any] = {
         "step": int(step),
         "model": model.state_dict(),
         "optimizer_class": type(optimizer.optimizer).__name__,
-        "distributed": optimizer.settings() | {"world_size": ctx.world_size},
+        "distributed": optimizer.settings() | layout,
         "extra": extra or {},
     }
     if sampler is not None:
         part["sampler"] = sampler.state_dict()
     return _write_collectively(optimizer, path, part)
+
+
+def _global_batch(optimizer: Any, sampler: Any) -> int | None:
+    """Examples per step over all workers: from the sampler, else ``local_batch_size``."""
+    if sampler is not None:
+        return int(sampler.global_batch_size)
+    b = getattr(optimizer, "local_batch_size", None)
+    return None if b is None else int(b) * optimizer.num_workers
+
+
+def _check_layout(path: Any, saved: dict[str, Any], optimizer: Any, sampler: Any) -> None:
+    """Refuse a checkpoint whose steps do not mean the same examples in this job.
+
+    Rank counts may differ when the global batch is the same: a step then covers the same
+    examples, cut into other shares (exact re-partitioning: N ranks with batch b equal one
+    process with N·b, up to the order of additions)."""
+    was_workers = saved.get("workers", saved.get("world_size"))
+    was_batch = saved.get("global_batch")
+    now_workers = optimizer.num_workers
+    now_batch = _global_batch(optimizer, sampler)
+    if was_batch is not None and now_batch is not None:
+        if was_batch == now_batch:
+            return
+    elif was_workers == now_workers:
+        return  # the global batch was not recorded: the same workers are all that can be told
+    was = f"{was_workers} workers" + (
+        f" × {was_batch // was_workers} = a global batch of {was_batch}" if was_batch else ""
+    )
+    now = f"{now_workers} workers" + (
+        f" × {now_batch // now_workers} = a global batch of {now_batch}" if now_batch else ""
+    )
+    if was_batch is None or now_batch is None:
+        advice = (
+            "pass the sampler (or set local_batch_size on the optimizer) to both save_checkpoint "
+            "and load_checkpoint so that the data can be re-partitioned exactly"
+        )
+    else:
+        advice = f"resume on {was_workers} workers"
+        if was_batch % now_workers == 0:
+            advice += f", or with a per-worker batch of {was_batch // now_workers} on {now_workers}"
+        advice += " (the same global batch re-partitions exactly)"
+    raise CheckpointError(
+        f"checkpoint {path} was written by {was}; this job has {now}: its steps would not "
+        f"cover the same examples; {advice}"
+    )
 
 
 def serve_checkpoint(optimizer: Any) -> None:
@@ -93,7 +143,11 @@ _PART_TAG = 0  # never used by the optimizer's messages (they start at 1)
 def load_checkpoint(path: str | Path, model: Any, optimizer: Any, sampler: Any = None) -> dict:
     """Restore what :func:`save_checkpoint` wrote, on every rank (also setting the
     optimizer's step counter); returns ``{"step", "extra"}``. Raises CheckpointError (on
-    every rank) if it does not fit."""
+    every rank) if it does not fit.
+
+    The job may have another number of workers than the one that saved if the global batch
+    (the sampler's, or ``local_batch_size × workers``) is the same: each step then takes the
+    same examples, shared out anew. Another global batch is refused, naming both layouts."""
     ctx = optimizer.ctx
     data: Any = None
     if ctx.rank == 0:
@@ -111,6 +165,7 @@ def load_checkpoint(path: str | Path, model: Any, optimizer: Any, sampler: Any =
             f"checkpoint {path} holds {data.get('optimizer_class')} state, "
             f"cannot load it into {cls}"
         )
+    _check_layout(path, data.get("distributed", {}), optimizer, sampler)
     model.load_state_dict(data["model"])
     optimizer.load_state_dict(data["optimizer"])
     if sampler is not None:

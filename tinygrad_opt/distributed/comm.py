@@ -4,7 +4,9 @@
 :class:`DistContext` with this process's ``rank`` and the ``world_size``. Then
 :func:`broadcast_parameters` gives every rank rank 0's initial parameters, and
 :func:`check_same_setup` stops the job at start-up, with a message naming the ranks and
-what differs, if the ranks built different models or optimizers.
+what differs, if the ranks built different models or optimizers;
+:func:`check_same_config` (also ``init(config=...)``) does the same for the settings a
+script was started with (seed, batch size, ...), naming each field and every rank's value.
 
 Run one process per rank with ``mpiexec -n 4 python train.py`` (or ``tinygrad-opt
 launch -n 4 train.py``); a script started without ``mpiexec`` is a job of one rank.
@@ -23,6 +25,7 @@ __all__ = [
     "DistContext",
     "SetupMismatchError",
     "broadcast_parameters",
+    "check_same_config",
     "check_same_setup",
     "get_context",
     "init",
@@ -92,7 +95,9 @@ class DistContext:
 _CONTEXT: DistContext | None = None
 
 
-def init(timeout: float | None = None, comm: Any = None) -> DistContext:
+def init(
+    timeout: float | None = None, comm: Any = None, config: dict[str, Any] | None = None
+) -> DistContext:
     """Start (or return) the job's :class:`DistContext`.
 
     ``timeout`` (seconds, > 0) arms the fault watchdog: a rank that waits in communication
@@ -100,10 +105,14 @@ def init(timeout: float | None = None, comm: Any = None) -> DistContext:
     non-zero exit code instead of hanging (default: the environment variable
     ``TINYGRAD_OPT_TIMEOUT``, which ``tinygrad-opt launch --rank-timeout`` sets; else
     none). ``comm`` defaults to ``MPI.COMM_WORLD``.
-    Calling ``init`` again returns the same context.
+    ``config``: the settings every rank must share (seed, batch size, epochs, ...), checked
+    at once with :func:`check_same_config`.
+    Calling ``init`` again returns the same context (checking ``config`` if given).
     """
     global _CONTEXT
     if _CONTEXT is not None:
+        if config is not None:
+            check_same_config(config, _CONTEXT)
         return _CONTEXT
     if timeout is None and os.environ.get(TIMEOUT_ENV):
         try:
@@ -122,7 +131,44 @@ def init(timeout: float | None = None, comm: Any = None) -> DistContext:
 
     ctx.watchdog = faults.start_watchdog(ctx)
     _CONTEXT = ctx
+    if config is not None:
+        check_same_config(config, ctx)
     return ctx
+
+
+def check_same_config(config: dict[str, Any], ctx: DistContext | None = None) -> None:
+    """Raise :class:`SetupMismatchError` on every rank if the ranks' ``config`` differ.
+
+    A collective call (an all-gather). ``config`` maps names to values (numbers, strings,
+    lists, ...; compared by their JSON text). The message names every field that differs
+    and each rank's value, e.g. ``seed: 0 on ranks 0, 2; 1 on rank 1``.
+    """
+    from tinygrad_opt.distributed import faults
+
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict of settings, got {type(config).__name__}")
+    ctx = ctx or get_context()
+    mine = {str(k): json.dumps(v, sort_keys=True, default=str) for k, v in config.items()}
+    with faults.waiting(ctx, "configuration check"):
+        everyone = ctx.comm.allgather(mine)
+    fields = sorted({k for c in everyone for k in c})
+    problems = []
+    for key in fields:
+        values = [c.get(key, "(missing)") for c in everyone]
+        if len(set(values)) == 1:
+            continue
+        groups: dict[str, list[int]] = {}
+        for rank, v in enumerate(values):
+            groups.setdefault(v, []).append(rank)
+        parts = [
+            f"{v} on rank{'s' if len(r) > 1 else ''} {', '.join(map(str, r))}"
+            for v, r in groups.items()
+        ]
+        problems.append(f"{key}: {'; '.join(parts)}")
+    if problems:
+        raise SetupMismatchError(
+            "the ranks were started with different settings: " + " | ".join(problems)
+        )
 
 
 def get_context() -> DistContext:

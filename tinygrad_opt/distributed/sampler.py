@@ -124,13 +124,27 @@ class DistributedSampler:
             yield from self.epoch()
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.current_epoch, "next_batch": self.next_batch, "seed": self.seed}
+        return {
+            "epoch": self.current_epoch,
+            "next_batch": self.next_batch,
+            "seed": self.seed,
+            "global_batch_size": self.global_batch_size,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on where ``state`` left off; another ``world_size`` is fine when the global
+        batch is the same (the same examples per step, other shares)."""
         if state.get("seed", self.seed) != self.seed:
             raise ValueError(
                 f"DistributedSampler: the saved state has seed {state['seed']}, "
                 f"this sampler has seed {self.seed}"
+            )
+        saved = state.get("global_batch_size", self.global_batch_size)
+        if saved != self.global_batch_size:
+            raise ValueError(
+                f"DistributedSampler: the saved state has a global batch of {saved}, this "
+                f"sampler {self.world_size} × {self.batch_size} = {self.global_batch_size}: "
+                "its batch index would point at other examples"
             )
         self.current_epoch = _check_int("epoch", state["epoch"], 0)
         self.next_batch = _check_int("next_batch", state["next_batch"], 0)

@@ -24,6 +24,7 @@ from tinygrad_opt.optim.lars import LARS
 from tinygrad_opt.optim.lbfgs import LBFGS
 from tinygrad_opt.optim.lion import Lion
 from tinygrad_opt.optim.lookahead import Lookahead
+from tinygrad_opt.optim.muon import Muon, split_muon_params
 from tinygrad_opt.optim.nadam import NAdam
 from tinygrad_opt.optim.novograd import NovoGrad
 from tinygrad_opt.optim.optimizer import Optimizer, available, create, lookup, register
@@ -75,6 +76,7 @@ __all__ = [
     "Fromage",
     "Lion",
     "Lookahead",
+    "Muon",
     "NAdam",
     "NovoGrad",
     "Prodigy",
@@ -106,5 +108,6 @@ __all__ = [
     "lookup",
     "lr_scheduler",
     "register",
+    "split_muon_params",
     "total_grad_norm",
 ]

@@ -64,8 +64,10 @@ def measure(
 ) -> MemoryRow:
     """Run one step of optimizer ``name`` on fresh parameters and measure its state."""
     rng = np.random.default_rng(0)
-    params = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
     cls, preset = lookup(name)
+    if getattr(cls, "matrix_only", False):  # Muon: the matrices only
+        shapes = [s for s in shapes if len(s) == 2]
+    params = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
     opt = cls(params, **{**preset, **hyperparameters})
     _one_step(opt, params, rng)
     arrays = sorted({k for s in opt.state.values() for k, v in s.items() if _holds_array(v)})

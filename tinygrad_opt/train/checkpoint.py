@@ -85,16 +85,21 @@ def write_atomically(
 ) -> Path:
     """Create ``path`` (and its folder) with ``write(file)``, atomically: into a temporary
     file beside it, flushed to disk, then renamed over ``path``. A crash leaves either the
-    old file or the new one, never half of it."""
+    old file or the new one, never half of it.
+
+    A ``path`` that is a symbolic link is written through to its target (resolved to the
+    end of a chain of links, even a dangling one): the target is replaced atomically and
+    the link is kept. Returns ``path`` as given."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb" if binary else "w") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

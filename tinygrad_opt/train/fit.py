@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.tensor import Tensor, no_grad
-from tinygrad_opt.train.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_opt.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -153,7 +153,7 @@ def fit(
     metric: Callable[[np.ndarray, np.ndarray], float] | None = accuracy,
     scheduler: Any = None,
     checkpoint: str | Path | None = None,
-    resume: bool = False,
+    resume: bool | str = False,
     progress: bool = True,
     history: History | None = None,
     callbacks: Sequence[Any] = (),
@@ -162,8 +162,11 @@ def fit(
 
     After each epoch: evaluate on ``val_data`` if given, step the ``scheduler`` (a
     ``ReduceLROnPlateau`` gets the validation loss), and save ``checkpoint`` if given.
-    With ``resume=True`` and an existing checkpoint, training continues from it; the
-    result is bit-identical to an uninterrupted run of the same epochs.
+    With ``resume=True`` training continues from ``checkpoint``; the result is
+    bit-identical to an uninterrupted run of the same epochs. A missing checkpoint is then
+    a :class:`~tinygrad_opt.train.CheckpointError` naming the path (nothing is trained);
+    ``resume="if_present"`` resumes when the file exists and starts afresh otherwise (a
+    preemptible job that reruns one command).
 
     ``callbacks``: objects with any of these methods (a missing one is skipped), each
     called on every callback in order:
@@ -195,7 +198,16 @@ def fit(
     history = history or History()
     callbacks = list(callbacks)
     start_epoch = step = 0
-    if resume and checkpoint is not None and Path(checkpoint).exists():
+    if resume not in (False, True, "if_present"):
+        raise ValueError(f"resume must be True, False or 'if_present', got {resume!r}")
+    if resume and checkpoint is None:
+        raise ValueError(f"resume={resume!r} needs checkpoint= (the file to resume from)")
+    if resume is True and not Path(checkpoint).exists():
+        raise CheckpointError(
+            f"resume=True but checkpoint {checkpoint} does not exist "
+            "(pass resume='if_present' to start afresh when it is missing)"
+        )
+    if resume and Path(checkpoint).exists():
         info = load_checkpoint(checkpoint, model, optimizer, scheduler, loader)
         start_epoch, step = info["epoch"], info["step"]
         if step == 0 and start_epoch > 0:  # a checkpoint written before steps were saved
