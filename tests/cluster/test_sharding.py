@@ -253,3 +253,47 @@ def test_toml_keys(tmp_path):
     assert json.loads(p.stdout)["rows"][0]["memory_per_gpu_bytes"] == pytest.approx(
         8 * 7.5e9 + 12 * 7.5e9 / 64
     )
+
+
+# ---------------------------------------------------------------- the planner
+def _grid(**scheme):
+    return {
+        "cluster": {"workers": [4, 8], "bandwidth": "10Gbit/s", "latency": "5us",
+                    "compute": {"kind": "lognormal", "sigma": 0.1}, "price_per_node_hour": 3},
+        "workload": {"model": "gpt2", "compute_time_per_step": "0.3s", "steps": 100,
+                     "grad_dtype": "bf16", "grad_accumulation": [1, 3]},
+        "scheme": {"name": "ring", **scheme},
+        "simulation": {"steps_to_sample": 20},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "scheme",
+    [
+        {"zero_stage": [0, 1, 3], "overlap": [False, True]},  # per-tensor buckets with overlap
+        {"zero_stage": [0, 2], "overlap": True, "buckets": 4},  # equal buckets
+        {"fusion_bytes": ["64MiB", "2MiB"], "cycle_time": ["1ms", "5ms"]},
+    ],
+)
+def test_planner_rows_equal_simulate(scheme):
+    from tinygrad_opt.cluster.plan_eval import check_row, evaluate_grid
+
+    ev = evaluate_grid(_grid(**scheme))
+    assert len(ev.rows) >= 8
+    for i in range(len(ev.rows)):
+        check_row(ev, i, rel=1e-9)  # every key of the row, against simulate
+
+
+def test_planner_leaves_out_what_does_not_fit():
+    from tinygrad_opt.cluster.planner import Infeasible, plan
+
+    settings = _grid(zero_stage=[0, 1, 2, 3])
+    settings["cluster"]["gpu_memory"] = "1GB"  # GPT-2 in bf16 with Adam: 16 x 124M = 2 GB
+    p = plan(settings, minimize="time")
+    assert all(r["feasible"] for r in p.rows)
+    assert {r["zero_stage"] for r in p.rows} == {1, 2, 3}
+    assert p.infeasible == 4  # stage 0 on 4 and 8 workers, k = 1 and 3
+    settings["cluster"]["gpu_memory"] = "100MB"
+    settings["scheme"]["zero_stage"] = [0, 1]
+    with pytest.raises(Infeasible, match="gpu_memory.*smallest need is .* ZeRO stages shard"):
+        plan(settings)
