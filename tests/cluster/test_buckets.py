@@ -14,6 +14,7 @@ from tinygrad_opt.cluster import simulate
 from tinygrad_opt.cluster.buckets import (
     assign_buckets,
     bucket_ready_times,
+    fusion_end,
     fusion_schedule,
     gradient_ready_times,
     pipeline_end,
@@ -319,3 +320,50 @@ def test_cli_fusion_flags():
     assert out["settings"]["scheme"]["fusion_bytes"] == ["64MiB", "8MiB"]
     assert [r["scheme_label"] for r in out["rows"]] == ["ring+fusion"] * 2
     assert all(r["overlap"] for r in out["rows"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.0, 0.2), st.integers(1, 50)), min_size=1, max_size=20),
+    st.lists(st.floats(0.5, 20.0), min_size=1, max_size=12),
+    st.integers(1, 80),
+    st.floats(0.1, 2.0),
+    st.floats(0.0, 0.5),
+)
+def test_fusion_end_equals_the_schedule_of_each_step(layers, computes, threshold, cycle, alpha):
+    frac = np.cumsum([g for g, _ in layers])
+    frac = frac / max(1.0, float(frac[-1]))  # ready shares of the compute, non-decreasing
+    sizes = [float(s) for _, s in layers]
+
+    def duration(m):
+        return alpha + 0.01 * m
+
+    ends = fusion_end(frac, computes, sizes, threshold, cycle, duration)
+    for t, e in zip(computes, ends):
+        want = fusion_schedule(frac * t, sizes, threshold, cycle, duration)[-1][1]
+        assert e == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "cluster",
+    [
+        CLUSTER,
+        {"workers": 16, "devices_per_node": 4, "bandwidth": "25Gbit/s", "latency": "5us",
+         "intra_bandwidth": "50GB/s", "intra_latency": "1us"},
+        {"workers": 6, "bandwidth": "25Gbit/s", "latency": "5us", "reduce_bandwidth": "8GB/s"},
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("scheme", ["ring", "halving_doubling", "tree", "hierarchical"])
+def test_fusion_buffer_times_equal_communication_cost(cluster, scheme):
+    # buffers are timed by a line when the all-reduce is affine in the bytes: it must
+    # agree with communication_cost on every size
+    from tinygrad_opt.cluster import ClusterSpec, SyncScheme, Workload, communication_cost
+    from tinygrad_opt.cluster.sync_plan import fusion_plan
+
+    c = ClusterSpec.from_dict(cluster)
+    wl = Workload(model="resnet50", compute_time_per_step=0.2, steps=1)
+    s = SyncScheme(scheme, fusion_bytes="64MiB")
+    plan = fusion_plan(c, wl, s, c.workers, 1)
+    for m in np.linspace(0, wl.gradient_bytes, 17)[1:]:
+        want = communication_cost(c, s, m).time_s
+        assert plan.duration(float(m)) == pytest.approx(want, rel=1e-12)

@@ -55,6 +55,7 @@ from tinygrad_opt.cluster.validation import SpecError
 __all__ = [
     "assign_buckets",
     "bucket_ready_times",
+    "fusion_end",
     "fusion_schedule",
     "gradient_ready_times",
     "pipeline_end",
@@ -167,3 +168,67 @@ def fusion_schedule(
         i = j
         start = max(start + cycle, end)
     return out
+
+
+def fusion_end(
+    ready_fractions: Sequence[float],
+    compute: np.ndarray | Sequence[float],
+    tensor_bytes: Sequence[float],
+    threshold: float,
+    cycle: float,
+    duration: Callable[[float], float],
+) -> np.ndarray:
+    """:func:`fusion_schedule`'s end for many steps at once: tensor ``i`` (ready order)
+    ready at ``ready_fractions[i] × compute[s]``; the steps' cycles run in lockstep.
+
+    Equal to ``fusion_schedule(ready_fractions * compute[s], ...)[-1][1]`` for every
+    ``s`` (a buffer's bytes are taken as differences of the cumulative sizes).
+    """
+    if threshold <= 0:
+        raise SpecError("fusion_bytes", threshold, "must be > 0")
+    if cycle <= 0:
+        raise SpecError("cycle_time", cycle, "must be > 0")
+    ready = np.multiply.outer(np.asarray(compute, dtype=float), np.asarray(ready_fractions))
+    steps, n = ready.shape
+    cum = np.concatenate([[0.0], np.cumsum(np.asarray(tensor_bytes, dtype=float))])
+    start = np.zeros(steps)
+    end = np.zeros(steps)
+    nxt = np.zeros(steps, dtype=np.int64)  # the next tensor to send
+    eps = 1e-12
+    cache: dict[float, float] = {}
+
+    def durations(m: np.ndarray) -> np.ndarray:
+        values, inverse = np.unique(m, return_inverse=True)
+        for v in values:
+            if v not in cache:
+                cache[v] = duration(float(v))
+        return np.array([cache[v] for v in values])[inverse.reshape(-1)]
+
+    active = np.nonzero(nxt < n)[0]
+    while active.size:
+        r = ready[active, nxt[active]]
+        idle = r > start[active] + eps
+        if idle.any():  # idle cycles, T apart, until the next gradient is ready
+            a = active[idle]
+            start[a] += cycle * np.maximum(1, np.ceil((r[idle] - start[a]) / cycle - 1e-9))
+            active = active[~idle]
+            if not active.size:
+                active = np.nonzero(nxt < n)[0]
+                continue
+        a = active
+        upto = (ready[a] <= (start[a] + eps)[:, None]).sum(axis=1)  # ready by the cycle
+        t = start[a].copy()
+        k = nxt[a].copy()
+        pending = np.nonzero(k < upto)[0]
+        while pending.size:  # one fusion buffer per pending step
+            kp = k[pending]
+            fits = np.searchsorted(cum, cum[kp] + threshold, side="right") - 1
+            m = np.minimum(np.maximum(fits, kp + 1), upto[pending])
+            t[pending] += durations(cum[m] - cum[kp])
+            k[pending] = m
+            pending = pending[m < upto[pending]]
+        nxt[a] = upto
+        end[a] = t
+        start[a] = np.maximum(start[a] + cycle, t)
+        active = np.nonzero(nxt < n)[0]
+    return end

@@ -186,9 +186,7 @@ def _overlap_end(terms: dict[str, Any], cc: np.ndarray) -> np.ndarray | None:
     """Per sampled compute ``cc``: when the last per-tensor bucket or fusion buffer is
     done (None for the equal-bucket model, vectorised by the caller)."""
     if terms["fusion"] is not None:
-        values, inverse = np.unique(cc, return_inverse=True)
-        ends = np.array([terms["fusion"](float(v))[-1][1] for v in values])
-        return ends[inverse.reshape(-1)]
+        return terms["fusion"].end(cc)
     if terms["bucket_ready"] is not None:
         return np.asarray(
             pipeline_end(np.multiply.outer(cc, terms["bucket_ready"]), terms["bucket_units"])

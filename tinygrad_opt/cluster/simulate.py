@@ -314,11 +314,7 @@ def simulate(
     beta = wl.backward_fraction / k_acc  # only the last micro-batch's backward overlaps
     fusion_head: list[list[tuple[float, float, float]]] = []
     if fusion is not None:
-        values, inverse = np.unique(np.asarray(samples.sync, dtype=float), return_inverse=True)
-        ends = np.empty(len(values))
-        for i, t in enumerate(values):
-            ends[i] = fusion(t)[-1][1]
-        sync_end = ends[inverse.reshape(-1)] + turn
+        sync_end = fusion.end(np.asarray(samples.sync, dtype=float)) + turn
         fusion_head = [fusion(float(t)) for t in np.asarray(samples.sync)[:timeline_steps]]
         first = fusion(float(np.asarray(samples.sync)[0]))
         buckets = len(first)

@@ -7,7 +7,7 @@ Horovod's fusion cycles, and the reduce-scatter / all-gather split of ZeRO stage
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from tinygrad_opt.cluster.buckets import (
     assign_buckets,
     bucket_ready_times,
+    fusion_end,
     fusion_schedule,
     gradient_ready_times,
 )
@@ -23,7 +24,14 @@ from tinygrad_opt.cluster.sharding import sharded_phases
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.validation import SpecError
 
-__all__ = ["bucket_sizes", "bucket_unit", "fusion_plan", "sync_split", "tensor_buckets"]
+__all__ = [
+    "FusionPlan",
+    "bucket_sizes",
+    "bucket_unit",
+    "fusion_plan",
+    "sync_split",
+    "tensor_buckets",
+]
 
 
 def sync_split(phases: Any, stage: int) -> tuple[float, float]:
@@ -85,30 +93,61 @@ def tensor_buckets(
     return {"bytes": sizes, "ready": ready, "units": units, "after": after}
 
 
+class FusionPlan:
+    """Horovod's tensor fusion for one configuration as a function of the step's compute
+    ``T`` (:func:`~tinygrad_opt.cluster.buckets.fusion_schedule`): ``plan(T)`` gives the
+    fusion buffers' ``(start, end, bytes)``, ``plan.end(Ts)`` the ends of many steps at
+    once (:func:`~tinygrad_opt.cluster.buckets.fusion_end`)."""
+
+    def __init__(
+        self, c: ClusterSpec, wl: Workload, s: SyncScheme, applied: int, k_acc: int
+    ) -> None:
+        if wl.tensor_sizes is None:
+            raise SpecError(
+                "fusion_bytes",
+                s.fusion_bytes,
+                "needs a workload with tensors (model or tensor_sizes)",
+            )
+        nbytes = np.array([n * wl.bytes_per_param for n in wl.tensor_sizes]) / s.compression
+        order = np.arange(len(nbytes))[::-1]  # the backward pass: last tensor first
+        self.frac = _ready_fractions(wl, k_acc)[order]
+        self.sizes = nbytes[order]
+        self.threshold = float(s.fusion_bytes)
+        self.cycle = float(s.cycle_time)
+        self._cache: dict[float, float] = {}
+        self._c, self._s, self._applied = c, s, applied
+        # An all-reduce's time is a sum of maxima of affine functions of the bytes: convex
+        # and piecewise linear. If it meets its chord over [0, all bytes] at the midpoint
+        # it is that line on the whole interval, and the buffers are timed by it.
+        total = float(self.sizes.sum())
+        t0, t1, mid = (self._exact(m) for m in (0.0, total, total / 2))
+        line = t0 + (t1 - t0) / 2
+        self._affine = (t0, (t1 - t0) / total) if abs(mid - line) <= 1e-12 * t1 else None
+
+    def _exact(self, m: float) -> float:
+        return communication_cost(self._c, self._s, m, self._applied).time_s
+
+    def duration(self, m: float) -> float:
+        """Seconds of one all-reduce of ``m`` bytes."""
+        if self._affine is not None:
+            return self._affine[0] + self._affine[1] * m
+        if m not in self._cache:
+            self._cache[m] = self._exact(m)
+        return self._cache[m]
+
+    def __call__(self, t: float) -> list[tuple[float, float, float]]:
+        return fusion_schedule(self.frac * t, self.sizes, self.threshold, self.cycle, self.duration)
+
+    def end(self, times: np.ndarray | Sequence[float]) -> np.ndarray:
+        """When synchronisation ends, for each step's compute in ``times``."""
+        return fusion_end(self.frac, times, self.sizes, self.threshold, self.cycle, self.duration)
+
+
 def fusion_plan(
     c: ClusterSpec, wl: Workload, s: SyncScheme, applied: int, k_acc: int
-) -> Callable[[float], list[tuple[float, float, float]]]:
-    """Horovod's tensor fusion (:func:`~tinygrad_opt.cluster.buckets.fusion_schedule`) as
-    a function of the step's compute ``T``: the fusion buffers' (start, end, bytes)."""
-    if wl.tensor_sizes is None:
-        raise SpecError(
-            "fusion_bytes", s.fusion_bytes, "needs a workload with tensors (model or tensor_sizes)"
-        )
-    nbytes = np.array([n * wl.bytes_per_param for n in wl.tensor_sizes]) / s.compression
-    order = np.arange(len(nbytes))[::-1]  # the backward pass: last tensor first
-    frac = _ready_fractions(wl, k_acc)[order]
-    sizes = nbytes[order]
-    cache: dict[float, float] = {}
-
-    def duration(m: float) -> float:
-        if m not in cache:
-            cache[m] = communication_cost(c, s, m, applied).time_s
-        return cache[m]
-
-    def schedule(t: float) -> list[tuple[float, float, float]]:
-        return fusion_schedule(frac * t, sizes, s.fusion_bytes, s.cycle_time, duration)
-
-    return schedule
+) -> FusionPlan:
+    """:class:`FusionPlan` of the configuration."""
+    return FusionPlan(c, wl, s, applied, k_acc)
 
 
 def bucket_sizes(bucket_plan: Any, fusion: Any, sync: Any) -> list[float]:
