@@ -140,7 +140,9 @@ def test_toml_config_equals_flags(tmp_path, capsys):
     assert [(r["workers"], r["scheme"]) for r in rows["rows"]] == [(16, "tree")]
 
 
-@pytest.mark.parametrize("name", ["a100_ring.toml", "cpu_ps.toml", "vgg16_ps.toml"])
+@pytest.mark.parametrize(
+    "name", ["a100_ring.toml", "cpu_ps.toml", "vgg16_ps.toml", "replicated_ps.toml"]
+)
 def test_example_cluster_files_are_accepted(name, capsys):
     path = ROOT / "examples" / "clusters" / name
     out = run_json(["whatif", "--config", str(path), "--samples", "100"], capsys)

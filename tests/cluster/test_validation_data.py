@@ -173,6 +173,37 @@ def test_efficiency_relative_to_a_larger_baseline():
     assert mvd.predict(p8) == pytest.approx(e8 / e4, rel=1e-12)
 
 
+def test_records_fields_reach_the_simulator():
+    # distributed_replicated on 4 machines of 8 GPUs over gRPC, servers on the machines
+    p = _point(
+        scheme="ps", ps_servers=4, ps_placement="colocated", gpus=32, nodes=4, gpus_per_node=8,
+        inter_bandwidth_gbps=10.0, local_aggregation=True, transport="grpc", model="resnet50",
+        parameters=25_557_032,
+    )  # fmt: skip
+    c, wl, s = mvd.simulator_inputs(p)
+    assert c.local_aggregation and c.transport.name == "grpc" and wl.model == "resnet50"
+    assert s.ps_shards == 4 and s.ps_placement == "colocated"
+    c0, wl0, _ = mvd.simulator_inputs(p, features=())
+    assert not c0.local_aggregation and c0.transport.is_ideal and wl0.model is None
+    assert wl0.parameters == wl.parameters
+    # one push per machine instead of one per GPU: the prediction goes up
+    assert mvd.predict(p) > mvd.predict(p, features=("transport", "model"))
+    # BytePS's 4 MB partitions: even shares; TensorFlow: whole tensors round-robin
+    assert mvd.simulator_inputs({**p, "transport": "byteps"})[2].tensor_placement == "even"
+    assert s.tensor_placement == "round_robin"
+    # no profile: cuda-copy; a parameter count no profile has: a bare count
+    c1, wl1, _ = mvd.simulator_inputs({**p, "transport": "cuda-copy", "parameters": 10**8})
+    assert c1.transport.is_ideal and wl1.model is None
+
+
+def test_colocated_shards_after_local_aggregation_fit_on_the_machines():
+    # 6 servers on 8 machines stay 6; 16 servers on 4 machines become one per machine
+    base = dict(scheme="ps", ps_placement="colocated", gpus=32, nodes=4, gpus_per_node=8,
+                inter_bandwidth_gbps=10.0, local_aggregation=True)  # fmt: skip
+    assert mvd.simulator_inputs(_point(**base, ps_servers=3))[2].ps_shards == 3
+    assert mvd.simulator_inputs(_point(**base, ps_servers=16))[2].ps_shards == 4
+
+
 def test_point_without_a_batch_is_not_predicted():
     p = _point()
     del p["per_gpu_batch"]

@@ -240,6 +240,8 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
      "memory of one GPU: 80GB; configurations whose model states do not fit are infeasible"),
     ("--reduce-bandwidth", "cluster", "reduce_bandwidth",
      "bytes/s a worker adds gradients at (reductions cost M/R; default free): 8GB/s"),
+    ("--transport", "cluster", "transport",
+     "communication software: nccl, mpi, mpi_gpudirect, grpc, gloo (default ideal links)"),
     ("--compute-model", "compute", "kind",
      "deterministic, lognormal, shifted_exponential, heterogeneous, empirical"),
     ("--sigma", "compute", "sigma", "lognormal log-std of compute times (implies lognormal)"),
@@ -300,7 +302,21 @@ _FIELD_FLAG = {
        for flag, sec, key, _ in _SIM_FLAGS},
     "scheme": "--scheme",
     "large_batch": "--s-min/--b-noise/--e-min",
+    "local_aggregation": "--local-aggregation",
+    "summation_service": "--summation-service",
 }  # fmt: skip
+
+
+def _scheme_cell(row: dict) -> str:
+    """The scheme label, with local aggregation, a summation service and the transport."""
+    out = row["scheme_label"]
+    if row.get("local_aggregation"):
+        out += " +local agg."
+    if row.get("summation_service"):
+        out += " +summation"
+    if row.get("transport", "ideal") != "ideal":
+        out += f" [{row['transport']}]"
+    return out
 
 
 def _add_simulation_flags(p: argparse.ArgumentParser) -> None:
@@ -314,6 +330,18 @@ def _add_simulation_flags(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="overlap bucketed communication with the backward pass (PyTorch DDP)",
+    )
+    p.add_argument(
+        "--local-aggregation",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ps: sum the GPUs of a node first, push one aggregate per node",
+    )
+    p.add_argument(
+        "--summation-service",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ps: dedicated shards are CPU-only summation machines; workers update (BytePS)",
     )
 
 
@@ -354,6 +382,9 @@ def _flag_settings(args: argparse.Namespace) -> dict:
             out.setdefault(section, {})[key] = value
     if args.overlap is not None:
         out.setdefault("scheme", {})["overlap"] = args.overlap
+    for key in ("local_aggregation", "summation_service"):
+        if getattr(args, key, None) is not None:
+            out.setdefault("cluster", {})[key] = getattr(args, key)
     return out
 
 
@@ -493,7 +524,8 @@ def _describe(conf) -> str:
 # grid keys the table shows in their own columns or in the scheme label
 _SHOWN_KEYS = {"workers", "nodes", "scheme", "model", "bandwidth", "latency", "overlap",
                "compression", "zero_stage", "per_worker_batch", "ps_shards", "ps_placement",
-               "backup_workers", "tensor_placement"}  # fmt: skip
+               "backup_workers", "tensor_placement", "transport", "local_aggregation",
+               "summation_service"}  # fmt: skip
 
 
 def _table(rows: list[dict], settings: list[dict] | None = None) -> str:
@@ -502,7 +534,7 @@ def _table(rows: list[dict], settings: list[dict] | None = None) -> str:
     def varies(key: str) -> bool:
         return len({r[key] for r in rows}) > 1
 
-    cols: list[tuple[str, object]] = [("scheme", lambda r: r["scheme_label"])]
+    cols: list[tuple[str, object]] = [("scheme", _scheme_cell)]
     if settings:  # other grid axes (--bucket-mb 25,100, --grad-dtype ...): one column
         other = {id(r): ", ".join(f"{k}={v}" for k, v in st.items() if k not in _SHOWN_KEYS)
                  for r, st in zip(rows, settings)}  # fmt: skip

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 __all__ = ["add_arguments", "run"]
-
-_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,38 +40,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print best, pareto and rows as JSON")
 
 
-def _check_out(path: str) -> None:
-    """Refuse an ``--out`` that cannot be written, before any work: an unknown extension,
-    a folder, a missing or read-only folder (as ``whatif``'s outputs)."""
-    import os
-
-    from tinygrad_opt.cli import UsageError
-
-    p = Path(path)
-    if p.suffix.lower() not in _FORMATS:
-        raise UsageError(
-            f"--out: cannot write {path!r}: unknown extension {p.suffix or '(none)'!r}; "
-            f"expected {', '.join(_FORMATS)}"
-        )
-    if p.is_dir():
-        raise UsageError(f"--out: {path!r} is a folder; give a file name")
-    folder = p.parent
-    if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise UsageError(f"--out: cannot write {path!r}: folder {str(folder)!r} {what}")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"--out: cannot write {path!r}: folder {str(folder)!r} is not writable")
-
-
 def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
-    from tinygrad_opt.cli import UsageError, _describe, _settings, _spec_error, _table, _write
+    from tinygrad_opt.cli import (
+        FIGURE_SUFFIXES,
+        UsageError,
+        _check_output,
+        _describe,
+        _settings,
+        _spec_error,
+        _table,
+        _write,
+    )
     from tinygrad_opt.cluster.planner import plan, plot_plan
     from tinygrad_opt.cluster.units import format_duration
     from tinygrad_opt.cluster.validation import SpecError
 
-    if args.out:
-        _check_out(args.out)
+    _check_output("--out", args.out, FIGURE_SUFFIXES)
     try:
         settings = _settings(args)
     except (SpecError, ValueError, TypeError) as e:

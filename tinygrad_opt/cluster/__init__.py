@@ -14,15 +14,17 @@ Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation`
 (``SpecError``), ``compute`` (compute-time models, straggler sampling), ``large_batch``
 (McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``models`` (built-in
 per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
-``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
-gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer order, Horovod fusion
-cycles), ``sharding`` (ZeRO stages: memory per GPU, reduce-scatter/all-gather),
-``sync_plan`` (timing a step's buckets), ``failures`` (Young 1974 / Daly 2006),
-``result``, ``simulate``, ``sweep``, ``plan_eval`` (a grid's rows at once, vectorised),
-``planner`` (choosing the configuration: :func:`plan`), ``plots``, ``config`` (reading
-TOML cluster files and flags), ``toml_io`` (writing them), ``calibration_fits`` (fitting
-the simulator to measurements) and ``calibration`` (the fitted result, its settings and
-predictions; the MPI measuring is in :mod:`tinygrad_opt.distributed`).
+``transport`` (communication software: per-message overhead, achieved bandwidth, host
+staging), ``collectives`` (alpha-beta communication formulas, Thakur et al. 2005),
+``overlap`` (DDP gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer
+order, Horovod fusion cycles), ``sharding`` (ZeRO stages: memory per GPU,
+reduce-scatter/all-gather), ``sync_plan`` (timing a step's buckets), ``failures`` (Young
+1974 / Daly 2006), ``result``, ``simulate``, ``sweep``, ``plan_eval`` (a grid's rows at
+once, vectorised), ``planner`` (choosing the configuration: :func:`plan`), ``plots``,
+``config`` (reading TOML cluster files and flags), ``toml_io`` (writing them),
+``calibration_fits`` (fitting the simulator to measurements) and ``calibration`` (the
+fitted result, its settings and predictions; the MPI measuring is in
+:mod:`tinygrad_opt.distributed`).
 
 Example::
 
@@ -54,6 +56,7 @@ from tinygrad_opt.cluster.collectives import (
     communication_cost,
     halving_doubling_allreduce_time,
     hierarchical_allreduce_time,
+    local_aggregation_ps_time,
     parameter_server_time,
     ring_allreduce_time,
 )
@@ -87,6 +90,7 @@ from tinygrad_opt.cluster.sharding import ZERO_STAGES, MemoryEstimate, memory_pe
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS, SweepTable, pareto_front, sweep
+from tinygrad_opt.cluster.transport import TRANSPORT_NAMES, TRANSPORTS, Transport
 from tinygrad_opt.cluster.units import (
     format_bandwidth,
     format_bytes,
@@ -130,6 +134,9 @@ __all__ = [
     "ModelProfile",
     "Placement",
     "Plan",
+    "TRANSPORTS",
+    "TRANSPORT_NAMES",
+    "Transport",
     "ShiftedExponential",
     "SimulationResult",
     "SpecError",
@@ -155,6 +162,7 @@ __all__ = [
     "get_model",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
+    "local_aggregation_ps_time",
     "list_models",
     "memory_per_gpu",
     "overlapped_sync_end",

@@ -81,6 +81,14 @@ the workers wait (measured on 2 cores, 4 ranks: a gather+broadcast of 20 MB took
 uncontended time, an all-reduce 2.7×). NIC transfers are not slowed. Adding (``M/R``)
 is CPU work of the worker or colocated server that does it and takes ``s`` times longer
 (:meth:`ClusterSpec.reduce_time`); a dedicated server's own CPU is not shared.
+
+**Transport** (:mod:`.transport`, :attr:`ClusterSpec.transport`): every link's latency
+becomes ``α + o`` and its bandwidth ``ηB`` before any of the above (contention then
+applies to the result), a ``host staging`` phase adds ``h·M/B_pcie``, and a parameter
+server's push and pull pay ``(n_msg − 1)·o`` for one message per tensor piece.
+**Local aggregation** (:attr:`ClusterSpec.local_aggregation`, parameter server, ``d > 1``):
+binomial reduce inside every node, the push/sum/pull of ``n`` one-device node leaders,
+binomial broadcast inside the node (:func:`local_aggregation_ps_time`).
 """
 
 from __future__ import annotations
@@ -92,8 +100,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinygrad_opt.cluster.compute import Deterministic
 from tinygrad_opt.cluster.placement import check_fractions
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme
+from tinygrad_opt.cluster.transport import IDEAL
 from tinygrad_opt.cluster.validation import SpecError, check_positive_int
 
 __all__ = [
@@ -103,6 +113,7 @@ __all__ = [
     "communication_cost",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
+    "local_aggregation_ps_time",
     "parameter_server_time",
     "ring_allreduce_time",
 ]
@@ -276,6 +287,48 @@ def hierarchical_allreduce_time(
         else binomial_tree_allreduce_time(message_bytes, d, intra_bandwidth, intra_latency, r)
     )
     return intra + ring_allreduce_time(message_bytes, nodes, inter_bandwidth, inter_latency, r)
+
+
+def local_aggregation_ps_time(
+    message_bytes: float,
+    nodes: int,
+    devices_per_node: int,
+    intra_bandwidth: float,
+    intra_latency: float,
+    bandwidth: float,
+    latency: float,
+    shards: int = 1,
+    placement: str = "dedicated",
+    reduce_bandwidth: float | None = None,
+    shard_fractions: Sequence[float] | None = None,
+) -> float:
+    """Parameter server after a local aggregation in every node (no update).
+
+    Binomial reduce of the ``d`` devices of a node to a leader, ``⌈log2 d⌉(α_i + M/B_i
+    + M/R)``; the ``n`` leaders push and pull through the shards as ``n`` one-device
+    nodes (:func:`parameter_server_time` with ``n`` workers); binomial broadcast inside
+    the node, ``⌈log2 d⌉(α_i + M/B_i)`` (TensorFlow ``distributed_replicated``, MXNet
+    ``device`` KVStore, BytePS: Jiang et al. OSDI 2020). Dedicated, ``k`` shards:
+    ``2⌈log2 d⌉(α_i + M/B_i) + ⌈log2 d⌉M/R + 2α + 2·max(n·f_max, 1)·M/B +
+    (n − 1)·f_max·M/R``.
+    """
+    d = check_positive_int("devices_per_node", devices_per_node)
+    intra = 0.0
+    if d > 1:
+        intra = binomial_tree_reduce_time(
+            message_bytes, d, intra_bandwidth, intra_latency, reduce_bandwidth
+        ) + binomial_tree_reduce_time(message_bytes, d, intra_bandwidth, intra_latency)
+    ps = parameter_server_time(
+        message_bytes,
+        nodes,
+        bandwidth,
+        latency,
+        shards,
+        placement,
+        reduce_bandwidth=reduce_bandwidth,
+        shard_fractions=shard_fractions,
+    )
+    return intra + ps
 
 
 # ============================================================================ cost object
@@ -520,6 +573,69 @@ def _parameter_server(
     return (("push", phase(push)), *adding, ("pull", phase(n_w)))
 
 
+def _local_aggregation(
+    c: ClusterSpec, s: SyncScheme, m: float, traffic: _Traffic, f: np.ndarray
+) -> tuple[tuple[str, float], ...]:
+    """Reduce inside every node, one push/pull per node leader, broadcast inside the node.
+
+    The leaders are the node's device 0; the parameter-server exchange is that of ``n``
+    one-device nodes (the same NICs, the same shards: colocated shard ``j`` on node ``j``).
+    """
+    d, n = c.devices_per_node, c.nodes
+    intra = binomial_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency)
+    adding = _ceil_log2(d) * c.reduce_time(m)
+    local = np.arange(c.workers) % d
+    sent = np.zeros(c.workers)
+    received = np.zeros(c.workers)
+    for i in range(_ceil_log2(d)):
+        mask = 1 << i
+        senders = np.nonzero((local % (2 * mask)) == mask)[0]
+        sent[senders] += m
+        received[senders - mask] += m
+    traffic.dev_out += sent + received
+    traffic.dev_in += received + sent
+    leaders = dataclasses.replace(
+        c,
+        workers=n,
+        nodes=n,
+        devices_per_node=1,
+        intra_bandwidth=None,
+        intra_latency=None,
+        compute=Deterministic(),
+        cores_per_node=None,
+        memory_streams_per_node=None,
+        turn_time=0.0,
+    )
+    sub = _Traffic(n, n, traffic.srv_in.size)
+    ps = _parameter_server(leaders, s, m, n, sub, f)
+    traffic.nic_out += sub.nic_out
+    traffic.nic_in += sub.nic_in
+    traffic.srv_in += sub.srv_in
+    traffic.srv_out += sub.srv_out
+    return (("intra-node reduce", intra + adding), *ps, ("intra-node broadcast", intra))
+
+
+def _with_transport(c: ClusterSpec) -> ClusterSpec:
+    """The cluster as its transport makes it look: every link's latency ``α + o`` and
+    bandwidth ``ηB`` (:mod:`.transport`); the staging copies are added separately."""
+    t = c.transport
+    if t.overhead == 0 and t.efficiency == 1:
+        return c
+    o, eta = float(t.overhead), float(t.efficiency)
+    changes: dict = {
+        "latency": c.latency + o,
+        "bandwidth": c.bandwidth * eta,
+        "transport": IDEAL,
+        "workers": c.workers,
+        "nodes": c.nodes,
+    }
+    if c.intra_latency is not None:
+        changes["intra_latency"] = c.intra_latency + o
+    if c.intra_bandwidth is not None:
+        changes["intra_bandwidth"] = c.intra_bandwidth * eta
+    return dataclasses.replace(c, **changes)
+
+
 def _contended(c: ClusterSpec) -> ClusterSpec:
     """The cluster with the intra-node links of an oversubscribed node slowed down.
 
@@ -542,8 +658,16 @@ def communication_cost(
     message_bytes: float,
     pushing_workers: int | None = None,
     shard_fractions: Sequence[float] | None = None,
+    messages: float = 1,
 ) -> CommCost:
     """Time (by phase) and traffic of synchronising ``message_bytes`` per worker.
+
+    The cluster's :attr:`~ClusterSpec.transport` adds its overhead ``o`` to every
+    message's latency, scales every link by its efficiency ``η`` and adds a ``host
+    staging`` phase of ``h·M/B_pcie``; a parameter server's push and pull each send
+    ``messages`` messages per worker (one per tensor piece: ``(messages − 1)·o`` more
+    per phase). With :attr:`~ClusterSpec.local_aggregation` a parameter server's
+    ``d`` devices per node reduce first and one aggregate per node is pushed.
 
     ``pushing_workers`` (parameter server only) is the number of gradients the server
     waits for, ``workers − backup_workers`` (default: all workers). ``shard_fractions``
@@ -554,7 +678,11 @@ def communication_cost(
     docstring for how ``devices_per_node > 1`` is handled.
     """
     s = SyncScheme.coerce(scheme)
-    c = cluster if s.name == "ps" else _contended(cluster)
+    transport = cluster.transport
+    c = _with_transport(cluster)
+    c = c if s.name == "ps" else _contended(c)
+    if not messages >= 1 or not math.isfinite(messages):
+        raise SpecError("messages", messages, "must be a finite number >= 1")
     if message_bytes < 0 or not math.isfinite(message_bytes):
         raise SpecError("message_bytes", message_bytes, "must be a finite number >= 0")
     push = c.workers if pushing_workers is None else int(pushing_workers)
@@ -572,7 +700,23 @@ def communication_cost(
         if not 1 <= push <= c.workers:
             raise SpecError("pushing_workers", push, f"must lie in [1, workers={c.workers}]")
         f = check_fractions(shard_fractions, s.ps_shards)
-        phases = _parameter_server(c, s, message_bytes, push, traffic, f)
+        if c.local_aggregation and c.devices_per_node > 1:
+            if push != c.workers:
+                raise SpecError(
+                    "local_aggregation",
+                    True,
+                    "cannot drop backup workers' gradients after they are summed in the node",
+                )
+            phases = _local_aggregation(c, s, message_bytes, traffic, f)
+        else:
+            phases = _parameter_server(c, s, message_bytes, push, traffic, f)
+        extra = (float(messages) - 1.0) * float(transport.overhead)
+        if extra:
+            phases = tuple(
+                (name, t + extra) if name in ("push", "pull") else (name, t) for name, t in phases
+            )
+    if transport.staging_copies:
+        phases = (*phases, ("host staging", transport.staging_time(message_bytes)))
     mean_out, max_out, busiest, label = traffic.summary()
     return CommCost(
         scheme=s.label,

@@ -10,6 +10,7 @@ and ``examples/clusters/*.toml``)::
     [scheme]       # SyncScheme fields: name, ps_shards, ps_placement, backup_workers, ...
     [failures]     # FailureSpec fields (optional): node_mtbf, checkpoint_cost, ...
     [simulation]   # seed, steps_to_sample
+    [transport]    # Transport fields: name = "mpi", overhead, efficiency, staging_copies, ...
 
 Values are the ones :meth:`ClusterSpec.from_dict` & co. accept (strings with units are
 parsed there). **A list is a grid axis**: every top-level key of ``[cluster]``,
@@ -42,6 +43,7 @@ from tinygrad_opt.cluster.result import SimulationResult
 from tinygrad_opt.cluster.simulate import resolve_scheme, simulate
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS
+from tinygrad_opt.cluster.transport import Transport
 from tinygrad_opt.cluster.validation import (
     SpecError,
     check_keys,
@@ -64,7 +66,9 @@ __all__ = [
     "result_row",
 ]
 
-SECTIONS: tuple[str, ...] = ("cluster", "workload", "scheme", "failures", "simulation")
+SECTIONS: tuple[str, ...] = (
+    "cluster", "workload", "scheme", "failures", "simulation", "transport",
+)  # fmt: skip
 """Top-level tables of a cluster file."""
 
 SIMULATION_KEYS: tuple[str, ...] = ("seed", "steps_to_sample")
@@ -75,12 +79,14 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "scheme": tuple(f.name for f in fields(SyncScheme)) + ("scheme", "placement"),
     "failures": ("node_mtbf", "checkpoint_cost", "restart_cost", "checkpoint_interval"),
     "simulation": SIMULATION_KEYS,
+    "transport": tuple(f.name for f in fields(Transport)),
 }
 _ALIASES: dict[str, dict[str, str]] = {
     "cluster": {"inter_bandwidth": "bandwidth", "inter_latency": "latency"},
     "scheme": {"scheme": "name", "placement": "tensor_placement"},
 }
-_NESTED = {("cluster", "compute"), ("workload", "large_batch")}  # tables, not grid axes
+# tables, not grid axes
+_NESTED = {("cluster", "compute"), ("workload", "large_batch"), ("cluster", "transport")}
 _PS_ONLY = ("ps_shards", "ps_placement", "backup_workers", "tensor_placement", "split_threshold")
 _LIST_VALUES = {("workload", "tensor_sizes"), ("workload", "backward_times")}
 """Keys whose value is itself a list: a grid axis only as a list of lists."""
@@ -297,6 +303,7 @@ def expand(
     axes = _axes(settings)
     failures = settings.get("failures")
     f = FailureSpec.from_dict(failures) if failures else None
+    table = dict(settings.get("transport", {}))
     out: list[Configuration] = []
     seen: set[tuple[Any, ...]] = set()
     built: dict[tuple[str, ...], Any] = {}  # specs by their settings: each built once
@@ -310,6 +317,13 @@ def expand(
             parts["workload"]["parameters"], list
         ):
             parts["workload"]["parameters"] = parse_count(parts["workload"]["parameters"])
+        if table:  # [transport] overrides the fields of cluster.transport's profile
+            base = parts["cluster"].get("transport")
+            own = dict(table)
+            if base is not None:  # the cluster's profile name (a flag, a grid) wins
+                own.pop("name", None)
+            base = {"name": base} if isinstance(base, str) else dict(base or {})
+            parts["cluster"]["transport"] = {**base, **own}
         try:
             ck = repr(parts["cluster"])
             c = _built(built, ("cluster", ck), ClusterSpec.from_dict, parts["cluster"])

@@ -125,6 +125,10 @@ class SimulationResult:
     gpu_memory: float | None = None
     feasible: bool = True
     infeasible_reason: str | None = None
+    # communication software and node-level aggregation (:mod:`.transport`)
+    transport: str = "ideal"
+    local_aggregation: bool = False
+    summation_service: bool = False
 
     # ------------------------------------------------------------------ export
     def to_dict(self, include_samples: bool = False) -> dict[str, Any]:

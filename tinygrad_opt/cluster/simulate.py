@@ -108,6 +108,26 @@ def resolve_scheme(
         raise SpecError(
             "ps_shards", s.ps_shards, f"colocated shards run on workers: need <= workers={w}"
         )
+    if cluster.summation_service and s.name == "ps" and s.ps_placement != "dedicated":
+        raise SpecError(
+            "summation_service",
+            True,
+            f"needs ps_placement 'dedicated' (CPU-only summation machines), not {s.label!r}",
+        )
+    aggregated = cluster.local_aggregation and cluster.devices_per_node > 1 and s.name == "ps"
+    if aggregated and s.backup_workers:
+        raise SpecError(
+            "backup_workers",
+            s.backup_workers,
+            "cannot be used with local_aggregation (the node sums all its gradients first)",
+        )
+    if aggregated and s.ps_placement == "colocated" and s.ps_shards > cluster.nodes:
+        raise SpecError(
+            "ps_shards",
+            s.ps_shards,
+            f"colocated shards with local_aggregation run on the node leaders: need <= "
+            f"nodes={cluster.nodes}",
+        )
     return s
 
 
@@ -122,7 +142,7 @@ def _update_times(
     updates while the node's other workers wait, alone unless several shards share the
     node; a dedicated server machine runs alone (no contention).
     """
-    if s.name != "ps":
+    if s.name != "ps" or c.summation_service:  # summation servers only sum: workers update
         return 0.0, float(wl.update_time) * c.update_slowdown(wl.update_working_set)
     per_shard = float(wl.update_time) * hot
     if s.ps_placement == "dedicated":
@@ -254,7 +274,9 @@ def simulate(
             wl.tensor_sizes, s.ps_shards, s.tensor_placement, s.split_threshold, wl.parameters
         )
     fractions = None if placement is None else placement.fractions
-    comm_full = communication_cost(c, s, message, applied, fractions)
+    # one parameter-server message per tensor piece and phase (a bare count: one)
+    n_msg = max(1, len(placement.pieces)) if placement is not None else 1
+    comm_full = communication_cost(c, s, message, applied, fractions, n_msg)
     hot = 1.0 if placement is None else placement.hot_fraction
     server_update, post_update = _update_times(c, wl, s, hot)
 
@@ -281,7 +303,8 @@ def simulate(
         comm_total += after
     elif s.overlap:
         buckets = bucket_count(wl.gradient_bytes, s.bucket_bytes, s.buckets)
-        comm_bucket = communication_cost(c, s, message / buckets, applied, fractions)
+        per_bucket = max(1.0, n_msg / buckets)
+        comm_bucket = communication_cost(c, s, message / buckets, applied, fractions, per_bucket)
         comm_unit = bucket_unit(*sync_split(comm_bucket.phases, 0), stage)
         if stage:
             after = sync_split(comm_full.phases, 0)[1]
@@ -366,8 +389,9 @@ def simulate(
                   step_time + step_std, solve, total, cost)  # fmt: skip
 
     phases = list(sharded_phases(comm_full.phases, stage))
-    if is_ps:
-        phases.insert(len(phases) - 1, ("server update", server_update))  # before the pull
+    if is_ps:  # before the pull
+        pull = [name for name, _ in phases].index("pull")
+        phases.insert(pull, ("server update", server_update))
     timeline_data = {
         "head": samples.head,
         "sync": ready[:timeline_steps],
@@ -438,6 +462,9 @@ def simulate(
         grad_accumulation=k_acc,
         bucket_sizes_bytes=bucket_sizes(bucket_plan, fusion, samples.sync),
         **memory_fields(c, wl, stage),
+        transport=c.transport.name,
+        local_aggregation=bool(c.local_aggregation and is_ps and c.devices_per_node > 1),
+        summation_service=bool(c.summation_service and is_ps),
         **_placement_fields(placement, message),
     )
 

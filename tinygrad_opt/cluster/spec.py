@@ -28,6 +28,7 @@ from tinygrad_opt.cluster.compute import ComputeModel, Deterministic, compute_mo
 from tinygrad_opt.cluster.large_batch import LargeBatchModel
 from tinygrad_opt.cluster.models import backward_weights, resolve_tensors
 from tinygrad_opt.cluster.placement import DEFAULT_SPLIT_THRESHOLD, PLACEMENTS
+from tinygrad_opt.cluster.transport import Transport, coerce_transport
 from tinygrad_opt.cluster.units import parse_bandwidth, parse_bytes, parse_duration
 from tinygrad_opt.cluster.validation import (
     MAX_COUNT,
@@ -159,6 +160,19 @@ class ClusterSpec:
             parameter server adds up the pushed gradients before it updates
             (:mod:`.collectives`). Default None: not modelled, as on accelerators where
             the network hides it.
+        transport: the communication software (:mod:`.transport`): a profile name
+            (``"nccl"``, ``"mpi"``, ``"mpi_gpudirect"``, ``"grpc"``, ``"gloo"``), a dict
+            (``{"name": "mpi", "overhead": "2us"}``) or a :class:`Transport`; default
+            ``"ideal"``: the nominal links, no per-message overhead, no host staging.
+        local_aggregation: a parameter server's workers first sum their gradients
+            inside each node (binomial reduce over the intra-node link to one leader),
+            the leaders push one aggregate per node and pull the result, which is
+            broadcast inside the node (TensorFlow's ``distributed_replicated``, MXNet's
+            ``device`` KVStore, BytePS). Only changes scheme ``ps``.
+        summation_service: the parameter-server shards are CPU-only machines that only
+            sum (BytePS's summation service, Jiang et al. OSDI 2020): no update on the
+            servers; every worker applies the update after the pull. Needs
+            ``ps_placement = "dedicated"``; all-reduce schemes ignore it.
         gpu_memory: memory of one worker's GPU (bytes or ``"80GB"``; default None: not
             checked). A configuration whose model states (:mod:`.sharding`) need more is
             reported infeasible, with the reason.
@@ -180,10 +194,17 @@ class ClusterSpec:
     cache_bytes_per_node: float | str = 0.0
     turn_time: float | str = 0.0
     reduce_bandwidth: float | str | None = None
+    transport: Transport | str | Mapping[str, Any] | None = None
+    local_aggregation: bool = False
+    summation_service: bool = False
     gpu_memory: float | str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        set_(self, "transport", coerce_transport(self.transport))
+        for key in ("local_aggregation", "summation_service"):
+            if not isinstance(getattr(self, key), bool):
+                raise SpecError(key, getattr(self, key), "must be true or false")
         d = check_positive_int("devices_per_node", self.devices_per_node, MAX_WORKERS)
         set_(self, "devices_per_node", d)
         workers, nodes = self.workers, self.nodes
@@ -357,6 +378,7 @@ class ClusterSpec:
         """Plain values (SI units); ``ClusterSpec.from_dict(c.to_dict()) == c``."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["compute"] = self.compute.to_dict()
+        out["transport"] = self.transport.to_dict()
         return out
 
     @classmethod
