@@ -236,6 +236,8 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--cores-per-node", "cluster", "cores_per_node", "CPU cores a node's workers share"),
     ("--turn-time", "cluster", "turn_time",
      "waiting per step for turns on the cores, with more workers than cores: 0.5ms"),
+    ("--gpu-memory", "cluster", "gpu_memory",
+     "memory of one GPU: 80GB; configurations whose model states do not fit are infeasible"),
     ("--reduce-bandwidth", "cluster", "reduce_bandwidth",
      "bytes/s a worker adds gradients at (reductions cost M/R; default free): 8GB/s"),
     ("--transport", "cluster", "transport",
@@ -255,6 +257,12 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--compute-time-per-example", "workload", "compute_time_per_example",
      "or per example (the step takes it × per-worker batch)"),
     ("--bytes-per-param", "workload", "bytes_per_param", "gradient bytes/parameter: 4, fp16 ..."),
+    ("--grad-dtype", "workload", "grad_dtype",
+     "gradient (and weight) dtype: fp16, bf16 (2 bytes, mixed precision), fp32"),
+    ("--grad-accumulation", "workload", "grad_accumulation",
+     "micro-batches per optimiser step (communication once per k; default 1)"),
+    ("--optimizer-bytes", "workload", "optimizer_bytes_per_param",
+     "optimizer state bytes/parameter for memory (default Adam: 12 mixed, 8 fp32)"),
     ("--steps", "workload", "steps", f"optimiser steps to train (default {DEFAULT_STEPS})"),
     ("--s-min", "large_batch", "s_min", "large-batch target: S_min steps (McCandlish et al.)"),
     ("--b-noise", "large_batch", "b_noise", "large-batch target: noise scale B_noise"),
@@ -271,6 +279,14 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
      "elements from which --placement split cuts a tensor over all shards (1e6)"),
     ("--buckets", "scheme", "buckets", "gradient buckets with --overlap (default by size)"),
     ("--bucket-bytes", "scheme", "bucket_bytes", "bucket cap with --overlap (default 25MiB)"),
+    ("--bucket-mb", "scheme", "bucket_bytes",
+     "DDP bucket cap in MiB with --overlap (PyTorch's bucket_cap_mb, default 25)"),
+    ("--first-bucket-mb", "scheme", "first_bucket_bytes", "DDP's first bucket in MiB (1)"),
+    ("--fusion-mb", "scheme", "fusion_bytes",
+     "Horovod tensor fusion threshold in MiB (64) instead of DDP buckets; implies overlap"),
+    ("--cycle-time", "scheme", "cycle_time", "Horovod cycle time with --fusion-mb (5ms)"),
+    ("--zero-stage", "scheme", "zero_stage",
+     "sharded data parallel: 0 (off), 1, 2, 3 (ZeRO stages; 3 = FSDP)"),
     ("--compression", "scheme", "compression", "gradient bytes divided by this on the wire"),
     ("--node-mtbf", "failures", "node_mtbf", "mean time between failures of one machine: 5000h"),
     ("--checkpoint-cost", "failures", "checkpoint_cost", "time to write a checkpoint: 30s"),
@@ -352,6 +368,10 @@ def _flag_settings(args: argparse.Namespace) -> dict:
                 ) from None
         elif section in _LISTS:
             value = _split(flag, text)
+            if flag in _MIB_FLAGS:
+                if getattr(args, "bucket_bytes", None) is not None and key == "bucket_bytes":
+                    raise UsageError("--bucket-mb and --bucket-bytes set the same cap: give one")
+                value = _mib(flag, value)
         else:
             value = text.strip()
         if section == "compute":
@@ -366,6 +386,21 @@ def _flag_settings(args: argparse.Namespace) -> dict:
         if getattr(args, key, None) is not None:
             out.setdefault("cluster", {})[key] = getattr(args, key)
     return out
+
+
+_MIB_FLAGS = ("--bucket-mb", "--first-bucket-mb", "--fusion-mb")
+
+
+def _mib(flag: str, value: str | list[str]) -> str | list[str]:
+    """``"25"`` -> ``"25MiB"`` (PyTorch's ``bucket_cap_mb`` is in MiB)."""
+    out = []
+    for v in _as_list(value):
+        try:
+            float(v)
+        except ValueError:
+            raise UsageError(f"{flag}: expected a number of MiB, got {v!r}") from None
+        out.append(f"{v}MiB")
+    return out[0] if len(out) == 1 else out
 
 
 def _as_list(value: object) -> list:
@@ -448,7 +483,10 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, default=str))
         return 0
     print(_describe(confs[0]))
-    print(_table(rows))
+    print(_table(rows, [conf.setting for conf in confs]))
+    reasons = dict.fromkeys(r["infeasible_reason"] for r in rows if not r["feasible"])
+    for reason in reasons:
+        print(f"infeasible: {reason}")
     for path in files:
         print(f"wrote {path}")
     return 0
@@ -476,18 +514,32 @@ def _describe(conf) -> str:
     return (
         f"{model}{wl.parameters:,} parameters{tensors}, "
         f"{format_bytes(wl.gradient_bytes)} of gradients; "
-        f"per-worker batch {wl.per_worker_batch}; compute {format_duration(wl.compute_time)}"
+        f"per-worker batch {wl.per_worker_batch}"
+        f"{'' if wl.grad_accumulation == 1 else f' × {wl.grad_accumulation} micro-batches'}; "
+        f"compute {format_duration(wl.compute_time)}"
         f"/step ({c.compute.kind}); {steps}"
     )
 
 
-def _table(rows: list[dict]) -> str:
+# grid keys the table shows in their own columns or in the scheme label
+_SHOWN_KEYS = {"workers", "nodes", "scheme", "model", "bandwidth", "latency", "overlap",
+               "compression", "zero_stage", "per_worker_batch", "ps_shards", "ps_placement",
+               "backup_workers", "tensor_placement", "transport", "local_aggregation",
+               "summation_service"}  # fmt: skip
+
+
+def _table(rows: list[dict], settings: list[dict] | None = None) -> str:
     from tinygrad_opt.cluster.units import format_bandwidth, format_duration
 
     def varies(key: str) -> bool:
         return len({r[key] for r in rows}) > 1
 
     cols: list[tuple[str, object]] = [("scheme", _scheme_cell)]
+    if settings:  # other grid axes (--bucket-mb 25,100, --grad-dtype ...): one column
+        other = {id(r): ", ".join(f"{k}={v}" for k, v in st.items() if k not in _SHOWN_KEYS)
+                 for r, st in zip(rows, settings)}  # fmt: skip
+        if any(other.values()):
+            cols.append(("setting", lambda r: other[id(r)] or "-"))
     if varies("model"):
         cols.append(("model", lambda r: r["model"] or "-"))
     cols.append(("workers", lambda r: r["workers"]))
@@ -501,6 +553,9 @@ def _table(rows: list[dict]) -> str:
         if key != "update_s" or any(r[key] > 0 for r in rows):
             cols.append((key.removesuffix("_s").replace("_time", ""),
                          lambda r, k=key: format_duration(r[k])))  # fmt: skip
+    if any(r["zero_stage"] or r["gpu_memory"] is not None or r["grad_accumulation"] > 1
+           for r in rows):  # fmt: skip
+        cols.append(("memory/GPU", _memory_cell))
     if any((r["ps_imbalance"] or 1.0) != 1.0 for r in rows):  # uneven parameter servers
         cols.append(("hot shard", _hot_shard))
     cols += [
@@ -523,6 +578,14 @@ def _table(rows: list[dict]) -> str:
     out = [line([h for h, _ in cols]), line(["-" * w for w in widths])]
     out += [line(c) for c in cells]
     return "\n".join(out)
+
+
+def _memory_cell(row: dict) -> str:
+    """``"16.6GB"`` (model states per GPU), ``"41.2GB (no fit)"`` when over --gpu-memory."""
+    from tinygrad_opt.cluster.units import format_bytes
+
+    text = format_bytes(row["memory_per_gpu_bytes"])
+    return text if row["feasible"] else f"{text} (no fit)"
 
 
 def _hot_shard(row: dict) -> str:

@@ -15,12 +15,15 @@ Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation`
 (McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``models`` (built-in
 per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
 ``transport`` (communication software: per-message overhead, achieved bandwidth, host
-staging), ``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
-gradient buckets), ``failures`` (Young 1974 / Daly 2006), ``result``, ``simulate``,
-``sweep``, ``plan_eval`` (a grid's rows at once, vectorised), ``planner`` (choosing
-the configuration: :func:`plan`), ``plots``, ``config`` (reading TOML cluster files and
-flags), ``toml_io`` (writing them), ``calibration_fits`` (fitting the simulator to measurements) and
-``calibration`` (the fitted result, its settings and predictions; the MPI measuring is in
+staging), ``collectives`` (alpha-beta communication formulas, Thakur et al. 2005),
+``overlap`` (DDP gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer
+order, Horovod fusion cycles), ``sharding`` (ZeRO stages: memory per GPU,
+reduce-scatter/all-gather), ``sync_plan`` (timing a step's buckets), ``failures`` (Young
+1974 / Daly 2006), ``result``, ``simulate``, ``sweep``, ``plan_eval`` (a grid's rows at
+once, vectorised), ``planner`` (choosing the configuration: :func:`plan`), ``plots``,
+``config`` (reading TOML cluster files and flags), ``toml_io`` (writing them),
+``calibration_fits`` (fitting the simulator to measurements) and ``calibration`` (the
+fitted result, its settings and predictions; the MPI measuring is in
 :mod:`tinygrad_opt.distributed`).
 
 Example::
@@ -40,6 +43,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinygrad_opt.cluster.buckets import (
+    assign_buckets,
+    fusion_schedule,
+    pipeline_end,
+    pipeline_schedule,
+)
 from tinygrad_opt.cluster.collectives import (
     CommCost,
     binomial_tree_allreduce_time,
@@ -77,6 +86,7 @@ from tinygrad_opt.cluster.placement import PLACEMENTS, Placement, place_tensors
 from tinygrad_opt.cluster.plan_eval import balanced_batches, evaluate_grid
 from tinygrad_opt.cluster.planner import Infeasible, Plan, plan, plot_plan
 from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
+from tinygrad_opt.cluster.sharding import ZERO_STAGES, MemoryEstimate, memory_per_gpu
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS, SweepTable, pareto_front, sweep
@@ -108,6 +118,7 @@ __all__ = [
     "RESULT_KEYS",
     "SCHEMES",
     "SWEEP_KEYS",
+    "ZERO_STAGES",
     "ClusterSpec",
     "CommCost",
     "ComputeModel",
@@ -119,6 +130,7 @@ __all__ = [
     "Infeasible",
     "LargeBatchModel",
     "Lognormal",
+    "MemoryEstimate",
     "ModelProfile",
     "Placement",
     "Plan",
@@ -131,6 +143,7 @@ __all__ = [
     "SweepTable",
     "SyncScheme",
     "Workload",
+    "assign_buckets",
     "binomial_tree_allreduce_time",
     "balanced_batches",
     "binomial_tree_reduce_time",
@@ -145,14 +158,18 @@ __all__ = [
     "format_bandwidth",
     "format_bytes",
     "format_duration",
+    "fusion_schedule",
     "get_model",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
     "local_aggregation_ps_time",
     "list_models",
+    "memory_per_gpu",
     "overlapped_sync_end",
     "parameter_server_time",
     "pareto_front",
+    "pipeline_end",
+    "pipeline_schedule",
     "parse_bandwidth",
     "parse_bytes",
     "parse_duration",

@@ -163,6 +163,7 @@ _EXCLUSIVE = {
         ("steps", "large_batch"),
         ("compute_time_per_step", "compute_time_per_example"),
         ("parameters", "tensor_sizes", "model"),
+        ("bytes_per_param", "grad_dtype"),
     ),
 }
 
@@ -332,6 +333,8 @@ def expand(
             if mixed and SyncScheme.coerce(sch.get("name", "ring")).name != "ps":
                 for k in _PS_ONLY:
                     sch.pop(k, None)
+            elif mixed:  # a parameter server has no ZeRO stages
+                sch.pop("zero_stage", None)
             s = _built(built, ("scheme", ck, repr(sch)),
                        lambda d, c=c: resolve_scheme(c, SyncScheme.from_dict(d)), sch)  # fmt: skip
         except SpecError as e:

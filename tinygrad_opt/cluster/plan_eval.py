@@ -23,7 +23,12 @@ Then, vectorised over the rows (``T = t̄ · o``, ``τ`` = turn wait, ``u`` = un
     ready = T·X_(N) + τ
     sync_end = ready + u                                   (no overlap)
              = max(T·X_(N)(1 − β + β/K) + K·u, T·X_(N) + u) + τ   (overlap)
-    step = sync_end + p;    steps = steps or ⌈S_min(1 + B_noise / (N·b))⌉
+    step = sync_end + p + a;    steps = steps or ⌈S_min(1 + B_noise / (N·b·k))⌉
+
+with ``k`` micro-batches of gradient accumulation (``T = k·t̄·o``, ``β/k``, global batch
+``N·b·k``) and ``a`` the ZeRO parameter all-gather after the update. Per-tensor DDP
+buckets and Horovod fusion (:mod:`.buckets`) replace the overlap line by their own
+schedule, evaluated per row over its samples ``T·X_(N)``.
 
 and the speed-up, total time (Daly 2006 with failures) and cost as in ``simulate``.
 
@@ -44,10 +49,12 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.cluster.buckets import pipeline_end
 from tinygrad_opt.cluster.compute import Deterministic, sample_step_compute
 from tinygrad_opt.cluster.config import Configuration, expand, result_row, simulation_options
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import ClusterSpec, Workload
+from tinygrad_opt.cluster.sync_plan import fusion_plan
 from tinygrad_opt.cluster.validation import SpecError
 
 __all__ = [
@@ -142,21 +149,49 @@ def _sync_key(conf: Configuration) -> tuple[Any, ...]:
 
 
 def _sync_terms(conf: Configuration) -> dict[str, Any]:
-    """``simulate``'s synchronisation terms for one configuration (deterministic compute)."""
+    """``simulate``'s synchronisation terms for one configuration (deterministic compute).
+
+    ``after`` is the part exposed after the update (ZeRO's parameter all-gather);
+    ``bucket_ready`` / ``bucket_units`` the per-tensor DDP buckets (readiness as a share of
+    the step's compute, seconds each) and ``fusion`` Horovod's schedule as a function of
+    the compute, when the configuration uses them (:mod:`.sync_plan`).
+    """
     c = conf.cluster.replace(compute=Deterministic())
     r = simulate(c, conf.workload, conf.scheme, steps_to_sample=1, seed=0, timeline_steps=0)
     d = r.timeline_data
     post = float(d["post_update"])
+    after = float(d["after"])
     upd = r.update_s - post
-    tail = r.comm_s + upd
+    tail = r.comm_s - after + upd
+    s = conf.scheme
+    fusion = None
+    if s.fusion_bytes is not None:
+        wl, applied = conf.workload, int(conf.cluster.workers) - s.backup_workers
+        fusion = fusion_plan(conf.cluster, wl, s, applied, wl.grad_accumulation)
     return {
         "unit": float(d["unit"]),
         "post": post,
+        "after": after,
         "buckets": int(d["buckets"]),
         "ratio": upd / tail if tail > 0 else 0.0,
+        "bucket_ready": d["bucket_ready"],
+        "bucket_units": d["bucket_units"],
+        "fusion": fusion,
         "row": result_row(r, conf.scheme),
         "ps_machines": int(r.ps_machines),
     }
+
+
+def _overlap_end(terms: dict[str, Any], cc: np.ndarray) -> np.ndarray | None:
+    """Per sampled compute ``cc``: when the last per-tensor bucket or fusion buffer is
+    done (None for the equal-bucket model, vectorised by the caller)."""
+    if terms["fusion"] is not None:
+        return terms["fusion"].end(cc)
+    if terms["bucket_ready"] is not None:
+        return np.asarray(
+            pipeline_end(np.multiply.outer(cc, terms["bucket_ready"]), terms["bucket_units"])
+        )
+    return None
 
 
 def _check_unique_errors(settings: Mapping[str, Any], skipped, confs) -> None:
@@ -200,7 +235,7 @@ def evaluate_grid(settings: Mapping[str, Any], *, balance_batches: bool = True) 
     balanced: list[tuple[float, ...] | None] = []
     cols = {k: np.empty(n) for k in ("T", "tbar", "turn", "beta", "upd", "price", "ps_price",
                                      "applied", "batch", "workers", "nodes", "fixed_steps",
-                                     "s_min", "b_noise", "overlap")}  # fmt: skip
+                                     "s_min", "b_noise", "overlap", "k")}  # fmt: skip
     for i, conf in enumerate(confs):
         c, wl, s = conf.cluster, conf.workload, conf.scheme
         key = _sync_key(conf)
@@ -227,10 +262,10 @@ def evaluate_grid(settings: Mapping[str, Any], *, balance_batches: bool = True) 
         group[i] = g
         lb = wl.large_batch
         vals = {
-            "T": wl.compute_time * c.oversubscription,
+            "T": wl.compute_time * wl.grad_accumulation * c.oversubscription,
             "tbar": wl.compute_time,
             "turn": c.turn_wait,
-            "beta": wl.backward_fraction,
+            "beta": wl.backward_fraction / wl.grad_accumulation,
             "upd": float(wl.update_time),
             "price": c.price_per_node_hour,
             "ps_price": c.ps_price,
@@ -242,11 +277,13 @@ def evaluate_grid(settings: Mapping[str, Any], *, balance_batches: bool = True) 
             "s_min": np.nan if lb is None else lb.s_min,
             "b_noise": np.nan if lb is None else lb.b_noise,
             "overlap": float(s.overlap),
+            "k": float(wl.grad_accumulation),
         }
         for k, v in vals.items():
             cols[k][i] = v
     unit = np.array([t["unit"] for t in sync])
     post = np.array([t["post"] for t in sync])
+    after = np.array([t["after"] for t in sync])
     buckets = np.array([t["buckets"] for t in sync], dtype=float)
     ratio = np.array([t["ratio"] for t in sync])
     ps_machines = np.array([t["ps_machines"] for t in sync], dtype=float)
@@ -267,20 +304,26 @@ def evaluate_grid(settings: Mapping[str, Any], *, balance_batches: bool = True) 
         step[plain] = ready[plain] + unit[plain] + post[plain]
         tail[plain] = unit[plain]
         ov = idx[cols["overlap"][idx] == 1]
+        per_tensor = [i for i in ov if _overlap_end(sync[i], x[:1]) is not None]
+        for i in per_tensor:  # DDP buckets of the tensors, or Horovod's cycles
+            end_mean = float(_overlap_end(sync[i], T[i] * x).mean()) + turn[i]
+            step[i] = end_mean + post[i] + after[i]
+            tail[i] = end_mean - ready[i]
+        ov = np.setdiff1d(ov, per_tensor)
         if ov.size:
             cc = T[ov, None] * x[None, :]
             k, u, beta = buckets[ov, None], unit[ov, None], cols["beta"][ov, None]
             end = np.maximum(cc * (1.0 - beta + beta / k) + k * u, cc + u) + turn[ov, None]
             end_mean = end.mean(axis=1)
-            step[ov] = end_mean + post[ov]
+            step[ov] = end_mean + post[ov] + after[ov]
             tail[ov] = end_mean - ready[ov]
     wait = np.maximum(ready - compute, 0.0)
     upd_exposed = tail * ratio
-    comm = tail - upd_exposed
+    comm = tail - upd_exposed + after
     update = upd_exposed + post
 
     applied, batch, workers, nodes = cols["applied"], cols["batch"], cols["workers"], cols["nodes"]
-    global_batch = applied * batch
+    global_batch = applied * batch * cols["k"]
     throughput = global_batch / step
     baseline_step = cols["tbar"] + cols["upd"]
     speedup = throughput / (batch / baseline_step)

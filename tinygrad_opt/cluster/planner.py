@@ -45,7 +45,7 @@ from tinygrad_opt.cluster.plan_eval import (
     check_row,
     evaluate_grid,
 )
-from tinygrad_opt.cluster.units import format_duration, parse_duration
+from tinygrad_opt.cluster.units import format_bytes, format_duration, parse_duration
 from tinygrad_opt.cluster.validation import SpecError, check_choice, check_nonnegative_float
 
 __all__ = [
@@ -171,7 +171,7 @@ def _label(row: Mapping[str, Any], setting: Mapping[str, Any]) -> str:
     parts = [str(row["scheme_label"]), f"{row['workers']} workers"]
     for k, v in _applicable(row, setting).items():
         if k in ("scheme", "workers", "ps_shards", "backup_workers", "ps_placement",
-                 "overlap", "compression", "tensor_placement"):  # fmt: skip
+                 "overlap", "compression", "tensor_placement", "zero_stage"):  # fmt: skip
             continue  # in the label already
         if k == "nodes":
             parts.append(f"{v} nodes")
@@ -293,6 +293,18 @@ def balance_report(evaluation: GridEvaluation, index: int) -> dict[str, Any] | N
     }
 
 
+def _no_fit(rows: list[dict[str, Any]], settings: list[dict[str, Any]]) -> Infeasible:
+    """Nothing fits in ``gpu_memory``: the configuration that needs least, and its need."""
+    i = min(range(len(rows)), key=lambda j: rows[j]["memory_per_gpu_bytes"])
+    hint = "" if max(r["zero_stage"] for r in rows) == 3 else "; ZeRO stages shard them"
+    return Infeasible(
+        "gpu_memory", format_bytes(rows[i]["gpu_memory"]),
+        f"no configuration's model states fit: the smallest need is "
+        f"{format_bytes(rows[i]['memory_per_gpu_bytes'])} per GPU "
+        f"({_label(rows[i], settings[i])}){hint}",
+    )  # fmt: skip
+
+
 def _infeasible(t: np.ndarray, c: np.ndarray, labels, deadline, budget) -> Infeasible:
     """The constraint that failed, with how close the grid came."""
     in_time = np.ones(t.size, bool) if deadline is None else t <= deadline
@@ -360,6 +372,11 @@ def plan(
     ev = evaluate_grid(settings, balance_batches=balance_batches)
     t, c = ev.time, ev.cost
     ok = np.isfinite(t) & np.isfinite(c)
+    fits = np.array([bool(r["feasible"]) for r in ev.rows])  # model states vs gpu_memory
+    if not fits.any():
+        raise _no_fit(ev.rows, [conf.setting for conf in ev.configurations])
+    ok &= fits
+    t, c = np.where(fits, t, np.inf), np.where(fits, c, np.inf)
     if deadline is not None:
         ok &= t <= deadline
     if budget is not None:

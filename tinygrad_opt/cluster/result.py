@@ -21,6 +21,14 @@ receives from one worker per push, on the wire), ``ps_hot_shard`` (the most load
 shard's index), ``ps_hot_shard_bytes`` (its bytes) and ``ps_imbalance`` (max / mean
 load, 1 when even); None (``[]``) for an all-reduce.
 
+Sharding and memory (:mod:`.sharding`): ``zero_stage`` (0–3), ``grad_accumulation``
+(micro-batches per step; ``global_batch`` counts them all), ``bucket_sizes_bytes`` (the
+per-tensor DDP buckets' bytes in launch order, or Horovod's fusion buffers in the first
+sampled step, :mod:`.buckets`; empty otherwise; ``buckets`` counts them),
+``memory_params_bytes`` / ``memory_grads_bytes`` / ``memory_optimizer_bytes`` and their
+sum ``memory_per_gpu_bytes`` (model states on one GPU), ``gpu_memory`` (the capacity
+given, or None), ``feasible`` (the states fit) and ``infeasible_reason``.
+
 Baseline for speed-up: **one worker** at nominal speed (speed factor 1, same compute
 distribution, so mean step ``t̄``), with the same per-worker batch, no communication, and
 its own optimiser update: ``baseline_step_time_s = t̄ + update_time``.
@@ -106,6 +114,17 @@ class SimulationResult:
     ps_hot_shard: int | None = None
     ps_hot_shard_bytes: float | None = None
     ps_imbalance: float | None = None
+    # sharded data parallel, accumulation, buckets, memory (:mod:`.sharding`)
+    zero_stage: int = 0
+    grad_accumulation: int = 1
+    bucket_sizes_bytes: list[float] = field(default_factory=list)
+    memory_params_bytes: float = 0.0
+    memory_grads_bytes: float = 0.0
+    memory_optimizer_bytes: float = 0.0
+    memory_per_gpu_bytes: float = 0.0
+    gpu_memory: float | None = None
+    feasible: bool = True
+    infeasible_reason: str | None = None
     # communication software and node-level aggregation (:mod:`.transport`)
     transport: str = "ideal"
     local_aggregation: bool = False
@@ -159,7 +178,7 @@ class SimulationResult:
         for s in range(n_steps):
             ready = float(d["sync"][s])
             step = float(d["step"][s])
-            sync_segments = _sync_segments(d, ready, t0)
+            sync_segments = _sync_segments(d, ready, t0, s)
             sync_end = t0 + float(d["sync_end"][s])
             for wi in rows:
                 row = f"worker {wi}"
@@ -180,6 +199,9 @@ class SimulationResult:
                     add(row, s, kind if kind != "update_srv" else "wait", a, b, label)
                 if d["post_update"] > 0:
                     add(row, s, "update", sync_end, sync_end + d["post_update"], "update")
+                if d.get("after", 0) > 0:
+                    a = sync_end + d["post_update"]
+                    add(row, s, "comm", a, a + d["after"], "parameter allgather")
             for j in range(d["ps_rows"]):
                 row = f"ps {j}"
                 add(row, s, "wait", t0, t0 + ready, "wait for gradients")
@@ -216,13 +238,23 @@ def _pick_workers(head: np.ndarray, max_workers: int) -> list[int]:
 
 
 def _sync_segments(
-    d: dict[str, Any], ready: float, t0: float
+    d: dict[str, Any], ready: float, t0: float, step: int = 0
 ) -> list[tuple[str, float, float, str]]:
     """(kind, start, end, label) of the synchronisation after ``ready`` (absolute times)."""
+    if d.get("fusion"):
+        return [
+            ("comm", t0 + a, t0 + e, f"fusion buffer {j + 1}")
+            for j, (a, e) in enumerate(d["fusion"][step])
+        ]
     if d["overlap"]:
         from tinygrad_opt.cluster.overlap import bucket_schedule
 
-        start, end = bucket_schedule(ready, d["backward_fraction"], d["buckets"], d["unit"])
+        if d.get("bucket_ready") is not None:
+            from tinygrad_opt.cluster.buckets import pipeline_schedule
+
+            start, end = pipeline_schedule(ready * d["bucket_ready"], d["bucket_units"])
+        else:
+            start, end = bucket_schedule(ready, d["backward_fraction"], d["buckets"], d["unit"])
         # merge back-to-back buckets into one bar
         breaks = np.nonzero(start[1:] > end[:-1] + 1e-12)[0]
         firsts = np.concatenate([[0], breaks + 1])

@@ -18,6 +18,14 @@ parameters):
    during the backward pass with ``overlap=True`` (:mod:`.overlap`);
 4. after an all-reduce every worker applies the update locally (``update_time``).
 
+With tensors known (``Workload.tensor_sizes`` or a ``model``), ``overlap`` fills DDP's
+buckets in reverse layer order and ``fusion_bytes`` runs Horovod's fusion cycles
+(:mod:`.buckets`, timed in :mod:`.sync_plan`). ZeRO stages (``SyncScheme.zero_stage``,
+:mod:`.sharding`) split the all-reduce into a reduce-scatter and a parameter all-gather
+(stage 3: two), update ``1/N`` of the model per worker, and set the memory per GPU
+checked against ``ClusterSpec.gpu_memory``. With ``grad_accumulation = k`` a step
+computes ``k`` micro-batches (one compute draw times ``k``) and synchronises once.
+
 Contention inside a node (``ClusterSpec.cores_per_node``, ``memory_streams_per_node``):
 when a node's workers outnumber its cores, compute, updates and intra-node all-reduces
 run ``d / cores`` times slower, and updates that run together and spill out of the cache
@@ -43,13 +51,22 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_opt.cluster.buckets import pipeline_end
 from tinygrad_opt.cluster.collectives import communication_cost
 from tinygrad_opt.cluster.compute import sample_step_compute
 from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
 from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end
 from tinygrad_opt.cluster.placement import cached_placement
 from tinygrad_opt.cluster.result import SimulationResult
+from tinygrad_opt.cluster.sharding import memory_fields, sharded_phases
 from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.sync_plan import (
+    bucket_sizes,
+    bucket_unit,
+    fusion_plan,
+    sync_split,
+    tensor_buckets,
+)
 from tinygrad_opt.cluster.validation import (
     MAX_SAMPLED_WORKER_STEPS,
     MAX_STEPS_TO_SAMPLE,
@@ -63,7 +80,8 @@ __all__ = ["SCHEME_OPTIONS", "resolve_scheme", "simulate"]
 
 SCHEME_OPTIONS: tuple[str, ...] = (
     "ps_shards", "ps_placement", "backup_workers", "overlap", "buckets", "bucket_bytes",
-    "compression", "tensor_placement", "split_threshold",
+    "compression", "tensor_placement", "split_threshold", "zero_stage", "first_bucket_bytes",
+    "fusion_bytes", "cycle_time",
 )  # fmt: skip
 """Keyword options of :func:`simulate` that set :class:`SyncScheme` fields."""
 
@@ -262,22 +280,48 @@ def simulate(
     hot = 1.0 if placement is None else placement.hot_fraction
     server_update, post_update = _update_times(c, wl, s, hot)
 
-    if s.overlap:
+    k_acc = int(wl.grad_accumulation)
+    stage = s.zero_stage
+    if stage:  # every rank updates its 1/N shard of the model
+        post_update = (
+            float(wl.update_time) / workers * c.update_slowdown(wl.update_working_set / workers)
+        )
+    after = 0.0  # exposed after the update: the all-gather of (updated) parameters
+    bucket_plan = fusion = None
+    if s.fusion_bytes is not None:
+        fusion = fusion_plan(c, wl, s, applied, k_acc)
+        buckets = 0  # set from the first step's schedule below
+        unit = comm_total = 0.0
+        upd_unit = 0.0
+    elif s.overlap and not is_ps and s.buckets is None and wl.tensor_sizes is not None:
+        bucket_plan = tensor_buckets(c, wl, s, applied, k_acc)
+        buckets = len(bucket_plan["bytes"])
+        units = bucket_plan["units"]
+        unit = float(units.max())
+        comm_total = float(units.sum())
+        after = bucket_plan["after"]
+        comm_total += after
+    elif s.overlap:
         buckets = bucket_count(wl.gradient_bytes, s.bucket_bytes, s.buckets)
         per_bucket = max(1.0, n_msg / buckets)
         comm_bucket = communication_cost(c, s, message / buckets, applied, fractions, per_bucket)
-        comm_unit = comm_bucket.time_s
-        comm_total = buckets * comm_unit
+        comm_unit = bucket_unit(*sync_split(comm_bucket.phases, 0), stage)
+        if stage:
+            after = sync_split(comm_full.phases, 0)[1]
+        comm_total = buckets * comm_unit + after
     else:
         buckets = 1
-        comm_unit = comm_full.time_s
+        comm_unit = sum(sync_split(comm_full.phases, stage))
         comm_total = comm_unit
-    upd_unit = server_update / buckets
-    unit = comm_unit + upd_unit
+    if bucket_plan is None and fusion is None:
+        upd_unit = server_update / buckets
+        unit = comm_unit + upd_unit
+    else:
+        upd_unit = 0.0
 
     samples = sample_step_compute(
         c.compute,
-        wl.compute_time * c.oversubscription,
+        wl.compute_time * k_acc * c.oversubscription,
         workers,
         applied,
         n_steps,
@@ -290,11 +334,22 @@ def simulate(
     # each worker waits ``turn_time`` more before its gradient is ready to be combined.
     turn = c.turn_wait
     ready = np.asarray(samples.sync) + turn
-    if s.overlap:  # the buckets wait for the turn too: the whole schedule shifts by it
-        sync_end = overlapped_sync_end(samples.sync, wl.backward_fraction, buckets, unit) + turn
+    beta = wl.backward_fraction / k_acc  # only the last micro-batch's backward overlaps
+    fusion_head: list[list[tuple[float, float, float]]] = []
+    if fusion is not None:
+        sync_end = fusion.end(np.asarray(samples.sync, dtype=float)) + turn
+        fusion_head = [fusion(float(t)) for t in np.asarray(samples.sync)[:timeline_steps]]
+        first = fusion(float(np.asarray(samples.sync)[0]))
+        buckets = len(first)
+        comm_total = float(sum(e - a for a, e, _ in first))
+    elif bucket_plan is not None:
+        sync_end = pipeline_end(np.multiply.outer(samples.sync, bucket_plan["ready"]), units)
+        sync_end = np.asarray(sync_end) + turn
+    elif s.overlap:  # the buckets wait for the turn too: the whole schedule shifts by it
+        sync_end = overlapped_sync_end(samples.sync, beta, buckets, unit) + turn
     else:
         sync_end = ready + unit
-    step = np.asarray(sync_end) + post_update
+    step = np.asarray(sync_end) + post_update + after
     tail = np.asarray(sync_end) - ready  # synchronisation exposed after T_ready
     upd_exposed = tail * (upd_unit / unit) if unit > 0 else np.zeros_like(tail)
 
@@ -303,10 +358,10 @@ def simulate(
     # Waiting can only be >= 0; float32 samples and means can leave a -1e-17 residue.
     wait_s = max(float(ready.mean()) - compute_s, 0.0)
     update_s = float(upd_exposed.mean()) + post_update
-    comm_s = float((tail - upd_exposed).mean())
+    comm_s = float((tail - upd_exposed).mean()) + after
 
     batch = int(wl.per_worker_batch)
-    global_batch = applied * batch
+    global_batch = applied * batch * k_acc
     throughput = global_batch / step_time
     baseline_step = wl.compute_time + float(wl.update_time)
     baseline_tp = batch / baseline_step
@@ -333,7 +388,7 @@ def simulate(
     _check_finite(c, wl, s, wl.compute_time * c.oversubscription, comm_total,
                   step_time + step_std, solve, total, cost)  # fmt: skip
 
-    phases = list(comm_full.phases)
+    phases = list(sharded_phases(comm_full.phases, stage))
     if is_ps:  # before the pull
         pull = [name for name, _ in phases].index("pull")
         phases.insert(pull, ("server update", server_update))
@@ -347,7 +402,11 @@ def simulate(
         "overlap": s.overlap,
         "buckets": buckets,
         "unit": unit,
-        "backward_fraction": wl.backward_fraction,
+        "backward_fraction": beta,
+        "bucket_ready": None if bucket_plan is None else bucket_plan["ready"],
+        "bucket_units": None if bucket_plan is None else units,
+        "after": after,
+        "fusion": [[(a, e) for a, e, _ in sched] for sched in fusion_head],
         "ps_rows": s.ps_shards if is_ps else 0,
     }
     return SimulationResult(
@@ -399,6 +458,10 @@ def simulate(
         step_times=step,
         timeline_data=timeline_data,
         model=wl.model,
+        zero_stage=stage,
+        grad_accumulation=k_acc,
+        bucket_sizes_bytes=bucket_sizes(bucket_plan, fusion, samples.sync),
+        **memory_fields(c, wl, stage),
         transport=c.transport.name,
         local_aggregation=bool(c.local_aggregation and is_ps and c.devices_per_node > 1),
         summation_service=bool(c.summation_service and is_ps),

@@ -82,6 +82,20 @@ BYTES_PER_DTYPE: dict[str, float] = {
 DEFAULT_BUCKET_BYTES = 25 * 2**20
 """PyTorch DDP's default ``bucket_cap_mb=25`` (25 MiB) (Li et al. 2020)."""
 
+DEFAULT_FIRST_BUCKET_BYTES = 2**20
+"""PyTorch DDP's first bucket (``dist._DEFAULT_FIRST_BUCKET_BYTES``, 1 MiB): small, so
+the first all-reduce starts early in the backward pass."""
+
+DEFAULT_FUSION_BYTES = 64 * 2**20
+"""Horovod's ``HOROVOD_FUSION_THRESHOLD`` default, 64 MiB (``horovod/common/operations.cc``)."""
+
+DEFAULT_CYCLE_TIME = 5e-3
+"""Horovod's ``HOROVOD_CYCLE_TIME`` default, 5 ms (``horovod/common/operations.cc``)."""
+
+GRAD_DTYPES: tuple[str, ...] = ("fp16", "bf16", "fp32")
+_GRAD_DTYPE_ALIASES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16",
+                       "float32": "fp32", "float": "fp32"}  # fmt: skip
+
 
 def _from_dict(cls: type, data: Mapping[str, Any], where: str, aliases: Mapping[str, str]):
     if not isinstance(data, Mapping):
@@ -159,6 +173,9 @@ class ClusterSpec:
             sum (BytePS's summation service, Jiang et al. OSDI 2020): no update on the
             servers; every worker applies the update after the pull. Needs
             ``ps_placement = "dedicated"``; all-reduce schemes ignore it.
+        gpu_memory: memory of one worker's GPU (bytes or ``"80GB"``; default None: not
+            checked). A configuration whose model states (:mod:`.sharding`) need more is
+            reported infeasible, with the reason.
     """
 
     workers: int | None = None
@@ -180,6 +197,7 @@ class ClusterSpec:
     transport: Transport | str | Mapping[str, Any] | None = None
     local_aggregation: bool = False
     summation_service: bool = False
+    gpu_memory: float | str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -239,6 +257,8 @@ class ClusterSpec:
                 )
             if self.intra_latency is not None:
                 set_(self, "intra_latency", parse_duration(self.intra_latency, "intra_latency"))
+        if self.gpu_memory is not None:
+            set_(self, "gpu_memory", parse_bytes(self.gpu_memory, "gpu_memory"))
         set_(self, "compute", compute_model_from_dict(self.compute))
         self.compute.worker_scales(workers, nodes)  # checks the number of speed factors
         set_(
@@ -411,6 +431,13 @@ class Workload:
         model: a built-in profile (:data:`~tinygrad_opt.cluster.models.MODEL_NAMES`:
             ``"vgg16"``, ``"resnet50"``, ``"bert_base"``, ``"gpt2"`` ...): its tensors
             become ``tensor_sizes`` and its total ``parameters``.
+        grad_dtype: ``"fp16"``, ``"bf16"`` or ``"fp32"``: sets ``bytes_per_param`` (2 or
+            4); with 2-byte gradients (mixed precision) the weights are 2-byte too and
+            Adam keeps 12 bytes of state per parameter (:mod:`.sharding`).
+        grad_accumulation: ``k`` micro-batches of ``per_worker_batch`` per optimiser step
+            (default 1): a step computes ``k`` times and synchronises once.
+        optimizer_bytes_per_param: optimizer state per parameter for the memory estimate
+            (default: 12 with 2-byte gradients, 8 with 4-byte: Adam; 0 for SGD).
     """
 
     parameters: int | Any = None
@@ -427,6 +454,9 @@ class Workload:
     tensor_sizes: Sequence[int] | None = None
     backward_times: Sequence[float | str] | None = None
     model: str | None = None
+    grad_dtype: str | None = None
+    grad_accumulation: int = 1
+    optimizer_bytes_per_param: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -479,6 +509,24 @@ class Workload:
         set_(self, "bytes_per_param", check_positive_float("bytes_per_param", bpp))
         if self.bytes_per_param > 1024:
             raise SpecError("bytes_per_param", bpp, "must be <= 1024 (the simulator limit)")
+        if self.grad_dtype is not None:
+            gd = check_choice("grad_dtype", self.grad_dtype, GRAD_DTYPES, _GRAD_DTYPE_ALIASES)
+            set_(self, "grad_dtype", gd)
+            if self.bytes_per_param not in (4.0, BYTES_PER_DTYPE[gd]):
+                raise SpecError(
+                    "bytes_per_param",
+                    self.bytes_per_param,
+                    f"contradicts grad_dtype {gd!r} ({BYTES_PER_DTYPE[gd]:g} bytes); give one",
+                )
+            set_(self, "bytes_per_param", float(BYTES_PER_DTYPE[gd]))
+        set_(
+            self,
+            "grad_accumulation",
+            check_positive_int("grad_accumulation", self.grad_accumulation, MAX_COUNT),
+        )
+        if self.optimizer_bytes_per_param is not None:
+            key = "optimizer_bytes_per_param"
+            set_(self, key, check_nonnegative_float(key, self.optimizer_bytes_per_param))
         lb = self.large_batch
         if isinstance(lb, Mapping):
             lb = LargeBatchModel.from_dict(lb)
@@ -568,6 +616,8 @@ class Workload:
             changes["large_batch"] = None
         if "large_batch" in changes and "steps" not in changes:
             changes["steps"] = None
+        if "bytes_per_param" in changes:
+            changes.setdefault("grad_dtype", None)
         size_keys = ("parameters", "tensor_sizes", "model")
         if any(k in changes for k in size_keys):  # a new size: the old tensors go
             for k in (*size_keys, "backward_times"):
@@ -620,6 +670,16 @@ class SyncScheme:
             :mod:`tinygrad_opt.cluster.placement`.
         split_threshold: elements from which ``"split"`` cuts a tensor (default 10⁶,
             MXNet's ``MXNET_KVSTORE_BIGARRAY_BOUND``).
+        zero_stage: sharded data parallelism (:mod:`.sharding`): 0 (plain data
+            parallel, default), 1 (optimizer state), 2 (+ gradients), 3 (+ parameters:
+            FSDP). Stages 1–3 need ``ring`` or ``halving_doubling`` (a reduce-scatter and
+            an all-gather).
+        first_bucket_bytes: cap of DDP's first bucket (default 1 MiB) with per-tensor
+            buckets (:mod:`.buckets`).
+        fusion_bytes: Horovod's tensor fusion instead of DDP buckets (implies
+            ``overlap``): the fusion threshold (``"64MiB"``, Horovod's default); needs a
+            workload with tensors, an all-reduce and no ZeRO stage (:mod:`.buckets`).
+        cycle_time: Horovod's cycle time with ``fusion_bytes`` (default 5 ms).
     """
 
     name: str = "ring"
@@ -632,6 +692,10 @@ class SyncScheme:
     compression: float = 1.0
     tensor_placement: str = "round_robin"
     split_threshold: int = DEFAULT_SPLIT_THRESHOLD
+    zero_stage: int = 0
+    first_bucket_bytes: float | str = DEFAULT_FIRST_BUCKET_BYTES
+    fusion_bytes: float | str | None = None
+    cycle_time: float | str = DEFAULT_CYCLE_TIME
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -655,6 +719,30 @@ class SyncScheme:
             check_choice("tensor_placement", self.tensor_placement, PLACEMENTS, _PLACEMENT_ALIASES),
         )
         set_(self, "split_threshold", check_positive_int("split_threshold", self.split_threshold))
+        set_(self, "first_bucket_bytes", parse_bytes(self.first_bucket_bytes, "first_bucket_bytes"))
+        set_(self, "cycle_time", parse_duration(self.cycle_time, "cycle_time"))
+        if self.fusion_bytes is not None:
+            set_(self, "fusion_bytes", parse_bytes(self.fusion_bytes, "fusion_bytes"))
+            if name == "ps":
+                raise SpecError(
+                    "fusion_bytes", self.fusion_bytes, "is Horovod's all-reduce, not for 'ps'"
+                )
+            if self.zero_stage:
+                raise SpecError(
+                    "fusion_bytes", self.fusion_bytes, "does not combine with a ZeRO stage"
+                )
+            set_(self, "overlap", True)
+        zs = check_nonnegative_int("zero_stage", self.zero_stage)
+        if zs > 3:
+            raise SpecError("zero_stage", self.zero_stage, "must be 0, 1, 2 or 3")
+        set_(self, "zero_stage", zs)
+        if zs and name not in ("ring", "halving_doubling"):
+            raise SpecError(
+                "zero_stage",
+                zs,
+                f"needs scheme 'ring' or 'halving_doubling' (a reduce-scatter of the "
+                f"gradients and an all-gather of the parameters), not {name!r}",
+            )
         if name != "ps":
             if self.tensor_placement != "round_robin":
                 raise SpecError(
@@ -694,7 +782,11 @@ class SyncScheme:
                 out += f"({', '.join(opts)})"
             if self.backup_workers:
                 out += f"+{self.backup_workers} backup"
-        if self.overlap:
+        if self.zero_stage:
+            out += f"+zero{self.zero_stage}"
+        if self.fusion_bytes is not None:
+            out += "+fusion"
+        elif self.overlap:
             out += "+overlap"
         if self.compression != 1:
             out += f"/{self.compression:g}x"
