@@ -84,6 +84,10 @@ def quick_calibration(
            "--sizes", sizes, "--steps", "6", "--timeout", "60", "--out", str(out),
            "--json", str(data), *extra]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
+    if proc.returncode != 0 and "not determined by the data" in proc.stderr:
+        # --quick times 2 sizes once: on a machine busy with other work the noise can hide
+        # the growth with size; measure once more (a second failure fails the test)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=150, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return cb.Calibration.from_dict(json.loads(data.read_text())), out, proc.stdout
 
