@@ -12,19 +12,19 @@ timelines.
 
 Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation``
 (``SpecError``), ``compute`` (compute-time models, straggler sampling), ``large_batch``
-(McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``models`` (built-in
-per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
-``transport`` (communication software: per-message overhead, achieved bandwidth, host
-staging), ``collectives`` (alpha-beta communication formulas, Thakur et al. 2005),
-``overlap`` (DDP gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer
-order, Horovod fusion cycles), ``sharding`` (ZeRO stages: memory per GPU,
-reduce-scatter/all-gather), ``sync_plan`` (timing a step's buckets), ``failures`` (Young
-1974 / Daly 2006), ``result``, ``simulate``, ``sweep``, ``plan_eval`` (a grid's rows at
-once, vectorised), ``planner`` (choosing the configuration: :func:`plan`), ``plots``,
-``config`` (reading TOML cluster files and flags), ``toml_io`` (writing them),
-``calibration_fits`` (fitting the simulator to measurements) and ``calibration`` (the
-fitted result, its settings and predictions; the MPI measuring is in
-:mod:`tinygrad_opt.distributed`).
+(McCandlish et al. 2018), ``spec`` (the cluster), ``workload`` (the model and its compute
+time), ``scheme`` (the synchronisation scheme), ``models`` (built-in per-tensor model
+profiles), ``placement`` (parameter-server tensors to shards), ``transport``
+(communication software: per-message overhead, achieved bandwidth, host staging),
+``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
+gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer order, Horovod fusion
+cycles), ``sharding`` (ZeRO stages: memory per GPU, reduce-scatter/all-gather),
+``sync_plan`` (timing a step's buckets), ``failures`` (Young 1974 / Daly 2006),
+``result``, ``simulate``, ``sweep``, ``plan_eval`` (a grid's rows at once, vectorised),
+``planner`` (choosing the configuration: :func:`plan`), ``plots``, ``config`` (reading
+TOML cluster files and flags), ``toml_io`` (writing them), ``calibration_fits`` (fitting
+the simulator to measurements) and ``calibration`` (the fitted result, its settings and
+predictions; the MPI measuring is in :mod:`tinygrad_opt.distributed`).
 
 Example::
 
@@ -86,9 +86,10 @@ from tinygrad_opt.cluster.placement import PLACEMENTS, Placement, place_tensors
 from tinygrad_opt.cluster.plan_eval import balanced_batches, evaluate_grid
 from tinygrad_opt.cluster.planner import Infeasible, Plan, plan, plot_plan
 from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
+from tinygrad_opt.cluster.scheme import SCHEMES, SyncScheme
 from tinygrad_opt.cluster.sharding import ZERO_STAGES, MemoryEstimate, memory_per_gpu
 from tinygrad_opt.cluster.simulate import simulate
-from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS, SweepTable, pareto_front, sweep
 from tinygrad_opt.cluster.transport import TRANSPORT_NAMES, TRANSPORTS, Transport
 from tinygrad_opt.cluster.units import (
@@ -100,6 +101,7 @@ from tinygrad_opt.cluster.units import (
     parse_duration,
 )
 from tinygrad_opt.cluster.validation import SpecError
+from tinygrad_opt.cluster.workload import Workload
 
 _PLOTS = ("plot_breakdown", "plot_pareto", "plot_scaling", "plot_timeline")
 

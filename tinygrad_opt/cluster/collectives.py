@@ -102,7 +102,8 @@ import numpy as np
 
 from tinygrad_opt.cluster.compute import Deterministic
 from tinygrad_opt.cluster.placement import check_fractions
-from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme
+from tinygrad_opt.cluster.scheme import SyncScheme
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.transport import IDEAL
 from tinygrad_opt.cluster.validation import SpecError, check_positive_int
 

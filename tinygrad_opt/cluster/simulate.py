@@ -58,8 +58,9 @@ from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
 from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end
 from tinygrad_opt.cluster.placement import cached_placement
 from tinygrad_opt.cluster.result import SimulationResult
+from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.sharding import memory_fields, sharded_phases
-from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.sync_plan import (
     bucket_sizes,
     bucket_unit,
@@ -75,6 +76,7 @@ from tinygrad_opt.cluster.validation import (
     check_nonnegative_int,
     check_positive_int,
 )
+from tinygrad_opt.cluster.workload import Workload
 
 __all__ = ["SCHEME_OPTIONS", "resolve_scheme", "simulate"]
 
@@ -230,7 +232,7 @@ def simulate(
     Args:
         cluster: a :class:`ClusterSpec` (or its dict form).
         workload: a :class:`Workload` (or its dict form).
-        scheme: a name from :data:`~tinygrad_opt.cluster.spec.SCHEMES`, a dict or a
+        scheme: a name from :data:`~tinygrad_opt.cluster.scheme.SCHEMES`, a dict or a
             :class:`SyncScheme`; ``scheme_options`` (``ps_shards``, ``ps_placement``,
             ``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``,
             ``compression``, ``tensor_placement``, ``split_threshold``) override its
