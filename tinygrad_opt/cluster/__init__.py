@@ -16,15 +16,17 @@ Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation`
 time), ``scheme`` (the synchronisation scheme), ``models`` (built-in per-tensor model
 profiles), ``placement`` (parameter-server tensors to shards), ``transport``
 (communication software: per-message overhead, achieved bandwidth, host staging),
-``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``overlap`` (DDP
-gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer order, Horovod fusion
-cycles), ``sharding`` (ZeRO stages: memory per GPU, reduce-scatter/all-gather),
-``sync_plan`` (timing a step's buckets), ``failures`` (Young 1974 / Daly 2006),
-``result``, ``simulate``, ``sweep``, ``plan_eval`` (a grid's rows at once, vectorised),
-``planner`` (choosing the configuration: :func:`plan`), ``plots``, ``config`` (reading
-TOML cluster files and flags), ``toml_io`` (writing them), ``calibration_fits`` (fitting
-the simulator to measurements) and ``calibration`` (the fitted result, its settings and
-predictions; the MPI measuring is in :mod:`tinygrad_opt.distributed`).
+``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``communication``
+(one synchronisation on a given cluster, step by step: time by phase, bytes per link),
+``overlap`` (DDP gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer
+order, Horovod fusion cycles), ``sharding`` (ZeRO stages: memory per GPU,
+reduce-scatter/all-gather), ``sync_plan`` (timing a step's buckets), ``failures`` (Young
+1974 / Daly 2006), ``result``, ``simulate``, ``sweep``, ``plan_eval`` (a grid's rows at
+once, vectorised), ``planner`` (choosing the configuration: :func:`plan`), ``plots``,
+``config`` (reading TOML cluster files and flags), ``toml_io`` (writing them),
+``calibration_fits`` (fitting the simulator to measurements) and ``calibration`` (the
+fitted result, its settings and predictions; the MPI measuring is in
+:mod:`tinygrad_opt.distributed`).
 
 Example::
 
@@ -50,16 +52,15 @@ from tinygrad_opt.cluster.buckets import (
     pipeline_schedule,
 )
 from tinygrad_opt.cluster.collectives import (
-    CommCost,
     binomial_tree_allreduce_time,
     binomial_tree_reduce_time,
-    communication_cost,
     halving_doubling_allreduce_time,
     hierarchical_allreduce_time,
     local_aggregation_ps_time,
     parameter_server_time,
     ring_allreduce_time,
 )
+from tinygrad_opt.cluster.communication import CommCost, communication_cost
 from tinygrad_opt.cluster.compute import (
     ComputeModel,
     Deterministic,

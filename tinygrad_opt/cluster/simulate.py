@@ -9,7 +9,7 @@ parameters):
 2. the step's gradients are ready at ``T_ready`` = the ``N``-th smallest ``c[s, ·]``:
    the slowest worker, or with ``b`` backup workers the ``N = W − b``-th fastest
    (Chen et al. 2016: launch ``N + b``, apply the first ``N``, drop the rest);
-3. synchronisation (:mod:`.collectives`, alpha-beta model): all-reduce, or push to the
+3. synchronisation (:mod:`.communication`, alpha-beta model): all-reduce, or push to the
    parameter servers, their sum of the gradients (with ``reduce_bandwidth``), server
    update (``update_time × f_max``), pull; the hot shard, holding the share ``f_max`` of
    the tensors (``1/k`` for a bare parameter count; :mod:`.placement`), sets the pace
@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.cluster.buckets import pipeline_end
-from tinygrad_opt.cluster.collectives import communication_cost
+from tinygrad_opt.cluster.communication import communication_cost
 from tinygrad_opt.cluster.compute import sample_step_compute
 from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
 from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end

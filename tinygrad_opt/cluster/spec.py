@@ -92,7 +92,7 @@ class ClusterSpec:
             its update and its share of an intra-node all-reduce (shared-memory copies
             made by the CPUs) take ``s = d/c`` times longer (waiting MPI ranks poll, so
             all ``d`` processes compete). Parameter-server messages, which one server
-            handles one after another, are not slowed (:mod:`.collectives`).
+            handles one after another, are not slowed (:mod:`.communication`).
             Default None: a core per worker.
         memory_streams_per_node: how many optimizer updates the node's memory
             bandwidth serves at full speed at once, >= 1 (default None: unlimited). The
