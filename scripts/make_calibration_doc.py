@@ -427,7 +427,7 @@ ranks, or the server's averaging and copies, and the Adam step:
 ### The model
 
 One step on `d` ranks of one machine with `c` effective cores, as the simulator computes
-it (`simulate.py`, `ClusterSpec.update_slowdown`, `collectives.py`):
+it (`simulate.py`, `ClusterSpec.update_slowdown`, `communication.py`):
 
 ```
 step     = E[max over ranks of compute] + τ_d + sync + update

@@ -338,7 +338,7 @@ def test_real_process_exits_2_without_traceback(tmp_path):
 
 # ============================================================================ docs
 def test_docs_cover_keys_flags_and_a_valid_toml_example(tmp_path):
-    from tinygrad_opt.cli import _SIM_FLAGS
+    from tinygrad_opt.cli.simulation import _SIM_FLAGS
 
     text = (ROOT / "docs" / "cluster.md").read_text()
     for key in SWEEP_KEYS:

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_opt.cli import COMPARE_MAX_STEPS, TIMELINE_MAX, main
+from tinygrad_opt.cli import main
+from tinygrad_opt.cli.compare import COMPARE_MAX_STEPS
+from tinygrad_opt.cli.whatif import TIMELINE_MAX
 from tinygrad_opt.cluster import ClusterSpec, SpecError, Workload, simulate
 from tinygrad_opt.cluster.compute import MAX_SIGMA
 from tinygrad_opt.cluster.failures import FailureSpec, daly_interval, failure_overhead

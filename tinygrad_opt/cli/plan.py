@@ -18,7 +18,7 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The simulation flags of ``whatif`` and the planner's own."""
-    from tinygrad_opt.cli import _add_simulation_flags
+    from tinygrad_opt.cli.simulation import _add_simulation_flags
 
     _add_simulation_flags(p)
     p.add_argument(
@@ -42,16 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
-    from tinygrad_opt.cli import (
-        FIGURE_SUFFIXES,
-        UsageError,
-        _check_output,
-        _describe,
-        _settings,
-        _spec_error,
-        _table,
-        _write,
-    )
+    from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write
+    from tinygrad_opt.cli.simulation import _describe, _settings, _spec_error, _table
     from tinygrad_opt.cluster.planner import plan, plot_plan
     from tinygrad_opt.cluster.units import format_duration
     from tinygrad_opt.cluster.validation import SpecError

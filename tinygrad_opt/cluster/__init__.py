@@ -12,10 +12,12 @@ timelines.
 
 Modules (one concept each): ``units`` (parsing "25Gbit/s", "5us"), ``validation``
 (``SpecError``), ``compute`` (compute-time models, straggler sampling), ``large_batch``
-(McCandlish et al. 2018), ``spec`` (cluster, workload, scheme), ``models`` (built-in
-per-tensor model profiles), ``placement`` (parameter-server tensors to shards),
-``transport`` (communication software: per-message overhead, achieved bandwidth, host
-staging), ``collectives`` (alpha-beta communication formulas, Thakur et al. 2005),
+(McCandlish et al. 2018), ``spec`` (the cluster), ``workload`` (the model and its compute
+time), ``scheme`` (the synchronisation scheme), ``models`` (built-in per-tensor model
+profiles), ``placement`` (parameter-server tensors to shards), ``transport``
+(communication software: per-message overhead, achieved bandwidth, host staging),
+``collectives`` (alpha-beta communication formulas, Thakur et al. 2005), ``communication``
+(one synchronisation on a given cluster, step by step: time by phase, bytes per link),
 ``overlap`` (DDP gradient buckets, equal), ``buckets`` (DDP buckets in reverse layer
 order, Horovod fusion cycles), ``sharding`` (ZeRO stages: memory per GPU,
 reduce-scatter/all-gather), ``sync_plan`` (timing a step's buckets), ``failures`` (Young
@@ -50,16 +52,15 @@ from tinygrad_opt.cluster.buckets import (
     pipeline_schedule,
 )
 from tinygrad_opt.cluster.collectives import (
-    CommCost,
     binomial_tree_allreduce_time,
     binomial_tree_reduce_time,
-    communication_cost,
     halving_doubling_allreduce_time,
     hierarchical_allreduce_time,
     local_aggregation_ps_time,
     parameter_server_time,
     ring_allreduce_time,
 )
+from tinygrad_opt.cluster.communication import CommCost, communication_cost
 from tinygrad_opt.cluster.compute import (
     ComputeModel,
     Deterministic,
@@ -86,9 +87,10 @@ from tinygrad_opt.cluster.placement import PLACEMENTS, Placement, place_tensors
 from tinygrad_opt.cluster.plan_eval import balanced_batches, evaluate_grid
 from tinygrad_opt.cluster.planner import Infeasible, Plan, plan, plot_plan
 from tinygrad_opt.cluster.result import RESULT_KEYS, SimulationResult
+from tinygrad_opt.cluster.scheme import SCHEMES, SyncScheme
 from tinygrad_opt.cluster.sharding import ZERO_STAGES, MemoryEstimate, memory_per_gpu
 from tinygrad_opt.cluster.simulate import simulate
-from tinygrad_opt.cluster.spec import SCHEMES, ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS, SweepTable, pareto_front, sweep
 from tinygrad_opt.cluster.transport import TRANSPORT_NAMES, TRANSPORTS, Transport
 from tinygrad_opt.cluster.units import (
@@ -100,6 +102,7 @@ from tinygrad_opt.cluster.units import (
     parse_duration,
 )
 from tinygrad_opt.cluster.validation import SpecError
+from tinygrad_opt.cluster.workload import Workload
 
 _PLOTS = ("plot_breakdown", "plot_pareto", "plot_scaling", "plot_timeline")
 

@@ -95,7 +95,7 @@ def collective_coefficients(
     """``(a, b, g)`` with ``T = a·α + b·M/B + g·M/R``: the simulator's time of one
     ``kind`` exchange of ``M`` bytes among ``ranks`` ranks of one node with latency
     ``α``, bandwidth ``B`` and reduce bandwidth ``R`` (read off
-    :func:`~tinygrad_opt.cluster.collectives.communication_cost` itself, so the fit uses
+    :func:`~tinygrad_opt.cluster.communication.communication_cost` itself, so the fit uses
     exactly what the simulator predicts with).
 
     ``"allreduce"``: ring all-reduce, ``a = 2(N−1)·s``, ``b = 2(N−1)/N·s``, ``g =
@@ -103,7 +103,7 @@ def collective_coefficients(
     one parameter server colocated with rank 0, push + sum + pull, ``a = 2``, ``b =
     2(N−1)``, ``g = (N−1)·s`` (all 0 for one rank).
     """
-    from tinygrad_opt.cluster.collectives import communication_cost
+    from tinygrad_opt.cluster.communication import communication_cost
 
     if kind not in MODES:
         raise ValueError(f"kind must be 'allreduce' or 'ps', got {kind!r}")

@@ -40,8 +40,9 @@ from typing import Any
 
 from tinygrad_opt.cluster.failures import FailureSpec
 from tinygrad_opt.cluster.result import SimulationResult
+from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.simulate import resolve_scheme, simulate
-from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.sweep import SWEEP_KEYS
 from tinygrad_opt.cluster.transport import Transport
 from tinygrad_opt.cluster.validation import (
@@ -50,6 +51,7 @@ from tinygrad_opt.cluster.validation import (
     check_nonnegative_int,
     check_positive_int,
 )
+from tinygrad_opt.cluster.workload import Workload
 
 if sys.version_info >= (3, 11):
     import tomllib

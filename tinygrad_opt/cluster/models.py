@@ -6,7 +6,7 @@ TensorFlow variables): a convolution's or linear layer's weight and its bias are
 tensors, a batch-norm / layer-norm layer has two (scale, shift). Each tensor also carries
 the forward multiply-adds (MACs) of one example through its layer — attributed to the
 weight, with the biases and norms costing one MAC per output element — which
-:class:`~tinygrad_opt.cluster.spec.Workload` uses to split the backward time among the
+:class:`~tinygrad_opt.cluster.workload.Workload` uses to split the backward time among the
 tensors (the backward pass of a layer does about twice its forward work: the gradients
 with respect to the input and to the weights, so backward time ∝ forward MACs).
 
@@ -382,7 +382,7 @@ def _parse_duration(value, field):
 def resolve_tensors(
     parameters, tensor_sizes, backward_times, model
 ) -> tuple[int | None, tuple[int, ...] | None, tuple[float, ...] | None, str | None]:
-    """Reconcile :class:`~tinygrad_opt.cluster.spec.Workload`'s size fields.
+    """Reconcile :class:`~tinygrad_opt.cluster.workload.Workload`'s size fields.
 
     ``parameters`` may be a count or a list of per-tensor counts (then it is
     ``tensor_sizes``); ``model`` names a profile whose tensors are the default

@@ -53,9 +53,10 @@ from tinygrad_opt.cluster.buckets import pipeline_end
 from tinygrad_opt.cluster.compute import Deterministic, sample_step_compute
 from tinygrad_opt.cluster.config import Configuration, expand, result_row, simulation_options
 from tinygrad_opt.cluster.simulate import simulate
-from tinygrad_opt.cluster.spec import ClusterSpec, Workload
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.sync_plan import fusion_plan
 from tinygrad_opt.cluster.validation import SpecError
+from tinygrad_opt.cluster.workload import Workload
 
 __all__ = [
     "GridEvaluation",

@@ -9,7 +9,7 @@ parameters):
 2. the step's gradients are ready at ``T_ready`` = the ``N``-th smallest ``c[s, ·]``:
    the slowest worker, or with ``b`` backup workers the ``N = W − b``-th fastest
    (Chen et al. 2016: launch ``N + b``, apply the first ``N``, drop the rest);
-3. synchronisation (:mod:`.collectives`, alpha-beta model): all-reduce, or push to the
+3. synchronisation (:mod:`.communication`, alpha-beta model): all-reduce, or push to the
    parameter servers, their sum of the gradients (with ``reduce_bandwidth``), server
    update (``update_time × f_max``), pull; the hot shard, holding the share ``f_max`` of
    the tensors (``1/k`` for a bare parameter count; :mod:`.placement`), sets the pace
@@ -52,14 +52,15 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.cluster.buckets import pipeline_end
-from tinygrad_opt.cluster.collectives import communication_cost
+from tinygrad_opt.cluster.communication import communication_cost
 from tinygrad_opt.cluster.compute import sample_step_compute
 from tinygrad_opt.cluster.failures import FailureSpec, failure_overhead
 from tinygrad_opt.cluster.overlap import bucket_count, overlapped_sync_end
 from tinygrad_opt.cluster.placement import cached_placement
 from tinygrad_opt.cluster.result import SimulationResult
+from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.sharding import memory_fields, sharded_phases
-from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.sync_plan import (
     bucket_sizes,
     bucket_unit,
@@ -75,6 +76,7 @@ from tinygrad_opt.cluster.validation import (
     check_nonnegative_int,
     check_positive_int,
 )
+from tinygrad_opt.cluster.workload import Workload
 
 __all__ = ["SCHEME_OPTIONS", "resolve_scheme", "simulate"]
 
@@ -230,7 +232,7 @@ def simulate(
     Args:
         cluster: a :class:`ClusterSpec` (or its dict form).
         workload: a :class:`Workload` (or its dict form).
-        scheme: a name from :data:`~tinygrad_opt.cluster.spec.SCHEMES`, a dict or a
+        scheme: a name from :data:`~tinygrad_opt.cluster.scheme.SCHEMES`, a dict or a
             :class:`SyncScheme`; ``scheme_options`` (``ps_shards``, ``ps_placement``,
             ``backup_workers``, ``overlap``, ``buckets``, ``bucket_bytes``,
             ``compression``, ``tensor_placement``, ``split_threshold``) override its

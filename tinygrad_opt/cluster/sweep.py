@@ -36,9 +36,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from tinygrad_opt.cluster.failures import FailureSpec
+from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.simulate import SCHEME_OPTIONS, resolve_scheme, simulate
-from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.validation import SpecError
+from tinygrad_opt.cluster.workload import Workload
 
 __all__ = ["SWEEP_KEYS", "SweepTable", "pareto_front", "sweep"]
 

@@ -19,10 +19,12 @@ from tinygrad_opt.cluster.buckets import (
     fusion_schedule,
     gradient_ready_times,
 )
-from tinygrad_opt.cluster.collectives import communication_cost
+from tinygrad_opt.cluster.communication import communication_cost
+from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.sharding import sharded_phases
-from tinygrad_opt.cluster.spec import ClusterSpec, SyncScheme, Workload
+from tinygrad_opt.cluster.spec import ClusterSpec
 from tinygrad_opt.cluster.validation import SpecError
+from tinygrad_opt.cluster.workload import Workload
 
 __all__ = [
     "FusionPlan",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from typing import Any
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "check_nonnegative_int",
     "check_positive_float",
     "check_positive_int",
+    "dataclass_from_dict",
 ]
 
 
@@ -162,3 +164,14 @@ def check_keys(field: str, data: Mapping[str, Any], allowed: Iterable[str]) -> N
             unknown[0] if len(unknown) == 1 else unknown,
             f"unknown key(s); valid keys: {', '.join(allowed)}",
         )
+
+
+def dataclass_from_dict(cls: type, data: Any, where: str, aliases: Mapping[str, str]) -> Any:
+    """``cls(**data)`` for a settings dictionary ``data`` (of section ``where``): keys
+    renamed by ``aliases``, unknown keys rejected with the list of valid ones."""
+    if not isinstance(data, Mapping):
+        raise SpecError(where, data, "must be a dictionary")
+    names = tuple(f.name for f in fields(cls))
+    data = {aliases.get(k, k): v for k, v in data.items()}
+    check_keys(where, data, names + tuple(aliases))
+    return cls(**data)

@@ -25,7 +25,7 @@ itself (``mpiexec -n K python -m tinygrad_opt.distributed.probes --job ...``):
    CPU copies through shared memory, and in an all-reduce every rank copies at every
    step, so a rank that runs ``1/s`` of the time moves its share ``s`` times slower. The
    parameter server's exchange is paced by the server alone and is not slowed, its
-   adding is (:mod:`tinygrad_opt.cluster.collectives`).
+   adding is (:mod:`tinygrad_opt.cluster.communication`).
 2. **Contention probe** at every ``K``: all ranks train the same model at the same time
    without communicating. The slow-down of the forward+backward pass against one rank
    gives the node's *effective cores* ``c`` (compute is CPU-bound: ``s(K) = max(1, K/c)``,

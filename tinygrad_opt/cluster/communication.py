@@ -1,0 +1,458 @@
+"""One gradient synchronisation on a given cluster, step by step: :func:`communication_cost`.
+
+Each scheme's messages are laid out rank by rank (vectorised) under the alpha-beta model
+of :mod:`.collectives`, whose closed forms it reproduces on one device per node; here the
+cluster's devices per node, shared NICs, transport and CPU contention are taken into
+account, and the bytes on every link are counted (:class:`CommCost`).
+
+On a cluster with ``d > 1`` devices per node the *flat* schemes see two kinds of link.
+Ranks are placed node-major (rank ``r`` on node ``r // d``); a message between devices of
+one node uses the intra-node link (``α_i``, ``B_i`` per device), any other message the
+NICs of the two nodes, shared by all of that node's concurrent inter-node messages. Every
+algorithm step then takes the longest of its messages: ``max(α_e + c·m/B_e, α_i + m/B_i)``
+where ``c`` is the most messages one NIC carries in that direction in that step. For the
+ring this gives ``2(N−1)·max(α_e + M/(N·B_e), α_i + M/(N·B_i))`` (one ring edge leaves each
+node); tree and halving-doubling steps are evaluated rank by rank (vectorised); a parameter
+server sees each node's ``d`` workers push through one NIC, and colocated shards go
+round-robin over nodes (shard ``j`` on node ``j mod n``, device ``⌊j/n⌋``), each phase
+timed by its busiest NIC or device link.
+
+An oversubscribed node (``devices_per_node > cores_per_node``,
+:attr:`ClusterSpec.oversubscription` ``s > 1``) has its intra-node links slowed to
+``α_i·s`` and ``B_i/s`` for the all-reduce algorithms: inside a node the CPUs copy the
+bytes (MPI over shared memory), every rank sends and receives at every step, and each
+rank only runs ``1/s`` of the time. A parameter-server phase is not slowed: its pace is
+set by one process, the shard's server, which takes the messages one after another while
+the workers wait (measured on 2 cores, 4 ranks: a gather+broadcast of 20 MB took 1.4× its
+uncontended time, an all-reduce 2.7×). NIC transfers are not slowed. Adding (``M/R``)
+is CPU work of the worker or colocated server that does it and takes ``s`` times longer
+(:meth:`ClusterSpec.reduce_time`); a dedicated server's own CPU is not shared.
+
+**Transport** (:mod:`.transport`, :attr:`ClusterSpec.transport`): every link's latency
+becomes ``α + o`` and its bandwidth ``ηB`` before any of the above (contention then
+applies to the result), a ``host staging`` phase adds ``h·M/B_pcie``, and a parameter
+server's push and pull pay ``(n_msg − 1)·o`` for one message per tensor piece.
+**Local aggregation** (:attr:`ClusterSpec.local_aggregation`, parameter server, ``d > 1``):
+binomial reduce inside every node, the push/sum/pull of ``n`` one-device node leaders,
+binomial broadcast inside the node (:func:`local_aggregation_ps_time`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinygrad_opt.cluster.collectives import (
+    _ceil_log2,
+    _floor_log2,
+    binomial_tree_reduce_time,
+    ring_allreduce_time,
+)
+from tinygrad_opt.cluster.compute import Deterministic
+from tinygrad_opt.cluster.placement import check_fractions
+from tinygrad_opt.cluster.scheme import SyncScheme
+from tinygrad_opt.cluster.spec import ClusterSpec
+from tinygrad_opt.cluster.transport import IDEAL
+from tinygrad_opt.cluster.validation import SpecError
+
+__all__ = ["CommCost", "communication_cost"]
+
+
+# ============================================================================ cost object
+@dataclass(frozen=True)
+class CommCost:
+    """One synchronisation of ``message_bytes`` per worker on a given cluster.
+
+    Attributes:
+        scheme: the scheme label.
+        phases: ``(name, seconds)`` in order (``push``/``pull`` for a parameter server,
+            with ``sum`` between them when reductions are modelled; the server update
+            goes before ``pull`` and is not included here).
+        message_bytes: gradient bytes per worker on the wire.
+        bytes_sent_per_node: bytes a worker node's NIC transmits per sync (mean over
+            worker nodes); for one worker per node: per worker.
+        bytes_sent_per_node_max: the same, for the node that sends most.
+        busiest_link_bytes: bytes through the most loaded link direction (NIC in/out of
+            any worker or server, or an intra-node device link) per sync.
+        busiest_link: which link that is.
+        ps_machines: dedicated parameter-server machines (0 otherwise).
+    """
+
+    scheme: str
+    phases: tuple[tuple[str, float], ...]
+    message_bytes: float
+    bytes_sent_per_node: float
+    bytes_sent_per_node_max: float
+    busiest_link_bytes: float
+    busiest_link: str
+    ps_machines: int = 0
+
+    @property
+    def time_s(self) -> float:
+        """Total seconds of all phases."""
+        return float(sum(t for _, t in self.phases))
+
+
+class _Traffic:
+    """Bytes per link direction accumulated over the algorithm steps."""
+
+    def __init__(self, nodes: int, workers: int, servers: int = 0) -> None:
+        self.nic_out = np.zeros(nodes)
+        self.nic_in = np.zeros(nodes)
+        self.dev_out = np.zeros(workers)
+        self.dev_in = np.zeros(workers)
+        self.srv_out = np.zeros(servers)
+        self.srv_in = np.zeros(servers)
+
+    def summary(self) -> tuple[float, float, float, str]:
+        """(mean NIC out per node, max NIC out per node, busiest link bytes, its name)."""
+        candidates = [  # servers first: on a tie the central node is the bottleneck
+            ("PS server", "NIC in", self.srv_in),
+            ("PS server", "NIC out", self.srv_out),
+            ("node", "NIC out", self.nic_out),
+            ("node", "NIC in", self.nic_in),
+            ("worker", "intra-node link out", self.dev_out),
+            ("worker", "intra-node link in", self.dev_in),
+        ]
+        best, label = 0.0, "none (no traffic)"
+        for who, link, arr in candidates:
+            if arr.size and arr.max() > best * (1 + 1e-12):
+                i = int(np.argmax(arr))
+                best = float(arr[i])
+                same = arr.size > 1 and bool(np.isclose(arr, arr[i], rtol=1e-12, atol=0).all())
+                label = f"every {who}'s {link}" if same else f"{who} {i} {link}"
+        return float(self.nic_out.mean()), float(self.nic_out.max()), best, label
+
+
+def _steps_time(
+    src: np.ndarray, dst: np.ndarray, size: float, c: ClusterSpec, traffic: _Traffic
+) -> float:
+    """Seconds for one step in which every ``src[i]`` sends ``size`` bytes to ``dst[i]``."""
+    if src.size == 0:
+        return 0.0
+    d, n = c.devices_per_node, c.nodes
+    node_s, node_d = src // d, dst // d
+    cross = node_s != node_d
+    t = 0.0
+    if cross.any():
+        out_c = np.bincount(node_s[cross], minlength=n)
+        in_c = np.bincount(node_d[cross], minlength=n)
+        busy = max(int(out_c.max()), int(in_c.max()))
+        t = max(t, c.latency + busy * size / c.bandwidth)
+        traffic.nic_out += out_c * size
+        traffic.nic_in += in_c * size
+    local = ~cross
+    if local.any():
+        out_c = np.bincount(src[local], minlength=c.workers)
+        in_c = np.bincount(dst[local], minlength=c.workers)
+        busy = max(int(out_c.max()), int(in_c.max()))
+        t = max(t, c.intra_latency + busy * size / c.intra_bandwidth)
+        traffic.dev_out += out_c * size
+        traffic.dev_in += in_c * size
+    return t
+
+
+def _tree(c: ClusterSpec, m: float, traffic: _Traffic) -> tuple[tuple[str, float], ...]:
+    """Binomial reduce to rank 0 (mask 1, 2, 4, ...) then binomial broadcast (reverse)."""
+    ranks = np.arange(c.workers)
+    steps = []
+    for i in range(_ceil_log2(c.workers)):
+        mask = 1 << i
+        senders = ranks[(ranks % (2 * mask)) == mask]
+        steps.append((senders, senders - mask))
+    reduce_t = sum(_steps_time(s, r, m, c, traffic) + c.reduce_time(m) for s, r in steps)
+    bcast_t = sum(_steps_time(r, s, m, c, traffic) for s, r in reversed(steps))
+    return (("reduce", reduce_t), ("broadcast", bcast_t))
+
+
+def _halving_doubling(c: ClusterSpec, m: float, traffic: _Traffic):
+    """Rabenseifner with MPICH's fold for non-powers of two, evaluated step by step."""
+    n = c.workers
+    p2 = 1 << _floor_log2(n)
+    r = n - p2
+    phases: list[tuple[str, float]] = []
+    if r:
+        evens = np.arange(r) * 2
+        phases.append(("fold", _steps_time(evens, evens + 1, m, c, traffic) + c.reduce_time(m)))
+    newrank = np.arange(p2)
+    phys = np.where(newrank < r, 2 * newrank + 1, newrank + r)
+    exchanges = []
+    for k in range(_floor_log2(p2)):
+        mask = 1 << k
+        partner = phys[newrank ^ mask]
+        exchanges.append((phys, partner, m / (2 << k)))
+    rs = sum(_steps_time(a, b, size, c, traffic) + c.reduce_time(size) for a, b, size in exchanges)
+    ag = sum(_steps_time(a, b, size, c, traffic) for a, b, size in reversed(exchanges))
+    phases += [("reduce-scatter", rs), ("allgather", ag)]
+    if r:
+        evens = np.arange(r) * 2
+        phases.append(("unfold", _steps_time(evens + 1, evens, m, c, traffic)))
+    return tuple(phases)
+
+
+def _ring(c: ClusterSpec, m: float, traffic: _Traffic):
+    n, d = c.workers, c.devices_per_node
+    if n == 1:
+        return (("reduce-scatter", 0.0), ("allgather", 0.0))
+    chunk = m / n
+    step = 0.0
+    per_link = 2 * (n - 1) * chunk
+    if c.nodes > 1:
+        step = max(step, c.latency + chunk / c.bandwidth)
+        traffic.nic_out += per_link
+        traffic.nic_in += per_link
+    if d > 1:
+        step = max(step, c.intra_latency + chunk / c.intra_bandwidth)
+        local = (np.arange(n) + 1) % d != 0  # successor on the same node
+        if c.nodes == 1:
+            local[:] = True
+        traffic.dev_out += per_link * local
+        traffic.dev_in += per_link * np.roll(local, 1)
+    reduce_scatter = (n - 1) * (step + c.reduce_time(chunk))
+    return (("reduce-scatter", reduce_scatter), ("allgather", (n - 1) * step))
+
+
+def _node_tree_reduce_broadcast(c: ClusterSpec, m: float, traffic: _Traffic) -> tuple[float, float]:
+    """A binomial-tree reduce of ``m`` bytes inside every node (and the broadcast back):
+    its time over the intra-node link, the time of its additions, and each device's
+    bytes added to ``traffic``. At step i local rank j with j % 2^(i+1) == 2^i sends M to
+    j - 2^i; the broadcast runs the same messages backwards."""
+    d = c.devices_per_node
+    intra = binomial_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency)
+    adding = _ceil_log2(d) * c.reduce_time(m)
+    local = np.arange(c.workers) % d
+    sent = np.zeros(c.workers)
+    received = np.zeros(c.workers)
+    for i in range(_ceil_log2(d)):
+        mask = 1 << i
+        senders = np.nonzero((local % (2 * mask)) == mask)[0]
+        sent[senders] += m
+        received[senders - mask] += m
+    traffic.dev_out += sent + received
+    traffic.dev_in += received + sent
+    return intra, adding
+
+
+def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
+    d, n = c.devices_per_node, c.nodes
+    intra = adding = 0.0
+    if d > 1:
+        intra, adding = _node_tree_reduce_broadcast(c, m, traffic)
+    inter = ring_allreduce_time(m, n, c.bandwidth, c.latency) + (n - 1) * c.reduce_time(m / n)
+    if n > 1:
+        traffic.nic_out += 2 * (n - 1) / n * m
+        traffic.nic_in += 2 * (n - 1) / n * m
+    return (
+        ("intra-node reduce", intra + adding),
+        ("inter-node allreduce", inter),
+        ("intra-node broadcast", intra),
+    )
+
+
+def _parameter_server(
+    c: ClusterSpec, s: SyncScheme, m: float, push: int, traffic: _Traffic, f: np.ndarray
+):
+    """Push, sum and pull; shard ``j`` holds the share ``f[j]`` of the model."""
+    n_w, d, n = c.workers, c.devices_per_node, c.nodes
+    k = s.ps_shards
+    f_max = float(f.max())
+    dedicated = s.ps_placement == "dedicated"
+    # each shard adds up the push gradients it uses (on its own CPU when dedicated)
+    adding = (
+        ()
+        if c.reduce_bandwidth is None
+        else (("sum", c.reduce_time((push - 1) * m * f_max, oversubscribed=not dedicated)),)
+    )
+    if dedicated:
+        push_t = c.latency + max(push * f_max, d) * m / c.bandwidth
+        pull_t = c.latency + max(n_w * f_max, d) * m / c.bandwidth
+        traffic.nic_out += d * m
+        traffic.nic_in += d * m
+        traffic.srv_in += n_w * m * f  # late (dropped) gradients still arrive
+        traffic.srv_out += n_w * m * f
+        return (("push", push_t), *adding, ("pull", pull_t))
+    if k > n_w:
+        raise SpecError("ps_shards", k, f"colocated shards need ps_shards <= workers={n_w}")
+    # shard j lives on node j % n, device (j // n) of that node: one shard per device;
+    # share_on[v] = the model share held on node v, held[w] = the share device w holds
+    shard_ids = np.arange(k)
+    share_on = np.bincount(shard_ids % n, weights=f, minlength=n)
+    held = np.zeros(n_w)
+    held[(shard_ids % n) * d + shard_ids // n] = f
+    off_node = n_w - d
+    # push, per node NIC: out = its d workers' parts for off-node shards; in = each local
+    # shard's part from every off-node sender (worst case: all N_push senders off-node)
+    nic_out = d * (1.0 - share_on) * m
+    # per device inside a node: out = parts for local shards held by other devices;
+    # in = a holder receives its part from the other d - 1 local devices
+    dev_out = (np.repeat(share_on, d) - held) * m
+    dev_in = held * (d - 1) * m
+
+    def phase(senders: int) -> float:
+        t = 0.0
+        if n > 1:
+            nic_in = share_on * min(senders, off_node) * m
+            busiest = max(nic_out.max(), nic_in.max())
+            t = max(t, c.latency + busiest / c.bandwidth)
+        if d > 1:
+            busiest = max(dev_out.max(), dev_in.max())
+            t = max(t, c.intra_latency + busiest / c.intra_bandwidth)
+        return t
+
+    if n > 1:  # push out + pull out (the pull mirrors the push with every worker)
+        traffic.nic_out += nic_out + share_on * off_node * m
+        traffic.nic_in += nic_out + share_on * off_node * m
+    if d > 1:
+        traffic.dev_out += dev_out + dev_in
+        traffic.dev_in += dev_in + dev_out
+    return (("push", phase(push)), *adding, ("pull", phase(n_w)))
+
+
+def _local_aggregation(
+    c: ClusterSpec, s: SyncScheme, m: float, traffic: _Traffic, f: np.ndarray
+) -> tuple[tuple[str, float], ...]:
+    """Reduce inside every node, one push/pull per node leader, broadcast inside the node.
+
+    The leaders are the node's device 0; the parameter-server exchange is that of ``n``
+    one-device nodes (the same NICs, the same shards: colocated shard ``j`` on node ``j``).
+    """
+    n = c.nodes
+    intra, adding = _node_tree_reduce_broadcast(c, m, traffic)
+    leaders = dataclasses.replace(
+        c,
+        workers=n,
+        nodes=n,
+        devices_per_node=1,
+        intra_bandwidth=None,
+        intra_latency=None,
+        compute=Deterministic(),
+        cores_per_node=None,
+        memory_streams_per_node=None,
+        turn_time=0.0,
+    )
+    sub = _Traffic(n, n, traffic.srv_in.size)
+    ps = _parameter_server(leaders, s, m, n, sub, f)
+    traffic.nic_out += sub.nic_out
+    traffic.nic_in += sub.nic_in
+    traffic.srv_in += sub.srv_in
+    traffic.srv_out += sub.srv_out
+    return (("intra-node reduce", intra + adding), *ps, ("intra-node broadcast", intra))
+
+
+def _with_transport(c: ClusterSpec) -> ClusterSpec:
+    """The cluster as its transport makes it look: every link's latency ``α + o`` and
+    bandwidth ``ηB`` (:mod:`.transport`); the staging copies are added separately."""
+    t = c.transport
+    if t.overhead == 0 and t.efficiency == 1:
+        return c
+    o, eta = float(t.overhead), float(t.efficiency)
+    changes: dict = {
+        "latency": c.latency + o,
+        "bandwidth": c.bandwidth * eta,
+        "transport": IDEAL,
+        "workers": c.workers,
+        "nodes": c.nodes,
+    }
+    if c.intra_latency is not None:
+        changes["intra_latency"] = c.intra_latency + o
+    if c.intra_bandwidth is not None:
+        changes["intra_bandwidth"] = c.intra_bandwidth * eta
+    return dataclasses.replace(c, **changes)
+
+
+def _contended(c: ClusterSpec) -> ClusterSpec:
+    """The cluster with the intra-node links of an oversubscribed node slowed down.
+
+    Between devices of one node (MPI over shared memory) the CPUs copy the bytes, and in
+    an all-reduce every rank does so at every step; a rank that runs ``1/s`` of the time
+    (:attr:`ClusterSpec.oversubscription`) moves its bytes and answers its messages
+    ``s`` times slower: ``α_i·s`` and ``B_i/s``.
+    """
+    s = c.oversubscription
+    if s == 1.0 or c.devices_per_node == 1:
+        return c
+    return dataclasses.replace(
+        c, intra_latency=c.intra_latency * s, intra_bandwidth=c.intra_bandwidth / s
+    )
+
+
+def communication_cost(
+    cluster: ClusterSpec,
+    scheme: SyncScheme | str,
+    message_bytes: float,
+    pushing_workers: int | None = None,
+    shard_fractions: Sequence[float] | None = None,
+    messages: float = 1,
+) -> CommCost:
+    """Time (by phase) and traffic of synchronising ``message_bytes`` per worker.
+
+    The cluster's :attr:`~ClusterSpec.transport` adds its overhead ``o`` to every
+    message's latency, scales every link by its efficiency ``η`` and adds a ``host
+    staging`` phase of ``h·M/B_pcie``; a parameter server's push and pull each send
+    ``messages`` messages per worker (one per tensor piece: ``(messages − 1)·o`` more
+    per phase). With :attr:`~ClusterSpec.local_aggregation` a parameter server's
+    ``d`` devices per node reduce first and one aggregate per node is pushed.
+
+    ``pushing_workers`` (parameter server only) is the number of gradients the server
+    waits for, ``workers − backup_workers`` (default: all workers). ``shard_fractions``
+    (parameter server only) is each shard's share of the model (default ``1/k`` each;
+    :func:`~tinygrad_opt.cluster.placement.place_tensors` gives it for whole tensors):
+    the hot shard's share replaces ``1/k``. On a one-device-per-
+    node cluster the times equal the closed forms of :mod:`.collectives`; see the module
+    docstring for how ``devices_per_node > 1`` is handled.
+    """
+    s = SyncScheme.coerce(scheme)
+    transport = cluster.transport
+    c = _with_transport(cluster)
+    c = c if s.name == "ps" else _contended(c)
+    if not messages >= 1 or not math.isfinite(messages):
+        raise SpecError("messages", messages, "must be a finite number >= 1")
+    if message_bytes < 0 or not math.isfinite(message_bytes):
+        raise SpecError("message_bytes", message_bytes, "must be a finite number >= 0")
+    push = c.workers if pushing_workers is None else int(pushing_workers)
+    servers = s.ps_shards if (s.name == "ps" and s.ps_placement == "dedicated") else 0
+    traffic = _Traffic(c.nodes, c.workers, servers)
+    if s.name == "ring":
+        phases = _ring(c, message_bytes, traffic)
+    elif s.name == "tree":
+        phases = _tree(c, message_bytes, traffic)
+    elif s.name == "halving_doubling":
+        phases = _halving_doubling(c, message_bytes, traffic)
+    elif s.name == "hierarchical":
+        phases = _hierarchical(c, message_bytes, traffic)
+    else:
+        if not 1 <= push <= c.workers:
+            raise SpecError("pushing_workers", push, f"must lie in [1, workers={c.workers}]")
+        f = check_fractions(shard_fractions, s.ps_shards)
+        if c.local_aggregation and c.devices_per_node > 1:
+            if push != c.workers:
+                raise SpecError(
+                    "local_aggregation",
+                    True,
+                    "cannot drop backup workers' gradients after they are summed in the node",
+                )
+            phases = _local_aggregation(c, s, message_bytes, traffic, f)
+        else:
+            phases = _parameter_server(c, s, message_bytes, push, traffic, f)
+        extra = (float(messages) - 1.0) * float(transport.overhead)
+        if extra:
+            phases = tuple(
+                (name, t + extra) if name in ("push", "pull") else (name, t) for name, t in phases
+            )
+    if transport.staging_copies:
+        phases = (*phases, ("host staging", transport.staging_time(message_bytes)))
+    mean_out, max_out, busiest, label = traffic.summary()
+    return CommCost(
+        scheme=s.label,
+        phases=tuple((name, float(t)) for name, t in phases),
+        message_bytes=float(message_bytes),
+        bytes_sent_per_node=mean_out,
+        bytes_sent_per_node_max=max_out,
+        busiest_link_bytes=busiest,
+        busiest_link=label,
+        ps_machines=servers,
+    )
