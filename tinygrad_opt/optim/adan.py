@@ -14,7 +14,6 @@ from tinygrad_opt.optim.functional import (
     ema_square_,
     scratch,
 )
-from tinygrad_opt.optim.hyperparameters import check_nonnegative
 from tinygrad_opt.optim.optimizer import Optimizer, register
 
 
@@ -56,11 +55,6 @@ class Adan(Optimizer):
         maximize=False,
     )
     elementwise = True
-
-    def validate(self, hp: dict[str, Any]) -> None:
-        super().validate(hp)
-        if "eps_root" in hp:
-            check_nonnegative("eps_root value", hp["eps_root"])
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {

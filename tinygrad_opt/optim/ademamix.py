@@ -15,7 +15,6 @@ from tinygrad_opt.optim.functional import (
     ema_,
     scratch,
 )
-from tinygrad_opt.optim.hyperparameters import check_nonnegative
 from tinygrad_opt.optim.optimizer import Optimizer, register
 
 
@@ -82,8 +81,6 @@ class AdEMAMix(Optimizer):
         super().validate(hp)
         if "alpha" in hp and not hp["alpha"] >= 0.0:
             raise ValueError(f"Invalid alpha value: {hp['alpha']}")
-        if "eps_root" in hp:
-            check_nonnegative("eps_root value", hp["eps_root"])
         period = hp.get("t_alpha_beta3")
         if period is not None:
             if isinstance(period, bool) or not isinstance(period, (int, float)) or not period > 0:

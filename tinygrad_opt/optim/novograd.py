@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.optim.functional import add_scaled_, velocity_, with_weight_decay
-from tinygrad_opt.optim.optimizer import Optimizer, check_nonnegative, register
+from tinygrad_opt.optim.optimizer import Optimizer, register
 
 
 @register("novograd")
@@ -45,11 +45,6 @@ class NovoGrad(Optimizer):
     hyperparameters = dict(
         lr=1e-3, betas=(0.9, 0.25), eps=1e-6, eps_root=0.0, weight_decay=0.0, maximize=False
     )
-
-    def validate(self, hp: dict[str, Any]) -> None:
-        super().validate(hp)
-        if "eps_root" in hp:
-            check_nonnegative("eps_root value", hp["eps_root"])
 
     def init_state(self, p: np.ndarray, group: dict) -> dict[str, Any]:
         return {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": 0.0}

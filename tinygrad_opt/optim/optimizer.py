@@ -207,6 +207,8 @@ class Optimizer:
                 raise ValueError(f"Invalid learning rate: {hp['lr']}")
         if "eps" in hp and not isinstance(hp["eps"], (tuple, list)):
             check_nonnegative("epsilon value", hp["eps"])
+        if "eps_root" in hp:  # Optax's δ inside the square root
+            check_nonnegative("eps_root value", hp["eps_root"])
         if "weight_decay" in hp:
             check_nonnegative("weight_decay value", hp["weight_decay"])
         if "momentum" in hp:
