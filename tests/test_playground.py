@@ -107,3 +107,12 @@ def test_cli_malformed_flag_exits_2(capsys):
         main(["compare", "--steps", "0"])
     assert info.value.code == 2
     assert "must be positive" in capsys.readouterr().err
+
+
+def test_cli_compare_table_columns_line_up_for_long_names(capsys):
+    assert main(["compare", "--optimizers", "sgd,schedulefree_adamw", "--steps", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("optimizer"))
+    rows = lines[head : head + 3]
+    ends = {line.index("  final θ") if i == 0 else line.index("  (") for i, line in enumerate(rows)}
+    assert len(ends) == 1, rows  # the last column starts at the same place in every row

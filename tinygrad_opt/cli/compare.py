@@ -105,12 +105,13 @@ def run(args: argparse.Namespace) -> int:
         f"start {tuple(run.function.start) if start is None else tuple(start)}, "
         f"{args.steps} steps, f* = {run.function.min_value:g}"
     )
-    print(f"{'optimizer':<12}{'lr':>10}{'final f':>14}{'steps to 1e-3':>15}  final θ")
+    width = max(12, *(len(name) + 2 for name in summary["optimizers"]))
+    print(f"{'optimizer':<{width}}{'lr':>10}{'final f':>14}{'steps to 1e-3':>15}  final θ")
     for name, info in summary["optimizers"].items():
         steps = info["steps_to_1e-3"]
         point = ", ".join(f"{v:.4f}" for v in info["final_point"])
         print(
-            f"{name:<12}{info['hyperparameters'].get('lr', float('nan')):>10.3g}"
+            f"{name:<{width}}{info['hyperparameters'].get('lr', float('nan')):>10.3g}"
             f"{info['final_loss']:>14.6g}{'never' if steps is None else steps:>15}  ({point})"
         )
     for path in written:
