@@ -111,8 +111,12 @@ def to_markdown(rows: Sequence[MemoryRow]) -> str:
     note = (
         f"\nMeasured after one step on float32 parameters of shapes "
         f"{', '.join(str(s) for s in DEFAULT_SHAPES)} ({n_params:,} values). "
-        "Adafactor keeps one row and one column average per matrix (sub-linear); "
-        "L-BFGS's history grows with its iterations up to 2·history_size vectors.\n"
+        "Adafactor, and SM3 without momentum, keep row and column statistics per matrix "
+        "(sub-linear); Shampoo and SOAP keep two matrices per dimension (statistics and "
+        "roots or eigenbases: 4× a square matrix's size, plus their moments); Muon is "
+        "measured on the matrix only (it takes no vectors); the wrappers count their "
+        "base (SGD by default); L-BFGS's history grows with its iterations up to "
+        "2·history_size vectors.\n"
     )
     return head + body + note
 
