@@ -361,7 +361,7 @@ def rows(data: Mapping[str, Any], features: Iterable[str] = FEATURES) -> list[di
 
 
 ABLATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("none (the simulator before issue 16's items 1-4)", ()),
+    ("none (the simulator before issue 16's items 1-5)", ()),
     ("+ per-tensor model profiles", ("model",)),
     ("+ local aggregation", ("local_aggregation",)),
     ("+ transports", ("transport",)),

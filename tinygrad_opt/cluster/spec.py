@@ -350,7 +350,8 @@ class ClusterSpec:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["compute"] = self.compute.to_dict()
         out["transport"] = self.transport.to_dict()
-        out["intra_topology"] = self.intra_topology.to_dict()
+        topo = self.intra_topology
+        out["intra_topology"] = "link" if topo.name == "link" else topo.to_dict()
         return out
 
     @classmethod
