@@ -175,9 +175,25 @@ def model_profile(p: Mapping[str, Any]) -> str | None:
     return None
 
 
-FEATURES: tuple[str, ...] = ("model", "local_aggregation", "transport")
+FEATURES: tuple[str, ...] = ("model", "local_aggregation", "transport", "topology")
 """Record fields wired into the simulator by :func:`simulator_inputs` (issue 16): the
-per-tensor model profile, local aggregation, the transport profile."""
+per-tensor model profile, local aggregation, the transport profile, the intra-node
+topology (:func:`intra_topology`)."""
+
+
+def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The simulator's intra-node topology for record ``p``'s ``intra`` words, or None.
+
+    Only the NVLink hybrid cube-mesh of a DGX-1 / Big Basin maps (``links_per_gpu`` 6 for
+    NVLink 2.0 / V100, else 4): its ``intra_bandwidth_gbps`` is one NVLink (160 = 20 GB/s,
+    200 = 25 GB/s), and all-reduce schemes run on it. PCIe records keep one per-GPU link
+    (the K80's two dies already share theirs in ``intra_bandwidth_gbps``), parameter
+    servers keep their links (their intra-node traffic is not topology-aware)."""
+    words = str(p.get("intra", "")).lower()
+    if "cube-mesh" not in words or p.get("scheme") == "ps":
+        return None
+    v100 = "2.0" in words or "v100" in str(p.get("gpu", "")).lower()
+    return {"name": "nvlink_cube_mesh", "links_per_gpu": 6 if v100 else 4}
 
 
 def simulator_inputs(
@@ -231,7 +247,20 @@ def simulator_inputs(
     k = int(p.get("ps_servers", 1) or 1)
     transport = TRANSPORT_OF.get(str(p.get("transport"))) if "transport" in features else None
     local = bool(p.get("local_aggregation")) and "local_aggregation" in features
+    topo = intra_topology(p) if "topology" in features else None
     if nodes == 1:
+        if topo is not None:  # one node of g GPUs on the cube-mesh
+            cluster = ClusterSpec(
+                nodes=1,
+                devices_per_node=g,
+                bandwidth=intra,
+                latency=LATENCY,
+                intra_bandwidth=intra,
+                intra_latency=LATENCY,
+                intra_topology=topo,
+                transport=transport,
+            )
+            return cluster, wl, SyncScheme(name="ring", overlap=OVERLAP)
         cluster = ClusterSpec(workers=g, bandwidth=intra, latency=LATENCY, transport=transport)
         if scheme != "ps":
             return cluster, wl, SyncScheme(name="ring", overlap=OVERLAP)
@@ -244,7 +273,7 @@ def simulator_inputs(
         )
     extra: dict[str, Any] = {}
     if gpn > 1:
-        extra = {"intra_bandwidth": intra, "intra_latency": LATENCY}
+        extra = {"intra_bandwidth": intra, "intra_latency": LATENCY, "intra_topology": topo}
     cluster = ClusterSpec(
         workers=g,
         devices_per_node=gpn,
@@ -310,9 +339,10 @@ def lacking(p: Mapping[str, Any]) -> list[str]:
     if transport not in TRANSPORT_OF:
         out.append(f"transport ({transport}: no profile)")
     intra = str(p.get("intra", ""))
-    if int(p["gpus_per_node"]) > 1 and ("shared" in intra or "cube-mesh" in intra):
-        kind = "shared PCIe" if "shared" in intra else "NVLink cube-mesh"
-        out.append(f"topology ({kind})")
+    if int(p["gpus_per_node"]) > 1 and "shared" in intra:
+        out.append("topology (shared PCIe)")
+    elif int(p["gpus_per_node"]) > 1 and "cube-mesh" in intra and ps:
+        out.append("topology (PCIe to the host under the NVLink cube-mesh)")
     if transport == "poseidon":
         out.append("sufficient-factor broadcasting")
     if transport == "byteps":
@@ -331,11 +361,12 @@ def rows(data: Mapping[str, Any], features: Iterable[str] = FEATURES) -> list[di
 
 
 ABLATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("none (the simulator before issue 16's items 1-4)", ()),
+    ("none (the simulator before issue 16's items 1-5)", ()),
     ("+ per-tensor model profiles", ("model",)),
     ("+ local aggregation", ("local_aggregation",)),
     ("+ transports", ("transport",)),
-    ("all three", FEATURES),
+    ("+ intra-node topology", ("topology",)),
+    ("all four", FEATURES),
 )
 
 
@@ -465,7 +496,7 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         f"**Median |error| {100 * med:.1f} points, 90th percentile {100 * p90:.1f} points**, "
         f"median signed error {pts(bias)} points.",
         "",
-        "Each of the record fields wired into the simulator for issue 16 (items 1-4), alone "
+        "Each of the record fields wired into the simulator for issue 16 (items 1-5), alone "
         "and together (median and 90th-percentile |error| in points over the same points):",
         "",
         "| simulator inputs | median | 90th pct. |",
@@ -539,8 +570,12 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "(MXNet) to 80% (OneFlow) at 32 GPUs. Input pipelines, per-step synchronisation of "
         "the frameworks and overlap worse than the per-layer backward times allow are not "
         "modelled; no constant was fitted for them.",
-        "- **topology**: two K80 dies share one PCIe x16 link; a DGX-1's NVLink cube-mesh and "
-        "its PCIe switches to the host are not one link per GPU.",
+        "- **topology**: the NVLink hybrid cube-mesh of a DGX-1 / Big Basin is now modelled "
+        "for all-reduce points (issue 16, item 5; `docs/cluster.md`, *Intra-node "
+        "topologies*): NCCL's parallel rings make an 8-GPU ring 4 (P100) or 6 (V100) links "
+        "wide, which raises the ring predictions further (their misses are not bandwidth). "
+        "Two K80 dies sharing one PCIe x16 link stay one halved link per die; parameter "
+        "servers under a DGX-1's PCIe switches keep one link per GPU.",
         "- **latency at 512 ranks**: a flat ring of 512 pays `2(N−1)` steps of `α + o` per "
         "bucket. With VGG-16's tensors in DDP's reverse-order buckets its fully connected "
         "layers (90% of the bytes) form a few large buckets ready early in the backward "

@@ -244,3 +244,24 @@ def test_malformed_data_file_exits_2_with_one_line(tmp_path):
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "efficiency must lie in" in r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_cube_mesh_records_run_on_the_topology():
+    # a DGX-1 (P100) ring on one machine: 8 GPUs of one node on the cube-mesh, one NVLink
+    p = _point(
+        scheme="ring", gpus=8, nodes=1, gpus_per_node=8, intra_bandwidth_gbps=160.0,
+        intra="NVLink hybrid cube-mesh (NCCL); PCIe 3.0 x16 to host", gpu="Tesla P100-SXM2",
+    )  # fmt: skip
+    c, _, s = mvd.simulator_inputs(p)
+    assert (c.nodes, c.devices_per_node, s.name) == (1, 8, "ring")
+    assert c.intra_topology.name == "nvlink_cube_mesh" and c.intra_topology.links_per_gpu == 4
+    assert c.intra_bandwidth == pytest.approx(20e9)
+    v100 = {**p, "intra": "NVLink 2.0 hybrid cube-mesh", "gpu": "Tesla V100-SXM2-16GB"}
+    assert mvd.simulator_inputs(v100)[0].intra_topology.links_per_gpu == 6
+    # 4 parallel rings instead of one link: the prediction goes up
+    assert mvd.predict(p) > mvd.predict(p, features=("model", "transport"))
+    # without the feature, PCIe records and parameter servers: as before
+    assert mvd.simulator_inputs(p, features=())[0].intra_topology.name == "link"
+    ps = {**p, "scheme": "ps", "ps_placement": "host"}
+    assert mvd.intra_topology(ps) is None
+    assert mvd.intra_topology({**p, "intra": "PCIe 3.0 x16"}) is None

@@ -26,6 +26,8 @@ _SIM_FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--latency", "cluster", "latency", "message latency between nodes: 5us, 0.1ms, ..."),
     ("--intra-bandwidth", "cluster", "intra_bandwidth", "per-device link inside a node: 300GB/s"),
     ("--intra-latency", "cluster", "intra_latency", "latency inside a node (default --latency)"),
+    ("--intra-topology", "cluster", "intra_topology",
+     "wiring inside a node: link (default), pcie_tree, nvlink_cube_mesh (DGX-1), nvswitch"),
     ("--price", "cluster", "price_per_node_hour", "price of one node for one hour"),
     ("--ps-price", "cluster", "ps_price_per_node_hour", "price of a dedicated PS machine/hour"),
     ("--cores-per-node", "cluster", "cores_per_node", "CPU cores a node's workers share"),

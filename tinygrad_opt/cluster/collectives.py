@@ -69,7 +69,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tinygrad_opt.cluster.placement import check_fractions
+from tinygrad_opt.cluster.topology import LINK, IntraTopology, pair_bandwidth, ring_bandwidth
 from tinygrad_opt.cluster.validation import SpecError, check_positive_int
 
 __all__ = [
@@ -77,6 +80,8 @@ __all__ = [
     "binomial_tree_reduce_time",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
+    "intra_ring_allreduce_time",
+    "intra_tree_reduce_time",
     "local_aggregation_ps_time",
     "parameter_server_time",
     "ring_allreduce_time",
@@ -244,20 +249,21 @@ def hierarchical_allreduce_time(
     inter_bandwidth: float,
     inter_latency: float,
     reduce_bandwidth: float | None = None,
+    intra_topology: IntraTopology = LINK,
 ) -> float:
     """Intra-node reduce + inter-node ring all-reduce of the leaders + intra-node broadcast.
 
     ``2⌈log2 d⌉(α_i + M/B_i) + ⌈log2 d⌉·M/R + 2(n−1)α_e + 2(n−1)/n · M/B_e + (n−1)/n ·
     M/R`` (binomial trees inside a node, a ring across nodes; Goyal et al. 2017 §4,
-    Sergeev & Del Balso 2018).
+    Sergeev & Del Balso 2018). On another ``intra_topology`` the trees take
+    :func:`intra_tree_reduce_time` each.
     """
     d = check_positive_int("devices_per_node", devices_per_node)
     r = reduce_bandwidth
-    intra = (
-        0.0
-        if d == 1
-        else binomial_tree_allreduce_time(message_bytes, d, intra_bandwidth, intra_latency, r)
-    )
+    intra = 0.0
+    if d > 1:
+        m, b, a, t = message_bytes, intra_bandwidth, intra_latency, intra_topology
+        intra = intra_tree_reduce_time(m, d, b, a, t, r) + intra_tree_reduce_time(m, d, b, a, t)
     return intra + ring_allreduce_time(message_bytes, nodes, inter_bandwidth, inter_latency, r)
 
 
@@ -273,6 +279,7 @@ def local_aggregation_ps_time(
     placement: str = "dedicated",
     reduce_bandwidth: float | None = None,
     shard_fractions: Sequence[float] | None = None,
+    intra_topology: IntraTopology = LINK,
 ) -> float:
     """Parameter server after a local aggregation in every node (no update).
 
@@ -287,9 +294,10 @@ def local_aggregation_ps_time(
     d = check_positive_int("devices_per_node", devices_per_node)
     intra = 0.0
     if d > 1:
-        intra = binomial_tree_reduce_time(
-            message_bytes, d, intra_bandwidth, intra_latency, reduce_bandwidth
-        ) + binomial_tree_reduce_time(message_bytes, d, intra_bandwidth, intra_latency)
+        m, b, a, t = message_bytes, intra_bandwidth, intra_latency, intra_topology
+        intra = intra_tree_reduce_time(m, d, b, a, t, reduce_bandwidth) + intra_tree_reduce_time(
+            m, d, b, a, t
+        )
     ps = parameter_server_time(
         message_bytes,
         nodes,
@@ -301,3 +309,48 @@ def local_aggregation_ps_time(
         shard_fractions=shard_fractions,
     )
     return intra + ps
+
+
+# ============================================================== inside one node, by topology
+def intra_ring_allreduce_time(
+    message_bytes: float,
+    devices: int,
+    bandwidth: float,
+    latency: float,
+    topology: IntraTopology = LINK,
+    reduce_bandwidth: float | None = None,
+) -> float:
+    """Ring all-reduce of the ``d`` devices of one node on ``topology``:
+    ``2(d−1)·α_i + 2(d−1)/d · M/B_ring + (d−1)/d · M/R`` with ``B_ring`` =
+    :func:`~tinygrad_opt.cluster.topology.ring_bandwidth` (``B_i`` on ``link``/``nvswitch``,
+    ``r_d·B_i`` on the cube-mesh, ``min(B_i, U)`` on a PCIe tree spanning switches)."""
+    d = check_positive_int("devices_per_node", devices)
+    b_ring = ring_bandwidth(topology, d, bandwidth)
+    return ring_allreduce_time(message_bytes, d, b_ring, latency, reduce_bandwidth)
+
+
+def intra_tree_reduce_time(
+    message_bytes: float,
+    devices: int,
+    bandwidth: float,
+    latency: float,
+    topology: IntraTopology = LINK,
+    reduce_bandwidth: float | None = None,
+) -> float:
+    """Binomial reduce of the ``d`` devices of one node to device 0 on ``topology``:
+    ``Σ_i (α_i + M/b_i + M/R)`` over the ``⌈log2 d⌉`` steps, ``b_i`` the slowest of the
+    step's messages ``j → j − 2^i`` (``j mod 2^(i+1) = 2^i``) by
+    :func:`~tinygrad_opt.cluster.topology.pair_bandwidth`; a broadcast is the same without
+    ``R``. On ``link``: :func:`binomial_tree_reduce_time`."""
+    d = check_positive_int("devices_per_node", devices)
+    if topology.name == "link":
+        return binomial_tree_reduce_time(message_bytes, d, bandwidth, latency, reduce_bandwidth)
+    gamma = _per_byte(reduce_bandwidth)
+    local = np.arange(d)
+    t = 0.0
+    for i in range(_ceil_log2(d)):
+        mask = 1 << i
+        senders = local[(local % (2 * mask)) == mask]
+        b = float(pair_bandwidth(topology, senders, senders - mask, bandwidth).min())
+        t += latency + message_bytes / b + message_bytes * gamma
+    return t

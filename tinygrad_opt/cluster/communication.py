@@ -35,6 +35,12 @@ server's push and pull pay ``(n_msg − 1)·o`` for one message per tensor piece
 **Local aggregation** (:attr:`ClusterSpec.local_aggregation`, parameter server, ``d > 1``):
 binomial reduce inside every node, the push/sum/pull of ``n`` one-device node leaders,
 binomial broadcast inside the node (:func:`local_aggregation_ps_time`).
+**Intra-node topology** (:attr:`ClusterSpec.intra_topology`, :mod:`.topology`): off the
+default ``link`` a ring step inside a node moves its chunk at the topology's ring
+bandwidth, and each message of a tree or halving-doubling step at its pair's bandwidth
+(divided by the messages its two devices carry in that step); the hierarchical and local
+aggregation trees use :func:`intra_tree_reduce_time`. A colocated parameter server's
+intra-node traffic still sees one link of ``B_i`` per device.
 """
 
 from __future__ import annotations
@@ -49,13 +55,14 @@ import numpy as np
 from tinygrad_opt.cluster.collectives import (
     _ceil_log2,
     _floor_log2,
-    binomial_tree_reduce_time,
+    intra_tree_reduce_time,
     ring_allreduce_time,
 )
 from tinygrad_opt.cluster.compute import Deterministic
 from tinygrad_opt.cluster.placement import check_fractions
 from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.spec import ClusterSpec
+from tinygrad_opt.cluster.topology import pair_bandwidth, ring_bandwidth
 from tinygrad_opt.cluster.transport import IDEAL
 from tinygrad_opt.cluster.validation import SpecError
 
@@ -149,8 +156,14 @@ def _steps_time(
     if local.any():
         out_c = np.bincount(src[local], minlength=c.workers)
         in_c = np.bincount(dst[local], minlength=c.workers)
-        busy = max(int(out_c.max()), int(in_c.max()))
-        t = max(t, c.intra_latency + busy * size / c.intra_bandwidth)
+        if c.intra_topology.name == "link":
+            busy = max(int(out_c.max()), int(in_c.max()))
+            t = max(t, c.intra_latency + busy * size / c.intra_bandwidth)
+        else:  # each message at its own speed, its ends' links shared by their messages
+            s_l, d_l = src[local], dst[local]
+            bw = pair_bandwidth(c.intra_topology, s_l % d, d_l % d, c.intra_bandwidth, s_l // d)
+            busy = np.maximum(out_c[s_l], in_c[d_l])
+            t = max(t, c.intra_latency + float((busy * size / bw).max()))
         traffic.dev_out += out_c * size
         traffic.dev_in += in_c * size
     return t
@@ -206,7 +219,8 @@ def _ring(c: ClusterSpec, m: float, traffic: _Traffic):
         traffic.nic_out += per_link
         traffic.nic_in += per_link
     if d > 1:
-        step = max(step, c.intra_latency + chunk / c.intra_bandwidth)
+        b_ring = ring_bandwidth(c.intra_topology, d, c.intra_bandwidth)
+        step = max(step, c.intra_latency + chunk / b_ring)
         local = (np.arange(n) + 1) % d != 0  # successor on the same node
         if c.nodes == 1:
             local[:] = True
@@ -222,7 +236,7 @@ def _node_tree_reduce_broadcast(c: ClusterSpec, m: float, traffic: _Traffic) -> 
     bytes added to ``traffic``. At step i local rank j with j % 2^(i+1) == 2^i sends M to
     j - 2^i; the broadcast runs the same messages backwards."""
     d = c.devices_per_node
-    intra = binomial_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency)
+    intra = intra_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency, c.intra_topology)
     adding = _ceil_log2(d) * c.reduce_time(m)
     local = np.arange(c.workers) % d
     sent = np.zeros(c.workers)
@@ -329,6 +343,7 @@ def _local_aggregation(
         devices_per_node=1,
         intra_bandwidth=None,
         intra_latency=None,
+        intra_topology=None,
         compute=Deterministic(),
         cores_per_node=None,
         memory_streams_per_node=None,
@@ -361,6 +376,8 @@ def _with_transport(c: ClusterSpec) -> ClusterSpec:
         changes["intra_latency"] = c.intra_latency + o
     if c.intra_bandwidth is not None:
         changes["intra_bandwidth"] = c.intra_bandwidth * eta
+    if c.intra_topology.name != "link":
+        changes["intra_topology"] = c.intra_topology.scaled(eta)
     return dataclasses.replace(c, **changes)
 
 
@@ -376,7 +393,10 @@ def _contended(c: ClusterSpec) -> ClusterSpec:
     if s == 1.0 or c.devices_per_node == 1:
         return c
     return dataclasses.replace(
-        c, intra_latency=c.intra_latency * s, intra_bandwidth=c.intra_bandwidth / s
+        c,
+        intra_latency=c.intra_latency * s,
+        intra_bandwidth=c.intra_bandwidth / s,
+        intra_topology=c.intra_topology.scaled(1 / s),
     )
 
 

@@ -88,7 +88,12 @@ _ALIASES: dict[str, dict[str, str]] = {
     "scheme": {"scheme": "name", "placement": "tensor_placement"},
 }
 # tables, not grid axes
-_NESTED = {("cluster", "compute"), ("workload", "large_batch"), ("cluster", "transport")}
+_NESTED = {
+    ("cluster", "compute"),
+    ("workload", "large_batch"),
+    ("cluster", "transport"),
+    ("cluster", "intra_topology"),
+}
 _PS_ONLY = ("ps_shards", "ps_placement", "backup_workers", "tensor_placement", "split_threshold")
 _LIST_VALUES = {("workload", "tensor_sizes"), ("workload", "backward_times")}
 """Keys whose value is itself a list: a grid axis only as a list of lists."""

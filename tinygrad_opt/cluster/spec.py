@@ -38,6 +38,7 @@ from tinygrad_opt.cluster.scheme import (  # noqa: F401  (re-exported from their
     SCHEMES,
     SyncScheme,
 )
+from tinygrad_opt.cluster.topology import IntraTopology, coerce_topology
 from tinygrad_opt.cluster.transport import Transport, coerce_transport
 from tinygrad_opt.cluster.units import parse_bandwidth, parse_bytes, parse_duration
 from tinygrad_opt.cluster.validation import (
@@ -134,6 +135,11 @@ class ClusterSpec:
         gpu_memory: memory of one worker's GPU (bytes or ``"80GB"``; default None: not
             checked). A configuration whose model states (:mod:`.sharding`) need more is
             reported infeasible, with the reason.
+        intra_topology: how a node's devices are wired (:mod:`.topology`): ``"link"``
+            (default: one link of ``intra_bandwidth`` per device, as before),
+            ``"pcie_tree"``, ``"nvlink_cube_mesh"`` (DGX-1), ``"nvswitch"``, or a dict
+            with the name and its parameters. Off ``link`` ``intra_bandwidth`` defaults
+            to the topology's published link speed.
     """
 
     workers: int | None = None
@@ -156,10 +162,13 @@ class ClusterSpec:
     local_aggregation: bool = False
     summation_service: bool = False
     gpu_memory: float | str | None = None
+    intra_topology: IntraTopology | str | Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "transport", coerce_transport(self.transport))
+        topo = coerce_topology(self.intra_topology)
+        set_(self, "intra_topology", topo)
         for key in ("local_aggregation", "summation_service"):
             if not isinstance(getattr(self, key), bool):
                 raise SpecError(key, getattr(self, key), "must be true or false")
@@ -196,6 +205,10 @@ class ClusterSpec:
                 raise SpecError(key, None, f"is required (e.g. {example})")
         set_(self, "bandwidth", parse_bandwidth(self.bandwidth, "bandwidth"))
         set_(self, "latency", parse_duration(self.latency, "latency"))
+        if topo.name == "nvlink_cube_mesh" and d > 8:
+            raise SpecError("devices_per_node", d, "nvlink_cube_mesh has 8 GPUs per node")
+        if d > 1 and self.intra_bandwidth is None and topo.default_bandwidth() is not None:
+            set_(self, "intra_bandwidth", topo.default_bandwidth())
         if d > 1:
             if self.intra_bandwidth is None:
                 raise SpecError(
@@ -337,6 +350,8 @@ class ClusterSpec:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["compute"] = self.compute.to_dict()
         out["transport"] = self.transport.to_dict()
+        topo = self.intra_topology
+        out["intra_topology"] = "link" if topo.name == "link" else topo.to_dict()
         return out
 
     @classmethod
