@@ -264,7 +264,9 @@ def test_sam_matches_pytorch_optimizer_live(monkeypatch, float32_norm):
     """pytorch_optimizer's SAM (davda54's semantics, incl. adaptive = ASAM).
 
     It computes the global gradient norm in float32 even for float64 parameters (its
-    quirk): rtol 1e-10 with that norm patched to float64, 1e-5 as shipped."""
+    quirk): 100 steps at rtol 1e-10 with that norm patched to float64; as shipped, the
+    first 3 steps at rtol 1e-5 (float32's rounding of the norm, ~1e-7, is amplified
+    without bound by runs that blow up, e.g. ASAM with rho 1.7: 1.1e-5 by step 4)."""
     torch = pytest.importorskip("torch")
     po = pytest.importorskip("pytorch_optimizer")
     torch.set_default_dtype(torch.float64)
@@ -275,7 +277,8 @@ def test_sam_matches_pytorch_optimizer_live(monkeypatch, float32_norm):
         monkeypatch.setattr(po_sam, "get_global_gradient_norm", _norm_squared_float64(torch))
     seed = int(np.random.SeedSequence().entropy % 2**32)
     rng = np.random.default_rng(seed)
-    problem = FX.make_problem(seed, steps=100)
+    steps = 3 if float32_norm else 100
+    problem = FX.make_problem(seed, steps=steps)
     for adaptive in (False, True, bool(rng.random() < 0.5)):
         tcls, ours, kw = _torch_base(torch, rng)
         rho = float(rng.uniform(0.01, 0.2) * (10 if adaptive else 1))
@@ -286,14 +289,14 @@ def test_sam_matches_pytorch_optimizer_live(monkeypatch, float32_norm):
             partial(_po_sam, po, tcls, kw, dict(rho=rho, adaptive=adaptive, perturb_eps=eps)),
             problem,
             params0,
-            100,
+            steps,
             sam=True,
         )
         mine, _, _ = run_ours(
             {"lr_change": None},
             problem,
             params0,
-            100,
+            steps,
             make=partial(_ours, SAM, ours, kw, dict(rho=rho, adaptive=adaptive, perturb_eps=eps)),
         )
         try:
