@@ -241,3 +241,19 @@ def test_cli_bad_topology_exits_2(capsys):
     assert main([*BASE, "--intra-topology", "torus"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "intra_topology" in err and "torus" in err and len(err.splitlines()) == 1
+
+
+def test_every_sweep_row_names_its_intra_topology():
+    from tinygrad_opt.cluster import SWEEP_KEYS, ClusterSpec, Workload, simulate
+
+    assert "intra_topology" in SWEEP_KEYS
+    for name in ("link", "nvswitch", "nvlink_cube_mesh", "pcie_tree"):
+        c = ClusterSpec(
+            workers=16, devices_per_node=8, bandwidth="25Gbit/s", latency="5us",
+            intra_bandwidth="25GB/s", intra_latency="2us",
+            intra_topology=name,
+        )  # fmt: skip
+        r = simulate(
+            c, Workload(parameters=1e6, compute_time_per_step=0.1, steps=100), "hierarchical"
+        )
+        assert r.to_dict()["intra_topology"] == name

@@ -127,6 +127,7 @@ class SimulationResult:
     infeasible_reason: str | None = None
     # communication software and node-level aggregation (:mod:`.transport`)
     transport: str = "ideal"
+    intra_topology: str = "link"
     local_aggregation: bool = False
     summation_service: bool = False
 

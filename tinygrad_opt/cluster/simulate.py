@@ -465,6 +465,7 @@ def simulate(
         bucket_sizes_bytes=bucket_sizes(bucket_plan, fusion, samples.sync),
         **memory_fields(c, wl, stage),
         transport=c.transport.name,
+        intra_topology=c.intra_topology.name,
         local_aggregation=bool(c.local_aggregation and is_ps and c.devices_per_node > 1),
         summation_service=bool(c.summation_service and is_ps),
         **_placement_fields(placement, message),

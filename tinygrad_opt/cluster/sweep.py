@@ -51,8 +51,9 @@ SWEEP_KEYS: tuple[str, ...] = (
     "update_s", "throughput", "speedup", "scaling_efficiency", "steps", "total_time_s",
     "time_to_train_speedup", "cost", "machines", "bytes_sent_per_node", "busiest_link_bytes",
     "model", "tensor_placement", "ps_shard_bytes", "ps_hot_shard", "ps_hot_shard_bytes",
-    "ps_imbalance", "transport", "local_aggregation", "summation_service", "zero_stage",
-    "grad_accumulation", "memory_per_gpu_bytes", "gpu_memory", "feasible", "infeasible_reason",
+    "ps_imbalance", "transport", "intra_topology", "local_aggregation", "summation_service",
+    "zero_stage", "grad_accumulation", "memory_per_gpu_bytes", "gpu_memory", "feasible",
+    "infeasible_reason",
 )  # fmt: skip
 """Keys present in every sweep row (seconds, bytes, bytes/s, examples/s, currency).
 
