@@ -421,7 +421,7 @@ def plot_plan(result: Plan, path: str | Path, *, title: str | None = None, dpi: 
     (red, labelled with scheme and workers) and the winner (a star); log time axis."""
     from matplotlib.figure import Figure
 
-    from tinygrad_opt.cluster.plots import _save
+    from tinygrad_opt.cluster.plots import _save, cost_time_axes
 
     fig = Figure(figsize=(7.5, 5))
     ax = fig.subplots()
@@ -440,13 +440,5 @@ def plot_plan(result: Plan, path: str | Path, *, title: str | None = None, dpi: 
         ax.axvline(result.deadline / 3600, c="#555555", ls="--", lw=1, label="deadline")
     if result.budget is not None:
         ax.axhline(result.budget, c="#555555", ls=":", lw=1, label="budget")
-    ax.set_xscale("log")
-    costs = [r["cost"] for r in result.rows if r["cost"] > 0]
-    if costs and max(costs) > 20 * min(costs):
-        ax.set_yscale("log")
-    ax.set_xlabel("time to train (hours)")
-    ax.set_ylabel("cost (price per node-hour × node-hours)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title or "Plan: cost vs time to train")
+    cost_time_axes(ax, [r["cost"] for r in result.rows], title or "Plan: cost vs time to train")
     return _save(fig, path, dpi)

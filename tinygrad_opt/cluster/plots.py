@@ -131,16 +131,22 @@ def plot_pareto(
     for r, xx, yy in zip(front, fx, fy):
         text = ", ".join(f"{r[k]}" for k in label_keys if k in r)
         ax.annotate(text, (xx, yy), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    cost_time_axes(ax, [r[cost_key] for r in rows], title or "Cost vs time to train")
+    return _save(fig, path, dpi)
+
+
+def cost_time_axes(ax: Any, costs: Sequence[float], title: str) -> None:
+    """Finish a cost-against-time-to-train plot: log time axis, log cost axis when the
+    costs span more than 20×, labels, grid, legend, title."""
     ax.set_xscale("log")
-    costs = [r[cost_key] for r in rows if r[cost_key] > 0]
+    costs = [c for c in costs if c > 0]
     if costs and max(costs) > 20 * min(costs):
         ax.set_yscale("log")
     ax.set_xlabel("time to train (hours)")
     ax.set_ylabel("cost (price per node-hour × node-hours)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(title or "Cost vs time to train")
-    return _save(fig, path, dpi)
+    ax.set_title(title)
 
 
 def plot_timeline(

@@ -118,12 +118,9 @@ class ParameterFree(Optimizer):
         differ other than by some being 0 (as the authors' packages do).
         """
         loss = closure() if closure is not None else None
-        if self.skip_nonfinite and not self.gradients_are_finite():
-            self.skipped_steps += 1
-            return loss
-        with no_grad():
-            self.check_gradient_shapes()
-            self.adapt(self.shared_lr())
+        if self.ready_to_step():
+            with no_grad():
+                self.adapt(self.shared_lr())
         return loss
 
     def shared_lr(self) -> float:

@@ -158,8 +158,7 @@ class LBFGS(Optimizer):
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
 
         orig_loss = closure()
-        if self.skip_nonfinite and not self.gradients_are_finite():
-            self.skipped_steps += 1
+        if not self.ready_to_step():
             return orig_loss
         state = self.state.setdefault(self._params[0], {})
         state.setdefault("func_evals", 0)

@@ -327,11 +327,24 @@ class Optimizer:
         call ``zero_grad`` and ``backward`` itself); its result is returned.
         """
         loss = closure() if closure is not None else None
+        if self.ready_to_step():
+            self.apply_step()
+        return loss
+
+    def ready_to_step(self) -> bool:
+        """The checks between evaluating the gradients and stepping, for every ``step``
+        (overrides call it too): False, counting a skipped step, if ``skip_nonfinite``
+        finds a NaN or inf gradient; RuntimeError if a gradient's shape is wrong."""
         if self.skip_nonfinite and not self.gradients_are_finite():
             self.skipped_steps += 1
-            return loss
+            return False
+        self.check_gradient_shapes()
+        return True
+
+    def apply_step(self) -> None:
+        """The update of every parameter that has a gradient, with no closure and no
+        checks (:meth:`step` does those first)."""
         with no_grad():
-            self.check_gradient_shapes()
             tasks: list = []  # chunked work (chunked.py), run together at the end
             for index, (group, flat) in enumerate(zip(self.param_groups, self._flat_groups)):
                 if flat is not None and flat.queue_step(self, index, group, tasks):
@@ -345,7 +358,6 @@ class Optimizer:
                         self.update(p.data, g, state, group)
             if tasks:
                 run_tasks(tasks, self.threads)
-        return loss
 
     def state_of(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         """``p``'s state, made by :meth:`init_state` the first time it is asked for."""

@@ -145,14 +145,10 @@ class _ScheduleFree(Optimizer):
                 "evaluating or saving the model"
             )
         loss = closure() if closure is not None else None
-        if self.skip_nonfinite and not self.gradients_are_finite():
-            self.skipped_steps += 1
-            return loss
-        with no_grad():
-            self.check_gradient_shapes()
-        for group in self.param_groups:
-            self._advance(group)
-        super().step()
+        if self.ready_to_step():
+            for group in self.param_groups:
+                self._advance(group)
+            self.apply_step()
         return loss
 
     @staticmethod

@@ -284,12 +284,10 @@ class SophiaH(SophiaBase):
             return super().step()
         with enable_grad():
             loss = closure()
-        self.check_gradient_shapes()
-        if self.skip_nonfinite and not self.gradients_are_finite():
-            self.skipped_steps += 1
+        if not self.ready_to_step():
             return loss
         estimates = self._hutchinson(loss, probes)
-        super().step()
+        self.apply_step()
         if estimates is not None:
             self._fold_all(estimates, "estimates")
         self._fed = True
