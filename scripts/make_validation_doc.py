@@ -81,6 +81,7 @@ def load(path: pathlib.Path = DATA) -> dict[str, Any]:
 SCHEMES = ("ps", "ring", "hierarchical", "tree", "halving_doubling")
 PLACEMENTS = ("host", "colocated", "dedicated")
 READ_FROM = ("table", "text", "figure")
+NCCL_VERSIONS = ("1", "2")
 REQUIRED = (
     "id", "source", "where", "read_from", "model", "parameters", "framework", "scheme",
     "gpus", "nodes", "gpus_per_node", "gpu", "precision", "efficiency", "baseline_gpus",
@@ -124,6 +125,8 @@ def check_data(data: Mapping[str, Any]) -> None:
             raise ValueError(f"{name}: scheme {p['scheme']!r} is not one of {SCHEMES}")
         if p["read_from"] not in READ_FROM:
             raise ValueError(f"{name}: read_from {p['read_from']!r} is not one of {READ_FROM}")
+        if p.get("nccl_version", "2") not in NCCL_VERSIONS:
+            raise ValueError(f"{name}: nccl_version {p['nccl_version']!r} not in {NCCL_VERSIONS}")
         if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
             raise ValueError(f"{name}: ps_placement {p.get('ps_placement')!r} not in {PLACEMENTS}")
         for field in POSITIVE:
@@ -231,12 +234,16 @@ def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
     NVLink 2.0 / V100, else 4): its ``intra_bandwidth_gbps`` is one NVLink (160 = 20 GB/s,
     200 = 25 GB/s), and all-reduce schemes run on it. PCIe records keep one per-GPU link
     (the K80's two dies already share theirs in ``intra_bandwidth_gbps``), parameter
-    servers keep their links (their intra-node traffic is not topology-aware)."""
+    servers keep their links (their intra-node traffic is not topology-aware). With
+    ``nccl_version = "1"`` (TensorFlow's ``contrib.nccl`` of 2017 built NCCL 1.x from
+    NVIDIA/nccl's GitHub tree, pinned in TensorFlow's ``workspace.bzl``) the ring is
+    NCCL 1.x's one ring in device order (``rings = "device_order"``)."""
     words = str(p.get("intra", "")).lower()
     if "cube-mesh" not in words or p.get("scheme") == "ps":
         return None
     v100 = "2.0" in words or "v100" in str(p.get("gpu", "")).lower()
-    return {"name": "nvlink_cube_mesh", "links_per_gpu": 6 if v100 else 4}
+    rings = "device_order" if p.get("nccl_version") == "1" else "disjoint"
+    return {"name": "nvlink_cube_mesh", "links_per_gpu": 6 if v100 else 4, "rings": rings}
 
 
 def simulator_inputs(

@@ -56,6 +56,7 @@ def test_defaults_are_the_cited_link_speeds():
         ({"name": "nvlink_cube_mesh", "links_per_gpu": 5}, "links_per_gpu"),
         ({"name": "pcie_tree", "devices_per_switch": 0}, "devices_per_switch"),
         ({"name": "pcie_tree", "uplinks": 2}, "uplinks"),
+        ({"name": "nvlink_cube_mesh", "rings": "best"}, "rings"),
     ],
 )
 def test_bad_topology_names_the_field(topo, match):
@@ -127,6 +128,26 @@ def test_cube_mesh_ring_closed_form(lp, b, r4, r8):
     # the DGX-1 ordering in this model: the 8-GPU ring packs more rings (every link busy)
     # than the 4-GPU one, so it is faster per byte, not slower
     assert t8 - 14 * A < t4 - 6 * A
+
+
+@pytest.mark.parametrize("lp, b", [(4, 20e9), (6, 25e9)])
+def test_nccl1_device_order_ring_closed_form(lp, b):
+    # NCCL 1.x: one ring 0 → 1 → … → d−1 → 0 at its slowest hop. P100: every hop of the
+    # 4-GPU quad is one NVLink; 3 → 4 and 7 → 0 have none (PCIe through host memory).
+    # V100: 0 → 1 is one link (1 → 2, 2 → 3, 3 → 0 are two), 3 → 4 and 7 → 0 again none.
+    topo = {"name": "nvlink_cube_mesh", "links_per_gpu": lp, "rings": "device_order"}
+    t2 = 2 * A + M / b  # 0 ↔ 1: one NVLink on both
+    t4 = 2 * 3 * A + 2 * 3 / 4 * M / b
+    t8 = 2 * 7 * A + 2 * 7 / 8 * M / 15.75e9
+    assert comm(node(2, topo)) == pytest.approx(t2, rel=1e-12)
+    assert comm(node(4, topo)) == pytest.approx(t4, rel=1e-12)
+    assert comm(node(8, topo)) == pytest.approx(t8, rel=1e-12)
+    # the DGX-1 ordering under NCCL 1.x: the 8-GPU ring is slower per byte than the 4-GPU
+    assert (t8 - 14 * A) / (7 / 8) > (t4 - 6 * A) / (3 / 4)
+    # NCCL 2's disjoint rings are never slower than the one ring
+    disjoint = {**topo, "rings": "disjoint"}
+    for d in (2, 4, 8):
+        assert comm(node(d, disjoint)) <= comm(node(d, topo)) * (1 + 1e-12)
 
 
 def test_cube_mesh_without_nvlink_ring_falls_back_to_pcie():

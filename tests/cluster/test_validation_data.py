@@ -299,6 +299,13 @@ def test_cube_mesh_records_run_on_the_topology():
     assert c.intra_bandwidth == pytest.approx(20e9)
     v100 = {**p, "intra": "NVLink 2.0 hybrid cube-mesh", "gpu": "Tesla V100-SXM2-16GB"}
     assert mvd.simulator_inputs(v100)[0].intra_topology.links_per_gpu == 6
+    # TensorFlow's 2017 NCCL 1.x: one ring in device order; NCCL 2 (default): disjoint
+    assert c.intra_topology.rings == "disjoint"
+    nccl1 = {**p, "nccl_version": "1"}
+    assert mvd.simulator_inputs(nccl1)[0].intra_topology.rings == "device_order"
+    assert mvd.predict(nccl1, DETERMINISTIC) <= mvd.predict(p, DETERMINISTIC)
+    with pytest.raises(ValueError, match="nccl_version"):
+        mvd.check_data({**DATA, "point": [{**DATA["point"][0], "nccl_version": "3"}]})
     # 4 parallel rings instead of one link: the prediction goes up
     assert mvd.predict(p, DETERMINISTIC) > mvd.predict(p, features=("model", "transport"))
     # without the feature, PCIe records and parameter servers: as before

@@ -22,7 +22,12 @@ bandwidth ``B_i`` (``intra_bandwidth``) means a different link on each:
     NVLink): each carries ``M/r_d`` and every hop uses one link, so the ring's bandwidth
     is ``r_d·B_i``. With no NVLink ring (``r_d = 0``) the ring runs over PCIe at
     ``pcie_bandwidth``. A message between two GPUs moves at ``k·B_i`` over ``k``
-    direct links, else at ``pcie_bandwidth``.
+    direct links, else at ``pcie_bandwidth``. ``rings = "device_order"`` is NCCL 1.x
+    instead (``src/core.cu`` of NVIDIA/nccl 1.x: one ring through the GPUs sorted by
+    their NVML index, no topology search; a pair without peer access goes through
+    zero-copy host memory): one ring ``0 → 1 → … → d−1 → 0`` at the bandwidth of its
+    slowest hop, ``k·B_i`` over ``k`` NVLinks and ``pcie_bandwidth`` for a hop without
+    one (3 → 4 and 7 → 0 on a DGX-1: the 8-GPU ring slower than the 4-GPU one).
 ``pcie_tree``
     ``devices_per_switch`` GPUs under each PCIe switch, each switch with one uplink of
     ``uplink_bandwidth`` to the root complex (DGX-1: 4 PLX switches of 2 GPUs, whitepaper
@@ -59,6 +64,8 @@ __all__ = [
 ]
 
 INTRA_TOPOLOGIES = ("link", "pcie_tree", "nvlink_cube_mesh", "nvswitch")
+RING_LAYOUTS = ("disjoint", "device_order")
+"""How a ring is laid on the cube-mesh: NCCL 2's disjoint rings or NCCL 1.x's one ring."""
 PCIE3_X16 = 15.75e9
 """PCIe 3.0 ×16 per direction: 8 GT/s × 16 lanes × 128/130 / 8 bits (PCI-SIG)."""
 DEFAULT_BANDWIDTH = {
@@ -81,6 +88,9 @@ class IntraTopology:
             ``intra_bandwidth``).
         links_per_gpu: NVLinks per GPU in the cube-mesh, 4 (P100) or 6 (V100; default).
         pcie_bandwidth: GPU pairs without NVLink in the cube-mesh (default PCIe 3.0 ×16).
+        rings: how a ring all-reduce is laid on the cube-mesh: ``"disjoint"`` (default,
+            NCCL 2: as many link-disjoint rings as the links allow) or ``"device_order"``
+            (NCCL 1.x: one ring in device order, hops without NVLink through host memory).
     """
 
     name: str = "link"
@@ -88,10 +98,12 @@ class IntraTopology:
     uplink_bandwidth: float | str | None = None
     links_per_gpu: int = 6
     pcie_bandwidth: float | str = PCIE3_X16
+    rings: str = "disjoint"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "name", check_choice("intra_topology", self.name, INTRA_TOPOLOGIES, {}))
+        set_(self, "rings", check_choice("intra_topology.rings", self.rings, RING_LAYOUTS, {}))
         set_(
             self,
             "devices_per_switch",
@@ -206,11 +218,19 @@ def ring_bandwidth(topology: IntraTopology, devices: int, bandwidth: float) -> f
     """Bytes/s each device moves around a ring through the node's ``d`` devices.
 
     ``link``/``nvswitch``: ``B_i``. ``nvlink_cube_mesh``: ``r_d·B_i`` (:func:`cube_mesh_rings`),
-    ``pcie_bandwidth`` if ``r_d = 0``. ``pcie_tree``: ``B_i``, or ``min(B_i, U)`` when the
+    ``pcie_bandwidth`` if ``r_d = 0``; with ``rings = "device_order"`` the slowest hop of
+    the one ring ``0 → 1 → … → d−1 → 0``: ``min_t k_t·B_i``, a hop with ``k_t = 0``
+    NVLinks at ``pcie_bandwidth``. ``pcie_tree``: ``B_i``, or ``min(B_i, U)`` when the
     ring spans several switches (it enters and leaves each switch once: one flow per
     uplink direction).
     """
     name = topology.name
+    if name == "nvlink_cube_mesh" and topology.rings == "device_order":
+        if devices < 2:
+            return bandwidth
+        order = np.arange(devices)
+        hops = pair_bandwidth(topology, order, np.roll(order, -1), bandwidth)
+        return float(hops.min())
     if name == "nvlink_cube_mesh":
         r = cube_mesh_rings(topology.links_per_gpu, devices)
         return r * bandwidth if r else float(topology.pcie_bandwidth)
