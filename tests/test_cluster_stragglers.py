@@ -19,6 +19,7 @@ from tinygrad_opt.cluster import (
     Heterogeneous,
     Lognormal,
     ShiftedExponential,
+    Uniform,
     Workload,
     sample_step_compute,
     simulate,
@@ -54,6 +55,35 @@ def test_shifted_exponential_and_lognormal_keep_the_mean():
     # shifted exponential: max of N = shift + (1 - shift)·H_N (in units of the mean)
     s = sample_step_compute(ShiftedExponential(0.4), 1.0, 10, 10, 100_000, seed=2)
     assert s.sync.mean() == pytest.approx(0.4 + 0.6 * harmonic(10), rel=0.01)
+
+
+@pytest.mark.parametrize("w, b, a", [(1, 0, 0.3), (2, 0, 0.09), (16, 0, 0.2), (16, 4, 0.2)])
+def test_uniform_order_statistic_closed_form(w, b, a):
+    # X ~ U[1 − a, 1 + a]: the N-th smallest of W has mean 1 − a + 2a·N/(W + 1)
+    # (N = W − b; the slowest, N = W: 1 + a(W − 1)/(W + 1))
+    n = w - b
+    s = sample_step_compute(Uniform(a), 2.0, w, n, 200_000, seed=4)
+    assert s.sync.mean() == pytest.approx(2.0 * (1 - a + 2 * a * n / (w + 1)), rel=2e-3)
+    x = Uniform(a).sample(np.random.default_rng(0), (100_000,))
+    assert x.dtype == np.float32 and x.min() >= 1 - a and x.max() <= 1 + a
+    assert x.mean() == pytest.approx(1.0, abs=3e-3)
+
+
+def test_uniform_spread_is_checked_and_inferred():
+    from tinygrad_opt.cluster.compute import compute_model_from_dict
+    from tinygrad_opt.cluster.validation import SpecError
+
+    for bad in (-0.1, 1.0, 2.0, "x"):
+        with pytest.raises(SpecError, match="compute.spread"):
+            Uniform(bad)
+    assert Uniform(0.0).is_deterministic and not Uniform(0.1).is_deterministic
+    assert compute_model_from_dict({"kind": "uniform", "spread": 0.2}) == Uniform(0.2)
+    # a flag or TOML key ``spread`` alone means the uniform model, replacing another kind
+    from tinygrad_opt.cluster.config import merge_settings
+
+    base = {"cluster": {"compute": {"kind": "lognormal", "sigma": 0.3}}}
+    merged = merge_settings(base, {"cluster": {"compute": {"spread": 0.2}}})
+    assert compute_model_from_dict(merged["cluster"]["compute"]) == Uniform(0.2)
 
 
 def setting(n, b, mu, bandwidth, params):

@@ -68,6 +68,7 @@ from tinygrad_opt.cluster.compute import (
     Heterogeneous,
     Lognormal,
     ShiftedExponential,
+    Uniform,
     compute_model_from_dict,
     sample_step_compute,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "Infeasible",
     "LargeBatchModel",
     "Lognormal",
+    "Uniform",
     "MemoryEstimate",
     "ModelProfile",
     "Placement",

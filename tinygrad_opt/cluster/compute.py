@@ -13,6 +13,8 @@ with ``X`` i.i.d. over steps and workers. ``speed[w]`` comes from ``speed_factor
   (:class:`Heterogeneous` is the same thing with the factors required).
 - :class:`Lognormal`: ``X = exp(σZ − σ²/2)``, ``Z ~ N(0, 1)``; ``σ`` is the log-space
   standard deviation (≈ the coefficient of variation for small σ).
+- :class:`Uniform`: ``X ~ U[1 − a, 1 + a]``, ``a`` in [0, 1): bounded noise; the slowest of
+  ``N`` takes ``1 + a(N − 1)/(N + 1)`` on average.
 - :class:`ShiftedExponential`: ``X = f + (1 − f)·E``, ``E ~ Exp(1)``. ``f`` is the part of
   the step that never varies; ``f = 0`` gives pure exponential compute times with rate
   ``μ = 1/t̄``, the model behind the backup-worker analysis of Chen et al. (2016).
@@ -57,6 +59,7 @@ __all__ = [
     "Lognormal",
     "ShiftedExponential",
     "StepComputeSamples",
+    "Uniform",
     "compute_model_from_dict",
     "sample_step_compute",
 ]
@@ -185,6 +188,35 @@ class Lognormal(ComputeModel):
 
 
 @dataclass(frozen=True)
+class Uniform(ComputeModel):
+    """``X ~ U[1 − a, 1 + a]`` with ``a = spread`` in [0, 1): bounded noise with mean 1.
+
+    The slowest of ``N`` workers then takes ``E[max X] = 1 + a(N − 1)/(N + 1)`` (the
+    ``N``-th order statistic of ``N`` uniforms has mean ``N/(N + 1)``): the straggler cost
+    grows with ``N`` but never past ``a``, unlike a lognormal's ``≈ σ·sqrt(2 ln N)``.
+    """
+
+    spread: float = 0.1
+    speed_factors: tuple[float, ...] | None = None
+    kind: ClassVar[str] = "uniform"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        a = check_fraction("compute.spread", self.spread, closed_high=False)
+        object.__setattr__(self, "spread", a)
+
+    @property
+    def is_deterministic(self) -> bool:
+        return self.spread == 0.0
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        x = rng.random(size=shape, dtype=np.float32)
+        x *= np.float32(2.0 * self.spread)
+        x += np.float32(1.0 - self.spread)
+        return x
+
+
+@dataclass(frozen=True)
 class ShiftedExponential(ComputeModel):
     """``X = f + (1 − f)·Exp(1)`` with ``f = shift_fraction`` in [0, 1)."""
 
@@ -244,7 +276,7 @@ class Empirical(ComputeModel):
 
 COMPUTE_MODELS: dict[str, type[ComputeModel]] = {
     cls.kind: cls
-    for cls in (Deterministic, Heterogeneous, Lognormal, ShiftedExponential, Empirical)
+    for cls in (Deterministic, Heterogeneous, Lognormal, Uniform, ShiftedExponential, Empirical)
 }
 _ALIASES = {
     "exponential": "shifted_exponential",
@@ -259,7 +291,8 @@ def compute_model_from_dict(data: Mapping[str, Any] | str | ComputeModel) -> Com
     """Build a compute model from ``{"kind": "lognormal", "sigma": 0.2, ...}`` or a kind name.
 
     Kinds: ``deterministic``, ``heterogeneous`` (needs ``speed_factors``), ``lognormal``
-    (``sigma``), ``shifted_exponential`` (``shift_fraction``), ``empirical`` (``samples``).
+    (``sigma``), ``uniform`` (``spread``), ``shifted_exponential`` (``shift_fraction``),
+    ``empirical`` (``samples``).
     """
     if isinstance(data, ComputeModel):
         return data

@@ -178,8 +178,13 @@ _EXCLUSIVE = {
 def _infer_kind(compute: Mapping[str, Any]) -> str | None:
     if "kind" in compute:
         return str(compute["kind"])
-    for key, kind in (("sigma", "lognormal"), ("shift_fraction", "shifted_exponential"),
-                      ("samples", "empirical")):  # fmt: skip
+    implied = (
+        ("sigma", "lognormal"),
+        ("spread", "uniform"),
+        ("shift_fraction", "shifted_exponential"),
+        ("samples", "empirical"),
+    )
+    for key, kind in implied:
         if key in compute:
             return kind
     return None
