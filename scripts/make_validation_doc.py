@@ -203,29 +203,27 @@ FEATURES: tuple[str, ...] = (
     "local_aggregation",
     "transport",
     "topology",
-    "host_links",
+    "host_memory",
     "jitter",
 )
 """What :func:`simulator_inputs` uses (issue 16): the per-tensor model profile, local
-aggregation, the transport profile, the intra-node topology (:func:`intra_topology`), the
-PCIe links to a parameter server in host memory (:func:`host_links`) and the fitted
-compute-time spread (:data:`FITTED_CONSTANTS`)."""
+aggregation, the transport profile, the intra-node topology (:func:`intra_topology`), a
+parameter server in one machine's host memory reached over its PCIe tree
+(:func:`host_topology`) and the fitted compute-time spread (:data:`FITTED_CONSTANTS`)."""
 
 
-def host_links(p: Mapping[str, Any], gpus: int) -> int:
-    """PCIe links between ``gpus`` GPUs of one machine and its host memory, where a
-    parameter server in host memory (``ps_placement = "host"``) gathers the gradients.
+def host_topology(p: Mapping[str, Any]) -> str | dict[str, Any]:
+    """How the GPUs of one machine reach its host memory, for a parameter server there
+    (the simulator's ``ps_placement = "host"``, over ``intra_bandwidth_gbps``).
 
-    Host memory is one pool reached through the machine's PCIe root ports, so the server
-    is as wide as the links that reach it: under a DGX-1's NVLink cube-mesh the GPUs sit
-    in pairs behind 4 PCIe switches with one x16 uplink each (NVIDIA DGX-1 System
-    Architecture whitepaper WP-08437-002, Fig. 2): ``gpus / 2`` links; elsewhere every
-    GPU (a K80 die: its half of the board's link, already in ``intra_bandwidth_gbps``)
-    has its own. Each link has the record's ``intra_bandwidth_gbps``; the simulator takes
-    them as that many server links sharing the model evenly (one memory, no hot shard)."""
+    Under a DGX-1's NVLink cube-mesh the GPUs sit in pairs behind 4 PCIe switches with
+    one x16 uplink each (NVIDIA DGX-1 System Architecture whitepaper WP-08437-002,
+    Fig. 2): a ``pcie_tree`` of two devices per switch. Elsewhere every GPU (a K80 die:
+    its half of the board's link, already in ``intra_bandwidth_gbps``) has its own link:
+    ``link``."""
     if "cube-mesh" in str(p.get("intra", "")).lower():
-        return max(1, gpus // 2)
-    return gpus
+        return {"name": "pcie_tree", "devices_per_switch": 2}
+    return "link"
 
 
 def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -321,12 +319,20 @@ def simulator_inputs(
         if scheme != "ps":
             return cluster, wl, SyncScheme(name="ring", overlap=OVERLAP)
         if place == "host" or (place == "colocated" and p.get("local_aggregation")):
-            links = host_links(p, g) if "host_links" in features else 1
-            return (
-                cluster,
-                wl,
-                SyncScheme(name="ps", ps_shards=links, tensor_placement="even", overlap=OVERLAP),
+            if "host_memory" not in features:  # one server with one GPU's link
+                return cluster, wl, SyncScheme(name="ps", ps_shards=1, overlap=OVERLAP)
+            machine = ClusterSpec(
+                nodes=1,
+                devices_per_node=g,
+                bandwidth=intra,
+                latency=LATENCY,
+                intra_bandwidth=intra,
+                intra_latency=LATENCY,
+                intra_topology=host_topology(p),
+                transport=transport,
+                compute=compute,
             )
+            return machine, wl, SyncScheme(name="ps", ps_placement="host", overlap=OVERLAP)
         return (
             cluster,
             wl,
@@ -427,7 +433,7 @@ ABLATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("+ local aggregation", ("local_aggregation",)),
     ("+ transports", ("transport",)),
     ("+ intra-node topology", ("topology",)),
-    ("+ PCIe links to a host-memory server", ("host_links",)),
+    ("+ parameter server in host memory, over PCIe", ("host_memory",)),
     ("+ compute-time spread a (fitted)", ("jitter",)),
     ("all but a", tuple(f for f in FEATURES if f != "jitter")),
     ("all", FEATURES),
@@ -585,9 +591,9 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "per-layer backward times; 25 MiB equal buckets for a bare parameter count), the "
         "backward pass being 2/3 of the step (the simulator's defaults). The transports' "
         "constants are the simulator's profiles, each from a published microbenchmark. A "
-        "parameter server in one machine's host memory is reached over the machine's PCIe "
-        "links (`host_links()`: a DGX-1's 4 switch uplinks shared by GPU pairs, elsewhere "
-        "one link per GPU), taken as that many server links sharing the model evenly.",
+        "parameter server in one machine's host memory is the simulator's "
+        '`ps_placement = "host"`, reached over the machine\'s PCIe (`host_topology()`: '
+        "a DGX-1's GPU pairs share their switch's uplink, elsewhere one link per GPU).",
         "- Record fields used: the model's per-tensor profile when one has the record's "
         "parameter count (parameter servers place whole tensors round-robin, one message "
         "per tensor; BytePS's 4 MB partitions as even shares), `local_aggregation` (one "

@@ -278,3 +278,38 @@ def test_every_sweep_row_names_its_intra_topology():
             c, Workload(parameters=1e6, compute_time_per_step=0.1, steps=100), "hierarchical"
         )
         assert r.to_dict()["intra_topology"] == name
+
+
+# ------------------------------------------------------------------ PS in host memory
+@pytest.mark.parametrize(
+    "topo, b_h",
+    [
+        ("link", 16e9),  # each device's own link
+        ("pcie_tree", 8e9),  # two GPUs share each switch's uplink of B_i
+        ({"name": "pcie_tree", "uplink_bandwidth": "64GB/s"}, 16e9),  # a fat uplink
+        ({"name": "nvlink_cube_mesh", "links_per_gpu": 4}, 15.75e9 / 2),  # PCIe, in pairs
+        ("nvswitch", 15.75e9 / 2),
+    ],
+)
+def test_host_parameter_server_closed_form(topo, b_h):
+    # every device pushes M to host memory and pulls the result, all at once:
+    # 2α_i + 2M/b_h; with reductions modelled the CPU adds (N − 1)·M at R in between
+    c = node(8, topo, intra_bandwidth="16GB/s")
+    scheme = {"name": "ps", "ps_placement": "host"}
+    assert comm(c, scheme) == pytest.approx(2 * A + 2 * M / b_h, rel=1e-12)
+    summed = node(8, topo, intra_bandwidth="16GB/s", reduce_bandwidth="20GB/s")
+    assert comm(summed, scheme) == pytest.approx(2 * A + 2 * M / b_h + 7 * M / 20e9, rel=1e-12)
+    cost = communication_cost(c, scheme, M)
+    assert cost.ps_machines == 0 and [p for p, _ in cost.phases] == ["push", "pull"]
+
+
+def test_host_parameter_server_needs_one_machine():
+    from tinygrad_opt.cluster import Workload, simulate
+
+    wl = Workload(parameters=10**6, compute_time_per_step=0.1, steps=10)
+    two = node(4, "link", nodes=2, intra_bandwidth="16GB/s")
+    with pytest.raises(SpecError, match="ps_placement.*nodes=1"):
+        simulate(two, wl, {"name": "ps", "ps_placement": "host"})
+    one = node(4, "pcie_tree", intra_bandwidth="16GB/s")
+    r = simulate(one, wl, {"name": "ps", "ps_placement": "host"}, steps_to_sample=4)
+    assert r.comm_s == pytest.approx(2 * A + 2 * 4e6 / 8e9, rel=1e-9)

@@ -160,19 +160,20 @@ def test_ring_point_matches_closed_form():
     [("PCIe 3.0 x16 to host", 8), ("NVLink hybrid cube-mesh (NCCL); PCIe 3.0 x16 to host", 4)],
 )
 def test_host_parameter_server_point_matches_closed_form(intra, links):
-    # host memory behind L PCIe links of B each, the model spread evenly over them: each
-    # link carries n/L GPUs' share of every bucket in and out, 2α + 2·max(n/L, 1)·(M/K)/B
-    # (one link per GPU: each GPU's own link, 2α + 2(M/K)/B); without the links (the
-    # simulator before): one server link, 2α + 2n·(M/K)/B
+    # host memory behind L PCIe links of B each (8 GPUs: each its own; a DGX-1: 4 switch
+    # uplinks shared by GPU pairs): every GPU pushes and pulls each bucket at B·L/n,
+    # 2α + 2·(n/L)·(M/K)/B; without it (the simulator before): one server link of B,
+    # 2α + 2n·(M/K)/B
     p = _point(scheme="ps", ps_servers=1, ps_placement="host", gpus=8, gpus_per_node=8,
                intra=intra)  # fmt: skip
-    assert mvd.host_links(p, 8) == links
+    topo = mvd.simulator_inputs(p)[0].intra_topology
+    assert (topo.name, topo.devices_per_switch) == (("link", 2) if links == 8 else ("pcie_tree", 2))
     n, m, b = 8, 4 * 100e6, 10e9 / 8
     k = math.ceil(m / (25 * 2**20))
     c = 32 / 100.0
     u = 2 * mvd.LATENCY + 2 * (n / links) * (m / k) / b
     assert mvd.predict(p, DETERMINISTIC) == pytest.approx(c / _overlapped(c, k, u), rel=1e-9)
-    one = tuple(f for f in DETERMINISTIC if f != "host_links")
+    one = tuple(f for f in DETERMINISTIC if f != "host_memory")
     u1 = 2 * mvd.LATENCY + 2 * n * (m / k) / b
     assert mvd.predict(p, one) == pytest.approx(c / _overlapped(c, k, u1), rel=1e-9)
 

@@ -40,7 +40,10 @@ default ``link`` a ring step inside a node moves its chunk at the topology's rin
 bandwidth, and each message of a tree or halving-doubling step at its pair's bandwidth
 (divided by the messages its two devices carry in that step); the hierarchical and local
 aggregation trees use :func:`intra_tree_reduce_time`. A colocated parameter server's
-intra-node traffic still sees one link of ``B_i`` per device.
+intra-node traffic still sees one link of ``B_i`` per device; a parameter server in one
+machine's host memory (``ps_placement = "host"``) is reached over each device's path to
+the host (:func:`host_bandwidth`: PCIe switches shared under a ``pcie_tree``, PCIe under
+NVLink topologies).
 """
 
 from __future__ import annotations
@@ -274,13 +277,22 @@ def _parameter_server(
     n_w, d, n = c.workers, c.devices_per_node, c.nodes
     k = s.ps_shards
     f_max = float(f.max())
-    dedicated = s.ps_placement == "dedicated"
+    dedicated = s.ps_placement in ("dedicated", "host")
     # each shard adds up the push gradients it uses (on its own CPU when dedicated)
     adding = (
         ()
         if c.reduce_bandwidth is None
         else (("sum", c.reduce_time((push - 1) * m * f_max, oversubscribed=not dedicated)),)
     )
+    if s.ps_placement == "host":
+        # every device pushes its whole gradient to host memory and pulls the result, all
+        # at once, each over its own path to the host (host_bandwidth); late gradients of
+        # backup workers still arrive
+        b_h = host_bandwidth(c)
+        a_h = c.latency if c.intra_latency is None else c.intra_latency
+        traffic.dev_out += m  # the push
+        traffic.dev_in += m  # the pull
+        return (("push", a_h + m / b_h), *adding, ("pull", a_h + m / b_h))
     if dedicated:
         push_t = c.latency + max(push * f_max, d) * m / c.bandwidth
         pull_t = c.latency + max(n_w * f_max, d) * m / c.bandwidth
@@ -324,6 +336,26 @@ def _parameter_server(
         traffic.dev_out += dev_out + dev_in
         traffic.dev_in += dev_in + dev_out
     return (("push", phase(push)), *adding, ("pull", phase(n_w)))
+
+
+def host_bandwidth(c: ClusterSpec) -> float:
+    """Bytes/s each of a one-node cluster's ``d`` devices gets to host memory when all
+    ``d`` transfer at once (``ps_placement = "host"``).
+
+    ``link``: ``B_i``, each device's own link. Otherwise the devices reach the host over
+    PCIe, ``s = devices_per_switch`` under each switch with one uplink ``U`` (default: the
+    device link): ``min(B, U / min(s, d))`` with ``B = B_i`` on a ``pcie_tree`` and the
+    topology's ``pcie_bandwidth`` on ``nvlink_cube_mesh`` / ``nvswitch`` (their NVLinks do
+    not reach the CPU; DGX-1: two GPUs per PCIe switch, whitepaper Fig. 2).
+    """
+    d = c.devices_per_node
+    own = float(c.bandwidth if c.intra_bandwidth is None else c.intra_bandwidth)
+    t = c.intra_topology
+    if d == 1 or t.name == "link":
+        return own
+    b = own if t.name == "pcie_tree" else float(t.pcie_bandwidth)
+    up = b if t.uplink_bandwidth is None else float(t.uplink_bandwidth)
+    return min(b, up / min(t.devices_per_switch, d))
 
 
 def _local_aggregation(

@@ -56,7 +56,7 @@ SCHEME_ALIASES: dict[str, str] = {
     "2d": "hierarchical",
 }  # fmt: skip
 
-PS_PLACEMENTS: tuple[str, ...] = ("dedicated", "colocated")
+PS_PLACEMENTS: tuple[str, ...] = ("dedicated", "colocated", "host")
 
 _PLACEMENT_ALIASES = {"roundrobin": "round_robin", "rr": "round_robin", "lpt": "greedy",
                       "mxnet": "split", "kvstore": "split"}  # fmt: skip
@@ -83,8 +83,11 @@ class SyncScheme:
         name: one of :data:`SCHEMES` (aliases such as ``"parameter_server"``,
             ``"rabenseifner"``, ``"ring_allreduce"`` are accepted).
         ps_shards: parameter-server shards ``k`` (``ps`` only).
-        ps_placement: ``"dedicated"`` (``k`` extra machines, paid for) or ``"colocated"``
-            (shard ``j`` runs on a worker node, whose NIC then carries both).
+        ps_placement: ``"dedicated"`` (``k`` extra machines, paid for), ``"colocated"``
+            (shard ``j`` runs on a worker node, whose NIC then carries both) or ``"host"``
+            (one machine's host memory: the variables and the sums live on the CPU side
+            of a single node, every device pushes and pulls over its own path to the host,
+            TensorFlow's ``local_parameter_device=cpu``; needs ``nodes = 1``).
         backup_workers: ``b`` of the ``workers`` are backups: the server applies the first
             ``workers − b`` gradients and drops the ``b`` slowest (Chen et al. 2016).
             Needs ``ps`` (an all-reduce needs every member) and ``0 <= b < workers``.

@@ -106,6 +106,13 @@ def resolve_scheme(
             f"must be < workers={w}: the server applies the first workers - backup_workers "
             f"gradients, which must be at least one",
         )
+    if s.name == "ps" and s.ps_placement == "host" and cluster.nodes != 1:
+        raise SpecError(
+            "ps_placement",
+            "host",
+            f"(one machine's host memory) needs nodes=1, not {cluster.nodes}; across "
+            "machines use 'colocated' or 'dedicated'",
+        )
     if s.name == "ps" and s.ps_placement == "colocated" and s.ps_shards > w:
         raise SpecError(
             "ps_shards", s.ps_shards, f"colocated shards run on workers: need <= workers={w}"
@@ -147,7 +154,7 @@ def _update_times(
     if s.name != "ps" or c.summation_service:  # summation servers only sum: workers update
         return 0.0, float(wl.update_time) * c.update_slowdown(wl.update_working_set)
     per_shard = float(wl.update_time) * hot
-    if s.ps_placement == "dedicated":
+    if s.ps_placement in ("dedicated", "host"):  # the server's own CPU, not a worker's
         return per_shard, 0.0
     together = -(-s.ps_shards // int(c.nodes))  # shards on the busiest node
     slow = c.update_slowdown(wl.update_working_set * hot, concurrent=together)
