@@ -20,9 +20,12 @@ from pathlib import Path
 
 import nbformat
 
-from tinygrad_opt.atomic_io import write_atomically
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "docs" / "notebooks"
+from tinygrad_opt.atomic_io import write_atomically  # noqa: E402
+
+NOTEBOOK_DIR = ROOT / "docs" / "notebooks"
 CELL_RUN_METADATA = ("execution", "collapsed", "scrolled", "ExecuteTime")
 NOTEBOOK_RUN_METADATA = ("widgets",)
 
