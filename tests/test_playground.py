@@ -65,6 +65,24 @@ def test_plots_are_written(tmp_path):
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
 
 
+def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path):
+    # a notebook's inline backend must survive plot_paths / animate_paths (they used to
+    # call matplotlib.use("Agg"), after which plt.show() in the notebook drew nothing)
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    plt.switch_backend("svg")
+    try:
+        run = playground.run("quadratic", ["sgd"], 10)
+        playground.plot_paths(run, tmp_path / "p.png")
+        playground.animate_paths(run, tmp_path / "p.gif", frames=3)
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == []  # no figure left open in pyplot either
+    finally:
+        plt.switch_backend(before)
+
+
 def test_cli_compare_json(tmp_path, capsys):
     out = tmp_path / "fig.png"
     code = main(

@@ -162,3 +162,22 @@ def test_run_all_writes_json(tmp_path):
     assert "claim6" in result
     text = (tmp_path / "seed_claims.json").read_text()
     assert '"claim6"' in text and np.isfinite(result["claim6"]["seconds"])
+
+
+def test_claims_3_and_4_draw_when_fewer_than_two_distances_are_reached(tmp_path):
+    # AdaGrad reaches only the nearest start within --max-steps: no exponent (None), and
+    # the figure's legend says "—" instead of failing to format None
+    r3 = run(
+        "claim3_adagrad_vanishing",
+        tmp_path,
+        *("--steps", "100", "--lr", "0.1", "--distances", "5", "10", "--max-steps", "100"),
+    )
+    assert r3["distance_sweep"]["exponent"] is None
+    r4 = run(
+        "claim4_rmsprop",
+        tmp_path,
+        *("--steps", "100", "--lr", "0.1", "--per-decade", "1"),
+        *("--distances", "20", "40", "--max-steps", "100"),
+    )
+    assert r4["distance_sweep"]["adagrad"]["tail_exponent"] is None
+    assert r4["distance_sweep"]["rmsprop"]["tail_exponent"] is not None

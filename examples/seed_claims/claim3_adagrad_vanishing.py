@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import base_parser, descend_many, first_true, pyplot, save, table
+from _common import base_parser, descend_many, first_true, fmt, pyplot, save, table
 
 from tinygrad_opt import optim
 from tinygrad_opt.playground import get_function
@@ -206,7 +206,7 @@ def plot(runs: dict[float, dict[str, np.ndarray]], results: dict[str, Any], out:
     d = results["distance_sweep"]
     ok = [(x, s) for x, s in zip(d["distances"], d["steps"]) if s is not None]
     c.loglog(
-        [x for x, _ in ok], [s for _, s in ok], "o-", label=f"AdaGrad (p = {d['exponent']:.2f})"
+        [x for x, _ in ok], [s for _, s in ok], "o-", label=f"AdaGrad (p = {fmt(d['exponent'])})"
     )
     c.set(xlabel="start distance D along the valley", ylabel="steps until θ2 ≤ 1")
     c.set_title("steps ∝ D^p: p = 2 means the step vanishes like 1/√t", fontsize=9)

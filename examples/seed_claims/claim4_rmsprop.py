@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import base_parser, batch_descend, lr_grid, pyplot, save, table
+from _common import base_parser, batch_descend, fmt, lr_grid, pyplot, save, table
 from claim3_adagrad_vanishing import effective_step_run, step_summary, steps_vs_distance
 
 from tinygrad_opt import optim
@@ -216,7 +216,7 @@ def plot(
             [x for x, _ in ok],
             [k for _, k in ok],
             "o-",
-            label=f"{m} (p, last pair = {s['tail_exponent']:.2f})",
+            label=f"{m} (p, last pair = {fmt(s['tail_exponent'])})",  # None: < 2 reached
         )
     c.set(xlabel="start distance D", ylabel="steps until θ2 ≤ 1")
     c.set_title("walking down the valley: steps ∝ D^p", fontsize=9)

@@ -9,13 +9,12 @@ import numpy as np
 from tinygrad_opt.playground.runner import PlaygroundRun
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize: tuple[float, float]):
+    """A Figure that belongs to no pyplot backend: drawing it neither opens a window nor
+    switches the caller's backend (a notebook's inline backend stays as it was)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=figsize)
 
 
 def _grid(run: PlaygroundRun, n: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,8 +41,8 @@ def _contour(ax, run: PlaygroundRun) -> None:
 
 def plot_paths(run: PlaygroundRun, path: str | Path, title: str | None = None) -> Path:
     """Contour map of the function with every optimizer's path, plus loss vs step."""
-    plt = _pyplot()
-    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(12, 5))
+    fig = _figure((12, 5))
+    ax, ax_loss = fig.subplots(1, 2)
     _contour(ax, run)
     for name, t in run.trajectories.items():
         ax.plot(t.points[:, 0], t.points[:, 1], "-", lw=1.5, label=name)
@@ -61,16 +60,15 @@ def plot_paths(run: PlaygroundRun, path: str | Path, title: str | None = None) -
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
-    plt.close(fig)
     return out
 
 
 def animate_paths(run: PlaygroundRun, path: str | Path, frames: int = 60, fps: int = 15) -> Path:
     """An animated GIF of the optimizers moving over the contour map (needs Pillow)."""
-    plt = _pyplot()
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = _figure((6, 5))
+    ax = fig.subplots()
     _contour(ax, run)
     lines = {name: ax.plot([], [], "-", lw=1.5, label=name)[0] for name in run.trajectories}
     heads = {name: ax.plot([], [], "o", color=lines[name].get_color())[0] for name in lines}
@@ -90,5 +88,4 @@ def animate_paths(run: PlaygroundRun, path: str | Path, frames: int = 60, fps: i
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     anim.save(out, writer=PillowWriter(fps=fps))
-    plt.close(fig)
     return out
