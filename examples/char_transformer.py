@@ -113,9 +113,6 @@ def param_groups(model: CharTransformerLM, weight_decay: float) -> list[dict[str
 
 
 def plot_losses(history: dict[str, list], vocab_size: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)

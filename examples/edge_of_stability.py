@@ -247,9 +247,6 @@ def report(results: dict[str, Any]) -> str:
 
 
 def plot(results: dict[str, Any], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(10, 8.5), sharex=True)

@@ -454,9 +454,6 @@ def report(results: dict[str, Any]) -> str:
 
 
 def plot(results: dict[str, Any], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     colors = {"newton": "tab:red", "gd": "tab:blue", "adam": "tab:green"}

@@ -181,3 +181,18 @@ def test_claims_3_and_4_draw_when_fewer_than_two_distances_are_reached(tmp_path)
     )
     assert r4["distance_sweep"]["adagrad"]["tail_exponent"] is None
     assert r4["distance_sweep"]["rmsprop"]["tail_exponent"] is not None
+
+
+def test_plotting_keeps_the_callers_matplotlib_backend():
+    # a notebook's inline backend must survive a claim script's figure (it used to be
+    # switched to Agg, after which plt.show() drew nothing)
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        plt = load("claim1_momentum").pyplot()  # the scripts' shared _common.pyplot
+        plt.close(plt.figure())
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)

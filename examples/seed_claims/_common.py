@@ -35,10 +35,8 @@ def base_parser(doc: str | None, out_default: str = "out") -> argparse.ArgumentP
 
 
 def pyplot():
-    """matplotlib.pyplot on the non-interactive Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """matplotlib.pyplot, on whatever backend the caller has (a script without a display
+    gets matplotlib's non-interactive default; a notebook keeps its inline backend)."""
     import matplotlib.pyplot as plt
 
     return plt
