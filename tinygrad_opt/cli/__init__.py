@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tinygrad_opt.cli import compare as compare_cmd
     from tinygrad_opt.cli import launch as launch_cmd
     from tinygrad_opt.cli import plan as plan_cmd
+    from tinygrad_opt.cli import playground as playground_cmd
     from tinygrad_opt.cli import whatif as whatif_cmd
 
     parser = argparse.ArgumentParser(
@@ -124,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="run optimizers side by side on a 2-D test function")
     compare_cmd.add_arguments(cmp)
     cmp.set_defaults(handler=compare_cmd.run)
+
+    pg = sub.add_parser(
+        "playground",
+        help="write the interactive playground: one HTML page with sliders (no network needed)",
+        description="Run the optimizers over a grid of slider values on the 2-D test "
+        "functions and write one self-contained HTML page that draws the paths and losses "
+        "for the slider values chosen (docs/playground.md).",
+    )
+    playground_cmd.add_arguments(pg)
+    pg.set_defaults(handler=playground_cmd.run)
 
     lst = sub.add_parser("list", help="list optimizers and test functions")
     lst.set_defaults(handler=compare_cmd.run_list)
