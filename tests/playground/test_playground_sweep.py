@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_opt import playground
+from tinygrad_opt import optim, playground
 from tinygrad_opt.playground.sweep import run_settings
 
 SETTINGS = [
@@ -61,3 +61,15 @@ def test_bad_settings_fail_before_any_run():
         run_settings("quadratic", [("nope", {})], 10)
     with pytest.raises(ValueError, match="steps must be >= 0"):
         run_settings("quadratic", [("sgd", {})], -1)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n in optim.available() if not getattr(optim.lookup(n)[0], "matrix_only", False)],
+)
+def test_every_optimizer_batched_equals_run(name):
+    with np.errstate(all="ignore"):
+        (got,) = run_settings("beale", [(name, {})], steps=15)
+        ref = playground.run("beale", [name], 15).trajectories[name]
+    np.testing.assert_array_equal(got.points, ref.points)
+    np.testing.assert_array_equal(got.losses, ref.losses)

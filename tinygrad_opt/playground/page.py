@@ -76,7 +76,7 @@ _SECOND_MOMENT = {
 }
 
 POSITION_LEVELS = 8192
-"""θ is stored to 1/POSITION_LEVELS of the plot window on each axis (1/16 pixel)."""
+"""θ is stored to 1/POSITION_LEVELS of the plot window on each axis (~1/20 of a pixel)."""
 LOSS_RESOLUTION = 1e-3
 """log10(f − f*) is stored to this many decades."""
 LOSS_FLOOR = 1e-16
