@@ -3,6 +3,8 @@
     tinygrad-opt compare --function rosenbrock --optimizers sgd,momentum,adam --steps 500 \
         --out fig.png [--gif fig.gif] [--json]
     tinygrad-opt list                      # optimizers and test functions
+    tinygrad-opt playground --out playground.html [--functions ...] [--optimizers ...]
+        [--steps 200] [--lr ...] [--rho1 ...] [--rho2 ...] [--momentum ...]   # one HTML page
     tinygrad-opt whatif --params 25.6e6 --workers 1,8,64,256 --compute-time 0.12s \
         --bandwidth 25Gbit/s --latency 5us --scheme ring,ps [--json] [--out scaling.png]
     tinygrad-opt whatif --config examples/clusters/a100_ring.toml [flags override the file]
@@ -26,6 +28,7 @@ exits with code 2 and a message naming the field and the value — never a trace
 before any work is done and without writing anything.
 
 One module per command group: :mod:`~tinygrad_opt.cli.compare` (``compare``, ``list``),
+:mod:`~tinygrad_opt.cli.playground` (``playground``, docs/playground.md),
 :mod:`~tinygrad_opt.cli.whatif` (``whatif``, ``timeline``) with
 :mod:`~tinygrad_opt.cli.simulation` (the simulation flags, settings and table they share
 with ``plan``), :mod:`~tinygrad_opt.cli.launch`, :mod:`~tinygrad_opt.cli.calibrate` and
@@ -114,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tinygrad_opt.cli import compare as compare_cmd
     from tinygrad_opt.cli import launch as launch_cmd
     from tinygrad_opt.cli import plan as plan_cmd
+    from tinygrad_opt.cli import playground as playground_cmd
     from tinygrad_opt.cli import whatif as whatif_cmd
 
     parser = argparse.ArgumentParser(
@@ -124,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="run optimizers side by side on a 2-D test function")
     compare_cmd.add_arguments(cmp)
     cmp.set_defaults(handler=compare_cmd.run)
+
+    pg = sub.add_parser(
+        "playground",
+        help="write the interactive playground: one HTML page with sliders (no network needed)",
+        description="Run the optimizers over a grid of slider values on the 2-D test "
+        "functions and write one self-contained HTML page that draws the paths and losses "
+        "for the slider values chosen (docs/playground.md).",
+    )
+    playground_cmd.add_arguments(pg)
+    pg.set_defaults(handler=playground_cmd.run)
 
     lst = sub.add_parser("list", help="list optimizers and test functions")
     lst.set_defaults(handler=compare_cmd.run_list)

@@ -218,8 +218,17 @@ def _build(spec: OptimizerSpec, theta: Tensor, fn_name: str, lr: float | None):
         return spec([theta]), {}
     name, hp = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
     if "lr" not in hp:
-        suggested = SUGGESTED_LR.get(fn_name, {})
-        # a wrapper (SAM, Lookahead) over a named base steps with that base's lr
-        key = hp["base"] if isinstance(hp.get("base"), str) and hp["base"] in suggested else name
-        hp["lr"] = lr if lr is not None else suggested.get(key, DEFAULT_LR)
+        hp["lr"] = lr if lr is not None else suggested_lr(fn_name, name, hp)
     return optim.create(name, [theta], **hp), hp
+
+
+def suggested_lr(
+    function: str, optimizer: str, hyperparameters: Mapping[str, Any] | None = None
+) -> float:
+    """The learning rate :func:`run` gives ``optimizer`` on ``function`` when none is
+    named: :data:`SUGGESTED_LR`, else :data:`DEFAULT_LR`. A wrapper (SAM, Lookahead) over
+    a named ``base`` steps with that base's suggested lr."""
+    suggested = SUGGESTED_LR.get(function, {})
+    base = (hyperparameters or {}).get("base")
+    key = base if isinstance(base, str) and base in suggested else optimizer
+    return suggested.get(key, DEFAULT_LR)
