@@ -69,6 +69,17 @@ SAMPLED_STEPS = 2048
 MISS = 0.15
 """An error above 15 efficiency points is listed with the features the simulator lacks."""
 
+UNSEEN: tuple[str, ...] = (
+    "dle_mxnet_rn50",
+    "dle_pytorch_bert",
+    "dle_pytorch_txl",
+    "dle_tf_rn50",
+    "dle_pytorch_rn50",
+)
+"""Sources added after the spread was fitted (issue 16, item 8: NVIDIA's DeepLearningExamples
+tables): the summary reports them apart, as a check of the constant on data it was not
+fitted to."""
+
 TIE = 0.03
 """Measured efficiencies closer than 3 points do not order two models."""
 
@@ -414,6 +425,10 @@ def lacking(p: Mapping[str, Any]) -> list[str]:
         out.append("sufficient-factor broadcasting")
     if transport == "byteps":
         out.append("BytePS's CPU summation servers (the record assumes colocated ones)")
+    if not ps and not model_profile(p):
+        out.append("per-tensor profile (when each gradient is ready: equal buckets assumed)")
+    if not ps and int(p["nodes"]) > 1 and int(p["gpus"]) >= 256:
+        out.append("NCCL's trees across nodes (the flat ring pays 2(N-1) latencies per bucket)")
     if not ps:
         out.append("framework overhead outside the all-reduce")
     return out
@@ -541,6 +556,22 @@ def scheme_pairs(rs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def unseen_summary(done: list[dict[str, Any]]) -> list[str]:
+    """One paragraph: the errors on the :data:`UNSEEN` sources and on the others."""
+    new = [r["err"] for r in done if r["p"]["source"] in UNSEEN]
+    old = [r["err"] for r in done if r["p"]["source"] not in UNSEEN]
+    if not new or not old:
+        return []
+    (m1, q1), (m0, q0) = summary(new), summary(old)
+    return [
+        f"The spread was fitted on the {len(old)} points of the other sources (median "
+        f"{100 * m0:.1f}, 90th percentile {100 * q0:.1f}); the {len(new)} points of NVIDIA's "
+        "DeepLearningExamples tables (" + ", ".join(f"`{k}`" for k in UNSEEN) + ") were "
+        f"added afterwards, unseen: **median {100 * m1:.1f}, 90th percentile "
+        f"{100 * q1:.1f}** at the same spread."
+    ]
+
+
 def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> str:
     """The whole of docs/validation.md for ``data`` (``rs``: its :func:`rows`, if computed)."""
     rs = rows(data) if rs is None else rs
@@ -556,6 +587,14 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         """'measured → predicted' of one point, in %."""
         r = by_id[point]
         return f"{pct(r['p']['efficiency'])}% measured, {pct(r['pred'])}% predicted"
+
+    def hier_range() -> str:
+        """Predicted efficiencies of the DGX-2H points at 256 and 1,024 GPUs with the
+        hierarchical scheme instead of the records' flat ring, as 'lo–hi%'."""
+        ids = [i for i in by_id if i.startswith("dle-pyt-bert-large-dgx2h")]
+        eff = [predict({**by_id[i]["p"], "scheme": "hierarchical"}) for i in ids]
+        eff = [e for i, e in zip(ids, eff) if int(by_id[i]["p"]["gpus"]) >= 256]
+        return f"{pct(min(eff))}–{pct(max(eff))}%" if eff else "–"
 
     def med_signed(scheme: str) -> str:
         return pts(float(np.median([r["err"] for r in done if r["p"]["scheme"] == scheme])))
@@ -581,8 +620,10 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "`1 + a(N − 1)/(N + 1)` of the mean at N GPUs. It stands for the per-step "
         "variation no input gives (kernel timing, input pipelines, the frameworks' own "
         "synchronisation). Fitted as the spread of 0, 0.01, …, 0.30 with the smallest mean "
-        "|error| over all points (`python scripts/make_validation_doc.py --fit` prints the "
-        "grid). Bounded noise rather than a lognormal: a lognormal's cost, about "
+        "|error| over the points of the sources then in the data, before the ones in "
+        "`UNSEEN` were added (`python scripts/make_validation_doc.py --fit` refits over all "
+        "points and prints the grid). Bounded noise rather than a lognormal: a lognormal's "
+        "cost, about "
         "`σ·sqrt(2 ln N)`, keeps growing with N; it fits these points as well up to 128 "
         "GPUs but puts Horovod's 512-GPU points (90% measured) near 80%.",
         "- Assumed, not fitted: latency α = "
@@ -611,6 +652,8 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "input). "
         f"**Median |error| {100 * med:.1f} points, 90th percentile {100 * p90:.1f} points**, "
         f"median signed error {pts(bias)} points.",
+        "",
+        *unseen_summary(done),
         "",
         "Each input the simulator gained for issue 16, alone and together (median and "
         "90th-percentile |error| in points over the same points):",
@@ -697,6 +740,24 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         f"{at('poseidon-poseidon-inception3-32gpu')}) sends sufficient factors for its "
         "fully connected layers instead of gradients; the simulator has no such "
         "compression rule.",
+        "- **NCCL's trees at 256 and 1,024 GPUs** (NVIDIA's BERT-large pre-training on 16 "
+        f"and 64 DGX-2H: {at('dle-pyt-bert-large-dgx2h-pretrain-s512-fp16-b8-1024gpu')} at "
+        "sequence 512): the simulated flat ring of all GPUs pays `2(N−1)` latencies "
+        "(α plus NCCL's per-message overhead, 20 µs) for every 25 MiB bucket, about 40 ms "
+        "per bucket at 1,024 GPUs; NCCL 2.4 (early 2019, before the README's July 2019 "
+        "container) added double binary trees across nodes, `O(log N)` latencies. The "
+        f"simulator's `hierarchical` scheme gives {hier_range()} on these points, but the "
+        "records name the algorithm as the frameworks do (NCCL's all-reduce as `ring`), "
+        "the same rule for every point.",
+        "- **Transformer-XL on the DGX-1** (NVIDIA's PyTorch tables: large model, batch 2, "
+        f"mixed precision, {at('dle-pyt-txl-large-dgx1-fp16-b2-8gpu')}; every DGX-1 row "
+        "and the DGX-2H's base-model rows are predicted high, the DGX A100's rows within 4 "
+        "points): no built-in "
+        "profile has Transformer-XL, so its gradients are 25 MiB equal buckets ready evenly "
+        "through the backward pass; in the real model the adaptive embedding (70% of the "
+        "base model's parameters, tied with the softmax) is ready only when the backward "
+        "pass ends, so most of the all-reduce cannot overlap, which costs most on the "
+        "DGX-1's slower NVLink rings.",
         "- **BytePS at 256 GPUs** "
         f"({at('byteps-readme-bert-large-byteps-256gpu')}) rests on two assumptions: the "
         "record's one colocated server per machine (BytePS runs its servers on separate "

@@ -209,6 +209,20 @@ def test_fitted_spread_is_the_grid_optimum():
     assert len(mvd.FITTED_CONSTANTS) <= 2  # the issue allows at most two, globally
 
 
+def test_unseen_sources_are_reported_apart():
+    # the sources added after σ was fitted are in the data and summarised on their own:
+    # |errors| 1, 3, 5 points -> median 3.0, 90th percentile 4.6 (numpy's linear rule);
+    # the fitted-on 2, 4 -> median 3.0, 90th percentile 3.8
+    assert set(mvd.UNSEEN) <= set(DATA["source"])
+    assert any(p["source"] in mvd.UNSEEN and p["nodes"] > 1 for p in DATA["point"])
+    done = [{"p": {"source": mvd.UNSEEN[0]}, "err": e} for e in (0.01, -0.03, 0.05)]
+    done += [{"p": {"source": "tfbench"}, "err": e} for e in (0.02, -0.04)]
+    text = " ".join(mvd.unseen_summary(done))
+    assert "the 2 points of the other sources (median 3.0, 90th percentile 3.8)" in text
+    assert "the 3 points of NVIDIA" in text and "median 3.0, 90th percentile 4.6" in text
+    assert mvd.unseen_summary(done[:3]) == []  # nothing to compare with: no paragraph
+
+
 def test_efficiency_relative_to_a_larger_baseline():
     # measured against 4 GPUs, 4 GPUs are 100% by definition; more GPUs are compared with
     # the simulator's own 4-GPU efficiency, not with one GPU's
