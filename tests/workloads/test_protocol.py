@@ -184,3 +184,35 @@ def test_register_workload_makes_a_custom_one_available():
         assert isinstance(get_workload("logreg_small_test", n_train=500), Workload)
     finally:
         _REGISTRY.pop("logreg_small_test", None)
+
+
+@pytest.mark.parametrize("interval, calls", [(10, 3), (4, 7), (50, 0)])
+def test_run_feeds_sophia_g_every_interval_steps(interval, calls):
+    made = []
+
+    def sophia_g(trial):
+        opt = optim.create("sophiag", trial.parameters(), lr=0.003, rho=0.05, bs=64)
+        folded = opt.update_hessian
+        opt.fed = []
+        opt.update_hessian = lambda grads: (opt.fed.append(grads), folded(grads))
+        made.append(opt)
+        return opt
+
+    wl = get_workload("logreg")
+    run(wl, sophia_g, max_steps=30, stop_at_target=False, hessian_interval=interval)
+    opt = made[0]
+    assert len(opt.fed) == calls
+    h = [opt.state[p]["hessian"] for p in opt.param_groups[0]["params"]]
+    assert all(np.any(x != 0) for x in h) == (calls > 0)
+    if calls:
+        # ĝ: one array per parameter, the gradient for labels sampled from the model
+        assert [g.shape for g in opt.fed[0]] == [(1, 20), (1,)]
+
+
+def test_class_logits_are_the_models_distribution():
+    trial = get_workload("logreg").setup(0)
+    trial.next_batch()
+    two = trial.class_logits()
+    assert two.shape == (64, 2) and np.all(two.data[:, 0] == 0)
+    with pytest.raises(ValueError, match="hessian_interval must be an integer >= 1, got 0"):
+        run(get_workload("logreg"), "adam", {}, hessian_interval=0)

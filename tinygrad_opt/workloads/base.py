@@ -66,6 +66,9 @@ class Trial:
       twice.
     - :meth:`evaluate` is the workload's metric on the whole validation split (model in
       eval mode, no graph).
+    - :meth:`class_logits` gives the current minibatch's logits over classes with their
+      graph, for estimators that sample labels from the model (Sophia-G's
+      Gauss-Newton-Bartlett estimate; :func:`run` feeds Sophia-G with it).
     """
 
     def __init__(
@@ -74,14 +77,18 @@ class Trial:
         sampler: Callable[[], Batch],
         loss_fn: Callable[[Any, Any, Any], Tensor],
         evaluate_fn: Callable[[Any], float],
+        logits_fn: Callable[[Any, Any], Tensor] | None = None,
     ) -> None:
         """``sampler()`` → the next (inputs, targets) minibatch; ``loss_fn(model, inputs,
         targets)`` → the mean loss Tensor; ``evaluate_fn(model)`` → the metric (called
-        under ``no_grad`` with the model in eval mode)."""
+        under ``no_grad`` with the model in eval mode); ``logits_fn(model, inputs)`` →
+        logits (..., classes) whose softmax is the model's predicted distribution (None:
+        :meth:`class_logits` is unavailable)."""
         self.model = model
         self._sampler = sampler
         self._loss_fn = loss_fn
         self._evaluate_fn = evaluate_fn
+        self._logits_fn = logits_fn
         self._batch: Batch | None = None
         self.steps = 0  # minibatches drawn so far
 
@@ -106,6 +113,17 @@ class Trial:
         if hasattr(self.model, "train"):
             self.model.train()
         return self._loss_fn(self.model, *self._batch)
+
+    def class_logits(self) -> Tensor:
+        """Logits (..., classes) of the current minibatch, with their graph: softmax of
+        a row is the model's distribution over that row's label."""
+        if self._logits_fn is None:
+            raise NotImplementedError("this trial has no class logits (no logits_fn given)")
+        if self._batch is None:
+            raise RuntimeError("Trial: no minibatch yet; call train_step() or next_batch()")
+        if hasattr(self.model, "train"):
+            self.model.train()
+        return self._logits_fn(self.model, self._batch[0])
 
     def train_step(self) -> float:
         """Next minibatch: forward, backward (gradients added to ``p.grad``); the loss."""

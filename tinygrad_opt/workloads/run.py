@@ -19,6 +19,7 @@ import numpy as np
 
 from tinygrad_opt import optim
 from tinygrad_opt.train.fit import _has_train_eval_modes, evaluation_point
+from tinygrad_opt.train.sophia import gnb_gradients
 from tinygrad_opt.workloads.base import Trial, Workload
 
 __all__ = ["RunResult", "run"]
@@ -75,6 +76,7 @@ def run(
     max_steps: int | None = None,
     stop_at_target: bool = True,
     progress: bool = False,
+    hessian_interval: int = 10,
 ) -> RunResult:
     """Train ``workload.setup(seed)`` with an optimizer; measure steps and time to target.
 
@@ -87,7 +89,13 @@ def run(
     Each step: ``zero_grad``, :meth:`Trial.train_step`, ``step()``; an optimizer with
     ``needs_closure`` (L-BFGS, SAM, Sophia-H; the flag ``fit`` and the playground check)
     instead gets ``step(trial.closure())`` after :meth:`Trial.next_batch`, so it
-    evaluates the minibatch itself. Every ``workload.eval_every`` steps, and after the
+    evaluates the minibatch itself. An optimizer fed a Hessian-diagonal estimate by the
+    loop (one with ``update_hessian`` and no closure: Sophia-G) gets, after every
+    ``hessian_interval``-th step, the Gauss-Newton-Bartlett estimate on that step's
+    minibatch (:func:`tinygrad_opt.train.gnb_gradients` of :meth:`Trial.class_logits`,
+    labels drawn from a generator seeded by ``seed``), the paper's k = 10 by default;
+    set its ``bs`` hyperparameter to the number of label rows (the batch size, times the
+    context for the language models). Every ``workload.eval_every`` steps, and after the
     last step, the metric is measured on the validation split at the point to evaluate
     (:func:`tinygrad_opt.train.evaluation_point`: Schedule-Free's average, the textbook
     Nesterov's θ). The run stops at the first evaluation that meets the target (unless
@@ -115,6 +123,13 @@ def run(
     if _has_train_eval_modes(opt):
         opt.train()
     needs_closure = getattr(opt, "needs_closure", False)
+    feeds_hessian = not needs_closure and callable(getattr(opt, "update_hessian", None))
+    if isinstance(hessian_interval, bool) or not isinstance(hessian_interval, int):
+        raise ValueError(f"hessian_interval must be an integer >= 1, got {hessian_interval!r}")
+    if hessian_interval < 1:
+        raise ValueError(f"hessian_interval must be an integer >= 1, got {hessian_interval!r}")
+    label_rng = np.random.default_rng((int(seed), 0x50F1A))  # Sophia-G's sampled labels
+    opt_params = [p for group in opt.param_groups for p in group["params"]]
 
     def evaluate(step: int) -> bool:
         """Record the metric; True when the run should stop."""
@@ -149,6 +164,9 @@ def run(
                     opt.zero_grad()
                     loss = trial.train_step()
                     opt.step()
+                    if feeds_hessian and step % hessian_interval == 0:
+                        logits = trial.class_logits()
+                        opt.update_hessian(gnb_gradients(logits, opt_params, label_rng))
                 result.seconds += time.perf_counter() - t0
                 result.steps = step
                 result.losses.append(loss)
