@@ -216,3 +216,33 @@ def test_class_logits_are_the_models_distribution():
     assert two.shape == (64, 2) and np.all(two.data[:, 0] == 0)
     with pytest.raises(ValueError, match="hessian_interval must be an integer >= 1, got 0"):
         run(get_workload("logreg"), "adam", {}, hessian_interval=0)
+
+
+def test_run_evaluates_schedule_free_at_its_average_and_leaves_train_mode():
+    from tinygrad_opt.train import evaluation_point
+
+    made = []
+
+    def schedule_free(trial):
+        opt = optim.create("schedulefree_adamw", trial.parameters(), lr=0.02)
+        made.append((trial, opt))
+        return opt
+
+    r = run(get_workload("logreg"), schedule_free, max_steps=20, stop_at_target=False)
+    trial, opt = made[0]
+    assert opt.training  # switched to eval mode only while evaluating
+    at_y = trial.evaluate()  # the tensors hold the gradient point y while training
+    with evaluation_point(opt):
+        at_x = trial.evaluate()  # the average x: what run measured
+    assert r.final_metric == at_x != at_y
+
+
+def test_workload_to_dict_is_json_ready_and_progress_bar_runs(capsys):
+    import json
+
+    d = get_workload("logreg", n_train=500).to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["name"] == "logreg" and d["options"]["n_train"] == 500 and "builder" not in d
+    r = run(get_workload("logreg"), "adam", {"lr": 0.02}, max_steps=15, progress=True)
+    assert r.steps == 15
+    assert "logreg/adam" in capsys.readouterr().err

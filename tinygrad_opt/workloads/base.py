@@ -216,6 +216,14 @@ class Workload:
         value = float(value)
         return value <= self.target if self.goal == "min" else value >= self.target
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field but the builder, JSON-ready (what a results file records)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del out["builder"]
+        out["default_hyperparameters"] = dict(self.default_hyperparameters)
+        out["options"] = dict(self.options)
+        return out
+
     def better(self, a: float, b: float) -> bool:
         """Whether metric value ``a`` is strictly better than ``b`` (NaN never is)."""
         return a < b if self.goal == "min" else a > b
