@@ -246,3 +246,13 @@ def test_workload_to_dict_is_json_ready_and_progress_bar_runs(capsys):
     r = run(get_workload("logreg"), "adam", {"lr": 0.02}, max_steps=15, progress=True)
     assert r.steps == 15
     assert "logreg/adam" in capsys.readouterr().err
+
+
+def test_sophia_g_by_name_gets_bs_from_the_labels_per_batch():
+    wl = get_workload("logreg")
+    r = run(wl, "sophiag", {"lr": 0.003, "rho": 0.05}, max_steps=10)
+    assert r.hyperparameters["bs"] == wl.batch_size == wl.setup(0).labels_per_batch
+    assert run(wl, "sophiag", {"bs": 7}, max_steps=1).hyperparameters["bs"] == 7
+    assert "bs" not in run(wl, "adam", {}, max_steps=1).hyperparameters
+    lm = get_workload("transformer", batch_size=4, context=16, d_model=16)
+    assert lm.setup(0).labels_per_batch == 64

@@ -65,4 +65,4 @@ def array_trial(
         return out if logits is None else logits(out)
 
     sampler = array_sampler(*train, workload.batch_size, rng)
-    return Trial(model, sampler, loss_fn, evaluate, logits_fn)
+    return Trial(model, sampler, loss_fn, evaluate, logits_fn, workload.batch_size)

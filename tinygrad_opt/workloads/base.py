@@ -78,17 +78,20 @@ class Trial:
         loss_fn: Callable[[Any, Any, Any], Tensor],
         evaluate_fn: Callable[[Any], float],
         logits_fn: Callable[[Any, Any], Tensor] | None = None,
+        labels_per_batch: int | None = None,
     ) -> None:
         """``sampler()`` → the next (inputs, targets) minibatch; ``loss_fn(model, inputs,
         targets)`` → the mean loss Tensor; ``evaluate_fn(model)`` → the metric (called
         under ``no_grad`` with the model in eval mode); ``logits_fn(model, inputs)`` →
         logits (..., classes) whose softmax is the model's predicted distribution (None:
-        :meth:`class_logits` is unavailable)."""
+        :meth:`class_logits` is unavailable); ``labels_per_batch``: the rows of labels in
+        a minibatch (examples, or windows × context for a language model)."""
         self.model = model
         self._sampler = sampler
         self._loss_fn = loss_fn
         self._evaluate_fn = evaluate_fn
         self._logits_fn = logits_fn
+        self.labels_per_batch = labels_per_batch
         self._batch: Batch | None = None
         self.steps = 0  # minibatches drawn so far
 

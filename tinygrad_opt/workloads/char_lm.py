@@ -82,7 +82,8 @@ def _lm_trial(
             count += y.data.size
         return total / count
 
-    return Trial(model, sampler.sample, loss_fn, evaluate, logits)
+    rows = workload.batch_size * context
+    return Trial(model, sampler.sample, loss_fn, evaluate, logits, rows)
 
 
 def _build_transformer(workload: Workload, seed: int) -> Trial:

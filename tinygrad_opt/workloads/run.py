@@ -93,17 +93,22 @@ def run(
     loop (one with ``update_hessian`` and no closure: Sophia-G) gets, after every
     ``hessian_interval``-th step, the Gauss-Newton-Bartlett estimate on that step's
     minibatch (:func:`tinygrad_opt.train.gnb_gradients` of :meth:`Trial.class_logits`,
-    labels drawn from a generator seeded by ``seed``), the paper's k = 10 by default;
-    set its ``bs`` hyperparameter to the number of label rows (the batch size, times the
-    context for the language models). Every ``workload.eval_every`` steps, and after the
-    last step, the metric is measured on the validation split at the point to evaluate
+    labels drawn from a generator seeded by ``seed``), the paper's k = 10 by default.
+    Built by name, its ``bs`` hyperparameter B (unless given) is the number of labels
+    sampled per estimate, :attr:`Trial.labels_per_batch` (the batch size, times the
+    context for the language models), not the package's 5120; it is recorded in the
+    result's ``hyperparameters``.
+
+    Every ``workload.eval_every`` steps, and after the last step, the metric is measured
+    on the validation split at the point to evaluate
     (:func:`tinygrad_opt.train.evaluation_point`: Schedule-Free's average, the textbook
     Nesterov's θ). The run stops at the first evaluation that meets the target (unless
     ``stop_at_target=False``), or when a loss or the metric is not finite (``diverged``).
 
     **Time counts training only**: the seconds are the sum of the steps' wall-clock
-    times (minibatch, forward, backward, optimizer step); building the trial and every
-    evaluation are excluded, so evaluating more often does not change them.
+    times (minibatch, forward, backward, optimizer step, Sophia-G's estimate); building
+    the trial and every evaluation are excluded, so evaluating more often does not change
+    them.
     """
     seed = workload.seed if seed is None else seed
     steps = workload.max_steps if max_steps is None else max_steps
@@ -112,6 +117,9 @@ def run(
     hp = dict(hyperparameters or {})
     trial = workload.setup(seed)
     if isinstance(optimizer, str):
+        cls, preset = optim.lookup(optimizer)
+        if "bs" in getattr(cls, "hyperparameters", {}) and "bs" not in {**preset, **hp}:
+            hp["bs"] = trial.labels_per_batch  # Sophia-G's B: the labels it samples per step
         opt = optim.create(optimizer, trial.parameters(), **hp)
         label = optimizer
     elif callable(optimizer):
