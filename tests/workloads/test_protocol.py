@@ -256,3 +256,28 @@ def test_sophia_g_by_name_gets_bs_from_the_labels_per_batch():
     assert "bs" not in run(wl, "adam", {}, max_steps=1).hyperparameters
     lm = get_workload("transformer", batch_size=4, context=16, d_model=16)
     assert lm.setup(0).labels_per_batch == 64
+
+
+def test_run_with_a_muon_plus_adamw_pair_from_named_parameters():
+    pytest.importorskip("sklearn")
+    from tinygrad_opt.optim.muon import split_muon_params
+
+    class Pair:  # what run needs of an optimizer object: zero_grad() and step()
+        def __init__(self, *opts):
+            self.opts = opts
+
+        def zero_grad(self):
+            for o in self.opts:
+                o.zero_grad()
+
+        def step(self):
+            for o in self.opts:
+                o.step()
+
+    def muon_adamw(trial):
+        hidden, other = split_muon_params(trial.named_parameters(), exclude=["4"])
+        assert [n for n, _ in hidden] == ["0.weight", "2.weight"]  # not the output layer
+        return Pair(optim.create("muon", hidden, lr=0.05), optim.create("adamw", other, lr=0.01))
+
+    r = run(get_workload("mlp"), muon_adamw)
+    assert r.reached and not r.diverged

@@ -81,9 +81,10 @@ def run(
     """Train ``workload.setup(seed)`` with an optimizer; measure steps and time to target.
 
     ``optimizer``: a registered name (``optim.create(name, trial.parameters(),
-    **hyperparameters)``) or a factory ``trial -> optimizer`` (e.g. Muon for the
-    matrices plus AdamW for the rest, from ``trial.named_parameters()``; then
-    ``hyperparameters`` is only recorded). ``seed``: default ``workload.seed``;
+    **hyperparameters)``) or a factory ``trial -> optimizer`` (any object with
+    ``zero_grad()`` and ``step()``, e.g. one stepping Muon on the matrices and AdamW on
+    the rest, from ``trial.named_parameters()``; ``hyperparameters`` are then only
+    recorded). ``seed``: default ``workload.seed``;
     ``max_steps``: default ``workload.max_steps``.
 
     Each step: ``zero_grad``, :meth:`Trial.train_step`, ``step()``; an optimizer with
@@ -136,8 +137,9 @@ def run(
         raise ValueError(f"hessian_interval must be an integer >= 1, got {hessian_interval!r}")
     if hessian_interval < 1:
         raise ValueError(f"hessian_interval must be an integer >= 1, got {hessian_interval!r}")
-    label_rng = np.random.default_rng((int(seed), 0x50F1A))  # Sophia-G's sampled labels
-    opt_params = [p for group in opt.param_groups for p in group["params"]]
+    if feeds_hessian:
+        label_rng = np.random.default_rng((int(seed), 0x50F1A))  # Sophia-G's sampled labels
+        opt_params = [p for group in opt.param_groups for p in group["params"]]
 
     def evaluate(step: int) -> bool:
         """Record the metric; True when the run should stop."""
