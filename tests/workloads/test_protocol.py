@@ -35,8 +35,12 @@ def test_overrides_apply_and_bad_ones_name_the_value():
         get_workload("logreg", n_features=2.5)
     with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got -1"):
         get_workload("logreg").setup(seed=-1)
-    with pytest.raises(ValueError, match=r"target must be finite, got nan"):
-        get_workload("logreg", target=float("nan"))
+    for bad in (float("nan"), float("inf"), "0.3", None):
+        with pytest.raises(ValueError, match=rf"target must be a finite number, got {bad!r}"):
+            get_workload("logreg", target=bad)
+    assert get_workload("logreg", target=1).target == 1.0
+    get_workload("logreg").default_hyperparameters["lr"] = 123.0  # a copy
+    assert get_workload("logreg").default_hyperparameters["lr"] != 123.0
 
 
 def test_workload_is_frozen_and_metric_direction():

@@ -199,8 +199,14 @@ class Workload:
         if self.goal not in GOALS:
             raise ValueError(f"Workload {self.name!r}: goal must be 'min' or 'max', got "
                              f"{self.goal!r}")  # fmt: skip
-        if not np.isfinite(self.target):
-            raise ValueError(f"Workload {self.name!r}: target must be finite, got {self.target!r}")
+        t = self.target
+        if (
+            isinstance(t, bool)
+            or not isinstance(t, (int, float, np.number))
+            or t != t
+            or abs(t) == float("inf")
+        ):
+            raise ValueError(f"Workload {self.name!r}: target must be a finite number, got {t!r}")
         for key in ("max_steps", "eval_every", "batch_size"):
             _check_int(self.name, key, getattr(self, key), 1)
         _check_int(self.name, "seed", self.seed, 0)
@@ -288,9 +294,11 @@ def get_workload(name: str, **overrides: Any) -> Workload:
         else:
             accepted = ", ".join((*FIELD_OVERRIDES, *options))
             raise ValueError(f"workload {name!r} has no setting {key!r}; accepted: {accepted}")
-    if "target" in fields:
-        fields["target"] = float(fields["target"])
-    return dataclasses.replace(base, options=options, **fields)
+    target = fields.get("target")
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        fields["target"] = float(target)
+    hp = dict(base.default_hyperparameters)  # copies: the registered workload stays as is
+    return dataclasses.replace(base, options=options, default_hyperparameters=hp, **fields)
 
 
 def _load_builtin() -> None:
