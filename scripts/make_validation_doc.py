@@ -93,7 +93,7 @@ def load(path: pathlib.Path = DATA) -> dict[str, Any]:
 SCHEMES = ("ps", "ring", "hierarchical", "tree", "halving_doubling")
 PLACEMENTS = ("host", "colocated", "dedicated")
 READ_FROM = ("table", "text", "figure")
-NCCL_VERSIONS = ("1", "2")
+NCCL_VERSIONS = ("1", "2", "2.4")
 REQUIRED = (
     "id", "source", "where", "read_from", "model", "parameters", "framework", "scheme",
     "gpus", "nodes", "gpus_per_node", "gpu", "precision", "efficiency", "baseline_gpus",
@@ -215,12 +215,24 @@ FEATURES: tuple[str, ...] = (
     "transport",
     "topology",
     "host_memory",
+    "nccl_trees",
     "jitter",
 )
 """What :func:`simulator_inputs` uses (issue 16): the per-tensor model profile, local
 aggregation, the transport profile, the intra-node topology (:func:`intra_topology`), a
 parameter server in one machine's host memory reached over its PCIe tree
-(:func:`host_topology`) and the fitted compute-time spread (:data:`FITTED_CONSTANTS`)."""
+(:func:`host_topology`), NCCL ≥ 2.4's choice of ring or trees across machines
+(:func:`collective`) and the fitted compute-time spread (:data:`FITTED_CONSTANTS`)."""
+
+
+def collective(p: Mapping[str, Any], features: Iterable[str] = ("nccl_trees",)) -> str:
+    """The simulator's all-reduce for record ``p`` across machines: its ``scheme``, except
+    that NCCL 2.4 and later (``nccl_version = "2.4"``: NGC containers from 19.03 on,
+    DLPerf's of 2020) choose per message between their ring and their double binary
+    trees: the simulator's ``nccl``. Horovod's 2017 NCCL 2.0 and earlier run the ring."""
+    if p["scheme"] == "ring" and p.get("nccl_version") == "2.4" and "nccl_trees" in features:
+        return "nccl"
+    return p["scheme"]
 
 
 def host_topology(p: Mapping[str, Any]) -> str | dict[str, Any]:
@@ -363,7 +375,7 @@ def simulator_inputs(
         **extra,
     )
     if scheme != "ps":
-        return cluster, wl, SyncScheme(name=scheme, overlap=OVERLAP)
+        return cluster, wl, SyncScheme(name=collective(p, features), overlap=OVERLAP)
     placement = "dedicated" if place == "dedicated" else "colocated"
     shards = min(k, nodes if local and placement == "colocated" else g)
     # BytePS cuts every tensor into pieces of at most 4,096,000 bytes spread over the
@@ -427,7 +439,7 @@ def lacking(p: Mapping[str, Any]) -> list[str]:
         out.append("BytePS's CPU summation servers (the record assumes colocated ones)")
     if not ps and not model_profile(p):
         out.append("per-tensor profile (when each gradient is ready: equal buckets assumed)")
-    if not ps and int(p["nodes"]) > 1 and int(p["gpus"]) >= 256:
+    if not ps and int(p["nodes"]) > 1 and int(p["gpus"]) >= 256 and collective(p) == "ring":
         out.append("NCCL's trees across nodes (the flat ring pays 2(N-1) latencies per bucket)")
     if not ps:
         out.append("framework overhead outside the all-reduce")
@@ -449,6 +461,7 @@ ABLATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("+ transports", ("transport",)),
     ("+ intra-node topology", ("topology",)),
     ("+ parameter server in host memory, over PCIe", ("host_memory",)),
+    ("+ NCCL ≥ 2.4's ring or double binary tree", ("nccl_trees",)),
     ("+ compute-time spread a (fitted)", ("jitter",)),
     ("all but a", tuple(f for f in FEATURES if f != "jitter")),
     ("all", FEATURES),
@@ -588,14 +601,6 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         r = by_id[point]
         return f"{pct(r['p']['efficiency'])}% measured, {pct(r['pred'])}% predicted"
 
-    def hier_range() -> str:
-        """Predicted efficiencies of the DGX-2H points at 256 and 1,024 GPUs with the
-        hierarchical scheme instead of the records' flat ring, as 'lo–hi%'."""
-        ids = [i for i in by_id if i.startswith("dle-pyt-bert-large-dgx2h")]
-        eff = [predict({**by_id[i]["p"], "scheme": "hierarchical"}) for i in ids]
-        eff = [e for i, e in zip(ids, eff) if int(by_id[i]["p"]["gpus"]) >= 256]
-        return f"{pct(min(eff))}–{pct(max(eff))}%" if eff else "–"
-
     def med_signed(scheme: str) -> str:
         return pts(float(np.median([r["err"] for r in done if r["p"]["scheme"] == scheme])))
 
@@ -727,9 +732,12 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "- **the DGX-1's 8-GPU rings of 2017** (TensorFlow's replicated NCCL: AlexNet "
         f"{at('tfbench-dgx-1-alexnet-b512-8gpu')}, VGG-16 "
         f"{at('tfbench-dgx-1-vgg16-b32-8gpu')}) lose far more from 4 to 8 GPUs than the "
-        "cube-mesh's parallel rings allow (the simulator gives the 8-GPU ring 4 NVLinks, "
-        "the 4-GPU ring 3); a single ring crossing PCIe between the quads would explain "
-        "it, but the NCCL 1.x ring layout is not published with the data.",
+        "model gives. It does run NCCL 1.x's one ring in device order, whose hops 3 → 4 and "
+        '7 → 0 cross PCIe (`nccl_version = "1"`, `rings = "device_order"`: 15.75 '
+        "instead of 20 GB/s), but the overlap with the backward pass hides that ring; the "
+        "measured drop says TensorFlow's 2017 replicated mode did not overlap it, or that "
+        "the zero-copy hop through host memory is far slower than PCIe (no published "
+        "number).",
         "- **TensorFlow's gRPC at 128 and 32 single-GPU machines** (Piz Daint "
         f"{at('bugliarello-daint-inception3-128gpu')}; Poseidon's TensorFlow baseline "
         f"{at('poseidon-tf-inception3-32gpu')}): TensorFlow 1.x's tensor transfer over "
@@ -740,15 +748,6 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         f"{at('poseidon-poseidon-inception3-32gpu')}) sends sufficient factors for its "
         "fully connected layers instead of gradients; the simulator has no such "
         "compression rule.",
-        "- **NCCL's trees at 256 and 1,024 GPUs** (NVIDIA's BERT-large pre-training on 16 "
-        f"and 64 DGX-2H: {at('dle-pyt-bert-large-dgx2h-pretrain-s512-fp16-b8-1024gpu')} at "
-        "sequence 512): the simulated flat ring of all GPUs pays `2(N−1)` latencies "
-        "(α plus NCCL's per-message overhead, 20 µs) for every 25 MiB bucket, about 40 ms "
-        "per bucket at 1,024 GPUs; NCCL 2.4 (early 2019, before the README's July 2019 "
-        "container) added double binary trees across nodes, `O(log N)` latencies. The "
-        f"simulator's `hierarchical` scheme gives {hier_range()} on these points, but the "
-        "records name the algorithm as the frameworks do (NCCL's all-reduce as `ring`), "
-        "the same rule for every point.",
         "- **Transformer-XL on the DGX-1** (NVIDIA's PyTorch tables: large model, batch 2, "
         f"mixed precision, {at('dle-pyt-txl-large-dgx1-fp16-b2-8gpu')}; every DGX-1 row "
         "and the DGX-2H's base-model rows are predicted high, the DGX A100's rows within 4 "

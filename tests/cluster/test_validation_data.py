@@ -333,3 +333,17 @@ def test_cube_mesh_records_run_on_the_topology():
     ps = {**p, "scheme": "ps", "ps_placement": "host"}
     assert mvd.intra_topology(ps) is None
     assert mvd.intra_topology({**p, "intra": "PCIe 3.0 x16"}) is None
+
+
+def test_nccl_24_records_choose_ring_or_trees_across_machines():
+    # NCCL >= 2.4 across machines: the simulator's nccl scheme; on one machine, or with an
+    # older NCCL, the record's ring
+    p = _point(gpus=1024, nodes=64, gpus_per_node=16, inter_bandwidth_gbps=800.0,
+               intra_bandwidth_gbps=1200.0, transport="nccl", nccl_version="2.4")  # fmt: skip
+    assert mvd.simulator_inputs(p)[2].name == "nccl"
+    assert mvd.simulator_inputs({**p, "nccl_version": "2"})[2].name == "ring"
+    assert mvd.simulator_inputs(p, features=DETERMINISTIC[:1])[2].name == "ring"
+    one = {**p, "gpus": 16, "nodes": 1}
+    assert mvd.simulator_inputs(one)[2].name == "ring"
+    # at 1,024 GPUs the flat ring's 2(N-1) latencies per bucket cost far more than trees
+    assert mvd.predict(p, DETERMINISTIC) > mvd.predict({**p, "nccl_version": "2"}, DETERMINISTIC)

@@ -54,6 +54,7 @@ from tinygrad_opt.cluster.buckets import (
 from tinygrad_opt.cluster.collectives import (
     binomial_tree_allreduce_time,
     binomial_tree_reduce_time,
+    double_binary_tree_allreduce_time,
     halving_doubling_allreduce_time,
     hierarchical_allreduce_time,
     local_aggregation_ps_time,
@@ -152,6 +153,7 @@ __all__ = [
     "binomial_tree_allreduce_time",
     "balanced_batches",
     "binomial_tree_reduce_time",
+    "double_binary_tree_allreduce_time",
     "bucket_schedule",
     "communication_cost",
     "compute_model_from_dict",

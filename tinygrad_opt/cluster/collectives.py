@@ -78,6 +78,7 @@ from tinygrad_opt.cluster.validation import SpecError, check_positive_int
 __all__ = [
     "binomial_tree_allreduce_time",
     "binomial_tree_reduce_time",
+    "double_binary_tree_allreduce_time",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
     "intra_ring_allreduce_time",
@@ -187,6 +188,31 @@ def binomial_tree_allreduce_time(
     return binomial_tree_reduce_time(
         message_bytes, ranks, bandwidth, latency, reduce_bandwidth
     ) + binomial_tree_reduce_time(message_bytes, ranks, bandwidth, latency)
+
+
+def double_binary_tree_allreduce_time(
+    message_bytes: float,
+    ranks: int,
+    bandwidth: float,
+    latency: float,
+    reduce_bandwidth: float | None = None,
+) -> float:
+    """NCCL's double binary tree over ``N`` ranks (one per node):
+    ``2(⌈log₂N⌉·α + M/B) + M/R`` for ``N ≥ 3``, ``2(α + M/(2B)) + M/R`` for two, 0 for one.
+
+    Two complementary binary trees each reduce then broadcast half of the message,
+    pipelined in small chunks; a rank is inner in at most one tree, so its link carries
+    at most ``M`` each way per phase (``M/2`` with two ranks: each tree is one edge) and a
+    phase costs the tree's depth in latencies plus that link's bytes (Sanders, Speck &
+    Träff 2009; NCCL 2.4). Latency grows as ``log N`` instead of the ring's ``2(N−1)``.
+    """
+    n = check_positive_int("ranks", ranks)
+    if n == 1:
+        return 0.0
+    link = message_bytes if n > 2 else message_bytes / 2
+    return 2 * (_ceil_log2(n) * latency + link / bandwidth) + message_bytes * _per_byte(
+        reduce_bandwidth
+    )
 
 
 def parameter_server_time(

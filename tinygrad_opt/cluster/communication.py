@@ -233,6 +233,51 @@ def _ring(c: ClusterSpec, m: float, traffic: _Traffic):
     return (("reduce-scatter", reduce_scatter), ("allgather", (n - 1) * step))
 
 
+def _double_binary_tree(c: ClusterSpec, m: float, traffic: _Traffic):
+    """NCCL's double binary tree (Sanders, Speck & Träff 2009; NCCL 2.4): the ``d``
+    devices of a node form a chain, the ``n`` nodes two complementary binary trees that
+    each carry half the message, pipelined in small chunks. A node is inner in at most one
+    tree, so in the reduce its NIC receives at most ``2·M/2`` and sends at most ``M``
+    (``M/2`` each way with two nodes); the broadcast mirrors it. Each phase then takes
+    its latency, ``⌈log₂n⌉·α + (d−1)·α_i``, plus its busiest link's bytes (pipelined):
+    ``max(M_nic/B, M/B_chain)``; one node is the chain alone."""
+    n, d = c.nodes, c.devices_per_node
+    if c.workers == 1:
+        return (("tree reduce", 0.0), ("tree broadcast", 0.0))
+    lat = 0.0
+    per_byte = 0.0
+    if n > 1:
+        nic = m if n > 2 else m / 2
+        lat += _ceil_log2(n) * c.latency
+        per_byte = max(per_byte, nic / c.bandwidth)
+        traffic.nic_out += 2 * nic
+        traffic.nic_in += 2 * nic
+    if d > 1:
+        lat += (d - 1) * c.intra_latency
+        per_byte = max(per_byte, m / ring_bandwidth(c.intra_topology, d, c.intra_bandwidth))
+        traffic.dev_out += 2 * m
+        traffic.dev_in += 2 * m
+    phase = lat + per_byte
+    return (("tree reduce", phase + c.reduce_time(m)), ("tree broadcast", phase))
+
+
+def _nccl(c: ClusterSpec, m: float, traffic: _Traffic):
+    """NCCL ≥ 2.4's choice for one message: the faster of its ring and its double binary
+    tree (its tuner picks per size from the same kind of latency/bandwidth model; Jeaugey
+    2019, "Massively scale your deep learning training with NCCL 2.4")."""
+    tried = []
+    for algorithm in (_ring, _double_binary_tree):
+        t = _Traffic(c.nodes, c.workers)
+        phases = algorithm(c, m, t)
+        tried.append((sum(x for _, x in phases), phases, t))
+    _, phases, t = min(tried, key=lambda x: x[0])
+    traffic.nic_out += t.nic_out
+    traffic.nic_in += t.nic_in
+    traffic.dev_out += t.dev_out
+    traffic.dev_in += t.dev_in
+    return phases
+
+
 def _node_tree_reduce_broadcast(c: ClusterSpec, m: float, traffic: _Traffic) -> tuple[float, float]:
     """A binomial-tree reduce of ``m`` bytes inside every node (and the broadcast back):
     its time over the intra-node link, the time of its additions, and each device's
@@ -476,6 +521,10 @@ def communication_cost(
         phases = _halving_doubling(c, message_bytes, traffic)
     elif s.name == "hierarchical":
         phases = _hierarchical(c, message_bytes, traffic)
+    elif s.name == "double_binary_tree":
+        phases = _double_binary_tree(c, message_bytes, traffic)
+    elif s.name == "nccl":
+        phases = _nccl(c, message_bytes, traffic)
     else:
         if not 1 <= push <= c.workers:
             raise SpecError("pushing_workers", push, f"must lie in [1, workers={c.workers}]")

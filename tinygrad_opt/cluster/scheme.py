@@ -40,11 +40,17 @@ __all__ = [
     "SyncScheme",
 ]
 
-SCHEMES: tuple[str, ...] = ("ps", "ring", "tree", "halving_doubling", "hierarchical")
+SCHEMES: tuple[str, ...] = (
+    "ps", "ring", "tree", "halving_doubling", "hierarchical", "double_binary_tree", "nccl",
+)  # fmt: skip
 """Canonical scheme names: parameter server, ring / binomial-tree / Rabenseifner
-(recursive halving-doubling) all-reduce, hierarchical (intra-node + inter-node) all-reduce."""
+(recursive halving-doubling) all-reduce, hierarchical (intra-node + inter-node) all-reduce,
+NCCL's double binary tree, and ``nccl``: the faster of ring and double binary tree for
+each message, as NCCL ≥ 2.4 chooses."""
 
-ALLREDUCE_SCHEMES: tuple[str, ...] = ("ring", "tree", "halving_doubling", "hierarchical")
+ALLREDUCE_SCHEMES: tuple[str, ...] = (
+    "ring", "tree", "halving_doubling", "hierarchical", "double_binary_tree", "nccl",
+)  # fmt: skip
 
 SCHEME_ALIASES: dict[str, str] = {
     "parameter_server": "ps", "param_server": "ps", "sharded_ps": "ps",
@@ -53,6 +59,8 @@ SCHEME_ALIASES: dict[str, str] = {
     "rabenseifner": "halving_doubling", "recursive_halving_doubling": "halving_doubling",
     "halving_doubling_allreduce": "halving_doubling", "hd": "halving_doubling",
     "hierarchical_allreduce": "hierarchical", "hierarchical_ring": "hierarchical",
+    "dbtree": "double_binary_tree", "double_tree": "double_binary_tree",
+    "nccl_tree": "double_binary_tree", "nccl_auto": "nccl",
     "2d": "hierarchical",
 }  # fmt: skip
 
