@@ -322,20 +322,24 @@ def simulator_inputs(
     topo = intra_topology(p) if "topology" in features else None
     spread = FITTED_CONSTANTS["compute_spread"] if "jitter" in features else 0.0
     compute = Uniform(spread=spread) if spread else Deterministic()
+
+    def machine(topology: Any) -> ClusterSpec:
+        """One node of the ``g`` GPUs on ``topology`` over the record's intra link."""
+        return ClusterSpec(
+            nodes=1,
+            devices_per_node=g,
+            bandwidth=intra,
+            latency=LATENCY,
+            intra_bandwidth=intra,
+            intra_latency=LATENCY,
+            intra_topology=topology,
+            transport=transport,
+            compute=compute,
+        )
+
     if nodes == 1:
         if topo is not None:  # one node of g GPUs on the cube-mesh
-            cluster = ClusterSpec(
-                nodes=1,
-                devices_per_node=g,
-                bandwidth=intra,
-                latency=LATENCY,
-                intra_bandwidth=intra,
-                intra_latency=LATENCY,
-                intra_topology=topo,
-                transport=transport,
-                compute=compute,
-            )
-            return cluster, wl, SyncScheme(name="ring", overlap=OVERLAP)
+            return machine(topo), wl, SyncScheme(name="ring", overlap=OVERLAP)
         cluster = ClusterSpec(
             workers=g, bandwidth=intra, latency=LATENCY, transport=transport, compute=compute
         )
@@ -344,18 +348,8 @@ def simulator_inputs(
         if place == "host" or (place == "colocated" and p.get("local_aggregation")):
             if "host_memory" not in features:  # one server with one GPU's link
                 return cluster, wl, SyncScheme(name="ps", ps_shards=1, overlap=OVERLAP)
-            machine = ClusterSpec(
-                nodes=1,
-                devices_per_node=g,
-                bandwidth=intra,
-                latency=LATENCY,
-                intra_bandwidth=intra,
-                intra_latency=LATENCY,
-                intra_topology=host_topology(p),
-                transport=transport,
-                compute=compute,
-            )
-            return machine, wl, SyncScheme(name="ps", ps_placement="host", overlap=OVERLAP)
+            host = machine(host_topology(p))
+            return host, wl, SyncScheme(name="ps", ps_placement="host", overlap=OVERLAP)
         return (
             cluster,
             wl,
