@@ -9,7 +9,7 @@ from tinygrad_opt.train.checkpoint import (
     save_checkpoint,
     write_checkpoint_file,
 )
-from tinygrad_opt.train.fit import History, accuracy, evaluate, fit
+from tinygrad_opt.train.fit import History, accuracy, evaluate, evaluation_point, fit
 from tinygrad_opt.train.sophia import gnb_gradients
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "History",
     "accuracy",
     "evaluate",
+    "evaluation_point",
     "fit",
     "gnb_gradients",
     "load_checkpoint",

@@ -17,7 +17,7 @@ callbacks (objects whose methods ``fit`` calls at fixed points of the loop; see
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,26 +58,37 @@ def evaluate(
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
-    switch = _has_train_eval_modes(optimizer) and _optimizer_training(optimizer)
-    if switch:
-        optimizer.eval()
     outputs, total = [], 0.0
-    at_theta = getattr(optimizer, "at_theta", None)
-    try:
-        with no_grad(), at_theta() if at_theta is not None else contextlib.nullcontext():
-            for start in range(0, len(X), batch_size):
-                out = model(Tensor(X[start : start + batch_size]))
-                total += loss_fn(out, y[start : start + batch_size]).item() * len(out.data)
-                outputs.append(out.data)
-    finally:
-        if switch:
-            optimizer.train()
+    with no_grad(), evaluation_point(optimizer):
+        for start in range(0, len(X), batch_size):
+            out = model(Tensor(X[start : start + batch_size]))
+            total += loss_fn(out, y[start : start + batch_size]).item() * len(out.data)
+            outputs.append(out.data)
     if was_training and hasattr(model, "train"):
         model.train()
     result = {"loss": total / len(X)}
     if metric is not None:
         result[metric.__name__] = metric(np.concatenate(outputs), y)
     return result
+
+
+@contextlib.contextmanager
+def evaluation_point(optimizer: Any) -> Iterator[None]:
+    """While inside, the parameters hold the point to evaluate rather than the point the
+    optimizer computes its gradients at (see :func:`evaluate`): ``optimizer.at_theta()``
+    for the textbook Nesterov forms, ``optimizer.eval()`` (then ``train()`` again, if it
+    was in train mode) for Schedule-Free methods; nothing for any other optimizer or for
+    ``None``."""
+    switch = _has_train_eval_modes(optimizer) and _optimizer_training(optimizer)
+    if switch:
+        optimizer.eval()
+    at_theta = getattr(optimizer, "at_theta", None)
+    try:
+        with at_theta() if at_theta is not None else contextlib.nullcontext():
+            yield
+    finally:
+        if switch:
+            optimizer.train()
 
 
 def _has_train_eval_modes(optimizer: Any) -> bool:
