@@ -150,3 +150,15 @@ def test_json_output_and_list_spaces(tmp_path, capsys):
     assert code == 0
     assert "adam: lr log-uniform [1e-05, 0.1]; betas (1 - log-uniform" in text
     assert len(text.splitlines()) == len(registry.available())
+
+
+def test_all_runs_every_registered_method_that_can_train_the_workload(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    code, text, err = run_cli(capsys, "--optimizers", "all", "--workloads", "logreg",
+                              "--budget", "1", "--max-steps", "3", "--no-plot",
+                              "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    ran = json.loads(out.read_text())["settings"]["optimizers"]
+    assert set(ran) == set(registry.available()) - {"muon", "muon_optax"}
+    for name in ("muon", "muon_optax"):
+        assert f"skipped {name} ('{name}' steps 2-D weight matrices only" in text

@@ -76,7 +76,8 @@ def plot_profiles(
 
     from tinygrad_opt.atomic_io import write_atomically
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    ncol = math.ceil(len(methods) / 18)  # legend columns beside the panels
+    fig, axes = plt.subplots(1, 2, figsize=(11 + 1.9 * ncol, 4.6), sharey=True)
     for ax, measure, label in (
         (axes[0], "seconds", "time to target"),
         (axes[1], "steps", "steps to target"),
@@ -103,10 +104,13 @@ def plot_profiles(
         ax.set_title(f"performance profile: {label}")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("ρ(τ): fraction of workloads")
-    axes[1].legend(loc="lower right", fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    right = 1 - 1.9 * ncol / (11 + 1.9 * ncol)
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(right, 0.5), fontsize=8,
+               ncol=ncol, frameon=False)  # fmt: skip
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, right, 1))
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     try:
