@@ -100,7 +100,9 @@ def test_quick_end_to_end_then_resumed_to_the_same_file(tmp_path, capsys):
     assert doc["complete"] and doc["settings"]["quick"]
     assert len(doc["trials"]) == 2 * 2 * 2  # sgd, adam x logreg, mlp x budget 2
     assert {t["method"] for t in doc["trials"]} == {"sgd", "adam"}
-    assert all(t["history"][-1][0] <= 40 for t in doc["trials"])  # shortened workloads
+    assert all(t["history"][-1][0] <= 100 for t in doc["trials"])  # shortened workloads
+    assert doc["workloads"]["logreg"]["max_steps"] == 100
+    assert any(t["steps_to_target"] is not None for t in doc["trials"])
     profile = tmp_path / "b_profile.png"
     assert profile.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = text.splitlines()

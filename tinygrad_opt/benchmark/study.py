@@ -33,6 +33,7 @@ from tinygrad_opt.benchmark.spaces import describe_space, sample, space_for
 __all__ = [
     "FORMAT",
     "QUICK_MAX_STEPS",
+    "QUICK_WORKLOADS",
     "ResumeError",
     "Settings",
     "TrialSpec",
@@ -45,9 +46,18 @@ __all__ = [
 ]
 
 FORMAT = "tinygrad_opt.benchmark/1"
-QUICK_MAX_STEPS = 40
-"""``--quick``: each workload is cut to at most this many steps."""
+QUICK_MAX_STEPS = 100
+"""``--quick``: a workload not in :data:`QUICK_WORKLOADS` is cut to this many steps."""
 QUICK_EVAL_EVERY = 10
+QUICK_WORKLOADS = {
+    "logreg": {"max_steps": 100, "target": 0.4},
+    "mlp": {"max_steps": 100, "target": 0.9},
+    "cnn": {"max_steps": 60, "target": 0.9},
+    "transformer": {"max_steps": 40, "target": 3.0},
+    "lstm": {"max_steps": 40, "target": 3.2},
+}
+"""``--quick``: each built-in workload shortened, with a target its first tens of steps
+can reach (the results file records them), evaluated every :data:`QUICK_EVAL_EVERY`."""
 
 
 class ResumeError(ValueError):

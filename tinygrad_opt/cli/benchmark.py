@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         score_trials,
         space_for,
     )
-    from tinygrad_opt.benchmark.study import QUICK_EVAL_EVERY, QUICK_MAX_STEPS
+    from tinygrad_opt.benchmark.study import QUICK_EVAL_EVERY, QUICK_MAX_STEPS, QUICK_WORKLOADS
     from tinygrad_opt.optim.registry import available
     from tinygrad_opt.workloads import get_workload
     from tinygrad_opt.workloads import run as run_workload
@@ -193,17 +193,16 @@ def run(args: argparse.Namespace) -> int:
             )
         budget = len(lr_grid)
     max_steps = args.max_steps
-    overrides_common = {}
-    if args.quick:
-        max_steps = min(max_steps or QUICK_MAX_STEPS, QUICK_MAX_STEPS)
     workloads = {}
     for name in workload_names:
         probe = get_workload(name)
-        overrides = dict(overrides_common)
-        if max_steps is not None and max_steps < probe.max_steps:
-            overrides["max_steps"] = max_steps
+        overrides: dict = {}
         if args.quick:
+            overrides = dict(QUICK_WORKLOADS.get(name, {"max_steps": QUICK_MAX_STEPS}))
             overrides["eval_every"] = min(probe.eval_every, QUICK_EVAL_EVERY)
+        steps = min(x for x in (max_steps, overrides.get("max_steps"), probe.max_steps) if x)
+        if steps < probe.max_steps:
+            overrides["max_steps"] = steps
         workloads[name] = get_workload(name, **overrides) if overrides else probe
 
     skipped: list[str] = []
