@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None = None):
     p.add_argument("--lr-max", type=float, default=1.0)
     p.add_argument("--per-decade", type=int, default=2, help="grid points per decade")
     p.add_argument("--max-steps", type=int, default=None, help="cut the workload's budget")
+    p.add_argument("--target", type=float, default=None, help="change the workload's target")
+    p.add_argument("--eval-every", type=int, default=None, help="steps between evaluations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--progress", action="store_true", help="a progress bar")
     return p.parse_args(argv)
@@ -49,7 +51,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     methods = tuple(m.strip() for m in args.optimizers.split(",") if m.strip())
     grid = tuple(float(x) for x in lr_grid(args.lr_min, args.lr_max, args.per_decade))
-    overrides = {} if args.max_steps is None else {"max_steps": args.max_steps}
+    overrides = {
+        k: v
+        for k, v in (
+            ("max_steps", args.max_steps),
+            ("target", args.target),
+            ("eval_every", args.eval_every),
+        )
+        if v is not None
+    }
     workload = get_workload(args.workload, **overrides)
     settings = Settings(
         optimizers=methods,

@@ -29,6 +29,9 @@ def run_cli(capsys, *argv):
         (["--lr-grid", "1e-3:1:3", "--budget", "4"], "the grid is the budget"),
         (["--out", "{tmp}/missing/b.json"], "folder '{tmp}/missing' does not exist"),
         (["--out", "{tmp}/b.txt"], "unknown extension '.txt'"),
+        (["--set", "logreg.max_steps"], "--set: expected WORKLOAD.KEY=VALUE, got 'logreg."),
+        (["--set", "mlp.target=0.5"], "workload 'mlp' is not benchmarked (--workloads: logreg)"),
+        (["--set", "logreg.depth=3"], "--set: workload 'logreg' has no setting 'depth'"),
         (["--plot", "{tmp}/p.gif"], "unknown extension '.gif'"),
     ],
 )
@@ -164,3 +167,16 @@ def test_all_runs_every_registered_method_that_can_train_the_workload(tmp_path, 
     assert set(ran) == set(registry.available()) - {"muon", "muon_optax"}
     for name in ("muon", "muon_optax"):
         assert f"skipped {name} ('{name}' steps 2-D weight matrices only" in text
+
+
+def test_set_changes_a_workload_and_is_recorded(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    argv = ["--workloads", "logreg", "--optimizers", "adam", "--budget", "1", "--set",
+            "logreg.max_steps=20", "--set", "logreg.target=0.6", "--no-plot"]  # fmt: skip
+    code, text, err = run_cli(capsys, *argv, "--out", str(out))
+    assert code == 0, err
+    doc = json.loads(out.read_text())
+    assert doc["workloads"]["logreg"]["max_steps"] == 20
+    assert doc["workloads"]["logreg"]["target"] == 0.6
+    assert doc["trials"][0]["history"][-1][0] <= 20
+    assert "logreg: val_loss <= 0.6 within 20 steps" in text

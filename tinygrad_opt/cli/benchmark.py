@@ -69,6 +69,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--max-steps", type=_positive_int, default=None, help="cut every workload to this many"
     )
     p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="WORKLOAD.KEY=VALUE",
+        help="change one workload's setting, e.g. transformer.max_steps=300 or "
+        "transformer.target=2.5 (repeatable; recorded in the results file)",
+    )
+    p.add_argument(
         "--lr-grid",
         default=None,
         help="instead of random search: these lrs (LOW:HIGH:N log-spaced, or a comma list), "
@@ -114,6 +122,31 @@ def parse_lr_grid(text: str) -> tuple[float, ...]:
     if not grid or not all(math.isfinite(v) and v > 0 for v in grid):
         raise UsageError(bad)
     return grid
+
+
+def parse_sets(items: list[str], workloads: list[str]) -> dict[str, dict[str, object]]:
+    """``["transformer.max_steps=300"]`` -> ``{"transformer": {"max_steps": 300}}``; the
+    value is read as an int, else a float, else kept as text."""
+    out: dict[str, dict[str, object]] = {}
+    for item in items:
+        head, eq, text = item.partition("=")
+        name, dot, key = head.partition(".")
+        if not (eq and dot and name and key and text):
+            raise UsageError(f"--set: expected WORKLOAD.KEY=VALUE, got {item!r}")
+        if name not in workloads:
+            raise UsageError(
+                f"--set {item!r}: workload {name!r} is not benchmarked "
+                f"(--workloads: {', '.join(workloads)})"
+            )
+        value: object = text
+        for kind in (int, float):
+            try:
+                value = kind(text)
+                break
+            except ValueError:
+                continue
+        out.setdefault(name, {})[key] = value
+    return out
 
 
 def _list_spaces() -> int:
@@ -193,17 +226,21 @@ def run(args: argparse.Namespace) -> int:
             )
         budget = len(lr_grid)
     max_steps = args.max_steps
+    sets = parse_sets(args.set, workload_names)
     workloads = {}
     for name in workload_names:
-        probe = get_workload(name)
-        overrides: dict = {}
+        try:
+            probe = get_workload(name, **sets.get(name, {}))
+        except ValueError as e:
+            raise UsageError(f"--set: {e}") from None
+        overrides: dict = dict(sets.get(name, {}))
         if args.quick:
             overrides = dict(QUICK_WORKLOADS.get(name, {"max_steps": QUICK_MAX_STEPS}))
             overrides["eval_every"] = min(probe.eval_every, QUICK_EVAL_EVERY)
         steps = min(x for x in (max_steps, overrides.get("max_steps"), probe.max_steps) if x)
         if steps < probe.max_steps:
             overrides["max_steps"] = steps
-        workloads[name] = get_workload(name, **overrides) if overrides else probe
+        workloads[name] = get_workload(name, **overrides)
 
     skipped: list[str] = []
     if optimizers == ["all"]:
