@@ -6,7 +6,7 @@ reports steps and seconds to the target. Names: ``available_workloads()``. See
 docs/workloads.md.
 """
 
-from tinygrad_opt.workloads import logreg  # noqa: F401  (registers "logreg")
+from tinygrad_opt.workloads import char_lm, digits, logreg  # noqa: F401  (each registers itself)
 from tinygrad_opt.workloads.base import (
     Trial,
     Workload,

@@ -217,10 +217,15 @@ def register_workload(workload: Workload) -> Workload:
     return workload
 
 
+BUILTIN_ORDER = ("logreg", "mlp", "cnn", "transformer", "lstm")  # smallest first
+
+
 def available_workloads() -> list[str]:
-    """Names accepted by :func:`get_workload`, in order of size."""
+    """Names accepted by :func:`get_workload`: the built-in ones smallest first, then
+    any registered later."""
     _load_builtin()
-    return list(_REGISTRY)
+    builtin = [n for n in BUILTIN_ORDER if n in _REGISTRY]
+    return builtin + [n for n in _REGISTRY if n not in BUILTIN_ORDER]
 
 
 def get_workload(name: str, **overrides: Any) -> Workload:
