@@ -27,6 +27,7 @@ __all__ = [
     "describe_space",
     "sample",
     "space_for",
+    "spaces_markdown",
 ]
 
 SIGNIFICANT = 4
@@ -237,3 +238,12 @@ def describe_space(space: Space) -> dict[str, str]:
         else:
             out[key] = dist.describe()
     return out
+
+
+def spaces_markdown() -> str:
+    """The table of every declared space (docs/benchmark.md; scripts/make_docs_tables.py)."""
+    lines = ["| method | searched (everything else at the registry default) |", "|---|---|"]
+    for name in sorted(SEARCH_SPACES):
+        desc = describe_space(SEARCH_SPACES[name])
+        lines.append(f"| `{name}` | " + "; ".join(f"{k} {v}" for k, v in desc.items()) + " |")
+    return "\n".join(lines) + "\n"
