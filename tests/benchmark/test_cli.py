@@ -180,3 +180,29 @@ def test_set_changes_a_workload_and_is_recorded(tmp_path, capsys):
     assert doc["workloads"]["logreg"]["target"] == 0.6
     assert doc["trials"][0]["history"][-1][0] <= 20
     assert "logreg: val_loss <= 0.6 within 20 steps" in text
+
+
+def test_ctrl_c_keeps_finished_trials_and_the_same_command_continues(tmp_path, capsys,
+                                                                    monkeypatch):  # fmt: skip
+    import tinygrad_opt.workloads as workloads
+
+    real_run, calls = workloads.run, []
+
+    def interrupted_run(*args, **kwargs):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(args[1])
+        return real_run(*args, **kwargs)
+
+    out = tmp_path / "b.json"
+    argv = ["--quick", "--workloads", "logreg", "--budget", "3", "--no-plot", "--out", str(out)]
+    monkeypatch.setattr(workloads, "run", interrupted_run)
+    code, text, err = run_cli(capsys, *argv)
+    assert code == 130 and "interrupted" in err and "rerun the same command" in err
+    assert len(json.loads(out.read_text())["trials"]) == 3
+    monkeypatch.setattr(workloads, "run", real_run)
+    code, text, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    doc = json.loads(out.read_text())
+    assert doc["complete"] and len(doc["trials"]) == 6
+    assert [t["method"] for t in doc["trials"]] == ["sgd"] * 3 + ["adam"] * 3
