@@ -119,40 +119,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def plot(result: dict[str, Any], workload: Any, out_dir: Path) -> Path:
+    """Left: the metric each lr ended at (at the target if reached) against the target;
+    middle: the share of the grid reaching it (claim 2); right: steps to the target at
+    each method's best lr, seconds written above (claim 5)."""
     plt = pyplot()
     methods = list(result["methods"])
     grid = np.asarray(result["lr_grid"])
+    colors = [f"C{i}" for i in range(len(methods))]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"width_ratios": [2, 1, 1]})
     ax = axes[0]
-    for m in methods:
-        r = result["methods"][m]
-        t = np.array([np.nan if s is None else s for s in r["seconds_by_lr"]], dtype=float)
-        (line,) = ax.plot(grid, t, "o-", label=m)
-        never = np.isnan(t)
-        ax.plot(grid[never], np.full(never.sum(), 1.0), "x", color=line.get_color(), ms=7,
-                transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
+    finals = [[result["methods"][m]["final_metric"][str(lr)] for lr in grid] for m in methods]
+    finite = [v for row in finals for v in row if v is not None and math.isfinite(v)]
+    top = min(max(finite, default=1.0), 2 * workload.target + 2)  # blown-up runs: at the top
+    for m, row, color in zip(methods, finals, colors):
+        y = np.array([top if v is None or v > top else v for v in row], dtype=float)
+        ax.plot(grid, y, "o-", color=color, label=m)
+        off = np.array([v is None or v > top for v in row])
+        ax.plot(grid[off], y[off], "^", color=color, ms=9)
+    ax.axhline(workload.target, color="k", ls="--", lw=1)
+    ax.text(grid[0], workload.target, " target", va="bottom", fontsize=8)
     ax.set_xscale("log")
-    if any(s is not None for r in result["methods"].values() for s in r["seconds_by_lr"]):
-        ax.set_yscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("seconds to target (× at top: never)")
-    ax.set_title(f"{workload.name}: time to {workload.metric} target per lr")
+    ax.set_xlabel("learning rate (every other hyperparameter at its default)")
+    ax.set_ylabel(f"{workload.metric} at the end (▲ diverged / off the chart)")
+    ax.set_title(f"{workload.name}: where each lr ends ({workload.max_steps} steps at most)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    x = np.arange(len(methods))
     share = [100 * result["methods"][m]["share_reaching"] for m in methods]
-    axes[1].bar(methods, share, color=[f"C{i}" for i in range(len(methods))])
+    axes[1].bar(x, share, color=colors)
     axes[1].set_ylabel("% of the lr grid reaching the target")
     axes[1].set_title("claim 2: how much tuning")
-    best = [result["methods"][m]["best_seconds"] for m in methods]
-    axes[2].bar(methods, [np.nan if b is None else b for b in best],
-                color=[f"C{i}" for i in range(len(methods))])  # fmt: skip
-    for i, b in enumerate(best):
-        if b is None:
-            axes[2].text(i, 0, "never", ha="center", va="bottom", rotation=90)
-    axes[2].set_ylabel("seconds to target at the best lr")
+    steps = [result["methods"][m]["best_steps"] for m in methods]
+    secs = [result["methods"][m]["best_seconds"] for m in methods]
+    axes[2].bar(x, [0 if s is None else s for s in steps], color=colors)
+    for i, (st, sc) in enumerate(zip(steps, secs)):
+        label = "never" if st is None else f"{sc:.3g} s"
+        axes[2].text(i, 0 if st is None else st, label, ha="center", va="bottom", fontsize=8)
+    axes[2].set_ylabel("steps to target at the best lr")
     axes[2].set_title("claim 5: best-tuned speed")
     for a in axes[1:]:
-        a.tick_params(axis="x", rotation=45)
+        a.set_xticks(x, methods, rotation=45)
     fig.tight_layout()
     return save(fig, out_dir, "claim2_5_transformer.png")
 
