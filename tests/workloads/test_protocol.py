@@ -35,8 +35,12 @@ def test_overrides_apply_and_bad_ones_name_the_value():
         get_workload("logreg", n_features=2.5)
     with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got -1"):
         get_workload("logreg").setup(seed=-1)
-    with pytest.raises(ValueError, match=r"target must be finite, got nan"):
-        get_workload("logreg", target=float("nan"))
+    for bad in (float("nan"), float("inf"), "0.3", None):
+        with pytest.raises(ValueError, match=rf"target must be a finite number, got {bad!r}"):
+            get_workload("logreg", target=bad)
+    assert get_workload("logreg", target=1).target == 1.0
+    get_workload("logreg").default_hyperparameters["lr"] = 123.0  # a copy
+    assert get_workload("logreg").default_hyperparameters["lr"] != 123.0
 
 
 def test_workload_is_frozen_and_metric_direction():
@@ -184,3 +188,100 @@ def test_register_workload_makes_a_custom_one_available():
         assert isinstance(get_workload("logreg_small_test", n_train=500), Workload)
     finally:
         _REGISTRY.pop("logreg_small_test", None)
+
+
+@pytest.mark.parametrize("interval, calls", [(10, 3), (4, 7), (50, 0)])
+def test_run_feeds_sophia_g_every_interval_steps(interval, calls):
+    made = []
+
+    def sophia_g(trial):
+        opt = optim.create("sophiag", trial.parameters(), lr=0.003, rho=0.05, bs=64)
+        folded = opt.update_hessian
+        opt.fed = []
+        opt.update_hessian = lambda grads: (opt.fed.append(grads), folded(grads))
+        made.append(opt)
+        return opt
+
+    wl = get_workload("logreg")
+    run(wl, sophia_g, max_steps=30, stop_at_target=False, hessian_interval=interval)
+    opt = made[0]
+    assert len(opt.fed) == calls
+    h = [opt.state[p]["hessian"] for p in opt.param_groups[0]["params"]]
+    assert all(np.any(x != 0) for x in h) == (calls > 0)
+    if calls:
+        # ĝ: one array per parameter, the gradient for labels sampled from the model
+        assert [g.shape for g in opt.fed[0]] == [(1, 20), (1,)]
+
+
+def test_class_logits_are_the_models_distribution():
+    trial = get_workload("logreg").setup(0)
+    trial.next_batch()
+    two = trial.class_logits()
+    assert two.shape == (64, 2) and np.all(two.data[:, 0] == 0)
+    with pytest.raises(ValueError, match="hessian_interval must be an integer >= 1, got 0"):
+        run(get_workload("logreg"), "adam", {}, hessian_interval=0)
+
+
+def test_run_evaluates_schedule_free_at_its_average_and_leaves_train_mode():
+    from tinygrad_opt.train import evaluation_point
+
+    made = []
+
+    def schedule_free(trial):
+        opt = optim.create("schedulefree_adamw", trial.parameters(), lr=0.02)
+        made.append((trial, opt))
+        return opt
+
+    r = run(get_workload("logreg"), schedule_free, max_steps=20, stop_at_target=False)
+    trial, opt = made[0]
+    assert opt.training  # switched to eval mode only while evaluating
+    at_y = trial.evaluate()  # the tensors hold the gradient point y while training
+    with evaluation_point(opt):
+        at_x = trial.evaluate()  # the average x: what run measured
+    assert r.final_metric == at_x != at_y
+
+
+def test_workload_to_dict_is_json_ready_and_progress_bar_runs(capsys):
+    import json
+
+    d = get_workload("logreg", n_train=500).to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["name"] == "logreg" and d["options"]["n_train"] == 500 and "builder" not in d
+    r = run(get_workload("logreg"), "adam", {"lr": 0.02}, max_steps=15, progress=True)
+    assert r.steps == 15
+    assert "logreg/adam" in capsys.readouterr().err
+
+
+def test_sophia_g_by_name_gets_bs_from_the_labels_per_batch():
+    wl = get_workload("logreg")
+    r = run(wl, "sophiag", {"lr": 0.003, "rho": 0.05}, max_steps=10)
+    assert r.hyperparameters["bs"] == wl.batch_size == wl.setup(0).labels_per_batch
+    assert run(wl, "sophiag", {"bs": 7}, max_steps=1).hyperparameters["bs"] == 7
+    assert "bs" not in run(wl, "adam", {}, max_steps=1).hyperparameters
+    lm = get_workload("transformer", batch_size=4, context=16, d_model=16)
+    assert lm.setup(0).labels_per_batch == 64
+
+
+def test_run_with_a_muon_plus_adamw_pair_from_named_parameters():
+    pytest.importorskip("sklearn")
+    from tinygrad_opt.optim.muon import split_muon_params
+
+    class Pair:  # what run needs of an optimizer object: zero_grad() and step()
+        def __init__(self, *opts):
+            self.opts = opts
+
+        def zero_grad(self):
+            for o in self.opts:
+                o.zero_grad()
+
+        def step(self):
+            for o in self.opts:
+                o.step()
+
+    def muon_adamw(trial):
+        hidden, other = split_muon_params(trial.named_parameters(), exclude=["4"])
+        assert [n for n, _ in hidden] == ["0.weight", "2.weight"]  # not the output layer
+        return Pair(optim.create("muon", hidden, lr=0.05), optim.create("adamw", other, lr=0.01))
+
+    r = run(get_workload("mlp"), muon_adamw)
+    assert r.reached and not r.diverged

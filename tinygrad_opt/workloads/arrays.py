@@ -44,9 +44,11 @@ def array_trial(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
     rng: np.random.Generator,
+    logits: Callable[[Tensor], Tensor] | None = None,
 ) -> Trial:
     """A :class:`Trial` for ``model`` on arrays: minibatches of ``train``, the workload's
-    metric (mean ``loss`` or accuracy) on the whole ``val`` split in one pass."""
+    metric (mean ``loss`` or accuracy) on the whole ``val`` split in one pass.
+    ``logits``: model output → class logits (default: the output itself)."""
     X_val, y_val = val
 
     def loss_fn(m: Any, X: np.ndarray, y: np.ndarray) -> Tensor:
@@ -58,4 +60,9 @@ def array_trial(
             return accuracy(out.data, y_val)
         return loss(out, y_val).item()
 
-    return Trial(model, array_sampler(*train, workload.batch_size, rng), loss_fn, evaluate)
+    def logits_fn(m: Any, X: np.ndarray) -> Tensor:
+        out = m(Tensor(X))
+        return out if logits is None else logits(out)
+
+    sampler = array_sampler(*train, workload.batch_size, rng)
+    return Trial(model, sampler, loss_fn, evaluate, logits_fn, workload.batch_size)

@@ -66,6 +66,9 @@ class Trial:
       twice.
     - :meth:`evaluate` is the workload's metric on the whole validation split (model in
       eval mode, no graph).
+    - :meth:`class_logits` gives the current minibatch's logits over classes with their
+      graph, for estimators that sample labels from the model (Sophia-G's
+      Gauss-Newton-Bartlett estimate; :func:`run` feeds Sophia-G with it).
     """
 
     def __init__(
@@ -74,14 +77,21 @@ class Trial:
         sampler: Callable[[], Batch],
         loss_fn: Callable[[Any, Any, Any], Tensor],
         evaluate_fn: Callable[[Any], float],
+        logits_fn: Callable[[Any, Any], Tensor] | None = None,
+        labels_per_batch: int | None = None,
     ) -> None:
         """``sampler()`` → the next (inputs, targets) minibatch; ``loss_fn(model, inputs,
         targets)`` → the mean loss Tensor; ``evaluate_fn(model)`` → the metric (called
-        under ``no_grad`` with the model in eval mode)."""
+        under ``no_grad`` with the model in eval mode); ``logits_fn(model, inputs)`` →
+        logits (..., classes) whose softmax is the model's predicted distribution (None:
+        :meth:`class_logits` is unavailable); ``labels_per_batch``: the rows of labels in
+        a minibatch (examples, or windows × context for a language model)."""
         self.model = model
         self._sampler = sampler
         self._loss_fn = loss_fn
         self._evaluate_fn = evaluate_fn
+        self._logits_fn = logits_fn
+        self.labels_per_batch = labels_per_batch
         self._batch: Batch | None = None
         self.steps = 0  # minibatches drawn so far
 
@@ -106,6 +116,17 @@ class Trial:
         if hasattr(self.model, "train"):
             self.model.train()
         return self._loss_fn(self.model, *self._batch)
+
+    def class_logits(self) -> Tensor:
+        """Logits (..., classes) of the current minibatch, with their graph: softmax of
+        a row is the model's distribution over that row's label."""
+        if self._logits_fn is None:
+            raise NotImplementedError("this trial has no class logits (no logits_fn given)")
+        if self._batch is None:
+            raise RuntimeError("Trial: no minibatch yet; call train_step() or next_batch()")
+        if hasattr(self.model, "train"):
+            self.model.train()
+        return self._logits_fn(self.model, self._batch[0])
 
     def train_step(self) -> float:
         """Next minibatch: forward, backward (gradients added to ``p.grad``); the loss."""
@@ -178,8 +199,14 @@ class Workload:
         if self.goal not in GOALS:
             raise ValueError(f"Workload {self.name!r}: goal must be 'min' or 'max', got "
                              f"{self.goal!r}")  # fmt: skip
-        if not np.isfinite(self.target):
-            raise ValueError(f"Workload {self.name!r}: target must be finite, got {self.target!r}")
+        t = self.target
+        if (
+            isinstance(t, bool)
+            or not isinstance(t, (int, float, np.number))
+            or t != t
+            or abs(t) == float("inf")
+        ):
+            raise ValueError(f"Workload {self.name!r}: target must be a finite number, got {t!r}")
         for key in ("max_steps", "eval_every", "batch_size"):
             _check_int(self.name, key, getattr(self, key), 1)
         _check_int(self.name, "seed", self.seed, 0)
@@ -197,6 +224,14 @@ class Workload:
         """Whether ``value`` of the metric meets the target (False for NaN)."""
         value = float(value)
         return value <= self.target if self.goal == "min" else value >= self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field but the builder, JSON-ready (what a results file records)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del out["builder"]
+        out["default_hyperparameters"] = dict(self.default_hyperparameters)
+        out["options"] = dict(self.options)
+        return out
 
     def better(self, a: float, b: float) -> bool:
         """Whether metric value ``a`` is strictly better than ``b`` (NaN never is)."""
@@ -259,9 +294,11 @@ def get_workload(name: str, **overrides: Any) -> Workload:
         else:
             accepted = ", ".join((*FIELD_OVERRIDES, *options))
             raise ValueError(f"workload {name!r} has no setting {key!r}; accepted: {accepted}")
-    if "target" in fields:
-        fields["target"] = float(fields["target"])
-    return dataclasses.replace(base, options=options, **fields)
+    target = fields.get("target")
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        fields["target"] = float(target)
+    hp = dict(base.default_hyperparameters)  # copies: the registered workload stays as is
+    return dataclasses.replace(base, options=options, default_hyperparameters=hp, **fields)
 
 
 def _load_builtin() -> None:

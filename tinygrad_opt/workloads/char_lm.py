@@ -82,7 +82,8 @@ def _lm_trial(
             count += y.data.size
         return total / count
 
-    return Trial(model, sampler.sample, loss_fn, evaluate)
+    rows = workload.batch_size * context
+    return Trial(model, sampler.sample, loss_fn, evaluate, logits, rows)
 
 
 def _build_transformer(workload: Workload, seed: int) -> Trial:
@@ -114,15 +115,15 @@ TRANSFORMER = register_workload(
         name="transformer",
         metric="val_loss",
         goal="min",
-        target=2.0,
-        max_steps=1000,
-        eval_every=50,
+        target=1.95,
+        max_steps=800,
+        eval_every=25,
         batch_size=32,
         seed=0,
         description="character transformer LM (d_model 64, 4 heads, 2 layers, context 64) "
         "on the fables",
         default_optimizer="adam",
-        default_hyperparameters={"lr": 0.003},
+        default_hyperparameters={"lr": 0.01},
         options={"d_model": 64, "nhead": 4, "num_layers": 2, "context": 64, **_TEXT},
         builder=_build_transformer,
     )
@@ -133,15 +134,15 @@ LSTM = register_workload(
         name="lstm",
         metric="val_loss",
         goal="min",
-        target=2.0,
-        max_steps=1000,
-        eval_every=50,
+        target=1.90,
+        max_steps=800,
+        eval_every=25,
         batch_size=32,
         seed=0,
         description="2-layer character LSTM LM (embedding 32, hidden 128, context 64) "
         "on the fables",
         default_optimizer="adam",
-        default_hyperparameters={"lr": 0.003},
+        default_hyperparameters={"lr": 0.01},
         options={
             "embedding_dim": 32,
             "hidden_size": 128,

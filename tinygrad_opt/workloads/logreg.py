@@ -17,6 +17,8 @@ import numpy as np
 
 from tinygrad_opt import nn
 from tinygrad_opt.nn.loss.binary import binary_cross_entropy_with_logits
+from tinygrad_opt.ops.creation import zeros_like
+from tinygrad_opt.ops.join import cat
 from tinygrad_opt.tensor import Tensor
 from tinygrad_opt.workloads.arrays import array_trial
 from tinygrad_opt.workloads.base import Trial, Workload, register_workload, seeded_rngs
@@ -41,6 +43,11 @@ def _loss(logits: Tensor, y: np.ndarray) -> Tensor:
     return binary_cross_entropy_with_logits(logits.reshape(-1), y)
 
 
+def _two_class_logits(logit: Tensor) -> Tensor:
+    """(B, 1) logit z → (B, 2) logits [0, z]: softmax gives [1 - σ(z), σ(z)]."""
+    return cat([zeros_like(logit), logit], dim=-1)
+
+
 def _build(workload: Workload, seed: int) -> Trial:
     o = workload.options
     n_train, n_val = o["n_train"], o["n_val"]
@@ -48,7 +55,7 @@ def _build(workload: Workload, seed: int) -> Trial:
     init_rng, batch_rng = seeded_rngs(seed, 2)
     model = nn.Linear(o["n_features"], 1, rng=init_rng)
     train, val = (X[:n_train], y[:n_train]), (X[n_train:], y[n_train:])
-    return array_trial(workload, model, _loss, train, val, batch_rng)
+    return array_trial(workload, model, _loss, train, val, batch_rng, _two_class_logits)
 
 
 LOGREG = register_workload(

@@ -19,6 +19,7 @@ import numpy as np
 
 from tinygrad_opt import optim
 from tinygrad_opt.train.fit import _has_train_eval_modes, evaluation_point
+from tinygrad_opt.train.sophia import gnb_gradients
 from tinygrad_opt.workloads.base import Trial, Workload
 
 __all__ = ["RunResult", "run"]
@@ -75,27 +76,40 @@ def run(
     max_steps: int | None = None,
     stop_at_target: bool = True,
     progress: bool = False,
+    hessian_interval: int = 10,
 ) -> RunResult:
     """Train ``workload.setup(seed)`` with an optimizer; measure steps and time to target.
 
     ``optimizer``: a registered name (``optim.create(name, trial.parameters(),
-    **hyperparameters)``) or a factory ``trial -> optimizer`` (e.g. Muon for the
-    matrices plus AdamW for the rest, from ``trial.named_parameters()``; then
-    ``hyperparameters`` is only recorded). ``seed``: default ``workload.seed``;
+    **hyperparameters)``) or a factory ``trial -> optimizer`` (any object with
+    ``zero_grad()`` and ``step()``, e.g. one stepping Muon on the matrices and AdamW on
+    the rest, from ``trial.named_parameters()``; ``hyperparameters`` are then only
+    recorded). ``seed``: default ``workload.seed``;
     ``max_steps``: default ``workload.max_steps``.
 
     Each step: ``zero_grad``, :meth:`Trial.train_step`, ``step()``; an optimizer with
     ``needs_closure`` (L-BFGS, SAM, Sophia-H; the flag ``fit`` and the playground check)
     instead gets ``step(trial.closure())`` after :meth:`Trial.next_batch`, so it
-    evaluates the minibatch itself. Every ``workload.eval_every`` steps, and after the
-    last step, the metric is measured on the validation split at the point to evaluate
+    evaluates the minibatch itself. An optimizer fed a Hessian-diagonal estimate by the
+    loop (one with ``update_hessian`` and no closure: Sophia-G) gets, after every
+    ``hessian_interval``-th step, the Gauss-Newton-Bartlett estimate on that step's
+    minibatch (:func:`tinygrad_opt.train.gnb_gradients` of :meth:`Trial.class_logits`,
+    labels drawn from a generator seeded by ``seed``), the paper's k = 10 by default.
+    Built by name, its ``bs`` hyperparameter B (unless given) is the number of labels
+    sampled per estimate, :attr:`Trial.labels_per_batch` (the batch size, times the
+    context for the language models), not the package's 5120; it is recorded in the
+    result's ``hyperparameters``.
+
+    Every ``workload.eval_every`` steps, and after the last step, the metric is measured
+    on the validation split at the point to evaluate
     (:func:`tinygrad_opt.train.evaluation_point`: Schedule-Free's average, the textbook
     Nesterov's θ). The run stops at the first evaluation that meets the target (unless
     ``stop_at_target=False``), or when a loss or the metric is not finite (``diverged``).
 
     **Time counts training only**: the seconds are the sum of the steps' wall-clock
-    times (minibatch, forward, backward, optimizer step); building the trial and every
-    evaluation are excluded, so evaluating more often does not change them.
+    times (minibatch, forward, backward, optimizer step, Sophia-G's estimate); building
+    the trial and every evaluation are excluded, so evaluating more often does not change
+    them.
     """
     seed = workload.seed if seed is None else seed
     steps = workload.max_steps if max_steps is None else max_steps
@@ -104,6 +118,9 @@ def run(
     hp = dict(hyperparameters or {})
     trial = workload.setup(seed)
     if isinstance(optimizer, str):
+        cls, preset = optim.lookup(optimizer)
+        if "bs" in getattr(cls, "hyperparameters", {}) and "bs" not in {**preset, **hp}:
+            hp["bs"] = trial.labels_per_batch  # Sophia-G's B: the labels it samples per step
         opt = optim.create(optimizer, trial.parameters(), **hp)
         label = optimizer
     elif callable(optimizer):
@@ -115,6 +132,14 @@ def run(
     if _has_train_eval_modes(opt):
         opt.train()
     needs_closure = getattr(opt, "needs_closure", False)
+    feeds_hessian = not needs_closure and callable(getattr(opt, "update_hessian", None))
+    if isinstance(hessian_interval, bool) or not isinstance(hessian_interval, int):
+        raise ValueError(f"hessian_interval must be an integer >= 1, got {hessian_interval!r}")
+    if hessian_interval < 1:
+        raise ValueError(f"hessian_interval must be an integer >= 1, got {hessian_interval!r}")
+    if feeds_hessian:
+        label_rng = np.random.default_rng((int(seed), 0x50F1A))  # Sophia-G's sampled labels
+        opt_params = [p for group in opt.param_groups for p in group["params"]]
 
     def evaluate(step: int) -> bool:
         """Record the metric; True when the run should stop."""
@@ -149,6 +174,9 @@ def run(
                     opt.zero_grad()
                     loss = trial.train_step()
                     opt.step()
+                    if feeds_hessian and step % hessian_interval == 0:
+                        logits = trial.class_logits()
+                        opt.update_hessian(gnb_gradients(logits, opt_params, label_rng))
                 result.seconds += time.perf_counter() - t0
                 result.steps = step
                 result.losses.append(loss)
