@@ -180,6 +180,12 @@ def test_set_changes_a_workload_and_is_recorded(tmp_path, capsys):
     assert doc["workloads"]["logreg"]["target"] == 0.6
     assert doc["trials"][0]["history"][-1][0] <= 20
     assert "logreg: val_loss <= 0.6 within 20 steps" in text
+    quick = tmp_path / "q.json"  # --set applies on top of --quick's shortened workloads
+    argv = ["--quick", "--workloads", "logreg", "--budget", "1", "--set", "logreg.target=0.7",
+            "--no-plot", "--out", str(quick)]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    logreg = json.loads(quick.read_text())["workloads"]["logreg"]
+    assert (logreg["target"], logreg["max_steps"], logreg["eval_every"]) == (0.7, 100, 10)
 
 
 def test_ctrl_c_keeps_finished_trials_and_the_same_command_continues(tmp_path, capsys,

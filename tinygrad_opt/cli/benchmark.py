@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
 from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _comma_list, _positive_int
@@ -211,8 +212,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plot:
         plot = args.plot or str(Path(out).with_name(Path(out).stem + "_profile.png"))
         _check_output("--plot", plot, FIGURE_SUFFIXES, default=args.plot is None)
-    import os
-
     if Path(out).is_file() and not os.access(out, os.W_OK):
         raise UsageError(f"--out: cannot write {out!r}: the file is not writable")
     lr_grid = None if args.lr_grid is None else parse_lr_grid(args.lr_grid)
@@ -234,9 +233,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise UsageError(f"--set: {e}") from None
         overrides: dict = dict(sets.get(name, {}))
-        if args.quick:
-            overrides = dict(QUICK_WORKLOADS.get(name, {"max_steps": QUICK_MAX_STEPS}))
-            overrides["eval_every"] = min(probe.eval_every, QUICK_EVAL_EVERY)
+        if args.quick:  # shortened, then --set on top
+            quick = dict(QUICK_WORKLOADS.get(name, {"max_steps": QUICK_MAX_STEPS}))
+            quick["eval_every"] = min(probe.eval_every, QUICK_EVAL_EVERY)
+            overrides = {**quick, **overrides}
         steps = min(x for x in (max_steps, overrides.get("max_steps"), probe.max_steps) if x)
         if steps < probe.max_steps:
             overrides["max_steps"] = steps
