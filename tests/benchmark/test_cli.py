@@ -167,6 +167,8 @@ def test_all_runs_every_registered_method_that_can_train_the_workload(tmp_path, 
     assert set(ran) == set(registry.available()) - {"muon", "muon_optax"}
     for name in ("muon", "muon_optax"):
         assert f"skipped {name} ('{name}' steps 2-D weight matrices only" in text
+    sophia = [t for t in json.loads(out.read_text())["trials"] if t["method"] == "sophiag"][0]
+    assert sophia["hyperparameters"]["bs"] == 64  # what the runner added is recorded too
 
 
 def test_set_changes_a_workload_and_is_recorded(tmp_path, capsys):

@@ -193,11 +193,23 @@ def _finite_or_none(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _plain(hp: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON's view of hyperparameters: tuples as lists, numpy numbers as Python's."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v.item() if isinstance(v, np.generic) else v
+
+    return {k: plain(v) for k, v in hp.items()}
+
+
 def trial_record(spec: TrialSpec, result: Any) -> dict[str, Any]:
     """The JSON record of a finished trial from the workload runner's ``RunResult``."""
     steps = getattr(result, "steps_to_target", None)
     seconds = getattr(result, "seconds_to_target", None)
     final = getattr(result, "final_metric", getattr(result, "final", None))
+    used = getattr(result, "hyperparameters", None) or {}
     history = [
         [int(s), _finite_or_none(t), _finite_or_none(v)]
         for s, t, v in getattr(result, "history", [])
@@ -208,7 +220,8 @@ def trial_record(spec: TrialSpec, result: Any) -> dict[str, Any]:
         "study": spec.study,
         "trial": spec.trial,
         "seed": spec.seed,
-        "hyperparameters": spec.hyperparameters,
+        # the drawn values, then any the runner added (Sophia-G's label count ``bs``)
+        "hyperparameters": {**spec.hyperparameters, **_plain(used)},
         "steps_to_target": None if steps is None else int(steps),
         "seconds_to_target": _finite_or_none(seconds),
         "final_metric": _finite_or_none(final),
