@@ -43,6 +43,19 @@ def test_profile_figure_is_written_and_taus_cover_every_ratio(tmp_path):
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
+def test_drawing_leaves_the_callers_matplotlib_backend_alone(tmp_path):
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        plot_profiles(score_trials(TRIALS), ["a", "b"], ["w1", "w2"], tmp_path / "p.pdf")
+        assert matplotlib.get_backend() == "svg"
+        assert (tmp_path / "p.pdf").read_bytes()[:4] == b"%PDF"
+    finally:
+        matplotlib.use(before)
+
+
 def test_claims_2_and_5_script_on_a_short_workload(tmp_path):
     spec = importlib.util.spec_from_file_location(
         "claim2_5", ROOT / "examples" / "seed_claims" / "claim2_5_transformer.py"

@@ -69,15 +69,13 @@ def plot_profiles(
 ) -> Path:
     """Two panels: the performance profile by time to target and by steps to target.
     Written atomically (matplotlib, any of its formats by extension)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
 
     from tinygrad_opt.atomic_io import write_atomically
 
     ncol = math.ceil(len(methods) / 18)  # legend columns beside the panels
-    fig, axes = plt.subplots(1, 2, figsize=(11 + 1.9 * ncol, 4.6), sharey=True)
+    fig = Figure(figsize=(11 + 1.9 * ncol, 4.6))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, measure, label in (
         (axes[0], "seconds", "time to target"),
         (axes[1], "steps", "steps to target"),
@@ -113,10 +111,7 @@ def plot_profiles(
     fig.tight_layout(rect=(0, 0, right, 1))
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
-    try:
-        write_atomically(path, lambda f: fig.savefig(f, format=fmt, dpi=110))
-    finally:
-        plt.close(fig)
+    write_atomically(path, lambda f: fig.savefig(f, format=fmt, dpi=110))
     return path
 
 
