@@ -23,7 +23,16 @@ def memory_table() -> str:
     return to_markdown(memory_table())
 
 
-TABLES = {("docs/optimizers.md", "memory-table"): memory_table}
+def search_spaces_table() -> str:
+    from tinygrad_opt.benchmark.spaces import spaces_markdown
+
+    return spaces_markdown()
+
+
+TABLES = {
+    ("docs/optimizers.md", "memory-table"): memory_table,
+    ("docs/benchmark.md", "search-spaces"): search_spaces_table,
+}
 
 
 def replace_block(text: str, name: str, body: str) -> str:

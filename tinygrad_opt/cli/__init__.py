@@ -15,6 +15,7 @@
     tinygrad-opt launch -n 4 [--hostfile hosts] train.py [args]   # mpiexec for you
     tinygrad-opt calibrate --ranks 1,2,4 --out cluster.toml     # fit the simulator to MPI
     tinygrad-opt plan --params 25.6M --workers 8,16,32,64 --scheme ring,ps ... --deadline 36h
+    tinygrad-opt benchmark --optimizers sgd,adam --workloads mlp,cnn --budget 8 --out b.json
 
 ``whatif`` simulates synchronous data-parallel SGD (:mod:`tinygrad_opt.cluster`) for every
 combination of the comma-separated flag values and prints one row per configuration;
@@ -31,8 +32,9 @@ One module per command group: :mod:`~tinygrad_opt.cli.compare` (``compare``, ``l
 :mod:`~tinygrad_opt.cli.playground` (``playground``, docs/playground.md),
 :mod:`~tinygrad_opt.cli.whatif` (``whatif``, ``timeline``) with
 :mod:`~tinygrad_opt.cli.simulation` (the simulation flags, settings and table they share
-with ``plan``), :mod:`~tinygrad_opt.cli.launch`, :mod:`~tinygrad_opt.cli.calibrate` and
-:mod:`~tinygrad_opt.cli.plan`. This module builds the parser and runs a command
+with ``plan``), :mod:`~tinygrad_opt.cli.launch`, :mod:`~tinygrad_opt.cli.calibrate`,
+:mod:`~tinygrad_opt.cli.plan` and :mod:`~tinygrad_opt.cli.benchmark`. This module builds the
+parser and runs a command
 (:func:`main`); the commands import their modules (and those their dependencies) only when
 the parser is built.
 """
@@ -113,6 +115,7 @@ def _write(flag: str, path: str, writer, data, **kwargs) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tinygrad_opt.cli import benchmark as benchmark_cmd
     from tinygrad_opt.cli import calibrate as calibrate_cmd  # numpy + stdlib only
     from tinygrad_opt.cli import compare as compare_cmd
     from tinygrad_opt.cli import launch as launch_cmd
@@ -190,6 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan_cmd.add_arguments(pl)
     pl.set_defaults(handler=plan_cmd.run)
+
+    bm = sub.add_parser(
+        "benchmark",
+        help="optimizers x workloads with an equal tuning budget: time to target, "
+        "performance profiles (resumable)",
+        description="Random search over each method's declared space, the same number of "
+        "trials for every method, on the workloads of tinygrad_opt.workloads; scored by "
+        "time to target as AlgoPerf does; resumable (docs/benchmark.md).",
+    )
+    benchmark_cmd.add_arguments(bm)
+    bm.set_defaults(handler=benchmark_cmd.run)
     parser.set_defaults(
         value_flags={  # options that take a value, for _join_negative_values
             flag
