@@ -115,6 +115,19 @@ class GELU(Function):
 
     def forward(self, a, approximate):
         self.a, self.approximate = a, approximate
+        if approximate == "tanh" and a.dtype.kind == "f":
+            # t = tanh(a·(c + c·0.044715·a²)), c = √(2/π), then ½a(1 + t): in place in
+            # two new arrays (t, kept for backward, and the output), so a float32 input
+            # stays float32 and no array of a's size is allocated and dropped.
+            t = np.multiply(a, a, out=np.empty_like(a))
+            t *= 0.044715 * _SQRT_2_OVER_PI
+            t += _SQRT_2_OVER_PI
+            t *= a
+            self.t = np.tanh(t, out=t)
+            out = np.add(t, 1, out=np.empty_like(a))
+            out *= a
+            out *= 0.5
+            return out
         if approximate == "tanh":
             self.t = np.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * (a * a * a)))  # a**3 is ~100x slower
             return (0.5 * a * (1 + self.t)).astype(a.dtype, copy=False)
@@ -123,6 +136,21 @@ class GELU(Function):
 
     def backward(self, g):
         a = self.a
+        if self.approximate == "tanh" and a.dtype.kind == "f":
+            # d/da ½a(1+t) = ½(1 + t + a·c(1 + 3·0.044715a²)·(1 - t²)), in place
+            t = self.t
+            d = np.multiply(a, a, out=np.empty(a.shape, np.result_type(a.dtype, g.dtype)))
+            d *= 3 * 0.044715 * _SQRT_2_OVER_PI
+            d += _SQRT_2_OVER_PI
+            d *= a
+            s = np.multiply(t, t, out=np.empty_like(t))
+            d *= np.subtract(1, s, out=s)
+            del s
+            d += t
+            d += 1
+            d *= 0.5
+            d *= g
+            return d
         if self.approximate == "tanh":
             # d/da ½a(1+t) = ½(1+t) + ½a(1-t²)·√(2/π)(1 + 3·0.044715a²)
             dt = (1 - self.t**2) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
