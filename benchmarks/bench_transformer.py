@@ -25,6 +25,10 @@ each and the order of the two rotating between rounds (torch's OpenMP threads ke
 spinning after a call and would slow whoever ran next); medians over all timed steps.
 The result (times, ratios, agreement errors, versions) is written as JSON to ``--out``
 (default ``bench_transformer.json``) and printed as the last line.
+
+``--retain-freed-memory`` first calls :func:`tinygrad_opt.memory.retain_freed_memory`
+(glibc keeps freed memory instead of returning it to the kernel, so a step does not
+fault in fresh pages for its activations); it is process-wide, so torch runs with it too.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import numpy as np
 from tinygrad_opt import optim
 from tinygrad_opt.atomic_io import write_text_atomic
 from tinygrad_opt.data import CharVocab, WindowSampler, load_text
+from tinygrad_opt.memory import retain_freed_memory
 from tinygrad_opt.models import CharTransformerLM, causal_mask, lm_loss
 
 CONFIGS: dict[str, dict[str, int]] = {
@@ -204,6 +209,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=0, help="timed steps per block (default 5)")
     ap.add_argument("--quick", action="store_true", help="2 rounds of 2 steps (smoke test)")
     ap.add_argument("--out", default="bench_transformer.json", help="JSON result file")
+    ap.add_argument(
+        "--retain-freed-memory",
+        action="store_true",
+        help="call tinygrad_opt.memory.retain_freed_memory() first (process-wide: torch too)",
+    )
     args = ap.parse_args(argv)
     if any(n < 1 for n in args.threads):
         ap.error(f"--threads must be positive, got {args.threads}")
@@ -211,6 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
         import torch
     except ImportError:
         ap.error("torch is needed (pip install torch --index-url .../whl/cpu)")
+    retained = retain_freed_memory() if args.retain_freed_memory else False
     rounds = args.rounds or (2 if args.quick else 6)
     steps = args.steps or (2 if args.quick else 5)
     pause = 0.05 if args.quick else 0.3
@@ -222,6 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
             "python": platform.python_version(),
         },  # fmt: skip
         "cpus": os.cpu_count(),
+        "retain_freed_memory": retained,
         "rounds": rounds,
         "steps_per_round": steps,
         "adamw": {k: list(v) if isinstance(v, tuple) else v for k, v in ADAMW.items()},
@@ -246,7 +258,8 @@ def main(argv: list[str] | None = None) -> dict:
             }
         result["configs"][name] = entry
 
-    print("== CharTransformerLM training step (AdamW, lm_loss, float32), ours vs torch ==")
+    mem = ", freed memory retained (both)" if retained else ""
+    print(f"== CharTransformerLM training step (AdamW, lm_loss, float32), ours vs torch{mem} ==")
     for name, entry in result["configs"].items():
         cfg, agree = entry["config"], entry["agreement"]
         print(
