@@ -18,11 +18,13 @@ Configurations (batch 32, context 64, feed-forward 4·d_model):
 Before timing, one step on each side from identical weights is compared: the losses, every
 gradient, and the weights after the AdamW step must agree to float32 tolerance.
 
-Each thread count n sets both libraries alike: ``torch.set_num_threads(n)`` and numpy's
+Each thread count n sets both libraries alike: ``torch.set_num_threads(n)``; numpy's
 BLAS through threadpoolctl (``threadpool_limits(n)``; install threadpoolctl, or set
-``OPENBLAS_NUM_THREADS`` and pass that one count). Timing runs in blocks with a pause before
-each and the order of the two rotating between rounds (torch's OpenMP threads keep
-spinning after a call and would slow whoever ran next); medians over all timed steps.
+``OPENBLAS_NUM_THREADS`` and pass that one count); our intra-op threads
+(``tinygrad_opt.parallel.set_num_threads(n)``) and our AdamW's ``threads``. Timing runs
+in blocks with a pause before each and the order of the two rotating between rounds
+(torch's OpenMP threads keep spinning after a call and would slow whoever ran next);
+medians over all timed steps.
 The result (times, ratios, agreement errors, versions) is written as JSON to ``--out``
 (default ``bench_transformer.json``) and printed as the last line.
 
@@ -46,7 +48,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from tinygrad_opt import optim
+from tinygrad_opt import optim, parallel
 from tinygrad_opt.atomic_io import write_text_atomic
 from tinygrad_opt.data import CharVocab, WindowSampler, load_text
 from tinygrad_opt.memory import retain_freed_memory
@@ -128,6 +130,7 @@ def build(torch, cfg: dict[str, int], seed: int = 0):
         t_opt.step()
         return loss.item()
 
+    ours_step.optimizer = opt  # so that threads() can set its thread count
     return ours, theirs, ours_step, torch_step, len(vocab)
 
 
@@ -157,10 +160,14 @@ def check_agreement(torch, cfg: dict[str, int]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def threads(torch, n: int) -> Iterator[str]:
-    """torch and numpy's BLAS both limited to n threads; yields how numpy's was set."""
-    before = torch.get_num_threads()
+def threads(torch, n: int, optimizer=None) -> Iterator[str]:
+    """n threads for everyone: torch's intra-op threads, numpy's BLAS, our intra-op
+    threads (tinygrad_opt.parallel) and our optimizer's; yields how BLAS's were set."""
+    before = torch.get_num_threads(), parallel.get_num_threads()
     torch.set_num_threads(n)
+    parallel.set_num_threads(n)
+    if optimizer is not None:
+        optimizer.threads = n
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -174,13 +181,15 @@ def threads(torch, n: int) -> Iterator[str]:
         try:
             yield f"OPENBLAS_NUM_THREADS={env}"
         finally:
-            torch.set_num_threads(before)
+            torch.set_num_threads(before[0])
+            parallel.set_num_threads(before[1])
         return
     try:
         with threadpool_limits(n):
             yield "threadpoolctl"
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        parallel.set_num_threads(before[1])
 
 
 def blocks(contenders: dict[str, Callable[[], object]], rounds: int, steps: int, pause: float):
@@ -245,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
         _, _, ours_step, torch_step, vocab = build(torch, cfg)
         entry["vocab"] = vocab
         for n in args.threads:
-            with threads(torch, n) as how:
+            with threads(torch, n, ours_step.optimizer) as how:
                 t = blocks({"ours": ours_step, "torch": torch_step}, rounds, steps, pause)
             med = {k: statistics.median(v) for k, v in t.items()}
             entry["threads"][str(n)] = {
