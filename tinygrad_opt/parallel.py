@@ -88,28 +88,39 @@ def for_each_chunk(fn: Callable[[int, int], object], n: int, chunk: int = CHUNK_
         for start in range(0, n, chunk):
             fn(start, min(start + chunk, n))
         return
-    lock = threading.Lock()
-    next_index = [0]
+    # Chunks are claimed one at a time; the caller waits only for chunks another thread
+    # has claimed, never for a worker that has not started (on a busy machine that could
+    # be a whole scheduler time slice): a late worker finds nothing left and returns.
+    cond = threading.Condition()
+    state = {"next": 0, "running": 0}
     errors: list[BaseException] = []
 
     def work() -> None:
-        try:
-            while True:
-                with lock:
-                    i = next_index[0]
-                    next_index[0] += 1
+        while True:
+            with cond:
+                i = state["next"]
                 if i >= count:
                     return
+                state["next"] = i + 1
+                state["running"] += 1
+            try:
                 fn(i * chunk, min((i + 1) * chunk, n))
-        except BaseException as e:  # noqa: BLE001 (re-raised by the caller below)
-            errors.append(e)
-            with lock:
-                next_index[0] = count  # the other threads stop after their chunk
+            except BaseException as e:  # noqa: BLE001 (re-raised by the caller below)
+                errors.append(e)
+                with cond:
+                    state["next"] = count  # nobody claims another chunk
+            finally:
+                with cond:
+                    state["running"] -= 1
+                    if state["running"] == 0:
+                        cond.notify_all()
 
-    futures = [_executor(threads - 1).submit(work) for _ in range(threads - 1)]
+    pool = _executor(threads - 1)
+    for _ in range(threads - 1):
+        pool.submit(work)
     work()
-    for f in futures:
-        f.result()
+    with cond:
+        cond.wait_for(lambda: state["running"] == 0)
     if errors:
         raise errors[0]
 
