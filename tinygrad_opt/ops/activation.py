@@ -119,7 +119,7 @@ class GELU(Function):
         if approximate == "tanh" and a.dtype.kind == "f":
             # in place in two new arrays (t, kept for backward, and the output), chunk by
             # chunk on the intra-op threads (tinygrad_opt.parallel): float32 stays float32
-            a = np.ascontiguousarray(a)
+            a = a if a.flags.c_contiguous else a.copy(order="C")  # keeps a 0-d shape
             self.a = a
             t, out = np.empty_like(a), np.empty_like(a)
             a1, t1, out1 = a.reshape(-1), t.reshape(-1), out.reshape(-1)
@@ -136,7 +136,7 @@ class GELU(Function):
         a = self.a
         if self.approximate == "tanh" and a.dtype.kind == "f":
             t = self.t
-            g = np.ascontiguousarray(g)
+            g = g if g.flags.c_contiguous else g.copy(order="C")
             d = np.empty(a.shape, np.result_type(a.dtype, g.dtype))
             a1, t1, g1, d1 = a.reshape(-1), t.reshape(-1), g.reshape(-1), d.reshape(-1)
             for_each_chunk(
