@@ -94,9 +94,34 @@ def test_gelu_tanh_same_bits_on_one_and_three_threads(strided):
         y = gelu(t, "tanh")
         y.backward(Tensor(g))
         assert y.dtype == np.float32 and t.grad.dtype == np.float32
-        results.append((y.data, t.grad.data))
+        results.append((y.data, np.asarray(t.grad)))
     assert np.array_equal(results[0][0], results[1][0])
     assert np.array_equal(results[0][1], results[1][1])
     value, slope = _gelu_tanh_f64(x)
     assert np.max(np.abs(results[0][0] - value)) <= 1e-5 * np.max(np.abs(value))
     assert np.max(np.abs(results[0][1] - g * slope)) <= 1e-5 * np.max(np.abs(g * slope))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_same_bits_on_one_and_three_threads(causal):
+    """Attention's softmax and its backward run in row blocks on the intra-op threads."""
+    from tinygrad_opt.nn.functional import scaled_dot_product_attention
+
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal((4, 4, 128, 16)).astype(np.float32) for _ in range(3))
+    g = rng.standard_normal((4, 4, 128, 16)).astype(np.float32)
+    results = []
+    for threads in (1, 3):
+        parallel.set_num_threads(threads)
+        tq, tk, tv = (Tensor(a, requires_grad=True) for a in (q, k, v))
+        out = scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+        out.backward(Tensor(g))
+        results.append([out.data, *(np.asarray(t.grad) for t in (tq, tk, tv))])
+    for a, b in zip(*results):
+        assert a.dtype == np.float32 and np.array_equal(a, b)
+    s = q.astype(np.float64) @ np.swapaxes(k, -1, -2) / 4.0  # scale 1/sqrt(16)
+    if causal:
+        s = np.where(np.tri(128, dtype=bool), s, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    np.testing.assert_allclose(results[0][0], p @ v, rtol=1e-4, atol=1e-5)
