@@ -22,6 +22,7 @@ import numpy as np
 
 from tinygrad_opt.autograd.function import constant
 from tinygrad_opt.ops.linalg import MatMul, matmul
+from tinygrad_opt.parallel import CHUNK_ELEMENTS, for_each_chunk
 from tinygrad_opt.tensor import Function, Tensor
 
 
@@ -97,15 +98,31 @@ class _SoftmaxGrad(Function):
         return out * scale if scale != 1.0 else out
 
 
+def _softmax_grad_rows(dp: np.ndarray, p: np.ndarray) -> None:
+    """dP → dS = P ⊙ (dP - rowsum(dP ⊙ P)) for 2-D row blocks, in place in dp."""
+    dp -= np.einsum("ij,ij->i", dp, p)[:, None]
+    dp *= p
+
+
 def scores_backward(fn: Any, dp: np.ndarray, need_q, need_k, need_m, softmax_done=False):
     """From dP (a fresh buffer, overwritten) to dQ, dK, dM, with ``fn``'s saved P, Q·s and
     (repeated) K: dS = P ⊙ (dP - rowsum(dP ⊙ P)), dQ = dS K s, dK = dSᵀ (Q s), dM = dS.
     With ``softmax_done`` dp is dS already."""
     if not softmax_done:
         p = fn.p
-        rows = np.einsum("...j,...j->...", dp, p)[..., None]  # rowsum(dP ⊙ P)
-        dp -= rows
-        dp *= p  # now dS
+        n = dp.shape[-1]
+        if dp.flags.c_contiguous and p.flags.c_contiguous and dp.shape == p.shape and n:
+            dp2, p2 = dp.reshape(-1, n), p.reshape(-1, n)  # views
+            # blocks of rows on the intra-op threads (one block when small)
+            for_each_chunk(
+                lambda i, j: _softmax_grad_rows(dp2[i:j], p2[i:j]),
+                dp2.shape[0],
+                max(1, CHUNK_ELEMENTS // n),
+            )
+        else:
+            rows = np.einsum("...j,...j->...", dp, p)[..., None]  # rowsum(dP ⊙ P)
+            dp -= rows
+            dp *= p  # now dS
     dq = dk = dm = None
     if need_m:
         dm = dp.copy() if (need_q or need_k) else dp

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_opt.parallel import CHUNK_ELEMENTS, for_each_chunk
 from tinygrad_opt.tensor import Function, Tensor
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def row_mean(a: np.ndarray) -> np.ndarray:
@@ -37,11 +40,32 @@ def row_dot_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def normalize_rows(x2: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """x̂ = (x - μ)/√(σ² + ε) per row of ``x2`` (M, N); returns (x̂, 1/σ of shape (M, 1))."""
-    centred = x2 - row_mean(x2)
+    """x̂ = (x - μ)/√(σ² + ε) per row of ``x2`` (M, N); returns (x̂, 1/σ of shape (M, 1)).
+
+    Big float arrays are done in blocks of rows on the intra-op threads
+    (:mod:`tinygrad_opt.parallel`), each block's passes staying in cache."""
+    m, n = x2.shape
+    if x2.dtype not in _FLOATS or x2.size < 2 * CHUNK_ELEMENTS:
+        return _normalize_block(x2, eps)
+    xhat = np.empty((m, n), dtype=x2.dtype)
+    invstd = np.empty((m, 1), dtype=x2.dtype)
+
+    def block(i: int, j: int) -> None:
+        _normalize_block(x2[i:j], eps, xhat[i:j], invstd[i:j])
+
+    for_each_chunk(block, m, max(1, CHUNK_ELEMENTS // n))
+    return xhat, invstd
+
+
+def _normalize_block(x2, eps, xhat=None, invstd=None):
+    centred = np.subtract(x2, row_mean(x2), out=xhat)
     var = row_dot_mean(centred, centred)
-    invstd = 1.0 / np.sqrt(var + eps)
-    centred *= invstd.astype(centred.dtype, copy=False)
+    inv = 1.0 / np.sqrt(var + eps)
+    if invstd is None:
+        invstd = inv
+    else:
+        invstd[...] = inv
+    centred *= inv.astype(centred.dtype, copy=False)
     return centred, invstd
 
 
@@ -50,15 +74,30 @@ def normalize_rows_backward(
 ) -> np.ndarray:
     """dx = (1/σ)(ĝ - mean(ĝ) - x̂·(mean(ĝ·x̂) + e)) per row, given ĝ = dL/dx̂ (M, N) and
     an optional extra x̂ coefficient e (M, 1) (0 for the plain backward): one new array,
-    worked on in place."""
+    worked on in place (in blocks of rows on the intra-op threads when big)."""
+    dx = np.empty(gh.shape, dtype=gh.dtype)
+    m, n = gh.shape
+    if gh.dtype not in _FLOATS or gh.size < 2 * CHUNK_ELEMENTS:
+        _backward_block(gh, xhat, invstd, extra, dx)
+        return dx
+    per_row = extra is not None and np.ndim(extra) == 2 and np.shape(extra)[0] == m
+
+    def block(i: int, j: int) -> None:
+        e = extra[i:j] if per_row else extra
+        _backward_block(gh[i:j], xhat[i:j], invstd[i:j], e, dx[i:j])
+
+    for_each_chunk(block, m, max(1, CHUNK_ELEMENTS // n))
+    return dx
+
+
+def _backward_block(gh, xhat, invstd, extra, dx) -> None:
     coef = row_dot_mean(gh, xhat)
     if extra is not None:
         coef = coef + extra
-    dx = (xhat * coef).astype(gh.dtype, copy=False)
+    np.multiply(xhat, coef, out=dx, casting="same_kind")
     np.subtract(gh, dx, out=dx)
     dx -= row_mean(gh)
     dx *= invstd.astype(dx.dtype, copy=False)
-    return dx
 
 
 def normalize_tensor(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:

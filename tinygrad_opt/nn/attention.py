@@ -33,6 +33,7 @@ from tinygrad_opt.nn._attention_vjp import (
     scores_backward,
 )
 from tinygrad_opt.nn.dropout import keep_mask
+from tinygrad_opt.parallel import CHUNK_ELEMENTS, for_each_chunk
 from tinygrad_opt.tensor import Function, ShapeError, Tensor
 
 __all__ = ["scaled_dot_product_attention"]
@@ -169,19 +170,27 @@ def _safe_softmax(s: np.ndarray, masked: bool) -> np.ndarray:
     if n == 0 or s.size == 0:
         return s
     flat = s.reshape(-1, n)  # a view: s is a fresh matmul result
-    m = flat.reshape(-1).take(np.arange(0, s.size, n) + flat.argmax(axis=1))
-    m = m.reshape(*s.shape[:-1], 1)
+    # blocks of rows on the intra-op threads (one block when s is small)
+    for_each_chunk(
+        lambda i, j: _softmax_rows(flat[i:j], masked), flat.shape[0], max(1, CHUNK_ELEMENTS // n)
+    )
+    return s
+
+
+def _softmax_rows(flat: np.ndarray, masked: bool) -> None:
+    """Softmax of each row of a C-contiguous 2-D block, in place."""
+    n = flat.shape[1]
+    m = flat.reshape(-1).take(np.arange(0, flat.size, n) + flat.argmax(axis=1))[:, None]
     if masked:
         dead = m == -np.inf
         if dead.any():
             m[dead] = 0  # exp(-inf - 0) = 0 everywhere in the row: the sum below is 0
-    s -= m
-    np.exp(s, out=s)
-    total = _row_sums(s)
+    flat -= m
+    np.exp(flat, out=flat)
+    total = _row_sums(flat)
     if masked:
         total[total == 0] = 1
-    s /= total
-    return s
+    flat /= total
 
 
 def _row_sums(a: np.ndarray) -> np.ndarray:

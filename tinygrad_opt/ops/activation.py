@@ -32,6 +32,7 @@ from tinygrad_opt.ops.compare import Where
 from tinygrad_opt.ops.elementwise import _float_input, exp, inplace_method, tanh
 from tinygrad_opt.ops.norms import norm
 from tinygrad_opt.ops.special import erf, erf_array
+from tinygrad_opt.parallel import for_each_chunk, scratch
 
 if TYPE_CHECKING:
     from tinygrad_opt.tensor import Tensor
@@ -115,6 +116,16 @@ class GELU(Function):
 
     def forward(self, a, approximate):
         self.a, self.approximate = a, approximate
+        if approximate == "tanh" and a.dtype.kind == "f":
+            # in place in two new arrays (t, kept for backward, and the output), chunk by
+            # chunk on the intra-op threads (tinygrad_opt.parallel): float32 stays float32
+            a = a if a.flags.c_contiguous else a.copy(order="C")  # keeps a 0-d shape
+            self.a = a
+            t, out = np.empty_like(a), np.empty_like(a)
+            a1, t1, out1 = a.reshape(-1), t.reshape(-1), out.reshape(-1)
+            for_each_chunk(lambda i, j: _gelu_tanh_chunk(a1[i:j], t1[i:j], out1[i:j]), a.size)
+            self.t = t
+            return out
         if approximate == "tanh":
             self.t = np.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * (a * a * a)))  # a**3 is ~100x slower
             return (0.5 * a * (1 + self.t)).astype(a.dtype, copy=False)
@@ -123,6 +134,15 @@ class GELU(Function):
 
     def backward(self, g):
         a = self.a
+        if self.approximate == "tanh" and a.dtype.kind == "f":
+            t = self.t
+            g = g if g.flags.c_contiguous else g.copy(order="C")
+            d = np.empty(a.shape, np.result_type(a.dtype, g.dtype))
+            a1, t1, g1, d1 = a.reshape(-1), t.reshape(-1), g.reshape(-1), d.reshape(-1)
+            for_each_chunk(
+                lambda i, j: _gelu_tanh_grad_chunk(a1[i:j], t1[i:j], g1[i:j], d1[i:j]), a.size
+            )
+            return d
         if self.approximate == "tanh":
             # d/da ½a(1+t) = ½(1+t) + ½a(1-t²)·√(2/π)(1 + 3·0.044715a²)
             dt = (1 - self.t**2) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
@@ -138,6 +158,35 @@ class GELU(Function):
             return g * ((1 + t) * 0.5 + a * dt * 0.5)
         cdf = (1 + erf(a * _INV_SQRT_2)) * 0.5
         return g * (cdf + a * exp(a * a * -0.5) * _INV_SQRT_2PI)
+
+
+def _gelu_tanh_chunk(a: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+    """t = tanh(a·(c + c·0.044715·a²)) with c = √(2/π), out = ½a(1 + t), in place."""
+    np.multiply(a, a, out=t)
+    t *= 0.044715 * _SQRT_2_OVER_PI
+    t += _SQRT_2_OVER_PI
+    t *= a
+    np.tanh(t, out=t)
+    np.add(t, 1, out=out)
+    out *= a
+    out *= 0.5
+
+
+def _gelu_tanh_grad_chunk(a: np.ndarray, t: np.ndarray, g: np.ndarray, d: np.ndarray) -> None:
+    """d = g · d/da ½a(1 + t) = g · ½(1 + t)(1 + w(1 - t)) with w = a·c(1 + 3·0.044715a²)
+    (the same as ½(1 + t) + ½w(1 - t²)), in place with one per-thread scratch array."""
+    s = scratch(a.size, d.dtype)
+    np.multiply(a, a, out=d)
+    d *= 3 * 0.044715 * _SQRT_2_OVER_PI
+    d += _SQRT_2_OVER_PI
+    d *= a
+    np.subtract(1, t, out=s)
+    d *= s
+    d += 1
+    np.add(t, 1, out=s)
+    d *= s
+    d *= 0.5
+    d *= g
 
 
 class Hardtanh(Function):
