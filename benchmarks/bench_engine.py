@@ -70,15 +70,16 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeats: int, warmu
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def blocks(contenders: dict[str, Callable[[], object]], steps: int, rounds: int, pause=0.4):
-    """Median seconds per call, each contender timed in blocks of steps/rounds calls.
+def block_times(
+    contenders: dict[str, Callable[[], object]], rounds: int, per_block: int, pause: float
+) -> dict[str, list[float]]:
+    """Seconds of every timed call: ``rounds`` blocks of ``per_block`` calls per contender.
 
     Each block follows a pause (so no contender pays for another's spinning threads) and
     one untimed warm-up call; the order of contenders rotates from round to round.
     """
     names = list(contenders)
     times: dict[str, list[float]] = {k: [] for k in names}
-    per_block = max(steps // rounds, 1)
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             fn = contenders[name]
@@ -89,6 +90,13 @@ def blocks(contenders: dict[str, Callable[[], object]], steps: int, rounds: int,
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def blocks(contenders: dict[str, Callable[[], object]], steps: int, rounds: int, pause=0.4):
+    """Median seconds per call, each contender timed in blocks of steps/rounds calls
+    (:func:`block_times`)."""
+    times = block_times(contenders, rounds, max(steps // rounds, 1), pause)
     return {k: statistics.median(v) for k, v in times.items()}
 
 

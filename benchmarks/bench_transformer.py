@@ -38,18 +38,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import os
 import platform
 import statistics
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
-from tinygrad_opt import optim, parallel
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import block_times  # noqa: E402
+
+from tinygrad_opt import optim, parallel  # noqa: E402
 from tinygrad_opt.atomic_io import write_text_atomic
 from tinygrad_opt.data import CharVocab, WindowSampler, load_text
 from tinygrad_opt.memory import retain_freed_memory
@@ -193,24 +195,6 @@ def threads(torch, n: int, optimizer=None) -> Iterator[str]:
         parallel.set_num_threads(before[1])
 
 
-def blocks(contenders: dict[str, Callable[[], object]], rounds: int, steps: int, pause: float):
-    """Seconds per call of each contender: ``rounds`` blocks of ``steps`` timed calls, each
-    block after a pause and one untimed call, the order rotating from round to round."""
-    names = list(contenders)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            fn = contenders[name]
-            time.sleep(pause)
-            gc.collect()
-            fn()
-            for _ in range(steps):
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-    return times
-
-
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts")
@@ -256,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
         entry["vocab"] = vocab
         for n in args.threads:
             with threads(torch, n, ours_step.optimizer) as how:
-                t = blocks({"ours": ours_step, "torch": torch_step}, rounds, steps, pause)
+                t = block_times({"ours": ours_step, "torch": torch_step}, rounds, steps, pause)
             med = {k: statistics.median(v) for k, v in t.items()}
             entry["threads"][str(n)] = {
                 "numpy_threads_set_by": how,

@@ -24,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "CHUNK_ELEMENTS",
+    "default_threads",
     "for_each_chunk",
     "get_num_threads",
     "scratch",
@@ -40,7 +41,11 @@ _pool: list[concurrent.futures.ThreadPoolExecutor] = []
 _local = threading.local()
 
 
-def _default_threads() -> int:
+def default_threads() -> int:
+    """The CPUs this process may run on, at most 8 (elementwise kernels are memory-bound
+    beyond that), and at most ``OMP_NUM_THREADS`` when that is set (as torch's intra-op
+    threads): MPI ranks sharing a machine each get one thread (``tinygrad-opt launch``
+    sets it), so they do not fight over the cores."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -54,7 +59,7 @@ def _default_threads() -> int:
 def get_num_threads() -> int:
     """Threads the chunked elementwise kernels use."""
     n = _state["threads"]
-    return _default_threads() if n is None else n
+    return default_threads() if n is None else n
 
 
 def set_num_threads(n: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TinyRunner, TinyWorkload, step_cost
+from benchmark_helpers import TinyRunner, TinyWorkload, step_cost
 
 from tinygrad_opt.benchmark import ResumeError, Settings, run_benchmark
 from tinygrad_opt.benchmark.study import FORMAT

@@ -456,7 +456,7 @@ def test_scratch_arrays_are_reused_per_thread_and_distinct():
 
 
 def test_default_threads_follow_omp_num_threads(monkeypatch):
-    from tinygrad_opt.optim.chunked import default_threads
+    from tinygrad_opt.parallel import default_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cpus = default_threads()

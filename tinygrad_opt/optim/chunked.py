@@ -35,22 +35,6 @@ DEFAULT_CHUNK_BYTES = 1 << 20
 MIN_TASK_BYTES = 128 * 1024
 
 
-def default_threads() -> int:
-    """Threads used for chunked steps unless ``threads=`` says otherwise: the CPUs this
-    process may run on, at most 8 (elementwise steps are memory-bound beyond that), and
-    at most ``OMP_NUM_THREADS`` when that is set (as torch's intra-op threads): MPI
-    ranks sharing a machine each get one thread (``tinygrad-opt launch`` sets it), so
-    they do not fight over the cores."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if omp.isdigit() and int(omp) > 0:
-        n = min(n, int(omp))
-    return max(1, min(n, 8))
-
-
 def chunk_elements(opt: Optimizer, dtype: np.dtype) -> int:
     """Elements per chunk for ``dtype``: ``opt.chunk_size``, or 1 MiB worth."""
     if opt.chunk_size is not None:

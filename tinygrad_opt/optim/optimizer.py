@@ -59,7 +59,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinygrad_opt.optim.chunked import default_threads, queue_parameter, run_tasks
+from tinygrad_opt.optim.chunked import queue_parameter, run_tasks
 from tinygrad_opt.optim.flat import FlatGroup
 from tinygrad_opt.optim.hyperparameters import (
     check_betas,
@@ -71,6 +71,7 @@ from tinygrad_opt.optim.hyperparameters import (
     plain_number,
 )
 from tinygrad_opt.optim.registry import available, create, lookup, register
+from tinygrad_opt.parallel import default_threads
 from tinygrad_opt.tensor import Tensor, no_grad
 
 __all__ = [

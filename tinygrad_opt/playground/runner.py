@@ -145,6 +145,20 @@ class PlaygroundRun:
 OptimizerSpec = str | tuple[str, Mapping[str, Any]] | Callable[[list[Tensor]], Any]
 
 
+def resolve_start(
+    function: str | TestFunction, steps: int, start: Sequence[float] | None
+) -> tuple[TestFunction, np.ndarray]:
+    """The test function (by name or as given) and the float64 start point, after
+    checking ``steps >= 0`` and that ``start`` (default: the function's) is two numbers."""
+    fn = get_function(function) if isinstance(function, str) else function
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    start_point = np.array(fn.start if start is None else start, dtype=np.float64)
+    if start_point.shape != (2,):
+        raise ValueError(f"start must be two numbers, got {start!r}")
+    return fn, start_point
+
+
 def run(
     function: str | TestFunction,
     optimizers: Sequence[OptimizerSpec] | Mapping[str, OptimizerSpec],
@@ -158,12 +172,7 @@ def run(
     ``SUGGESTED_LR``), a ``(name, hyperparameters)`` pair, or a factory
     ``params -> Optimizer`` (pass a mapping to name factories).
     """
-    fn = get_function(function) if isinstance(function, str) else function
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    start_point = np.array(fn.start if start is None else start, dtype=np.float64)
-    if start_point.shape != (2,):
-        raise ValueError(f"start must be two numbers, got {start!r}")
+    fn, start_point = resolve_start(function, steps, start)
     items = (
         optimizers.items()
         if isinstance(optimizers, Mapping)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt import optim
-from tinygrad_opt.playground.functions import TestFunction, get_function
-from tinygrad_opt.playground.runner import Trajectory, run, suggested_lr
+from tinygrad_opt.playground.functions import TestFunction
+from tinygrad_opt.playground.runner import Trajectory, resolve_start, run, suggested_lr
 from tinygrad_opt.tensor import Tensor
 
 __all__ = ["run_settings"]
@@ -39,12 +39,7 @@ def run_settings(
     ``hyperparameters`` should name ``lr`` (else :func:`run`'s suggested one is used).
     ``progress(n)``, if given, is called with the number of optimizer steps just taken.
     """
-    fn = get_function(function) if isinstance(function, str) else function
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    start_point = np.array(fn.start if start is None else start, dtype=np.float64)
-    if start_point.shape != (2,):
-        raise ValueError(f"start must be two numbers, got {start!r}")
+    fn, start_point = resolve_start(function, steps, start)
     out: list[Trajectory | None] = [None] * len(settings)
     batched: list[int] = []
     for i, (name, hp) in enumerate(settings):
