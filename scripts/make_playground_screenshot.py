@@ -16,15 +16,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,12 +25,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from tinygrad_opt.playground.page import write_page
+    from tinygrad_opt.playground.page import CHROMIUM, CHROMIUM_ARGS, write_page
 
     with tempfile.TemporaryDirectory() as tmp:
         page_path = write_page(Path(tmp) / "playground.html", ["rosenbrock", "beale"])
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             page = browser.new_page(viewport={"width": 1280, "height": 760})
             page.goto(Path(page_path).resolve().as_uri())
             page.wait_for_function("window.playground && window.playground.renders > 0")

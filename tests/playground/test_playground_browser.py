@@ -14,19 +14,14 @@ import pytest
 from playground_page_helpers import SMALL_GRID, SMALL_STEPS
 
 from tinygrad_opt import playground
-from tinygrad_opt.playground.page import LOSS_FLOOR, POSITION_CLIP, POSITION_LEVELS
+from tinygrad_opt.playground.page import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOSS_FLOOR,
+    POSITION_CLIP,
+    POSITION_LEVELS,
+)
 from tinygrad_opt.playground.runner import SUGGESTED_LR
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _unavailable(reason: str):
@@ -44,7 +39,7 @@ def browser():
     except ImportError:
         _unavailable("the playwright package is not installed (pip install playwright)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield b
         b.close()
 

@@ -315,6 +315,17 @@ def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
     )
 
 
+_ALLREDUCE = {
+    "ring": _ring,
+    "tree": _tree,
+    "halving_doubling": _halving_doubling,
+    "hierarchical": _hierarchical,
+    "double_binary_tree": _double_binary_tree,
+    "nccl": _nccl,
+}
+"""Each all-reduce scheme's step-by-step evaluation."""
+
+
 def _parameter_server(
     c: ClusterSpec, s: SyncScheme, m: float, push: int, traffic: _Traffic, f: np.ndarray
 ):
@@ -513,18 +524,8 @@ def communication_cost(
     push = c.workers if pushing_workers is None else int(pushing_workers)
     servers = s.ps_shards if (s.name == "ps" and s.ps_placement == "dedicated") else 0
     traffic = _Traffic(c.nodes, c.workers, servers)
-    if s.name == "ring":
-        phases = _ring(c, message_bytes, traffic)
-    elif s.name == "tree":
-        phases = _tree(c, message_bytes, traffic)
-    elif s.name == "halving_doubling":
-        phases = _halving_doubling(c, message_bytes, traffic)
-    elif s.name == "hierarchical":
-        phases = _hierarchical(c, message_bytes, traffic)
-    elif s.name == "double_binary_tree":
-        phases = _double_binary_tree(c, message_bytes, traffic)
-    elif s.name == "nccl":
-        phases = _nccl(c, message_bytes, traffic)
+    if s.name in _ALLREDUCE:
+        phases = _ALLREDUCE[s.name](c, message_bytes, traffic)
     else:
         if not 1 <= push <= c.workers:
             raise SpecError("pushing_workers", push, f"must lie in [1, workers={c.workers}]")

@@ -75,6 +75,21 @@ _SECOND_MOMENT = {
     "TextbookRMSPropNesterov": "rho",
 }
 
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's chromium, which the browser tests and the docs' screenshot open the page in
+(through playwright; no browser is ever downloaded)."""
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+"""Its flags: headless, and no background connections (this machine's network is closed).
+"""
+
 POSITION_LEVELS = 8192
 """θ is stored to 1/POSITION_LEVELS of the plot window on each axis (~1/20 of a pixel)."""
 LOSS_RESOLUTION = 1e-3
