@@ -29,42 +29,27 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinygrad_opt.cluster import ClusterSpec, SyncScheme, Workload, simulate  # noqa: E402
-from tinygrad_opt.cluster.compute import Deterministic, Uniform  # noqa: E402
-from tinygrad_opt.cluster.config import tomllib  # noqa: E402
+from tinygrad_opt.cluster.published import (  # noqa: E402  (the rules, re-exported here)
+    DATA,
+    FEATURES,
+    FITTED_CONSTANTS,
+    LATENCY,
+    TRANSPORT_OF,
+    check_data,
+    collective,
+    load,
+    missing_inputs,
+    model_profile,
+    scheme_pair_checks,
+    summary,
+    worst_model_checks,
+)
+from tinygrad_opt.cluster.published import predict_all as rows  # noqa: E402
 
-DATA = ROOT / "tinygrad_opt" / "cluster" / "data" / "published_scaling.toml"
 DOC = ROOT / "docs" / "validation.md"
-
-LATENCY = 10e-6
-"""Seconds of latency ``α`` assumed for every link (no source gives one per cluster); the
-latency terms are below 2% of every predicted step here."""
-
-OVERLAP = True
-"""Every framework in the data overlaps gradient exchange with the backward pass
-(TensorFlow's per-variable dataflow, Horovod's fusion buffer, Caffe2/Gloo per blob);
-modelled as the simulator's DDP buckets (backward = 2/3 of the step): for a per-tensor
-profile 1 MiB then 25 MiB filled in reverse layer order, each gradient ready when its
-layer's backward ends; for a bare parameter count 25 MiB equal buckets."""
-
-FITTED_CONSTANTS: dict[str, float] = {"compute_spread": 0.09}
-"""Global constants fitted to the published data (at most two are allowed; one is used).
-
-``compute_spread``: every GPU's compute time per step is uniform on ``[1 − a, 1 + a]``
-times its mean (:class:`~tinygrad_opt.cluster.compute.Uniform`), independently over GPUs
-and steps; a synchronous step waits for the slowest GPU, ``1 + a(N − 1)/(N + 1)`` of the
-mean at ``N`` GPUs. It stands for every per-step variation the inputs do not give (kernel
-timing, input pipelines, the frameworks' own synchronisation). Bounded noise, not a
-lognormal: the lognormal's ``σ·sqrt(2 ln N)`` keeps growing with ``N`` and fits these
-data as well up to 64 GPUs but puts Horovod's 512-GPU points (90% measured) near 80%.
-Fitted by :func:`fit`: the value of :data:`SPREAD_GRID` with the smallest mean |error|
-over all points (a least-absolute-deviations fit)."""
 
 SPREAD_GRID = tuple(round(0.01 * i, 2) for i in range(31))
 """Spreads tried by :func:`fit`: 0 to 0.30 by 0.01."""
-
-SAMPLED_STEPS = 2048
-"""Steps sampled per prediction when the compute times vary (fixed seed 0)."""
 
 MISS = 0.15
 """An error above 15 efficiency points is listed with the features the simulator lacks."""
@@ -80,339 +65,6 @@ UNSEEN: tuple[str, ...] = (
 """Sources added after the spread was fitted (issue 16, item 8: NVIDIA's DeepLearningExamples
 tables): the summary reports them apart, as a check of the constant on data it was not
 fitted to."""
-
-TIE = 0.03
-"""Measured efficiencies closer than 3 points do not order two models."""
-
-
-def load(path: pathlib.Path = DATA) -> dict[str, Any]:
-    """The data file as ``{"source": {key: table}, "point": [records]}``."""
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
-
-
-SCHEMES = ("ps", "ring", "hierarchical", "tree", "halving_doubling")
-PLACEMENTS = ("host", "colocated", "dedicated")
-READ_FROM = ("table", "text", "figure")
-NCCL_VERSIONS = ("1", "2", "2.4")
-REQUIRED = (
-    "id", "source", "where", "read_from", "model", "parameters", "framework", "scheme",
-    "gpus", "nodes", "gpus_per_node", "gpu", "precision", "efficiency", "baseline_gpus",
-)  # fmt: skip
-POSITIVE = ("parameters", "gpus", "nodes", "gpus_per_node", "per_gpu_batch", "throughput",
-            "baseline_gpus", "baseline_throughput", "intra_bandwidth_gbps",
-            "inter_bandwidth_gbps", "ps_servers")  # fmt: skip
-
-
-def check_data(data: Mapping[str, Any]) -> None:
-    """Raise ``ValueError`` naming the point and field of the first malformed record.
-
-    Every source has a citation and a URL; every point cites a known source, has the
-    required fields, positive numbers, ``gpus = nodes × gpus_per_node``, an efficiency in
-    (0, 1.2] that matches its throughputs when both are given (to 0.05%), and a unique id;
-    the points of one ``compare_group`` at one GPU count share model, hardware and batch.
-    """
-    sources = data.get("source")
-    if not isinstance(sources, Mapping) or not sources:
-        raise ValueError("source: the data has no [source.<key>] tables")
-    for key, src in sources.items():
-        for field in ("citation", "url", "measured"):
-            if not isinstance(src.get(field), str) or not src[field].strip():
-                raise ValueError(f"source.{key}.{field}: missing or empty")
-    points = data.get("point")
-    if not isinstance(points, list) or not points:
-        raise ValueError("point: the data has no [[point]] records")
-    seen = set()
-    groups: dict[tuple[str, int], Mapping[str, Any]] = {}
-    for i, p in enumerate(points):
-        name = f"point {p.get('id', i)!r}"
-        for field in REQUIRED:
-            if field not in p:
-                raise ValueError(f"{name}: {field} is missing")
-        if p["id"] in seen:
-            raise ValueError(f"{name}: id is used twice")
-        seen.add(p["id"])
-        if p["source"] not in sources:
-            raise ValueError(f"{name}: source {p['source']!r} has no [source.{p['source']}] table")
-        if p["scheme"] not in SCHEMES:
-            raise ValueError(f"{name}: scheme {p['scheme']!r} is not one of {SCHEMES}")
-        if p["read_from"] not in READ_FROM:
-            raise ValueError(f"{name}: read_from {p['read_from']!r} is not one of {READ_FROM}")
-        if p.get("nccl_version", "2") not in NCCL_VERSIONS:
-            raise ValueError(f"{name}: nccl_version {p['nccl_version']!r} not in {NCCL_VERSIONS}")
-        if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
-            raise ValueError(f"{name}: ps_placement {p.get('ps_placement')!r} not in {PLACEMENTS}")
-        for field in POSITIVE:
-            x = p.get(field)
-            if x is None:
-                continue
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not x > 0:
-                raise ValueError(f"{name}: {field} must be a positive number, got {x!r}")
-        if p["gpus"] != p["nodes"] * p["gpus_per_node"]:
-            raise ValueError(
-                f"{name}: gpus={p['gpus']} != nodes × gpus_per_node = "
-                f"{p['nodes']} × {p['gpus_per_node']}"
-            )
-        e = p["efficiency"]
-        if isinstance(e, bool) or not isinstance(e, (int, float)) or not 0 < e <= 1.2:
-            raise ValueError(f"{name}: efficiency must lie in (0, 1.2], got {e!r}")
-        group = p.get("compare_group")
-        if group is not None:
-            key = (group, p["gpus"])
-            same = ("model", "gpu", "nodes", "gpus_per_node", "per_gpu_batch", "precision")
-            first = groups.setdefault(key, p)
-            for field in same:
-                if first.get(field) != p.get(field):
-                    raise ValueError(
-                        f"{name}: compare_group {group!r} mixes {field} "
-                        f"{first.get(field)!r} and {p.get(field)!r}"
-                    )
-        if "throughput" in p and "baseline_throughput" in p:
-            implied = p["throughput"] * p["baseline_gpus"] / (p["gpus"] * p["baseline_throughput"])
-            if abs(implied - e) > 5e-4:
-                raise ValueError(
-                    f"{name}: efficiency {e} disagrees with its throughputs ({implied:.4f})"
-                )
-
-
-def gbps(x: float) -> float:
-    """Gbit/s -> bytes/s."""
-    return float(x) * 1e9 / 8
-
-
-TRANSPORT_OF: dict[str, str] = {"nccl": "nccl", "grpc": "grpc", "gloo": "gloo", "mpi": "mpi"}
-"""The record's ``transport`` -> the simulator's profile (:mod:`tinygrad_opt.cluster.transport`).
-``cuda-copy`` (one machine: copies between the GPUs and host memory, no network library),
-``poseidon`` and ``byteps`` have no profile: the links are taken as they are."""
-
-
-PROFILE_TOLERANCE = 0.01
-"""A built-in profile stands for a record's model when their parameter counts agree to 1%:
-Keras' totals (the records') also count the batch norms' moving statistics and ResNets'
-convolution biases, which are no gradients (``tests/cluster/test_model_profiles.py``)."""
-
-
-def model_profile(p: Mapping[str, Any]) -> str | None:
-    """The built-in profile of the record's model (per-tensor sizes for a parameter
-    server's placement; its trainable count is the gradient), or None (a bare count, split
-    evenly) when no profile's count is within :data:`PROFILE_TOLERANCE` of the record's."""
-    from tinygrad_opt.cluster.models import MODEL_NAMES, get_model
-
-    if not isinstance(p.get("model"), str):
-        return None
-    name = p["model"]
-    candidates = ("inception_v3_noaux", "inception_v3") if name == "inception3" else (name,)
-    for candidate in candidates:
-        if candidate in MODEL_NAMES:
-            n = get_model(candidate).parameters
-            if abs(n - int(p["parameters"])) <= PROFILE_TOLERANCE * int(p["parameters"]):
-                return candidate
-    return None
-
-
-FEATURES: tuple[str, ...] = (
-    "model",
-    "local_aggregation",
-    "transport",
-    "topology",
-    "host_memory",
-    "nccl_trees",
-    "jitter",
-)
-"""What :func:`simulator_inputs` uses (issue 16): the per-tensor model profile, local
-aggregation, the transport profile, the intra-node topology (:func:`intra_topology`), a
-parameter server in one machine's host memory reached over its PCIe tree
-(:func:`host_topology`), NCCL ≥ 2.4's choice of ring or trees across machines
-(:func:`collective`) and the fitted compute-time spread (:data:`FITTED_CONSTANTS`)."""
-
-
-def collective(p: Mapping[str, Any], features: Iterable[str] = ("nccl_trees",)) -> str:
-    """The simulator's all-reduce for record ``p`` across machines: its ``scheme``, except
-    that NCCL 2.4 and later (``nccl_version = "2.4"``: NGC containers from 19.03 on,
-    DLPerf's of 2020) choose per message between their ring and their double binary
-    trees: the simulator's ``nccl``. Horovod's 2017 NCCL 2.0 and earlier run the ring."""
-    if p["scheme"] == "ring" and p.get("nccl_version") == "2.4" and "nccl_trees" in features:
-        return "nccl"
-    return p["scheme"]
-
-
-def host_topology(p: Mapping[str, Any]) -> str | dict[str, Any]:
-    """How the GPUs of one machine reach its host memory, for a parameter server there
-    (the simulator's ``ps_placement = "host"``, over ``intra_bandwidth_gbps``).
-
-    Under a DGX-1's NVLink cube-mesh the GPUs sit in pairs behind 4 PCIe switches with
-    one x16 uplink each (NVIDIA DGX-1 System Architecture whitepaper WP-08437-002,
-    Fig. 2): a ``pcie_tree`` of two devices per switch. Elsewhere every GPU (a K80 die:
-    its half of the board's link, already in ``intra_bandwidth_gbps``) has its own link:
-    ``link``."""
-    if "cube-mesh" in str(p.get("intra", "")).lower():
-        return {"name": "pcie_tree", "devices_per_switch": 2}
-    return "link"
-
-
-def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The simulator's intra-node topology for record ``p``'s ``intra`` words, or None.
-
-    Only the NVLink hybrid cube-mesh of a DGX-1 / Big Basin maps (``links_per_gpu`` 6 for
-    NVLink 2.0 / V100, else 4): its ``intra_bandwidth_gbps`` is one NVLink (160 = 20 GB/s,
-    200 = 25 GB/s), and all-reduce schemes run on it. PCIe records keep one per-GPU link
-    (the K80's two dies already share theirs in ``intra_bandwidth_gbps``), parameter
-    servers keep their links (their intra-node traffic is not topology-aware). With
-    ``nccl_version = "1"`` (TensorFlow's ``contrib.nccl`` of 2017 built NCCL 1.x from
-    NVIDIA/nccl's GitHub tree, pinned in TensorFlow's ``workspace.bzl``) the ring is
-    NCCL 1.x's one ring in device order (``rings = "device_order"``)."""
-    words = str(p.get("intra", "")).lower()
-    if "cube-mesh" not in words or p.get("scheme") == "ps":
-        return None
-    v100 = "2.0" in words or "v100" in str(p.get("gpu", "")).lower()
-    rings = "device_order" if p.get("nccl_version") == "1" else "disjoint"
-    return {"name": "nvlink_cube_mesh", "links_per_gpu": 6 if v100 else 4, "rings": rings}
-
-
-def simulator_inputs(
-    p: Mapping[str, Any], gpus: int | None = None, features: Iterable[str] = FEATURES
-):
-    """(cluster, workload, scheme) for point ``p`` at ``gpus`` GPUs (default ``p["gpus"]``).
-
-    Rules (public inputs only):
-
-    - compute time per step = ``per_gpu_batch / (baseline_throughput / baseline_gpus)``;
-      gradient bytes = parameters × 4 (fp32) or × 2 (fp16);
-    - the model's per-tensor sizes (:func:`model_profile`) when a built-in profile has the
-      record's parameter count: a parameter server places whole tensors round-robin
-      (TensorFlow's default) and sends one message per tensor;
-    - one machine (``nodes == 1``): every GPU is its own "node" whose link is its
-      intra-node link (``intra_bandwidth_gbps``); a parameter server in host memory
-      (``ps_placement = "host"``, or colocated servers after local aggregation on one
-      machine) is one dedicated server with a link of the same speed; servers spread over
-      the GPUs are ``k`` colocated shards;
-    - several machines: ``gpus_per_node`` devices per node on ``intra_bandwidth_gbps``,
-      nodes on ``inter_bandwidth_gbps``; ``ring``/``hierarchical`` as named, parameter
-      servers as ``k`` colocated or dedicated shards, with the record's
-      ``local_aggregation`` (a machine sums its GPUs and pushes one gradient);
-    - the record's ``transport`` as the simulator's profile (:data:`TRANSPORT_OF`);
-      BytePS's servers get even shares (it cuts every tensor into pieces of at most
-      4,096,000 bytes, ``BYTEPS_PARTITION_BYTES``, and spreads them over the servers);
-    - latency :data:`LATENCY` on every link; overlap :data:`OVERLAP`.
-
-    ``features`` (a subset of :data:`FEATURES`) selects which of the model profile, local
-    aggregation and transport are used: ``()`` gives the inputs as before they existed,
-    for the comparison in the doc.
-    """
-    features = frozenset(features)
-    g = int(p["gpus"] if gpus is None else gpus)
-    gpn = int(p["gpus_per_node"]) if g > int(p["gpus_per_node"]) else g
-    nodes = max(1, g // gpn)
-    batch = int(p["per_gpu_batch"])
-    per_gpu = float(p["baseline_throughput"]) / int(p["baseline_gpus"])
-    model = model_profile(p) if "model" in features else None
-    size = {"model": model} if model else {"parameters": int(p["parameters"])}
-    wl = Workload(
-        **size,
-        per_worker_batch=batch,
-        compute_time_per_step=batch / per_gpu,
-        bytes_per_param=2 if p.get("precision") == "fp16" else 4,
-        steps=1,
-    )
-    intra = gbps(p["intra_bandwidth_gbps"])
-    scheme = p["scheme"]
-    place = p.get("ps_placement")
-    k = int(p.get("ps_servers", 1) or 1)
-    transport = TRANSPORT_OF.get(str(p.get("transport"))) if "transport" in features else None
-    local = bool(p.get("local_aggregation")) and "local_aggregation" in features
-    topo = intra_topology(p) if "topology" in features else None
-    spread = FITTED_CONSTANTS["compute_spread"] if "jitter" in features else 0.0
-    compute = Uniform(spread=spread) if spread else Deterministic()
-
-    def machine(topology: Any) -> ClusterSpec:
-        """One node of the ``g`` GPUs on ``topology`` over the record's intra link."""
-        return ClusterSpec(
-            nodes=1,
-            devices_per_node=g,
-            bandwidth=intra,
-            latency=LATENCY,
-            intra_bandwidth=intra,
-            intra_latency=LATENCY,
-            intra_topology=topology,
-            transport=transport,
-            compute=compute,
-        )
-
-    if nodes == 1:
-        if topo is not None:  # one node of g GPUs on the cube-mesh
-            return machine(topo), wl, SyncScheme(name="ring", overlap=OVERLAP)
-        cluster = ClusterSpec(
-            workers=g, bandwidth=intra, latency=LATENCY, transport=transport, compute=compute
-        )
-        if scheme != "ps":
-            return cluster, wl, SyncScheme(name="ring", overlap=OVERLAP)
-        if place == "host" or (place == "colocated" and p.get("local_aggregation")):
-            if "host_memory" not in features:  # one server with one GPU's link
-                return cluster, wl, SyncScheme(name="ps", ps_shards=1, overlap=OVERLAP)
-            host = machine(host_topology(p))
-            return host, wl, SyncScheme(name="ps", ps_placement="host", overlap=OVERLAP)
-        return (
-            cluster,
-            wl,
-            SyncScheme(name="ps", ps_shards=min(k, g), ps_placement="colocated", overlap=OVERLAP),
-        )
-    extra: dict[str, Any] = {}
-    if gpn > 1:
-        extra = {"intra_bandwidth": intra, "intra_latency": LATENCY, "intra_topology": topo}
-    cluster = ClusterSpec(
-        workers=g,
-        devices_per_node=gpn,
-        bandwidth=gbps(p["inter_bandwidth_gbps"]),
-        latency=LATENCY,
-        transport=transport,
-        local_aggregation=local and scheme == "ps",
-        compute=compute,
-        **extra,
-    )
-    if scheme != "ps":
-        return cluster, wl, SyncScheme(name=collective(p, features), overlap=OVERLAP)
-    placement = "dedicated" if place == "dedicated" else "colocated"
-    shards = min(k, nodes if local and placement == "colocated" else g)
-    # BytePS cuts every tensor into pieces of at most 4,096,000 bytes spread over the
-    # servers (byteps/common/global.cc, BYTEPS_PARTITION_BYTES): near-even shard loads
-    tensors = "even" if p.get("transport") == "byteps" and "model" in features else "round_robin"
-    return (
-        cluster,
-        wl,
-        SyncScheme(
-            name="ps",
-            ps_shards=shards,
-            ps_placement=placement,
-            overlap=OVERLAP,
-            tensor_placement=tensors,
-        ),
-    )
-
-
-def missing_inputs(p: Mapping[str, Any]) -> list[str]:
-    """Inputs a prediction needs that point ``p`` lacks."""
-    need = ["per_gpu_batch", "baseline_throughput", "intra_bandwidth_gbps"]
-    if int(p["nodes"]) > 1:
-        need.append("inter_bandwidth_gbps")
-    return [k for k in need if k not in p]
-
-
-def _efficiency(p: Mapping[str, Any], gpus: int, features: Iterable[str]) -> float:
-    cluster, wl, scheme = simulator_inputs(p, gpus, features)
-    steps = 4 if isinstance(cluster.compute, Deterministic) else SAMPLED_STEPS
-    return simulate(cluster, wl, scheme, steps_to_sample=steps, seed=0).scaling_efficiency
-
-
-def predict(p: Mapping[str, Any], features: Iterable[str] = FEATURES) -> float | None:
-    """Predicted scaling efficiency of point ``p`` (relative to ``baseline_gpus``), or None
-    when an input is missing."""
-    if missing_inputs(p):
-        return None
-    eff = _efficiency(p, int(p["gpus"]), features)
-    b = int(p["baseline_gpus"])
-    if b > 1:
-        eff /= _efficiency(p, b, features)
-    return eff
 
 
 def lacking(p: Mapping[str, Any]) -> list[str]:
@@ -438,14 +90,6 @@ def lacking(p: Mapping[str, Any]) -> list[str]:
         out.append("NCCL's trees across nodes (the flat ring pays 2(N-1) latencies per bucket)")
     if not ps:
         out.append("framework overhead outside the all-reduce")
-    return out
-
-
-def rows(data: Mapping[str, Any], features: Iterable[str] = FEATURES) -> list[dict[str, Any]]:
-    out = []
-    for p in data["point"]:
-        pred = predict(p, features)
-        out.append({"p": p, "pred": pred, "err": None if pred is None else pred - p["efficiency"]})
     return out
 
 
@@ -504,63 +148,29 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def summary(errs: list[float]) -> tuple[float, float]:
-    a = np.abs(np.asarray(errs))
-    return float(np.median(a)), float(np.percentile(a, 90))
-
-
 def ordering_checks(rs: list[dict[str, Any]]) -> list[str]:
-    """Per table and GPU count with >= 3 models: the model that scales worst, measured vs
-    predicted. A group whose measured worst is within :data:`TIE` of the next is a tie."""
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
-    for r in rs:
-        if r["pred"] is None:
-            continue
-        p = r["p"]
-        groups.setdefault((p["source"], p["where"], int(p["gpus"])), []).append(r)
+    """Table rows of :func:`~tinygrad_opt.cluster.published.worst_model_checks`."""
     lines = []
-    for (src, where, g), rr in groups.items():
-        models = {r["p"]["model"] for r in rr}
-        if len(models) < 3 or len(rr) != len(models):
-            continue
-        by_meas = sorted(rr, key=lambda r: r["p"]["efficiency"])
-        meas = by_meas[0]["p"]["model"]
-        pred = min(rr, key=lambda r: r["pred"])["p"]["model"]
-        gap = by_meas[1]["p"]["efficiency"] - by_meas[0]["p"]["efficiency"]
-        if gap < TIE:
-            ok = f"tie (next within {100 * gap:.1f})"
-        else:
-            ok = "yes" if meas == pred else "**no**"
-        lines.append(f"| {src} | {where} | {g} | {meas} | {pred} | {ok} |")
+    for c in worst_model_checks(rs):
+        ok = {"tie": f"tie (next within {100 * c['gap']:.1f})", "yes": "yes", "no": "**no**"}
+        lines.append(
+            f"| {c['source']} | {c['where']} | {c['gpus']} | {c['measured']} | "
+            f"{c['predicted']} | {ok[c['verdict']]} |"
+        )
     return lines
 
 
 def scheme_pairs(rs: list[dict[str, Any]]) -> list[str]:
-    """Parameter server against all-reduce at equal hardware: points of one
-    ``compare_group`` (same machines and software but the scheme) and GPU count."""
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for r in rs:
-        p = r["p"]
-        if r["pred"] is not None and "compare_group" in p:
-            groups.setdefault((p["compare_group"], int(p["gpus"])), []).append(r)
+    """Table rows of :func:`~tinygrad_opt.cluster.published.scheme_pair_checks`."""
     lines = []
-    for (group, g), rr in groups.items():
-        ps = [r for r in rr if r["p"]["scheme"] == "ps"]
-        ar = [r for r in rr if r["p"]["scheme"] != "ps"]
-        for a in ps:
-            for b in ar:
-                meas = "PS" if a["p"]["efficiency"] > b["p"]["efficiency"] else "all-reduce"
-                pred = "PS" if a["pred"] > b["pred"] else "all-reduce"
-                gap = abs(a["p"]["efficiency"] - b["p"]["efficiency"])
-                if gap < TIE:
-                    ok = f"tie ({100 * gap:.1f} apart)"
-                else:
-                    ok = "yes" if meas == pred else "**no**"
-                lines.append(
-                    f"| {group} | {a['p']['model']} | {g} | {pct(a['p']['efficiency'])} / "
-                    f"{pct(b['p']['efficiency'])} | {pct(a['pred'])} / {pct(b['pred'])} | "
-                    f"{meas} | {pred} | {ok} |"
-                )
+    for c in scheme_pair_checks(rs):
+        ok = {"tie": f"tie ({100 * c['gap']:.1f} apart)", "yes": "yes", "no": "**no**"}
+        lines.append(
+            f"| {c['group']} | {c['model']} | {c['gpus']} | {pct(c['ps']['efficiency'])} / "
+            f"{pct(c['allreduce']['efficiency'])} | {pct(c['ps_pred'])} / "
+            f"{pct(c['allreduce_pred'])} | {c['better_measured']} | {c['better_predicted']} | "
+            f"{ok[c['verdict']]} |"
+        )
     return lines
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tinygrad_opt.cluster import published as pub
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "make_validation_doc.py"
 
@@ -19,12 +21,12 @@ spec = importlib.util.spec_from_file_location("make_validation_doc", SCRIPT)
 mvd = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mvd)
 
-DATA = mvd.load()
+DATA = pub.load()
 
 
 # ------------------------------------------------------------------ the data file
 def test_data_file_passes_its_schema():
-    mvd.check_data(DATA)
+    pub.check_data(DATA)
 
 
 def test_every_point_cites_a_source_with_citation_and_url():
@@ -41,7 +43,7 @@ def test_numbers_positive_and_efficiency_in_range():
     assert len(points) >= 60
     for p in points:
         assert 0 < p["efficiency"] <= 1.2, p["id"]
-        for key in mvd.POSITIVE:
+        for key in pub.POSITIVE:
             if key in p:
                 assert p[key] > 0, (p["id"], key)
         assert p["gpus"] == p["nodes"] * p["gpus_per_node"], p["id"]
@@ -83,7 +85,7 @@ def _broken(**changes):
 )
 def test_malformed_points_are_named(changes, words):
     with pytest.raises(ValueError) as e:
-        mvd.check_data(_broken(**changes))
+        pub.check_data(_broken(**changes))
     assert words in str(e.value)
     assert DATA["point"][0]["id"] in str(e.value)
 
@@ -92,12 +94,12 @@ def test_duplicate_id_and_uncited_source_are_refused():
     data = copy.deepcopy(DATA)
     data["point"][1]["id"] = data["point"][0]["id"]
     with pytest.raises(ValueError, match="id is used twice"):
-        mvd.check_data(data)
+        pub.check_data(data)
     data = copy.deepcopy(DATA)
     key = next(iter(data["source"]))
     data["source"][key]["citation"] = " "
     with pytest.raises(ValueError, match=f"source.{key}.citation"):
-        mvd.check_data(data)
+        pub.check_data(data)
 
 
 def test_compare_group_must_share_hardware_and_model():
@@ -107,7 +109,7 @@ def test_compare_group_must_share_hardware_and_model():
     p = next(q for q in grouped if q["scheme"] == "ps")
     p["per_gpu_batch"] = 32
     with pytest.raises(ValueError, match="mixes per_gpu_batch"):
-        mvd.check_data(data)
+        pub.check_data(data)
 
 
 def test_scheme_pairs_judge_the_better_scheme():
@@ -141,7 +143,7 @@ def _overlapped(c, k, u, beta=2 / 3):
     return max(c * (1 - beta + beta / k) + k * u, c + u)
 
 
-DETERMINISTIC = tuple(f for f in mvd.FEATURES if f != "jitter")
+DETERMINISTIC = tuple(f for f in pub.FEATURES if f != "jitter")
 """Every input but the fitted compute-time spread: the closed forms hold exactly."""
 
 
@@ -149,10 +151,10 @@ def test_ring_point_matches_closed_form():
     p = _point()
     n, m, b = 4, 4 * 100e6, 10e9 / 8
     k = math.ceil(m / (25 * 2**20))
-    alpha = mvd.LATENCY
+    alpha = pub.LATENCY
     u = 2 * (n - 1) * alpha + 2 * (n - 1) / n * (m / k) / b
     c = 32 / 100.0
-    assert mvd.predict(p, DETERMINISTIC) == pytest.approx(c / _overlapped(c, k, u), rel=1e-9)
+    assert pub.predict(p, DETERMINISTIC) == pytest.approx(c / _overlapped(c, k, u), rel=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -166,16 +168,16 @@ def test_host_parameter_server_point_matches_closed_form(intra, links):
     # 2α + 2n·(M/K)/B
     p = _point(scheme="ps", ps_servers=1, ps_placement="host", gpus=8, gpus_per_node=8,
                intra=intra)  # fmt: skip
-    topo = mvd.simulator_inputs(p)[0].intra_topology
+    topo = pub.simulator_inputs(p)[0].intra_topology
     assert (topo.name, topo.devices_per_switch) == (("link", 2) if links == 8 else ("pcie_tree", 2))
     n, m, b = 8, 4 * 100e6, 10e9 / 8
     k = math.ceil(m / (25 * 2**20))
     c = 32 / 100.0
-    u = 2 * mvd.LATENCY + 2 * (n / links) * (m / k) / b
-    assert mvd.predict(p, DETERMINISTIC) == pytest.approx(c / _overlapped(c, k, u), rel=1e-9)
+    u = 2 * pub.LATENCY + 2 * (n / links) * (m / k) / b
+    assert pub.predict(p, DETERMINISTIC) == pytest.approx(c / _overlapped(c, k, u), rel=1e-9)
     one = tuple(f for f in DETERMINISTIC if f != "host_memory")
-    u1 = 2 * mvd.LATENCY + 2 * n * (m / k) / b
-    assert mvd.predict(p, one) == pytest.approx(c / _overlapped(c, k, u1), rel=1e-9)
+    u1 = 2 * pub.LATENCY + 2 * n * (m / k) / b
+    assert pub.predict(p, one) == pytest.approx(c / _overlapped(c, k, u1), rel=1e-9)
 
 
 @pytest.mark.parametrize("gpus", [2, 8, 64, 512])
@@ -193,12 +195,12 @@ def test_compute_spread_costs_the_expected_slowest_gpu(gpus):
     )  # 32 s of compute a step: latency is nothing
     if gpus > 8:
         p.update(nodes=gpus // 8, gpus_per_node=8, inter_bandwidth_gbps=1e9)
-    without = mvd.predict(p, DETERMINISTIC)  # below 1 by the latency terms only
+    without = pub.predict(p, DETERMINISTIC)  # below 1 by the latency terms only
     assert without == pytest.approx(1.0, rel=5e-3)
     slowest = 1 + a * (gpus - 1) / (gpus + 1)
-    assert mvd.predict(p) == pytest.approx(without / slowest, rel=2e-3)
+    assert pub.predict(p) == pytest.approx(without / slowest, rel=2e-3)
     # one GPU waits for nobody: 1 within the sampling error
-    assert mvd.predict(_point(gpus=1, gpus_per_node=1)) == pytest.approx(1.0, abs=a / 16)
+    assert pub.predict(_point(gpus=1, gpus_per_node=1)) == pytest.approx(1.0, abs=a / 16)
 
 
 def test_fitted_spread_is_the_grid_optimum():
@@ -229,11 +231,11 @@ def test_efficiency_relative_to_a_larger_baseline():
     # measured against 4 GPUs, 4 GPUs are 100% by definition; more GPUs are compared with
     # the simulator's own 4-GPU efficiency, not with one GPU's
     p4 = _point(baseline_gpus=4, baseline_throughput=400.0)
-    assert mvd.predict(p4) == pytest.approx(1.0, rel=1e-12)
+    assert pub.predict(p4) == pytest.approx(1.0, rel=1e-12)
     p8 = _point(baseline_gpus=4, baseline_throughput=400.0, gpus=8, gpus_per_node=8)
-    e8 = mvd.predict(_point(gpus=8, gpus_per_node=8))
-    e4 = mvd.predict(_point())
-    assert mvd.predict(p8) == pytest.approx(e8 / e4, rel=1e-12)
+    e8 = pub.predict(_point(gpus=8, gpus_per_node=8))
+    e4 = pub.predict(_point())
+    assert pub.predict(p8) == pytest.approx(e8 / e4, rel=1e-12)
 
 
 def test_records_fields_reach_the_simulator():
@@ -243,19 +245,19 @@ def test_records_fields_reach_the_simulator():
         inter_bandwidth_gbps=10.0, local_aggregation=True, transport="grpc", model="resnet50",
         parameters=25_557_032,
     )  # fmt: skip
-    c, wl, s = mvd.simulator_inputs(p)
+    c, wl, s = pub.simulator_inputs(p)
     assert c.local_aggregation and c.transport.name == "grpc" and wl.model == "resnet50"
     assert s.ps_shards == 4 and s.ps_placement == "colocated"
-    c0, wl0, _ = mvd.simulator_inputs(p, features=())
+    c0, wl0, _ = pub.simulator_inputs(p, features=())
     assert not c0.local_aggregation and c0.transport.is_ideal and wl0.model is None
     assert wl0.parameters == wl.parameters
     # one push per machine instead of one per GPU: the prediction goes up
-    assert mvd.predict(p) > mvd.predict(p, features=("transport", "model"))
+    assert pub.predict(p) > pub.predict(p, features=("transport", "model"))
     # BytePS's 4 MB partitions: even shares; TensorFlow: whole tensors round-robin
-    assert mvd.simulator_inputs({**p, "transport": "byteps"})[2].tensor_placement == "even"
+    assert pub.simulator_inputs({**p, "transport": "byteps"})[2].tensor_placement == "even"
     assert s.tensor_placement == "round_robin"
     # no profile: cuda-copy; a parameter count no profile has: a bare count
-    c1, wl1, _ = mvd.simulator_inputs({**p, "transport": "cuda-copy", "parameters": 10**8})
+    c1, wl1, _ = pub.simulator_inputs({**p, "transport": "cuda-copy", "parameters": 10**8})
     assert c1.transport.is_ideal and wl1.model is None
 
 
@@ -263,15 +265,15 @@ def test_colocated_shards_after_local_aggregation_fit_on_the_machines():
     # 6 servers on 8 machines stay 6; 16 servers on 4 machines become one per machine
     base = dict(scheme="ps", ps_placement="colocated", gpus=32, nodes=4, gpus_per_node=8,
                 inter_bandwidth_gbps=10.0, local_aggregation=True)  # fmt: skip
-    assert mvd.simulator_inputs(_point(**base, ps_servers=3))[2].ps_shards == 3
-    assert mvd.simulator_inputs(_point(**base, ps_servers=16))[2].ps_shards == 4
+    assert pub.simulator_inputs(_point(**base, ps_servers=3))[2].ps_shards == 3
+    assert pub.simulator_inputs(_point(**base, ps_servers=16))[2].ps_shards == 4
 
 
 def test_point_without_a_batch_is_not_predicted():
     p = _point()
     del p["per_gpu_batch"]
-    assert mvd.missing_inputs(p) == ["per_gpu_batch"]
-    assert mvd.predict(p) is None
+    assert pub.missing_inputs(p) == ["per_gpu_batch"]
+    assert pub.predict(p) is None
 
 
 # ------------------------------------------------------------------ the script
@@ -299,8 +301,8 @@ def test_check_fails_on_a_stale_doc(tmp_path):
 
 def test_malformed_data_file_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
-    text = mvd.DATA.read_text().replace("efficiency = 1.0\n", "efficiency = 7.0\n", 1)
-    assert text != mvd.DATA.read_text()
+    text = pub.DATA.read_text().replace("efficiency = 1.0\n", "efficiency = 7.0\n", 1)
+    assert text != pub.DATA.read_text()
     bad.write_text(text)
     out = tmp_path / "validation.md"
     r = _run("--data", str(bad), "--out", str(out))
@@ -315,26 +317,26 @@ def test_cube_mesh_records_run_on_the_topology():
         scheme="ring", gpus=8, nodes=1, gpus_per_node=8, intra_bandwidth_gbps=160.0,
         intra="NVLink hybrid cube-mesh (NCCL); PCIe 3.0 x16 to host", gpu="Tesla P100-SXM2",
     )  # fmt: skip
-    c, _, s = mvd.simulator_inputs(p)
+    c, _, s = pub.simulator_inputs(p)
     assert (c.nodes, c.devices_per_node, s.name) == (1, 8, "ring")
     assert c.intra_topology.name == "nvlink_cube_mesh" and c.intra_topology.links_per_gpu == 4
     assert c.intra_bandwidth == pytest.approx(20e9)
     v100 = {**p, "intra": "NVLink 2.0 hybrid cube-mesh", "gpu": "Tesla V100-SXM2-16GB"}
-    assert mvd.simulator_inputs(v100)[0].intra_topology.links_per_gpu == 6
+    assert pub.simulator_inputs(v100)[0].intra_topology.links_per_gpu == 6
     # TensorFlow's 2017 NCCL 1.x: one ring in device order; NCCL 2 (default): disjoint
     assert c.intra_topology.rings == "disjoint"
     nccl1 = {**p, "nccl_version": "1"}
-    assert mvd.simulator_inputs(nccl1)[0].intra_topology.rings == "device_order"
-    assert mvd.predict(nccl1, DETERMINISTIC) <= mvd.predict(p, DETERMINISTIC)
+    assert pub.simulator_inputs(nccl1)[0].intra_topology.rings == "device_order"
+    assert pub.predict(nccl1, DETERMINISTIC) <= pub.predict(p, DETERMINISTIC)
     with pytest.raises(ValueError, match="nccl_version"):
-        mvd.check_data({**DATA, "point": [{**DATA["point"][0], "nccl_version": "3"}]})
+        pub.check_data({**DATA, "point": [{**DATA["point"][0], "nccl_version": "3"}]})
     # 4 parallel rings instead of one link: the prediction goes up
-    assert mvd.predict(p, DETERMINISTIC) > mvd.predict(p, features=("model", "transport"))
+    assert pub.predict(p, DETERMINISTIC) > pub.predict(p, features=("model", "transport"))
     # without the feature, PCIe records and parameter servers: as before
-    assert mvd.simulator_inputs(p, features=())[0].intra_topology.name == "link"
+    assert pub.simulator_inputs(p, features=())[0].intra_topology.name == "link"
     ps = {**p, "scheme": "ps", "ps_placement": "host"}
-    assert mvd.intra_topology(ps) is None
-    assert mvd.intra_topology({**p, "intra": "PCIe 3.0 x16"}) is None
+    assert pub.intra_topology(ps) is None
+    assert pub.intra_topology({**p, "intra": "PCIe 3.0 x16"}) is None
 
 
 def test_nccl_24_records_choose_ring_or_trees_across_machines():
@@ -342,10 +344,10 @@ def test_nccl_24_records_choose_ring_or_trees_across_machines():
     # older NCCL, the record's ring
     p = _point(gpus=1024, nodes=64, gpus_per_node=16, inter_bandwidth_gbps=800.0,
                intra_bandwidth_gbps=1200.0, transport="nccl", nccl_version="2.4")  # fmt: skip
-    assert mvd.simulator_inputs(p)[2].name == "nccl"
-    assert mvd.simulator_inputs({**p, "nccl_version": "2"})[2].name == "ring"
-    assert mvd.simulator_inputs(p, features=DETERMINISTIC[:1])[2].name == "ring"
+    assert pub.simulator_inputs(p)[2].name == "nccl"
+    assert pub.simulator_inputs({**p, "nccl_version": "2"})[2].name == "ring"
+    assert pub.simulator_inputs(p, features=DETERMINISTIC[:1])[2].name == "ring"
     one = {**p, "gpus": 16, "nodes": 1}
-    assert mvd.simulator_inputs(one)[2].name == "ring"
+    assert pub.simulator_inputs(one)[2].name == "ring"
     # at 1,024 GPUs the flat ring's 2(N-1) latencies per bucket cost far more than trees
-    assert mvd.predict(p, DETERMINISTIC) > mvd.predict({**p, "nccl_version": "2"}, DETERMINISTIC)
+    assert pub.predict(p, DETERMINISTIC) > pub.predict({**p, "nccl_version": "2"}, DETERMINISTIC)

@@ -16,6 +16,7 @@
     tinygrad-opt calibrate --ranks 1,2,4 --out cluster.toml     # fit the simulator to MPI
     tinygrad-opt plan --params 25.6M --workers 8,16,32,64 --scheme ring,ps ... --deadline 36h
     tinygrad-opt benchmark --optimizers sgd,adam --workloads mlp,cnn --budget 8 --out b.json
+    tinygrad-opt validate [--data mine.toml] [--json]   # predict published measurements
 
 ``whatif`` simulates synchronous data-parallel SGD (:mod:`tinygrad_opt.cluster`) for every
 combination of the comma-separated flag values and prints one row per configuration;
@@ -33,7 +34,8 @@ One module per command group: :mod:`~tinygrad_opt.cli.compare` (``compare``, ``l
 :mod:`~tinygrad_opt.cli.whatif` (``whatif``, ``timeline``) with
 :mod:`~tinygrad_opt.cli.simulation` (the simulation flags, settings and table they share
 with ``plan``), :mod:`~tinygrad_opt.cli.launch`, :mod:`~tinygrad_opt.cli.calibrate`,
-:mod:`~tinygrad_opt.cli.plan` and :mod:`~tinygrad_opt.cli.benchmark`. This module builds the
+:mod:`~tinygrad_opt.cli.plan`, :mod:`~tinygrad_opt.cli.benchmark` and
+:mod:`~tinygrad_opt.cli.validate`. This module builds the
 parser and runs a command
 (:func:`main`); the commands import their modules (and those their dependencies) only when
 the parser is built.
@@ -121,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tinygrad_opt.cli import launch as launch_cmd
     from tinygrad_opt.cli import plan as plan_cmd
     from tinygrad_opt.cli import playground as playground_cmd
+    from tinygrad_opt.cli import validate as validate_cmd
     from tinygrad_opt.cli import whatif as whatif_cmd
 
     parser = argparse.ArgumentParser(
@@ -204,6 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     benchmark_cmd.add_arguments(bm)
     bm.set_defaults(handler=benchmark_cmd.run)
+
+    va = sub.add_parser(
+        "validate",
+        help="predict published cluster measurements (or your own, same format) and report "
+        "the errors and orderings",
+        description="Turn every record of a data file (docs/validation-data.md) into "
+        "simulator inputs by fixed rules, predict its scaling efficiency and compare: one "
+        "row per record, median and 90th-percentile |error|, the worst-scaling model and "
+        "parameter server against all-reduce (docs/validation.md).",
+    )
+    validate_cmd.add_arguments(va)
+    va.set_defaults(handler=validate_cmd.run)
     parser.set_defaults(
         value_flags={  # options that take a value, for _join_negative_values
             flag

@@ -1,0 +1,161 @@
+"""`tinygrad-opt validate`: the shipped records or a file of your own, predicted by the
+rules of `tinygrad_opt.cluster.published`; bad files exit 2 with one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tinygrad_opt.cli import main
+from tinygrad_opt.cluster import published as pub
+
+SOURCE = """
+[source.mine]
+citation = "Our own runs (2026)."
+url = "https://example.org/runs"
+measured = "images/s on 1 and 64 GPUs"
+"""
+
+POINT = """
+[[point]]
+id = "{id}"
+source = "mine"
+where = "run log"
+read_from = "table"
+model = "resnet101"
+parameters = 44707176
+framework = "TensorFlow"
+scheme = "{scheme}"
+{scheme_fields}
+gpus = 64
+nodes = 16
+gpus_per_node = 4
+gpu = "P100"
+intra = "PCIe 3.0 x16"
+intra_bandwidth_gbps = {intra}
+inter = "25 GbE"
+inter_bandwidth_gbps = 25.0
+per_gpu_batch = 64
+precision = "fp32"
+baseline_gpus = 1
+baseline_throughput = 129
+efficiency = {efficiency}
+compare_group = "mine-rn101"
+"""
+
+PS = 'ps_servers = 16\nps_placement = "colocated"\nlocal_aggregation = false\ntransport = "grpc"'
+RING = 'transport = "nccl"'
+
+
+def write(tmp_path, *points: str, name: str = "mine.toml"):
+    path = tmp_path / name
+    path.write_text(SOURCE + "".join(points))
+    return path
+
+
+def point(id_: str, scheme: str, efficiency: float, intra: float = 126.0) -> str:
+    fields = PS if scheme == "ps" else RING
+    return POINT.format(
+        id=id_, scheme=scheme, scheme_fields=fields, intra=intra, efficiency=efficiency
+    )
+
+
+def run_json(argv, capsys) -> dict:
+    assert main(["validate", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def fails(argv, capsys) -> str:
+    """Exit code 2, nothing on stdout, one line on stderr; returns that line."""
+    assert main(["validate", *argv, "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
+# ------------------------------------------------------------------ output
+def test_shipped_data_json_equals_the_library(capsys):
+    out = run_json([], capsys)
+    rows = pub.predict_all(pub.load())
+    done = [r for r in rows if r["err"] is not None]
+    assert out["predicted"] == len(done) and len(out["points"]) == len(rows)
+    med, p90 = pub.summary([r["err"] for r in done])
+    assert out["median_abs_error"] == pytest.approx(med)
+    assert out["p90_abs_error"] == pytest.approx(p90)
+    by_id = {p["id"]: p for p in out["points"]}
+    for r in rows[::37]:
+        assert by_id[r["p"]["id"]]["predicted"] == r["pred"]
+        assert by_id[r["p"]["id"]]["measured"] == r["p"]["efficiency"]
+    unpredicted = [p for p in out["points"] if p["predicted"] is None]
+    assert unpredicted and all(p["missing"] for p in unpredicted)
+    assert len(out["worst_model"]) == len(pub.worst_model_checks(rows))
+    assert {c["verdict"] for c in out["worst_model"]} <= {"yes", "no", "tie"}
+    pairs = {(c["ps_id"], c["allreduce_id"]): c for c in out["scheme_pairs"]}
+    assert ("uber-blog-tfps-inception3-128gpu", "uber-blog-horovod-inception3-128gpu") in pairs
+
+
+def test_own_file_table_rows_and_the_pair(tmp_path, capsys):
+    path = write(tmp_path, point("rn101-ring", "ring", 0.9), point("rn101-ps", "ps", 0.5))
+    assert main(["validate", "--data", str(path), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    data = pub.load(path)
+    preds = {p["id"]: pub.predict(p) for p in data["point"]}
+    for id_, measured in (("rn101-ring", 0.9), ("rn101-ps", 0.5)):
+        line = next(x for x in text.splitlines() if x.startswith(id_ + " "))
+        cells = line.split()
+        assert cells[3] == f"{100 * measured:.1f}"
+        assert cells[4] == f"{100 * preds[id_]:.1f}"
+        assert cells[5] == f"{100 * (preds[id_] - measured):+.1f}"
+    errs = [preds[k] - m for k, m in (("rn101-ring", 0.9), ("rn101-ps", 0.5))]
+    med, p90 = np.median(np.abs(errs)), np.percentile(np.abs(errs), 90)
+    assert f"2 of 2 points predicted (compute spread 0.09): median |error| {100 * med:.1f}" in text
+    assert f"90th percentile {100 * p90:.1f}" in text
+    verdict = "yes" if preds["rn101-ps"] < preds["rn101-ring"] else "no"
+    assert "mine-rn101 / 64 GPUs: measured 50.0 / 90.0" in text and text.rstrip().endswith(verdict)
+
+
+def test_spread_flag_changes_the_predictions_and_leaves_the_constant(tmp_path, capsys):
+    path = write(tmp_path, point("rn101-ring", "ring", 0.9))
+    fitted = pub.FITTED_CONSTANTS["compute_spread"]
+    plain = run_json(["--data", str(path)], capsys)["points"][0]["predicted"]
+    none = run_json(["--data", str(path), "--spread", "0"], capsys)
+    assert none["compute_spread"] == 0.0
+    assert pub.FITTED_CONSTANTS["compute_spread"] == fitted  # restored
+    pub.FITTED_CONSTANTS["compute_spread"] = 0.0
+    try:
+        expected = pub.predict(pub.load(path)["point"][0])
+    finally:
+        pub.FITTED_CONSTANTS["compute_spread"] = fitted
+    assert none["points"][0]["predicted"] == expected
+    assert expected > plain  # no stragglers: a higher efficiency
+
+
+# ------------------------------------------------------------------ bad input
+def test_missing_file_and_bad_toml(tmp_path, capsys):
+    err = fails(["--data", str(tmp_path / "none.toml")], capsys)
+    assert "--data: cannot read" in err and "none.toml" in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[point]\nid = 1\n")
+    assert "is not valid TOML" in fails(["--data", str(bad)], capsys)
+
+
+def test_malformed_record_names_the_point_and_the_field(tmp_path, capsys):
+    text = point("no-model", "ring", 0.9).replace('model = "resnet101"\n', "")
+    err = fails(["--data", str(write(tmp_path, text))], capsys)
+    assert "point 'no-model': model is missing" in err
+    err = fails(["--data", str(write(tmp_path, point("too-good", "ring", 3.0)))], capsys)
+    assert "point 'too-good': efficiency must lie in (0, 1.2], got 3.0" in err
+
+
+def test_record_the_simulator_refuses_is_named(tmp_path, capsys):
+    path = write(tmp_path, point("ok", "ring", 0.9), point("slow", "ring", 0.9, intra=1e-300))
+    err = fails(["--data", str(path)], capsys)
+    assert "point 'slow': the simulator refuses it: intra_bandwidth" in err
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "abc"])
+def test_bad_spread(value, capsys):
+    assert "--spread" in fails(["--spread", value], capsys)

@@ -1,0 +1,174 @@
+"""``tinygrad-opt validate``: predict published (or your own) cluster measurements.
+
+    tinygrad-opt validate                          # the 313 shipped points (docs/validation.md)
+    tinygrad-opt validate --data mine.toml         # records in the same format
+    tinygrad-opt validate --data mine.toml --json  # one JSON object
+    tinygrad-opt validate --spread 0.05            # another compute-time spread than 0.09
+
+Every record (docs/validation-data.md gives the format) is turned into simulator inputs
+by the fixed rules of :func:`tinygrad_opt.cluster.published.simulator_inputs` and its
+scaling efficiency predicted; the command prints one row per record (measured,
+predicted, error in points), the median and 90th-percentile |error|, and the orderings:
+the worst-scaling model per table and GPU count, parameter server against all-reduce per
+``compare_group``. A malformed file exits with code 2 and one line naming the record and
+the field, before anything is simulated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from tinygrad_opt.cli import UsageError
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``validate``."""
+    p.add_argument(
+        "--data",
+        default=None,
+        help="a TOML file of [source.*] tables and [[point]] records "
+        "(default: the published measurements shipped with the package)",
+    )
+    p.add_argument(
+        "--spread",
+        default=None,
+        help="compute-time spread a, 0 <= a < 1 (default: the fitted 0.09)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _spread(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        a = float(text)
+    except ValueError:
+        raise UsageError(f"--spread: expected a number, got {text!r}") from None
+    if not (math.isfinite(a) and 0.0 <= a < 1.0):
+        raise UsageError(f"--spread: must satisfy 0 <= a < 1, got {text}")
+    return a
+
+
+def _load(path: str | None) -> tuple[str, dict[str, Any]]:
+    """The checked data of ``--data`` (or the shipped file) and the name to report it by."""
+    from tinygrad_opt.cluster import published
+    from tinygrad_opt.cluster.config import tomllib
+
+    name = str(published.DATA) if path is None else path
+    try:
+        data = published.load(published.DATA if path is None else path)
+    except OSError as e:
+        raise UsageError(f"--data: cannot read {name!r} ({e.strerror or e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"--data: {name!r} is not valid TOML ({e})") from None
+    try:
+        published.check_data(data)
+    except ValueError as e:
+        raise UsageError(f"--data: {name}: {e}") from None
+    return name, data
+
+
+def _predict(data: dict[str, Any], quiet: bool) -> list[dict[str, Any]]:
+    """:func:`~tinygrad_opt.cluster.published.predict_all` with a progress bar; a record
+    the simulator refuses is a usage error naming it."""
+    from tqdm import tqdm
+
+    from tinygrad_opt.cluster import published
+
+    rows = []
+    for p in tqdm(data["point"], desc="predicting", unit="point", disable=quiet, leave=False):
+        try:
+            rows += published.predict_all({"point": [p]})
+        except (ValueError, TypeError) as e:  # SpecError is a ValueError
+            raise UsageError(f"point {p['id']!r}: the simulator refuses it: {e}") from None
+    return rows
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``validate`` command."""
+    from tinygrad_opt.cluster import published
+
+    spread = _spread(args.spread)
+    name, data = _load(args.data)
+    saved = published.FITTED_CONSTANTS["compute_spread"]
+    if spread is not None:
+        published.FITTED_CONSTANTS["compute_spread"] = spread
+    try:
+        rows = _predict(data, args.quiet or args.json)
+    finally:
+        published.FITTED_CONSTANTS["compute_spread"] = saved
+    done = [r for r in rows if r["err"] is not None]
+    med, p90 = published.summary([r["err"] for r in done]) if done else (math.nan, math.nan)
+    worst = published.worst_model_checks(rows)
+    pairs = published.scheme_pair_checks(rows)
+    used = saved if spread is None else spread
+    if args.json:
+        out = {
+            "data": name,
+            "compute_spread": used,
+            "points": [
+                {
+                    "id": r["p"]["id"],
+                    "measured": r["p"]["efficiency"],
+                    "predicted": r["pred"],
+                    "error": r["err"],
+                    "missing": published.missing_inputs(r["p"]),
+                }
+                for r in rows
+            ],
+            "predicted": len(done),
+            "median_abs_error": med if done else None,
+            "p90_abs_error": p90 if done else None,
+            "worst_model": worst,
+            "scheme_pairs": [
+                {k: v for k, v in c.items() if k not in ("ps", "allreduce")}
+                | {"ps_id": c["ps"]["id"], "allreduce_id": c["allreduce"]["id"]}
+                for c in pairs
+            ],
+        }
+        print(json.dumps(out, indent=1))
+        return 0
+    width = max([len(r["p"]["id"]) for r in rows] + [5])
+    head = f"{'scheme':<12} {'GPUs':>5} {'measured':>9} {'predicted':>9} {'error':>6}"
+    print(f"{'point':<{width}}  {head}")
+    for r in rows:
+        p = r["p"]
+        err = "–" if r["err"] is None else f"{100 * r['err']:+.1f}"
+        print(
+            f"{p['id']:<{width}}  {p['scheme']:<12} {p['gpus']:>5} {_pct(p['efficiency']):>9} "
+            f"{_pct(r['pred']):>9} {err:>6}"
+        )
+    for r in rows:
+        if r["pred"] is None:
+            missing = ", ".join(published.missing_inputs(r["p"]))
+            print(f"{r['p']['id']}: not predicted, no {missing}")
+    print(
+        f"\n{len(done)} of {len(rows)} points predicted (compute spread {used:g}): median "
+        f"|error| {100 * med:.1f} points, 90th percentile {100 * p90:.1f}"
+    )
+    if worst:
+        print("\nworst-scaling model (per table and GPU count; tie: measured within 3 points)")
+        for c in worst:
+            print(
+                f"  {c['source']} / {c['where']} / {c['gpus']} GPUs: measured {c['measured']}, "
+                f"predicted {c['predicted']}: {c['verdict']}"
+            )
+    if pairs:
+        print("\nparameter server against all-reduce (efficiencies PS / all-reduce, %)")
+        for c in pairs:
+            print(
+                f"  {c['group']} / {c['gpus']} GPUs: measured {_pct(c['ps']['efficiency'])} / "
+                f"{_pct(c['allreduce']['efficiency'])}, predicted {_pct(c['ps_pred'])} / "
+                f"{_pct(c['allreduce_pred'])}: {c['verdict']}"
+            )
+    return 0
