@@ -34,6 +34,9 @@ PUBLISHED = {
     "gpt2_medium": 354_823_168,
     "gpt2_large": 774_030_080,
     "gpt2_xl": 1_557_611_200,
+    # counted from NVIDIA's configuration (no published total): see test_transformer_xl_*
+    "transformer_xl_base": 191_950_298,
+    "transformer_xl_large": 285_167_482,
 }
 TORCHVISION_GFLOPS = {  # forward multiply-adds, billions (torchvision's "GFLOPS")
     "alexnet": 0.71,
@@ -100,6 +103,52 @@ def test_bert_closed_form(name, layers, d):
     p = get_model(name)
     assert p.parameters == emb + layers * (12 * d * d + 13 * d) + pooler
     assert len(p.tensor_sizes) == 5 + 16 * layers + 2
+
+
+def test_transformer_xl_closed_form():
+    # NVIDIA's WikiText-103 configurations: vocabulary 267,735, cutoffs 19,997 / 39,997 /
+    # 199,997 (3 clusters); per layer qkv (3·d·64H, no bias) + o (64H·d) + r (d·64H) + two
+    # norms (4d) + feed-forward (2·d·f + f + d); shared r_w/r_r biases (2·64H); the
+    # softmax's cluster weights and biases (3d + 3) and its output biases (the vocabulary)
+    vocab, segments = 267_735, (19_997, 20_000, 160_000, 67_738)
+
+    def layer(d, h, f):
+        return 3 * d * 64 * h + 2 * 64 * h * d + 4 * d + 2 * d * f + f + d
+
+    base = vocab * 512 + 16 * layer(512, 8, 2048) + 2 * 64 * 8 + 3 * 512 + 3 + vocab
+    widths = (1024, 256, 64, 16)  # div_val 4
+    emb = sum(n * w for n, w in zip(segments, widths)) + sum(1024 * w for w in widths)
+    large = emb + 18 * layer(1024, 16, 4096) + 2 * 64 * 16 + 3 * 1024 + 3 + vocab + 1024**2
+    assert get_model("transformer_xl_base").parameters == base
+    assert get_model("transformer_xl_large").parameters == large
+    assert get_model("txl-large") is get_model("transformer_xl_large")
+
+
+def test_transformer_xl_tied_embedding_is_ready_last():
+    # the tied embedding (71% of the base model) comes right after the two shared biases:
+    # in reverse order its gradient is completed last, after the softmax head's backward
+    p = get_model("transformer_xl_base")
+    assert p.tensor_names[:3] == ("r_w_bias", "r_r_bias", "word_emb.emb_layers.0.weight")
+    assert p.largest_tensor == ("word_emb.emb_layers.0.weight", 267_735 * 512)
+    assert p.tensor_sizes[2] / p.parameters == pytest.approx(0.714, abs=1e-3)
+    # its MACs: the lookup (d) and the softmax head (d · (19,997 + 3 clusters))
+    assert p.tensor_macs[2] == 512 + 512 * 20_000
+
+
+def test_transformer_xl_embedding_all_reduce_is_exposed():
+    # DDP buckets: the base model's embedding (549 MB of gradient) is ready only when the
+    # backward pass ends, so at least its all-reduce is exposed after the compute; a bare
+    # parameter count of the same size (equal buckets ready evenly) hides far more
+    spec = {"workers": 8, "bandwidth": "25GB/s", "latency": "5us"}
+    kw = {"compute_time_per_step": "0.15s", "steps": 10}
+    prof = Workload(model="transformer_xl_base", **kw)
+    bare = Workload(parameters=prof.parameters, **kw)
+    r_prof = simulate(ClusterSpec(**spec), prof, "ring", overlap=True)
+    r_bare = simulate(ClusterSpec(**spec), bare, "ring", overlap=True)
+    emb = 267_735 * 512 * 4
+    ring_emb = 2 * 7 / 8 * emb / 25e9  # the embedding's ring all-reduce alone
+    assert r_prof.step_time_s - 0.15 >= ring_emb * 0.99
+    assert r_prof.step_time_s > r_bare.step_time_s + 0.5 * ring_emb
 
 
 def test_resnet50_structure():

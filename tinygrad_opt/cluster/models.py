@@ -37,6 +37,11 @@ gpt2          Radford et al. 2019: L=12, d=768, vocabulary 50,257,       124,439
 gpt2_medium   L=24, d=1024 ("355M")                                      354,823,168
 gpt2_large    L=36, d=1280 ("774M")                                      774,030,080
 gpt2_xl       L=48, d=1600 ("1558M", "1.5B")                           1,557,611,200
+transformer_  Dai et al. 2019 as NVIDIA's PyTorch scripts train it on      191,950,298
+xl_base       WikiText-103: 16 layers, d=512, 8 heads, d_inner 2,048,
+              adaptive embedding (div_val 1) tied with the softmax
+transformer_  18 layers, d=1024, 16 heads, d_inner 4,096, div_val 4,      285,167,482
+xl_large      the softmax's first projection untied
 ============  =========================================================  ==============
 
 The image models classify 1,000 ImageNet classes from 224×224 inputs (Inception-v3:
@@ -45,9 +50,12 @@ metadata in ``torchvision.models``); BERT's equal Hugging Face's ``BertModel``
 (``bert-base-uncased``, ``bert-large-uncased``), whose round figures the paper gives;
 GPT-2's equal OpenAI's released checkpoints, named by their corrected sizes 124M / 355M /
 774M / 1558M in the ``openai/gpt-2`` repository (the paper's Table 2 says 117M / 345M /
-762M / 1542M). The MACs of the transformers are per token, with the attention score and
-weighted-sum products (``2·T·d`` per token and layer, ``T`` = 512 for BERT, 1,024 for
-GPT-2) attributed to the attention's input projection.
+762M / 1542M). Transformer-XL's are counted from NVIDIA's configuration files
+(``wt103_base.yaml``, ``wt103_large.yaml`` of DeepLearningExamples' PyTorch
+Transformer-XL), which publish no total. The MACs of the transformers are per token, with
+the attention score and weighted-sum products (``2·T·d`` per token and layer, ``T`` = 512
+for BERT, 1,024 for GPT-2; Transformer-XL: see :func:`_transformer_xl`) attributed to the
+attention's input projection.
 """
 
 from __future__ import annotations
@@ -310,6 +318,66 @@ def _gpt2(name: str, layers: int, d: int) -> ModelProfile:
     return b.profile(name, f"GPT-2 L={layers}, d={d} (Radford et al. 2019), tied output layer")
 
 
+TXL_VOCAB = 267_735
+"""WikiText-103's word vocabulary, as Transformer-XL's adaptive embedding sees it."""
+TXL_CUTOFFS = (19_997, 39_997, 199_997)
+"""The adaptive embedding's and softmax's cluster boundaries for WikiText-103."""
+
+
+def _transformer_xl(
+    name: str, layers: int, d: int, heads: int, d_inner: int, div_val: int, ctx: int
+) -> ModelProfile:
+    """Transformer-XL (Dai et al. 2019) as NVIDIA's PyTorch scripts build it for
+    WikiText-103: relative-position attention with learnable biases shared by the layers
+    (``r_w_bias``, ``r_r_bias``, first in ``named_parameters()``), an adaptive embedding
+    (``div_val``: each cluster's width divided by ``div_val``, with projections to ``d``
+    when ``div_val > 1``) tied with the adaptive softmax's weights and projections but the
+    first projection, which the softmax keeps (``tie_projs = [False, True, True, True]``).
+
+    Per-token MACs: attention scores, position scores and the weighted sum over ``ctx``
+    keys (segment plus memory, ``3·ctx·H·64``) go to ``qkv_net``; ``r_net`` projects the
+    ``ctx`` relative positions once per segment of ``ctx/2`` tokens (``2·d·H·64`` per
+    token); the softmax's head (``d·(cutoff_0 + clusters)``) goes to the tied embedding,
+    so that its gradient, like the real one, is complete only when the backward pass ends.
+    """
+    b, hd = _Builder(), heads * 64
+    clusters = len(TXL_CUTOFFS)
+    b.add("r_w_bias", hd, hd * layers)
+    b.add("r_r_bias", hd, hd * layers)
+    bounds = (0, *TXL_CUTOFFS, TXL_VOCAB)
+    head_macs = (TXL_CUTOFFS[0] + clusters) * d
+    if div_val == 1:
+        b.add("word_emb.emb_layers.0.weight", TXL_VOCAB * d, d + head_macs)
+    else:
+        widths = [d // div_val**i for i in range(clusters + 1)]
+        for i, w in enumerate(widths):
+            macs = w + (head_macs * w // d if i == 0 else 0)
+            b.add(f"word_emb.emb_layers.{i}.weight", (bounds[i + 1] - bounds[i]) * w, macs)
+        for i, w in enumerate(widths):
+            b.add(f"word_emb.emb_projs.{i}", d * w, d * w)
+    for i in range(layers):
+        p = f"layers.{i}"
+        b.add(f"{p}.dec_attn.qkv_net.weight", d * 3 * hd, d * 3 * hd + 3 * ctx * hd)
+        b.add(f"{p}.dec_attn.o_net.weight", hd * d, hd * d)
+        b.norm(f"{p}.dec_attn.layer_norm", d, d)
+        b.add(f"{p}.dec_attn.r_net.weight", d * hd, 2 * d * hd)
+        b.linear(f"{p}.pos_ff.CoreNet.0", d, d_inner)
+        b.linear(f"{p}.pos_ff.CoreNet.3", d_inner, d)
+        b.norm(f"{p}.pos_ff.layer_norm", d, d)
+    b.add("crit.cluster_weight", clusters * d, clusters * d)
+    b.add("crit.cluster_bias", clusters, clusters)
+    segments = [TXL_VOCAB] if div_val == 1 else [hi - lo for lo, hi in zip(bounds, bounds[1:])]
+    for i, n in enumerate(segments):
+        b.add(f"crit.out_layers.{i}.bias", n, n)
+    if div_val > 1:
+        b.add("crit.out_projs.0", d * d, d * d)
+    return b.profile(
+        name,
+        f"Transformer-XL {layers} layers, d={d}, {heads} heads, d_inner={d_inner}, "
+        f"div_val={div_val} (Dai et al. 2019; NVIDIA's WikiText-103 configuration)",
+    )
+
+
 _BUILDERS = {
     "alexnet": _alexnet,
     "vgg16": _vgg16,
@@ -324,6 +392,10 @@ _BUILDERS = {
     "gpt2_medium": lambda: _gpt2("gpt2_medium", 24, 1024),
     "gpt2_large": lambda: _gpt2("gpt2_large", 36, 1280),
     "gpt2_xl": lambda: _gpt2("gpt2_xl", 48, 1600),
+    "transformer_xl_base": lambda: _transformer_xl("transformer_xl_base", 16, 512, 8, 2048, 1, 384),
+    "transformer_xl_large": lambda: _transformer_xl(
+        "transformer_xl_large", 18, 1024, 16, 4096, 4, 768
+    ),
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
@@ -333,7 +405,9 @@ _ALIASES = {"vgg": "vgg16", "inception": "inception_v3", "inception3": "inceptio
             "googlenetv3": "inception_v3", "inception3noaux": "inception_v3_noaux",
             "bert": "bert_base", "gpt2small": "gpt2", "gpt2base": "gpt2",
             "gpt2124m": "gpt2", "gpt2355m": "gpt2_medium", "gpt2774m": "gpt2_large",
-            "gpt21558m": "gpt2_xl", "gpt215b": "gpt2_xl"}  # fmt: skip
+            "gpt21558m": "gpt2_xl", "gpt215b": "gpt2_xl", "txl": "transformer_xl_base",
+            "txlbase": "transformer_xl_base", "txllarge": "transformer_xl_large",
+            "transformerxl": "transformer_xl_base"}  # fmt: skip
 
 
 def _key(name: str) -> str:
