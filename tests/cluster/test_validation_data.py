@@ -351,3 +351,17 @@ def test_nccl_24_records_choose_ring_or_trees_across_machines():
     assert pub.simulator_inputs(one)[2].name == "ring"
     # at 1,024 GPUs the flat ring's 2(N-1) latencies per bucket cost far more than trees
     assert pub.predict(p, DETERMINISTIC) > pub.predict({**p, "nccl_version": "2"}, DETERMINISTIC)
+
+
+def test_sensitivity_rows_restore_the_assumed_constants():
+    # the first row is the doc's own summary; every change is undone afterwards
+    saved = (pub.LATENCY, pub.BACKWARD_FRACTION, pub.BUCKET_BYTES, pub.OVERLAP)
+    few = {**DATA, "point": [p for p in DATA["point"] if p["source"] == "horovod_docs"]}
+    lines = mvd.sensitivity(few)
+    assert (pub.LATENCY, pub.BACKWARD_FRACTION, pub.BUCKET_BYTES, pub.OVERLAP) == saved
+    assert len(lines) == len(mvd.SENSITIVITY)
+    m, q = pub.summary([r["err"] for r in pub.predict_all(few)])
+    assert lines[0].split(" | ")[1:3] == [f"{100 * m:.1f}", f"{100 * q:.1f}"]
+    # without overlap VGG-16's 512-GPU all-reduce is fully exposed: a larger error there
+    none = [float(x) for x in lines[-1].split(" | ")[1:3]]
+    assert none != [float(x) for x in lines[0].split(" | ")[1:3]]

@@ -63,9 +63,17 @@ latency terms are below 2% of every predicted step here."""
 OVERLAP = True
 """Every framework in the data overlaps gradient exchange with the backward pass
 (TensorFlow's per-variable dataflow, Horovod's fusion buffer, Caffe2/Gloo per blob);
-modelled as the simulator's DDP buckets (backward = 2/3 of the step): for a per-tensor
-profile 1 MiB then 25 MiB filled in reverse layer order, each gradient ready when its
-layer's backward ends; for a bare parameter count 25 MiB equal buckets."""
+modelled as the simulator's DDP buckets (backward = :data:`BACKWARD_FRACTION` of the
+step): for a per-tensor profile 1 MiB then :data:`BUCKET_BYTES` filled in reverse layer
+order, each gradient ready when its layer's backward ends; for a bare parameter count
+equal buckets of :data:`BUCKET_BYTES`."""
+
+BACKWARD_FRACTION = 2.0 / 3.0
+"""Share of a step's compute in the backward pass (the simulator's default: backward ≈
+twice the forward work)."""
+
+BUCKET_BYTES = 25 * 2**20
+"""DDP's default bucket cap, used as the overlap unit for every framework."""
 
 FITTED_CONSTANTS: dict[str, float] = {"compute_spread": 0.09}
 """Global constants fitted to the published data (at most two are allowed; one is used).
@@ -312,6 +320,7 @@ def simulator_inputs(
         per_worker_batch=batch,
         compute_time_per_step=batch / per_gpu,
         bytes_per_param=2 if p.get("precision") == "fp16" else 4,
+        backward_fraction=BACKWARD_FRACTION,
         steps=1,
     )
     intra = gbps(p["intra_bandwidth_gbps"])
@@ -340,21 +349,41 @@ def simulator_inputs(
 
     if nodes == 1:
         if topo is not None:  # one node of g GPUs on the cube-mesh
-            return machine(topo), wl, SyncScheme(name="ring", overlap=OVERLAP)
+            return (
+                machine(topo),
+                wl,
+                SyncScheme(name="ring", overlap=OVERLAP, bucket_bytes=BUCKET_BYTES),
+            )
         cluster = ClusterSpec(
             workers=g, bandwidth=intra, latency=LATENCY, transport=transport, compute=compute
         )
         if scheme != "ps":
-            return cluster, wl, SyncScheme(name="ring", overlap=OVERLAP)
+            return cluster, wl, SyncScheme(name="ring", overlap=OVERLAP, bucket_bytes=BUCKET_BYTES)
         if place == "host" or (place == "colocated" and p.get("local_aggregation")):
             if "host_memory" not in features:  # one server with one GPU's link
-                return cluster, wl, SyncScheme(name="ps", ps_shards=1, overlap=OVERLAP)
+                return (
+                    cluster,
+                    wl,
+                    SyncScheme(name="ps", ps_shards=1, overlap=OVERLAP, bucket_bytes=BUCKET_BYTES),
+                )
             host = machine(host_topology(p))
-            return host, wl, SyncScheme(name="ps", ps_placement="host", overlap=OVERLAP)
+            return (
+                host,
+                wl,
+                SyncScheme(
+                    name="ps", ps_placement="host", overlap=OVERLAP, bucket_bytes=BUCKET_BYTES
+                ),
+            )
         return (
             cluster,
             wl,
-            SyncScheme(name="ps", ps_shards=min(k, g), ps_placement="colocated", overlap=OVERLAP),
+            SyncScheme(
+                name="ps",
+                ps_shards=min(k, g),
+                ps_placement="colocated",
+                overlap=OVERLAP,
+                bucket_bytes=BUCKET_BYTES,
+            ),
         )
     extra: dict[str, Any] = {}
     if gpn > 1:
@@ -370,7 +399,11 @@ def simulator_inputs(
         **extra,
     )
     if scheme != "ps":
-        return cluster, wl, SyncScheme(name=collective(p, features), overlap=OVERLAP)
+        return (
+            cluster,
+            wl,
+            SyncScheme(name=collective(p, features), overlap=OVERLAP, bucket_bytes=BUCKET_BYTES),
+        )
     placement = "dedicated" if place == "dedicated" else "colocated"
     shards = min(k, nodes if local and placement == "colocated" else g)
     # BytePS cuts every tensor into pieces of at most 4,096,000 bytes spread over the
@@ -384,6 +417,7 @@ def simulator_inputs(
             ps_shards=shards,
             ps_placement=placement,
             overlap=OVERLAP,
+            bucket_bytes=BUCKET_BYTES,
             tensor_placement=tensors,
         ),
     )
