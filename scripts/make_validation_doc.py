@@ -295,6 +295,11 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "links), `ps_placement`, `ps_servers`.",
         "- The rules that turn a record into simulator inputs are in "
         "`simulator_inputs()` of the script, the same for every point.",
+        "- Predicted efficiency = the simulator's efficiency at the record's GPUs over its "
+        "efficiency for the same configuration at `baseline_gpus`, as the sources measure: "
+        "one GPU exchanges nothing under an all-reduce, but with a parameter server in host "
+        "memory it still pushes and pulls every step (tf_cnn_benchmarks' and tensorpack's "
+        "one-GPU numbers are per mode).",
         "- Error = predicted − measured efficiency, in points (100 × efficiency).",
         "",
         "## Summary",

@@ -438,15 +438,18 @@ def _efficiency(p: Mapping[str, Any], gpus: int, features: Iterable[str]) -> flo
 
 
 def predict(p: Mapping[str, Any], features: Iterable[str] = FEATURES) -> float | None:
-    """Predicted scaling efficiency of point ``p`` (relative to ``baseline_gpus``), or None
-    when an input is missing."""
+    """Predicted scaling efficiency of point ``p``, or None when an input is missing.
+
+    Relative, like the measurement, to the same configuration on ``baseline_gpus``: the
+    simulator's efficiency at ``gpus`` divided by its efficiency at ``baseline_gpus``. On
+    one GPU that is 1 for the all-reduce schemes (nothing to exchange), but a parameter
+    server in host memory still costs one GPU its push and pull every step, and the
+    sources' one-GPU numbers are measured with it (tf_cnn_benchmarks'
+    ``parameter_server`` mode, tensorpack's per-mode tables)."""
     if missing_inputs(p):
         return None
     eff = _efficiency(p, int(p["gpus"]), features)
-    b = int(p["baseline_gpus"])
-    if b > 1:
-        eff /= _efficiency(p, b, features)
-    return eff
+    return eff / _efficiency(p, int(p["baseline_gpus"]), features)
 
 
 def predict_all(
