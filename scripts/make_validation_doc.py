@@ -48,6 +48,8 @@ from tinygrad_opt.cluster.published import (  # noqa: E402  (the rules)
 from tinygrad_opt.cluster.published import predict_all as rows  # noqa: E402
 
 DOC = ROOT / "docs" / "validation.md"
+FIGURE = ROOT / "docs" / "figures" / "validation.png"
+"""The predicted-against-measured plot, written beside the doc (not compared by --check)."""
 
 SPREAD_GRID = tuple(round(0.01 * i, 2) for i in range(31))
 """Spreads tried by :func:`fit`: 0 to 0.30 by 0.01."""
@@ -310,6 +312,11 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         f"**Median |error| {100 * med:.1f} points, 90th percentile {100 * p90:.1f} points**, "
         f"median signed error {pts(bias)} points.",
         "",
+        "![Predicted against measured scaling efficiency, one colour per source, with ±5 "
+        "and ±15 point bands](figures/validation.png)",
+        "",
+        "(`tinygrad-opt validate --out validation.png` draws the same for any data file.)",
+        "",
         *unseen_summary(done),
         "",
         "Each input the simulator gained for issue 16, alone and together (median and "
@@ -503,6 +510,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     args.out.write_text(text)
+    if args.out == DOC:
+        from tinygrad_opt.cluster.plots import plot_validation
+
+        plot_validation(rs, FIGURE)
     return 0
 
 

@@ -159,3 +159,27 @@ def test_record_the_simulator_refuses_is_named(tmp_path, capsys):
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "abc"])
 def test_bad_spread(value, capsys):
     assert "--spread" in fails(["--spread", value], capsys)
+
+
+def test_out_writes_the_plot_and_bad_out_is_refused_first(tmp_path, capsys):
+    path = write(tmp_path, point("rn101-ring", "ring", 0.9), point("rn101-ps", "ps", 0.5))
+    fig = tmp_path / "v.png"
+    out = run_json(["--data", str(path), "--out", str(fig)], capsys)
+    assert out["figure"] == str(fig)
+    with open(fig, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert "unknown extension" in fails(
+        ["--data", str(path), "--out", str(tmp_path / "v.txt")], capsys
+    )
+    missing = tmp_path / "no" / "v.png"
+    assert "does not exist" in fails(["--data", str(path), "--out", str(missing)], capsys)
+    assert not missing.parent.exists()
+
+
+def test_plot_validation_needs_a_prediction(tmp_path):
+    from tinygrad_opt.cluster.plots import plot_validation
+
+    with pytest.raises(ValueError, match="no predicted records"):
+        plot_validation(
+            [{"p": {"source": "x", "efficiency": 0.9}, "pred": None}], tmp_path / "a.png"
+        )

@@ -4,6 +4,7 @@
     tinygrad-opt validate --data mine.toml         # records in the same format
     tinygrad-opt validate --data mine.toml --json  # one JSON object
     tinygrad-opt validate --spread 0.05            # another compute-time spread than 0.09
+    tinygrad-opt validate --out validation.png     # also the predicted-vs-measured plot
 
 Every record (docs/validation-data.md gives the format) is turned into simulator inputs
 by the fixed rules of :func:`tinygrad_opt.cluster.published.simulator_inputs` and its
@@ -21,7 +22,7 @@ import json
 import math
 from typing import Any
 
-from tinygrad_opt.cli import UsageError
+from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write
 
 __all__ = ["add_arguments", "run"]
 
@@ -40,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="compute-time spread a, 0 <= a < 1 (default: the fitted 0.09)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument(
+        "--out", default=None, help="also plot predicted against measured (.png, .pdf, .svg)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -99,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from tinygrad_opt.cluster import published
 
     spread = _spread(args.spread)
+    _check_output("--out", args.out, FIGURE_SUFFIXES)
     name, data = _load(args.data)
     saved = published.FITTED_CONSTANTS["compute_spread"]
     if spread is not None:
@@ -112,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     worst = published.worst_model_checks(rows)
     pairs = published.scheme_pair_checks(rows)
     used = saved if spread is None else spread
+    written = None
+    if args.out is not None and done:
+        from tinygrad_opt.cluster.plots import plot_validation
+
+        written = _write("--out", args.out, plot_validation, rows)
     if args.json:
         out = {
             "data": name,
@@ -127,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
                 for r in rows
             ],
             "predicted": len(done),
+            "figure": written,
             "median_abs_error": med if done else None,
             "p90_abs_error": p90 if done else None,
             "worst_model": worst,
@@ -171,4 +182,6 @@ def run(args: argparse.Namespace) -> int:
                 f"{_pct(c['allreduce']['efficiency'])}, predicted {_pct(c['ps_pred'])} / "
                 f"{_pct(c['allreduce_pred'])}: {c['verdict']}"
             )
+    if written:
+        print(f"\nwrote {written}")
     return 0

@@ -12,10 +12,13 @@ state, no backend switch — so they are safe in scripts, tests and threads.
   (and per parameter-server shard): compute, waiting for stragglers, dropped backup
   work, send/receive, collective phases, update.
 - :func:`plot_breakdown`: stacked bars of compute / wait / comm / update per row.
+- :func:`plot_validation`: predicted against measured scaling efficiency of published
+  records (:mod:`.published`), one colour per source, with ±5 and ±15 point bands.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ __all__ = [
     "plot_pareto",
     "plot_scaling",
     "plot_timeline",
+    "plot_validation",
 ]
 
 KIND_COLOURS: dict[str, str] = {
@@ -251,4 +255,57 @@ def plot_breakdown(
     ax.set_ylabel("seconds per step")
     ax.legend(fontsize=8)
     ax.set_title(title or "Step time breakdown")
+    return _save(fig, path, dpi)
+
+
+def plot_validation(
+    rows: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    title: str | None = None,
+    dpi: int = 120,
+) -> Path:
+    """Predicted against measured scaling efficiency (%), one colour per source.
+
+    ``rows``: :func:`~tinygrad_opt.cluster.published.predict_all`'s ``{"p": record,
+    "pred": ..., "err": ...}``; records without a prediction are left out. The diagonal
+    is a perfect prediction; the bands are ±5 and ±15 points (issue 16's median and 90th
+    percentile goals)."""
+    done = [r for r in rows if r.get("pred") is not None]
+    if not done:
+        raise ValueError("nothing to plot: no predicted records")
+    fig = Figure(figsize=(6.4, 6.0))
+    ax = fig.subplots()
+    lo = min(0.0, *(100 * min(r["p"]["efficiency"], r["pred"]) for r in done))
+    hi = max(105.0, *(100 * max(r["p"]["efficiency"], r["pred"]) for r in done))
+    line = [lo, hi]
+    for band, alpha in ((15, 0.08), (5, 0.14)):
+        ax.fill_between(line, [v - band for v in line], [v + band for v in line],
+                        color="k", alpha=alpha, lw=0, label=f"±{band} points")  # fmt: skip
+    ax.plot(line, line, "k-", lw=0.8)
+    sources: dict[str, list[Mapping[str, Any]]] = {}
+    for r in done:
+        sources.setdefault(str(r["p"]["source"]), []).append(r)
+    markers = "osD^vP*"  # 7 markers against 10 colours: distinct pairs up to 70 sources
+    for i, (name, items) in enumerate(sources.items()):
+        ax.scatter(
+            [100 * r["p"]["efficiency"] for r in items],
+            [100 * r["pred"] for r in items],
+            s=16,
+            marker=markers[i % len(markers)],
+            label=f"{name} ({len(items)})",
+            alpha=0.8,
+        )
+    median = statistics.median(abs(100 * r["err"]) for r in done)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel("measured scaling efficiency (%)")
+    ax.set_ylabel("predicted scaling efficiency (%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(
+        title or f"{len(done)} published measurements: median |error| {median:.1f} points",
+        fontsize=10,
+    )
     return _save(fig, path, dpi)
