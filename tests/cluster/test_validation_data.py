@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tinygrad_opt.cluster import published as pub
+from tinygrad_opt.cluster import published_data
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "make_validation_doc.py"
@@ -43,7 +44,7 @@ def test_numbers_positive_and_efficiency_in_range():
     assert len(points) >= 60
     for p in points:
         assert 0 < p["efficiency"] <= 1.2, p["id"]
-        for key in pub.POSITIVE:
+        for key in published_data.POSITIVE:
             if key in p:
                 assert p[key] > 0, (p["id"], key)
         assert p["gpus"] == p["nodes"] * p["gpus_per_node"], p["id"]
@@ -367,3 +368,21 @@ def test_sensitivity_rows_restore_the_assumed_constants():
     # without overlap VGG-16's 512-GPU all-reduce is fully exposed: a larger error there
     none = [float(x) for x in lines[-1].split(" | ")[1:3]]
     assert none != [float(x) for x in lines[0].split(" | ")[1:3]]
+
+
+def test_intra_topology_field_names_the_cube_mesh():
+    # the field overrides the words: "NVLink" alone is a plain link, with
+    # intra_topology = "nvlink_cube_mesh" the DGX-1's topology (and its PCIe tree to the
+    # host for a parameter server); an unknown name is refused, naming it
+    ring = _point(gpus=8, gpus_per_node=8, intra="NVLink")
+    assert pub.intra_topology(ring) is None
+    mesh = {**ring, "intra_topology": "nvlink_cube_mesh"}
+    assert pub.intra_topology(mesh)["name"] == "nvlink_cube_mesh"
+    assert pub.simulator_inputs(mesh)[0].intra_topology.name == "nvlink_cube_mesh"
+    assert pub.host_topology(mesh) == {"name": "pcie_tree", "devices_per_switch": 2}
+    plain = {**ring, "intra": "NVLink hybrid cube-mesh", "intra_topology": "link"}
+    assert pub.intra_topology(plain) is None and pub.host_topology(plain) == "link"
+    bad = copy.deepcopy(DATA)
+    bad["point"][0]["intra_topology"] = "torus"
+    with pytest.raises(ValueError, match="intra_topology 'torus' not in"):
+        pub.check_data(bad)

@@ -4,7 +4,8 @@ A *record* describes one published measurement of synchronous data-parallel trai
 with its public inputs: the model and its parameter count, the per-GPU batch, the
 single-GPU throughput, the GPUs, machines and links, the scheme and the software
 (docs/validation-data.md gives the format; :data:`DATA`, shipped with the package, holds
-313 of them from 15 sources). :func:`simulator_inputs` turns a record into a cluster, a
+314 of them from 15 sources; :func:`load` and :func:`check_data` come from
+:mod:`.published_data`). :func:`simulator_inputs` turns a record into a cluster, a
 workload and a scheme by fixed rules, the same for every record and nothing taken from
 the measured throughput at scale; :func:`predict` simulates it and returns the predicted
 scaling efficiency. One constant is fitted, globally (:data:`FITTED_CONSTANTS`: the
@@ -23,15 +24,13 @@ spread of the per-step compute times); the assumed ones are :data:`LATENCY` and
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinygrad_opt.cluster.compute import Deterministic, Uniform
-from tinygrad_opt.cluster.config import tomllib
+from tinygrad_opt.cluster.published_data import DATA, check_data, load
 from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import ClusterSpec
@@ -53,8 +52,6 @@ __all__ = [
     "worst_model_checks",
 ]
 
-DATA = Path(__file__).resolve().parent / "data" / "published_scaling.toml"
-"""The published measurements shipped with the package (docs/validation-data.md)."""
 
 LATENCY = 10e-6
 """Seconds of latency ``α`` assumed for every link (no source gives one per cluster); the
@@ -91,96 +88,6 @@ least-absolute-deviations fit)."""
 
 SAMPLED_STEPS = 2048
 """Steps sampled per prediction when the compute times vary (fixed seed 0)."""
-
-
-def load(path: str | os.PathLike[str] = DATA) -> dict[str, Any]:
-    """The data file as ``{"source": {key: table}, "point": [records]}``."""
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
-
-
-SCHEMES = ("ps", "ring", "hierarchical", "tree", "halving_doubling")
-PLACEMENTS = ("host", "colocated", "dedicated")
-READ_FROM = ("table", "text", "figure")
-NCCL_VERSIONS = ("1", "2", "2.4")
-REQUIRED = (
-    "id", "source", "where", "read_from", "model", "parameters", "framework", "scheme",
-    "gpus", "nodes", "gpus_per_node", "gpu", "precision", "efficiency", "baseline_gpus",
-)  # fmt: skip
-POSITIVE = ("parameters", "gpus", "nodes", "gpus_per_node", "per_gpu_batch", "throughput",
-            "baseline_gpus", "baseline_throughput", "intra_bandwidth_gbps",
-            "inter_bandwidth_gbps", "ps_servers")  # fmt: skip
-
-
-def check_data(data: Mapping[str, Any]) -> None:
-    """Raise ``ValueError`` naming the point and field of the first malformed record.
-
-    Every source has a citation and a URL; every point cites a known source, has the
-    required fields, positive numbers, ``gpus = nodes × gpus_per_node``, an efficiency in
-    (0, 1.2] that matches its throughputs when both are given (to 0.05%), and a unique id;
-    the points of one ``compare_group`` at one GPU count share model, hardware and batch.
-    """
-    sources = data.get("source")
-    if not isinstance(sources, Mapping) or not sources:
-        raise ValueError("source: the data has no [source.<key>] tables")
-    for key, src in sources.items():
-        for field in ("citation", "url", "measured"):
-            if not isinstance(src.get(field), str) or not src[field].strip():
-                raise ValueError(f"source.{key}.{field}: missing or empty")
-    points = data.get("point")
-    if not isinstance(points, list) or not points:
-        raise ValueError("point: the data has no [[point]] records")
-    seen = set()
-    groups: dict[tuple[str, int], Mapping[str, Any]] = {}
-    for i, p in enumerate(points):
-        name = f"point {p.get('id', i)!r}"
-        for field in REQUIRED:
-            if field not in p:
-                raise ValueError(f"{name}: {field} is missing")
-        if p["id"] in seen:
-            raise ValueError(f"{name}: id is used twice")
-        seen.add(p["id"])
-        if p["source"] not in sources:
-            raise ValueError(f"{name}: source {p['source']!r} has no [source.{p['source']}] table")
-        if p["scheme"] not in SCHEMES:
-            raise ValueError(f"{name}: scheme {p['scheme']!r} is not one of {SCHEMES}")
-        if p["read_from"] not in READ_FROM:
-            raise ValueError(f"{name}: read_from {p['read_from']!r} is not one of {READ_FROM}")
-        if p.get("nccl_version", "2") not in NCCL_VERSIONS:
-            raise ValueError(f"{name}: nccl_version {p['nccl_version']!r} not in {NCCL_VERSIONS}")
-        if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
-            raise ValueError(f"{name}: ps_placement {p.get('ps_placement')!r} not in {PLACEMENTS}")
-        for field in POSITIVE:
-            x = p.get(field)
-            if x is None:
-                continue
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not x > 0:
-                raise ValueError(f"{name}: {field} must be a positive number, got {x!r}")
-        if p["gpus"] != p["nodes"] * p["gpus_per_node"]:
-            raise ValueError(
-                f"{name}: gpus={p['gpus']} != nodes × gpus_per_node = "
-                f"{p['nodes']} × {p['gpus_per_node']}"
-            )
-        e = p["efficiency"]
-        if isinstance(e, bool) or not isinstance(e, (int, float)) or not 0 < e <= 1.2:
-            raise ValueError(f"{name}: efficiency must lie in (0, 1.2], got {e!r}")
-        group = p.get("compare_group")
-        if group is not None:
-            key = (group, p["gpus"])
-            same = ("model", "gpu", "nodes", "gpus_per_node", "per_gpu_batch", "precision")
-            first = groups.setdefault(key, p)
-            for field in same:
-                if first.get(field) != p.get(field):
-                    raise ValueError(
-                        f"{name}: compare_group {group!r} mixes {field} "
-                        f"{first.get(field)!r} and {p.get(field)!r}"
-                    )
-        if "throughput" in p and "baseline_throughput" in p:
-            implied = p["throughput"] * p["baseline_gpus"] / (p["gpus"] * p["baseline_throughput"])
-            if abs(implied - e) > 5e-4:
-                raise ValueError(
-                    f"{name}: efficiency {e} disagrees with its throughputs ({implied:.4f})"
-                )
 
 
 def gbps(x: float) -> float:
@@ -244,6 +151,14 @@ def collective(p: Mapping[str, Any], features: Iterable[str] = ("nccl_trees",)) 
     return p["scheme"]
 
 
+def cube_mesh(p: Mapping[str, Any]) -> bool:
+    """Whether record ``p``'s GPUs sit on a DGX-1 / Big Basin NVLink hybrid cube-mesh:
+    its ``intra_topology`` field when given, else the words "cube-mesh" in ``intra``."""
+    if "intra_topology" in p:
+        return p["intra_topology"] == "nvlink_cube_mesh"
+    return "cube-mesh" in str(p.get("intra", "")).lower()
+
+
 def host_topology(p: Mapping[str, Any]) -> str | dict[str, Any]:
     """How the GPUs of one machine reach its host memory, for a parameter server there
     (the simulator's ``ps_placement = "host"``, over ``intra_bandwidth_gbps``).
@@ -253,13 +168,13 @@ def host_topology(p: Mapping[str, Any]) -> str | dict[str, Any]:
     Fig. 2): a ``pcie_tree`` of two devices per switch. Elsewhere every GPU (a K80 die:
     its half of the board's link, already in ``intra_bandwidth_gbps``) has its own link:
     ``link``."""
-    if "cube-mesh" in str(p.get("intra", "")).lower():
+    if cube_mesh(p):
         return {"name": "pcie_tree", "devices_per_switch": 2}
     return "link"
 
 
 def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The simulator's intra-node topology for record ``p``'s ``intra`` words, or None.
+    """The simulator's intra-node topology for record ``p`` (:func:`cube_mesh`), or None.
 
     Only the NVLink hybrid cube-mesh of a DGX-1 / Big Basin maps (``links_per_gpu`` 6 for
     NVLink 2.0 / V100, else 4): its ``intra_bandwidth_gbps`` is one NVLink (160 = 20 GB/s,
@@ -269,9 +184,9 @@ def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
     ``nccl_version = "1"`` (TensorFlow's ``contrib.nccl`` of 2017 built NCCL 1.x from
     NVIDIA/nccl's GitHub tree, pinned in TensorFlow's ``workspace.bzl``) the ring is
     NCCL 1.x's one ring in device order (``rings = "device_order"``)."""
-    words = str(p.get("intra", "")).lower()
-    if "cube-mesh" not in words or p.get("scheme") == "ps":
+    if not cube_mesh(p) or p.get("scheme") == "ps":
         return None
+    words = str(p.get("intra", "")).lower()
     v100 = "2.0" in words or "v100" in str(p.get("gpu", "")).lower()
     rings = "device_order" if p.get("nccl_version") == "1" else "disjoint"
     return {"name": "nvlink_cube_mesh", "links_per_gpu": 6 if v100 else 4, "rings": rings}

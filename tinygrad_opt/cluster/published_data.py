@@ -1,0 +1,120 @@
+"""The published-measurement records: where they are, how they are read and checked.
+
+A data file holds ``[source.<key>]`` tables (citation, url, what was measured) and
+``[[point]]`` records, one per measurement (docs/validation-data.md gives every field).
+:func:`load` reads one; :func:`check_data` raises ``ValueError`` naming the first
+malformed record and field. :mod:`.published` predicts the records.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tinygrad_opt.cluster.config import tomllib
+
+__all__ = ["DATA", "INTRA_TOPOLOGIES", "POSITIVE", "REQUIRED", "check_data", "load"]
+
+DATA = Path(__file__).resolve().parent / "data" / "published_scaling.toml"
+"""The published measurements shipped with the package (docs/validation-data.md)."""
+
+
+def load(path: str | os.PathLike[str] = DATA) -> dict[str, Any]:
+    """The data file as ``{"source": {key: table}, "point": [records]}``."""
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+SCHEMES = ("ps", "ring", "hierarchical", "tree", "halving_doubling")
+PLACEMENTS = ("host", "colocated", "dedicated")
+READ_FROM = ("table", "text", "figure")
+NCCL_VERSIONS = ("1", "2", "2.4")
+REQUIRED = (
+    "id", "source", "where", "read_from", "model", "parameters", "framework", "scheme",
+    "gpus", "nodes", "gpus_per_node", "gpu", "precision", "efficiency", "baseline_gpus",
+)  # fmt: skip
+POSITIVE = ("parameters", "gpus", "nodes", "gpus_per_node", "per_gpu_batch", "throughput",
+            "baseline_gpus", "baseline_throughput", "intra_bandwidth_gbps",
+            "inter_bandwidth_gbps", "ps_servers")  # fmt: skip
+
+
+def check_data(data: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming the point and field of the first malformed record.
+
+    Every source has a citation and a URL; every point cites a known source, has the
+    required fields, positive numbers, ``gpus = nodes × gpus_per_node``, an efficiency in
+    (0, 1.2] that matches its throughputs when both are given (to 0.05%), and a unique id;
+    the points of one ``compare_group`` at one GPU count share model, hardware and batch.
+    """
+    sources = data.get("source")
+    if not isinstance(sources, Mapping) or not sources:
+        raise ValueError("source: the data has no [source.<key>] tables")
+    for key, src in sources.items():
+        for field in ("citation", "url", "measured"):
+            if not isinstance(src.get(field), str) or not src[field].strip():
+                raise ValueError(f"source.{key}.{field}: missing or empty")
+    points = data.get("point")
+    if not isinstance(points, list) or not points:
+        raise ValueError("point: the data has no [[point]] records")
+    seen = set()
+    groups: dict[tuple[str, int], Mapping[str, Any]] = {}
+    for i, p in enumerate(points):
+        name = f"point {p.get('id', i)!r}"
+        for field in REQUIRED:
+            if field not in p:
+                raise ValueError(f"{name}: {field} is missing")
+        if p["id"] in seen:
+            raise ValueError(f"{name}: id is used twice")
+        seen.add(p["id"])
+        if p["source"] not in sources:
+            raise ValueError(f"{name}: source {p['source']!r} has no [source.{p['source']}] table")
+        if p["scheme"] not in SCHEMES:
+            raise ValueError(f"{name}: scheme {p['scheme']!r} is not one of {SCHEMES}")
+        if p["read_from"] not in READ_FROM:
+            raise ValueError(f"{name}: read_from {p['read_from']!r} is not one of {READ_FROM}")
+        if p.get("intra_topology", "link") not in INTRA_TOPOLOGIES:
+            raise ValueError(
+                f"{name}: intra_topology {p['intra_topology']!r} not in {INTRA_TOPOLOGIES}"
+            )
+        if p.get("nccl_version", "2") not in NCCL_VERSIONS:
+            raise ValueError(f"{name}: nccl_version {p['nccl_version']!r} not in {NCCL_VERSIONS}")
+        if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
+            raise ValueError(f"{name}: ps_placement {p.get('ps_placement')!r} not in {PLACEMENTS}")
+        for field in POSITIVE:
+            x = p.get(field)
+            if x is None:
+                continue
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not x > 0:
+                raise ValueError(f"{name}: {field} must be a positive number, got {x!r}")
+        if p["gpus"] != p["nodes"] * p["gpus_per_node"]:
+            raise ValueError(
+                f"{name}: gpus={p['gpus']} != nodes × gpus_per_node = "
+                f"{p['nodes']} × {p['gpus_per_node']}"
+            )
+        e = p["efficiency"]
+        if isinstance(e, bool) or not isinstance(e, (int, float)) or not 0 < e <= 1.2:
+            raise ValueError(f"{name}: efficiency must lie in (0, 1.2], got {e!r}")
+        group = p.get("compare_group")
+        if group is not None:
+            key = (group, p["gpus"])
+            same = ("model", "gpu", "nodes", "gpus_per_node", "per_gpu_batch", "precision")
+            first = groups.setdefault(key, p)
+            for field in same:
+                if first.get(field) != p.get(field):
+                    raise ValueError(
+                        f"{name}: compare_group {group!r} mixes {field} "
+                        f"{first.get(field)!r} and {p.get(field)!r}"
+                    )
+        if "throughput" in p and "baseline_throughput" in p:
+            implied = p["throughput"] * p["baseline_gpus"] / (p["gpus"] * p["baseline_throughput"])
+            if abs(implied - e) > 5e-4:
+                raise ValueError(
+                    f"{name}: efficiency {e} disagrees with its throughputs ({implied:.4f})"
+                )
+
+
+INTRA_TOPOLOGIES = ("nvlink_cube_mesh", "link")
+"""Values of a record's optional ``intra_topology`` field: the machine's GPU interconnect
+by name, instead of reading it from the ``intra`` words."""
