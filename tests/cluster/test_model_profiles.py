@@ -131,8 +131,24 @@ def test_transformer_xl_tied_embedding_is_ready_last():
     assert p.tensor_names[:3] == ("r_w_bias", "r_r_bias", "word_emb.emb_layers.0.weight")
     assert p.largest_tensor == ("word_emb.emb_layers.0.weight", 267_735 * 512)
     assert p.tensor_sizes[2] / p.parameters == pytest.approx(0.714, abs=1e-3)
-    # its MACs: the lookup (d) and the softmax head (d · (19,997 + 3 clusters))
-    assert p.tensor_macs[2] == 512 + 512 * 20_000
+    # its MACs: the lookup (d); the softmax head (d · (19,997 + 3 clusters)) is the tied
+    # head, whose backward comes first and readies no gradient
+    assert p.tensor_macs[2] == 512 and p.head_macs == 512 * 20_000
+
+
+@pytest.mark.parametrize("name", ["gpt2", "transformer_xl_base"])
+def test_tied_head_time_passes_before_the_first_gradient(name):
+    # backward = β·C split over the tensors and the head in proportion to their MACs; the
+    # head's share readies nothing, so the tensors' times sum to β·C·Σw / (Σw + h) and the
+    # first gradient (the last tensor's) is ready at C − Σ b + b_last
+    p = get_model(name)
+    w = Workload(model=name, compute_time_per_step=1.0, steps=1, backward_fraction=0.6)
+    t = w.tensor_backward_times
+    share = sum(p.tensor_macs) / (sum(p.tensor_macs) + p.head_macs)
+    assert sum(t) == pytest.approx(0.6 * share)
+    assert 0.6 * (1 - share) > 0.05  # the head is a real part of the backward pass
+    assert t[0] / sum(t) == pytest.approx(p.tensor_macs[0] / sum(p.tensor_macs))
+    assert get_model("vgg16").head_macs == 0.0  # untied models keep the plain split
 
 
 def test_transformer_xl_embedding_all_reduce_is_exposed():

@@ -72,6 +72,7 @@ __all__ = [
     "ModelProfile",
     "backward_weights",
     "get_model",
+    "head_weight",
     "list_models",
     "resolve_tensors",
 ]
@@ -88,6 +89,10 @@ class ModelProfile:
         tensor_sizes: parameters per tensor.
         tensor_macs: forward multiply-adds of one example (a token for the transformers)
             attributed to each tensor.
+        head_macs: multiply-adds of an output layer tied to the input embedding (GPT-2,
+            Transformer-XL): its backward runs first in the backward pass but its weight
+            gradient lands in the embedding, the first tensor in model order, which is
+            complete only at the end; so its time passes before any gradient is ready.
     """
 
     name: str
@@ -95,6 +100,7 @@ class ModelProfile:
     tensor_names: tuple[str, ...]
     tensor_sizes: tuple[int, ...]
     tensor_macs: tuple[float, ...]
+    head_macs: float = 0.0
 
     @property
     def parameters(self) -> int:
@@ -145,9 +151,14 @@ class _Builder:
         self.add(f"{name}.weight", fan_in * fan_out, fan_in * fan_out + extra_macs)
         self.add(f"{name}.bias", fan_out, fan_out)
 
-    def profile(self, name: str, description: str) -> ModelProfile:
+    def profile(self, name: str, description: str, head_macs: float = 0.0) -> ModelProfile:
         return ModelProfile(
-            name, description, tuple(self.names), tuple(self.sizes), tuple(self.macs)
+            name,
+            description,
+            tuple(self.names),
+            tuple(self.sizes),
+            tuple(self.macs),
+            float(head_macs),
         )
 
 
@@ -303,8 +314,8 @@ def _bert(name: str, layers: int, d: int) -> ModelProfile:
 
 def _gpt2(name: str, layers: int, d: int) -> ModelProfile:
     b, vocab, ctx = _Builder(), 50257, 1024
-    # the output layer reuses wte: its d × vocab MACs per token belong to that tensor
-    b.add("wte.weight", vocab * d, d + vocab * d)
+    # the output layer reuses wte: its d × vocab MACs per token are the tied head's
+    b.add("wte.weight", vocab * d, d)
     b.add("wpe.weight", ctx * d, d)
     for i in range(layers):
         p = f"h.{i}"
@@ -315,7 +326,9 @@ def _gpt2(name: str, layers: int, d: int) -> ModelProfile:
         b.linear(f"{p}.mlp.c_fc", d, 4 * d)
         b.linear(f"{p}.mlp.c_proj", 4 * d, d)
     b.norm("ln_f", d, d)
-    return b.profile(name, f"GPT-2 L={layers}, d={d} (Radford et al. 2019), tied output layer")
+    return b.profile(
+        name, f"GPT-2 L={layers}, d={d} (Radford et al. 2019), tied output layer", vocab * d
+    )
 
 
 TXL_VOCAB = 267_735
@@ -337,8 +350,8 @@ def _transformer_xl(
     Per-token MACs: attention scores, position scores and the weighted sum over ``ctx``
     keys (segment plus memory, ``3·ctx·H·64``) go to ``qkv_net``; ``r_net`` projects the
     ``ctx`` relative positions once per segment of ``ctx/2`` tokens (``2·d·H·64`` per
-    token); the softmax's head (``d·(cutoff_0 + clusters)``) goes to the tied embedding,
-    so that its gradient, like the real one, is complete only when the backward pass ends.
+    token); the softmax's head (``d·(cutoff_0 + clusters)``, its tail clusters left out:
+    only their words' tokens reach them) is the tied head (``head_macs``).
     """
     b, hd = _Builder(), heads * 64
     clusters = len(TXL_CUTOFFS)
@@ -347,12 +360,11 @@ def _transformer_xl(
     bounds = (0, *TXL_CUTOFFS, TXL_VOCAB)
     head_macs = (TXL_CUTOFFS[0] + clusters) * d
     if div_val == 1:
-        b.add("word_emb.emb_layers.0.weight", TXL_VOCAB * d, d + head_macs)
+        b.add("word_emb.emb_layers.0.weight", TXL_VOCAB * d, d)
     else:
         widths = [d // div_val**i for i in range(clusters + 1)]
         for i, w in enumerate(widths):
-            macs = w + (head_macs * w // d if i == 0 else 0)
-            b.add(f"word_emb.emb_layers.{i}.weight", (bounds[i + 1] - bounds[i]) * w, macs)
+            b.add(f"word_emb.emb_layers.{i}.weight", (bounds[i + 1] - bounds[i]) * w, w)
         for i, w in enumerate(widths):
             b.add(f"word_emb.emb_projs.{i}", d * w, d * w)
     for i in range(layers):
@@ -375,6 +387,7 @@ def _transformer_xl(
         name,
         f"Transformer-XL {layers} layers, d={d}, {heads} heads, d_inner={d_inner}, "
         f"div_val={div_val} (Dai et al. 2019; NVIDIA's WikiText-103 configuration)",
+        head_macs,
     )
 
 
@@ -516,6 +529,12 @@ def resolve_tensors(
             _parse_duration(v, f"backward_times[{i}]") for i, v in enumerate(backward_times)
         )
     return parameters, sizes, times, model
+
+
+def head_weight(model: str | None) -> float:
+    """The tied output layer's share of the backward cost, in :func:`backward_weights`'
+    units (the profile's ``head_macs``; 0 without a model)."""
+    return 0.0 if model is None else float(get_model(model).head_macs)
 
 
 def backward_weights(tensor_sizes: Sequence[int], model: str | None) -> tuple[float, ...]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tinygrad_opt.cluster.large_batch import LargeBatchModel
-from tinygrad_opt.cluster.models import backward_weights, resolve_tensors
+from tinygrad_opt.cluster.models import backward_weights, head_weight, resolve_tensors
 from tinygrad_opt.cluster.units import parse_bytes, parse_duration
 from tinygrad_opt.cluster.validation import (
     MAX_COUNT,
@@ -209,14 +209,16 @@ class Workload:
         """Backward seconds per tensor (model order): ``backward_times`` if given, else
         ``backward_fraction × compute_time`` split in proportion to
         :func:`~tinygrad_opt.cluster.models.backward_weights`; one entry for a bare
-        parameter count."""
+        parameter count. A model's tied output layer
+        (:func:`~tinygrad_opt.cluster.models.head_weight`) takes its share first and
+        readies no gradient: these times then sum to less than the backward pass."""
         if self.backward_times is not None:
             return tuple(self.backward_times)
         total = self.backward_fraction * self.compute_time
         if self.tensor_sizes is None:
             return (total,)
         w = backward_weights(self.tensor_sizes, self.model)
-        s = sum(w)
+        s = sum(w) + head_weight(self.model)
         return tuple(total * x / s for x in w)
 
     @classmethod
