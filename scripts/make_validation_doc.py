@@ -64,10 +64,13 @@ UNSEEN: tuple[str, ...] = (
     "dle_tf_rn50",
     "dle_pytorch_rn50",
     "uber_horovod_blog",
+    "poseidon_docs",
+    "chainermn_blog2017",
+    "chainermn_aws2018",
 )
 """Sources added after the spread was fitted (issue 16, item 8: NVIDIA's DeepLearningExamples
-tables): the summary reports them apart, as a check of the constant on data it was not
-fitted to."""
+tables, then Uber's Horovod post, the Poseidon docs and ChainerMN's posts): the summary
+reports them apart, as a check of the constant on data it was not fitted to."""
 
 
 def lacking(p: Mapping[str, Any]) -> list[str]:
@@ -254,10 +257,9 @@ def unseen_summary(done: list[dict[str, Any]]) -> list[str]:
     (m1, q1), (m0, q0) = summary(new), summary(old)
     return [
         f"The spread was fitted on the {len(old)} points of the other sources (median "
-        f"{100 * m0:.1f}, 90th percentile {100 * q0:.1f}); the {len(new)} points of NVIDIA's "
-        "DeepLearningExamples tables and of Uber's Horovod announcement ("
-        + ", ".join(f"`{k}`" for k in UNSEEN)
-        + ") were "
+        f"{100 * m0:.1f}, 90th percentile {100 * q0:.1f}); the {len(new)} points of "
+        "NVIDIA's DeepLearningExamples tables, Uber's Horovod announcement, the Poseidon "
+        "documentation and two ChainerMN posts (" + ", ".join(f"`{k}`" for k in UNSEEN) + ") were "
         f"added afterwards, unseen: **median {100 * m1:.1f}, 90th percentile "
         f"{100 * q1:.1f}** at the same spread."
     ]
@@ -297,7 +299,7 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "scale.",
         "",
         "- **One fitted constant, global: the compute-time spread a = "
-        f"{FITTED_CONSTANTS['compute_spread']:g}.** Every GPU's compute time per step is "
+        f"{FITTED_CONSTANTS['compute_spread']:.2f}.** Every GPU's compute time per step is "
         "uniform on `[1 − a, 1 + a]` times its mean, independent over GPUs and steps "
         "(`compute = Uniform(spread=a)`); a synchronous step waits for the slowest GPU, "
         "`1 + a(N − 1)/(N + 1)` of the mean at N GPUs. It stands for the per-step "
@@ -356,7 +358,8 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "|---|---|---|",
         *ablation(data),
         "",
-        "The assumed constants, each changed alone (spread a kept at 0.09; orderings as "
+        "The assumed constants, each changed alone (spread a kept at "
+        f"{FITTED_CONSTANTS['compute_spread']:.2f}; orderings as "
         "counted below, ties left out):",
         "",
         "| assumption | median | 90th pct. | worst model right | PS vs all-reduce right |",

@@ -1,9 +1,9 @@
 """``tinygrad-opt validate``: predict published (or your own) cluster measurements.
 
-    tinygrad-opt validate                          # the 313 shipped points (docs/validation.md)
+    tinygrad-opt validate                          # the shipped points (docs/validation.md)
     tinygrad-opt validate --data mine.toml         # records in the same format
     tinygrad-opt validate --data mine.toml --json  # one JSON object
-    tinygrad-opt validate --spread 0.05            # another compute-time spread than 0.09
+    tinygrad-opt validate --spread 0.05            # another compute-time spread than the fitted one
     tinygrad-opt validate --out validation.png     # also the predicted-vs-measured plot
 
 Every record (docs/validation-data.md gives the format) is turned into simulator inputs
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--spread",
         default=None,
-        help="compute-time spread a, 0 <= a < 1 (default: the fitted 0.09)",
+        help="compute-time spread a, 0 <= a < 1 (default: the fitted value, docs/validation.md)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument(
