@@ -118,6 +118,30 @@ def test_own_file_table_rows_and_the_pair(tmp_path, capsys):
     assert "mine-rn101 / 64 GPUs: measured 50.0 / 90.0" in text and text.rstrip().endswith(verdict)
 
 
+def test_per_source_summary(tmp_path, capsys):
+    # two sources: each gets its count, median and 90th percentile |error| and signed median
+    other = SOURCE.replace("[source.mine]", "[source.theirs]")
+    path = tmp_path / "two.toml"
+    path.write_text(
+        SOURCE
+        + other
+        + point("a", "ring", 0.9)
+        + point("b", "ps", 0.5).replace('source = "mine"', 'source = "theirs"')
+    )
+    out = run_json(["--data", str(path)], capsys)
+    errs = {p["id"]: p["error"] for p in out["points"]}
+    assert out["by_source"]["mine"] == {
+        "points": 1, "median_abs_error": pytest.approx(abs(errs["a"])),
+        "p90_abs_error": pytest.approx(abs(errs["a"])), "median_error": pytest.approx(errs["a"]),
+    }  # fmt: skip
+    assert out["by_source"]["theirs"]["median_error"] == pytest.approx(errs["b"])
+    assert main(["validate", "--data", str(path), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    cells = next(x for x in text.splitlines() if x.startswith("theirs ")).split()
+    e = 100 * errs["b"]
+    assert cells == ["theirs", "1", f"{abs(e):.1f}", f"{abs(e):.1f}", f"{e:+.1f}"]
+
+
 def test_spread_flag_changes_the_predictions_and_leaves_the_constant(tmp_path, capsys):
     path = write(tmp_path, point("rn101-ring", "ring", 0.9))
     fitted = pub.FITTED_CONSTANTS["compute_spread"]

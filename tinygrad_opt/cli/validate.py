@@ -94,6 +94,23 @@ def _predict(data: dict[str, Any], quiet: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def _by_source(done: list[dict[str, Any]]) -> dict[str, tuple[int, float, float, float]]:
+    """Per source, in order of appearance: (points, median |error|, 90th percentile,
+    median signed error)."""
+    import numpy as np
+
+    from tinygrad_opt.cluster import published
+
+    errs: dict[str, list[float]] = {}
+    for r in done:
+        errs.setdefault(str(r["p"]["source"]), []).append(r["err"])
+    out = {}
+    for key, e in errs.items():
+        m, q = published.summary(e)
+        out[key] = (len(e), m, q, float(np.median(e)))
+    return out
+
+
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
@@ -137,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
                 for r in rows
             ],
             "predicted": len(done),
+            "by_source": {
+                k: {"points": n, "median_abs_error": m, "p90_abs_error": q, "median_error": b}
+                for k, (n, m, q, b) in _by_source(done).items()
+            },
             "figure": written,
             "median_abs_error": med if done else None,
             "p90_abs_error": p90 if done else None,
@@ -167,6 +188,11 @@ def run(args: argparse.Namespace) -> int:
         f"\n{len(done)} of {len(rows)} points predicted (compute spread {used:g}): median "
         f"|error| {100 * med:.1f} points, 90th percentile {100 * p90:.1f}"
     )
+    by_source = _by_source(done)
+    if len(by_source) > 1:
+        print(f"\n{'source':<{width}}  {'points':>6} {'median':>7} {'p90':>6} {'signed':>7}")
+        for key, (n, m, q, b) in by_source.items():
+            print(f"{key:<{width}}  {n:>6} {100 * m:>7.1f} {100 * q:>6.1f} {100 * b:>+7.1f}")
     if worst:
         print("\nworst-scaling model (per table and GPU count; tie: measured within 3 points)")
         for c in worst:
