@@ -326,9 +326,11 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "per tensor; BytePS's 4 MB partitions as even shares), `local_aggregation` (one "
         "push per machine), `transport` (`nccl`, "
         "`grpc`, `gloo`, `mpi` profiles; `cuda-copy`, `poseidon`, `byteps` as the bare "
-        "links), `ps_placement`, `ps_servers`.",
+        "links), `ps_placement`, `ps_servers`, `nccl_version`, `intra_topology` (or the "
+        "words of `intra`).",
         "- The rules that turn a record into simulator inputs are in "
-        "`simulator_inputs()` of the script, the same for every point.",
+        "`simulator_inputs()` of `tinygrad_opt.cluster.published`, the same for every "
+        "point (`tinygrad-opt validate --data FILE` applies them to records of your own).",
         "- Predicted efficiency = the simulator's efficiency at the record's GPUs over its "
         "efficiency for the same configuration at `baseline_gpus`, as the sources measure: "
         "one GPU exchanges nothing under an all-reduce, but with a parameter server in host "
