@@ -9,8 +9,9 @@ single-GPU throughput, the GPUs, machines and links, the scheme and the software
 workload and a scheme by fixed rules, the same for every record and nothing taken from
 the measured throughput at scale; :func:`predict` simulates it and returns the predicted
 scaling efficiency. One constant is fitted, globally (:data:`FITTED_CONSTANTS`: the
-spread of the per-step compute times); the assumed ones are :data:`LATENCY` and
-:data:`OVERLAP`.
+spread of the per-step compute times); the assumed ones are :data:`LATENCY`,
+:data:`OVERLAP`, :data:`BACKWARD_FRACTION` and :data:`BUCKET_BYTES` (docs/validation.md
+changes each alone).
 
     data = load()                      # or load("my_measurements.toml")
     check_data(data)                   # ValueError naming the record and the field
@@ -83,8 +84,8 @@ timing, input pipelines, the frameworks' own synchronisation). Bounded noise, no
 lognormal: the lognormal's ``σ·sqrt(2 ln N)`` keeps growing with ``N`` and fits these
 data as well up to 64 GPUs but puts Horovod's 512-GPU points (90% measured) near 80%.
 Fitted by ``scripts/make_validation_doc.py --fit``: the value of 0, 0.01, …, 0.30 with the
-smallest mean |error| over the points of the sources then in the data (a
-least-absolute-deviations fit)."""
+smallest mean |error| over the points of every source but the script's ``UNSEEN`` ones,
+added afterwards (a least-absolute-deviations fit)."""
 
 SAMPLED_STEPS = 2048
 """Steps sampled per prediction when the compute times vary (fixed seed 0)."""
