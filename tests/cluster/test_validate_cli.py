@@ -208,3 +208,39 @@ def test_plot_validation_needs_a_prediction(tmp_path):
         plot_validation(
             [{"p": {"source": "x", "efficiency": 0.9}, "pred": None}], tmp_path / "a.png"
         )
+
+
+def _kinds():
+    """One shipped record per kind of simulator input (source, scheme, placement, local
+    aggregation, transport, NCCL version, one machine or several)."""
+    seen, out = set(), []
+    for p in pub.load()["point"]:
+        key = (p["source"], p["scheme"], p.get("ps_placement"), p.get("local_aggregation"),
+               p.get("transport"), p.get("nccl_version"), p["nodes"] > 1)  # fmt: skip
+        if key not in seen and not pub.missing_inputs(p):
+            seen.add(key)
+            out.append(p["id"])
+    return out
+
+
+@pytest.mark.parametrize("point_id", _kinds()[::3])
+def test_explain_is_a_cluster_file_that_whatif_reproduces(point_id, tmp_path, capsys):
+    # the explained inputs, run by `whatif --config` with the prediction's samples and
+    # seed, give exactly the simulator's efficiency at the record's GPU count
+    assert main(["validate", "--explain", point_id]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"# simulator inputs of record {point_id!r}")
+    cfg = tmp_path / "inputs.toml"
+    cfg.write_text(text)
+    argv = ["whatif", "--config", str(cfg), "--samples", "2048", "--seed", "0", "--json"]
+    assert main(argv) == 0
+    got = json.loads(capsys.readouterr().out)["rows"][0]["scaling_efficiency"]
+    p = next(q for q in pub.load()["point"] if q["id"] == point_id)
+    assert got == pytest.approx(pub._efficiency(p, int(p["gpus"]), pub.FEATURES), rel=1e-12)
+
+
+def test_explain_unknown_or_unpredictable_ids(capsys):
+    err = fails(["--explain", "dgx-1-alexnet"], capsys)
+    assert "no record with id 'dgx-1-alexnet'; did you mean" in err
+    assert "'tfbench-dgx-1-alexnet-b512-2gpu'" in err
+    assert "lacks per_gpu_batch" in fails(["--explain", "powerai-ddl-resnet101-22k-256gpu"], capsys)

@@ -5,6 +5,8 @@
     tinygrad-opt validate --data mine.toml --json  # one JSON object
     tinygrad-opt validate --spread 0.05            # another compute-time spread than the fitted one
     tinygrad-opt validate --out validation.png     # also the predicted-vs-measured plot
+    tinygrad-opt validate --explain ID > ID.toml   # one record's simulator inputs, as a
+                                                   # cluster file for `whatif --config`
 
 Every record (docs/validation-data.md gives the format) is turned into simulator inputs
 by the fixed rules of :func:`tinygrad_opt.cluster.published.simulator_inputs` and its
@@ -43,6 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument(
         "--out", default=None, help="also plot predicted against measured (.png, .pdf, .svg)"
+    )
+    p.add_argument(
+        "--explain",
+        default=None,
+        metavar="ID",
+        help="print the simulator inputs of record ID as a cluster file for `whatif --config`",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -111,6 +119,41 @@ def _by_source(done: list[dict[str, Any]]) -> dict[str, tuple[int, float, float,
     return out
 
 
+def _explain(data: dict[str, Any], point_id: str, spread: float | None) -> int:
+    """Print record ``point_id``'s simulator inputs (a ``whatif --config`` file) with its
+    measured and predicted efficiency in comments."""
+    from tinygrad_opt.cluster import published
+
+    by_id = {p["id"]: p for p in data["point"]}
+    if point_id not in by_id:
+        near = [i for i in by_id if point_id.lower() in i.lower()][:5]
+        hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
+        raise UsageError(f"--explain: no record with id {point_id!r}{hint}")
+    p = by_id[point_id]
+    missing = published.missing_inputs(p)
+    if missing:
+        raise UsageError(f"--explain: record {point_id!r} lacks {', '.join(missing)}")
+    saved = published.FITTED_CONSTANTS["compute_spread"]
+    if spread is not None:
+        published.FITTED_CONSTANTS["compute_spread"] = spread
+    try:
+        pred = published.predict(p)
+        text = published.inputs_toml(p)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"point {point_id!r}: the simulator refuses it: {e}") from None
+    finally:
+        published.FITTED_CONSTANTS["compute_spread"] = saved
+    g, b = int(p["gpus"]), int(p["baseline_gpus"])
+    print(f"# simulator inputs of record {point_id!r} at {g} GPUs (tinygrad-opt validate)")
+    print(
+        f"# measured {_pct(p['efficiency'])}%, predicted {_pct(pred)}%: the efficiency of "
+        f"this configuration at {g} GPUs over its efficiency at the baseline {b} GPU(s)"
+    )
+    print("# reproduce: tinygrad-opt whatif --config THIS_FILE --samples 2048 --seed 0\n")
+    print(text, end="")
+    return 0
+
+
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
@@ -122,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     spread = _spread(args.spread)
     _check_output("--out", args.out, FIGURE_SUFFIXES)
     name, data = _load(args.data)
+    if args.explain is not None:
+        return _explain(data, args.explain, spread)
     saved = published.FITTED_CONSTANTS["compute_spread"]
     if spread is not None:
         published.FITTED_CONSTANTS["compute_spread"] = spread

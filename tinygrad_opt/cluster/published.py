@@ -43,6 +43,7 @@ __all__ = [
     "FITTED_CONSTANTS",
     "TIE",
     "check_data",
+    "inputs_toml",
     "load",
     "missing_inputs",
     "predict",
@@ -366,6 +367,17 @@ def predict(p: Mapping[str, Any], features: Iterable[str] = FEATURES) -> float |
         return None
     eff = _efficiency(p, int(p["gpus"]), features)
     return eff / _efficiency(p, int(p["baseline_gpus"]), features)
+
+
+def inputs_toml(p: Mapping[str, Any], gpus: int | None = None) -> str:
+    """Record ``p``'s simulator inputs at ``gpus`` GPUs (default its own) as a cluster file:
+    ``tinygrad-opt whatif --config FILE --samples 2048 --seed 0`` simulates exactly what
+    :func:`predict` does at that GPU count (:data:`SAMPLED_STEPS`, seed 0)."""
+    from tinygrad_opt.cluster.toml_io import to_toml
+
+    cluster, wl, scheme = simulator_inputs(p, gpus)
+    settings = {"cluster": cluster.to_dict(), "workload": wl.to_dict(), "scheme": scheme.to_dict()}
+    return to_toml(settings)
 
 
 def predict_all(

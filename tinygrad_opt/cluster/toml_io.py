@@ -42,7 +42,8 @@ def _toml_value(v: Any) -> str:
 
 
 def to_toml(settings: dict[str, Any], comments: dict[str, str] | None = None) -> str:
-    """TOML text of a settings dictionary: tables of scalars and lists, one nested level.
+    """TOML text of a settings dictionary: tables of scalars and lists, nested tables as
+    ``[section.table]``; ``None`` values (defaults) are left out.
 
     ``comments`` maps ``"section.key"`` (or ``"section.table.key"``) to a comment written
     after that line.
@@ -52,7 +53,7 @@ def to_toml(settings: dict[str, Any], comments: dict[str, str] | None = None) ->
     def lines(path: str, body: dict[str, Any]) -> list[str]:
         out = [f"[{path}]"]
         for k, v in body.items():
-            if isinstance(v, dict):
+            if isinstance(v, dict) or v is None:  # None: the default, left out
                 continue
             text = f"{k} = {_toml_value(v)}"
             note = comments.get(f"{path}.{k}")
