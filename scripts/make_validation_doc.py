@@ -117,16 +117,12 @@ def fit(data: Mapping[str, Any], grid: Iterable[float] = SPREAD_GRID) -> list[tu
     """(a, median, 90th percentile, median signed, mean) of the |errors| for each spread
     ``a`` of ``grid``, every other input as in :func:`simulator_inputs`; the fitted ``a``
     is :func:`best_fit` of the table."""
-    saved = FITTED_CONSTANTS["compute_spread"]
     out = []
-    try:
-        for spread in grid:
-            FITTED_CONSTANTS["compute_spread"] = float(spread)
+    for spread in grid:
+        with published.compute_spread(spread):
             e = [r["err"] for r in rows(data) if r["err"] is not None]
-            m, q = summary(e)
-            out.append((float(spread), m, q, float(np.median(e)), float(np.mean(np.abs(e)))))
-    finally:
-        FITTED_CONSTANTS["compute_spread"] = saved
+        m, q = summary(e)
+        out.append((float(spread), m, q, float(np.median(e)), float(np.mean(np.abs(e)))))
     return out
 
 

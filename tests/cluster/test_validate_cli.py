@@ -149,11 +149,10 @@ def test_spread_flag_changes_the_predictions_and_leaves_the_constant(tmp_path, c
     none = run_json(["--data", str(path), "--spread", "0"], capsys)
     assert none["compute_spread"] == 0.0
     assert pub.FITTED_CONSTANTS["compute_spread"] == fitted  # restored
-    pub.FITTED_CONSTANTS["compute_spread"] = 0.0
-    try:
+    with pub.compute_spread(0.0) as a:
+        assert a == 0.0
         expected = pub.predict(pub.load(path)["point"][0])
-    finally:
-        pub.FITTED_CONSTANTS["compute_spread"] = fitted
+    assert pub.FITTED_CONSTANTS["compute_spread"] == fitted
     assert none["points"][0]["predicted"] == expected
     assert expected > plain  # no stragglers: a higher efficiency
 

@@ -133,16 +133,12 @@ def _explain(data: dict[str, Any], point_id: str, spread: float | None) -> int:
     missing = published.missing_inputs(p)
     if missing:
         raise UsageError(f"--explain: record {point_id!r} lacks {', '.join(missing)}")
-    saved = published.FITTED_CONSTANTS["compute_spread"]
-    if spread is not None:
-        published.FITTED_CONSTANTS["compute_spread"] = spread
     try:
-        pred = published.predict(p)
-        text = published.inputs_toml(p)
+        with published.compute_spread(spread):
+            pred = published.predict(p)
+            text = published.inputs_toml(p)
     except (ValueError, TypeError) as e:
         raise UsageError(f"point {point_id!r}: the simulator refuses it: {e}") from None
-    finally:
-        published.FITTED_CONSTANTS["compute_spread"] = saved
     g, b = int(p["gpus"]), int(p["baseline_gpus"])
     print(f"# simulator inputs of record {point_id!r} at {g} GPUs (tinygrad-opt validate)")
     print(
@@ -167,18 +163,12 @@ def run(args: argparse.Namespace) -> int:
     name, data = _load(args.data)
     if args.explain is not None:
         return _explain(data, args.explain, spread)
-    saved = published.FITTED_CONSTANTS["compute_spread"]
-    if spread is not None:
-        published.FITTED_CONSTANTS["compute_spread"] = spread
-    try:
+    with published.compute_spread(spread) as used:
         rows = _predict(data, args.quiet or args.json)
-    finally:
-        published.FITTED_CONSTANTS["compute_spread"] = saved
     done = [r for r in rows if r["err"] is not None]
     med, p90 = published.summary([r["err"] for r in done]) if done else (math.nan, math.nan)
     worst = published.worst_model_checks(rows)
     pairs = published.scheme_pair_checks(rows)
-    used = saved if spread is None else spread
     written = None
     if args.out is not None and done:
         from tinygrad_opt.cluster.plots import plot_validation

@@ -25,7 +25,8 @@ changes each alone).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = [
     "FITTED_CONSTANTS",
     "TIE",
     "check_data",
+    "compute_spread",
     "inputs_toml",
     "load",
     "missing_inputs",
@@ -87,6 +89,20 @@ data as well up to 64 GPUs but puts Horovod's 512-GPU points (90% measured) near
 Fitted by ``scripts/make_validation_doc.py --fit``: the value of 0, 0.01, …, 0.30 with the
 smallest mean |error| over the points of every source but the script's ``UNSEEN`` ones,
 added afterwards (a least-absolute-deviations fit)."""
+
+
+@contextmanager
+def compute_spread(a: float | None) -> Iterator[float]:
+    """Predict with compute-time spread ``a`` inside the block (``None``: the fitted one);
+    the fitted value is restored on the way out. Yields the spread in use."""
+    saved = FITTED_CONSTANTS["compute_spread"]
+    if a is not None:
+        FITTED_CONSTANTS["compute_spread"] = float(a)
+    try:
+        yield FITTED_CONSTANTS["compute_spread"]
+    finally:
+        FITTED_CONSTANTS["compute_spread"] = saved
+
 
 SAMPLED_STEPS = 2048
 """Steps sampled per prediction when the compute times vary (fixed seed 0)."""
