@@ -433,11 +433,11 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         f"{at('tfbench-dgx-1-alexnet-b512-8gpu')}, VGG-16 "
         f"{at('tfbench-dgx-1-vgg16-b32-8gpu')}) lose far more from 4 to 8 GPUs than the "
         "model gives. It does run NCCL 1.x's one ring in device order, whose hops 3 → 4 and "
-        '7 → 0 cross PCIe (`nccl_version = "1"`, `rings = "device_order"`: 15.75 '
-        "instead of 20 GB/s), but the overlap with the backward pass hides that ring; the "
-        "measured drop says TensorFlow's 2017 replicated mode did not overlap it, or that "
-        "the zero-copy hop through host memory is far slower than PCIe (no published "
-        "number).",
+        '7 → 0 cross the CPU sockets (`nccl_version = "1"`, `rings = "device_order"`: '
+        "about 7.2 GB/s each way, the topology's measured `peer_bandwidth`, instead of 20 "
+        "GB/s over one NVLink; with it AlexNet is the worst-scaling model at 8 GPUs, as "
+        "measured), but the overlap with the backward pass hides most of that ring: the "
+        "measured drop says TensorFlow's 2017 replicated mode overlapped far less.",
         "- **TensorFlow's gRPC at 128 and 32 single-GPU machines** (Piz Daint "
         f"{at('bugliarello-daint-inception3-128gpu')}; Poseidon's TensorFlow baseline "
         f"{at('poseidon-tf-inception3-32gpu')}): TensorFlow 1.x's tensor transfer over "

@@ -13,9 +13,14 @@ from tinygrad_opt.cluster.collectives import (
     intra_ring_allreduce_time,
     ring_allreduce_time,
 )
-from tinygrad_opt.cluster.communication import communication_cost
+from tinygrad_opt.cluster.communication import communication_cost, host_bandwidth
 from tinygrad_opt.cluster.spec import ClusterSpec
-from tinygrad_opt.cluster.topology import IntraTopology, cube_mesh_links, cube_mesh_rings
+from tinygrad_opt.cluster.topology import (
+    CROSS_SOCKET_PEER,
+    IntraTopology,
+    cube_mesh_links,
+    cube_mesh_rings,
+)
 from tinygrad_opt.cluster.validation import SpecError
 
 A = 5e-6  # intra-node latency
@@ -133,12 +138,13 @@ def test_cube_mesh_ring_closed_form(lp, b, r4, r8):
 @pytest.mark.parametrize("lp, b", [(4, 20e9), (6, 25e9)])
 def test_nccl1_device_order_ring_closed_form(lp, b):
     # NCCL 1.x: one ring 0 → 1 → … → d−1 → 0 at its slowest hop. P100: every hop of the
-    # 4-GPU quad is one NVLink; 3 → 4 and 7 → 0 have none (PCIe through host memory).
+    # 4-GPU quad is one NVLink; 3 → 4 and 7 → 0 have none (across the CPU sockets, at the
+    # measured peer bandwidth).
     # V100: 0 → 1 is one link (1 → 2, 2 → 3, 3 → 0 are two), 3 → 4 and 7 → 0 again none.
     topo = {"name": "nvlink_cube_mesh", "links_per_gpu": lp, "rings": "device_order"}
     t2 = 2 * A + M / b  # 0 ↔ 1: one NVLink on both
     t4 = 2 * 3 * A + 2 * 3 / 4 * M / b
-    t8 = 2 * 7 * A + 2 * 7 / 8 * M / 15.75e9
+    t8 = 2 * 7 * A + 2 * 7 / 8 * M / CROSS_SOCKET_PEER
     assert comm(node(2, topo)) == pytest.approx(t2, rel=1e-12)
     assert comm(node(4, topo)) == pytest.approx(t4, rel=1e-12)
     assert comm(node(8, topo)) == pytest.approx(t8, rel=1e-12)
@@ -151,8 +157,13 @@ def test_nccl1_device_order_ring_closed_form(lp, b):
 
 
 def test_cube_mesh_without_nvlink_ring_falls_back_to_pcie():
-    t = 2 * 4 * A + 2 * 4 / 5 * M / 15.75e9
+    t = 2 * 4 * A + 2 * 4 / 5 * M / CROSS_SOCKET_PEER
     assert comm(node(5, "nvlink_cube_mesh")) == pytest.approx(t, rel=1e-12)
+    # the pairs without NVLink take peer_bandwidth; the host path keeps pcie_bandwidth
+    topo = {"name": "nvlink_cube_mesh", "peer_bandwidth": "3GB/s", "pcie_bandwidth": "9GB/s"}
+    assert comm(node(5, topo)) == pytest.approx(2 * 4 * A + 2 * 4 / 5 * M / 3e9, rel=1e-12)
+    assert host_bandwidth(node(8, topo)) == 9e9 / 2  # two GPUs per PCIe switch uplink
+    assert CROSS_SOCKET_PEER == pytest.approx(14.25e9 / 2, rel=0.02)  # half the bidirectional
 
 
 def test_cube_mesh_tree_closed_form():

@@ -20,13 +20,18 @@ bandwidth ``B_i`` (``intra_bandwidth``) means a different link on each:
     first ``d`` GPUs runs ``r_d`` rings at once, as many link-disjoint directed
     Hamiltonian cycles as the links allow (NCCL builds one ring per channel over
     NVLink): each carries ``M/r_d`` and every hop uses one link, so the ring's bandwidth
-    is ``r_d·B_i``. With no NVLink ring (``r_d = 0``) the ring runs over PCIe at
-    ``pcie_bandwidth``. A message between two GPUs moves at ``k·B_i`` over ``k``
-    direct links, else at ``pcie_bandwidth``. ``rings = "device_order"`` is NCCL 1.x
+    is ``r_d·B_i``. With no NVLink ring (``r_d = 0``) the ring is held to
+    ``peer_bandwidth``. A message between two GPUs moves at ``k·B_i`` over ``k``
+    direct links, else at ``peer_bandwidth``: on a DGX-1 every pair without NVLink sits
+    on different CPU sockets, so its copies cross PCIe and the sockets' link
+    (p2pBandwidthLatencyTest on a DGX with 8 V100: 14.25–14.54 GB/s for both directions
+    together, P2P enabled or not — about 7.2 GB/s each way when, as in a ring, both
+    directions run; the GPUs' own PCIe links, ``pcie_bandwidth``, stay for the path to
+    host memory). ``rings = "device_order"`` is NCCL 1.x
     instead (``src/core.cu`` of NVIDIA/nccl 1.x: one ring through the GPUs sorted by
     their NVML index, no topology search; a pair without peer access goes through
     zero-copy host memory): one ring ``0 → 1 → … → d−1 → 0`` at the bandwidth of its
-    slowest hop, ``k·B_i`` over ``k`` NVLinks and ``pcie_bandwidth`` for a hop without
+    slowest hop, ``k·B_i`` over ``k`` NVLinks and ``peer_bandwidth`` for a hop without
     one (3 → 4 and 7 → 0 on a DGX-1: the 8-GPU ring slower than the 4-GPU one).
 ``pcie_tree``
     ``devices_per_switch`` GPUs under each PCIe switch, each switch with one uplink of
@@ -68,6 +73,11 @@ RING_LAYOUTS = ("disjoint", "device_order")
 """How a ring is laid on the cube-mesh: NCCL 2's disjoint rings or NCCL 1.x's one ring."""
 PCIE3_X16 = 15.75e9
 """PCIe 3.0 ×16 per direction: 8 GT/s × 16 lanes × 128/130 / 8 bits (PCI-SIG)."""
+CROSS_SOCKET_PEER = 7.2e9
+"""Bytes/s each way between two DGX-1 GPUs on different CPU sockets (no NVLink) when both
+directions run: half the 14.25–14.54 GB/s bidirectional p2pBandwidthLatencyTest figures
+for GPU 0 ↔ 5, 6, 7 of a DGX with 8 V100 (OpenACC/NVIDIA GPU Bootcamp, multi-GPU
+"single node topology" lab; the same with P2P disabled: the copy is staged either way)."""
 DEFAULT_BANDWIDTH = {
     "nvswitch": 150e9,  # DGX-2: 6 NVLink-2 × 25 GB/s per GPU per direction
     "pcie_tree": PCIE3_X16,
@@ -87,7 +97,10 @@ class IntraTopology:
         uplink_bandwidth: a PCIe switch's uplink each way (``pcie_tree``; default None:
             ``intra_bandwidth``).
         links_per_gpu: NVLinks per GPU in the cube-mesh, 4 (P100) or 6 (V100; default).
-        pcie_bandwidth: GPU pairs without NVLink in the cube-mesh (default PCIe 3.0 ×16).
+        pcie_bandwidth: each GPU's own PCIe link to the host under an NVLink topology
+            (default PCIe 3.0 ×16): the path to a parameter server in host memory.
+        peer_bandwidth: GPU pairs without NVLink in the cube-mesh, each way (default
+            :data:`CROSS_SOCKET_PEER`, measured across a DGX-1's CPU sockets).
         rings: how a ring all-reduce is laid on the cube-mesh: ``"disjoint"`` (default,
             NCCL 2: as many link-disjoint rings as the links allow) or ``"device_order"``
             (NCCL 1.x: one ring in device order, hops without NVLink through host memory).
@@ -99,6 +112,7 @@ class IntraTopology:
     links_per_gpu: int = 6
     pcie_bandwidth: float | str = PCIE3_X16
     rings: str = "disjoint"
+    peer_bandwidth: float | str = CROSS_SOCKET_PEER
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -124,6 +138,11 @@ class IntraTopology:
             "pcie_bandwidth",
             parse_bandwidth(self.pcie_bandwidth, "intra_topology.pcie_bandwidth"),
         )
+        set_(
+            self,
+            "peer_bandwidth",
+            parse_bandwidth(self.peer_bandwidth, "intra_topology.peer_bandwidth"),
+        )
 
     def default_bandwidth(self) -> float | None:
         """The cited per-link ``intra_bandwidth`` when none is given (None for ``link``)."""
@@ -135,7 +154,12 @@ class IntraTopology:
         """The same wiring with every absolute bandwidth times ``factor`` (transport
         efficiency, CPU contention)."""
         up = None if self.uplink_bandwidth is None else self.uplink_bandwidth * factor
-        return replace(self, uplink_bandwidth=up, pcie_bandwidth=self.pcie_bandwidth * factor)
+        return replace(
+            self,
+            uplink_bandwidth=up,
+            pcie_bandwidth=self.pcie_bandwidth * factor,
+            peer_bandwidth=self.peer_bandwidth * factor,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -218,9 +242,9 @@ def ring_bandwidth(topology: IntraTopology, devices: int, bandwidth: float) -> f
     """Bytes/s each device moves around a ring through the node's ``d`` devices.
 
     ``link``/``nvswitch``: ``B_i``. ``nvlink_cube_mesh``: ``r_d·B_i`` (:func:`cube_mesh_rings`),
-    ``pcie_bandwidth`` if ``r_d = 0``; with ``rings = "device_order"`` the slowest hop of
+    ``peer_bandwidth`` if ``r_d = 0``; with ``rings = "device_order"`` the slowest hop of
     the one ring ``0 → 1 → … → d−1 → 0``: ``min_t k_t·B_i``, a hop with ``k_t = 0``
-    NVLinks at ``pcie_bandwidth``. ``pcie_tree``: ``B_i``, or ``min(B_i, U)`` when the
+    NVLinks at ``peer_bandwidth``. ``pcie_tree``: ``B_i``, or ``min(B_i, U)`` when the
     ring spans several switches (it enters and leaves each switch once: one flow per
     uplink direction).
     """
@@ -233,7 +257,7 @@ def ring_bandwidth(topology: IntraTopology, devices: int, bandwidth: float) -> f
         return float(hops.min())
     if name == "nvlink_cube_mesh":
         r = cube_mesh_rings(topology.links_per_gpu, devices)
-        return r * bandwidth if r else float(topology.pcie_bandwidth)
+        return r * bandwidth if r else float(topology.peer_bandwidth)
     if name == "pcie_tree" and devices > topology.devices_per_switch:
         return min(bandwidth, _uplink(topology, bandwidth))
     return bandwidth
@@ -256,7 +280,7 @@ def pair_bandwidth(
     link.
 
     ``link``/``nvswitch``: ``B_i``. ``nvlink_cube_mesh``: ``k·B_i`` over ``k`` links, else
-    ``pcie_bandwidth``. ``pcie_tree``: ``B_i`` inside a switch; across switches
+    ``peer_bandwidth``. ``pcie_tree``: ``B_i`` inside a switch; across switches
     ``min(B_i, U/f)`` with ``f`` the most flows on either uplink it crosses (that
     direction).
     """
@@ -267,7 +291,7 @@ def pair_bandwidth(
         if src.size and max(int(src.max()), int(dst.max())) >= 8:
             raise SpecError("devices_per_node", int(max(src.max(), dst.max())) + 1, "max 8")
         k = cube_mesh_links(topology.links_per_gpu)[src, dst]
-        out = np.where(k > 0, k * float(bandwidth), float(topology.pcie_bandwidth))
+        out = np.where(k > 0, k * float(bandwidth), float(topology.peer_bandwidth))
     elif topology.name == "pcie_tree":
         s = topology.devices_per_switch
         cross = src // s != dst // s
