@@ -423,7 +423,8 @@ def worst_model_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ``where``) and GPU count with three or more models, one point each.
 
     Each check: ``source``, ``where``, ``gpus``, ``measured`` and ``predicted`` (the worst
-    model of each), ``gap`` (measured efficiency of the next-worst minus the worst) and
+    model of each), ``gap`` (measured efficiency of the next-worst minus the worst),
+    ``pred_gap`` (the same of the predictions: how clearly the model picks its worst) and
     ``verdict``: ``"tie"`` when ``gap`` < :data:`TIE`, else ``"yes"`` or ``"no"``."""
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for r in rows:
@@ -438,12 +439,14 @@ def worst_model_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         by_meas = sorted(rr, key=lambda r: r["p"]["efficiency"])
         meas = by_meas[0]["p"]["model"]
-        pred = min(rr, key=lambda r: r["pred"])["p"]["model"]
+        by_pred = sorted(rr, key=lambda r: r["pred"])
+        pred = by_pred[0]["p"]["model"]
         gap = by_meas[1]["p"]["efficiency"] - by_meas[0]["p"]["efficiency"]
+        pred_gap = by_pred[1]["pred"] - by_pred[0]["pred"]
         verdict = "tie" if gap < TIE else ("yes" if meas == pred else "no")
         out.append(
             {"source": src, "where": where, "gpus": g, "measured": meas, "predicted": pred,
-             "gap": gap, "verdict": verdict}
+             "gap": gap, "pred_gap": pred_gap, "verdict": verdict}
         )  # fmt: skip
     return out
 
