@@ -103,6 +103,31 @@ def test_duplicate_id_and_uncited_source_are_refused():
         pub.check_data(data)
 
 
+def test_worst_model_checks_with_their_margins():
+    # three models of one table at one GPU count: the measured and the predicted worst,
+    # each with its lead over the next; a measured lead under 3 points is a tie
+    def row(model, measured, predicted):
+        p = {"source": "s", "where": "t", "gpus": 8, "model": model, "efficiency": measured}
+        return {"p": p, "pred": predicted}
+
+    rows = [row("vgg16", 0.70, 0.90), row("resnet50", 0.95, 0.91), row("alexnet", 0.80, 0.93)]
+    (c,) = pub.worst_model_checks(rows)
+    assert (c["measured"], c["predicted"], c["verdict"]) == ("vgg16", "vgg16", "yes")
+    assert c["gap"] == pytest.approx(0.10) and c["pred_gap"] == pytest.approx(0.01)
+    rows[0]["pred"] = 0.95  # resnet50 is now predicted worst
+    (c,) = pub.worst_model_checks(rows)
+    assert (c["predicted"], c["verdict"]) == ("resnet50", "no")
+    rows[2]["p"]["efficiency"] = 0.71  # alexnet measured within 3 points of vgg16
+    assert pub.worst_model_checks(rows)[0]["verdict"] == "tie"
+    assert pub.worst_model_checks(rows[:2]) == []  # two models: no group
+    assert (
+        "(by 10.0) | resnet50 (by 2.0)"
+        in mvd.ordering_checks(
+            [row("vgg16", 0.70, 0.95), row("resnet50", 0.95, 0.91), row("alexnet", 0.80, 0.93)]
+        )[0]
+    )
+
+
 def test_compare_group_must_share_hardware_and_model():
     data = copy.deepcopy(DATA)
     grouped = [p for p in data["point"] if "compare_group" in p]

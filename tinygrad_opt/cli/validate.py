@@ -229,11 +229,15 @@ def run(args: argparse.Namespace) -> int:
         for key, (n, m, q, b) in by_source.items():
             print(f"{key:<{width}}  {n:>6} {100 * m:>7.1f} {100 * q:>6.1f} {100 * b:>+7.1f}")
     if worst:
-        print("\nworst-scaling model (per table and GPU count; tie: measured within 3 points)")
+        print(
+            "\nworst-scaling model (per table and GPU count, ahead of the next by ... points; "
+            "tie: measured within 3)"
+        )
         for c in worst:
             print(
-                f"  {c['source']} / {c['where']} / {c['gpus']} GPUs: measured {c['measured']}, "
-                f"predicted {c['predicted']}: {c['verdict']}"
+                f"  {c['source']} / {c['where']} / {c['gpus']} GPUs: measured {c['measured']} "
+                f"(by {100 * c['gap']:.1f}), predicted {c['predicted']} "
+                f"(by {100 * c['pred_gap']:.1f}): {c['verdict']}"
             )
     if pairs:
         print("\nparameter server against all-reduce (efficiencies PS / all-reduce, %)")
