@@ -161,14 +161,8 @@ def sensitivity(data: Mapping[str, Any]) -> list[str]:
     spread kept at its fitted value)."""
     lines = []
     for label, values in SENSITIVITY:
-        saved = {k: getattr(published, k) for k in values}
-        try:
-            for k, v in values.items():
-                setattr(published, k, v)
+        with published.assumed(**values):
             rs = rows(data)
-        finally:
-            for k, v in saved.items():
-                setattr(published, k, v)
         m, q = summary([r["err"] for r in rs if r["err"] is not None])
         worst = [c["verdict"] for c in worst_model_checks(rs)]
         pairs = [c["verdict"] for c in scheme_pair_checks(rs)]

@@ -411,3 +411,12 @@ def test_intra_topology_field_names_the_cube_mesh():
     bad["point"][0]["intra_topology"] = "torus"
     with pytest.raises(ValueError, match="intra_topology 'torus' not in"):
         pub.check_data(bad)
+
+
+def test_assumed_changes_only_the_named_constants_and_restores_them():
+    with pub.assumed(LATENCY=50e-6):
+        assert pub.LATENCY == 50e-6
+    assert pub.LATENCY == 10e-6
+    with pytest.raises(KeyError, match="not an assumed constant: SPREAD"):
+        with pub.assumed(SPREAD=0.2):
+            pass

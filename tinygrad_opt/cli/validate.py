@@ -20,8 +20,10 @@ the field, before anything is simulated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write
@@ -95,11 +97,19 @@ def _predict(data: dict[str, Any], quiet: bool) -> list[dict[str, Any]]:
 
     rows = []
     for p in tqdm(data["point"], desc="predicting", unit="point", disable=quiet, leave=False):
-        try:
+        with _refused(p["id"]):
             rows += published.predict_all({"point": [p]})
-        except (ValueError, TypeError) as e:  # SpecError is a ValueError
-            raise UsageError(f"point {p['id']!r}: the simulator refuses it: {e}") from None
     return rows
+
+
+@contextlib.contextmanager
+def _refused(point_id: str) -> Iterator[None]:
+    """A record the simulator refuses (a SpecError is a ValueError) is a usage error
+    naming it."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"point {point_id!r}: the simulator refuses it: {e}") from None
 
 
 def _by_source(done: list[dict[str, Any]]) -> dict[str, tuple[int, float, float, float]]:
@@ -133,12 +143,9 @@ def _explain(data: dict[str, Any], point_id: str, spread: float | None) -> int:
     missing = published.missing_inputs(p)
     if missing:
         raise UsageError(f"--explain: record {point_id!r} lacks {', '.join(missing)}")
-    try:
-        with published.compute_spread(spread):
-            pred = published.predict(p)
-            text = published.inputs_toml(p)
-    except (ValueError, TypeError) as e:
-        raise UsageError(f"point {point_id!r}: the simulator refuses it: {e}") from None
+    with _refused(point_id), published.compute_spread(spread):
+        pred = published.predict(p)
+        text = published.inputs_toml(p)
     g, b = int(p["gpus"]), int(p["baseline_gpus"])
     print(f"# simulator inputs of record {point_id!r} at {g} GPUs (tinygrad-opt validate)")
     print(

@@ -43,6 +43,7 @@ __all__ = [
     "FEATURES",
     "FITTED_CONSTANTS",
     "TIE",
+    "assumed",
     "check_data",
     "compute_spread",
     "inputs_toml",
@@ -102,6 +103,25 @@ def compute_spread(a: float | None) -> Iterator[float]:
         yield FITTED_CONSTANTS["compute_spread"]
     finally:
         FITTED_CONSTANTS["compute_spread"] = saved
+
+
+ASSUMED = ("LATENCY", "OVERLAP", "BACKWARD_FRACTION", "BUCKET_BYTES")
+"""The assumed (not fitted) constants :func:`assumed` may change."""
+
+
+@contextmanager
+def assumed(**values: Any) -> Iterator[None]:
+    """Predict with some of the :data:`ASSUMED` constants changed inside the block
+    (``assumed(LATENCY=50e-6)``); they are restored on the way out."""
+    unknown = sorted(set(values) - set(ASSUMED))
+    if unknown:
+        raise KeyError(f"not an assumed constant: {', '.join(unknown)}; valid: {ASSUMED}")
+    saved = {k: globals()[k] for k in values}
+    globals().update(values)
+    try:
+        yield
+    finally:
+        globals().update(saved)
 
 
 SAMPLED_STEPS = 2048
