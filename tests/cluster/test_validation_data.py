@@ -126,6 +126,12 @@ def test_worst_model_checks_with_their_margins():
             [row("vgg16", 0.70, 0.95), row("resnet50", 0.95, 0.91), row("alexnet", 0.80, 0.93)]
         )[0]
     )
+    # the no-overlap column: the worst model of the same group in the exposed rows
+    exposed = [row("vgg16", 0.70, 0.80), row("resnet50", 0.95, 0.90), row("alexnet", 0.80, 0.85)]
+    fresh = [row("vgg16", 0.70, 0.95), row("resnet50", 0.95, 0.91), row("alexnet", 0.80, 0.93)]
+    line = mvd.ordering_checks(fresh, exposed)[0]
+    assert "| resnet50 (by 2.0) | vgg16 (by 5.0) | **no** |" in line
+    assert "right in 1 of 1 groups" in mvd.exposed_orderings(exposed)
 
 
 def test_compare_group_must_share_hardware_and_model():
