@@ -14,6 +14,7 @@ of the per-step compute times); the assumed ones are :data:`LATENCY` and the ove
 settings, stated in the doc.
 
     python scripts/make_validation_doc.py --fit      # refit the spread: prints the grid
+                                                     # (on every source but UNSEEN)
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def lacking(p: Mapping[str, Any]) -> list[str]:
         out.append("per-tensor profile (when each gradient is ready: equal buckets assumed)")
     if not ps and int(p["nodes"]) > 1 and int(p["gpus"]) >= 256 and collective(p) == "ring":
         out.append("NCCL's trees across nodes (the flat ring pays 2(N-1) latencies per bucket)")
-    if not ps:
+    if p.get("overlap") is False:
+        out.append("partial overlap (TensorFlow's NcclManager, taken as none)")
+    elif not ps:
         out.append("framework overhead outside the all-reduce")
     return out
 
@@ -211,16 +214,16 @@ def exposed_orderings(exposed: list[dict[str, Any]]) -> str:
     wrong = sorted({c["where"] for c in checks if c["verdict"] == "no"})
     yes = sum(c["verdict"] == "yes" for c in checks)
     return (
-        "The column *no overlap* predicts every exchange after the backward pass "
-        f"(`OVERLAP = False`): the worst model is then right in {yes} of {len(checks)} "
-        f"groups that are not ties (right: {'; '.join(right)}; wrong: {'; '.join(wrong)}). "
-        "Exposed, the DGX-1's 2017 rings put AlexNet and VGG-16 last, as measured. Elsewhere "
-        "it does worse: AWS's single-machine servers (one per GPU) put VGG-16 far below its "
-        "measured efficiency, because its largest layer (fc6, three quarters of the "
-        "parameters) lands whole on one GPU, whose link carries it from all the others; AWS's "
-        "distributed table turns to ResNet-152, the model there with the most gradient bytes "
-        "per second of compute; the GCE table stays a tie, because one GPU alone already pays "
-        "the same push and pull to host memory. No single overlap rule fits these tables."
+        "The column *no overlap* turns the overlap off for every record (`OVERLAP = "
+        f"False`): the worst model is then right in {yes} of {len(checks)} groups that are "
+        f"not ties (right: {'; '.join(right)}; wrong: {'; '.join(wrong)}). The DGX-1's "
+        "rings already run without it. AWS's single-machine servers (one per GPU) would "
+        "then put VGG-16 far below its measured efficiency, because its largest layer "
+        "(fc6, three quarters of the parameters) lands whole on one GPU, whose link "
+        "carries it from all the others; AWS's distributed table would turn to ResNet-152, "
+        "the model there with the most gradient bytes per second of compute; the GCE table "
+        "stays a tie, because one GPU alone already pays the same push and pull to host "
+        "memory. Overlap is the rule; the exceptions are the software that did not do it."
     )
 
 
@@ -236,6 +239,11 @@ def scheme_pairs(rs: list[dict[str, Any]]) -> list[str]:
             f"{ok[c['verdict']]} |"
         )
     return lines
+
+
+def short_table(c: Mapping[str, Any]) -> str:
+    """A check's source and the first words of its table (``where``)."""
+    return f"{c['source']} " + " ".join(c["where"].replace(",", "").split()[:3])
 
 
 def missed_groups(rs: list[dict[str, Any]]) -> str:
@@ -259,7 +267,7 @@ def missed_groups(rs: list[dict[str, Any]]) -> str:
     lead = (
         f"The model picks its worst by a point or more in {len(clear)} of the groups that are "
         "not ties ("
-        + ", ".join(f"{c['source']} {c['gpus']} GPUs: {c['verdict']}" for c in clear)
+        + ", ".join(f"{short_table(c)} at {c['gpus']} GPUs: {c['verdict']}" for c in clear)
         + "), where the exchange is exposed; elsewhere its predictions are near-ties. "
     )
     if not spans:
@@ -271,7 +279,7 @@ def missed_groups(rs: list[dict[str, Any]]) -> str:
         f"measurements spread over {100 * min(m for _, _, m in spans):.1f} to "
         f"{100 * max(m for _, _, m in spans):.1f} points: the overlap with the backward "
         "pass hides the exchange of every model at the links' nominal speeds, so the "
-        "model calls them a tie (see the misses below for the DGX-1's rings of 2017)."
+        "model calls them a tie."
     )
 
 
@@ -335,17 +343,18 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "variation no input gives (kernel timing, input pipelines, the frameworks' own "
         "synchronisation). Fitted as the spread of 0, 0.01, …, 0.30 with the smallest mean "
         "|error| over the points of the sources then in the data, before the ones in "
-        "`UNSEEN` were added (`python scripts/make_validation_doc.py --fit` refits over all "
-        "points and prints the grid). Bounded noise rather than a lognormal: a lognormal's "
+        "`UNSEEN` were added (`python scripts/make_validation_doc.py --fit` refits on them "
+        "and prints the grid). Bounded noise rather than a lognormal: a lognormal's "
         "cost, about "
         "`σ·sqrt(2 ln N)`, keeps growing with N; it fits these points as well up to 128 "
         "GPUs but puts Horovod's 512-GPU points (90% measured) near 80%.",
         "- Assumed, not fitted: latency α = "
         f"{LATENCY * 1e6:g} µs on every link; gradients overlap the backward pass in DDP's "
         "buckets (1 MiB, then 25 MiB, filled in reverse layer order from the profile's "
-        "per-layer backward times; 25 MiB equal buckets for a bare parameter count), the "
-        "backward pass being 2/3 of the step (the simulator's defaults; the summary "
-        "changes each alone). The transports' "
+        "per-layer backward times; 25 MiB equal buckets for a bare parameter count), "
+        "except in the records marked `overlap = false` (TensorFlow's in-graph NCCL "
+        "all-reduce of 2017, see the misses), the backward pass being 2/3 of the step "
+        "(the simulator's defaults; the summary changes each alone). The transports' "
         "constants are the simulator's profiles, each from a published microbenchmark. A "
         "parameter server in one machine's host memory is the simulator's "
         '`ps_placement = "host"`, reached over the machine\'s PCIe (`host_topology()`: '
@@ -356,7 +365,7 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "push per machine), `transport` (`nccl`, "
         "`grpc`, `gloo`, `mpi` profiles; `cuda-copy`, `poseidon`, `byteps` as the bare "
         "links), `ps_placement`, `ps_servers`, `nccl_version`, `intra_topology` (or the "
-        "words of `intra`).",
+        "words of `intra`), `overlap`.",
         "- The rules that turn a record into simulator inputs are in "
         "`simulator_inputs()` of `tinygrad_opt.cluster.published`, the same for every "
         "point (`tinygrad-opt validate --data FILE` applies them to records of your own).",
@@ -465,16 +474,22 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "each framework's own step: input pipelines, per-step synchronisation, overlap "
         "worse than the per-layer backward times allow. The ring points are right on "
         f"average (median signed error {med_signed('ring')}) and spread by framework.",
-        "- **the DGX-1's 8-GPU rings of 2017** (TensorFlow's replicated NCCL: AlexNet "
-        f"{at('tfbench-dgx-1-alexnet-b512-8gpu')}, VGG-16 "
-        f"{at('tfbench-dgx-1-vgg16-b32-8gpu')}) lose far more from 4 to 8 GPUs than the "
-        "model gives. It does run NCCL 1.x's one ring in device order, whose hops 3 → 4 and "
-        '7 → 0 cross the CPU sockets (`nccl_version = "1"`, `rings = "device_order"`: '
-        "about 7.2 GB/s each way, the topology's measured `peer_bandwidth`, instead of 20 "
-        "GB/s over one NVLink; with it AlexNet is the worst-scaling model at 8 GPUs, as "
-        "measured, if only by half a point), but the overlap with the backward pass hides "
-        "most of that ring: the "
-        "measured drop says TensorFlow's 2017 replicated mode overlapped far less.",
+        "- **TensorFlow's in-graph NCCL rings of 2017** (tf_cnn_benchmarks' and "
+        "tensorpack's replicated mode, `overlap = false`): TensorFlow's `NcclManager` "
+        "launched an all-reduce only once the last GPU's tower had joined it, and then "
+        "waited for everything queued on each GPU's compute stream (TensorFlow pull "
+        "request #31481 of August 2019 changed that), so these records run without "
+        "overlap. That fits AlexNet on the DGX-1 at 8 GPUs, where NCCL 1.x's one ring in "
+        "device order crosses the CPU sockets twice (hops 3 → 4 and 7 → 0, about 7.2 GB/s "
+        "each way, the topology's measured `peer_bandwidth`): "
+        f"{at('tfbench-dgx-1-alexnet-b512-8gpu')}; and tensorpack's ResNet-50 "
+        f"({at('tensorpack-replicated-tpk-resnet50-4gpu')} on 4 GPUs). VGG-16, though, "
+        "loses less than its whole all-reduce: at batch 32 on 8 GPUs "
+        f"{at('tfbench-dgx-1-vgg16-b32-8gpu')}, on 4 {at('tfbench-dgx-1-vgg16-b32-4gpu')}, "
+        f"at batch 64 on 8 {at('tfbench-dgx-1-vgg16-b64-8gpu')}: part of its exchange did "
+        "overlap. How much of the backward pass was already queued when the last tower "
+        "joined depends "
+        "on TensorFlow's scheduling, which no input gives.",
         "- **TensorFlow's gRPC at 128 and 32 single-GPU machines** (Piz Daint "
         f"{at('bugliarello-daint-inception3-128gpu')}; Poseidon's TensorFlow baseline "
         f"{at('poseidon-tf-inception3-32gpu')}): TensorFlow 1.x's tensor transfer over "
@@ -560,8 +575,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"{args.data}: {e}", file=sys.stderr)
         return 2
-    if args.fit:
-        table = fit(data)
+    if args.fit:  # on the points the constant is fitted to: all but the UNSEEN sources
+        table = fit({**data, "point": [p for p in data["point"] if p["source"] not in UNSEEN]})
         for spread, m, q, b, mean in table:
             print(f"spread {spread:.2f}: mean {100 * mean:.2f}  median {100 * m:.1f}  ", end="")
             print(f"p90 {100 * q:.1f}  signed {100 * b:+.1f}")

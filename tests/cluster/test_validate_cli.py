@@ -222,7 +222,13 @@ def _kinds():
     return out
 
 
-@pytest.mark.parametrize("point_id", _kinds()[::3])
+def _explained():
+    """Every third kind, and a record simulated without overlap."""
+    no_overlap = next(p["id"] for p in pub.load()["point"] if p.get("overlap") is False)
+    return [*_kinds()[::3], no_overlap]
+
+
+@pytest.mark.parametrize("point_id", _explained())
 def test_explain_is_a_cluster_file_that_whatif_reproduces(point_id, tmp_path, capsys):
     # the explained inputs, run by `whatif --config` with the prediction's samples and
     # seed, give exactly the simulator's efficiency at the record's GPU count

@@ -82,6 +82,8 @@ def _broken(**changes):
         ({"model": None}, "model is missing"),
         ({"scheme": "gossip"}, "scheme 'gossip'"),
         ({"throughput": 100.0}, "disagrees with its throughputs"),
+        ({"overlap": "no"}, "overlap must be true or false, got 'no'"),
+        ({"local_aggregation": 1}, "local_aggregation must be true or false"),
     ],
 )
 def test_malformed_points_are_named(changes, words):
@@ -187,6 +189,29 @@ def test_ring_point_matches_closed_form():
     u = 2 * (n - 1) * alpha + 2 * (n - 1) / n * (m / k) / b
     c = 32 / 100.0
     assert pub.predict(p, DETERMINISTIC) == pytest.approx(c / _overlapped(c, k, u), rel=1e-9)
+
+
+def test_record_without_overlap_exchanges_after_the_backward_pass():
+    # overlap = false: the whole all-reduce (one message of M bytes) after the compute
+    n, m, b = 4, 4 * 100e6, 10e9 / 8
+    u = 2 * (n - 1) * pub.LATENCY + 2 * (n - 1) / n * m / b
+    c = 32 / 100.0
+    p = _point(overlap=False)
+    assert pub.predict(p, DETERMINISTIC) == pytest.approx(c / (c + u), rel=1e-9)
+    assert pub.predict(p, DETERMINISTIC) < pub.predict(_point(), DETERMINISTIC)
+    assert pub.simulator_inputs(p)[2].overlap is False
+    assert pub.simulator_inputs(_point(overlap=True))[2].overlap is True
+    with pub.assumed(OVERLAP=False):  # the global switch turns every record's off
+        assert pub.simulator_inputs(_point(overlap=True))[2].overlap is False
+
+
+def test_records_marked_without_overlap_are_tensorflows_in_graph_nccl():
+    # the documented rule: TensorFlow's NcclManager (replicated mode with NCCL), 2017
+    marked = [p for p in DATA["point"] if p.get("overlap") is False]
+    assert len(marked) >= 15
+    for p in marked:
+        assert (p["scheme"], p["transport"], p["nodes"]) == ("ring", "nccl", 1)
+        assert "replicated" in p["scheme_detail"] and "TensorFlow" in p["framework"]
 
 
 @pytest.mark.parametrize(

@@ -63,12 +63,22 @@ LATENCY = 10e-6
 latency terms are below 2% of every predicted step here."""
 
 OVERLAP = True
-"""Every framework in the data overlaps gradient exchange with the backward pass
-(TensorFlow's per-variable dataflow, Horovod's fusion buffer, Caffe2/Gloo per blob);
-modelled as the simulator's DDP buckets (backward = :data:`BACKWARD_FRACTION` of the
-step): for a per-tensor profile 1 MiB then :data:`BUCKET_BYTES` filled in reverse layer
-order, each gradient ready when its layer's backward ends; for a bare parameter count
-equal buckets of :data:`BUCKET_BYTES`."""
+"""Frameworks overlap gradient exchange with the backward pass (TensorFlow's per-variable
+dataflow, Horovod's fusion buffer, Caffe2/Gloo per blob, PyTorch DDP's buckets); modelled
+as the simulator's DDP buckets (backward = :data:`BACKWARD_FRACTION` of the step): for a
+per-tensor profile 1 MiB then :data:`BUCKET_BYTES` filled in reverse layer order, each
+gradient ready when its layer's backward ends; for a bare parameter count equal buckets of
+:data:`BUCKET_BYTES`.
+
+A record with ``overlap = false`` is simulated without overlap: the exchange starts when
+the backward pass ends. That is TensorFlow's in-graph NCCL all-reduce through its
+``NcclManager`` (``variable_update=replicated`` with NCCL in tf_cnn_benchmarks, tensorpack's
+replicated trainer, ``nccl_ops.all_sum``) until TensorFlow pull request #31481 (August
+2019): a collective was launched only when its last participant (the last GPU's tower) had
+joined, and each GPU's NCCL stream then waited for everything on that GPU's compute
+stream (``NcclManager::RunCollective``, ``ThenWaitFor(p->tensor_stream)``), by then "most
+compute kernels", so the all-reduce ran after the backward pass. ``False`` here turns the
+overlap off for every record."""
 
 BACKWARD_FRACTION = 2.0 / 3.0
 """Share of a step's compute in the backward pass (the simulator's default: backward ≈
@@ -77,7 +87,7 @@ twice the forward work)."""
 BUCKET_BYTES = 25 * 2**20
 """DDP's default bucket cap, used as the overlap unit for every framework."""
 
-FITTED_CONSTANTS: dict[str, float] = {"compute_spread": 0.10}
+FITTED_CONSTANTS: dict[str, float] = {"compute_spread": 0.09}
 """Global constants fitted to the published data (at most two are allowed; one is used).
 
 ``compute_spread``: every GPU's compute time per step is uniform on ``[1 − a, 1 + a]``
@@ -254,7 +264,9 @@ def simulator_inputs(
     - the record's ``transport`` as the simulator's profile (:data:`TRANSPORT_OF`);
       BytePS's servers get even shares (it cuts every tensor into pieces of at most
       4,096,000 bytes, ``BYTEPS_PARTITION_BYTES``, and spreads them over the servers);
-    - latency :data:`LATENCY` on every link; overlap :data:`OVERLAP`.
+    - latency :data:`LATENCY` on every link; overlap :data:`OVERLAP`, unless the record
+      sets ``overlap = false`` (software that starts the exchange only after the backward
+      pass: TensorFlow's in-graph NCCL all-reduce of 2017-2019, :data:`OVERLAP`).
 
     ``features`` (a subset of :data:`FEATURES`) selects which of the model profile, local
     aggregation and transport are used: ``()`` gives the inputs as before they existed,
@@ -284,6 +296,7 @@ def simulator_inputs(
     local = bool(p.get("local_aggregation")) and "local_aggregation" in features
     topo = intra_topology(p) if "topology" in features else None
     spread = FITTED_CONSTANTS["compute_spread"] if "jitter" in features else 0.0
+    overlap = OVERLAP and bool(p.get("overlap", True))
     compute = Uniform(spread=spread) if spread else Deterministic()
 
     def machine(topology: Any) -> ClusterSpec:
@@ -305,26 +318,26 @@ def simulator_inputs(
             return (
                 machine(topo),
                 wl,
-                SyncScheme(name="ring", overlap=OVERLAP, bucket_bytes=BUCKET_BYTES),
+                SyncScheme(name="ring", overlap=overlap, bucket_bytes=BUCKET_BYTES),
             )
         cluster = ClusterSpec(
             workers=g, bandwidth=intra, latency=LATENCY, transport=transport, compute=compute
         )
         if scheme != "ps":
-            return cluster, wl, SyncScheme(name="ring", overlap=OVERLAP, bucket_bytes=BUCKET_BYTES)
+            return cluster, wl, SyncScheme(name="ring", overlap=overlap, bucket_bytes=BUCKET_BYTES)
         if place == "host" or (place == "colocated" and p.get("local_aggregation")):
             if "host_memory" not in features:  # one server with one GPU's link
                 return (
                     cluster,
                     wl,
-                    SyncScheme(name="ps", ps_shards=1, overlap=OVERLAP, bucket_bytes=BUCKET_BYTES),
+                    SyncScheme(name="ps", ps_shards=1, overlap=overlap, bucket_bytes=BUCKET_BYTES),
                 )
             host = machine(host_topology(p))
             return (
                 host,
                 wl,
                 SyncScheme(
-                    name="ps", ps_placement="host", overlap=OVERLAP, bucket_bytes=BUCKET_BYTES
+                    name="ps", ps_placement="host", overlap=overlap, bucket_bytes=BUCKET_BYTES
                 ),
             )
         return (
@@ -334,7 +347,7 @@ def simulator_inputs(
                 name="ps",
                 ps_shards=min(k, g),
                 ps_placement="colocated",
-                overlap=OVERLAP,
+                overlap=overlap,
                 bucket_bytes=BUCKET_BYTES,
             ),
         )
@@ -355,7 +368,7 @@ def simulator_inputs(
         return (
             cluster,
             wl,
-            SyncScheme(name=collective(p, features), overlap=OVERLAP, bucket_bytes=BUCKET_BYTES),
+            SyncScheme(name=collective(p, features), overlap=overlap, bucket_bytes=BUCKET_BYTES),
         )
     placement = "dedicated" if place == "dedicated" else "colocated"
     shards = min(k, nodes if local and placement == "colocated" else g)
@@ -369,7 +382,7 @@ def simulator_inputs(
             name="ps",
             ps_shards=shards,
             ps_placement=placement,
-            overlap=OVERLAP,
+            overlap=overlap,
             bucket_bytes=BUCKET_BYTES,
             tensor_placement=tensors,
         ),

@@ -82,6 +82,9 @@ def check_data(data: Mapping[str, Any]) -> None:
             raise ValueError(f"{name}: nccl_version {p['nccl_version']!r} not in {NCCL_VERSIONS}")
         if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
             raise ValueError(f"{name}: ps_placement {p.get('ps_placement')!r} not in {PLACEMENTS}")
+        for field in BOOLEAN:
+            if field in p and not isinstance(p[field], bool):
+                raise ValueError(f"{name}: {field} must be true or false, got {p[field]!r}")
         for field in POSITIVE:
             x = p.get(field)
             if x is None:
@@ -114,6 +117,10 @@ def check_data(data: Mapping[str, Any]) -> None:
                     f"{name}: efficiency {e} disagrees with its throughputs ({implied:.4f})"
                 )
 
+
+BOOLEAN = ("local_aggregation", "rdma", "overlap")
+"""Optional fields that are true or false (``overlap``: see
+:data:`tinygrad_opt.cluster.published.OVERLAP`)."""
 
 INTRA_TOPOLOGIES = ("nvlink_cube_mesh", "link")
 """Values of a record's optional ``intra_topology`` field: the machine's GPU interconnect
