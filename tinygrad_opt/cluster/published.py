@@ -77,7 +77,9 @@ replicated trainer, ``nccl_ops.all_sum``) until TensorFlow pull request #31481 (
 2019): a collective was launched only when its last participant (the last GPU's tower) had
 joined, and each GPU's NCCL stream then waited for everything on that GPU's compute
 stream (``NcclManager::RunCollective``, ``ThenWaitFor(p->tensor_stream)``), by then "most
-compute kernels", so the all-reduce ran after the backward pass. ``False`` here turns the
+compute kernels", so the all-reduce ran after the backward pass. And ChainerMN before its
+double buffering (v1.3, 2018): its optimizer all-reduces the gradients after
+``loss.backward()`` has returned (``chainermn/optimizers.py``). ``False`` here turns the
 overlap off for every record."""
 
 BACKWARD_FRACTION = 2.0 / 3.0
@@ -266,7 +268,8 @@ def simulator_inputs(
       4,096,000 bytes, ``BYTEPS_PARTITION_BYTES``, and spreads them over the servers);
     - latency :data:`LATENCY` on every link; overlap :data:`OVERLAP`, unless the record
       sets ``overlap = false`` (software that starts the exchange only after the backward
-      pass: TensorFlow's in-graph NCCL all-reduce of 2017-2019, :data:`OVERLAP`).
+      pass: TensorFlow's in-graph NCCL all-reduce of 2017-2019, ChainerMN 1.0;
+      :data:`OVERLAP`).
 
     ``features`` (a subset of :data:`FEATURES`) selects which of the model profile, local
     aggregation and transport are used: ``()`` gives the inputs as before they existed,
