@@ -283,6 +283,41 @@ def missed_groups(rs: list[dict[str, Any]]) -> str:
     )
 
 
+def exposure_line(points: list[Mapping[str, Any]]) -> tuple[float, float]:
+    """(B, r): a least-squares line of the measured loss ``1 − efficiency`` against each
+    point's gradient bytes per second of compute, ``M / t``; its slope is ``1 / B``, the
+    loss of an exchange fully exposed at ``B`` bytes/s, ``r`` the correlation."""
+    x = [
+        p["parameters"] * 4 * p["baseline_throughput"] / p["baseline_gpus"] / p["per_gpu_batch"]
+        for p in points
+    ]
+    y = [1 - p["efficiency"] for p in points]
+    slope = float(np.polyfit(x, y, 1)[0])
+    return 1 / slope, float(np.corrcoef(x, y)[0, 1])
+
+
+def gce_exposure(data: Mapping[str, Any], at: Any) -> str:
+    """One paragraph on the GCE K80 table, whose losses track the exposed exchange."""
+    fits = []
+    for g in (4, 8):
+        pts_g = [
+            p
+            for p in data["point"]
+            if p["source"] == "tfbench" and p["where"].startswith("GCE") and p["gpus"] == g
+        ]
+        fits.append((g, *exposure_line(pts_g)))
+    lines = ", ".join(f"correlation {r:.2f} at {g} GPUs" for g, _, r in fits)
+    speeds = " and ".join(f"{b / 1e9:.1f}" for _, b, _ in fits)
+    return (
+        "On the GCE machines (K80 dies, servers in host memory) the measured loss follows "
+        f"each model's gradient bytes per second of compute ({lines}), as if every model's "
+        f"whole exchange were exposed at about {speeds} GB/s. The same dies on AWS, with "
+        "servers spread over the GPUs, hide VGG-16's exchange (4 GPUs: "
+        f"{at('tfbench-aws-vgg16-b32-4gpu')}). No public input tells the two apart; the "
+        "model overlaps both."
+    )
+
+
 def unseen_summary(done: list[dict[str, Any]]) -> list[str]:
     """One paragraph: the errors on the :data:`UNSEEN` sources and on the others."""
     new = [r["err"] for r in done if r["p"]["source"] in UNSEEN]
@@ -441,6 +476,8 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "",
         f"Same worst model in {n_yes} of {n_yes + n_no} groups that are not ties. "
         + missed_groups(rs),
+        "",
+        gce_exposure(data, at),
         "",
         exposed_orderings(exposed),
         "",

@@ -455,3 +455,16 @@ def test_assumed_changes_only_the_named_constants_and_restores_them():
     with pytest.raises(KeyError, match="not an assumed constant: SPREAD"):
         with pub.assumed(SPREAD=0.2):
             pass
+
+
+def test_exposure_line_recovers_the_exposed_bandwidth():
+    # loss = (M / t) / B exactly: the line's slope gives B back, correlation 1
+    b = 5e9
+    pts = []
+    for params, batch in ((25e6, 32), (60e6, 64), (138e6, 32), (61e6, 512)):
+        rate = 100.0  # images/s on one GPU: t = batch / rate
+        loss = params * 4 * rate / batch / b
+        pts.append({"parameters": params, "baseline_throughput": rate, "baseline_gpus": 1,
+                    "per_gpu_batch": batch, "efficiency": 1 - loss})  # fmt: skip
+    got, r = mvd.exposure_line(pts)
+    assert got == pytest.approx(b, rel=1e-9) and r == pytest.approx(1.0)
