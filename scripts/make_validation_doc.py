@@ -146,7 +146,11 @@ def ablation(data: Mapping[str, Any]) -> list[str]:
 
 
 SENSITIVITY: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("as used: α = 10 µs, backward 2/3 of the step, 25 MiB buckets, overlap", {}),
+    (
+        "as used: α = 10 µs, backward 2/3 of the step, 25 MiB buckets, overlap (but the "
+        "`overlap = false` records)",
+        {},
+    ),
     ("α = 1 µs", {"LATENCY": 1e-6}),
     ("α = 50 µs", {"LATENCY": 50e-6}),
     ("backward 1/2 of the step", {"BACKWARD_FRACTION": 0.5}),
