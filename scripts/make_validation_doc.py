@@ -96,7 +96,7 @@ def lacking(p: Mapping[str, Any]) -> list[str]:
     if not ps and int(p["nodes"]) > 1 and int(p["gpus"]) >= 256 and collective(p) == "ring":
         out.append("NCCL's trees across nodes (the flat ring pays 2(N-1) latencies per bucket)")
     if p.get("overlap") is False:
-        out.append("partial overlap (TensorFlow's NcclManager, taken as none)")
+        out.append("how much overlapped (`overlap = false` takes none)")
     elif not ps:
         out.append("framework overhead outside the all-reduce")
     return out
@@ -291,10 +291,7 @@ def exposure_line(points: list[Mapping[str, Any]]) -> tuple[float, float]:
     """(B, r): a least-squares line of the measured loss ``1 − efficiency`` against each
     point's gradient bytes per second of compute, ``M / t``; its slope is ``1 / B``, the
     loss of an exchange fully exposed at ``B`` bytes/s, ``r`` the correlation."""
-    x = [
-        p["parameters"] * 4 * p["baseline_throughput"] / p["baseline_gpus"] / p["per_gpu_batch"]
-        for p in points
-    ]
+    x = [p["parameters"] * 4 / published.compute_time(p) for p in points]
     y = [1 - p["efficiency"] for p in points]
     slope = float(np.polyfit(x, y, 1)[0])
     return 1 / slope, float(np.corrcoef(x, y)[0, 1])

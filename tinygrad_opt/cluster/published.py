@@ -46,6 +46,7 @@ __all__ = [
     "assumed",
     "check_data",
     "compute_spread",
+    "compute_time",
     "inputs_toml",
     "load",
     "missing_inputs",
@@ -242,6 +243,12 @@ def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"name": "nvlink_cube_mesh", "links_per_gpu": 6 if v100 else 4, "rings": rings}
 
 
+def compute_time(p: Mapping[str, Any]) -> float:
+    """Seconds of compute per step of record ``p``: its per-GPU batch over one GPU's share
+    of the baseline throughput, ``per_gpu_batch / (baseline_throughput / baseline_gpus)``."""
+    return int(p["per_gpu_batch"]) * int(p["baseline_gpus"]) / float(p["baseline_throughput"])
+
+
 def simulator_inputs(
     p: Mapping[str, Any], gpus: int | None = None, features: Iterable[str] = FEATURES
 ):
@@ -280,13 +287,12 @@ def simulator_inputs(
     gpn = int(p["gpus_per_node"]) if g > int(p["gpus_per_node"]) else g
     nodes = max(1, g // gpn)
     batch = int(p["per_gpu_batch"])
-    per_gpu = float(p["baseline_throughput"]) / int(p["baseline_gpus"])
     model = model_profile(p) if "model" in features else None
     size = {"model": model} if model else {"parameters": int(p["parameters"])}
     wl = Workload(
         **size,
         per_worker_batch=batch,
-        compute_time_per_step=batch / per_gpu,
+        compute_time_per_step=compute_time(p),
         bytes_per_param=2 if p.get("precision") == "fp16" else 4,
         backward_fraction=BACKWARD_FRACTION,
         steps=1,
