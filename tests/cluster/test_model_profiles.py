@@ -23,6 +23,9 @@ from tinygrad_opt.cluster.models import MODEL_NAMES, get_model, list_models
 PUBLISHED = {
     "alexnet": 61_100_840,
     "vgg16": 138_357_544,
+    "vgg19": 143_667_240,
+    # BVLC Caffe's bvlc_googlenet without its auxiliary classifiers
+    "googlenet": 6_998_552,
     "inception_v3": 27_161_264,
     "inception_v3_noaux": 23_834_568,
     "resnet50": 25_557_032,
@@ -41,6 +44,7 @@ PUBLISHED = {
 TORCHVISION_GFLOPS = {  # forward multiply-adds, billions (torchvision's "GFLOPS")
     "alexnet": 0.71,
     "vgg16": 15.47,
+    "vgg19": 19.63,
     "inception_v3": 5.71,
     "resnet50": 4.09,
     "resnet101": 7.80,
@@ -71,6 +75,13 @@ def test_paper_round_figures():
 def test_cnn_macs_match_torchvision_gflops(name):
     macs = sum(get_model(name).tensor_macs) / 1e9
     assert macs == pytest.approx(TORCHVISION_GFLOPS[name], rel=0.015)
+
+
+def test_googlenet_costs_the_papers_one_and_a_half_billion_multiply_adds():
+    # Szegedy et al. 2015, section 5: "1.5 billion multiply-adds at inference time"
+    assert sum(get_model("googlenet").tensor_macs) / 1e9 == pytest.approx(1.5, rel=0.06)
+    assert get_model("inception-v1").name == "googlenet"
+    assert get_model("VGG-19").name == "vgg19"
 
 
 def test_vgg16_fc6_holds_three_quarters():

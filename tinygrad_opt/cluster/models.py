@@ -20,6 +20,10 @@ alexnet       torchvision's AlexNet (Krizhevsky 2014 "One weird trick"    61,100
               single-GPU variant: 64-192-384-256-256 filters, no
               grouped convolutions; the 2012 two-GPU net differs)
 vgg16         Simonyan & Zisserman 2015, configuration D                138,357,544
+vgg19         configuration E                                           143,667,240
+googlenet     Szegedy et al. 2015 as BVLC Caffe's ``bvlc_googlenet``:      6,998,552
+              5×5 branches, biases, no batch norm, auxiliary classifiers
+              dropped
 inception_v3  Szegedy et al. 2016, torchvision's layout with the          27,161,264
               auxiliary classifier (batch norm after every conv)
 inception_v3_ the same without the auxiliary classifier (torchvision's      23,834,568
@@ -184,19 +188,59 @@ def _alexnet() -> ModelProfile:
     return b.profile("alexnet", "AlexNet, torchvision's single-GPU variant (Krizhevsky 2014)")
 
 
-def _vgg16() -> ModelProfile:
+_VGG_CONFIGS = {
+    "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+          512, 512, 512, "M"),
+    "E": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M"),
+}  # fmt: skip
+"""Simonyan & Zisserman 2015, Table 1: output channels of each 3×3 convolution, "M" a
+2×2 max-pool (configuration D is VGG-16, E is VGG-19)."""
+
+
+def _vgg(name: str, config: str, classes: int, description: str) -> ModelProfile:
     b = _Builder()
     x, i = (3, 224, 224), 0
-    for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-              512, 512, 512, "M"):  # fmt: skip
+    for v in _VGG_CONFIGS[config]:
         if v == "M":
             x, i = _pool(x, 2, 2), i + 1
         else:
             x, i = b.conv(f"features.{i}", x, v, 3, pad=1), i + 2
     b.linear("classifier.0", x[0] * x[1] * x[2], 4096)
     b.linear("classifier.3", 4096, 4096)
-    b.linear("classifier.6", 4096, 1000)
-    return b.profile("vgg16", "VGG-16, configuration D (Simonyan & Zisserman 2015)")
+    b.linear("classifier.6", 4096, classes)
+    return b.profile(name, description)
+
+
+def _googlenet() -> ModelProfile:
+    """BVLC GoogLeNet (Szegedy et al. 2015, Table 1): 5×5 convolutions, biases, no batch
+    norm, no auxiliary classifiers (they are dropped after training)."""
+    b = _Builder()
+    x = b.conv("conv1/7x7_s2", (3, 224, 224), 64, 7, stride=2, pad=3)
+    x = _pool(x, 3, 2, 1)  # Caffe rounds the pooled size up: 112 -> 56
+    x = b.conv("conv2/3x3_reduce", x, 64, 1)
+    x = b.conv("conv2/3x3", x, 192, 3, pad=1)
+    x = _pool(x, 3, 2, 1)  # 56 -> 28
+
+    def inception(p, x, c1, r3, c3, r5, c5, pp):
+        b.conv(f"{p}/1x1", x, c1, 1)
+        b.conv(f"{p}/3x3", b.conv(f"{p}/3x3_reduce", x, r3, 1), c3, 3, pad=1)
+        b.conv(f"{p}/5x5", b.conv(f"{p}/5x5_reduce", x, r5, 1), c5, 5, pad=2)
+        b.conv(f"{p}/pool_proj", x, pp, 1)
+        return (c1 + c3 + c5 + pp, x[1], x[2])
+
+    x = inception("inception_3a", x, 64, 96, 128, 16, 32, 32)
+    x = inception("inception_3b", x, 128, 128, 192, 32, 96, 64)
+    x = _pool(x, 3, 2, 1)  # 28 -> 14
+    for p, cfg in (("4a", (192, 96, 208, 16, 48, 64)), ("4b", (160, 112, 224, 24, 64, 64)),
+                   ("4c", (128, 128, 256, 24, 64, 64)), ("4d", (112, 144, 288, 32, 64, 64)),
+                   ("4e", (256, 160, 320, 32, 128, 128))):  # fmt: skip
+        x = inception(f"inception_{p}", x, *cfg)
+    x = _pool(x, 3, 2, 1)  # 14 -> 7
+    x = inception("inception_5a", x, 256, 160, 320, 32, 128, 128)
+    x = inception("inception_5b", x, 384, 192, 384, 48, 128, 128)
+    b.linear("loss3/classifier", x[0], 1000)  # after a 7×7 average pool
+    return b.profile("googlenet", "GoogLeNet / Inception-v1, BVLC Caffe (Szegedy et al. 2015)")
 
 
 def _resnet(depth: int, blocks: tuple[int, int, int, int]) -> ModelProfile:
@@ -393,7 +437,13 @@ def _transformer_xl(
 
 _BUILDERS = {
     "alexnet": _alexnet,
-    "vgg16": _vgg16,
+    "vgg16": lambda: _vgg(
+        "vgg16", "D", 1000, "VGG-16, configuration D (Simonyan & Zisserman 2015)"
+    ),
+    "vgg19": lambda: _vgg(
+        "vgg19", "E", 1000, "VGG-19, configuration E (Simonyan & Zisserman 2015)"
+    ),
+    "googlenet": _googlenet,
     "inception_v3": _inception_v3,
     "inception_v3_noaux": lambda: _inception_v3(aux=False),
     "resnet50": lambda: _resnet(50, (3, 4, 6, 3)),
@@ -414,7 +464,8 @@ _BUILDERS = {
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 """Canonical names of the built-in profiles."""
 
-_ALIASES = {"vgg": "vgg16", "inception": "inception_v3", "inception3": "inception_v3",
+_ALIASES = {"vgg": "vgg16", "inceptionv1": "googlenet",
+            "bvlcgooglenet": "googlenet", "inception": "inception_v3", "inception3": "inception_v3",
             "googlenetv3": "inception_v3", "inception3noaux": "inception_v3_noaux",
             "bert": "bert_base", "gpt2small": "gpt2", "gpt2base": "gpt2",
             "gpt2124m": "gpt2", "gpt2355m": "gpt2_medium", "gpt2774m": "gpt2_large",
