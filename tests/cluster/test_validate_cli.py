@@ -118,6 +118,19 @@ def test_own_file_table_rows_and_the_pair(tmp_path, capsys):
     assert "mine-rn101 / 64 GPUs: measured 50.0 / 90.0" in text and text.rstrip().endswith(verdict)
 
 
+def test_own_record_without_overlap_predicts_lower(tmp_path, capsys):
+    # `overlap = false` in a file of one's own: the exchange after the backward pass
+    base = point("rn101-ring", "ring", 0.9)
+    late = point("rn101-late", "ring", 0.9).replace(RING, RING + "\noverlap = false")
+    late = late.replace('compare_group = "mine-rn101"', 'compare_group = "mine-late"')
+    got = run_json(["--data", str(write(tmp_path, base, late))], capsys)
+    pred = {r["id"]: r["predicted"] for r in got["points"]}
+    assert pred["rn101-late"] < pred["rn101-ring"]
+    bad = late.replace("overlap = false", 'overlap = "no"')
+    err = fails(["--data", str(write(tmp_path, bad, name="bad.toml"))], capsys)
+    assert "rn101-late" in err and "overlap must be true or false" in err
+
+
 def test_per_source_summary(tmp_path, capsys):
     # two sources: each gets its count, median and 90th percentile |error| and signed median
     other = SOURCE.replace("[source.mine]", "[source.theirs]")
