@@ -308,6 +308,10 @@ def simulator_inputs(
     overlap = OVERLAP and bool(p.get("overlap", True))
     compute = Uniform(spread=spread) if spread else Deterministic()
 
+    def sync(**fields: Any) -> SyncScheme:
+        """The record's scheme with the overlap and bucket size every record shares."""
+        return SyncScheme(overlap=overlap, bucket_bytes=BUCKET_BYTES, **fields)
+
     def machine(topology: Any) -> ClusterSpec:
         """One node of the ``g`` GPUs on ``topology`` over the record's intra link."""
         return ClusterSpec(
@@ -324,42 +328,18 @@ def simulator_inputs(
 
     if nodes == 1:
         if topo is not None:  # one node of g GPUs on the cube-mesh
-            return (
-                machine(topo),
-                wl,
-                SyncScheme(name="ring", overlap=overlap, bucket_bytes=BUCKET_BYTES),
-            )
+            return machine(topo), wl, sync(name="ring")
         cluster = ClusterSpec(
             workers=g, bandwidth=intra, latency=LATENCY, transport=transport, compute=compute
         )
         if scheme != "ps":
-            return cluster, wl, SyncScheme(name="ring", overlap=overlap, bucket_bytes=BUCKET_BYTES)
+            return cluster, wl, sync(name="ring")
         if place == "host" or (place == "colocated" and p.get("local_aggregation")):
             if "host_memory" not in features:  # one server with one GPU's link
-                return (
-                    cluster,
-                    wl,
-                    SyncScheme(name="ps", ps_shards=1, overlap=overlap, bucket_bytes=BUCKET_BYTES),
-                )
+                return cluster, wl, sync(name="ps", ps_shards=1)
             host = machine(host_topology(p))
-            return (
-                host,
-                wl,
-                SyncScheme(
-                    name="ps", ps_placement="host", overlap=overlap, bucket_bytes=BUCKET_BYTES
-                ),
-            )
-        return (
-            cluster,
-            wl,
-            SyncScheme(
-                name="ps",
-                ps_shards=min(k, g),
-                ps_placement="colocated",
-                overlap=overlap,
-                bucket_bytes=BUCKET_BYTES,
-            ),
-        )
+            return host, wl, sync(name="ps", ps_placement="host")
+        return cluster, wl, sync(name="ps", ps_shards=min(k, g), ps_placement="colocated")
     extra: dict[str, Any] = {}
     if gpn > 1:
         extra = {"intra_bandwidth": intra, "intra_latency": LATENCY, "intra_topology": topo}
@@ -374,11 +354,7 @@ def simulator_inputs(
         **extra,
     )
     if scheme != "ps":
-        return (
-            cluster,
-            wl,
-            SyncScheme(name=collective(p, features), overlap=overlap, bucket_bytes=BUCKET_BYTES),
-        )
+        return cluster, wl, sync(name=collective(p, features))
     placement = "dedicated" if place == "dedicated" else "colocated"
     shards = min(k, nodes if local and placement == "colocated" else g)
     # BytePS cuts every tensor into pieces of at most 4,096,000 bytes spread over the
@@ -387,14 +363,7 @@ def simulator_inputs(
     return (
         cluster,
         wl,
-        SyncScheme(
-            name="ps",
-            ps_shards=shards,
-            ps_placement=placement,
-            overlap=overlap,
-            bucket_bytes=BUCKET_BYTES,
-            tensor_placement=tensors,
-        ),
+        sync(name="ps", ps_shards=shards, ps_placement=placement, tensor_placement=tensors),
     )
 
 
