@@ -586,6 +586,8 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
             )
             if p.get("local_aggregation") and p["scheme"] == "ps":
                 scheme += " +local agg."
+            if p.get("overlap") is False:
+                scheme += ", no overlap"
             pred = "–" if r["pred"] is None else pct(r["pred"])
             err = "–" if r["err"] is None else pts(r["err"])
             batch = p.get("per_gpu_batch", "?")

@@ -126,6 +126,10 @@ def test_own_record_without_overlap_predicts_lower(tmp_path, capsys):
     got = run_json(["--data", str(write(tmp_path, base, late))], capsys)
     pred = {r["id"]: r["predicted"] for r in got["points"]}
     assert pred["rn101-late"] < pred["rn101-ring"]
+    assert main(["validate", "--data", str(write(tmp_path, base, late)), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert next(x for x in text.splitlines() if x.startswith("rn101-late ")).split()[1] == "ring*"
+    assert "* simulated without overlap" in text
     bad = late.replace("overlap = false", 'overlap = "no"')
     err = fails(["--data", str(write(tmp_path, bad, name="bad.toml"))], capsys)
     assert "rn101-late" in err and "overlap must be true or false" in err

@@ -161,6 +161,11 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def _scheme(p: dict) -> str:
+    """The record's scheme, with ``*`` when it is simulated without overlap."""
+    return p["scheme"] + ("*" if p.get("overlap") is False else "")
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``validate`` command."""
     from tinygrad_opt.cluster import published
@@ -219,9 +224,11 @@ def run(args: argparse.Namespace) -> int:
         p = r["p"]
         err = "–" if r["err"] is None else f"{100 * r['err']:+.1f}"
         print(
-            f"{p['id']:<{width}}  {p['scheme']:<12} {p['gpus']:>5} {_pct(p['efficiency']):>9} "
+            f"{p['id']:<{width}}  {_scheme(p):<12} {p['gpus']:>5} {_pct(p['efficiency']):>9} "
             f"{_pct(r['pred']):>9} {err:>6}"
         )
+    if any(r["p"].get("overlap") is False for r in rows):
+        print("* simulated without overlap: the record's overlap = false")
     for r in rows:
         if r["pred"] is None:
             missing = ", ".join(published.missing_inputs(r["p"]))
