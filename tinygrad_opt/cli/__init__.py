@@ -47,6 +47,7 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 class UsageError(Exception):
@@ -131,19 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    cmp = sub.add_parser("compare", help="run optimizers side by side on a 2-D test function")
-    compare_cmd.add_arguments(cmp)
-    cmp.set_defaults(handler=compare_cmd.run)
+    def command(name: str, module: Any, **texts: str) -> None:
+        """Subcommand ``name``: ``module.add_arguments`` its flags, ``module.run`` it."""
+        p = sub.add_parser(name, **texts)
+        module.add_arguments(p)
+        p.set_defaults(handler=module.run)
 
-    pg = sub.add_parser(
+    command("compare", compare_cmd, help="run optimizers side by side on a 2-D test function")
+
+    command(
         "playground",
+        playground_cmd,
         help="write the interactive playground: one HTML page with sliders (no network needed)",
         description="Run the optimizers over a grid of slider values on the 2-D test "
         "functions and write one self-contained HTML page that draws the paths and losses "
         "for the slider values chosen (docs/playground.md).",
     )
-    playground_cmd.add_arguments(pg)
-    pg.set_defaults(handler=playground_cmd.run)
 
     lst = sub.add_parser("list", help="list optimizers and test functions")
     lst.set_defaults(handler=compare_cmd.run_list)
@@ -167,49 +171,46 @@ def build_parser() -> argparse.ArgumentParser:
     whatif_cmd.add_timeline_arguments(tl)
     tl.set_defaults(handler=whatif_cmd.run_timeline)
 
-    la = sub.add_parser(
+    command(
         "launch",
+        launch_cmd,
         help="run a script on N MPI ranks (mpiexec -n N python script.py ...)",
         description="Start a data-parallel job: mpiexec -n N [-f hostfile] [-iface IF] "
         "python SCRIPT ARGS (see docs/distributed.md for multi-host runs).",
     )
-    launch_cmd.add_arguments(la)
-    la.set_defaults(handler=launch_cmd.run)
 
-    cal = sub.add_parser(
+    command(
         "calibrate",
+        calibrate_cmd,
         help="measure this machine with MPI, fit the simulator, write a TOML cluster file",
         description="Run a short all-reduce / gather-broadcast sweep and a few training "
         "steps on MPI, fit latency, bandwidth, compute time and contention, and write a "
         "cluster file that `tinygrad-opt whatif --config` accepts (docs/calibration.md).",
     )
-    calibrate_cmd.add_arguments(cal)
-    cal.set_defaults(handler=calibrate_cmd.run)
 
-    pl = sub.add_parser(
+    command(
         "plan",
+        plan_cmd,
         help="search whatif's grid for the fastest run under a budget, the cheapest under a "
         "deadline or the best time-cost trade-off",
         description="Evaluate every combination of the comma-separated values (whatif's "
         "flags) and choose: --minimize time|cost|tradeoff, --deadline, --budget. Prints the "
         "Pareto front and why the winner wins (docs/cluster.md#planning).",
     )
-    plan_cmd.add_arguments(pl)
-    pl.set_defaults(handler=plan_cmd.run)
 
-    bm = sub.add_parser(
+    command(
         "benchmark",
+        benchmark_cmd,
         help="optimizers x workloads with an equal tuning budget: time to target, "
         "performance profiles (resumable)",
         description="Random search over each method's declared space, the same number of "
         "trials for every method, on the workloads of tinygrad_opt.workloads; scored by "
         "time to target as AlgoPerf does; resumable (docs/benchmark.md).",
     )
-    benchmark_cmd.add_arguments(bm)
-    bm.set_defaults(handler=benchmark_cmd.run)
 
-    va = sub.add_parser(
+    command(
         "validate",
+        validate_cmd,
         help="predict published cluster measurements (or your own, same format) and report "
         "the errors and orderings",
         description="Turn every record of a data file (docs/validation-data.md) into "
@@ -217,8 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
         "row per record, median and 90th-percentile |error|, the worst-scaling model and "
         "parameter server against all-reduce (docs/validation.md).",
     )
-    validate_cmd.add_arguments(va)
-    va.set_defaults(handler=validate_cmd.run)
     parser.set_defaults(
         value_flags={  # options that take a value, for _join_negative_values
             flag

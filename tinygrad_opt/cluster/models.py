@@ -198,7 +198,7 @@ _VGG_CONFIGS = {
 2×2 max-pool (configuration D is VGG-16, E is VGG-19)."""
 
 
-def _vgg(name: str, config: str, classes: int, description: str) -> ModelProfile:
+def _vgg(name: str, config: str, description: str) -> ModelProfile:
     b = _Builder()
     x, i = (3, 224, 224), 0
     for v in _VGG_CONFIGS[config]:
@@ -208,7 +208,7 @@ def _vgg(name: str, config: str, classes: int, description: str) -> ModelProfile
             x, i = b.conv(f"features.{i}", x, v, 3, pad=1), i + 2
     b.linear("classifier.0", x[0] * x[1] * x[2], 4096)
     b.linear("classifier.3", 4096, 4096)
-    b.linear("classifier.6", 4096, classes)
+    b.linear("classifier.6", 4096, 1000)
     return b.profile(name, description)
 
 
@@ -437,12 +437,8 @@ def _transformer_xl(
 
 _BUILDERS = {
     "alexnet": _alexnet,
-    "vgg16": lambda: _vgg(
-        "vgg16", "D", 1000, "VGG-16, configuration D (Simonyan & Zisserman 2015)"
-    ),
-    "vgg19": lambda: _vgg(
-        "vgg19", "E", 1000, "VGG-19, configuration E (Simonyan & Zisserman 2015)"
-    ),
+    "vgg16": lambda: _vgg("vgg16", "D", "VGG-16, configuration D (Simonyan & Zisserman 2015)"),
+    "vgg19": lambda: _vgg("vgg19", "E", "VGG-19, configuration E (Simonyan & Zisserman 2015)"),
     "googlenet": _googlenet,
     "inception_v3": _inception_v3,
     "inception_v3_noaux": lambda: _inception_v3(aux=False),
