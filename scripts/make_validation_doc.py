@@ -36,7 +36,6 @@ from tinygrad_opt.cluster.published import (  # noqa: E402  (the rules)
     FEATURES,
     FITTED_CONSTANTS,
     LATENCY,
-    TRANSPORT_OF,
     check_data,
     collective,
     load,
@@ -82,7 +81,7 @@ def lacking(p: Mapping[str, Any]) -> list[str]:
     if ps and p.get("ps_placement") != "host" and int(p["gpus"]) > 1 and not model_profile(p):
         out.append("per-tensor placement (no profile with this parameter count)")
     transport = p.get("transport")
-    if transport not in TRANSPORT_OF:
+    if published.transport_profile(p) is None:
         out.append(f"transport ({transport}: no profile)")
     intra = str(p.get("intra", ""))
     if int(p["gpus_per_node"]) > 1 and "shared" in intra:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.cluster.compute import Deterministic, Uniform
-from tinygrad_opt.cluster.published_data import DATA, check_data, load
+from tinygrad_opt.cluster.published_data import DATA, PRECISIONS, check_data, load
 from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import ClusterSpec
@@ -47,6 +47,7 @@ __all__ = [
     "check_data",
     "compute_spread",
     "compute_time",
+    "gradient_bytes",
     "inputs_toml",
     "load",
     "missing_inputs",
@@ -55,6 +56,8 @@ __all__ = [
     "scheme_pair_checks",
     "simulator_inputs",
     "summary",
+    "topology_name",
+    "transport_profile",
     "worst_model_checks",
 ]
 
@@ -146,10 +149,24 @@ def gbps(x: float) -> float:
     return float(x) * 1e9 / 8
 
 
-TRANSPORT_OF: dict[str, str] = {"nccl": "nccl", "grpc": "grpc", "gloo": "gloo", "mpi": "mpi"}
+TRANSPORT_OF: dict[str, str] = {
+    "nccl": "nccl", "grpc": "grpc", "gloo": "gloo", "mpi": "mpi", "mpi_gpudirect": "mpi_gpudirect",
+}  # fmt: skip
 """The record's ``transport`` -> the simulator's profile (:mod:`tinygrad_opt.cluster.transport`).
 ``cuda-copy`` (one machine: copies between the GPUs and host memory, no network library),
 ``poseidon`` and ``byteps`` have no profile: the links are taken as they are."""
+
+
+def transport_profile(p: Mapping[str, Any]) -> str | None:
+    """The simulator's transport profile for record ``p`` (:data:`TRANSPORT_OF`; the field
+    in any case), or None for the bare links."""
+    return TRANSPORT_OF.get(str(p.get("transport", "")).strip().lower())
+
+
+def gradient_bytes(p: Mapping[str, Any]) -> int:
+    """Bytes per gradient element of record ``p``: its ``precision``, any case
+    (:data:`~tinygrad_opt.cluster.published_data.PRECISIONS`)."""
+    return PRECISIONS[str(p["precision"]).strip().lower()]
 
 
 PROFILE_TOLERANCE = 0.01
@@ -202,12 +219,27 @@ def collective(p: Mapping[str, Any], features: Iterable[str] = ("nccl_trees",)) 
     return p["scheme"]
 
 
-def cube_mesh(p: Mapping[str, Any]) -> bool:
-    """Whether record ``p``'s GPUs sit on a DGX-1 / Big Basin NVLink hybrid cube-mesh:
-    its ``intra_topology`` field when given, else the words "cube-mesh" in ``intra``."""
+def topology_name(p: Mapping[str, Any]) -> str:
+    """The GPU interconnect of record ``p``'s machines: its ``intra_topology`` field when
+    given, else read from the words of ``intra`` ("cube-mesh": a DGX-1 / Big Basin's
+    ``nvlink_cube_mesh``, "NVSwitch": ``nvswitch``), else ``link`` (one link per GPU)."""
     if "intra_topology" in p:
-        return p["intra_topology"] == "nvlink_cube_mesh"
-    return "cube-mesh" in str(p.get("intra", "")).lower()
+        return str(p["intra_topology"])
+    words = str(p.get("intra", "")).lower()
+    if "cube-mesh" in words:
+        return "nvlink_cube_mesh"
+    return "nvswitch" if "nvswitch" in words else "link"
+
+
+def cube_mesh(p: Mapping[str, Any]) -> bool:
+    """Whether record ``p``'s GPUs sit on a DGX-1 / Big Basin NVLink hybrid cube-mesh
+    (:func:`topology_name`)."""
+    return topology_name(p) == "nvlink_cube_mesh"
+
+
+def _pcie_tree(p: Mapping[str, Any]) -> dict[str, Any]:
+    """A PCIe tree of the record's ``devices_per_switch`` GPUs (default 2) per switch."""
+    return {"name": "pcie_tree", "devices_per_switch": int(p.get("devices_per_switch", 2))}
 
 
 def host_topology(p: Mapping[str, Any]) -> str | dict[str, Any]:
@@ -216,27 +248,36 @@ def host_topology(p: Mapping[str, Any]) -> str | dict[str, Any]:
 
     Under a DGX-1's NVLink cube-mesh the GPUs sit in pairs behind 4 PCIe switches with
     one x16 uplink each (NVIDIA DGX-1 System Architecture whitepaper WP-08437-002,
-    Fig. 2): a ``pcie_tree`` of two devices per switch. Elsewhere every GPU (a K80 die:
-    its half of the board's link, already in ``intra_bandwidth_gbps``) has its own link:
-    ``link``."""
+    Fig. 2): a ``pcie_tree`` of two devices per switch. A record whose ``intra_topology``
+    is ``pcie_tree`` has its ``devices_per_switch`` (default 2) under each switch.
+    Elsewhere every GPU (a K80 die: its half of the board's link, already in
+    ``intra_bandwidth_gbps``) has its own link: ``link``."""
     if cube_mesh(p):
         return {"name": "pcie_tree", "devices_per_switch": 2}
-    return "link"
+    return _pcie_tree(p) if topology_name(p) == "pcie_tree" else "link"
 
 
 def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The simulator's intra-node topology for record ``p`` (:func:`cube_mesh`), or None.
+    """The simulator's intra-node topology for an all-reduce record ``p``
+    (:func:`topology_name`), or None for one link per GPU.
 
-    Only the NVLink hybrid cube-mesh of a DGX-1 / Big Basin maps (``links_per_gpu`` 6 for
-    NVLink 2.0 / V100, else 4): its ``intra_bandwidth_gbps`` is one NVLink (160 = 20 GB/s,
-    200 = 25 GB/s), and all-reduce schemes run on it. PCIe records keep one per-GPU link
-    (the K80's two dies already share theirs in ``intra_bandwidth_gbps``), parameter
-    servers keep their links (their intra-node traffic is not topology-aware). With
-    ``nccl_version = "1"`` (TensorFlow's ``contrib.nccl`` of 2017 built NCCL 1.x from
-    NVIDIA/nccl's GitHub tree, pinned in TensorFlow's ``workspace.bzl``) the ring is
-    NCCL 1.x's one ring in device order (``rings = "device_order"``)."""
-    if not cube_mesh(p) or p.get("scheme") == "ps":
+    The NVLink hybrid cube-mesh of a DGX-1 / Big Basin (``links_per_gpu`` 6 for NVLink 2.0
+    / V100, else 4): its ``intra_bandwidth_gbps`` is one NVLink (160 = 20 GB/s, 200 =
+    25 GB/s). With ``nccl_version = "1"`` (TensorFlow's ``contrib.nccl`` of 2017 built
+    NCCL 1.x from NVIDIA/nccl's GitHub tree, pinned in TensorFlow's ``workspace.bzl``) the
+    ring is NCCL 1.x's one ring in device order (``rings = "device_order"``). NVSwitch:
+    every GPU at its full ``intra_bandwidth_gbps`` to any other. A PCIe tree:
+    ``devices_per_switch`` GPUs behind each switch's uplink. Parameter servers keep their
+    links (their intra-node traffic is not topology-aware; a server in host memory goes
+    through :func:`host_topology`); the K80's two dies already share their board's link
+    in ``intra_bandwidth_gbps``."""
+    name = topology_name(p)
+    if p.get("scheme") == "ps" or name == "link":
         return None
+    if name == "nvswitch":
+        return {"name": "nvswitch"}
+    if name == "pcie_tree":
+        return _pcie_tree(p)
     words = str(p.get("intra", "")).lower()
     v100 = "2.0" in words or "v100" in str(p.get("gpu", "")).lower()
     rings = "device_order" if p.get("nccl_version") == "1" else "disjoint"
@@ -293,7 +334,7 @@ def simulator_inputs(
         **size,
         per_worker_batch=batch,
         compute_time_per_step=compute_time(p),
-        bytes_per_param=2 if p.get("precision") == "fp16" else 4,
+        bytes_per_param=gradient_bytes(p),
         backward_fraction=BACKWARD_FRACTION,
         steps=1,
     )
@@ -301,7 +342,7 @@ def simulator_inputs(
     scheme = p["scheme"]
     place = p.get("ps_placement")
     k = int(p.get("ps_servers", 1) or 1)
-    transport = TRANSPORT_OF.get(str(p.get("transport"))) if "transport" in features else None
+    transport = transport_profile(p) if "transport" in features else None
     local = bool(p.get("local_aggregation")) and "local_aggregation" in features
     topo = intra_topology(p) if "topology" in features else None
     spread = FITTED_CONSTANTS["compute_spread"] if "jitter" in features else 0.0
@@ -359,7 +400,8 @@ def simulator_inputs(
     shards = min(k, nodes if local and placement == "colocated" else g)
     # BytePS cuts every tensor into pieces of at most 4,096,000 bytes spread over the
     # servers (byteps/common/global.cc, BYTEPS_PARTITION_BYTES): near-even shard loads
-    tensors = "even" if p.get("transport") == "byteps" and "model" in features else "round_robin"
+    byteps = str(p.get("transport", "")).strip().lower() == "byteps"
+    tensors = "even" if byteps and "model" in features else "round_robin"
     return (
         cluster,
         wl,

@@ -15,7 +15,16 @@ from typing import Any
 
 from tinygrad_opt.cluster.config import tomllib
 
-__all__ = ["DATA", "INTRA_TOPOLOGIES", "POSITIVE", "REQUIRED", "check_data", "load"]
+__all__ = [
+    "DATA",
+    "INTRA_TOPOLOGIES",
+    "POSITIVE",
+    "PRECISIONS",
+    "REQUIRED",
+    "TRANSPORTS",
+    "check_data",
+    "load",
+]
 
 DATA = Path(__file__).resolve().parent / "data" / "published_scaling.toml"
 """The published measurements shipped with the package (docs/validation-data.md)."""
@@ -37,7 +46,7 @@ REQUIRED = (
 )  # fmt: skip
 POSITIVE = ("parameters", "gpus", "nodes", "gpus_per_node", "per_gpu_batch", "throughput",
             "baseline_gpus", "baseline_throughput", "intra_bandwidth_gbps",
-            "inter_bandwidth_gbps", "ps_servers")  # fmt: skip
+            "inter_bandwidth_gbps", "ps_servers", "devices_per_switch")  # fmt: skip
 
 
 def check_data(data: Mapping[str, Any]) -> None:
@@ -78,6 +87,12 @@ def check_data(data: Mapping[str, Any]) -> None:
             raise ValueError(
                 f"{name}: intra_topology {p['intra_topology']!r} not in {INTRA_TOPOLOGIES}"
             )
+        if str(p["precision"]).strip().lower() not in PRECISIONS:
+            raise ValueError(
+                f"{name}: precision {p['precision']!r} is not one of {tuple(PRECISIONS)}"
+            )
+        if str(p.get("transport", "nccl")).strip().lower() not in TRANSPORTS:
+            raise ValueError(f"{name}: transport {p['transport']!r} is not one of {TRANSPORTS}")
         if p.get("nccl_version", "2") not in NCCL_VERSIONS:
             raise ValueError(f"{name}: nccl_version {p['nccl_version']!r} not in {NCCL_VERSIONS}")
         if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
@@ -122,6 +137,20 @@ BOOLEAN = ("local_aggregation", "rdma", "overlap")
 """Optional fields that are true or false (``overlap``: see
 :data:`tinygrad_opt.cluster.published.OVERLAP`)."""
 
-INTRA_TOPOLOGIES = ("nvlink_cube_mesh", "link")
+INTRA_TOPOLOGIES = ("nvlink_cube_mesh", "nvswitch", "pcie_tree", "link")
 """Values of a record's optional ``intra_topology`` field: the machine's GPU interconnect
-by name, instead of reading it from the ``intra`` words."""
+by name, instead of reading it from the ``intra`` words (``pcie_tree`` takes the optional
+``devices_per_switch``, default 2)."""
+
+PRECISIONS: dict[str, int] = {
+    "fp32": 4, "float32": 4, "tf32": 4,
+    "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2, "mixed": 2, "amp": 2,
+}  # fmt: skip
+"""A record's ``precision`` (any case) -> bytes per gradient element. It is the dtype the
+gradients are exchanged in: ``mixed`` / ``amp`` are taken as half-precision gradients (apex
+O2, NVIDIA's tables, Horovod's fp16 compression); write ``fp32`` for mixed precision that
+keeps fp32 gradients (``torch.cuda.amp``, TensorFlow's TF-AMP)."""
+
+TRANSPORTS = ("nccl", "grpc", "gloo", "mpi", "mpi_gpudirect", "cuda-copy", "poseidon", "byteps")
+"""Values of a record's ``transport`` (any case): the first five are the simulator's
+profiles (:mod:`tinygrad_opt.cluster.transport`), the others bare links."""

@@ -1,0 +1,121 @@
+"""How a record's enumerated fields are read: precision, transport and intra-node topology
+(docs/validation-data.md, "How the fields are used")."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_opt.cluster import published as pub
+from tinygrad_opt.cluster.published_data import PRECISIONS, TRANSPORTS
+
+DATA = pub.load()
+EXACT = ("model", "local_aggregation", "transport", "topology", "host_memory")
+"""Every feature but the compute-time spread: deterministic, exact predictions."""
+
+
+def _point(**kw):
+    p = {
+        "id": "synthetic", "source": "tfbench", "scheme": "ring", "gpus": 8, "nodes": 1,
+        "gpus_per_node": 8, "parameters": 100_000_000, "per_gpu_batch": 32,
+        "baseline_gpus": 1, "baseline_throughput": 100.0, "intra_bandwidth_gbps": 126.0,
+        "precision": "fp32", "transport": "nccl",
+    }  # fmt: skip
+    p.update(kw)
+    return p
+
+
+def _refused(field: str, value, match: str) -> None:
+    bad = copy.deepcopy(DATA)
+    bad["point"][0][field] = value
+    with pytest.raises(ValueError, match=match):
+        pub.check_data(bad)
+
+
+@pytest.mark.parametrize("name", ["fp16", "FP16", "bf16", "Mixed", "amp", " half "])
+def test_half_precision_names_send_two_bytes_per_gradient(name):
+    assert pub.gradient_bytes(_point(precision=name)) == 2
+    assert pub.simulator_inputs(_point(precision=name))[1].bytes_per_param == 2
+
+
+@pytest.mark.parametrize("name", ["fp32", "FP32", "tf32", "float32"])
+def test_single_precision_names_send_four_bytes(name):
+    assert pub.simulator_inputs(_point(precision=name))[1].bytes_per_param == 4
+
+
+def test_half_the_gradient_bytes_is_never_slower():
+    # the same record with fp16 gradients moves half the bytes: it scales at least as well
+    p = _point(intra_bandwidth_gbps=10.0)
+    assert pub.predict({**p, "precision": "fp16"}, EXACT) > pub.predict(p, EXACT)
+
+
+def test_unknown_precision_and_transport_are_refused_naming_them():
+    _refused("precision", "int4", r"precision 'int4' is not one of \('fp32'")
+    _refused("transport", "ncll", r"transport 'ncll' is not one of \('nccl'")
+
+
+def test_every_named_precision_and_transport_passes_the_check():
+    for precision in PRECISIONS:
+        for transport in TRANSPORTS:
+            ok = copy.deepcopy(DATA)
+            ok["point"][0].update(precision=precision.upper(), transport=transport.upper())
+            pub.check_data(ok)
+
+
+def test_transports_map_to_profiles_in_any_case():
+    assert pub.transport_profile(_point(transport="NCCL")) == "nccl"
+    assert pub.transport_profile(_point(transport="mpi_gpudirect")) == "mpi_gpudirect"
+    for bare in ("cuda-copy", "poseidon", "byteps"):
+        assert pub.transport_profile(_point(transport=bare)) is None
+    c = pub.simulator_inputs(_point(transport="Gloo"))[0]
+    assert c.transport.name == "gloo"
+    # gRPC's 74% of the link and per-message overhead: slower than the bare link
+    p = _point(intra_bandwidth_gbps=10.0, scheme="ps", ps_placement="colocated", ps_servers=8)
+    assert pub.predict({**p, "transport": "grpc"}, EXACT) < pub.predict(
+        {**p, "transport": "cuda-copy"}, EXACT
+    )
+
+
+def test_nvswitch_is_read_from_the_words_and_equals_one_link_per_gpu():
+    # NVSwitch: every GPU at its full bandwidth to any other, the same closed forms as
+    # one link per GPU
+    words = _point(intra="NVSwitch, NVLink 2.0 (DGX-2)", gpus=16, gpus_per_node=16)
+    assert pub.topology_name(words) == "nvswitch"
+    c = pub.simulator_inputs(words)[0]
+    assert c.intra_topology.name == "nvswitch"
+    plain = {**words, "intra_topology": "link"}
+    assert pub.intra_topology(plain) is None
+    assert pub.predict(words, EXACT) == pytest.approx(pub.predict(plain, EXACT), rel=1e-9)
+
+
+def test_pcie_tree_records_share_each_switch_uplink_with_a_host_server():
+    # a server in host memory: the GPUs behind one switch share its uplink, so more GPUs
+    # per switch is slower; one per switch is one link each
+    p = _point(scheme="ps", ps_placement="host", intra_bandwidth_gbps=63.0,
+               intra_topology="pcie_tree")  # fmt: skip
+    assert pub.host_topology(p) == {"name": "pcie_tree", "devices_per_switch": 2}
+    by_switch = [pub.predict({**p, "devices_per_switch": d}, EXACT) for d in (1, 2, 4, 8)]
+    assert by_switch == sorted(by_switch, reverse=True) and by_switch[0] > by_switch[-1]
+    link = {**p, "intra_topology": "link"}
+    assert by_switch[0] == pytest.approx(pub.predict(link, EXACT), rel=1e-9)
+    # an all-reduce runs on the tree (its ring is held to the shared uplink)
+    ring = {**p, "scheme": "ring", "devices_per_switch": 4}
+    assert pub.simulator_inputs(ring)[0].intra_topology.devices_per_switch == 4
+    _refused("devices_per_switch", 0, "devices_per_switch must be a positive number")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    topology=st.sampled_from(["link", "nvswitch", "pcie_tree", "nvlink_cube_mesh"]),
+    gpus=st.sampled_from([2, 4, 8]),
+    gbit=st.floats(10.0, 400.0),
+)
+def test_every_record_topology_predicts_an_efficiency_in_range(topology, gpus, gbit):
+    p = _point(intra_topology=topology, gpus=gpus, gpus_per_node=gpus, intra_bandwidth_gbps=gbit)
+    e = pub.predict(p, EXACT)
+    assert 0 < e <= 1 + 1e-12
+    # more bandwidth never lowers the prediction
+    assert pub.predict({**p, "intra_bandwidth_gbps": 2 * gbit}, EXACT) >= e - 1e-12
