@@ -119,3 +119,14 @@ def test_every_record_topology_predicts_an_efficiency_in_range(topology, gpus, g
     assert 0 < e <= 1 + 1e-12
     # more bandwidth never lowers the prediction
     assert pub.predict({**p, "intra_bandwidth_gbps": 2 * gbit}, EXACT) >= e - 1e-12
+
+
+def test_ps_servers_default_to_one_per_machine():
+    # not given: one shard per machine across machines, one per GPU on one machine
+    multi = _point(scheme="ps", ps_placement="colocated", gpus=32, nodes=4, gpus_per_node=8,
+                   inter_bandwidth_gbps=25.0)  # fmt: skip
+    assert pub.simulator_inputs(multi)[2].ps_shards == 4
+    assert pub.simulator_inputs({**multi, "ps_servers": 2})[2].ps_shards == 2
+    one = _point(scheme="ps", ps_placement="colocated")
+    assert pub.simulator_inputs(one)[2].ps_shards == 8
+    assert pub.simulator_inputs(one, gpus=1)[2].ps_shards == 1

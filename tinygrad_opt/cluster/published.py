@@ -307,6 +307,8 @@ def simulator_inputs(
       (``ps_placement = "host"``, or colocated servers after local aggregation on one
       machine) is one dedicated server with a link of the same speed; servers spread over
       the GPUs are ``k`` colocated shards;
+    - ``ps_servers`` when not given: one server per machine (one per GPU on one machine,
+      TensorFlow's variables spread over the GPUs);
     - several machines: ``gpus_per_node`` devices per node on ``intra_bandwidth_gbps``,
       nodes on ``inter_bandwidth_gbps``; ``ring``/``hierarchical`` as named, parameter
       servers as ``k`` colocated or dedicated shards, with the record's
@@ -341,7 +343,7 @@ def simulator_inputs(
     intra = gbps(p["intra_bandwidth_gbps"])
     scheme = p["scheme"]
     place = p.get("ps_placement")
-    k = int(p.get("ps_servers", 1) or 1)
+    k = int(p.get("ps_servers") or (nodes if nodes > 1 else g))
     transport = transport_profile(p) if "transport" in features else None
     local = bool(p.get("local_aggregation")) and "local_aggregation" in features
     topo = intra_topology(p) if "topology" in features else None
