@@ -130,3 +130,21 @@ def test_ps_servers_default_to_one_per_machine():
     one = _point(scheme="ps", ps_placement="colocated")
     assert pub.simulator_inputs(one)[2].ps_shards == 8
     assert pub.simulator_inputs(one, gpus=1)[2].ps_shards == 1
+
+
+def test_parameter_servers_hold_tensors_as_the_software_does():
+    # TensorFlow: whole tensors round-robin; MXNet's KVStore: arrays of 10^6 elements or
+    # more cut over every server; BytePS: even shares; the field overrides the words
+    p = _point(scheme="ps", ps_placement="colocated", ps_servers=8, model="vgg16",
+               parameters=138_357_544, intra_bandwidth_gbps=10.0,
+               framework="TensorFlow")  # fmt: skip
+    mxnet = {**p, "framework": "MXNet 1.1, kvstore dist_device_sync"}
+    assert pub.tensor_placement(p) == "round_robin"
+    assert pub.tensor_placement(mxnet) == "split"
+    assert pub.tensor_placement({**p, "transport": "BytePS"}) == "even"
+    assert pub.tensor_placement({**mxnet, "tensor_placement": "greedy"}) == "greedy"
+    assert pub.simulator_inputs(mxnet)[2].tensor_placement == "split"
+    # VGG-16's fc6 (103 M of 138 M parameters) whole on one server is the hot shard;
+    # split over eight it is not: MXNet scales better on the same machine
+    assert pub.predict(mxnet, EXACT) > pub.predict(p, EXACT) + 0.05
+    _refused("tensor_placement", "hash", "tensor_placement 'hash' not in")

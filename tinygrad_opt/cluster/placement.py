@@ -54,10 +54,10 @@ __all__ = [
 ]
 
 PLACEMENTS: tuple[str, ...] = ("round_robin", "greedy", "split", "even")
+"""Tensor-to-shard strategies of :func:`place_tensors`."""
 
 MAX_PIECES = 10_000_000
 """Most tensor pieces ``split`` may make (one Python tuple each: about 4 s and 400 MB)."""
-"""Tensor-to-shard strategies of :func:`place_tensors`."""
 
 DEFAULT_SPLIT_THRESHOLD = 1_000_000
 """MXNet's ``MXNET_KVSTORE_BIGARRAY_BOUND`` default, in elements (``1000 * 1000``)."""

@@ -56,6 +56,7 @@ __all__ = [
     "scheme_pair_checks",
     "simulator_inputs",
     "summary",
+    "tensor_placement",
     "topology_name",
     "transport_profile",
     "worst_model_checks",
@@ -314,8 +315,8 @@ def simulator_inputs(
       servers as ``k`` colocated or dedicated shards, with the record's
       ``local_aggregation`` (a machine sums its GPUs and pushes one gradient);
     - the record's ``transport`` as the simulator's profile (:data:`TRANSPORT_OF`);
-      BytePS's servers get even shares (it cuts every tensor into pieces of at most
-      4,096,000 bytes, ``BYTEPS_PARTITION_BYTES``, and spreads them over the servers);
+    - parameter servers hold the tensors as the software does (:func:`tensor_placement`:
+      BytePS even shares, MXNet's KVStore split arrays, else whole tensors round-robin);
     - latency :data:`LATENCY` on every link; overlap :data:`OVERLAP`, unless the record
       sets ``overlap = false`` (software that starts the exchange only after the backward
       pass: TensorFlow's in-graph NCCL all-reduce of 2017-2019, ChainerMN 1.0;
@@ -349,6 +350,7 @@ def simulator_inputs(
     topo = intra_topology(p) if "topology" in features else None
     spread = FITTED_CONSTANTS["compute_spread"] if "jitter" in features else 0.0
     overlap = OVERLAP and bool(p.get("overlap", True))
+    tensors = {"tensor_placement": tensor_placement(p) if "model" in features else "round_robin"}
     compute = Uniform(spread=spread) if spread else Deterministic()
 
     def sync(**fields: Any) -> SyncScheme:
@@ -382,7 +384,8 @@ def simulator_inputs(
                 return cluster, wl, sync(name="ps", ps_shards=1)
             host = machine(host_topology(p))
             return host, wl, sync(name="ps", ps_placement="host")
-        return cluster, wl, sync(name="ps", ps_shards=min(k, g), ps_placement="colocated")
+        shards = min(k, g)
+        return cluster, wl, sync(name="ps", ps_shards=shards, ps_placement="colocated", **tensors)
     extra: dict[str, Any] = {}
     if gpn > 1:
         extra = {"intra_bandwidth": intra, "intra_latency": LATENCY, "intra_topology": topo}
@@ -402,13 +405,23 @@ def simulator_inputs(
     shards = min(k, nodes if local and placement == "colocated" else g)
     # BytePS cuts every tensor into pieces of at most 4,096,000 bytes spread over the
     # servers (byteps/common/global.cc, BYTEPS_PARTITION_BYTES): near-even shard loads
-    byteps = str(p.get("transport", "")).strip().lower() == "byteps"
-    tensors = "even" if byteps and "model" in features else "round_robin"
-    return (
-        cluster,
-        wl,
-        sync(name="ps", ps_shards=shards, ps_placement=placement, tensor_placement=tensors),
-    )
+    return cluster, wl, sync(name="ps", ps_shards=shards, ps_placement=placement, **tensors)
+
+
+def tensor_placement(p: Mapping[str, Any]) -> str:
+    """How record ``p``'s parameter servers hold its tensors
+    (:mod:`tinygrad_opt.cluster.placement`): the record's ``tensor_placement`` when given,
+    else by its software. BytePS cuts every tensor into pieces of at most 4,096,000 bytes
+    spread over the servers (``byteps/common/global.cc``, ``BYTEPS_PARTITION_BYTES``):
+    near-even loads, ``even``. MXNet's KVStore cuts every array of 10⁶ elements or more
+    over all servers and puts a smaller one whole on one (``src/kvstore/kvstore_dist.h``,
+    ``MXNET_KVSTORE_BIGARRAY_BOUND``): ``split``. TensorFlow's ``replica_device_setter``
+    and the others place whole tensors one after the other: ``round_robin``."""
+    if "tensor_placement" in p:
+        return str(p["tensor_placement"])
+    if str(p.get("transport", "")).strip().lower() == "byteps":
+        return "even"
+    return "split" if "mxnet" in str(p.get("framework", "")).lower() else "round_robin"
 
 
 def missing_inputs(p: Mapping[str, Any]) -> list[str]:

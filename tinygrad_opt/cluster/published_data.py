@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tinygrad_opt.cluster.config import tomllib
+from tinygrad_opt.cluster.placement import PLACEMENTS as TENSOR_PLACEMENTS
 
 __all__ = [
     "DATA",
@@ -95,6 +96,10 @@ def check_data(data: Mapping[str, Any]) -> None:
             raise ValueError(f"{name}: transport {p['transport']!r} is not one of {TRANSPORTS}")
         if p.get("nccl_version", "2") not in NCCL_VERSIONS:
             raise ValueError(f"{name}: nccl_version {p['nccl_version']!r} not in {NCCL_VERSIONS}")
+        if p.get("tensor_placement", "round_robin") not in TENSOR_PLACEMENTS:
+            raise ValueError(
+                f"{name}: tensor_placement {p['tensor_placement']!r} not in {TENSOR_PLACEMENTS}"
+            )
         if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
             raise ValueError(f"{name}: ps_placement {p.get('ps_placement')!r} not in {PLACEMENTS}")
         for field in BOOLEAN:
