@@ -148,3 +148,19 @@ def test_parameter_servers_hold_tensors_as_the_software_does():
     # split over eight it is not: MXNet scales better on the same machine
     assert pub.predict(mxnet, EXACT) > pub.predict(p, EXACT) + 0.05
     _refused("tensor_placement", "hash", "tensor_placement 'hash' not in")
+
+
+@pytest.mark.parametrize(
+    ("model", "parameters", "profile"),
+    [
+        ("ResNet-50 v1.5", 25_557_032, "resnet50"),
+        ("VGG-16", 138_000_000, "vgg16"),
+        ("BERT-Large", 340_000_000, "bert_large"),  # the paper's rounded count
+        ("Inception v3", 23_851_784, "inception_v3_noaux"),  # Keras, no auxiliary head
+        ("inception3", 27_200_000, "inception_v3"),  # with it
+        ("resnet101", 87_410_385, None),  # a 21,841-class head: another model
+        ("densenet121", 8_000_000, None),  # no profile
+    ],
+)
+def test_record_model_names_find_their_profile(model, parameters, profile):
+    assert pub.model_profile(_point(model=model, parameters=parameters)) == profile

@@ -467,7 +467,11 @@ _ALIASES = {"vgg": "vgg16", "inceptionv1": "googlenet",
             "gpt2124m": "gpt2", "gpt2355m": "gpt2_medium", "gpt2774m": "gpt2_large",
             "gpt21558m": "gpt2_xl", "gpt215b": "gpt2_xl", "txl": "transformer_xl_base",
             "txlbase": "transformer_xl_base", "txllarge": "transformer_xl_large",
-            "transformerxl": "transformer_xl_base"}  # fmt: skip
+            "transformerxl": "transformer_xl_base", "resnet50v1": "resnet50",
+            "resnet50v15": "resnet50", "resnet101v1": "resnet101", "resnet101v15": "resnet101",
+            "resnet152v1": "resnet152", "resnet152v15": "resnet152"}  # fmt: skip
+# ResNet v1.5 (NVIDIA, torchvision) moves the stride-2 from the first 1x1 to the 3x3
+# convolution of a bottleneck: the same tensors as v1
 
 
 def _key(name: str) -> str:
