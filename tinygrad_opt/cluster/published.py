@@ -4,7 +4,7 @@ A *record* describes one published measurement of synchronous data-parallel trai
 with its public inputs: the model and its parameter count, the per-GPU batch, the
 single-GPU throughput, the GPUs, machines and links, the scheme and the software
 (docs/validation-data.md gives the format; :data:`DATA`, shipped with the package, holds
-329 of them from 18 sources; :func:`load` and :func:`check_data` come from
+350 of them from 19 sources; :func:`load` and :func:`check_data` come from
 :mod:`.published_data`). :func:`simulator_inputs` turns a record into a cluster, a
 workload and a scheme by fixed rules, the same for every record and nothing taken from
 the measured throughput at scale; :func:`predict` simulates it and returns the predicted
@@ -358,7 +358,8 @@ def simulator_inputs(
     topo = intra_topology(p) if "topology" in features else None
     spread = FITTED_CONSTANTS["compute_spread"] if "jitter" in features else 0.0
     overlap = OVERLAP and bool(p.get("overlap", True))
-    tensors = {"tensor_placement": tensor_placement(p) if "model" in features else "round_robin"}
+    placed = tensor_placement(p, nodes) if "model" in features else "round_robin"
+    tensors = {"tensor_placement": placed}
     compute = Uniform(spread=spread) if spread else Deterministic()
 
     def sync(**fields: Any) -> SyncScheme:
@@ -416,20 +417,30 @@ def simulator_inputs(
     return cluster, wl, sync(name="ps", ps_shards=shards, ps_placement=placement, **tensors)
 
 
-def tensor_placement(p: Mapping[str, Any]) -> str:
-    """How record ``p``'s parameter servers hold its tensors
-    (:mod:`tinygrad_opt.cluster.placement`): the record's ``tensor_placement`` when given,
-    else by its software. BytePS cuts every tensor into pieces of at most 4,096,000 bytes
-    spread over the servers (``byteps/common/global.cc``, ``BYTEPS_PARTITION_BYTES``):
-    near-even loads, ``even``. MXNet's KVStore cuts every array of 10⁶ elements or more
-    over all servers and puts a smaller one whole on one (``src/kvstore/kvstore_dist.h``,
-    ``MXNET_KVSTORE_BIGARRAY_BOUND``): ``split``. TensorFlow's ``replica_device_setter``
-    and the others place whole tensors one after the other: ``round_robin``."""
+def tensor_placement(p: Mapping[str, Any], nodes: int | None = None) -> str:
+    """How record ``p``'s parameter servers hold its tensors on ``nodes`` machines (default
+    the record's) (:mod:`tinygrad_opt.cluster.placement`): the record's
+    ``tensor_placement`` when given, else by its software.
+
+    - BytePS cuts every tensor into pieces of at most 4,096,000 bytes spread over the
+      servers (``byteps/common/global.cc``, ``BYTEPS_PARTITION_BYTES``): near-even loads,
+      ``even``.
+    - MXNet across machines (``dist_*`` KVStores) cuts every array of 10⁶ elements or
+      more over all servers and puts a smaller one whole on one
+      (``src/kvstore/kvstore_dist.h``, ``MXNET_KVSTORE_BIGARRAY_BOUND``): ``split``. On one
+      machine its ``device`` KVStore sums each array on one GPU, the arrays taken largest
+      first, each onto the GPU holding the fewest elements so far (``src/kvstore/comm.h``,
+      ``CommDevice::InitMergeBuffer``): ``greedy``.
+    - TensorFlow's ``replica_device_setter`` and the others place whole tensors one after
+      the other: ``round_robin``.
+    """
     if "tensor_placement" in p:
         return str(p["tensor_placement"])
     if str(p.get("transport", "")).strip().lower() == "byteps":
         return "even"
-    return "split" if "mxnet" in str(p.get("framework", "")).lower() else "round_robin"
+    if "mxnet" in str(p.get("framework", "")).lower():
+        return "split" if int(p["nodes"] if nodes is None else nodes) > 1 else "greedy"
+    return "round_robin"
 
 
 def missing_inputs(p: Mapping[str, Any]) -> list[str]:
