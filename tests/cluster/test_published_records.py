@@ -166,6 +166,8 @@ def test_parameter_servers_hold_tensors_as_the_software_does():
         ("BERT-Large", 340_000_000, "bert_large"),  # the paper's rounded count
         ("Inception v3", 23_851_784, "inception_v3_noaux"),  # Keras, no auxiliary head
         ("inception3", 27_200_000, "inception_v3"),  # with it
+        ("AlexNet", 61_100_840, "alexnet"),
+        ("alexnet", 50_844_008, "alexnet_mxnet"),  # MXNet's example symbol: 203 MB
         ("resnet101", 87_410_385, None),  # a 21,841-class head: another model
         ("densenet121", 8_000_000, None),  # no profile
     ],

@@ -19,6 +19,9 @@ name          architecture                                               paramet
 alexnet       torchvision's AlexNet (Krizhevsky 2014 "One weird trick"    61,100,840
               single-GPU variant: 64-192-384-256-256 filters, no
               grouped convolutions; the 2012 two-GPU net differs)
+alexnet_      AlexNet as MXNet's example ``symbols/alexnet.py`` (2016):    50,844,008
+mxnet         96-256-384-384-256 filters, conv1 unpadded, so 256 × 5 × 5
+              into fc1 (the MXNet README's "model size 203 MB")
 vgg16         Simonyan & Zisserman 2015, configuration D                138,357,544
 vgg19         configuration E                                           143,667,240
 googlenet     Szegedy et al. 2015 as BVLC Caffe's ``bvlc_googlenet``:      6,998,552
@@ -186,6 +189,22 @@ def _alexnet() -> ModelProfile:
     b.linear("classifier.4", 4096, 4096)
     b.linear("classifier.6", 4096, 1000)
     return b.profile("alexnet", "AlexNet, torchvision's single-GPU variant (Krizhevsky 2014)")
+
+
+def _alexnet_mxnet() -> ModelProfile:
+    b = _Builder()
+    x = b.conv("conv1", (3, 224, 224), 96, 11, stride=4)  # no padding: 54 × 54
+    x = _pool(x, 3, 2)
+    x = b.conv("conv2", x, 256, 5, pad=2)
+    x = _pool(x, 3, 2)
+    x = b.conv("conv3", x, 384, 3, pad=1)
+    x = b.conv("conv4", x, 384, 3, pad=1)
+    x = b.conv("conv5", x, 256, 3, pad=1)
+    x = _pool(x, 3, 2)  # 256 × 5 × 5
+    b.linear("fc1", x[0] * x[1] * x[2], 4096)
+    b.linear("fc2", 4096, 4096)
+    b.linear("fc3", 4096, 1000)
+    return b.profile("alexnet_mxnet", "AlexNet as MXNet's example symbols/alexnet.py")
 
 
 _VGG_CONFIGS = {
@@ -437,6 +456,7 @@ def _transformer_xl(
 
 _BUILDERS = {
     "alexnet": _alexnet,
+    "alexnet_mxnet": _alexnet_mxnet,
     "vgg16": lambda: _vgg("vgg16", "D", "VGG-16, configuration D (Simonyan & Zisserman 2015)"),
     "vgg19": lambda: _vgg("vgg19", "E", "VGG-19, configuration E (Simonyan & Zisserman 2015)"),
     "googlenet": _googlenet,

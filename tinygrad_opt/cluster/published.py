@@ -4,7 +4,7 @@ A *record* describes one published measurement of synchronous data-parallel trai
 with its public inputs: the model and its parameter count, the per-GPU batch, the
 single-GPU throughput, the GPUs, machines and links, the scheme and the software
 (docs/validation-data.md gives the format; :data:`DATA`, shipped with the package, holds
-350 of them from 19 sources; :func:`load` and :func:`check_data` come from
+374 of them from 20 sources; :func:`load` and :func:`check_data` come from
 :mod:`.published_data`). :func:`simulator_inputs` turns a record into a cluster, a
 workload and a scheme by fixed rules, the same for every record and nothing taken from
 the measured throughput at scale; :func:`predict` simulates it and returns the predicted
@@ -155,7 +155,8 @@ TRANSPORT_OF: dict[str, str] = {
 }  # fmt: skip
 """The record's ``transport`` -> the simulator's profile (:mod:`tinygrad_opt.cluster.transport`).
 ``cuda-copy`` (one machine: copies between the GPUs and host memory, no network library),
-``poseidon`` and ``byteps`` have no profile: the links are taken as they are."""
+``poseidon``, ``byteps`` and ``ps-lite`` (MXNet's parameter servers over ZeroMQ) have no
+profile: the links are taken as they are."""
 
 
 def transport_profile(p: Mapping[str, Any]) -> str | None:
@@ -180,12 +181,20 @@ A count further off is another model (Inception-v3 with and without its auxiliar
 differ by 14%, a 21,841-class head doubles ResNet-101): a bare count."""
 
 
+PROFILE_VARIANTS: tuple[tuple[str, ...], ...] = (
+    ("inception_v3_noaux", "inception_v3"),
+    ("alexnet", "alexnet_mxnet"),
+)
+"""Profiles of one model name that differ in layout: a record naming any of them gets the
+one whose parameter count is nearest (Inception-v3 with or without its auxiliary head;
+AlexNet as torchvision and Caffe build it, 61 M, or as MXNet's example symbol, 51 M)."""
+
+
 def model_profile(p: Mapping[str, Any]) -> str | None:
     """The built-in profile of the record's model (per-tensor sizes for a parameter
     server's placement; its trainable count is the gradient), or None (a bare count, split
     evenly) when no profile of that name has a count within :data:`PROFILE_TOLERANCE` of
-    the record's. Inception-v3 is the variant (with or without the auxiliary head) whose
-    count is nearer."""
+    the record's; of a model's :data:`PROFILE_VARIANTS`, the one whose count is nearest."""
     from tinygrad_opt.cluster.models import get_model
     from tinygrad_opt.cluster.validation import SpecError
 
@@ -193,9 +202,7 @@ def model_profile(p: Mapping[str, Any]) -> str | None:
         name = get_model(p["model"]).name
     except (SpecError, KeyError):
         return None
-    candidates = (name,)
-    if name.startswith("inception_v3"):
-        candidates = ("inception_v3_noaux", "inception_v3")
+    candidates = next((v for v in PROFILE_VARIANTS if name in v), (name,))
     n = int(p["parameters"])
     off = {c: abs(get_model(c).parameters - n) / n for c in candidates}
     best = min(candidates, key=off.__getitem__)

@@ -156,6 +156,8 @@ gradients are exchanged in: ``mixed`` / ``amp`` are taken as half-precision grad
 O2, NVIDIA's tables, Horovod's fp16 compression); write ``fp32`` for mixed precision that
 keeps fp32 gradients (``torch.cuda.amp``, TensorFlow's TF-AMP)."""
 
-TRANSPORTS = ("nccl", "grpc", "gloo", "mpi", "mpi_gpudirect", "cuda-copy", "poseidon", "byteps")
+TRANSPORTS = (
+    "nccl", "grpc", "gloo", "mpi", "mpi_gpudirect", "cuda-copy", "poseidon", "byteps", "ps-lite",
+)  # fmt: skip
 """Values of a record's ``transport`` (any case): the first five are the simulator's
 profiles (:mod:`tinygrad_opt.cluster.transport`), the others bare links."""
