@@ -266,3 +266,36 @@ def test_explain_unknown_or_unpredictable_ids(capsys):
     assert "no record with id 'dgx-1-alexnet'; did you mean" in err
     assert "'tfbench-dgx-1-alexnet-b512-2gpu'" in err
     assert "lacks per_gpu_batch" in fails(["--explain", "powerai-ddl-resnet101-22k-256gpu"], capsys)
+
+
+def test_efficiency_may_be_left_to_the_throughputs(tmp_path, capsys):
+    # both throughputs given: the efficiency is theirs; neither: the error says what to give
+    text = point("own", "ring", 0.9).replace("efficiency = 0.9\n", "throughput = 7000\n")
+    path = write(tmp_path, text)
+    (p,) = pub.load(path)["point"]
+    assert p["efficiency"] == round(7000 / (64 * 129), 4)
+    out = run_json(["--data", str(path)], capsys)
+    assert out["points"][0]["measured"] == p["efficiency"]
+    bare = write(tmp_path, point("own", "ring", 0.9).replace("efficiency = 0.9\n", ""), name="b")
+    assert "efficiency is missing (give it, or both throughput" in fails(
+        ["--data", str(bare)], capsys
+    )
+
+
+def test_points_without_a_profile_are_named(tmp_path, capsys):
+    # resnet101's count is the profile's; an unknown model gets an even parameter count
+    unknown = point("dense", "ring", 0.9).replace('model = "resnet101"', 'model = "densenet"')
+    unknown = unknown.replace('compare_group = "mine-rn101"\n', "")
+    path = write(tmp_path, point("rn101", "ring", 0.9), unknown)
+    assert main(["validate", "--data", str(path), "--quiet"]) == 0
+    note = [x for x in capsys.readouterr().out.splitlines() if "without a built-in" in x]
+    assert len(note) == 1 and note[0].startswith("1 point(s)") and note[0].endswith(": dense")
+
+
+def test_explain_says_how_one_machine_is_simulated(capsys):
+    # one machine's GPUs are nodes of their own over the intra-node link; say so
+    assert main(["validate", "--explain", "tfbench-aws-resnet50-b64-8gpu"]) == 0
+    head = capsys.readouterr().out.splitlines()[:4]
+    assert any(x.startswith("# one machine: each GPU is simulated as a node") for x in head)
+    assert main(["validate", "--explain", "uber-blog-horovod-inception3-128gpu"]) == 0
+    assert "# one machine" not in capsys.readouterr().out

@@ -152,6 +152,11 @@ def _explain(data: dict[str, Any], point_id: str, spread: float | None) -> int:
         f"# measured {_pct(p['efficiency'])}%, predicted {_pct(pred)}%: the efficiency of "
         f"this configuration at {g} GPUs over its efficiency at the baseline {b} GPU(s)"
     )
+    if int(p["nodes"]) == 1 and published.simulator_inputs(p)[0].nodes > 1:
+        print(
+            "# one machine: each GPU is simulated as a node of its own whose link is its "
+            "intra-node link (intra_bandwidth_gbps)"
+        )
     print("# reproduce: tinygrad-opt whatif --config THIS_FILE --samples 2048 --seed 0\n")
     print(text, end="")
     return 0
@@ -229,6 +234,14 @@ def run(args: argparse.Namespace) -> int:
         )
     if any(r["p"].get("overlap") is False for r in rows):
         print("* simulated without overlap: the record's overlap = false")
+    bare = [r["p"]["id"] for r in rows if published.model_profile(r["p"]) is None]
+    if bare:
+        print(
+            f"{len(bare)} point(s) without a built-in model profile (model name unknown or "
+            "parameters more than 5% off it): gradients as one even parameter count, "
+            f"no per-tensor readiness or placement: {', '.join(bare[:5])}"
+            + (" ..." if len(bare) > 5 else "")
+        )
     for r in rows:
         if r["pred"] is None:
             missing = ", ".join(published.missing_inputs(r["p"]))

@@ -24,6 +24,7 @@ __all__ = [
     "REQUIRED",
     "TRANSPORTS",
     "check_data",
+    "implied_efficiency",
     "load",
 ]
 
@@ -32,9 +33,27 @@ DATA = Path(__file__).resolve().parent / "data" / "published_scaling.toml"
 
 
 def load(path: str | os.PathLike[str] = DATA) -> dict[str, Any]:
-    """The data file as ``{"source": {key: table}, "point": [records]}``."""
+    """The data file as ``{"source": {key: table}, "point": [records]}``; a record with
+    both throughputs and no ``efficiency`` gets it from them (:func:`implied_efficiency`)."""
     with open(path, "rb") as fh:
-        return tomllib.load(fh)
+        data = tomllib.load(fh)
+    points = data.get("point")
+    for p in points if isinstance(points, list) else ():
+        if isinstance(p, dict) and "efficiency" not in p:
+            e = implied_efficiency(p)
+            if e is not None:
+                p["efficiency"] = round(e, 4)
+    return data
+
+
+def implied_efficiency(p: Mapping[str, Any]) -> float | None:
+    """``throughput × baseline_gpus / (gpus × baseline_throughput)`` of record ``p``, or None
+    when a throughput (or a number in it) is missing."""
+    try:
+        tp, base = float(p["throughput"]), float(p["baseline_throughput"])
+        return tp * float(p["baseline_gpus"]) / (float(p["gpus"]) * base)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
 
 
 SCHEMES = ("ps", "ring", "hierarchical", "tree", "halving_doubling")
@@ -74,7 +93,12 @@ def check_data(data: Mapping[str, Any]) -> None:
         name = f"point {p.get('id', i)!r}"
         for field in REQUIRED:
             if field not in p:
-                raise ValueError(f"{name}: {field} is missing")
+                hint = (
+                    " (give it, or both throughput and baseline_throughput)"
+                    if field == "efficiency"
+                    else ""
+                )
+                raise ValueError(f"{name}: {field} is missing{hint}")
         if p["id"] in seen:
             raise ValueError(f"{name}: id is used twice")
         seen.add(p["id"])
@@ -130,8 +154,8 @@ def check_data(data: Mapping[str, Any]) -> None:
                         f"{name}: compare_group {group!r} mixes {field} "
                         f"{first.get(field)!r} and {p.get(field)!r}"
                     )
-        if "throughput" in p and "baseline_throughput" in p:
-            implied = p["throughput"] * p["baseline_gpus"] / (p["gpus"] * p["baseline_throughput"])
+        implied = implied_efficiency(p)
+        if implied is not None:
             if abs(implied - e) > 5e-4:
                 raise ValueError(
                     f"{name}: efficiency {e} disagrees with its throughputs ({implied:.4f})"
