@@ -175,36 +175,30 @@ def _pool(x, k, stride, pad=0):
 
 
 # ============================================================================ CNNs
-def _alexnet() -> ModelProfile:
-    b = _Builder()
-    x = b.conv("features.0", (3, 224, 224), 64, 11, stride=4, pad=2)
-    x = _pool(x, 3, 2)
-    x = b.conv("features.3", x, 192, 5, pad=2)
-    x = _pool(x, 3, 2)
-    x = b.conv("features.6", x, 384, 3, pad=1)
-    x = b.conv("features.8", x, 256, 3, pad=1)
-    x = b.conv("features.10", x, 256, 3, pad=1)
-    x = _pool(x, 3, 2)  # 256 × 6 × 6
-    b.linear("classifier.1", x[0] * x[1] * x[2], 4096)
-    b.linear("classifier.4", 4096, 4096)
-    b.linear("classifier.6", 4096, 1000)
-    return b.profile("alexnet", "AlexNet, torchvision's single-GPU variant (Krizhevsky 2014)")
+_ALEXNETS = {
+    "alexnet": ((64, 192, 384, 256, 256), 2,
+                "AlexNet, torchvision's single-GPU variant (Krizhevsky 2014)"),
+    "alexnet_mxnet": ((96, 256, 384, 384, 256), 0,
+                      "AlexNet as MXNet's example symbols/alexnet.py"),
+}  # fmt: skip
+"""Filters of the five convolutions, conv1's padding (torchvision pads it, 256 × 6 × 6 into
+fc1; MXNet's does not, 256 × 5 × 5) and the description of each AlexNet layout."""
 
 
-def _alexnet_mxnet() -> ModelProfile:
+def _alexnet(name: str) -> ModelProfile:
+    filters, pad1, description = _ALEXNETS[name]
     b = _Builder()
-    x = b.conv("conv1", (3, 224, 224), 96, 11, stride=4)  # no padding: 54 × 54
+    x = b.conv("conv1", (3, 224, 224), filters[0], 11, stride=4, pad=pad1)
     x = _pool(x, 3, 2)
-    x = b.conv("conv2", x, 256, 5, pad=2)
+    x = b.conv("conv2", x, filters[1], 5, pad=2)
     x = _pool(x, 3, 2)
-    x = b.conv("conv3", x, 384, 3, pad=1)
-    x = b.conv("conv4", x, 384, 3, pad=1)
-    x = b.conv("conv5", x, 256, 3, pad=1)
-    x = _pool(x, 3, 2)  # 256 × 5 × 5
+    for i, cout in enumerate(filters[2:], start=3):
+        x = b.conv(f"conv{i}", x, cout, 3, pad=1)
+    x = _pool(x, 3, 2)
     b.linear("fc1", x[0] * x[1] * x[2], 4096)
     b.linear("fc2", 4096, 4096)
     b.linear("fc3", 4096, 1000)
-    return b.profile("alexnet_mxnet", "AlexNet as MXNet's example symbols/alexnet.py")
+    return b.profile(name, description)
 
 
 _VGG_CONFIGS = {
@@ -455,8 +449,8 @@ def _transformer_xl(
 
 
 _BUILDERS = {
-    "alexnet": _alexnet,
-    "alexnet_mxnet": _alexnet_mxnet,
+    "alexnet": lambda: _alexnet("alexnet"),
+    "alexnet_mxnet": lambda: _alexnet("alexnet_mxnet"),
     "vgg16": lambda: _vgg("vgg16", "D", "VGG-16, configuration D (Simonyan & Zisserman 2015)"),
     "vgg19": lambda: _vgg("vgg19", "E", "VGG-19, configuration E (Simonyan & Zisserman 2015)"),
     "googlenet": _googlenet,
