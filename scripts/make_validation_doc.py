@@ -72,8 +72,8 @@ UNSEEN: tuple[str, ...] = (
 )
 """Sources added after the spread was fitted (issue 16, item 8: NVIDIA's DeepLearningExamples
 tables, then Uber's Horovod post, the Poseidon docs and ChainerMN's posts, then PaddlePaddle
-FleetX's VGG-16 table): the summary
-reports them apart, as a check of the constant on data it was not fitted to."""
+FleetX's VGG-16 table and MXNet's scaling table): the summary reports them apart, as a check
+of the constant on data it was not fitted to."""
 
 
 def lacking(p: Mapping[str, Any]) -> list[str]:
@@ -343,9 +343,8 @@ def unseen_summary(done: list[dict[str, Any]]) -> list[str]:
         f"The spread was fitted on the {len(old)} points of the other sources (median "
         f"{100 * m0:.1f}, 90th percentile {100 * q0:.1f}); the {len(new)} points of "
         "NVIDIA's DeepLearningExamples tables, Uber's Horovod announcement, the Poseidon "
-        "documentation, two ChainerMN posts and PaddlePaddle FleetX's VGG-16 table ("
-        + ", ".join(f"`{k}`" for k in UNSEEN)
-        + ") were "
+        "documentation, two ChainerMN posts, PaddlePaddle FleetX's VGG-16 table and MXNet's "
+        "scaling table (" + ", ".join(f"`{k}`" for k in UNSEEN) + ") were "
         f"added afterwards, unseen: **median {100 * m1:.1f}, 90th percentile "
         f"{100 * q1:.1f}** at the same spread."
     ]
