@@ -122,10 +122,26 @@ def test_extreme_values_exit_2_with_one_line(argv, needles, capsys, tmp_path, mo
 
 
 @pytest.mark.skipif(shutil.which("mpiexec") is None, reason="mpiexec not found")
-def test_launch_limits_leave_real_sizes_alone(capsys):
+def test_launch_limits_leave_real_sizes_alone(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.py").write_text("")
+    (tmp_path / "hosts").write_text("a:2\n")
     assert main(["launch", "-n", "1024", "--dry-run", "x.py"]) == 0
     assert main(["launch", "-n", "4096", "--hostfile", "hosts", "--dry-run", "x.py"]) == 0
     assert "-n 4096 -f hosts" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("mpiexec") is None, reason="mpiexec not found")
+def test_launch_refuses_a_missing_hostfile_or_script(capsys, tmp_path, monkeypatch):
+    # before mpiexec sees them, also with --dry-run; a command that is not a .py file
+    # (e.g. a binary on the PATH) is passed on
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.py").write_text("")
+    assert main(["launch", "-n", "1", "--hostfile", "nofile", "--dry-run", "x.py"]) == 2
+    one_error_line(capsys, "--hostfile: no file 'nofile'")
+    assert main(["launch", "-n", "1", "--dry-run", "missing.py"]) == 2
+    one_error_line(capsys, "no script 'missing.py' to launch")
+    assert main(["launch", "-n", "1", "--dry-run", "hostname"]) == 0
 
 
 def test_the_limits_themselves_are_accepted(capsys):

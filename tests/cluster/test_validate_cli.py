@@ -299,3 +299,16 @@ def test_explain_says_how_one_machine_is_simulated(capsys):
     assert any(x.startswith("# one machine: each GPU is simulated as a node") for x in head)
     assert main(["validate", "--explain", "uber-blog-horovod-inception3-128gpu"]) == 0
     assert "# one machine" not in capsys.readouterr().out
+
+
+def test_misspelt_fields_are_named_not_silently_dropped(tmp_path, capsys):
+    # per_gpu_bach is no field: the point is not predicted and the typo is named
+    typo = point("typo", "ring", 0.9).replace("per_gpu_batch", "per_gpu_bach")
+    path = write(tmp_path, typo.replace('compare_group = "mine-rn101"\n', ""))
+    assert main(["validate", "--data", str(path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "typo: unknown field(s) per_gpu_bach ignored" in out
+    assert "typo: not predicted, no per_gpu_batch" in out
+    assert run_json(["--data", str(path)], capsys)["points"][0]["unknown_fields"] == [
+        "per_gpu_bach"
+    ]

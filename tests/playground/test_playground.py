@@ -106,6 +106,15 @@ def test_cli_compare_json(tmp_path, capsys):
     assert data["optimizers"]["adam"]["final_loss"] < start_loss
 
 
+def test_cli_compare_json_is_strict_when_runs_diverge(capsys):
+    # a diverged run's loss is NaN: strict JSON (no NaN token) with null and "diverged"
+    assert main(["compare", "--lr", "1e10", "--steps", "20", "--optimizers", "sgd", "--json"]) == 0
+    text = capsys.readouterr().out
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert data["optimizers"]["sgd"]["final_loss"] is None
+    assert data["optimizers"]["sgd"]["diverged"] is True
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

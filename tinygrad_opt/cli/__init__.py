@@ -109,6 +109,29 @@ def _check_output(
         raise UsageError(f"{flag}: cannot write {path!r}: folder {str(folder)!r} is not writable")
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float, at any depth, replaced by None."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy scalars
+        return _finite(value.item())
+    return value
+
+
+def print_json(data: Any, indent: int = 2) -> None:
+    """Print ``data`` as strict JSON (RFC 8259): NaN and infinities become ``null``, which
+    every parser reads; other objects are written as their ``str``."""
+    import json
+
+    print(json.dumps(_finite(data), indent=indent, default=str, allow_nan=False))
+
+
 def _write(flag: str, path: str, writer, data, **kwargs) -> str:
     """``writer(data, path, **kwargs)``; a file that cannot be written is a usage error."""
     try:

@@ -13,12 +13,18 @@ and draws the performance profiles. See ``docs/benchmark.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 from pathlib import Path
 
-from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _comma_list, _positive_int
+from tinygrad_opt.cli import (
+    FIGURE_SUFFIXES,
+    UsageError,
+    _check_output,
+    _comma_list,
+    _positive_int,
+    print_json,
+)
 
 __all__ = ["CANONICAL_OPTIMIZERS", "QUICK_DEFAULTS", "add_arguments", "run"]
 
@@ -308,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     scores = score_trials(doc["trials"])
     if args.json:
-        print(json.dumps({"results": str(out), "scores": doc["scores"]}, indent=1))
+        print_json({"results": str(out), "scores": doc["scores"]}, indent=1)
     else:
         search = (
             f"lr grid of {budget}" if lr_grid is not None else f"random search, budget {budget}"

@@ -9,9 +9,15 @@ prints the optimizers, the test functions and the built-in cluster model profile
 from __future__ import annotations
 
 import argparse
-import json
 
-from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _comma_list, _positive_int
+from tinygrad_opt.cli import (
+    FIGURE_SUFFIXES,
+    UsageError,
+    _check_output,
+    _comma_list,
+    _positive_int,
+    print_json,
+)
 
 __all__ = ["COMPARE_MAX_STEPS", "add_arguments", "run", "run_list"]
 
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run.to_dict()
     summary["files"] = written
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return 0
     print(f"{run.function.name}: {run.function.description}")
     print(

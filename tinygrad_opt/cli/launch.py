@@ -57,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError('mpiexec not found: pip install "tinygrad-opt[dist]" (mpi4py, mpich)')
     if not args.command_args:
         raise UsageError("give the script to run, e.g. tinygrad-opt launch -n 4 train.py")
+    from pathlib import Path
+
+    if args.hostfile is not None and not Path(args.hostfile).is_file():
+        raise UsageError(f"--hostfile: no file {args.hostfile!r}")
+    script = args.command_args[0]
+    if script.endswith(".py") and not Path(script).is_file():
+        raise UsageError(f"no script {script!r} to launch")
     cmd = [mpiexec, "-n", str(args.n)]
     from tinygrad_opt.distributed.launch import rank_environment
 

@@ -11,7 +11,6 @@ point. Nothing feasible: exit code 2 and one line naming the constraint that fai
 from __future__ import annotations
 
 import argparse
-import json
 
 __all__ = ["add_arguments", "run"]
 
@@ -42,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
-    from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write
+    from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write, print_json
     from tinygrad_opt.cli.simulation import _describe, _settings, _spec_error, _table
     from tinygrad_opt.cluster.planner import plan, plot_plan
     from tinygrad_opt.cluster.units import format_duration
@@ -77,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         files.append(_write("--out", args.out, plot_plan, result))
     if args.json:
         out = {**result.to_dict(), "settings": settings, "files": files}
-        print(json.dumps(out, indent=2, default=str))
+        print_json(out)
         return 0
     print(_describe(result.configuration))
     limits = []

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 from collections.abc import Iterator
 from typing import Any
 
-from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write
+from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write, print_json
 
 __all__ = ["add_arguments", "run"]
 
@@ -173,7 +172,7 @@ def _scheme(p: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """The ``validate`` command."""
-    from tinygrad_opt.cluster import published
+    from tinygrad_opt.cluster import published, published_data
 
     spread = _spread(args.spread)
     _check_output("--out", args.out, FIGURE_SUFFIXES)
@@ -202,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
                     "predicted": r["pred"],
                     "error": r["err"],
                     "missing": published.missing_inputs(r["p"]),
+                    "unknown_fields": published_data.unknown_fields(r["p"]),
                 }
                 for r in rows
             ],
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
                 for c in pairs
             ],
         }
-        print(json.dumps(out, indent=1))
+        print_json(out, indent=1)
         return 0
     width = max([len(r["p"]["id"]) for r in rows] + [5])
     head = f"{'scheme':<12} {'GPUs':>5} {'measured':>9} {'predicted':>9} {'error':>6}"
@@ -234,6 +234,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if any(r["p"].get("overlap") is False for r in rows):
         print("* simulated without overlap: the record's overlap = false")
+    for r in rows:
+        unknown = published_data.unknown_fields(r["p"])
+        if unknown:
+            print(f"{r['p']['id']}: unknown field(s) {', '.join(unknown)} ignored")
     bare = [r["p"]["id"] for r in rows if published.model_profile(r["p"]) is None]
     if bare:
         print(

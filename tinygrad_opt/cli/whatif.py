@@ -10,10 +10,9 @@ Gantt chart of a few simulated steps of one configuration, or of a real run's tr
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write
+from tinygrad_opt.cli import FIGURE_SUFFIXES, UsageError, _check_output, _write, print_json
 from tinygrad_opt.cli.simulation import (
     _add_simulation_flags,
     _configurations,
@@ -72,7 +71,7 @@ def _print_models(as_json: bool) -> int:
 
     rows = list_models()
     if as_json:
-        print(json.dumps({"models": rows}, indent=2))
+        print_json({"models": rows})
         return 0
     head = f"{'model':<20}{'parameters':>15}{'tensors':>9}  {'largest tensor':<34}{'share':>7}"
     print(head)
@@ -121,7 +120,7 @@ def run_whatif(args: argparse.Namespace) -> int:
         )
     if args.json:
         out = {"rows": rows, "settings": settings, **sim, "files": files}
-        print(json.dumps(out, indent=2, default=str))
+        print_json(out)
         return 0
     print(_describe(confs[0]))
     print(_table(rows, [conf.setting for conf in confs]))
@@ -174,7 +173,7 @@ def run_timeline(args: argparse.Namespace) -> int:
             **sim,
             "files": [str(path)],
         }
-        print(json.dumps(out, indent=2, default=str))
+        print_json(out)
         return 0
     print(_describe(conf))
     print(
@@ -222,7 +221,7 @@ def _timeline_trace(args: argparse.Namespace) -> int:
     )
     path = _write("--out", args.out, plot_events, events, title=title)
     if args.json:
-        print(json.dumps({"summary": summary, "events": events, "files": [str(path)]}, indent=2))
+        print_json({"summary": summary, "events": events, "files": [str(path)]})
         return 0
     print(f"{title}\nwrote {path}")
     return 0

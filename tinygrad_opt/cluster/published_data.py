@@ -23,9 +23,11 @@ __all__ = [
     "PRECISIONS",
     "REQUIRED",
     "TRANSPORTS",
+    "FIELDS",
     "check_data",
     "implied_efficiency",
     "load",
+    "unknown_fields",
 ]
 
 DATA = Path(__file__).resolve().parent / "data" / "published_scaling.toml"
@@ -160,6 +162,20 @@ def check_data(data: Mapping[str, Any]) -> None:
                 raise ValueError(
                     f"{name}: efficiency {e} disagrees with its throughputs ({implied:.4f})"
                 )
+
+
+FIELDS = frozenset(
+    {*REQUIRED, *POSITIVE, "scheme_detail", "ps_placement", "tensor_placement",
+     "local_aggregation", "transport", "nccl_version", "overlap", "intra", "intra_topology",
+     "inter", "rdma", "derived_inputs", "compare_group", "notes"}
+)  # fmt: skip
+"""Every field a record may have (docs/validation-data.md, "Format")."""
+
+
+def unknown_fields(p: Mapping[str, Any]) -> list[str]:
+    """The fields of record ``p`` that no rule reads (a typo such as ``per_gpu_bach``):
+    ignored, and named by ``tinygrad-opt validate``."""
+    return sorted(k for k in p if k not in FIELDS)
 
 
 BOOLEAN = ("local_aggregation", "rdma", "overlap")
