@@ -203,6 +203,8 @@ def _timeline_trace(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     first = args.first_step
+    if first is not None and first < 0:
+        raise UsageError(f"--first-step must be a step number >= 0, got {first}")
     steps = None if first is None else (first, first + args.show_steps)
     if steps is None:
         all_steps = sorted({e[0] for r in trace["ranks"] for e in r["events"]})

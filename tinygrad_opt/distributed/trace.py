@@ -109,7 +109,43 @@ def load_trace(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"cannot read trace {path}: {e}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not a tinygrad_opt trace (no format {FORMAT!r})")
+    _check_trace(path, data)
     return data
+
+
+def _check_trace(path: str | Path, data: dict[str, Any]) -> None:
+    """ValueError naming the first field of ``data`` that is not as :meth:`Trace.write`
+    writes it: ``world_size`` an integer, ``ranks`` a list of ``{"rank": int, "events":
+    [[step, kind, start, end], ...]}`` with an integer step, a string kind and numbers."""
+
+    def bad(field: str, why: str) -> ValueError:
+        return ValueError(f"trace {path}: {field} {why}")
+
+    def number(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if not isinstance(data.get("world_size"), int) or isinstance(data["world_size"], bool):
+        raise bad("world_size", f"must be an integer, got {data.get('world_size')!r}")
+    ranks = data.get("ranks")
+    if not isinstance(ranks, list):
+        raise bad("ranks", f"must be a list, got {type(ranks).__name__}")
+    for i, r in enumerate(ranks):
+        if not isinstance(r, dict) or not isinstance(r.get("rank"), int):
+            raise bad(f"ranks[{i}]", "must be an object with an integer 'rank'")
+        events = r.get("events")
+        if not isinstance(events, list):
+            raise bad(f"ranks[{i}].events", "is missing or not a list")
+        for j, e in enumerate(events):
+            ok = (
+                isinstance(e, list)
+                and len(e) == 4
+                and isinstance(e[0], int)
+                and isinstance(e[1], str)
+                and number(e[2])
+                and number(e[3])
+            )
+            if not ok:
+                raise bad(f"ranks[{i}].events[{j}]", f"must be [step, kind, start, end], got {e!r}")
 
 
 def _row_name(r: dict[str, Any]) -> str:
