@@ -136,15 +136,28 @@ def test_bad_input_exits_2_with_one_line(extra, message, capsys):
     assert message in line
 
 
-def test_grid_value_that_never_fits_is_an_error_but_combinations_are_skipped(capsys):
-    # backup 1 with 2-16 workers always fits; backup 2 with 2 workers is skipped
+def test_wrong_values_are_errors_but_combinations_are_skipped_and_counted(capsys):
+    # backup 2 with 2 workers cannot exist: skipped (and counted), the rest is searched
     data = run_json(["plan", *GRID[:-8], "--ps-shards", "1", "--backup-workers", "0,2",
                      "--price", "3", "--samples", "200"], capsys)  # fmt: skip
     assert {r["backup_workers"] for r in data["rows"]} == {0, 2}
     assert not any(r["workers"] == 2 and r["backup_workers"] == 2 for r in data["rows"])
-    line = one_line_error(["plan", *GRID[:2], "--workers", "2", *GRID[4:-8], "--ps-shards",
-                           "1", "--backup-workers", "0,2", "--scheme", "ps"], capsys)  # fmt: skip
-    assert "backup_workers" in line
+    assert data["skipped"] >= 1
+    # a fixed 4 backups: the 4-worker configurations cannot exist, the 8-worker ones can
+    base = [*GRID[:2], *GRID[4:-8], "--ps-shards", "1", "--scheme", "ps", "--samples", "200"]
+    data = run_json(["plan", *base, "--workers", "4,8", "--backup-workers", "4"], capsys)
+    assert {r["workers"] for r in data["rows"]} == {8}
+    assert data["skipped"] == data["evaluated"] == 4  # batch 16, 64 × bandwidth 10, 25
+    assert main(["plan", *base, "--workers", "4,8", "--backup-workers", "4"]) == 0
+    assert "searched 4 configurations (4 combinations that cannot exist skipped)" in (
+        capsys.readouterr().out
+    )
+    # a value that fits none of the grid is an error naming it; so is a wrong value
+    line = one_line_error(["plan", *base, "--workers", "2", "--backup-workers", "0,2"], capsys)
+    assert "backup_workers: must be < workers=2" in line
+    line = one_line_error(["plan", *base, "--workers", "8", "--bandwidth", "1Gbpx,10Gbit/s"],
+                          capsys)  # fmt: skip
+    assert "bandwidth" in line
 
 
 def test_a_cluster_file_and_flags(capsys):

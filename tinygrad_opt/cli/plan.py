@@ -84,8 +84,14 @@ def run(args: argparse.Namespace) -> int:
         limits.append(f"deadline {format_duration(result.deadline)}")
     if result.budget is not None:
         limits.append(f"budget {result.budget:,.2f}")
+    n = result.evaluated
+    skipped = (
+        f" ({result.skipped:,} combination{'s' * (result.skipped != 1)} that cannot exist skipped)"
+        if result.skipped
+        else ""
+    )
     print(
-        f"searched {result.evaluated:,} configurations; {len(result.rows):,} feasible"
+        f"searched {n:,} configuration{'s' * (n != 1)}{skipped}; {len(result.rows):,} feasible"
         + (f" ({', '.join(limits)})" if limits else "")
         + f"; minimising {result.objective}"
     )

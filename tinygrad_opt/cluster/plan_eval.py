@@ -196,14 +196,18 @@ def _overlap_end(terms: dict[str, Any], cc: np.ndarray) -> np.ndarray | None:
 
 
 def _check_unique_errors(settings: Mapping[str, Any], skipped, confs) -> None:
-    """A grid value that never makes a valid configuration is an error (a typo, not a
-    combination that cannot exist); so is a grid with no valid configuration."""
+    """A grid value that never makes a valid configuration, refused each time by an error
+    about its own field, is an error (a typo, or a value that fits none of the grid: 2
+    backup workers with at most 2 workers); so is a grid with no valid configuration. A
+    value refused through another field's error (4 workers next to a fixed 4 backup
+    workers, while 8 workers can have them) is a combination that cannot exist: skipped."""
     if not confs:
         raise skipped[0][1]
     seen: dict[tuple[str, str], SpecError] = {}
     for setting, err in skipped:
         for k, v in setting.items():
-            seen.setdefault((k, repr(v)), err)
+            if str(err.field).rsplit(".", 1)[-1] == k.rsplit(".", 1)[-1]:
+                seen.setdefault((k, repr(v)), err)
     for conf in confs:
         for k, v in conf.setting.items():
             seen.pop((k, repr(v)), None)

@@ -86,7 +86,8 @@ class Plan:
         settings: the grid settings of the winner (the values of its list-valued keys).
         balance: for a heterogeneous winner, its balanced batches and the gain over equal
             batches (:func:`balance_report`); None otherwise.
-        evaluated: configurations evaluated; infeasible: how many broke a constraint.
+        evaluated: configurations evaluated; infeasible: how many broke a constraint;
+            skipped: grid combinations that cannot exist (backup workers >= workers, ...).
         configuration: the winner's :class:`~tinygrad_opt.cluster.config.Configuration`.
     """
 
@@ -102,6 +103,7 @@ class Plan:
     balance: dict[str, Any] | None = None
     evaluated: int = 0
     infeasible: int = 0
+    skipped: int = 0
     configuration: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +121,7 @@ class Plan:
             "balance": self.balance,
             "evaluated": self.evaluated,
             "infeasible": self.infeasible,
+            "skipped": self.skipped,
         }
 
 
@@ -412,6 +415,7 @@ def plan(
         balance=balance_report(ev, best),
         evaluated=len(ev.rows),
         infeasible=int(len(ev.rows) - feasible.size),
+        skipped=len(ev.skipped),
         configuration=ev.configurations[best],
     )
 
