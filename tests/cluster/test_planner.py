@@ -364,3 +364,12 @@ def test_check_row_catches_a_row_that_disagrees_with_simulate():
     ev.rows[3]["comm_s"] *= 1.001
     with pytest.raises(RuntimeError, match="comm_s"):
         check_row(ev, 3)
+
+
+def test_a_long_grid_shows_progress_on_request(capsys):
+    # progress=True draws a bar on stderr; the default draws none (library use)
+    s = base(cluster={"workers": [1, 2, 4, 8, 16]})
+    evaluate_grid(s, progress=True)
+    assert "plan" in capsys.readouterr().err
+    evaluate_grid(s)
+    assert capsys.readouterr().err == ""

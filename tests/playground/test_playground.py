@@ -143,3 +143,10 @@ def test_cli_compare_table_columns_line_up_for_long_names(capsys):
     rows = lines[head : head + 3]
     ends = {line.index("  final θ") if i == 0 else line.index("  (") for i, line in enumerate(rows)}
     assert len(ends) == 1, rows  # the last column starts at the same place in every row
+
+
+def test_run_shows_progress_on_request(capsys):
+    playground.run("rosenbrock", ["sgd", "adam"], 20, progress=True)
+    assert "compare" in capsys.readouterr().err
+    playground.run("rosenbrock", ["sgd", "adam"], 20)
+    assert capsys.readouterr().err == ""

@@ -92,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
     try:  # a diverging run shows as nan and "never": numpy need not warn about it
         with np.errstate(all="ignore"):
             run = playground.run(
-                args.function, args.optimizers, args.steps, start=start, lr=args.lr
+                args.function,
+                args.optimizers,
+                args.steps,
+                start=start,
+                lr=args.lr,
+                progress=False if args.json else None,
             )
     except ValueError as e:  # e.g. an invalid learning rate
         raise UsageError(str(e)) from None

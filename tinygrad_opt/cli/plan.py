@@ -37,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=None, help="PNG: Pareto front and every feasible point")
     p.add_argument("--json", action="store_true", help="print best, pareto and rows as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             deadline=args.deadline,
             budget=budget,
             balance_batches=not args.equal_batches,
+            progress=False if args.json or args.no_progress else None,
         )
     except SpecError as e:
         field = getattr(e, "field", "")

@@ -48,6 +48,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from tinygrad_opt.cluster.buckets import pipeline_end
 from tinygrad_opt.cluster.compute import Deterministic, sample_step_compute
@@ -215,7 +216,9 @@ def _check_unique_errors(settings: Mapping[str, Any], skipped, confs) -> None:
         raise next(iter(seen.values()))
 
 
-def evaluate_grid(settings: Mapping[str, Any], *, balance_batches: bool = True) -> GridEvaluation:
+def evaluate_grid(
+    settings: Mapping[str, Any], *, balance_batches: bool = True, progress: bool | None = False
+) -> GridEvaluation:
     """Rows of every configuration of ``settings`` (the sections of a cluster file; lists
     are grid axes), vectorised; see the module docstring.
 
@@ -241,7 +244,15 @@ def evaluate_grid(settings: Mapping[str, Any], *, balance_batches: bool = True) 
     cols = {k: np.empty(n) for k in ("T", "tbar", "turn", "beta", "upd", "price", "ps_price",
                                      "applied", "batch", "workers", "nodes", "fixed_steps",
                                      "s_min", "b_noise", "overlap", "k")}  # fmt: skip
+    bar = tqdm(
+        total=n,
+        desc="plan",
+        unit="config",
+        leave=False,
+        disable=(n <= 8 or None) if progress is None else not progress or n <= 8,
+    )
     for i, conf in enumerate(confs):
+        bar.update()
         c, wl, s = conf.cluster, conf.workload, conf.scheme
         key = _sync_key(conf)
         terms = sync_cache.get(key)
@@ -286,6 +297,7 @@ def evaluate_grid(settings: Mapping[str, Any], *, balance_batches: bool = True) 
         }
         for k, v in vals.items():
             cols[k][i] = v
+    bar.close()
     unit = np.array([t["unit"] for t in sync])
     post = np.array([t["post"] for t in sync])
     after = np.array([t["after"] for t in sync])

@@ -342,6 +342,7 @@ def plan(
     budget: float | None = None,
     balance_batches: bool = True,
     verify: bool = True,
+    progress: bool | None = False,
 ) -> Plan:
     """Search the grid of ``settings`` for the best configuration; see the module docstring.
 
@@ -355,6 +356,7 @@ def plan(
         balance_batches: give workers of unequal speed batches in proportion to it.
         verify: simulate the winner with :func:`simulate` and check its row (a
             ``RuntimeError`` if the closed forms and the simulator disagree).
+        progress: a tqdm bar over the configurations (``None``: only on a terminal).
 
     Raises:
         SpecError: a bad setting; :class:`Infeasible` when nothing meets the constraints.
@@ -372,7 +374,7 @@ def plan(
         if budget is None and deadline is None:
             minimize = "tradeoff"
     objective = check_choice("minimize", minimize, OBJECTIVES)
-    ev = evaluate_grid(settings, balance_batches=balance_batches)
+    ev = evaluate_grid(settings, balance_batches=balance_batches, progress=progress)
     t, c = ev.time, ev.cost
     ok = np.isfinite(t) & np.isfinite(c)
     fits = np.array([bool(r["feasible"]) for r in ev.rows])  # model states vs gpu_memory

@@ -165,21 +165,26 @@ def run(
     steps: int = 200,
     start: Sequence[float] | None = None,
     lr: float | None = None,
+    progress: bool | None = False,
 ) -> PlaygroundRun:
     """Run every optimizer ``steps`` times from the same start; return their paths.
 
     An optimizer is a registered name (``"adam"``; its lr from ``lr`` or
     ``SUGGESTED_LR``), a ``(name, hyperparameters)`` pair, or a factory
-    ``params -> Optimizer`` (pass a mapping to name factories).
+    ``params -> Optimizer`` (pass a mapping to name factories). ``progress``: a tqdm bar
+    over the optimizers (``None``: only on a terminal, for runs of 10,000 steps or more).
     """
+    from tqdm.auto import tqdm
+
     fn, start_point = resolve_start(function, steps, start)
-    items = (
+    items = list(
         optimizers.items()
         if isinstance(optimizers, Mapping)
         else ((_label(spec), spec) for spec in optimizers)
     )
     result = PlaygroundRun(fn)
-    for label, spec in items:
+    disable = (steps < 10_000 or None) if progress is None else not progress
+    for label, spec in tqdm(items, desc="compare", unit="optimizer", leave=False, disable=disable):
         theta = Tensor(start_point.copy(), requires_grad=True)
         opt, hp = _build(spec, theta, fn.name, lr)
         points = np.empty((steps + 1, 2))
