@@ -290,3 +290,22 @@ def test_anything_accepted_gives_finite_results_or_a_named_error(
         return
     for key in ("step_time_s", "comm_s", "total_time_s", "cost", "throughput", "speedup"):
         assert math.isfinite(getattr(r, key)), key
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["whatif", "--bogus"], "tinygrad-opt whatif: error: unrecognized arguments: --bogus"),
+        (["whatif", "--compute", "0.12s"], "tinygrad-opt whatif: error: ambiguous option"),
+        (["compare", "--steps", "0"], "tinygrad-opt compare: error: argument --steps"),
+        (["nosuchcmd"], "tinygrad-opt: error: argument command: invalid choice"),
+    ],
+)
+def test_argument_mistakes_are_one_line_without_the_usage_block(argv, needle, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own errors exit from the parser
+        code = e.code
+    assert code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines() == [err.strip()] and needle in err, err

@@ -140,6 +140,14 @@ def _write(flag: str, path: str, writer, data, **kwargs) -> str:
         raise UsageError(f"{flag}: cannot write {path!r} ({e.strerror or e})") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line, ``tinygrad-opt CMD: error: ...``
+    (exit code 2), without the usage block; ``--help`` still prints it."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tinygrad_opt.cli import benchmark as benchmark_cmd
     from tinygrad_opt.cli import calibrate as calibrate_cmd  # numpy + stdlib only
@@ -150,10 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tinygrad_opt.cli import validate as validate_cmd
     from tinygrad_opt.cli import whatif as whatif_cmd
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinygrad-opt", description="Understand and plan neural-network optimization."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, module: Any, **texts: str) -> None:
         """Subcommand ``name``: ``module.add_arguments`` its flags, ``module.run`` it."""
@@ -281,7 +289,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     argv = _join_negative_values(argv, parser.get_default("value_flags"))
-    args = parser.parse_args(argv)  # argparse itself exits with 2 on malformed flags
+    args, extra = parser.parse_known_args(argv)  # malformed flags: exit 2, one line
+    if extra:  # named with the subcommand they were given to
+        print(
+            f"tinygrad-opt {args.command}: error: unrecognized arguments: {' '.join(extra)}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return args.handler(args)
     except UsageError as e:
