@@ -309,3 +309,21 @@ def test_argument_mistakes_are_one_line_without_the_usage_block(argv, needle, ca
     assert code == 2
     out, err = capsys.readouterr()
     assert out == "" and err.strip().splitlines() == [err.strip()] and needle in err, err
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--sigma", "0.2", "--spread", "0.1"],
+         "--sigma and --spread choose different compute models (lognormal, uniform)"),
+        (["--spread", "0.1", "--compute-model", "lognormal"],
+         "--spread and --compute-model choose different compute models (uniform, lognormal)"),
+    ],
+)  # fmt: skip
+def test_flags_choosing_different_compute_models_are_named(flags, needle, capsys):
+    argv = ["whatif", "--params", "25M", "--workers", "8", "--compute-time", "0.1s",
+            "--bandwidth", "25Gbit/s", "--latency", "5us", *flags]  # fmt: skip
+    assert main(argv) == 2
+    one_error_line(capsys, needle)
+    consistent = argv[: -len(flags)] + ["--compute-model", "lognormal", "--sigma", "0.2"]
+    assert main(consistent + ["--json"]) == 0

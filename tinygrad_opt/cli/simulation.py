@@ -141,8 +141,27 @@ def _split(flag: str, text: str) -> str | list[str]:
     return items[0] if len(items) == 1 else items
 
 
+_IMPLIED_KIND = {"--sigma": "lognormal", "--spread": "uniform",
+                 "--shift-fraction": "shifted_exponential"}  # fmt: skip
+"""The compute model each of these flags implies (the model's own parameter)."""
+
+
+def _check_compute_flags(args: argparse.Namespace) -> None:
+    """Flags that choose different compute models are one mistake, named in flags."""
+    given = {f: k for f, k in _IMPLIED_KIND.items() if getattr(args, f[2:].replace("-", "_"))}
+    kind = getattr(args, "compute_model", None)
+    if kind is not None:
+        kind = kind.strip().lower()
+        given |= {"--compute-model": kind}
+    if len(set(given.values())) > 1:
+        flags = " and ".join(given)
+        kinds = ", ".join(dict.fromkeys(given.values()))
+        raise UsageError(f"{flags} choose different compute models ({kinds}); give one")
+
+
 def _flag_settings(args: argparse.Namespace) -> dict:
     """Settings (the sections of a TOML file) from the flags that were given."""
+    _check_compute_flags(args)
     out: dict[str, dict] = {}
     for flag, section, key, _ in _SIM_FLAGS:
         text = getattr(args, flag[2:].replace("-", "_"))
