@@ -171,3 +171,13 @@ def test_a_cluster_file_and_flags(capsys):
     assert out["best"]["total_time_s"] == min(r["total_time_s"] for r in out["rows"])
     if out["best"]["scheme"] != "ps":  # PS options do not describe an all-reduce
         assert "tensor_placement" not in out["best_settings"]
+
+
+@pytest.mark.parametrize("flags", [["--budget", "10"], ["--minimize", "cost"]])
+def test_cost_constraints_need_a_price(flags, capsys):
+    # without --price every cost is 0: a budget or a cost objective would mean nothing
+    argv = ["plan", "--params", "25M", "--workers", "8,16", "--compute-time", "0.1s",
+            "--bandwidth", "25Gbit/s", "--latency", "5us", "--steps", "1000", *flags]  # fmt: skip
+    line = one_line_error(argv, capsys)
+    assert "needs --price (a node's price per hour): every cost is 0" in line
+    assert main([*argv, "--price", "3", "--json"]) == 0

@@ -327,3 +327,11 @@ def test_flags_choosing_different_compute_models_are_named(flags, needle, capsys
     one_error_line(capsys, needle)
     consistent = argv[: -len(flags)] + ["--compute-model", "lognormal", "--sigma", "0.2"]
     assert main(consistent + ["--json"]) == 0
+
+
+def test_two_flags_for_the_gradient_bytes_are_one_mistake(capsys):
+    argv = ["whatif", "--params", "25M", "--workers", "8", "--compute-time", "0.1s",
+            "--bandwidth", "25Gbit/s", "--latency", "5us", "--bytes-per-param", "4",
+            "--grad-dtype", "fp16"]  # fmt: skip
+    assert main(argv) == 2
+    one_error_line(capsys, "--bytes-per-param and --grad-dtype both set the gradient bytes")

@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
         settings = _settings(args)
     except (SpecError, ValueError, TypeError) as e:
         raise _spec_error(e, args) from None
+    prices = settings.get("cluster", {}).get("price_per_node_hour")
+    if (args.budget is not None or args.minimize == "cost") and not prices:
+        what = "--budget" if args.budget is not None else f"--minimize {args.minimize}"
+        raise UsageError(f"{what} needs --price (a node's price per hour): every cost is 0")
     budget = args.budget
     if budget is not None:
         try:

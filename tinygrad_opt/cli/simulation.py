@@ -162,6 +162,8 @@ def _check_compute_flags(args: argparse.Namespace) -> None:
 def _flag_settings(args: argparse.Namespace) -> dict:
     """Settings (the sections of a TOML file) from the flags that were given."""
     _check_compute_flags(args)
+    if getattr(args, "bytes_per_param", None) and getattr(args, "grad_dtype", None):
+        raise UsageError("--bytes-per-param and --grad-dtype both set the gradient bytes: give one")
     out: dict[str, dict] = {}
     for flag, section, key, _ in _SIM_FLAGS:
         text = getattr(args, flag[2:].replace("-", "_"))
