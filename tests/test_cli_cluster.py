@@ -215,7 +215,7 @@ BAD = [
      "workers", "inconsistent hierarchy"),
     (["--nodes", "3", "--devices-per-node", "4", "--intra-bandwidth", "300GB/s"],
      "workers", "3 × 4 = 12, got 8"),
-    (["--workers", "8", "--devices-per-node", "4"], "intra_bandwidth", "None"),
+    (["--workers", "8", "--devices-per-node", "4"], "intra_bandwidth", "give --intra-bandwidth"),
     (["--params", "0"], "parameters", "0"),
     (["--params", "lots"], "parameters", "'lots'"),
     (["--sigma", "-1"], "compute.sigma", "'-1'"),
@@ -232,7 +232,7 @@ BAD = [
     (["--samples", "0"], "steps_to_sample", "'0'"),
     (["--price", "-3"], "price_per_node_hour", "'-3'"),
     (["--node-mtbf", "0", "--checkpoint-cost", "30s"], "failures.node_mtbf", "'0'"),
-    (["--node-mtbf", "100h"], "failures.checkpoint_cost", "None"),
+    (["--node-mtbf", "100h"], "failures.checkpoint_cost", "give --checkpoint-cost"),
     (["--workers", "1,,2"], "--workers", "'1,,2'"),
 ]  # fmt: skip
 

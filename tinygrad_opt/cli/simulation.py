@@ -237,6 +237,8 @@ def _spec_error(e: Exception, args: argparse.Namespace) -> UsageError:
         return UsageError(f"{e} (from {flag})")
     if getattr(args, "config", None) and field != "config":
         return UsageError(f"{e} (in {args.config})")
+    if flag and getattr(e, "value", 0) is None:  # a required input nobody gave
+        return UsageError(f"{str(e).removesuffix(', got None')}: give {flag}")
     return UsageError(str(e))
 
 
