@@ -419,3 +419,25 @@ def test_a_first_job_that_fails_claims_no_measurements_and_leaves_an_old_file(
     assert calibrate_cli(tmp_path) == 1
     err = capsys.readouterr().err
     assert "--from-raw" not in err and raw.read_text() == '{"an": "earlier run"}'
+
+
+def test_from_raw_refuses_a_file_not_as_calibrate_writes_it(tmp_path, capsys):
+    # a measurements file with its format tag but a field missing or of the wrong kind:
+    # exit 2, one line naming the file and the field, nothing written
+
+    base = {"format": cf.MEASUREMENTS_FORMAT, "ranks": [1, 2], "sizes": [1000], "steps": 3,
+            "one_rank": [], "multi": {}, "cpus": 2, "cache_bytes": 1e6}  # fmt: skip
+    for change, needle in (
+        (lambda d: d.pop("ranks"), "lack the field 'ranks'"),
+        (lambda d: d.update(ranks="x"), "ranks is not as calibrate writes it: 'x'"),
+        (lambda d: d.update(ranks=[0, 2]), "ranks must be positive integers"),
+        (lambda d: d.update(multi=[]), "multi is not as calibrate writes it"),
+    ):
+        data = dict(base)
+        change(data)
+        raw = tmp_path / "bad.raw.json"
+        raw.write_text(json.dumps(data))
+        assert calibrate_cli(tmp_path, "--from-raw", str(raw)) == 2
+        errors = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+        assert len(errors) == 1 and needle in errors[0] and str(raw) in errors[0], errors
+        assert not (tmp_path / "cluster.toml").exists()

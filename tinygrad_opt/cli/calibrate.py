@@ -197,7 +197,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         if saved is not None:
             say(f"fitting the measurements in {raw_path} (measuring nothing)")
-            cal = fit_calibration(saved)
+            try:
+                cal = fit_calibration(saved)
+            except KeyError as e:  # a file that is not as calibrate writes it: bad input
+                return error(f"--from-raw {raw_path}: the measurements lack the field {e}", 2)
+            except (TypeError, IndexError, AttributeError) as e:
+                return error(f"--from-raw {raw_path}: malformed measurements ({e})", 2)
         else:
             say(f"the measurements go to {raw_path} as they are taken")
             if args.check:  # check runs between the calibration's rounds (same minutes)

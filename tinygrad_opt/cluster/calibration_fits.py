@@ -429,4 +429,13 @@ def load_measurements(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != MEASUREMENTS_FORMAT:
         raise ValueError(f"{path} holds no calibration measurements (no format "
                          f"{MEASUREMENTS_FORMAT!r})")  # fmt: skip
+    shapes = {"ranks": list, "sizes": list, "one_rank": list, "multi": dict,
+              "cpus": int, "cache_bytes": (int, float)}  # fmt: skip
+    for key, kind in shapes.items():
+        if key not in data:
+            raise ValueError(f"{path}: the calibration measurements lack the field {key!r}")
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            raise ValueError(f"{path}: {key} is not as calibrate writes it: {data[key]!r}")
+    if not all(isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in data["ranks"]):
+        raise ValueError(f"{path}: ranks must be positive integers, got {data['ranks']!r}")
     return data
