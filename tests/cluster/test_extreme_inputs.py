@@ -335,3 +335,20 @@ def test_two_flags_for_the_gradient_bytes_are_one_mistake(capsys):
             "--grad-dtype", "fp16"]  # fmt: skip
     assert main(argv) == 2
     one_error_line(capsys, "--bytes-per-param and --grad-dtype both set the gradient bytes")
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--params", "25,600,000"], "--params '25,600,000' reads as thousands separators"),
+        (["--params", "25M", "--out", "."], "--out: '.' is a folder; give a file name"),
+    ],
+)
+def test_thousands_separators_and_folders_are_named(extra, needle, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["whatif", "--workers", "8", "--compute-time", "0.1s", "--bandwidth", "25Gbit/s",
+            "--latency", "5us", *extra]  # fmt: skip
+    assert main(argv) == 2
+    one_error_line(capsys, needle)
+    sweep = ["whatif", *argv[1 : -len(extra)], "--params", "25M,60M", "--json"]
+    assert main(sweep) == 0  # a comma between values is still a sweep

@@ -120,7 +120,7 @@ def test_cli_compare_json_is_strict_when_runs_diverge(capsys):
     [
         (["compare", "--optimizers", "sgd,adamm"], "unknown optimizer(s) 'adamm'; valid: "),
         (["compare", "--function", "nope"], "unknown function 'nope'; valid: beale"),
-        (["compare", "--lr", "-1", "--steps", "2"], "Invalid learning rate: -1.0"),
+        (["compare", "--lr", "-1", "--steps", "2"], "--lr must be a finite number >= 0, got -1.0"),
         (["compare", "--start", "1,2,3"], "--start must be two numbers"),
     ],
 )
@@ -150,3 +150,8 @@ def test_run_shows_progress_on_request(capsys):
     assert "compare" in capsys.readouterr().err
     playground.run("rosenbrock", ["sgd", "adam"], 20)
     assert capsys.readouterr().err == ""
+
+
+def test_cli_compare_function_names_in_any_case(capsys):
+    assert main(["compare", "--function", "Rosenbrock", "--steps", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["function"] == "rosenbrock"

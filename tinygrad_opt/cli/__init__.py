@@ -92,13 +92,13 @@ def _check_output(
     if path is None:
         return
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{flag}: {path!r} is a folder; give a file name")
     if p.suffix.lower() not in suffixes:
         raise UsageError(
             f"{flag}: cannot write {path!r}: unknown extension {p.suffix or '(none)'!r}; "
             f"expected {', '.join(suffixes)}"
         )
-    if p.is_dir():
-        raise UsageError(f"{flag}: {path!r} is a folder; give a file name")
     folder = p.parent
     if default:
         return  # the writer creates it

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     _check_output("--out", args.out, FIGURE_SUFFIXES)
     _check_output("--gif", args.gif, (".gif",))
 
+    args.function = args.function.strip().lower()
     if args.function not in playground.FUNCTIONS:
         raise UsageError(
             f"unknown function {args.function!r}; valid: {', '.join(sorted(playground.FUNCTIONS))}"
@@ -85,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    if args.lr is not None and not math.isfinite(args.lr):
-        raise UsageError(f"--lr must be a finite number, got {args.lr}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr >= 0):
+        raise UsageError(f"--lr must be a finite number >= 0, got {args.lr}")
     if start is not None and not all(map(math.isfinite, start)):
         raise UsageError(f"--start must be two finite numbers, got {args.start!r}")
     try:  # a diverging run shows as nan and "never": numpy need not warn about it

@@ -11,6 +11,7 @@ the workload and one row per configuration.
 from __future__ import annotations
 
 import argparse
+import re
 
 from tinygrad_opt.cli import UsageError
 
@@ -138,6 +139,11 @@ def _split(flag: str, text: str) -> str | list[str]:
     items = [t.strip() for t in text.split(",")]
     if not all(items):
         raise UsageError(f"{flag}: empty item in {text!r}")
+    if flag == "--params" and len(items) > 1 and all(re.fullmatch(r"\d{3}", t) for t in items[1:]):
+        raise UsageError(
+            f"--params {text!r} reads as thousands separators, but a comma separates values "
+            f"to sweep: write {''.join(items)} or {int(''.join(items)) / 1e6:g}M"
+        )
     return items[0] if len(items) == 1 else items
 
 

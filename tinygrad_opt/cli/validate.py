@@ -95,7 +95,8 @@ def _predict(data: dict[str, Any], quiet: bool) -> list[dict[str, Any]]:
     from tinygrad_opt.cluster import published
 
     rows = []
-    for p in tqdm(data["point"], desc="predicting", unit="point", disable=quiet, leave=False):
+    disable = True if quiet else None  # None: a bar only on a terminal
+    for p in tqdm(data["point"], desc="predicting", unit="point", disable=disable, leave=False):
         with _refused(p["id"]):
             rows += published.predict_all({"point": [p]})
     return rows
