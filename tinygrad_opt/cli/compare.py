@@ -27,14 +27,18 @@ COMPARE_MAX_STEPS = 100_000
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``compare``."""
-    p.add_argument("--function", default="quadratic", help="test function (see `list`)")
+    p.add_argument(
+        "--function", default="quadratic", help="test function (default quadratic; see `list`)"
+    )
     p.add_argument(
         "--optimizers",
         type=_comma_list,
         default=["sgd", "momentum", "adagrad", "rmsprop", "adam"],
-        help="comma-separated optimizer names",
+        help="comma-separated optimizer names (default sgd,momentum,adagrad,rmsprop,adam)",
     )
-    p.add_argument("--steps", type=_positive_int, default=200)
+    p.add_argument(
+        "--steps", type=_positive_int, default=200, help="steps of each optimizer (default 200)"
+    )
     p.add_argument("--lr", type=float, default=None, help="one lr for all (default: suggested)")
     p.add_argument("--start", default=None, help="start point, e.g. -1.5,2")
     p.add_argument("--out", default=None, help="PNG (or PDF, SVG) of the paths and losses")

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The simulation flags of ``whatif`` and the planner's own."""
     from tinygrad_opt.cli.simulation import _add_simulation_flags
 
-    _add_simulation_flags(p)
+    _add_simulation_flags(p, lists="searched")
     p.add_argument(
         "--minimize",
         default=None,

@@ -109,11 +109,13 @@ _FIELD_FLAG = {
 }  # fmt: skip
 
 
-def _add_simulation_flags(p: argparse.ArgumentParser) -> None:
+def _add_simulation_flags(p: argparse.ArgumentParser, lists: str | None = "swept") -> None:
+    """The simulation flags; ``lists``: what a comma list does in the command's help
+    (``whatif`` sweeps it, ``plan`` searches it; None: one value each, ``timeline``)."""
     p.add_argument("--config", default=None, help="TOML cluster file (flags override it)")
     for flag, section, _, text in _SIM_FLAGS:
-        if section in _LISTS:
-            text += " (comma list: swept)"
+        if section in _LISTS and lists:
+            text += f" (comma list: {lists})"
         p.add_argument(flag, default=None, metavar="V", help=text)
     p.add_argument(
         "--overlap",

@@ -49,7 +49,7 @@ def add_whatif_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_timeline_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``timeline``: the simulation flags, the chart and ``--trace``."""
-    _add_simulation_flags(p)
+    _add_simulation_flags(p, lists=None)
     p.add_argument("--out", default=None, help=f"PNG, PDF or SVG (default {TIMELINE_DEFAULT_OUT})")
     p.add_argument("--show-steps", type=int, default=4, help="steps drawn (default 4)")
     p.add_argument("--max-rows", type=int, default=12, help="worker rows drawn (default 12)")
