@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         out = {**result.to_dict(), "settings": settings, "files": files}
         print_json(out)
         return 0
-    print(_describe(result.configuration))
+    print(_describe(result.configuration, [r["per_worker_batch"] for r in result.rows]))
     limits = []
     if result.deadline is not None:
         limits.append(f"deadline {format_duration(result.deadline)}")

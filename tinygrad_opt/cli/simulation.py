@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import Any
 
 from tinygrad_opt.cli import UsageError
 
@@ -263,10 +264,13 @@ def _configurations(args: argparse.Namespace) -> tuple[dict, list, dict]:
     return settings, confs, sim
 
 
-def _describe(conf) -> str:
+def _describe(conf, batches: Any = ()) -> str:
+    """One line about the workload of ``conf``; ``batches``: the per-worker batches the
+    grid varies (then the batch and the compute per step are the table's)."""
     from tinygrad_opt.cluster.units import format_bytes, format_duration
 
     wl, c = conf.workload, conf.cluster
+    batches = sorted(set(batches))
     steps = (
         f"{wl.steps} steps"
         if wl.steps is not None
@@ -274,13 +278,17 @@ def _describe(conf) -> str:
     )
     model = "" if wl.model is None else f"{wl.model}: "
     tensors = "" if wl.tensor_sizes is None else f" in {len(wl.tensor_sizes)} tensors"
+    speeds = ", unequal speeds" if getattr(c.compute, "speed_factors", None) else ""
+    batch = f"per-worker batch {', '.join(map(str, batches or [wl.per_worker_batch]))}"
+    if len(batches) > 1 and wl.compute_time_per_example is not None:
+        compute = f"compute {format_duration(wl.compute_time_per_example)}/example"
+    else:
+        compute = f"compute {format_duration(wl.compute_time)}/step"
     return (
         f"{model}{wl.parameters:,} parameters{tensors}, "
-        f"{format_bytes(wl.gradient_bytes)} of gradients; "
-        f"per-worker batch {wl.per_worker_batch}"
+        f"{format_bytes(wl.gradient_bytes)} of gradients; {batch}"
         f"{'' if wl.grad_accumulation == 1 else f' × {wl.grad_accumulation} micro-batches'}; "
-        f"compute {format_duration(wl.compute_time)}"
-        f"/step ({c.compute.kind}); {steps}"
+        f"{compute} ({c.compute.kind}{speeds}); {steps}"
     )
 
 

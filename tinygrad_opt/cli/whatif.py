@@ -122,7 +122,7 @@ def run_whatif(args: argparse.Namespace) -> int:
         out = {"rows": rows, "settings": settings, **sim, "files": files}
         print_json(out)
         return 0
-    print(_describe(confs[0]))
+    print(_describe(confs[0], [c.workload.per_worker_batch for c in confs]))
     print(_table(rows, [conf.setting for conf in confs]))
     reasons = dict.fromkeys(r["infeasible_reason"] for r in rows if not r["feasible"])
     for reason in reasons:
