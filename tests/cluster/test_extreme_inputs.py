@@ -352,3 +352,9 @@ def test_thousands_separators_and_folders_are_named(extra, needle, capsys, tmp_p
     one_error_line(capsys, needle)
     sweep = ["whatif", *argv[1 : -len(extra)], "--params", "25M,60M", "--json"]
     assert main(sweep) == 0  # a comma between values is still a sweep
+
+
+def test_list_models_refuses_outputs_it_would_not_write(capsys):
+    assert main(["whatif", "--list-models", "--out", "x.png"]) == 2
+    one_error_line(capsys, "--list-models prints the profiles only; drop --out")
+    assert main(["whatif", "--list-models", "--json"]) == 0

@@ -64,3 +64,12 @@ def test_a_negative_first_step_is_refused(tmp_path, capsys):
     argv = ["timeline", "--trace", path, "--first-step", "-3", "--out", str(tmp_path / "g.png")]
     assert main(argv) == 2
     assert "--first-step must be a step number >= 0, got -3" in capsys.readouterr().err
+
+
+def test_first_step_without_a_trace_is_refused(tmp_path, capsys):
+    argv = ["timeline", "--params", "25M", "--workers", "4", "--compute-time", "0.1s",
+            "--bandwidth", "25Gbit/s", "--latency", "5us", "--first-step", "3",
+            "--out", str(tmp_path / "t.png")]  # fmt: skip
+    assert main(argv) == 2
+    assert "--first-step chooses the steps of a --trace" in capsys.readouterr().err
+    assert not (tmp_path / "t.png").exists()

@@ -90,6 +90,9 @@ def run_whatif(args: argparse.Namespace) -> int:
     from tinygrad_opt.cluster.validation import SpecError
 
     if args.list_models:
+        given = [f for f in ("out", "csv", "config") if getattr(args, f, None) is not None]
+        if given:
+            raise UsageError(f"--list-models prints the profiles only; drop --{given[0]}")
         return _print_models(args.json)
     _check_output("--out", args.out, FIGURE_SUFFIXES)
     _check_output("--csv", args.csv, (".csv",))
@@ -145,6 +148,8 @@ def run_timeline(args: argparse.Namespace) -> int:
             )
     if args.trace:
         return _timeline_trace(args)
+    if args.first_step is not None:
+        raise UsageError("--first-step chooses the steps of a --trace; give --trace FILE")
     from tinygrad_opt.cluster.config import result_row
     from tinygrad_opt.cluster.plots import plot_timeline
     from tinygrad_opt.cluster.units import format_bytes, format_duration
