@@ -541,8 +541,8 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         f"average (median signed error {med_signed('ring')}) and spread by framework. "
         "PaddlePaddle's own VGG-16 table shows the same at short steps: at batch 32 across "
         f"two and four machines {at('fleetx-vgg16-fp32-b32-16gpu')} and "
-        f"{at('fleetx-vgg16-fp32-b32-32gpu')}, while its batch 64 and 128 rows on the "
-        "same machines are within about 2 points.",
+        f"{at('fleetx-vgg16-fp32-b32-32gpu')}, while its FP32 batch 64 and 128 rows on the "
+        "same machines are within 3 points.",
         "- **TensorFlow's in-graph NCCL rings of 2017** (tf_cnn_benchmarks' and "
         "tensorpack's replicated mode, `overlap = false`): TensorFlow's `NcclManager` "
         "launched an all-reduce only once the last GPU's tower had joined it, and then "
@@ -582,7 +582,9 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
         "framework (DDP with `find_unused_parameters`, gradient clipping) and NCCL's "
         "kernels slowing the backward kernels they run beside.",
         "- **BytePS at 256 GPUs** "
-        f"({at('byteps-readme-bert-large-byteps-256gpu')}) rests on two assumptions: the "
+        f"({at('byteps-readme-bert-large-byteps-256gpu')}; the sum inside each machine is "
+        "a ring reduce-scatter, as BytePS's NCCL does it, where a binomial tree to one GPU "
+        "put it 4 points low) rests on two assumptions: the "
         "record's one colocated server per machine (BytePS runs its servers on separate "
         "CPU machines, the simulator's `summation_service`, whose number the source does "
         "not give), and its 4 MB tensor partitions taken as an even split.",

@@ -68,7 +68,9 @@ def ps_colocated(m, n, b, a, k):
 
 
 def hierarchical(m, nodes, d, b_intra, a_intra, b_inter, a_inter):
-    intra = 2 * math.ceil(math.log2(d)) * (a_intra + m / b_intra) if d > 1 else 0.0
+    # ring reduce-scatter and all-gather inside a node (d-1 steps of m/d each), a ring
+    # across the nodes
+    intra = 2 * (d - 1) * (a_intra + m / (d * b_intra))
     inter = 2 * (nodes - 1) * a_inter + 2 * (nodes - 1) / nodes * m / b_inter
     return intra + inter
 
@@ -366,7 +368,7 @@ def test_hierarchical_reduction_term(nodes, d):
         intra_latency=a_i,
         reduce_bandwidth=r,
     )
-    expected = hierarchical(M, nodes, d, b_i, a_i, B, A) + tree_r(M, d, r) + ring_r(M, nodes, r)
+    expected = hierarchical(M, nodes, d, b_i, a_i, B, A) + ring_r(M, d, r) + ring_r(M, nodes, r)
     assert communication_cost(c, "hierarchical", M).time_s == pytest.approx(expected, rel=1e-12)
     assert hierarchical_allreduce_time(M, nodes, d, b_i, a_i, B, A, r) == pytest.approx(
         expected, rel=1e-12

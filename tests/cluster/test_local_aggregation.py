@@ -1,15 +1,14 @@
 """Local aggregation (a node sums its devices, one push per node) and the summation
 service (CPU-only servers that only sum), against formulas typed by hand.
 
-Intra-node binomial reduce ``⌈log2 d⌉(α_i + M/B_i + M/R)``, parameter server of the ``n``
-node leaders, intra-node binomial broadcast ``⌈log2 d⌉(α_i + M/B_i)`` (TensorFlow
-``distributed_replicated``, MXNet ``device`` KVStore, BytePS: Jiang et al. OSDI 2020).
+Intra-node ring reduce-scatter ``(d−1)(α_i + M/(d·B_i) + M/(d·R))``, parameter server of
+the ``n`` nodes, intra-node ring all-gather ``(d−1)(α_i + M/(d·B_i))`` (BytePS: NCCL's
+reduce-scatter inside the machine, Jiang et al. OSDI 2020).
 """
 
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 from hypothesis import given, settings
@@ -37,11 +36,15 @@ def cluster(n: int, d: int, **kw) -> ClusterSpec:
     )
 
 
+def intra(m, d):
+    """The ring reduce-scatter and all-gather inside a node: 2(d−1)(α_i + M/(d·B_i))."""
+    return 2 * (d - 1) * (AI + m / (d * BI))
+
+
 def hand_dedicated(m, n, d, k, r=None):
-    """2⌈log2 d⌉(α_i + M/B_i) + ⌈log2 d⌉M/R + 2α + 2·max(n/k, 1)·M/B + (n−1)·M/(kR)."""
-    lg = math.ceil(math.log2(d)) if d > 1 else 0
-    add = 0.0 if r is None else lg * m / r + (n - 1) * m / (k * r)
-    return 2 * lg * (AI + m / BI) + 2 * A + 2 * max(n / k, 1) * m / B + add
+    """2(d−1)(α_i + M/(d·B_i)) + (d−1)/d·M/R + 2α + 2·max(n/k, 1)·M/B + (n−1)·M/(kR)."""
+    add = 0.0 if r is None else (d - 1) / d * m / r + (n - 1) * m / (k * r)
+    return intra(m, d) + 2 * A + 2 * max(n / k, 1) * m / B + add
 
 
 # ============================================================================ closed forms
@@ -52,10 +55,9 @@ def test_dedicated_by_hand(n, d, k):
     assert cost.time_s == pytest.approx(hand_dedicated(m, n, d, k), rel=1e-12)
     names = [p for p, _ in cost.phases]
     assert names == ["intra-node reduce", "push", "pull", "intra-node broadcast"]
-    # a server's NIC gets one aggregate per node, n·M/k (not n·d·M/k); a leader's device
-    # link carries ⌈log2 d⌉·M each way (the binomial tree's messages to and from it)
-    lg = math.ceil(math.log2(d))
-    assert cost.busiest_link_bytes == pytest.approx(max(n * m / k, lg * m), rel=1e-12)
+    # a server's NIC gets one aggregate per node, n·M/k (not n·d·M/k); a device's link
+    # carries 2(d−1)/d·M each way (its reduce-scatter and all-gather chunks)
+    assert cost.busiest_link_bytes == pytest.approx(max(n * m / k, 2 * (d - 1) / d * m))
 
 
 def test_dedicated_with_reduction_by_hand():
@@ -72,15 +74,14 @@ def test_dedicated_with_reduction_by_hand():
 def test_colocated_every_node_a_shard_by_hand(n, d):
     # push α + max((n−1)/n, 1 − 1/n)·M/B = α + (n−1)/n·M/B, pull the same
     m = 80e6
-    lg = math.ceil(math.log2(d))
-    hand = 2 * lg * (AI + m / BI) + 2 * (A + (n - 1) / n * m / B)
+    hand = intra(m, d) + 2 * (A + (n - 1) / n * m / B)
     scheme = {"name": "ps", "ps_shards": n, "ps_placement": "colocated"}
     assert communication_cost(cluster(n, d), scheme, m).time_s == pytest.approx(hand, rel=1e-12)
 
 
 def test_hot_shard_share_replaces_one_over_k():
     m, f = 100e6, [0.7, 0.2, 0.1]
-    hand = 2 * 3 * (AI + m / BI) + 2 * A + 2 * max(4 * 0.7, 1) * m / B
+    hand = intra(m, 8) + 2 * A + 2 * max(4 * 0.7, 1) * m / B
     cost = communication_cost(cluster(4, 8), {"name": "ps", "ps_shards": 3}, m, None, f)
     assert cost.time_s == pytest.approx(hand, rel=1e-12)
 
@@ -246,9 +247,8 @@ def test_simulate_with_a_transport_equals_closed_form(n, d, k, o, eta, h):
     wl = Workload(parameters=10**7, compute_time_per_step=0.3, steps=1)
     r = simulate(cluster(n, d, transport=t), wl, "ps", ps_shards=k, steps_to_sample=2)
     m = 4e7
-    lg = math.ceil(math.log2(d))
     sync = (
-        2 * lg * (AI + o + m / (eta * BI))
+        2 * (d - 1) * (AI + o + m / (d * eta * BI))
         + 2 * (A + o)
         + 2 * max(n / k, 1) * m / (eta * B)
         + h * m / 12e9

@@ -61,7 +61,7 @@ def test_hierarchical_by_hand(t):
     )  # fmt: skip
     o, eta = t.overhead, t.efficiency
     hand = (
-        2 * 3 * (ai + o + m / (eta * bi))
+        2 * (d - 1) * (ai + o + m / (d * eta * bi))  # reduce-scatter, all-gather in a node
         + 2 * (n - 1) * (A + o)
         + 2 * (n - 1) / n * m / (eta * B)
         + staging(t, m)

@@ -277,19 +277,21 @@ def hierarchical_allreduce_time(
     reduce_bandwidth: float | None = None,
     intra_topology: IntraTopology = LINK,
 ) -> float:
-    """Intra-node reduce + inter-node ring all-reduce of the leaders + intra-node broadcast.
+    """Intra-node reduce-scatter + inter-node ring all-reduce + intra-node all-gather.
 
-    ``2⌈log2 d⌉(α_i + M/B_i) + ⌈log2 d⌉·M/R + 2(n−1)α_e + 2(n−1)/n · M/B_e + (n−1)/n ·
-    M/R`` (binomial trees inside a node, a ring across nodes; Goyal et al. 2017 §4,
-    Sergeev & Del Balso 2018). On another ``intra_topology`` the trees take
-    :func:`intra_tree_reduce_time` each.
+    ``2(d−1)α_i + 2(d−1)/d · M/B_ring + (d−1)/d · M/R + 2(n−1)α_e + 2(n−1)/n · M/B_e +
+    (n−1)/n · M/R``: inside a node the bandwidth-optimal ring halves of
+    :func:`intra_ring_allreduce_time` (NCCL's reduce-scatter and all-gather, on the node's
+    topology: ``B_ring`` = :func:`~tinygrad_opt.cluster.topology.ring_bandwidth`), across
+    nodes a ring whose NIC carries the node's whole gradient (Horovod's hierarchical
+    all-reduce, Sergeev & Del Balso 2018; Goyal et al. 2017 §4).
     """
     d = check_positive_int("devices_per_node", devices_per_node)
     r = reduce_bandwidth
     intra = 0.0
     if d > 1:
         m, b, a, t = message_bytes, intra_bandwidth, intra_latency, intra_topology
-        intra = intra_tree_reduce_time(m, d, b, a, t, r) + intra_tree_reduce_time(m, d, b, a, t)
+        intra = intra_ring_allreduce_time(m, d, b, a, t, r)
     return intra + ring_allreduce_time(message_bytes, nodes, inter_bandwidth, inter_latency, r)
 
 
@@ -309,21 +311,22 @@ def local_aggregation_ps_time(
 ) -> float:
     """Parameter server after a local aggregation in every node (no update).
 
-    Binomial reduce of the ``d`` devices of a node to a leader, ``⌈log2 d⌉(α_i + M/B_i
-    + M/R)``; the ``n`` leaders push and pull through the shards as ``n`` one-device
-    nodes (:func:`parameter_server_time` with ``n`` workers); binomial broadcast inside
-    the node, ``⌈log2 d⌉(α_i + M/B_i)`` (TensorFlow ``distributed_replicated``, MXNet
-    ``device`` KVStore, BytePS: Jiang et al. OSDI 2020). Dedicated, ``k`` shards:
-    ``2⌈log2 d⌉(α_i + M/B_i) + ⌈log2 d⌉M/R + 2α + 2·max(n·f_max, 1)·M/B +
-    (n − 1)·f_max·M/R``.
+    A ring reduce-scatter of the ``d`` devices of a node, ``(d−1)(α_i + M/(d·B_ring) +
+    M/(d·R))``: the node's aggregate, ``1/d`` on each device; the ``n`` nodes push and
+    pull it through the shards as ``n`` one-device nodes (:func:`parameter_server_time`
+    with ``n`` workers: the node's NIC carries ``M`` either way); a ring all-gather inside
+    the node, ``(d−1)(α_i + M/(d·B_ring))`` (BytePS: NCCL's reduce-scatter inside the
+    machine, Jiang et al. OSDI 2020; TensorFlow ``distributed_replicated``, MXNet's
+    ``dist_device_sync``). ``B_ring`` =
+    :func:`~tinygrad_opt.cluster.topology.ring_bandwidth` of the node's topology.
+    Dedicated, ``k`` shards: ``2(d−1)α_i + 2(d−1)/d·M/B_ring + (d−1)/d·M/R + 2α +
+    2·max(n·f_max, 1)·M/B + (n − 1)·f_max·M/R``.
     """
     d = check_positive_int("devices_per_node", devices_per_node)
     intra = 0.0
     if d > 1:
         m, b, a, t = message_bytes, intra_bandwidth, intra_latency, intra_topology
-        intra = intra_tree_reduce_time(m, d, b, a, t, reduce_bandwidth) + intra_tree_reduce_time(
-            m, d, b, a, t
-        )
+        intra = intra_ring_allreduce_time(m, d, b, a, t, reduce_bandwidth)
     ps = parameter_server_time(
         message_bytes,
         nodes,

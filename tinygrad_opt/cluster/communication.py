@@ -33,13 +33,14 @@ becomes ``α + o`` and its bandwidth ``ηB`` before any of the above (contention
 applies to the result), a ``host staging`` phase adds ``h·M/B_pcie``, and a parameter
 server's push and pull pay ``(n_msg − 1)·o`` for one message per tensor piece.
 **Local aggregation** (:attr:`ClusterSpec.local_aggregation`, parameter server, ``d > 1``):
-binomial reduce inside every node, the push/sum/pull of ``n`` one-device node leaders,
-binomial broadcast inside the node (:func:`local_aggregation_ps_time`).
+a ring reduce-scatter inside every node, the push/sum/pull of ``n`` one-device nodes, a
+ring all-gather inside the node (:func:`local_aggregation_ps_time`).
 **Intra-node topology** (:attr:`ClusterSpec.intra_topology`, :mod:`.topology`): off the
 default ``link`` a ring step inside a node moves its chunk at the topology's ring
 bandwidth, and each message of a tree or halving-doubling step at its pair's bandwidth
-(divided by the messages its two devices carry in that step); the hierarchical and local
-aggregation trees use :func:`intra_tree_reduce_time`. A colocated parameter server's
+(divided by the messages its two devices carry in that step); the hierarchical
+all-reduce's and local aggregation's reduce-scatter and all-gather inside a node run at
+the ring bandwidth too. A colocated parameter server's
 intra-node traffic still sees one link of ``B_i`` per device; a parameter server in one
 machine's host memory (``ps_placement = "host"``) is reached over each device's path to
 the host (:func:`host_bandwidth`: PCIe switches shared under a ``pcie_tree``, PCIe under
@@ -58,7 +59,6 @@ import numpy as np
 from tinygrad_opt.cluster.collectives import (
     _ceil_log2,
     _floor_log2,
-    intra_tree_reduce_time,
     ring_allreduce_time,
 )
 from tinygrad_opt.cluster.compute import Deterministic
@@ -278,24 +278,18 @@ def _nccl(c: ClusterSpec, m: float, traffic: _Traffic):
     return phases
 
 
-def _node_tree_reduce_broadcast(c: ClusterSpec, m: float, traffic: _Traffic) -> tuple[float, float]:
-    """A binomial-tree reduce of ``m`` bytes inside every node (and the broadcast back):
-    its time over the intra-node link, the time of its additions, and each device's
-    bytes added to ``traffic``. At step i local rank j with j % 2^(i+1) == 2^i sends M to
-    j - 2^i; the broadcast runs the same messages backwards."""
+def _node_reduce_scatter_gather(c: ClusterSpec, m: float, traffic: _Traffic) -> tuple[float, float]:
+    """The ring reduce-scatter of ``m`` bytes inside every node (and the all-gather back,
+    the same messages): the time of one of them on the node's topology, ``(d−1)(α_i +
+    M/(d·B_ring))`` (:func:`~tinygrad_opt.cluster.topology.ring_bandwidth`), the time of
+    its additions, ``(d−1)/d·M/R``, and each device's bytes added to ``traffic``:
+    ``(d−1)/d·M`` each way in each of the two."""
     d = c.devices_per_node
-    intra = intra_tree_reduce_time(m, d, c.intra_bandwidth, c.intra_latency, c.intra_topology)
-    adding = _ceil_log2(d) * c.reduce_time(m)
-    local = np.arange(c.workers) % d
-    sent = np.zeros(c.workers)
-    received = np.zeros(c.workers)
-    for i in range(_ceil_log2(d)):
-        mask = 1 << i
-        senders = np.nonzero((local % (2 * mask)) == mask)[0]
-        sent[senders] += m
-        received[senders - mask] += m
-    traffic.dev_out += sent + received
-    traffic.dev_in += received + sent
+    b_ring = ring_bandwidth(c.intra_topology, d, c.intra_bandwidth)
+    intra = (d - 1) * (c.intra_latency + m / (d * b_ring))
+    adding = c.reduce_time((d - 1) / d * m)
+    traffic.dev_out += 2 * (d - 1) / d * m
+    traffic.dev_in += 2 * (d - 1) / d * m
     return intra, adding
 
 
@@ -303,7 +297,7 @@ def _hierarchical(c: ClusterSpec, m: float, traffic: _Traffic):
     d, n = c.devices_per_node, c.nodes
     intra = adding = 0.0
     if d > 1:
-        intra, adding = _node_tree_reduce_broadcast(c, m, traffic)
+        intra, adding = _node_reduce_scatter_gather(c, m, traffic)
     inter = ring_allreduce_time(m, n, c.bandwidth, c.latency) + (n - 1) * c.reduce_time(m / n)
     if n > 1:
         traffic.nic_out += 2 * (n - 1) / n * m
@@ -423,7 +417,7 @@ def _local_aggregation(
     one-device nodes (the same NICs, the same shards: colocated shard ``j`` on node ``j``).
     """
     n = c.nodes
-    intra, adding = _node_tree_reduce_broadcast(c, m, traffic)
+    intra, adding = _node_reduce_scatter_gather(c, m, traffic)
     leaders = dataclasses.replace(
         c,
         workers=n,
