@@ -174,3 +174,21 @@ def test_parameter_servers_hold_tensors_as_the_software_does():
 )
 def test_record_model_names_find_their_profile(model, parameters, profile):
     assert pub.model_profile(_point(model=model, parameters=parameters)) == profile
+
+
+def test_local_aggregation_runs_on_the_machines_topology():
+    # a parameter server's own traffic keeps one link per GPU; the reduce-scatter and
+    # all-gather of local aggregation are collectives on the machine's interconnect
+    p = _point(scheme="ps", ps_placement="colocated", ps_servers=4, gpus=32, nodes=4,
+               gpus_per_node=8, intra="NVLink 2.0 hybrid cube-mesh", intra_bandwidth_gbps=200.0,
+               inter_bandwidth_gbps=100.0)  # fmt: skip
+    assert pub.intra_topology(p) is None
+    agg = {**p, "local_aggregation": True}
+    assert pub.intra_topology(agg)["name"] == "nvlink_cube_mesh"
+    c, _, s = pub.simulator_inputs(agg)
+    assert s.name == "ps" and c.intra_topology.name == "nvlink_cube_mesh"
+    # on one machine it stays a parameter server (in host memory), not a ring
+    one = {**agg, "gpus": 8, "nodes": 1}
+    assert pub.simulator_inputs(one)[2].name == "ps"
+    # six NVLink rings sum the machine's gradients faster than one link
+    assert pub.predict(agg, EXACT) > pub.predict({**agg, "intra_topology": "link"}, EXACT)

@@ -285,10 +285,12 @@ def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
     every GPU at its full ``intra_bandwidth_gbps`` to any other. A PCIe tree:
     ``devices_per_switch`` GPUs behind each switch's uplink. Parameter servers keep their
     links (their intra-node traffic is not topology-aware; a server in host memory goes
-    through :func:`host_topology`); the K80's two dies already share their board's link
-    in ``intra_bandwidth_gbps``."""
+    through :func:`host_topology`), except the ring reduce-scatter and all-gather of a
+    machine's local aggregation (``local_aggregation = true``), which run on the topology
+    as NCCL's do in BytePS; the K80's two dies already share their board's link in
+    ``intra_bandwidth_gbps``."""
     name = topology_name(p)
-    if p.get("scheme") == "ps" or name == "link":
+    if name == "link" or (p.get("scheme") == "ps" and not p.get("local_aggregation")):
         return None
     if name == "nvswitch":
         return {"name": "nvswitch"}
@@ -388,7 +390,7 @@ def simulator_inputs(
         )
 
     if nodes == 1:
-        if topo is not None:  # one node of g GPUs on the cube-mesh
+        if topo is not None and scheme != "ps":  # one node of g GPUs on its topology
             return machine(topo), wl, sync(name="ring")
         cluster = ClusterSpec(
             workers=g, bandwidth=intra, latency=LATENCY, transport=transport, compute=compute
