@@ -50,13 +50,13 @@ k-sharded PS           shard ``j`` on worker ``j``: a shard holder's link also c
                        the ring, i.e. bandwidth-optimal. Uneven shares: push
                        ``α + max(min(N_push, N−1)·f_max, 1 − f_min)·M/B`` (``f_min`` =
                        the smallest share if ``k = N``, else 0).
-hierarchical           intra-node binomial reduce to a leader ``⌈log2 d⌉(α_i + M/B_i +
-                       M/R)``, ring all-reduce among the ``n`` leaders
-                       ``2(n−1)α_e + 2(n−1)/n · M/B_e + (n−1)/n · M/R``, intra-node
-                       binomial broadcast
-                       ``⌈log2 d⌉(α_i + M/B_i)`` (Goyal et al. 2017 "Accurate, Large
-                       Minibatch SGD" §4 — which uses halving-doubling across servers;
-                       Sergeev & Del Balso 2018 "Horovod"; Jia et al. 2018).
+hierarchical           intra-node ring reduce-scatter ``(d−1)(α_i + M/(d·B_i) +
+                       M/(d·R))``, ring all-reduce across the ``n`` nodes
+                       ``2(n−1)α_e + 2(n−1)/n · M/B_e + (n−1)/n · M/R``, intra-node ring
+                       all-gather ``(d−1)(α_i + M/(d·B_i))`` (NCCL inside a node:
+                       Sergeev & Del Balso 2018 "Horovod"; Goyal et al. 2017 "Accurate,
+                       Large Minibatch SGD" §4 — which uses halving-doubling across
+                       servers; Jia et al. 2018).
 =====================  =====================================================================
 
 These are the formulas; :mod:`.communication` evaluates each scheme step by step on a

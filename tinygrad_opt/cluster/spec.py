@@ -124,10 +124,10 @@ class ClusterSpec:
             (``{"name": "mpi", "overhead": "2us"}``) or a :class:`Transport`; default
             ``"ideal"``: the nominal links, no per-message overhead, no host staging.
         local_aggregation: a parameter server's workers first sum their gradients
-            inside each node (binomial reduce over the intra-node link to one leader),
-            the leaders push one aggregate per node and pull the result, which is
-            broadcast inside the node (TensorFlow's ``distributed_replicated``, MXNet's
-            ``device`` KVStore, BytePS). Only changes scheme ``ps``.
+            inside each node (a ring reduce-scatter over the node's interconnect), the
+            node pushes one aggregate and pulls the result, which a ring all-gather
+            spreads inside the node (BytePS, TensorFlow's ``distributed_replicated``,
+            MXNet's ``dist_device_sync``). Only changes scheme ``ps``.
         summation_service: the parameter-server shards are CPU-only machines that only
             sum (BytePS's summation service, Jiang et al. OSDI 2020): no update on the
             servers; every worker applies the update after the pull. Needs
