@@ -366,10 +366,10 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
     no_overlap = {r["p"]["id"]: r["pred"] for r in exposed if r["pred"] is not None}
     across = [  # MXNet's Inception-v3 and ResNet-152 on 2 to 16 machines
         i
-        for i in by_id
-        if i.startswith("mxnet-p2-")
-        and "alexnet" not in i
-        and int(i.rsplit("-", 1)[1].removesuffix("gpu")) > 16
+        for i, r in by_id.items()
+        if r["p"]["source"] == "mxnet_imgcls"
+        and r["p"]["model"] != "alexnet"
+        and int(r["p"]["nodes"]) > 1
     ]
     gaps = [100 * (measured[i] - no_overlap[i]) for i in across]
     low = (min(gaps), max(gaps))

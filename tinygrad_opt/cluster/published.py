@@ -32,7 +32,14 @@ from typing import Any
 import numpy as np
 
 from tinygrad_opt.cluster.compute import Deterministic, Uniform
-from tinygrad_opt.cluster.published_data import DATA, PRECISIONS, check_data, load
+from tinygrad_opt.cluster.published_data import (
+    BARE_TRANSPORTS,
+    DATA,
+    PRECISIONS,
+    TRANSPORTS,
+    check_data,
+    load,
+)
 from tinygrad_opt.cluster.scheme import SyncScheme
 from tinygrad_opt.cluster.simulate import simulate
 from tinygrad_opt.cluster.spec import ClusterSpec
@@ -150,12 +157,9 @@ def gbps(x: float) -> float:
     return float(x) * 1e9 / 8
 
 
-TRANSPORT_OF: dict[str, str] = {
-    "nccl": "nccl", "grpc": "grpc", "gloo": "gloo", "mpi": "mpi", "mpi_gpudirect": "mpi_gpudirect",
-}  # fmt: skip
-"""The record's ``transport`` -> the simulator's profile (:mod:`tinygrad_opt.cluster.transport`).
-``cuda-copy`` (one machine: copies between the GPUs and host memory, no network library),
-``poseidon``, ``byteps`` and ``ps-lite`` (MXNet's parameter servers over ZeroMQ) have no
+TRANSPORT_OF: dict[str, str] = {n: n for n in TRANSPORTS if n not in BARE_TRANSPORTS}
+"""The record's ``transport`` -> the simulator's profile (:mod:`tinygrad_opt.cluster.transport`,
+the same names); :data:`~tinygrad_opt.cluster.published_data.BARE_TRANSPORTS` have no
 profile: the links are taken as they are."""
 
 

@@ -15,8 +15,11 @@ from typing import Any
 
 from tinygrad_opt.cluster.config import tomllib
 from tinygrad_opt.cluster.placement import PLACEMENTS as TENSOR_PLACEMENTS
+from tinygrad_opt.cluster.transport import TRANSPORT_NAMES
+from tinygrad_opt.cluster.workload import BYTES_PER_DTYPE
 
 __all__ = [
+    "BARE_TRANSPORTS",
     "DATA",
     "INTRA_TOPOLOGIES",
     "POSITIVE",
@@ -188,16 +191,18 @@ by name, instead of reading it from the ``intra`` words (``pcie_tree`` takes the
 ``devices_per_switch``, default 2)."""
 
 PRECISIONS: dict[str, int] = {
-    "fp32": 4, "float32": 4, "tf32": 4,
-    "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2, "mixed": 2, "amp": 2,
+    **{name: int(n) for name, n in BYTES_PER_DTYPE.items() if n in (2, 4)},
+    "half": 2, "mixed": 2, "amp": 2,
 }  # fmt: skip
 """A record's ``precision`` (any case) -> bytes per gradient element. It is the dtype the
 gradients are exchanged in: ``mixed`` / ``amp`` are taken as half-precision gradients (apex
 O2, NVIDIA's tables, Horovod's fp16 compression); write ``fp32`` for mixed precision that
 keeps fp32 gradients (``torch.cuda.amp``, TensorFlow's TF-AMP)."""
 
-TRANSPORTS = (
-    "nccl", "grpc", "gloo", "mpi", "mpi_gpudirect", "cuda-copy", "poseidon", "byteps", "ps-lite",
-)  # fmt: skip
-"""Values of a record's ``transport`` (any case): the first five are the simulator's
-profiles (:mod:`tinygrad_opt.cluster.transport`), the others bare links."""
+BARE_TRANSPORTS = ("cuda-copy", "poseidon", "byteps", "ps-lite")
+"""Software of a record that no transport profile describes: its links are taken as they
+are (copies through host memory, Poseidon, BytePS, MXNet's ps-lite over ZeroMQ)."""
+
+TRANSPORTS = (*(n for n in TRANSPORT_NAMES if n != "ideal"), *BARE_TRANSPORTS)
+"""Values of a record's ``transport`` (any case): the simulator's profiles
+(:mod:`tinygrad_opt.cluster.transport`) and :data:`BARE_TRANSPORTS`."""
