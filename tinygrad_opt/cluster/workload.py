@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tinygrad_opt.cluster.large_batch import LargeBatchModel
-from tinygrad_opt.cluster.models import backward_weights, head_weight, resolve_tensors
+from tinygrad_opt.cluster.models import backward_weights, get_model, head_weight
 from tinygrad_opt.cluster.units import parse_bytes, parse_duration
 from tinygrad_opt.cluster.validation import (
     MAX_COUNT,
@@ -290,3 +290,67 @@ class Workload:
     def from_dict(cls, data: Mapping[str, Any]) -> Workload:
         """Build from ``{"parameters": 25e6, "per_worker_batch": 64, ...}``."""
         return dataclass_from_dict(cls, data, "workload", {})
+
+
+def resolve_tensors(
+    parameters, tensor_sizes, backward_times, model
+) -> tuple[int | None, tuple[int, ...] | None, tuple[float, ...] | None, str | None]:
+    """Reconcile :class:`~tinygrad_opt.cluster.workload.Workload`'s size fields.
+
+    ``parameters`` may be a count or a list of per-tensor counts (then it is
+    ``tensor_sizes``); ``model`` names a profile whose tensors are the default
+    ``tensor_sizes``. Whatever is given must agree: the total equals ``parameters``, a
+    given ``tensor_sizes`` equals the model's. ``backward_times`` (seconds or durations,
+    one per tensor) needs ``tensor_sizes``. Returns ``(parameters, tensor_sizes,
+    backward_times, model)`` with the model's canonical name; ``parameters`` None when
+    nothing gives it (the caller reports it).
+    """
+    from tinygrad_opt.cluster.placement import _check_sizes
+
+    if isinstance(parameters, (list, tuple)):
+        listed = _check_sizes(parameters)
+        if tensor_sizes is not None and _check_sizes(tensor_sizes) != listed:
+            raise SpecError("tensor_sizes", tensor_sizes, "differs from the list in parameters")
+        tensor_sizes, parameters = listed, sum(listed)
+    profile = None if model is None else get_model(model)
+    if profile is not None and isinstance(tensor_sizes, (list, tuple)):
+        if tuple(tensor_sizes) == profile.tensor_sizes:
+            tensor_sizes = None  # the model's own (a copy of the workload): no checks
+    sizes = None if tensor_sizes is None else _check_sizes(tensor_sizes)
+    if sizes is not None and not sizes:
+        raise SpecError("tensor_sizes", tensor_sizes, "is empty: give at least one tensor")
+    if profile is not None:
+        model = profile.name
+        if sizes is not None and sizes != profile.tensor_sizes:
+            raise SpecError(
+                "tensor_sizes", "[...]", f"differs from model {model!r}'s tensors (leave it out)"
+            )
+        sizes = profile.tensor_sizes
+    if sizes is not None:
+        total = sum(sizes)
+        if parameters is not None and not hasattr(parameters, "num_parameters"):
+            if check_positive_int("parameters", parameters) != total:
+                what = f"model {model!r}" if model is not None else "tensor_sizes"
+                raise SpecError(
+                    "parameters", parameters, f"differs from the {total:,} of {what} (leave it out)"
+                )
+        parameters = total
+    times = None
+    if backward_times is not None:
+        if sizes is None:
+            raise SpecError(
+                "backward_times", backward_times, "needs tensor_sizes (or a model): one per tensor"
+            )
+        if isinstance(backward_times, (str, bytes)) or not hasattr(backward_times, "__len__"):
+            raise SpecError("backward_times", backward_times, "must be a list of durations")
+        if len(backward_times) != len(sizes):
+            raise SpecError(
+                "backward_times",
+                f"[{len(backward_times)} values]",
+                f"must give one time per tensor ({len(sizes)})",
+            )
+        times = tuple(
+            parse_duration(v, f"backward_times[{i}]", allow_zero=True)
+            for i, v in enumerate(backward_times)
+        )
+    return parameters, sizes, times, model
