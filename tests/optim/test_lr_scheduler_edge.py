@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (the case table keeps one setting per line)
 """Edge cases of the schedulers and of gradient clipping, differentially against torch 2.13.
 
-``tests/test_lr_scheduler.py`` and ``tests/test_clip.py`` cover the common settings; this
+``tests/optim/test_lr_scheduler.py`` and ``tests/optim/test_clip.py`` cover the common settings; this
 file adds the corners: milestones listed several times, stepping far past ``T_max``,
 ``eta_min`` at or above the base lr, ``LinearLR`` to 0, every OneCycleLR variant (cos /
 linear, three phases, Adam betas, ``pct_start=0``, ``epochs * steps_per_epoch``),

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found")
 
 from tinygrad_opt.distributed import faults  # noqa: E402
 
-JOB = Path(__file__).parent / "mpi" / "fault_job.py"
+JOB = Path(__file__).parents[1] / "mpi" / "fault_job.py"
 HARD_LIMIT = 60.0  # seconds: no run may take longer, whatever goes wrong
 # fault -> job ended, beyond the timeout: watchdog poll (<= 0.25 s), asking the peers,
 # the grace period (0.5 s), process exits and mpiexec's own shutdown, on a busy box

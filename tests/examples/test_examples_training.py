@@ -17,7 +17,7 @@ import pytest
 
 from tinygrad_opt import optim
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 pytest.importorskip("sklearn", reason="load_digits needs scikit-learn")

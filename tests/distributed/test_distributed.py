@@ -20,7 +20,7 @@ pytest.importorskip("mpi4py")
 MPIEXEC = shutil.which("mpiexec")
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found")
 
-JOB = Path(__file__).parent / "mpi" / "train_job.py"
+JOB = Path(__file__).parents[1] / "mpi" / "train_job.py"
 _spec = importlib.util.spec_from_file_location("train_job", JOB)
 train_job = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(train_job)

@@ -16,7 +16,7 @@ from tinygrad_opt.cli import main
 from tinygrad_opt.cluster import SWEEP_KEYS, ClusterSpec, Workload, simulate
 from tinygrad_opt.cluster.config import expand, load_toml, merge_settings, parse_count
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 EXAMPLE = [
     "whatif", "--params", "25.6e6", "--workers", "1,8,64,256", "--compute-time", "0.12s",
     "--bandwidth", "25Gbit/s", "--latency", "5us", "--scheme", "ring,ps",

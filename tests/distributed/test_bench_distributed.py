@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("mpi4py")
 pytestmark = pytest.mark.skipif(shutil.which("mpiexec") is None, reason="mpiexec not found")
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_distributed.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_distributed.py"
 LOCK = "/tmp/tinygrad_measure.lock"
 LOCK_WAIT_S = 120
 LOCK_BUSY = 75  # flock's exit code when the lock stayed taken for LOCK_WAIT_S

@@ -13,7 +13,7 @@ import pytest
 from tinygrad_opt import ShapeError, Tensor, nn, no_grad
 from tinygrad_opt.data import make_moons, train_test_split
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_moons.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_moons.py"
 
 
 # --------------------------------------------------------------------------- data

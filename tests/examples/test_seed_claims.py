@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-DIR = pathlib.Path(__file__).parents[1] / "examples" / "seed_claims"
+DIR = pathlib.Path(__file__).parents[2] / "examples" / "seed_claims"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

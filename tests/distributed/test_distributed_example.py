@@ -19,7 +19,7 @@ pytest.importorskip("mpi4py")
 MPIEXEC = shutil.which("mpiexec")
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found")
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "train_digits_distributed.py"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "train_digits_distributed.py"
 EPOCHS = 3  # 2 workers x batch 16: 42 steps an epoch
 
 
