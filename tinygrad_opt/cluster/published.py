@@ -4,7 +4,7 @@ A *record* describes one published measurement of synchronous data-parallel trai
 with its public inputs: the model and its parameter count, the per-GPU batch, the
 single-GPU throughput, the GPUs, machines and links, the scheme and the software
 (docs/validation-data.md gives the format; :data:`DATA`, shipped with the package, holds
-374 of them from 20 sources; :func:`load` and :func:`check_data` come from
+389 of them from 22 sources; :func:`load` and :func:`check_data` come from
 :mod:`.published_data`). :func:`simulator_inputs` turns a record into a cluster, a
 workload and a scheme by fixed rules, the same for every record and nothing taken from
 the measured throughput at scale; :func:`predict` simulates it and returns the predicted
