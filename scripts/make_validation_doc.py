@@ -284,9 +284,10 @@ def missed_groups(rs: list[dict[str, Any]]) -> str:
         meas = [r["p"]["efficiency"] for r in rr]
         spans.append((c["source"], max(pred) - min(pred), max(meas) - min(meas)))
     clear = [c for c in worst_model_checks(rs) if c["verdict"] != "tie" and c["pred_gap"] >= 0.01]
+    right = sum(c["verdict"] == "yes" for c in clear)
     lead = (
         f"The model picks its worst by a point or more in {len(clear)} of the groups that are "
-        "not ties ("
+        f"not ties, and is right in {right} of them ("
         + ", ".join(f"{short_table(c)} at {c['gpus']} GPUs: {c['verdict']}" for c in clear)
         + "), where the exchange is exposed; elsewhere its predictions are near-ties. "
     )
