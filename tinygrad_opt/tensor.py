@@ -8,9 +8,11 @@ on numpy arrays and its ``backward`` right beside it. ``Function.apply`` runs th
 and, when gradients are wanted, records the node. ``Tensor.backward`` runs the iterative
 backward pass of :mod:`tinygrad_opt.autograd.engine`.
 
-``Tensor`` itself holds the array, its autograd bookkeeping, conversions and the Python
-operators. Its other methods come from the ops modules, one mixin per kind of op
-(``ElementwiseMethods``, ``ReduceMethods`` …), so each method sits beside its op.
+``Tensor`` itself holds the array, its autograd bookkeeping and in-place version
+tracking. Its other methods come from the ops modules, one mixin per kind of op
+(``ElementwiseMethods``, ``ReduceMethods`` …, the dtype conversions in ``CastMethods``,
+Python's operators and the in-place arithmetic in ``OperatorMethods``), so each method
+sits beside its op.
 
 Dtypes and memory
 -----------------
@@ -72,8 +74,8 @@ from tinygrad_opt.ops import softmax as _smx
 from tinygrad_opt.ops import sort as _sort
 from tinygrad_opt.ops import unary as _un
 from tinygrad_opt.ops import window as _win
-from tinygrad_opt.ops.cast import Cast
-from tinygrad_opt.ops.common import lift
+from tinygrad_opt.ops.cast import Cast, CastMethods
+from tinygrad_opt.ops.operators import OperatorMethods
 
 DEFAULT_DTYPE = np.float32  # the default float dtype (``dtypes.get_default_dtype()``)
 
@@ -160,6 +162,8 @@ class Tensor(
     _rr.RearrangeMethods,
     _win.WindowMethods,
     _cr.CreationMethods,
+    CastMethods,
+    OperatorMethods,
 ):
     """An n-dimensional array that can record operations for autodiff.
 
@@ -360,55 +364,6 @@ class Tensor(
         """A copy with its own memory that stays in the graph (gradient flows through)."""
         return _sh.clone(self)
 
-    def to(self, *args: Any, dtype: Any = None, copy: bool = False, **kw: Any) -> Tensor:
-        """``t.to(dtype)`` / ``t.to("cpu")`` / ``t.to(other_tensor)``: a converted tensor."""
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str) and a.startswith("cpu"):
-                continue
-            elif a is not None:
-                dtype = a
-        if dtype is None:
-            return self.clone() if copy else self
-        d = _dt.to_dtype(dtype)
-        if d == self.dtype and not copy:
-            return self
-        return Cast.apply(self, dtype=d)
-
-    def type(self, dtype: Any = None) -> Any:
-        return str(self.dtype) if dtype is None else self.to(dtype)
-
-    def astype(self, dtype: Any) -> Tensor:
-        return self.to(dtype)
-
-    def float(self) -> Tensor:
-        return self.to(_dt.float32)
-
-    def double(self) -> Tensor:
-        return self.to(_dt.float64)
-
-    def half(self) -> Tensor:
-        return self.to(_dt.float16)
-
-    def long(self) -> Tensor:
-        return self.to(_dt.int64)
-
-    def int(self) -> Tensor:
-        return self.to(_dt.int32)
-
-    def short(self) -> Tensor:
-        return self.to(_dt.int16)
-
-    def bool(self) -> Tensor:
-        return self.to(_dt.bool_)
-
-    def byte(self) -> Tensor:
-        return self.to(_dt.uint8)
-
-    def cpu(self) -> Tensor:
-        return self
-
     def contiguous(self) -> Tensor:
         return self
 
@@ -525,142 +480,6 @@ class Tensor(
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._inplace(lambda old: _ix.index_put(old, index, value))
-
-    def copy_(self, src: Any) -> Tensor:
-        src = lift(src, self)
-        return self._inplace(lambda old: _sh.expand_as_copy(src, old))
-
-    def zero_(self) -> Tensor:
-        with no_grad():
-            return self._assign(Tensor(np.zeros(self.shape, dtype=self.dtype)))
-
-    def fill_(self, value: Any) -> Tensor:
-        with no_grad():
-            return self._assign(Tensor(np.full(self.shape, value, dtype=self.dtype)))
-
-    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self._inplace(lambda old: old.add(other, alpha=alpha))
-
-    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self._inplace(lambda old: old.sub(other, alpha=alpha))
-
-    def mul_(self, other: Any) -> Tensor:
-        return self._inplace(lambda old: old * other)
-
-    def div_(self, other: Any) -> Tensor:
-        return self._inplace(lambda old: old / other)
-
-    def pow_(self, other: Any) -> Tensor:
-        return self._inplace(lambda old: old**other)
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        return self._inplace(lambda old: old.clamp(min, max))
-
-    clip_ = clamp_
-
-    def neg_(self) -> Tensor:
-        return self._inplace(lambda old: -old)
-
-    def __iadd__(self, other: Any) -> Tensor:
-        return self.add_(other)
-
-    def __isub__(self, other: Any) -> Tensor:
-        return self.sub_(other)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self.mul_(other)
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return self.div_(other)
-
-    # ----------------------------------------------------------------- operators
-    def __add__(self, other: Any) -> Tensor:
-        return _ew.Add.apply(*_ew.binary_operands(self, other))
-
-    def __radd__(self, other: Any) -> Tensor:
-        return _ew.Add.apply(*_ew.binary_operands(other, self))
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _ew.Sub.apply(*_ew.binary_operands(self, other))
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return _ew.Sub.apply(*_ew.binary_operands(other, self))
-
-    def __mul__(self, other: Any) -> Tensor:
-        return _ew.Mul.apply(*_ew.binary_operands(self, other))
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return _ew.Mul.apply(*_ew.binary_operands(other, self))
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _ew.div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return _ew.div(other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return _ew.pow(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return _ew.pow(other, self)
-
-    def __neg__(self) -> Tensor:
-        return _ew.neg(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __abs__(self) -> Tensor:
-        return _ew.abs(self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return _la.matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return _la.matmul(other, self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return _ix.getitem(self, index)
-
-    # comparisons (bool results, no gradient) and logic on bool tensors
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _cmp.eq(self, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _cmp.ne(self, other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return _cmp.lt(self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return _cmp.le(self, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return _cmp.gt(self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return _cmp.ge(self, other)
-
-    def __invert__(self) -> Tensor:
-        return _cmp.bitwise_not(self)
-
-    def __and__(self, other: Any) -> Tensor:
-        return _cmp.bitwise_and(self, other)
-
-    def __rand__(self, other: Any) -> Tensor:
-        return _cmp.bitwise_and(other, self)
-
-    def __or__(self, other: Any) -> Tensor:
-        return _cmp.bitwise_or(self, other)
-
-    def __ror__(self, other: Any) -> Tensor:
-        return _cmp.bitwise_or(other, self)
-
-    def __xor__(self, other: Any) -> Tensor:
-        return _cmp.bitwise_xor(self, other)
-
-    def __rxor__(self, other: Any) -> Tensor:
-        return _cmp.bitwise_xor(other, self)
 
 
 class _SizeCount(int):
