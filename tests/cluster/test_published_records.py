@@ -192,3 +192,72 @@ def test_local_aggregation_runs_on_the_machines_topology():
     assert pub.simulator_inputs(one)[2].name == "ps"
     # six NVLink rings sum the machine's gradients faster than one link
     assert pub.predict(agg, EXACT) > pub.predict({**agg, "intra_topology": "link"}, EXACT)
+
+
+# ---------------------------------------------------------------- other spellings of choices
+@pytest.mark.parametrize(
+    ("written", "scheme"),
+    [("Ring", "ring"), ("all-reduce", "ring"), ("AllReduce", "ring"), ("NCCL", "ring"),
+     ("horovod", "ring"), ("DDP", "ring"), ("parameter_server", "ps"),
+     ("Parameter Server", "ps"), ("PS", "ps"), ("Hierarchical all-reduce", "hierarchical"),
+     ("halving-doubling", "halving_doubling"), ("Rabenseifner", "halving_doubling")],
+)  # fmt: skip
+def test_scheme_names_are_read_in_any_spelling(written, scheme):
+    assert pub.canonical({"scheme": written})["scheme"] == scheme
+    extra = {"ps_placement": "colocated", "ps_servers": 1} if scheme == "ps" else {}
+    assert pub.predict(_point(scheme=written, **extra), EXACT) == pytest.approx(
+        pub.predict(_point(scheme=scheme, **extra), EXACT), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "bucket"),
+    [("1.3", "1"), ("2.0.5", "2"), ("2.3", "2"), ("2.4", "2.4"), ("2.7.8", "2.4"),
+     ("2.18", "2.4"), (2, "2"), ("v2.10.3", "2.4"), ("3", "2.4")],
+)  # fmt: skip
+def test_nccl_release_numbers_fall_in_their_generation(written, bucket):
+    assert pub.canonical({"nccl_version": written})["nccl_version"] == bucket
+
+
+def test_nccl_2_4_and_later_releases_choose_trees_across_machines():
+    p = _point(gpus=64, nodes=8, inter_bandwidth_gbps=100.0)
+    trees = pub.simulator_inputs({**p, "nccl_version": "2.7.8"})[2]
+    assert trees.name == "nccl"
+    assert pub.simulator_inputs({**p, "nccl_version": "2.3.7"})[2].name == "ring"
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "value"),
+    [("ps_placement", "CPU", "host"), ("ps_placement", "host memory", "host"),
+     ("ps_placement", "GPU", "colocated"), ("ps_placement", "Dedicated", "dedicated"),
+     ("tensor_placement", "Round-Robin", "round_robin"), ("tensor_placement", "GREEDY", "greedy"),
+     ("intra_topology", "NVLink hybrid cube-mesh", "nvlink_cube_mesh"),
+     ("intra_topology", "NVSwitch", "nvswitch"), ("intra_topology", "PCIe tree", "pcie_tree"),
+     ("read_from", "Table", "table"), ("precision", " FP16 ", "fp16"),
+     ("transport", "NCCL", "nccl")],
+)  # fmt: skip
+def test_named_choices_are_read_in_any_spelling(field, written, value):
+    assert pub.canonical({field: written})[field] == value
+
+
+def test_load_reads_other_spellings_and_check_data_accepts_them(tmp_path):
+    text = (pub.DATA.read_text().replace('scheme = "ring"', 'scheme = "All-Reduce"')
+            .replace('ps_placement = "host"', 'ps_placement = "CPU"'))  # fmt: skip
+    path = tmp_path / "spelled.toml"
+    path.write_text(text)
+    data = pub.load(path)
+    pub.check_data(data)
+    assert [p["scheme"] for p in data["point"]] == [p["scheme"] for p in DATA["point"]]
+    assert [p.get("ps_placement") for p in data["point"]] == [
+        p.get("ps_placement") for p in DATA["point"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [("scheme", "gossip", r"scheme 'gossip' is not one of"),
+     ("nccl_version", "two", r"nccl_version 'two' not in"),
+     ("intra_topology", "torus", r"intra_topology 'torus' not in")],
+)  # fmt: skip
+def test_unknown_choices_are_still_refused_naming_them(field, value, match):
+    _refused(field, value, match)

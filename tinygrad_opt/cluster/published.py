@@ -43,6 +43,7 @@ from tinygrad_opt.cluster.published_data import (
     DATA,
     PRECISIONS,
     TRANSPORTS,
+    canonical,
     check_data,
     load,
 )
@@ -353,6 +354,7 @@ def simulator_inputs(
     aggregation and transport are used: ``()`` gives the inputs as before they existed,
     for the comparison in the doc.
     """
+    p = canonical(p)
     features = frozenset(features)
     g = int(p["gpus"] if gpus is None else gpus)
     gpn = int(p["gpus_per_node"]) if g > int(p["gpus_per_node"]) else g
@@ -485,6 +487,7 @@ def predict(p: Mapping[str, Any], features: Iterable[str] = FEATURES) -> float |
     server in host memory still costs one GPU its push and pull every step, and the
     sources' one-GPU numbers are measured with it (tf_cnn_benchmarks'
     ``parameter_server`` mode, tensorpack's per-mode tables)."""
+    p = canonical(p)
     if missing_inputs(p):
         return None
     eff = _efficiency(p, int(p["gpus"]), features)

@@ -9,6 +9,7 @@ malformed record and field. :mod:`.published` predicts the records.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "REQUIRED",
     "TRANSPORTS",
     "FIELDS",
+    "canonical",
     "check_data",
     "implied_efficiency",
     "load",
@@ -38,11 +40,14 @@ DATA = Path(__file__).resolve().parent / "data" / "published_scaling.toml"
 
 
 def load(path: str | os.PathLike[str] = DATA) -> dict[str, Any]:
-    """The data file as ``{"source": {key: table}, "point": [records]}``; a record with
-    both throughputs and no ``efficiency`` gets it from them (:func:`implied_efficiency`)."""
+    """The data file as ``{"source": {key: table}, "point": [records]}``, every record in
+    :func:`canonical` spelling; a record with both throughputs and no ``efficiency`` gets
+    it from them (:func:`implied_efficiency`)."""
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
     points = data.get("point")
+    if isinstance(points, list):
+        points[:] = [canonical(p) if isinstance(p, dict) else p for p in points]
     for p in points if isinstance(points, list) else ():
         if isinstance(p, dict) and "efficiency" not in p:
             e = implied_efficiency(p)
@@ -59,6 +64,82 @@ def implied_efficiency(p: Mapping[str, Any]) -> float | None:
         return tp * float(p["baseline_gpus"]) / (float(p["gpus"]) * base)
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return None
+
+
+def _key(x: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(x).lower())
+
+
+SCHEME_ALIASES: dict[str, str] = {
+    "parameterserver": "ps", "parameterservers": "ps", "allreduce": "ring",
+    "ringallreduce": "ring", "nccl": "ring", "horovod": "ring", "ddp": "ring",
+    "hierarchicalallreduce": "hierarchical", "binomialtree": "tree",
+    "recursivehalvingdoubling": "halving_doubling", "rabenseifner": "halving_doubling",
+}  # fmt: skip
+"""Other names of a record's ``scheme`` (case and punctuation ignored): an all-reduce
+through NCCL, Horovod or DDP is the ring (``nccl_version`` then picks NCCL's trees)."""
+
+PS_PLACEMENT_ALIASES: dict[str, str] = {
+    "cpu": "host", "hostmemory": "host", "gpu": "colocated", "gpus": "colocated",
+    "workers": "colocated", "servers": "dedicated", "separate": "dedicated",
+}  # fmt: skip
+"""Other names of ``ps_placement``: variables on the CPU of the workers' machine are in
+host memory (tf_cnn_benchmarks' ``local_parameter_device=cpu``), on its GPUs colocated."""
+
+TOPOLOGY_ALIASES: dict[str, str] = {
+    "cubemesh": "nvlink_cube_mesh", "hybridcubemesh": "nvlink_cube_mesh",
+    "nvlinkhybridcubemesh": "nvlink_cube_mesh", "pcieswitches": "pcie_tree",
+}  # fmt: skip
+
+
+def _pick(value: Any, names: tuple[str, ...], aliases: Mapping[str, str] | None = None) -> Any:
+    """``value`` as one of ``names`` (case and punctuation ignored) or an alias; an
+    unknown value comes back unchanged (for :func:`check_data` to name it)."""
+    k = _key(value)
+    for n in names:
+        if _key(n) == k:
+            return n
+    return (aliases or {}).get(k, value)
+
+
+def nccl_bucket(version: Any) -> Any:
+    """A release number (``"2.7.8"``, ``"2.18"``, ``2``) as the record's NCCL generation:
+    ``"1"`` below 2, ``"2"`` for 2.0–2.3 (rings only), ``"2.4"`` from 2.4 on (rings or
+    double binary trees). Anything else comes back unchanged. Write versions as strings:
+    TOML reads ``2.10`` as the number 2.1."""
+    m = re.fullmatch(r"\s*v?(\d+)(?:\.(\d+))?(?:\.\d+)*\s*", str(version))
+    if isinstance(version, bool) or m is None:
+        return version
+    major, minor = int(m.group(1)), int(m.group(2) or 0)
+    if major < 2:
+        return "1"
+    return "2.4" if (major, minor) >= (2, 4) else "2"
+
+
+def canonical(p: Mapping[str, Any]) -> dict[str, Any]:
+    """Record ``p`` with its named choices in the spelling the rules read: ``scheme``,
+    ``ps_placement``, ``tensor_placement``, ``intra_topology`` and ``read_from`` in any
+    case and punctuation or under another common name (:data:`SCHEME_ALIASES`,
+    :data:`PS_PLACEMENT_ALIASES`, :data:`TOPOLOGY_ALIASES`), ``nccl_version`` as any
+    release number (:func:`nccl_bucket`), ``precision`` and ``transport`` in lower case.
+    A value it does not know is left as written, for :func:`check_data` to name."""
+    q = dict(p)
+    if "scheme" in q:
+        q["scheme"] = _pick(q["scheme"], SCHEMES, SCHEME_ALIASES)
+    if "ps_placement" in q:
+        q["ps_placement"] = _pick(q["ps_placement"], PLACEMENTS, PS_PLACEMENT_ALIASES)
+    if "tensor_placement" in q:
+        q["tensor_placement"] = _pick(q["tensor_placement"], TENSOR_PLACEMENTS)
+    if "intra_topology" in q:
+        q["intra_topology"] = _pick(q["intra_topology"], INTRA_TOPOLOGIES, TOPOLOGY_ALIASES)
+    if "read_from" in q:
+        q["read_from"] = _pick(q["read_from"], READ_FROM)
+    if "nccl_version" in q:
+        q["nccl_version"] = nccl_bucket(q["nccl_version"])
+    for field in ("precision", "transport"):
+        if isinstance(q.get(field), str):
+            q[field] = q[field].strip().lower()
+    return q
 
 
 SCHEMES = ("ps", "ring", "hierarchical", "tree", "halving_doubling")
@@ -94,7 +175,8 @@ def check_data(data: Mapping[str, Any]) -> None:
         raise ValueError("point: the data has no [[point]] records")
     seen = set()
     groups: dict[tuple[str, int], Mapping[str, Any]] = {}
-    for i, p in enumerate(points):
+    for i, raw in enumerate(points):
+        p = canonical(raw)
         name = f"point {p.get('id', i)!r}"
         for field in REQUIRED:
             if field not in p:
