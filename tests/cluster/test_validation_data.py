@@ -394,7 +394,7 @@ def test_cube_mesh_records_run_on_the_topology():
     assert pub.simulator_inputs(nccl1)[0].intra_topology.rings == "device_order"
     assert pub.predict(nccl1, DETERMINISTIC) <= pub.predict(p, DETERMINISTIC)
     with pytest.raises(ValueError, match="nccl_version"):
-        pub.check_data({**DATA, "point": [{**DATA["point"][0], "nccl_version": "3"}]})
+        pub.check_data({**DATA, "point": [{**DATA["point"][0], "nccl_version": "newest"}]})
     # 4 parallel rings instead of one link: the prediction goes up
     assert pub.predict(p, DETERMINISTIC) > pub.predict(p, features=("model", "transport"))
     # without the feature, PCIe records and parameter servers: as before
