@@ -184,7 +184,11 @@ def test_missing_file_and_bad_toml(tmp_path, capsys):
 
 
 def test_malformed_record_names_the_point_and_the_field(tmp_path, capsys):
-    text = point("no-model", "ring", 0.9).replace('model = "resnet101"\n', "")
+    text = (
+        point("no-model", "ring", 0.9)
+        .replace('model = "resnet101"\n', "")
+        .replace("parameters = 44707176\n", "")
+    )
     err = fails(["--data", str(write(tmp_path, text))], capsys)
     assert "point 'no-model': model is missing" in err
     err = fails(["--data", str(write(tmp_path, point("too-good", "ring", 3.0)))], capsys)
@@ -312,3 +316,62 @@ def test_misspelt_fields_are_named_not_silently_dropped(tmp_path, capsys):
     assert run_json(["--data", str(path)], capsys)["points"][0]["unknown_fields"] == [
         "per_gpu_bach"
     ]
+
+
+MINIMAL = """
+[[point]]
+model = "ResNet-101"
+scheme = "All-Reduce"
+transport = "NCCL"
+gpus = 64
+gpus_per_node = 4
+intra_bandwidth_gbps = 126.0
+inter_bandwidth_gbps = 25.0
+per_gpu_batch = 64
+baseline_throughput = 129
+efficiency = 0.9
+"""
+
+
+def test_a_record_may_leave_out_what_no_rule_reads(tmp_path, capsys):
+    full = write(tmp_path, point("full", "ring", 0.9))
+    assert main(["validate", "--data", str(full), "--json"]) == 0
+    want = json.loads(capsys.readouterr().out)["points"][0]["predicted"]
+    path = tmp_path / "minimal.toml"
+    path.write_text(MINIMAL)
+    assert main(["validate", "--data", str(path), "--json"]) == 0
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert out["points"][0]["id"] == "point-1"
+    assert out["points"][0]["predicted"] == pytest.approx(want, rel=1e-12)
+    assert out["filled_in"] == {
+        "id": 1, "source": 1, "where": 1, "read_from": 1, "framework": 1, "gpu": 1,
+        "nodes": 1, "parameters": 1, "baseline_gpus": 1, "precision": 1, "source table": 1,
+    }  # fmt: skip
+    assert cap.err.startswith("note: filled in, as records leave them out: id (1)")
+
+
+def test_complete_fills_only_what_is_missing():
+    from tinygrad_opt.cluster.published_data import complete
+
+    data = {"point": [
+        {"gpus": 16, "nodes": 2, "model": "vgg16", "baseline_gpus": 8, "precision": "fp16"},
+        {"nodes": 4, "gpus_per_node": 8, "parameters": 1000},
+        {"gpus": 12, "nodes": 5},  # 12 GPUs do not split over 5 machines: left to the check
+    ]}  # fmt: skip
+    filled = complete(data)
+    a, b, c = data["point"]
+    assert a["gpus_per_node"] == 8 and a["parameters"] == 138_357_544
+    assert a["baseline_gpus"] == 8 and a["precision"] == "fp16"  # given: kept
+    assert b["gpus"] == 32 and b["model"] == "1000 parameters" and b["baseline_gpus"] == 1
+    assert "gpus_per_node" not in c and "parameters" not in c and "model" not in c
+    assert filled["gpus_per_node"] == 1 and filled["gpus"] == 1 and filled["source"] == 3
+    assert data["source"]["own"]["citation"] == "(not given)"
+
+
+def test_the_shipped_data_gives_every_field():
+    import copy
+
+    from tinygrad_opt.cluster.published_data import complete
+
+    assert complete(copy.deepcopy(pub.load())) == {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,9 +69,11 @@ def _spread(text: str | None) -> float | None:
     return a
 
 
-def _load(path: str | None) -> tuple[str, dict[str, Any]]:
-    """The checked data of ``--data`` (or the shipped file) and the name to report it by."""
-    from tinygrad_opt.cluster import published
+def _load(path: str | None) -> tuple[str, dict[str, Any], dict[str, int]]:
+    """The checked data of ``--data`` (or the shipped file), the name to report it by and
+    what :func:`~tinygrad_opt.cluster.published_data.complete` filled in (``--data``
+    only: the shipped file gives every field)."""
+    from tinygrad_opt.cluster import published, published_data
     from tinygrad_opt.cluster.config import tomllib
 
     name = str(published.DATA) if path is None else path
@@ -80,11 +83,12 @@ def _load(path: str | None) -> tuple[str, dict[str, Any]]:
         raise UsageError(f"--data: cannot read {name!r} ({e.strerror or e})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"--data: {name!r} is not valid TOML ({e})") from None
+    filled = {} if path is None else published_data.complete(data)
     try:
         published.check_data(data)
     except ValueError as e:
         raise UsageError(f"--data: {name}: {e}") from None
-    return name, data
+    return name, data, filled
 
 
 def _predict(data: dict[str, Any], quiet: bool) -> list[dict[str, Any]]:
@@ -177,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
 
     spread = _spread(args.spread)
     _check_output("--out", args.out, FIGURE_SUFFIXES)
-    name, data = _load(args.data)
+    name, data, filled = _load(args.data)
+    if filled:
+        said = ", ".join(f"{k} ({n})" for k, n in filled.items())
+        print(f"note: filled in, as records leave them out: {said}", file=sys.stderr)
     if args.explain is not None:
         return _explain(data, args.explain, spread)
     with published.compute_spread(spread) as used:
@@ -194,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {
             "data": name,
+            "filled_in": filled,
             "compute_spread": used,
             "points": [
                 {

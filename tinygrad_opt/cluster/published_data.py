@@ -30,6 +30,7 @@ __all__ = [
     "FIELDS",
     "canonical",
     "check_data",
+    "complete",
     "implied_efficiency",
     "load",
     "unknown_fields",
@@ -247,6 +248,83 @@ def check_data(data: Mapping[str, Any]) -> None:
                 raise ValueError(
                     f"{name}: efficiency {e} disagrees with its throughputs ({implied:.4f})"
                 )
+
+
+DESCRIPTIVE_DEFAULTS: dict[str, str] = {
+    "where": "(not given)", "read_from": "table", "framework": "(not given)",
+    "gpu": "(not given)",
+}  # fmt: skip
+"""What :func:`complete` writes into a record of your own that leaves out a field no rule
+reads (the shipped data gives them all)."""
+
+
+def complete(data: dict[str, Any]) -> dict[str, int]:
+    """Fill in, in place, what a file of your own records may leave out, and count it.
+
+    For ``tinygrad-opt validate --data``: the shipped data is checked without it.
+    - ``id``: ``point-<n>``; ``source``: ``own``, and a placeholder ``[source.<key>]``
+      table for every source a record names but the file does not describe;
+    - ``where``, ``read_from``, ``framework``, ``gpu``: :data:`DESCRIPTIVE_DEFAULTS`;
+    - one of ``gpus``, ``nodes``, ``gpus_per_node`` from the other two;
+    - ``parameters`` from the named model's built-in profile (any spelling);
+    - ``model``: ``"<parameters> parameters"`` (a bare count, split evenly);
+    - ``baseline_gpus``: 1 (efficiency against one GPU); ``precision``: ``fp32``.
+
+    Returns ``{field: records filled}``; nothing else is changed, and :func:`check_data`
+    still refuses what is missing or wrong.
+    """
+    from tinygrad_opt.cluster.models import get_model
+    from tinygrad_opt.cluster.validation import SpecError
+
+    filled: dict[str, int] = {}
+
+    def put(p: dict[str, Any], field: str, value: Any) -> None:
+        p[field] = value
+        filled[field] = filled.get(field, 0) + 1
+
+    points = data.get("point")
+    sources = data.setdefault("source", {})
+    if not isinstance(points, list) or not isinstance(sources, dict):
+        return filled
+    for i, p in enumerate(points):
+        if not isinstance(p, dict):
+            continue
+        if "id" not in p:
+            put(p, "id", f"point-{i + 1}")
+        if "source" not in p:
+            put(p, "source", "own")
+        for field, value in DESCRIPTIVE_DEFAULTS.items():
+            if field not in p:
+                put(p, field, value)
+        counts = [p.get(f) for f in ("gpus", "nodes", "gpus_per_node")]
+        if sum(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in counts) == 2:
+            g, n, d = counts
+            if g is None:
+                put(p, "gpus", n * d)
+            elif n is None and g % d == 0:
+                put(p, "nodes", g // d)
+            elif d is None and g % n == 0:
+                put(p, "gpus_per_node", g // n)
+        if "parameters" not in p and "model" in p:
+            try:
+                put(p, "parameters", get_model(p["model"]).parameters)
+            except SpecError:
+                pass
+        if "model" not in p and isinstance(p.get("parameters"), int):
+            put(p, "model", f"{p['parameters']} parameters")
+        if "baseline_gpus" not in p:
+            put(p, "baseline_gpus", 1)
+        if "precision" not in p:
+            put(p, "precision", "fp32")
+        if "efficiency" not in p:
+            e = implied_efficiency(p)
+            if e is not None:
+                p["efficiency"] = round(e, 4)
+        key = p["source"]
+        if isinstance(key, str) and key not in sources:
+            sources[key] = {f: "(not given)" for f in ("citation", "url", "measured")}
+            filled["source table"] = filled.get("source table", 0) + 1
+    return filled
 
 
 FIELDS = frozenset(
