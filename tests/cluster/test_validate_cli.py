@@ -375,3 +375,17 @@ def test_the_shipped_data_gives_every_field():
     from tinygrad_opt.cluster.published_data import complete
 
     assert complete(copy.deepcopy(pub.load())) == {}
+
+
+def test_complete_reads_a_speedup_and_a_global_batch():
+    from tinygrad_opt.cluster.published_data import complete
+
+    data = {"point": [{"gpus": 32, "nodes": 4, "speedup": 28.8, "global_batch": 2048}]}
+    filled = complete(data)
+    (p,) = data["point"]
+    assert p["efficiency"] == pytest.approx(0.9) and p["per_gpu_batch"] == 64
+    assert filled["efficiency from speedup"] == 1 and filled["per_gpu_batch"] == 1
+    # against a whole machine: the speed-up over 8 GPUs
+    data = {"point": [{"gpus": 32, "nodes": 4, "baseline_gpus": 8, "speedup": 3.6}]}
+    complete(data)
+    assert data["point"][0]["efficiency"] == pytest.approx(0.9)

@@ -258,6 +258,14 @@ DESCRIPTIVE_DEFAULTS: dict[str, str] = {
 reads (the shipped data gives them all)."""
 
 
+def _count(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x > 0
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+
+
 def complete(data: dict[str, Any]) -> dict[str, int]:
     """Fill in, in place, what a file of your own records may leave out, and count it.
 
@@ -268,7 +276,9 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
     - one of ``gpus``, ``nodes``, ``gpus_per_node`` from the other two;
     - ``parameters`` from the named model's built-in profile (any spelling);
     - ``model``: ``"<parameters> parameters"`` (a bare count, split evenly);
-    - ``baseline_gpus``: 1 (efficiency against one GPU); ``precision``: ``fp32``.
+    - ``baseline_gpus``: 1 (efficiency against one GPU); ``precision``: ``fp32``;
+    - ``per_gpu_batch`` from ``global_batch`` (divided by ``gpus``), and ``efficiency``
+      from the throughputs or from ``speedup`` (``speedup × baseline_gpus / gpus``).
 
     Returns ``{field: records filled}``; nothing else is changed, and :func:`check_data`
     still refuses what is missing or wrong.
@@ -297,7 +307,7 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
             if field not in p:
                 put(p, field, value)
         counts = [p.get(f) for f in ("gpus", "nodes", "gpus_per_node")]
-        if sum(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in counts) == 2:
+        if sum(map(_count, counts)) == 2:
             g, n, d = counts
             if g is None:
                 put(p, "gpus", n * d)
@@ -316,8 +326,15 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
             put(p, "baseline_gpus", 1)
         if "precision" not in p:
             put(p, "precision", "fp32")
+        if "per_gpu_batch" not in p and _count(p.get("global_batch")) and _count(p.get("gpus")):
+            if p["global_batch"] % p["gpus"] == 0:
+                put(p, "per_gpu_batch", p["global_batch"] // p["gpus"])
         if "efficiency" not in p:
             e = implied_efficiency(p)
+            speedup = p.get("speedup")
+            if e is None and _number(speedup) and _count(p.get("gpus")):
+                e = float(speedup) * float(p["baseline_gpus"]) / float(p["gpus"])
+                filled["efficiency from speedup"] = filled.get("efficiency from speedup", 0) + 1
             if e is not None:
                 p["efficiency"] = round(e, 4)
         key = p["source"]
@@ -330,7 +347,7 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
 FIELDS = frozenset(
     {*REQUIRED, *POSITIVE, "scheme_detail", "ps_placement", "tensor_placement",
      "local_aggregation", "transport", "nccl_version", "overlap", "intra", "intra_topology",
-     "inter", "rdma", "derived_inputs", "compare_group", "notes"}
+     "inter", "rdma", "derived_inputs", "compare_group", "notes", "global_batch", "speedup"}
 )  # fmt: skip
 """Every field a record may have (docs/validation-data.md, "Format")."""
 
