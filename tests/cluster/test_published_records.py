@@ -261,3 +261,49 @@ def test_load_reads_other_spellings_and_check_data_accepts_them(tmp_path):
 )  # fmt: skip
 def test_unknown_choices_are_still_refused_naming_them(field, value, match):
     _refused(field, value, match)
+
+
+# ---------------------------------------------------------------- sharded records, accumulation
+def _sharded(**kw):
+    return _point(gpus=64, nodes=8, inter_bandwidth_gbps=100.0, intra_bandwidth_gbps=1200.0,
+                  nccl_version="2.18", **kw)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("written", "stage"),
+    [(0, 0), (2, 2), ("ZeRO-1", 1), ("zero_2", 2), ("Stage 3", 3), ("3", 3), ("FSDP", 3),
+     ("FULL_SHARD", 3), ("SHARD_GRAD_OP", 2), ("NO_SHARD", 0)],
+)  # fmt: skip
+def test_zero_stage_names(written, stage):
+    assert pub.canonical({"zero_stage": written})["zero_stage"] == stage
+
+
+def test_sharded_records_run_nccl_rings_and_pay_their_all_gather():
+    plain = _sharded()
+    assert pub.simulator_inputs(plain)[2].name == "nccl"  # ring or trees per message
+    effs = []
+    for stage in (1, 2, 3):
+        s = pub.simulator_inputs({**plain, "zero_stage": stage})[2]
+        assert (s.name, s.zero_stage) == ("ring", stage)  # reduce-scatter/all-gather: rings
+        effs.append(pub.predict({**plain, "zero_stage": stage}, EXACT))
+    ring = pub.predict({**plain, "nccl_version": "2.3"}, EXACT)
+    # stages 1-2 all-gather the updated parameters after the step; 3 also before backward
+    assert effs[2] < effs[0] <= ring and effs[0] == pytest.approx(effs[1], rel=1e-12)
+
+
+def test_zero_stage_is_refused_where_it_cannot_be():
+    _refused("zero_stage", 4, r"zero_stage 4 not in \(0, 1, 2, 3\)")
+    _refused("zero_stage", "ZeRO-Infinity", r"zero_stage 'ZeRO-Infinity' not in")
+    bad = copy.deepcopy(DATA)
+    ps = next(p for p in bad["point"] if p["scheme"] == "ps")
+    ps["zero_stage"] = 2
+    with pytest.raises(ValueError, match=r"zero_stage 2 shards over .* not 'ps'"):
+        pub.check_data(bad)
+
+
+def test_gradient_accumulation_amortises_the_exchange():
+    p = _point(intra_bandwidth_gbps=20.0)
+    effs = [pub.predict({**p, "grad_accumulation": k}, EXACT) for k in (1, 2, 8)]
+    assert effs[0] < effs[1] < effs[2] < 1.0
+    assert pub.simulator_inputs({**p, "grad_accumulation": 8})[1].grad_accumulation == 8
+    _refused("grad_accumulation", 0, r"grad_accumulation must be a positive number")

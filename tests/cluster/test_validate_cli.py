@@ -389,3 +389,11 @@ def test_complete_reads_a_speedup_and_a_global_batch():
     data = {"point": [{"gpus": 32, "nodes": 4, "baseline_gpus": 8, "speedup": 3.6}]}
     complete(data)
     assert data["point"][0]["efficiency"] == pytest.approx(0.9)
+
+
+def test_a_global_batch_counts_the_accumulated_micro_batches():
+    from tinygrad_opt.cluster.published_data import complete
+
+    data = {"point": [{"gpus": 16, "nodes": 2, "global_batch": 4096, "grad_accumulation": 4}]}
+    complete(data)
+    assert data["point"][0]["per_gpu_batch"] == 64

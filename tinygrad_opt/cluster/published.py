@@ -240,9 +240,12 @@ def collective(p: Mapping[str, Any], features: Iterable[str] = ("nccl_trees",)) 
     """The simulator's all-reduce for record ``p`` across machines: its ``scheme``, except
     that NCCL 2.4 and later (``nccl_version = "2.4"``: NGC containers from 19.03 on,
     DLPerf's of 2020) choose per message between their ring and their double binary
-    trees: the simulator's ``nccl``. Horovod's 2017 NCCL 2.0 and earlier run the ring."""
+    trees: the simulator's ``nccl``. Horovod's 2017 NCCL 2.0 and earlier run the ring, and
+    so does a sharded record (``zero_stage`` 1–3: NCCL's reduce-scatter and all-gather
+    have no trees)."""
+    zero = canonical(p).get("zero_stage", 0)
     if p["scheme"] == "ring" and p.get("nccl_version") == "2.4" and "nccl_trees" in features:
-        return "nccl"
+        return "ring" if zero else "nccl"
     return p["scheme"]
 
 
@@ -369,6 +372,7 @@ def simulator_inputs(
         bytes_per_param=gradient_bytes(p),
         backward_fraction=BACKWARD_FRACTION,
         steps=1,
+        grad_accumulation=int(p.get("grad_accumulation", 1)),
     )
     intra = gbps(p["intra_bandwidth_gbps"])
     scheme = p["scheme"]
@@ -384,8 +388,10 @@ def simulator_inputs(
     compute = Uniform(spread=spread) if spread else Deterministic()
 
     def sync(**fields: Any) -> SyncScheme:
-        """The record's scheme with the overlap and bucket size every record shares."""
-        return SyncScheme(overlap=overlap, bucket_bytes=BUCKET_BYTES, **fields)
+        """The record's scheme with the overlap and bucket size every record shares (and
+        its ZeRO stage: the all-reduce schemes only, :func:`check_data` sees to it)."""
+        zero = {} if fields["name"] == "ps" else {"zero_stage": int(p.get("zero_stage", 0))}
+        return SyncScheme(overlap=overlap, bucket_bytes=BUCKET_BYTES, **fields, **zero)
 
     def machine(topology: Any) -> ClusterSpec:
         """One node of the ``g`` GPUs on ``topology`` over the record's intra link."""

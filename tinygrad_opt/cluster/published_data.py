@@ -121,7 +121,8 @@ def canonical(p: Mapping[str, Any]) -> dict[str, Any]:
     """Record ``p`` with its named choices in the spelling the rules read: ``scheme``,
     ``ps_placement``, ``tensor_placement``, ``intra_topology`` and ``read_from`` in any
     case and punctuation or under another common name (:data:`SCHEME_ALIASES`,
-    :data:`PS_PLACEMENT_ALIASES`, :data:`TOPOLOGY_ALIASES`), ``nccl_version`` as any
+    :data:`PS_PLACEMENT_ALIASES`, :data:`TOPOLOGY_ALIASES`), ``zero_stage`` as a number or
+    a name (:data:`ZERO_ALIASES`: ``"ZeRO-2"``, ``"FSDP"``), ``nccl_version`` as any
     release number (:func:`nccl_bucket`), ``precision`` and ``transport`` in lower case.
     A value it does not know is left as written, for :func:`check_data` to name."""
     q = dict(p)
@@ -137,6 +138,10 @@ def canonical(p: Mapping[str, Any]) -> dict[str, Any]:
         q["read_from"] = _pick(q["read_from"], READ_FROM)
     if "nccl_version" in q:
         q["nccl_version"] = nccl_bucket(q["nccl_version"])
+    zero = q.get("zero_stage")
+    if isinstance(zero, str):
+        k = _key(zero)
+        q["zero_stage"] = int(k) if k in ("0", "1", "2", "3") else ZERO_ALIASES.get(k, zero)
     for field in ("precision", "transport"):
         if isinstance(q.get(field), str):
             q[field] = q[field].strip().lower()
@@ -144,6 +149,14 @@ def canonical(p: Mapping[str, Any]) -> dict[str, Any]:
 
 
 SCHEMES = ("ps", "ring", "hierarchical", "tree", "halving_doubling")
+ZERO_STAGES = (0, 1, 2, 3)
+ZERO_ALIASES: dict[str, int] = {
+    "ddp": 0, "noshard": 0, "none": 0, "zero0": 0, "zero1": 1, "zero2": 2, "zero3": 3,
+    "shardgradop": 2, "fsdp": 3, "fullshard": 3, "hybridshard": 3,
+    **{f"stage{k}": k for k in range(4)}, **{f"zerostage{k}": k for k in range(4)},
+}  # fmt: skip
+"""Other names of ``zero_stage``: DeepSpeed's ZeRO-1/2/3, FSDP's sharding strategies
+(``SHARD_GRAD_OP`` shards gradients and optimizer state: stage 2; ``FULL_SHARD``: 3)."""
 PLACEMENTS = ("host", "colocated", "dedicated")
 READ_FROM = ("table", "text", "figure")
 NCCL_VERSIONS = ("1", "2", "2.4")
@@ -153,7 +166,8 @@ REQUIRED = (
 )  # fmt: skip
 POSITIVE = ("parameters", "gpus", "nodes", "gpus_per_node", "per_gpu_batch", "throughput",
             "baseline_gpus", "baseline_throughput", "intra_bandwidth_gbps",
-            "inter_bandwidth_gbps", "ps_servers", "devices_per_switch")  # fmt: skip
+            "inter_bandwidth_gbps", "ps_servers", "devices_per_switch",
+            "grad_accumulation")  # fmt: skip
 
 
 def check_data(data: Mapping[str, Any]) -> None:
@@ -211,6 +225,13 @@ def check_data(data: Mapping[str, Any]) -> None:
         if p.get("tensor_placement", "round_robin") not in TENSOR_PLACEMENTS:
             raise ValueError(
                 f"{name}: tensor_placement {p['tensor_placement']!r} not in {TENSOR_PLACEMENTS}"
+            )
+        if p.get("zero_stage", 0) not in ZERO_STAGES:
+            raise ValueError(f"{name}: zero_stage {p['zero_stage']!r} not in {ZERO_STAGES}")
+        if p.get("zero_stage", 0) and p["scheme"] not in ("ring", "halving_doubling"):
+            raise ValueError(
+                f"{name}: zero_stage {p['zero_stage']} shards over a reduce-scatter and an "
+                f"all-gather: scheme ring or halving_doubling, not {p['scheme']!r}"
             )
         if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
             raise ValueError(f"{name}: ps_placement {p.get('ps_placement')!r} not in {PLACEMENTS}")
@@ -277,7 +298,8 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
     - ``parameters`` from the named model's built-in profile (any spelling);
     - ``model``: ``"<parameters> parameters"`` (a bare count, split evenly);
     - ``baseline_gpus``: 1 (efficiency against one GPU); ``precision``: ``fp32``;
-    - ``per_gpu_batch`` from ``global_batch`` (divided by ``gpus``), and ``efficiency``
+    - ``per_gpu_batch`` from ``global_batch`` (divided by ``gpus × grad_accumulation``),
+      and ``efficiency``
       from the throughputs or from ``speedup`` (``speedup × baseline_gpus / gpus``).
 
     Returns ``{field: records filled}``; nothing else is changed, and :func:`check_data`
@@ -327,8 +349,10 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
         if "precision" not in p:
             put(p, "precision", "fp32")
         if "per_gpu_batch" not in p and _count(p.get("global_batch")) and _count(p.get("gpus")):
-            if p["global_batch"] % p["gpus"] == 0:
-                put(p, "per_gpu_batch", p["global_batch"] // p["gpus"])
+            acc = p.get("grad_accumulation", 1)
+            share = p["gpus"] * (acc if _count(acc) else 1)
+            if p["global_batch"] % share == 0:
+                put(p, "per_gpu_batch", p["global_batch"] // share)
         if "efficiency" not in p:
             e = implied_efficiency(p)
             speedup = p.get("speedup")
@@ -347,7 +371,8 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
 FIELDS = frozenset(
     {*REQUIRED, *POSITIVE, "scheme_detail", "ps_placement", "tensor_placement",
      "local_aggregation", "transport", "nccl_version", "overlap", "intra", "intra_topology",
-     "inter", "rdma", "derived_inputs", "compare_group", "notes", "global_batch", "speedup"}
+     "inter", "rdma", "derived_inputs", "compare_group", "notes", "global_batch", "speedup",
+     "zero_stage"}
 )  # fmt: skip
 """Every field a record may have (docs/validation-data.md, "Format")."""
 
