@@ -642,7 +642,7 @@ def render(data: Mapping[str, Any], rs: list[dict[str, Any]] | None = None) -> s
             scheme = p["scheme"] + (
                 f" k={p['ps_servers']} {p['ps_placement']}" if p["scheme"] == "ps" else ""
             )
-            if p.get("local_aggregation") and p["scheme"] == "ps":
+            if published.local_aggregation(p) and p["scheme"] == "ps":
                 scheme += " +local agg."
             if p.get("overlap") is False:
                 scheme += ", no overlap"

@@ -114,6 +114,8 @@ def test_pcie_tree_records_share_each_switch_uplink_with_a_host_server():
     gbit=st.floats(10.0, 400.0),
 )
 def test_every_record_topology_predicts_an_efficiency_in_range(topology, gpus, gbit):
+    if topology == "nvlink_cube_mesh":  # one NVLink: at most 200 Gbit/s (refused above)
+        gbit /= 4
     p = _point(intra_topology=topology, gpus=gpus, gpus_per_node=gpus, intra_bandwidth_gbps=gbit)
     e = pub.predict(p, EXACT)
     assert 0 < e <= 1 + 1e-12
@@ -307,3 +309,83 @@ def test_gradient_accumulation_amortises_the_exchange():
     assert effs[0] < effs[1] < effs[2] < 1.0
     assert pub.simulator_inputs({**p, "grad_accumulation": 8})[1].grad_accumulation == 8
     _refused("grad_accumulation", 0, r"grad_accumulation must be a positive number")
+
+
+@pytest.mark.parametrize("intra", ["DGX-1", "NVLink 2.0 hybrid cube-mesh"])
+def test_a_cube_mesh_takes_one_nvlink_and_refuses_a_gpu_total(intra):
+    p = _point(intra=intra, gpu="V100", intra_bandwidth_gbps=1200.0)
+    with pytest.raises(ValueError, match=r"1200 is more than one NVLink .* e\.g\. 200 if 1200"):
+        pub.predict(p, EXACT)
+    assert 0 < pub.predict({**p, "intra_bandwidth_gbps": 200.0}, EXACT) <= 1
+
+
+# ---------------------------------------------------------------- what the software implies
+def _multi_ps(**kw):
+    return _point(scheme="ps", ps_placement="colocated", gpus=64, nodes=8, gpus_per_node=8,
+                  inter_bandwidth_gbps=25.0, **kw)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("software", "summed"),
+    [({"transport": "byteps"}, True), ({"framework": "BytePS 0.2 + PyTorch"}, True),
+     ({"framework": "MXNet 1.5, dist_sync_device"}, True), ({"framework": "TensorFlow"}, False)],
+)  # fmt: skip
+def test_byteps_and_mxnet_sum_a_machine_first_unless_the_record_says(software, summed):
+    p = _multi_ps(**software)
+    assert pub.local_aggregation(p) is summed
+    assert pub.simulator_inputs(p)[0].local_aggregation is summed
+    assert pub.local_aggregation({**p, "local_aggregation": not summed}) is (not summed)
+    assert not pub.local_aggregation({**p, "nodes": 1, "gpus": 8})  # one machine: no
+    if summed:  # one push per machine instead of eight: a better prediction, and said so
+        assert pub.predict(p, EXACT) > pub.predict({**p, "local_aggregation": False}, EXACT)
+        assert any("local_aggregation assumed" in line for line in pub.readings(p))
+
+
+@pytest.mark.parametrize(
+    ("words", "topology"),
+    [("DGX-1", "nvlink_cube_mesh"), ("NVLink (DGX-1V)", "nvlink_cube_mesh"),
+     ("hybrid cube mesh", "nvlink_cube_mesh"), ("AWS p3.16xlarge", "nvlink_cube_mesh"),
+     ("Big Basin", "nvlink_cube_mesh"), ("DGX A100", "nvswitch"), ("DGX-2H", "nvswitch"),
+     ("HGX H100 8-GPU", "nvswitch"), ("PCIe switches, 2 GPUs each", "pcie_tree"),
+     ("PCIe 3.0 tree", "pcie_tree"), ("PLX bridge", "pcie_tree"), ("NVLink", "link"),
+     ("PCIe 3.0 x16 per K80 board, shared by its two dies", "link"), ("DGX-100", "link")],
+)  # fmt: skip
+def test_topology_words(words, topology):
+    assert pub.topology_name({"intra": words}) == topology
+
+
+def test_throughputs_in_tokens_per_second_are_divided_by_the_sequence_length():
+    from tinygrad_opt.cluster.published_data import canonical
+
+    q = canonical({"throughput_unit": "tokens/s", "sequence_length": 1024,
+                   "baseline_throughput": 153_600, "throughput": 1_105_920})  # fmt: skip
+    assert (q["baseline_throughput"], q["throughput"]) == (150.0, 1080.0)
+    assert canonical(q) == q  # read once
+    p = _point(per_gpu_batch=12, baseline_throughput=153_600.0)
+    tokens = {**p, "throughput_unit": "tokens/s", "sequence_length": 1024}
+    assert pub.compute_time(canonical(tokens)) == pytest.approx(12 / 150)
+    assert any("is baseline_throughput in samples/s" in line for line in pub.readings(p))
+    assert not any("samples/s" in line for line in pub.readings(tokens))
+    _refused("throughput_unit", "tokens/s", r"throughput_unit 'tokens/s' needs sequence_length")
+    _refused("throughput_unit", "images/min", r"throughput_unit 'images/min' not in")
+
+
+def test_other_field_names_and_the_amp_note():
+    from tinygrad_opt.cluster.published_data import canonical
+
+    q = canonical({"gradient_accumulation_steps": 4, "seq_len": 512})
+    assert q == {"grad_accumulation": 4, "sequence_length": 512}
+    assert canonical({"gradient_accumulation_steps": 4, "grad_accumulation": 2}) == {
+        "grad_accumulation": 2, "gradient_accumulation_steps": 4}  # fmt: skip
+    assert any("write fp32 for torch.cuda.amp" in line
+               for line in pub.readings(_point(precision="AMP")))  # fmt: skip
+    assert pub.readings(_point(precision="fp16")) == []
+
+
+def test_one_gpu_per_machine_needs_no_intra_link_and_one_gpu_is_one():
+    p = _point(gpus=16, nodes=16, gpus_per_node=1, inter_bandwidth_gbps=10.0)
+    del p["intra_bandwidth_gbps"]
+    assert pub.missing_inputs(p) == [] and 0 < pub.predict(p, EXACT) < 1
+    one = {**_point(gpus=1, gpus_per_node=1), "baseline_gpus": 1}
+    del one["intra_bandwidth_gbps"], one["baseline_throughput"]
+    assert pub.missing_inputs(one) == [] and pub.predict(one) == 1.0

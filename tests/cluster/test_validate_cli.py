@@ -397,3 +397,45 @@ def test_a_global_batch_counts_the_accumulated_micro_batches():
     data = {"point": [{"gpus": 16, "nodes": 2, "global_batch": 4096, "grad_accumulation": 4}]}
     complete(data)
     assert data["point"][0]["per_gpu_batch"] == 64
+
+
+def test_readings_are_printed_and_in_json(tmp_path, capsys):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        MINIMAL.replace('scheme = "All-Reduce"', 'scheme = "BytePS"\nps_placement = "colocated"')
+        .replace("efficiency = 0.9", 'efficiency = 0.9\nprecision = "AMP"\nintra = "DGX-1"')
+        .replace("intra_bandwidth_gbps = 126.0", "intra_bandwidth_gbps = 160.0")
+    )
+    assert main(["validate", "--data", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "reading: local_aggregation assumed: BytePS and MXNet" in out
+    assert "reading: precision 'amp' read as fp16 gradients" in out
+    assert "reading: intra 'DGX-1' read as intra_topology 'nvlink_cube_mesh' (point-1)" in out
+    assert main(["validate", "--data", str(path), "--json"]) == 0
+    (point,) = json.loads(capsys.readouterr().out)["points"]
+    assert any(line.startswith("tensor_placement 'even'") for line in point["readings"])
+
+
+def test_one_machine_and_its_own_table_when_left_out():
+    from tinygrad_opt.cluster.published_data import complete
+
+    data = {"point": [{"gpus": 8}, {"gpus": 8, "inter_bandwidth_gbps": 100.0}]}
+    complete(data)
+    a, b = data["point"]
+    assert (a["nodes"], a["gpus_per_node"]) == (1, 8)
+    assert "nodes" not in b  # a network between machines: how many is not guessed
+    assert (a["where"], b["where"]) == ("(not given: point-1)", "(not given: point-2)")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [(('scheme = "All-Reduce"', 'scheme = "gossip"'), "(also read: all-reduce, NCCL"),
+     (('scheme = "All-Reduce"', 'scheme = "parameter server"'),
+      "ps_placement is missing (scheme ps): host"),
+     (("intra_bandwidth_gbps = 126.0", 'intra_bandwidth_gbps = 1200.0\nintra = "DGX-1"'),
+      "intra_bandwidth_gbps 1200 is more than one NVLink")],
+)  # fmt: skip
+def test_what_a_new_user_gets_wrong_is_named(edit, message, tmp_path, capsys):
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL.replace(*edit))
+    assert message in fails(["--data", str(path)], capsys)

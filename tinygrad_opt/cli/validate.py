@@ -182,13 +182,13 @@ def run(args: argparse.Namespace) -> int:
     spread = _spread(args.spread)
     _check_output("--out", args.out, FIGURE_SUFFIXES)
     name, data, filled = _load(args.data)
-    if filled:
-        said = ", ".join(f"{k} ({n})" for k, n in filled.items())
-        print(f"note: filled in, as records leave them out: {said}", file=sys.stderr)
     if args.explain is not None:
         return _explain(data, args.explain, spread)
     with published.compute_spread(spread) as used:
         rows = _predict(data, args.quiet or args.json)
+    if filled:  # once nothing can fail any more: an error stays one line
+        said = ", ".join(f"{k} ({n})" for k, n in filled.items())
+        print(f"note: filled in, as records leave them out: {said}", file=sys.stderr)
     done = [r for r in rows if r["err"] is not None]
     med, p90 = published.summary([r["err"] for r in done]) if done else (math.nan, math.nan)
     worst = published.worst_model_checks(rows)
@@ -211,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
                     "error": r["err"],
                     "missing": published.missing_inputs(r["p"]),
                     "unknown_fields": published_data.unknown_fields(r["p"]),
+                    "readings": published.readings(r["p"]),
                 }
                 for r in rows
             ],
@@ -232,13 +233,14 @@ def run(args: argparse.Namespace) -> int:
         print_json(out, indent=1)
         return 0
     width = max([len(r["p"]["id"]) for r in rows] + [5])
-    head = f"{'scheme':<12} {'GPUs':>5} {'measured':>9} {'predicted':>9} {'error':>6}"
+    sw = max([len(_scheme(r["p"])) for r in rows] + [12])
+    head = f"{'scheme':<{sw}} {'GPUs':>5} {'measured':>9} {'predicted':>9} {'error':>6}"
     print(f"{'point':<{width}}  {head}")
     for r in rows:
         p = r["p"]
         err = "–" if r["err"] is None else f"{100 * r['err']:+.1f}"
         print(
-            f"{p['id']:<{width}}  {_scheme(p):<12} {p['gpus']:>5} {_pct(p['efficiency']):>9} "
+            f"{p['id']:<{width}}  {_scheme(p):<{sw}} {p['gpus']:>5} {_pct(p['efficiency']):>9} "
             f"{_pct(r['pred']):>9} {err:>6}"
         )
     if any(r["p"].get("overlap") is False for r in rows):
@@ -247,6 +249,13 @@ def run(args: argparse.Namespace) -> int:
         unknown = published_data.unknown_fields(r["p"])
         if unknown:
             print(f"{r['p']['id']}: unknown field(s) {', '.join(unknown)} ignored")
+    read: dict[str, list[str]] = {}
+    for r in rows:
+        for line in published.readings(r["p"]):
+            read.setdefault(line, []).append(str(r["p"]["id"]))
+    for line, ids in read.items():
+        more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+        print(f"reading: {line} ({', '.join(ids[:3])}{more})")
     bare = [r["p"]["id"] for r in rows if published.model_profile(r["p"]) is None]
     if bare:
         print(

@@ -27,6 +27,7 @@ changes each alone).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -249,16 +250,31 @@ def collective(p: Mapping[str, Any], features: Iterable[str] = ("nccl_trees",)) 
     return p["scheme"]
 
 
+CUBE_MESH_WORDS = re.compile(r"cube ?mesh|\bdgx ?1(?!\d)|big ?basin|\bp3(dn)?\.(16|24)xlarge")
+"""Words of ``intra`` naming a DGX-1 / Big Basin / AWS p3 NVLink hybrid cube-mesh."""
+
+NVSWITCH_WORDS = re.compile(r"nvswitch|\bdgx ?(2|a100|h100|h200|b200)|\bhgx ?(a100|h100|h200|b200)")
+"""Words of ``intra`` naming NVSwitch machines (DGX-2, DGX/HGX A100, H100 …)."""
+
+PCIE_TREE_WORDS = re.compile(r"pcie[^,;()]*?\b(switch|switches|tree)\b|\bplx\b")
+"""Words of ``intra`` naming GPUs behind shared PCIe switches."""
+
+
 def topology_name(p: Mapping[str, Any]) -> str:
     """The GPU interconnect of record ``p``'s machines: its ``intra_topology`` field when
-    given, else read from the words of ``intra`` ("cube-mesh": a DGX-1 / Big Basin's
-    ``nvlink_cube_mesh``, "NVSwitch": ``nvswitch``), else ``link`` (one link per GPU)."""
+    given, else read from the words of ``intra`` (any case, hyphens and underscores as
+    spaces): "cube-mesh", "DGX-1", "Big Basin", "p3.16xlarge" are a
+    ``nvlink_cube_mesh`` (:data:`CUBE_MESH_WORDS`); "NVSwitch", "DGX-2", "DGX A100" …
+    ``nvswitch``; "PCIe switch", "PCIe tree", "PLX" a ``pcie_tree``; else ``link`` (one
+    link per GPU, "NVLink" alone too: then give the GPU's total bandwidth)."""
     if "intra_topology" in p:
         return str(p["intra_topology"])
-    words = str(p.get("intra", "")).lower()
-    if "cube-mesh" in words:
+    words = re.sub(r"[-_]", " ", str(p.get("intra", "")).lower())
+    if CUBE_MESH_WORDS.search(words):
         return "nvlink_cube_mesh"
-    return "nvswitch" if "nvswitch" in words else "link"
+    if NVSWITCH_WORDS.search(words):
+        return "nvswitch"
+    return "pcie_tree" if PCIE_TREE_WORDS.search(words) else "link"
 
 
 def cube_mesh(p: Mapping[str, Any]) -> bool:
@@ -304,7 +320,7 @@ def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
     as NCCL's do in BytePS; the K80's two dies already share their board's link in
     ``intra_bandwidth_gbps``."""
     name = topology_name(p)
-    if name == "link" or (p.get("scheme") == "ps" and not p.get("local_aggregation")):
+    if name == "link" or (p.get("scheme") == "ps" and not local_aggregation(p)):
         return None
     if name == "nvswitch":
         return {"name": "nvswitch"}
@@ -314,6 +330,27 @@ def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
     v100 = "2.0" in words or "v100" in str(p.get("gpu", "")).lower()
     rings = "device_order" if p.get("nccl_version") == "1" else "disjoint"
     return {"name": "nvlink_cube_mesh", "links_per_gpu": 6 if v100 else 4, "rings": rings}
+
+
+NVLINK_MAX_GBPS = 200.0
+"""One NVLink 2.0 link, Gbit/s each way: the fastest link of a hybrid cube-mesh."""
+
+
+def intra_link_gbps(p: Mapping[str, Any]) -> float:
+    """Record ``p``'s ``intra_bandwidth_gbps``, the simulator's intra-node link. On an
+    NVLink hybrid cube-mesh it is one NVLink: a value above one NVLink 2.0 link
+    (:data:`NVLINK_MAX_GBPS`) is most likely the GPU's total over its links, and is
+    refused (``ValueError`` naming both readings) rather than guessed."""
+    g = float(p["intra_bandwidth_gbps"])
+    topo = intra_topology(p)
+    if topo is not None and topo["name"] == "nvlink_cube_mesh" and g > NVLINK_MAX_GBPS:
+        links = topo["links_per_gpu"]
+        raise ValueError(
+            f"intra_bandwidth_gbps {g:g} is more than one NVLink ({NVLINK_MAX_GBPS:g} Gbit/s), "
+            f"which a hybrid cube-mesh takes: give one link's (160 P100, 200 V100), e.g. "
+            f"{g / links:g} if {g:g} is the GPU's total over its {links} links"
+        )
+    return g
 
 
 def compute_time(p: Mapping[str, Any]) -> float:
@@ -374,12 +411,17 @@ def simulator_inputs(
         steps=1,
         grad_accumulation=int(p.get("grad_accumulation", 1)),
     )
-    intra = gbps(p["intra_bandwidth_gbps"])
+    if "intra_bandwidth_gbps" not in p:  # one GPU per machine: its only link is the NIC
+        intra = gbps(p["inter_bandwidth_gbps"])
+    elif "topology" in features:
+        intra = gbps(intra_link_gbps(p))
+    else:
+        intra = gbps(p["intra_bandwidth_gbps"])
     scheme = p["scheme"]
     place = p.get("ps_placement")
     k = int(p.get("ps_servers") or (nodes if nodes > 1 else g))
     transport = transport_profile(p) if "transport" in features else None
-    local = bool(p.get("local_aggregation")) and "local_aggregation" in features
+    local = local_aggregation(p) and "local_aggregation" in features
     topo = intra_topology(p) if "topology" in features else None
     spread = FITTED_CONSTANTS["compute_spread"] if "jitter" in features else 0.0
     overlap = OVERLAP and bool(p.get("overlap", True))
@@ -415,7 +457,7 @@ def simulator_inputs(
         )
         if scheme != "ps":
             return cluster, wl, sync(name="ring")
-        if place == "host" or (place == "colocated" and p.get("local_aggregation")):
+        if place == "host" or (place == "colocated" and local_aggregation(p)):
             if "host_memory" not in features:  # one server with one GPU's link
                 return cluster, wl, sync(name="ps", ps_shards=1)
             host = machine(host_topology(p))
@@ -444,6 +486,12 @@ def simulator_inputs(
     return cluster, wl, sync(name="ps", ps_shards=shards, ps_placement=placement, **tensors)
 
 
+def software(p: Mapping[str, Any]) -> str:
+    """Record ``p``'s ``framework``, ``transport`` and ``scheme_detail``, in lower case:
+    where the rules look for the software (BytePS, MXNet) that implies a default."""
+    return " ".join(str(p.get(f, "")) for f in ("framework", "transport", "scheme_detail")).lower()
+
+
 def tensor_placement(p: Mapping[str, Any], nodes: int | None = None) -> str:
     """How record ``p``'s parameter servers hold its tensors on ``nodes`` machines (default
     the record's) (:mod:`tinygrad_opt.cluster.placement`): the record's
@@ -463,16 +511,73 @@ def tensor_placement(p: Mapping[str, Any], nodes: int | None = None) -> str:
     """
     if "tensor_placement" in p:
         return str(p["tensor_placement"])
-    if str(p.get("transport", "")).strip().lower() == "byteps":
+    if "byteps" in software(p):
         return "even"
-    if "mxnet" in str(p.get("framework", "")).lower():
+    if "mxnet" in software(p):
         return "split" if int(p["nodes"] if nodes is None else nodes) > 1 else "greedy"
     return "round_robin"
 
 
+def local_aggregation(p: Mapping[str, Any]) -> bool:
+    """Whether record ``p``'s machines sum their GPUs' gradients before the parameter
+    servers see them: its ``local_aggregation`` when given, else by its software. BytePS
+    always does (its local NCCL reduce, ``byteps/common/core_loops.cc``), and so do
+    MXNet's ``dist_*`` KVStores across machines (``KVStoreDist`` pushes the sum of a
+    machine's devices, ``src/kvstore/kvstore_dist.h``); the others push every GPU's own."""
+    if "local_aggregation" in p:
+        return bool(p["local_aggregation"])
+    if p.get("scheme") != "ps" or int(p.get("nodes", 1)) < 2:
+        return False
+    return "byteps" in software(p) or "mxnet" in software(p)
+
+
+SHORT_STEP = 1e-3
+"""Seconds of compute per step below which :func:`readings` asks about the units of
+``baseline_throughput`` (tokens per second read as samples per second give microseconds)."""
+
+
+def readings(p: Mapping[str, Any]) -> list[str]:
+    """How record ``p`` is read where it could have meant something else, one line each
+    (``tinygrad-opt validate`` prints them): a precision that names no dtype, a topology
+    or bandwidth read from words, local aggregation and tensor placement assumed from the
+    software, a host parameter server across machines, a compute time so short that the
+    throughput's unit is in doubt."""
+    p = canonical(p)
+    out = []
+    prec = str(p.get("precision", "")).strip().lower()
+    if prec in ("mixed", "amp"):
+        out.append(
+            f"precision {prec!r} read as fp16 gradients (apex O2, fp16 models); "
+            "write fp32 for torch.cuda.amp or TF-AMP, whose gradients stay fp32"
+        )
+    if "intra_topology" not in p and topology_name(p) != "link" and int(p["gpus_per_node"]) > 1:
+        out.append(f"intra {p.get('intra')!r} read as intra_topology {topology_name(p)!r}")
+    if "local_aggregation" not in p and local_aggregation(p):
+        out.append("local_aggregation assumed: BytePS and MXNet sum a machine's GPUs first")
+    if p.get("scheme") == "ps" and "tensor_placement" not in p:
+        placed = tensor_placement(p)
+        if placed != "round_robin":
+            out.append(f"tensor_placement {placed!r} assumed from the software")
+    if p.get("scheme") == "ps" and p.get("ps_placement") == "host" and int(p["nodes"]) > 1:
+        out.append("ps_placement 'host' across machines simulated as colocated servers")
+    if "baseline_throughput" in p and "per_gpu_batch" in p and compute_time(p) < SHORT_STEP:
+        out.append(
+            f"compute time {1e6 * compute_time(p):.0f} µs per step (per_gpu_batch / "
+            "baseline_throughput): is baseline_throughput in samples/s? (tokens/s: give "
+            "throughput_unit and sequence_length)"
+        )
+    return out
+
+
 def missing_inputs(p: Mapping[str, Any]) -> list[str]:
-    """Inputs a prediction needs that point ``p`` lacks."""
-    need = ["per_gpu_batch", "baseline_throughput", "intra_bandwidth_gbps"]
+    """Inputs a prediction needs that point ``p`` lacks: the batch and the one-GPU speed,
+    the link between the GPUs of a machine when it has several, the network when there
+    are several machines (a record at its baseline's GPU count needs nothing: 1)."""
+    if int(p["gpus"]) == int(p["baseline_gpus"]):
+        return []
+    need = ["per_gpu_batch", "baseline_throughput"]
+    if int(p["gpus_per_node"]) > 1:
+        need.append("intra_bandwidth_gbps")
     if int(p["nodes"]) > 1:
         need.append("inter_bandwidth_gbps")
     return [k for k in need if k not in p]
@@ -496,6 +601,8 @@ def predict(p: Mapping[str, Any], features: Iterable[str] = FEATURES) -> float |
     p = canonical(p)
     if missing_inputs(p):
         return None
+    if int(p["gpus"]) == int(p["baseline_gpus"]):  # the same configuration on both sides
+        return 1.0
     eff = _efficiency(p, int(p["gpus"]), features)
     return eff / _efficiency(p, int(p["baseline_gpus"]), features)
 

@@ -74,6 +74,9 @@ def _key(x: Any) -> str:
 SCHEME_ALIASES: dict[str, str] = {
     "parameterserver": "ps", "parameterservers": "ps", "allreduce": "ring",
     "ringallreduce": "ring", "nccl": "ring", "horovod": "ring", "ddp": "ring",
+    "ncclallreduce": "ring", "horovodallreduce": "ring", "ncclring": "ring",
+    "byteps": "ps", "kvstore": "ps", "mxnetkvstore": "ps", "distsync": "ps",
+    "distsyncdevice": "ps", "distdevicesync": "ps", "pslite": "ps",
     "hierarchicalallreduce": "hierarchical", "binomialtree": "tree",
     "recursivehalvingdoubling": "halving_doubling", "rabenseifner": "halving_doubling",
 }  # fmt: skip
@@ -117,15 +120,52 @@ def nccl_bucket(version: Any) -> Any:
     return "2.4" if (major, minor) >= (2, 4) else "2"
 
 
+FIELD_ALIASES: dict[str, str] = {
+    "gradient_accumulation_steps": "grad_accumulation",
+    "gradient_accumulation": "grad_accumulation", "accumulation_steps": "grad_accumulation",
+    "seq_len": "sequence_length",
+    "sequence_len": "sequence_length",
+}  # fmt: skip
+"""Other names of record fields (the record's own name wins when both are given)."""
+
+THROUGHPUT_UNITS = ("samples/s", "tokens/s")
+"""``throughput_unit``: throughputs in samples (images, sequences) per second, the
+default, or in tokens per second, divided by ``sequence_length`` on reading."""
+SAMPLE_UNITS = ("sampless", "samplessec", "samplespersecond", "imagess", "imagessec",
+                "imagespersecond", "imgs", "imgsec", "sequencess", "sequencespersecond",
+                "seqs", "seqsec")  # fmt: skip
+TOKEN_UNITS = ("tokenss", "tokenssec", "tokenspersecond", "toks", "toksec")
+
+
 def canonical(p: Mapping[str, Any]) -> dict[str, Any]:
     """Record ``p`` with its named choices in the spelling the rules read: ``scheme``,
     ``ps_placement``, ``tensor_placement``, ``intra_topology`` and ``read_from`` in any
     case and punctuation or under another common name (:data:`SCHEME_ALIASES`,
     :data:`PS_PLACEMENT_ALIASES`, :data:`TOPOLOGY_ALIASES`), ``zero_stage`` as a number or
     a name (:data:`ZERO_ALIASES`: ``"ZeRO-2"``, ``"FSDP"``), ``nccl_version`` as any
-    release number (:func:`nccl_bucket`), ``precision`` and ``transport`` in lower case.
+    release number (:func:`nccl_bucket`), ``precision`` and ``transport`` in lower case;
+    fields under another name (:data:`FIELD_ALIASES`) under theirs, and throughputs in
+    tokens per second (``throughput_unit = "tokens/s"``) divided by ``sequence_length``.
     A value it does not know is left as written, for :func:`check_data` to name."""
     q = dict(p)
+    if _key(q.get("scheme", "")) == "byteps":  # BytePS's servers, and its own transport
+        q.setdefault("transport", "byteps")
+        if "byteps" not in str(q.get("scheme_detail", "")).lower():
+            q["scheme_detail"] = f"{q.get('scheme_detail', '')} (BytePS)".strip()
+    for other, field in FIELD_ALIASES.items():
+        if other in q and field not in q:
+            q[field] = q.pop(other)
+    unit = _key(q.get("throughput_unit", ""))
+    if unit in SAMPLE_UNITS:
+        q["throughput_unit"] = "samples/s"
+    elif unit in TOKEN_UNITS:
+        q["throughput_unit"] = "tokens/s"
+        seq = q.get("sequence_length")
+        if _number(seq):
+            for field in ("throughput", "baseline_throughput"):
+                if _number(q.get(field)):
+                    q[field] = float(q[field]) / float(seq)
+            q["throughput_unit"] = "samples/s"
     if "scheme" in q:
         q["scheme"] = _pick(q["scheme"], SCHEMES, SCHEME_ALIASES)
     if "ps_placement" in q:
@@ -167,7 +207,7 @@ REQUIRED = (
 POSITIVE = ("parameters", "gpus", "nodes", "gpus_per_node", "per_gpu_batch", "throughput",
             "baseline_gpus", "baseline_throughput", "intra_bandwidth_gbps",
             "inter_bandwidth_gbps", "ps_servers", "devices_per_switch",
-            "grad_accumulation")  # fmt: skip
+            "grad_accumulation", "sequence_length")  # fmt: skip
 
 
 def check_data(data: Mapping[str, Any]) -> None:
@@ -207,7 +247,11 @@ def check_data(data: Mapping[str, Any]) -> None:
         if p["source"] not in sources:
             raise ValueError(f"{name}: source {p['source']!r} has no [source.{p['source']}] table")
         if p["scheme"] not in SCHEMES:
-            raise ValueError(f"{name}: scheme {p['scheme']!r} is not one of {SCHEMES}")
+            raise ValueError(
+                f"{name}: scheme {p['scheme']!r} is not one of {SCHEMES} (also read: "
+                "all-reduce, NCCL, Horovod, DDP = ring; parameter server, BytePS, KVStore "
+                "= ps; any case)"
+            )
         if p["read_from"] not in READ_FROM:
             raise ValueError(f"{name}: read_from {p['read_from']!r} is not one of {READ_FROM}")
         if p.get("intra_topology", "link") not in INTRA_TOPOLOGIES:
@@ -226,6 +270,11 @@ def check_data(data: Mapping[str, Any]) -> None:
             raise ValueError(
                 f"{name}: tensor_placement {p['tensor_placement']!r} not in {TENSOR_PLACEMENTS}"
             )
+        unit = p.get("throughput_unit", "samples/s")
+        if unit not in THROUGHPUT_UNITS:
+            raise ValueError(f"{name}: throughput_unit {unit!r} not in {THROUGHPUT_UNITS}")
+        if unit == "tokens/s":  # left so by canonical(): no sequence_length to divide by
+            raise ValueError(f"{name}: throughput_unit 'tokens/s' needs sequence_length")
         if p.get("zero_stage", 0) not in ZERO_STAGES:
             raise ValueError(f"{name}: zero_stage {p['zero_stage']!r} not in {ZERO_STAGES}")
         if p.get("zero_stage", 0) and p["scheme"] not in ("ring", "halving_doubling"):
@@ -233,8 +282,14 @@ def check_data(data: Mapping[str, Any]) -> None:
                 f"{name}: zero_stage {p['zero_stage']} shards over a reduce-scatter and an "
                 f"all-gather: scheme ring or halving_doubling, not {p['scheme']!r}"
             )
-        if p["scheme"] == "ps" and p.get("ps_placement") not in PLACEMENTS:
-            raise ValueError(f"{name}: ps_placement {p.get('ps_placement')!r} not in {PLACEMENTS}")
+        if p["scheme"] == "ps" and "ps_placement" not in p:
+            raise ValueError(
+                f"{name}: ps_placement is missing (scheme ps): host (the servers in one "
+                "machine's CPU memory), colocated (on the GPUs' machines) or dedicated "
+                "(machines of their own)"
+            )
+        if p["scheme"] == "ps" and p["ps_placement"] not in PLACEMENTS:
+            raise ValueError(f"{name}: ps_placement {p['ps_placement']!r} not in {PLACEMENTS}")
         for field in BOOLEAN:
             if field in p and not isinstance(p[field], bool):
                 raise ValueError(f"{name}: {field} must be true or false, got {p[field]!r}")
@@ -272,11 +327,11 @@ def check_data(data: Mapping[str, Any]) -> None:
 
 
 DESCRIPTIVE_DEFAULTS: dict[str, str] = {
-    "where": "(not given)", "read_from": "table", "framework": "(not given)",
-    "gpu": "(not given)",
+    "read_from": "table", "framework": "(not given)", "gpu": "(not given)",
 }  # fmt: skip
 """What :func:`complete` writes into a record of your own that leaves out a field no rule
-reads (the shipped data gives them all)."""
+reads (the shipped data gives them all); a missing ``where`` becomes ``(not given: <id>)``,
+so that records of unknown tables are not ordered against each other."""
 
 
 def _count(x: Any) -> bool:
@@ -293,8 +348,12 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
     For ``tinygrad-opt validate --data``: the shipped data is checked without it.
     - ``id``: ``point-<n>``; ``source``: ``own``, and a placeholder ``[source.<key>]``
       table for every source a record names but the file does not describe;
-    - ``where``, ``read_from``, ``framework``, ``gpu``: :data:`DESCRIPTIVE_DEFAULTS`;
-    - one of ``gpus``, ``nodes``, ``gpus_per_node`` from the other two;
+    - ``where``: ``(not given: <id>)``, a table of its own (records are ordered against
+      each other only within one ``source`` and ``where``);
+    - ``read_from``, ``framework``, ``gpu``: :data:`DESCRIPTIVE_DEFAULTS`;
+    - one of ``gpus``, ``nodes``, ``gpus_per_node`` from the other two, or both of the
+      others from ``gpus`` alone when no network between machines is given (one
+      machine);
     - ``parameters`` from the named model's built-in profile (any spelling);
     - ``model``: ``"<parameters> parameters"`` (a bare count, split evenly);
     - ``baseline_gpus``: 1 (efficiency against one GPU); ``precision``: ``fp32``;
@@ -325,11 +384,17 @@ def complete(data: dict[str, Any]) -> dict[str, int]:
             put(p, "id", f"point-{i + 1}")
         if "source" not in p:
             put(p, "source", "own")
+        if "where" not in p:
+            put(p, "where", f"(not given: {p['id']})")
         for field, value in DESCRIPTIVE_DEFAULTS.items():
             if field not in p:
                 put(p, field, value)
         counts = [p.get(f) for f in ("gpus", "nodes", "gpus_per_node")]
-        if sum(map(_count, counts)) == 2:
+        one_machine = "inter_bandwidth_gbps" not in p and "inter" not in p
+        if _count(counts[0]) and counts[1] is None and counts[2] is None and one_machine:
+            put(p, "nodes", 1)  # no network between machines given: one machine
+            put(p, "gpus_per_node", counts[0])
+        elif sum(map(_count, counts)) == 2:
             g, n, d = counts
             if g is None:
                 put(p, "gpus", n * d)
@@ -372,7 +437,7 @@ FIELDS = frozenset(
     {*REQUIRED, *POSITIVE, "scheme_detail", "ps_placement", "tensor_placement",
      "local_aggregation", "transport", "nccl_version", "overlap", "intra", "intra_topology",
      "inter", "rdma", "derived_inputs", "compare_group", "notes", "global_batch", "speedup",
-     "zero_stage"}
+     "zero_stage", "throughput_unit", "sequence_length"}
 )  # fmt: skip
 """Every field a record may have (docs/validation-data.md, "Format")."""
 
