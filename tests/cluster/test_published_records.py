@@ -389,3 +389,9 @@ def test_one_gpu_per_machine_needs_no_intra_link_and_one_gpu_is_one():
     one = {**_point(gpus=1, gpus_per_node=1), "baseline_gpus": 1}
     del one["intra_bandwidth_gbps"], one["baseline_throughput"]
     assert pub.missing_inputs(one) == [] and pub.predict(one) == 1.0
+
+
+def test_a_host_server_across_machines_is_colocated_at_every_gpu_count():
+    host = _multi_ps(ps_placement="host")
+    assert pub.predict(host, EXACT) == pub.predict(_multi_ps(), EXACT)
+    assert any("simulated as colocated" in line for line in pub.readings(host))

@@ -439,3 +439,15 @@ def test_what_a_new_user_gets_wrong_is_named(edit, message, tmp_path, capsys):
     path = tmp_path / "mine.toml"
     path.write_text(MINIMAL.replace(*edit))
     assert message in fails(["--data", str(path)], capsys)
+
+
+def test_explain_gives_both_simulated_efficiencies(capsys):
+    from tinygrad_opt.cluster import published
+
+    p = next(q for q in pub.load()["point"] if q["id"] == "tfbench-gce-vgg16-b32-8gpu")
+    assert main(["validate", "--explain", p["id"]]) == 0
+    out = capsys.readouterr().out
+    at_g, at_1 = published.simulated_efficiency(p, 8), published.simulated_efficiency(p, 1)
+    assert f"simulated efficiency {100 * at_g:.1f}% at 8 GPUs" in out
+    assert f"and {100 * at_1:.1f}% at 1" in out
+    assert published.predict(p) == pytest.approx(at_g / at_1, rel=1e-12)

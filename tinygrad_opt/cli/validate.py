@@ -147,14 +147,19 @@ def _explain(data: dict[str, Any], point_id: str, spread: float | None) -> int:
     missing = published.missing_inputs(p)
     if missing:
         raise UsageError(f"--explain: record {point_id!r} lacks {', '.join(missing)}")
+    g, b = int(p["gpus"]), int(p["baseline_gpus"])
     with _refused(point_id), published.compute_spread(spread):
         pred = published.predict(p)
         text = published.inputs_toml(p)
-    g, b = int(p["gpus"]), int(p["baseline_gpus"])
+        at_g, at_b = (published.simulated_efficiency(p, n) for n in (g, b))
     print(f"# simulator inputs of record {point_id!r} at {g} GPUs (tinygrad-opt validate)")
     print(
         f"# measured {_pct(p['efficiency'])}%, predicted {_pct(pred)}%: the efficiency of "
         f"this configuration at {g} GPUs over its efficiency at the baseline {b} GPU(s)"
+    )
+    print(
+        f"# simulated efficiency {_pct(at_g)}% at {g} GPUs (what whatif prints for this file) "
+        f"and {_pct(at_b)}% at {b}"
     )
     if int(p["nodes"]) == 1 and published.simulator_inputs(p)[0].nodes > 1:
         print(

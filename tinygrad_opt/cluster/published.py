@@ -419,6 +419,8 @@ def simulator_inputs(
         intra = gbps(p["intra_bandwidth_gbps"])
     scheme = p["scheme"]
     place = p.get("ps_placement")
+    if place == "host" and int(p["nodes"]) > 1:  # servers in each machine's memory:
+        place = "colocated"  # colocated, at the baseline's GPU count too
     k = int(p.get("ps_servers") or (nodes if nodes > 1 else g))
     transport = transport_profile(p) if "transport" in features else None
     local = local_aggregation(p) and "local_aggregation" in features
@@ -581,6 +583,14 @@ def missing_inputs(p: Mapping[str, Any]) -> list[str]:
     if int(p["nodes"]) > 1:
         need.append("inter_bandwidth_gbps")
     return [k for k in need if k not in p]
+
+
+def simulated_efficiency(
+    p: Mapping[str, Any], gpus: int, features: Iterable[str] = FEATURES
+) -> float:
+    """The simulator's scaling efficiency of record ``p``'s configuration at ``gpus`` GPUs
+    (:func:`predict` divides the record's by its baseline's)."""
+    return _efficiency(canonical(p), gpus, features)
 
 
 def _efficiency(p: Mapping[str, Any], gpus: int, features: Iterable[str]) -> float:
