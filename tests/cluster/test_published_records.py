@@ -321,8 +321,9 @@ def test_a_cube_mesh_takes_one_nvlink_and_refuses_a_gpu_total(intra):
 
 # ---------------------------------------------------------------- what the software implies
 def _multi_ps(**kw):
-    return _point(scheme="ps", ps_placement="colocated", gpus=64, nodes=8, gpus_per_node=8,
-                  inter_bandwidth_gbps=25.0, **kw)  # fmt: skip
+    fields = {"scheme": "ps", "ps_placement": "colocated", "gpus": 64, "nodes": 8,
+              "gpus_per_node": 8, "inter_bandwidth_gbps": 25.0}  # fmt: skip
+    return _point(**{**fields, **kw})
 
 
 @pytest.mark.parametrize(
