@@ -396,3 +396,16 @@ def test_a_host_server_across_machines_is_colocated_at_every_gpu_count():
     host = _multi_ps(ps_placement="host")
     assert pub.predict(host, EXACT) == pub.predict(_multi_ps(), EXACT)
     assert any("simulated as colocated" in line for line in pub.readings(host))
+
+
+def test_bucket_size_and_summation_service_reach_the_simulator():
+    p = _point(intra_bandwidth_gbps=20.0)
+    assert pub.simulator_inputs(p)[2].bucket_bytes == 25 * 2**20
+    assert pub.simulator_inputs({**p, "bucket_cap_mb": 64})[2].bucket_bytes == 64 * 2**20
+    byteps = _multi_ps(ps_placement="dedicated", transport="byteps")
+    assert not pub.simulator_inputs(byteps)[0].summation_service
+    assert pub.simulator_inputs({**byteps, "summation_service": True})[0].summation_service
+    bad = copy.deepcopy(DATA)
+    bad["point"][0].update(scheme="ps", ps_placement="colocated", summation_service=True)
+    with pytest.raises(ValueError, match="summation_service needs ps_placement = 'dedicated'"):
+        pub.check_data(bad)

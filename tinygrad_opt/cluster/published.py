@@ -435,7 +435,8 @@ def simulator_inputs(
         """The record's scheme with the overlap and bucket size every record shares (and
         its ZeRO stage: the all-reduce schemes only, :func:`check_data` sees to it)."""
         zero = {} if fields["name"] == "ps" else {"zero_stage": int(p.get("zero_stage", 0))}
-        return SyncScheme(overlap=overlap, bucket_bytes=BUCKET_BYTES, **fields, **zero)
+        bucket = float(p["bucket_mb"]) * 2**20 if "bucket_mb" in p else BUCKET_BYTES
+        return SyncScheme(overlap=overlap, bucket_bytes=bucket, **fields, **zero)
 
     def machine(topology: Any) -> ClusterSpec:
         """One node of the ``g`` GPUs on ``topology`` over the record's intra link."""
@@ -476,6 +477,7 @@ def simulator_inputs(
         latency=LATENCY,
         transport=transport,
         local_aggregation=local and scheme == "ps",
+        summation_service=bool(p.get("summation_service")) and place == "dedicated",
         compute=compute,
         **extra,
     )

@@ -123,7 +123,8 @@ def nccl_bucket(version: Any) -> Any:
 FIELD_ALIASES: dict[str, str] = {
     "gradient_accumulation_steps": "grad_accumulation",
     "gradient_accumulation": "grad_accumulation", "accumulation_steps": "grad_accumulation",
-    "seq_len": "sequence_length",
+    "seq_len": "sequence_length", "bucket_cap_mb": "bucket_mb",
+    "fusion_threshold_mb": "bucket_mb",
     "sequence_len": "sequence_length",
 }  # fmt: skip
 """Other names of record fields (the record's own name wins when both are given)."""
@@ -207,7 +208,7 @@ REQUIRED = (
 POSITIVE = ("parameters", "gpus", "nodes", "gpus_per_node", "per_gpu_batch", "throughput",
             "baseline_gpus", "baseline_throughput", "intra_bandwidth_gbps",
             "inter_bandwidth_gbps", "ps_servers", "devices_per_switch",
-            "grad_accumulation", "sequence_length")  # fmt: skip
+            "grad_accumulation", "sequence_length", "bucket_mb")  # fmt: skip
 
 
 def check_data(data: Mapping[str, Any]) -> None:
@@ -281,6 +282,11 @@ def check_data(data: Mapping[str, Any]) -> None:
             raise ValueError(
                 f"{name}: zero_stage {p['zero_stage']} shards over a reduce-scatter and an "
                 f"all-gather: scheme ring or halving_doubling, not {p['scheme']!r}"
+            )
+        if p.get("summation_service") and p.get("ps_placement") != "dedicated":
+            raise ValueError(
+                f"{name}: summation_service needs ps_placement = 'dedicated' (CPU machines "
+                f"that only sum), not {p.get('ps_placement')!r}"
             )
         if p["scheme"] == "ps" and "ps_placement" not in p:
             raise ValueError(
@@ -437,7 +443,7 @@ FIELDS = frozenset(
     {*REQUIRED, *POSITIVE, "scheme_detail", "ps_placement", "tensor_placement",
      "local_aggregation", "transport", "nccl_version", "overlap", "intra", "intra_topology",
      "inter", "rdma", "derived_inputs", "compare_group", "notes", "global_batch", "speedup",
-     "zero_stage", "throughput_unit", "sequence_length"}
+     "zero_stage", "throughput_unit", "sequence_length", "bucket_mb", "summation_service"}
 )  # fmt: skip
 """Every field a record may have (docs/validation-data.md, "Format")."""
 
@@ -448,7 +454,7 @@ def unknown_fields(p: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in p if k not in FIELDS)
 
 
-BOOLEAN = ("local_aggregation", "rdma", "overlap")
+BOOLEAN = ("local_aggregation", "rdma", "overlap", "summation_service")
 """Optional fields that are true or false (``overlap``: see
 :data:`tinygrad_opt.cluster.published.OVERLAP`)."""
 
