@@ -348,7 +348,9 @@ def unseen_summary(done: list[dict[str, Any]]) -> list[str]:
         f"{100 * m0:.1f}, 90th percentile {100 * q0:.1f}); the {len(new)} points of "
         "NVIDIA's DeepLearningExamples tables, Uber's Horovod announcement, the Poseidon "
         "documentation, two ChainerMN posts, PaddlePaddle FleetX's VGG-16 table, MXNet's "
-        "scaling table, CSC's PyTorch DDP table and Horovod's 2017 benchmark text (" + ", ".join(f"`{k}`" for k in UNSEEN) + ") were "
+        "scaling table, CSC's PyTorch DDP table and Horovod's 2017 benchmark text ("
+        + ", ".join(f"`{k}`" for k in UNSEEN)
+        + ") were "
         f"added afterwards, unseen: **median {100 * m1:.1f}, 90th percentile "
         f"{100 * q1:.1f}** at the same spread."
     ]
