@@ -314,7 +314,7 @@ def test_gradient_accumulation_amortises_the_exchange():
 @pytest.mark.parametrize("intra", ["DGX-1", "NVLink 2.0 hybrid cube-mesh"])
 def test_a_cube_mesh_takes_one_nvlink_and_refuses_a_gpu_total(intra):
     p = _point(intra=intra, gpu="V100", intra_bandwidth_gbps=1200.0)
-    with pytest.raises(ValueError, match=r"1200 is more than one NVLink .* e\.g\. 200 if 1200"):
+    with pytest.raises(ValueError, match=r"1200 is more than one NVLink .* 200 for V100"):
         pub.predict(p, EXACT)
     assert 0 < pub.predict({**p, "intra_bandwidth_gbps": 200.0}, EXACT) <= 1
 
@@ -409,3 +409,54 @@ def test_bucket_size_and_summation_service_reach_the_simulator():
     bad["point"][0].update(scheme="ps", ps_placement="colocated", summation_service=True)
     with pytest.raises(ValueError, match="summation_service needs ps_placement = 'dedicated'"):
         pub.check_data(bad)
+
+
+# ---------------------------------------------------------------- second red-team pass
+@pytest.mark.parametrize(
+    ("record", "expect"),
+    [({"scheme": "FSDP"}, {"scheme": "ring", "zero_stage": 3}),
+     ({"scheme": "ZeRO-2"}, {"scheme": "ring", "zero_stage": 2}),
+     ({"scheme": "ring", "sharding_strategy": "FULL_SHARD"}, {"zero_stage": 3}),
+     ({"scheme": "ring", "backend": "Gloo"}, {"transport": "gloo"}),
+     ({"variable_update": "replicated"}, {"scheme": "ring"}),
+     ({"variable_update": "distributed_replicated"},
+      {"scheme": "ps", "local_aggregation": True}),
+     ({"variable_update": "parameter_server"}, {"scheme": "ps"})],
+)  # fmt: skip
+def test_framework_words_become_the_fields_they_mean(record, expect):
+    q = pub.canonical(record)
+    assert {k: q[k] for k in expect} == expect
+
+
+def test_a_missing_transport_is_nccl_for_all_reduce_and_said():
+    p = _point()
+    del p["transport"]
+    assert pub.transport(p) == "nccl" and pub.transport_profile(p) == "nccl"
+    assert pub.predict(p, EXACT) == pub.predict(_point(), EXACT)
+    assert "transport not given: 'nccl'" in pub.readings(p)
+    ps = _multi_ps()
+    del ps["transport"]
+    assert pub.transport(ps) == "cuda-copy" and pub.transport_profile(ps) is None
+
+
+def test_nvlink_without_a_machine_is_said_and_cube_mesh_links_follow_the_gpu():
+    p = _point(intra="NVLink (ABCI compute node)", intra_bandwidth_gbps=200.0)
+    assert pub.topology_name(p) == "link"
+    assert any("names NVLink but no machine" in line for line in pub.readings(p))
+    assert pub.cube_mesh_links({"intra": "NVLink hybrid cube-mesh (DGX-1V)"}) == 6
+    assert pub.cube_mesh_links({"intra": "DGX-1", "gpu": "Tesla P100-SXM2"}) == 4
+    assert pub.cube_mesh_links({"intra": "cube-mesh", "gpu": "Tesla V100-SXM2"}) == 6
+    assert pub.topology_name({"intra": "NVLink, p3dn-like"}) == "nvlink_cube_mesh"
+
+
+def test_the_topology_reading_names_what_is_simulated():
+    host = _point(scheme="ps", ps_placement="host", intra="DGX-1", transport="cuda-copy")
+    lines = pub.readings(host)
+    assert not any("read as intra_topology" in line for line in lines)
+    assert any("reached over PCIe switches shared by two GPUs" in line for line in lines)
+    ring = _point(intra="DGX-1", intra_bandwidth_gbps=200.0)
+    assert any("read as intra_topology 'nvlink_cube_mesh'" in line for line in pub.readings(ring))
+
+
+def test_a_percentage_efficiency_gets_a_hint():
+    _refused("efficiency", 92, r"got 92 \(a fraction: 0.92 for 92%\)")

@@ -176,8 +176,12 @@ def _pct(x: float | None) -> str:
 
 
 def _scheme(p: dict) -> str:
-    """The record's scheme, with ``*`` when it is simulated without overlap."""
-    return p["scheme"] + ("*" if p.get("overlap") is False else "")
+    """The scheme simulated for the record (``nccl``: NCCL ≥ 2.4's ring or trees per
+    message), with ``*`` when it is simulated without overlap."""
+    from tinygrad_opt.cluster import published
+
+    name = p["scheme"] if p["scheme"] == "ps" else published.collective(p)
+    return name + ("*" if p.get("overlap") is False else "")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -171,10 +171,19 @@ the same names); :data:`~tinygrad_opt.cluster.published_data.BARE_TRANSPORTS` ha
 profile: the links are taken as they are."""
 
 
+def transport(p: Mapping[str, Any]) -> str:
+    """Record ``p``'s ``transport`` in lower case; absent, ``nccl`` for the all-reduce
+    schemes (every GPU framework's all-reduce since 2017: DDP, Horovod, DeepSpeed, MXNet,
+    TensorFlow) and ``cuda-copy`` (the bare links) for a parameter server."""
+    if "transport" in p:
+        return str(p["transport"]).strip().lower()
+    return "cuda-copy" if p.get("scheme") == "ps" else "nccl"
+
+
 def transport_profile(p: Mapping[str, Any]) -> str | None:
-    """The simulator's transport profile for record ``p`` (:data:`TRANSPORT_OF`; the field
-    in any case), or None for the bare links."""
-    return TRANSPORT_OF.get(str(p.get("transport", "")).strip().lower())
+    """The simulator's transport profile for record ``p`` (:data:`TRANSPORT_OF` of
+    :func:`transport`), or None for the bare links."""
+    return TRANSPORT_OF.get(transport(p))
 
 
 def gradient_bytes(p: Mapping[str, Any]) -> int:
@@ -250,7 +259,9 @@ def collective(p: Mapping[str, Any], features: Iterable[str] = ("nccl_trees",)) 
     return p["scheme"]
 
 
-CUBE_MESH_WORDS = re.compile(r"cube ?mesh|\bdgx ?1(?!\d)|big ?basin|\bp3(dn)?\.(16|24)xlarge")
+CUBE_MESH_WORDS = re.compile(
+    r"cube ?mesh|\bdgx ?1(?!\d)|big ?basin|\bhgx ?1\b|\bp3\.16xlarge|\bp3dn\b"
+)
 """Words of ``intra`` naming a DGX-1 / Big Basin / AWS p3 NVLink hybrid cube-mesh."""
 
 NVSWITCH_WORDS = re.compile(r"nvswitch|\bdgx ?(2|a100|h100|h200|b200)|\bhgx ?(a100|h100|h200|b200)")
@@ -326,10 +337,16 @@ def intra_topology(p: Mapping[str, Any]) -> dict[str, Any] | None:
         return {"name": "nvswitch"}
     if name == "pcie_tree":
         return _pcie_tree(p)
-    words = str(p.get("intra", "")).lower()
-    v100 = "2.0" in words or "v100" in str(p.get("gpu", "")).lower()
     rings = "device_order" if p.get("nccl_version") == "1" else "disjoint"
-    return {"name": "nvlink_cube_mesh", "links_per_gpu": 6 if v100 else 4, "rings": rings}
+    return {"name": "nvlink_cube_mesh", "links_per_gpu": cube_mesh_links(p), "rings": rings}
+
+
+def cube_mesh_links(p: Mapping[str, Any]) -> int:
+    """NVLinks per GPU of record ``p``'s hybrid cube-mesh: 6 for V100 (NVLink 2.0: the
+    words "V100", "2.0", "DGX-1V", "p3dn" in ``gpu`` or ``intra``), else 4 (P100)."""
+    words = re.sub(r"[-_]", " ", f"{p.get('intra', '')} {p.get('gpu', '')}".lower())
+    v100 = re.search(r"v100|2\.0|dgx ?1v|\bp3dn\b|\bp3\.16xlarge", words) is not None
+    return 6 if v100 else 4
 
 
 NVLINK_MAX_GBPS = 200.0
@@ -344,11 +361,10 @@ def intra_link_gbps(p: Mapping[str, Any]) -> float:
     g = float(p["intra_bandwidth_gbps"])
     topo = intra_topology(p)
     if topo is not None and topo["name"] == "nvlink_cube_mesh" and g > NVLINK_MAX_GBPS:
-        links = topo["links_per_gpu"]
         raise ValueError(
             f"intra_bandwidth_gbps {g:g} is more than one NVLink ({NVLINK_MAX_GBPS:g} Gbit/s), "
-            f"which a hybrid cube-mesh takes: give one link's (160 P100, 200 V100), e.g. "
-            f"{g / links:g} if {g:g} is the GPU's total over its {links} links"
+            "which a hybrid cube-mesh takes: give one link's, 200 for V100 (NVLink 2.0) or "
+            "160 for P100 (NVLink 1.0), not the GPU's total over its links"
         )
     return g
 
@@ -554,8 +570,23 @@ def readings(p: Mapping[str, Any]) -> list[str]:
             f"precision {prec!r} read as fp16 gradients (apex O2, fp16 models); "
             "write fp32 for torch.cuda.amp or TF-AMP, whose gradients stay fp32"
         )
-    if "intra_topology" not in p and topology_name(p) != "link" and int(p["gpus_per_node"]) > 1:
+    several = int(p["gpus_per_node"]) > 1
+    if "intra_topology" not in p and several and intra_topology(p) is not None:
         out.append(f"intra {p.get('intra')!r} read as intra_topology {topology_name(p)!r}")
+    elif several and p.get("ps_placement") == "host" and host_topology(p) != "link":
+        out.append(
+            f"intra {p.get('intra')!r}: the parameter server in host memory is reached "
+            "over PCIe switches shared by two GPUs (pcie_tree)"
+        )
+    words = str(p.get("intra", "")).lower()
+    if several and "nvlink" in words and topology_name(p) == "link":
+        out.append(
+            f"intra {p.get('intra')!r} names NVLink but no machine: one link per GPU of "
+            f"intra_bandwidth_gbps {p.get('intra_bandwidth_gbps')} (the GPU's total); a "
+            "DGX-1-like cube-mesh needs intra_topology = 'nvlink_cube_mesh'"
+        )
+    if "transport" not in p:
+        out.append(f"transport not given: {transport(p)!r}")
     if "local_aggregation" not in p and local_aggregation(p):
         out.append("local_aggregation assumed: BytePS and MXNet sum a machine's GPUs first")
     if p.get("scheme") == "ps" and "tensor_placement" not in p:

@@ -77,6 +77,8 @@ SCHEME_ALIASES: dict[str, str] = {
     "ncclallreduce": "ring", "horovodallreduce": "ring", "ncclring": "ring",
     "byteps": "ps", "kvstore": "ps", "mxnetkvstore": "ps", "distsync": "ps",
     "distsyncdevice": "ps", "distdevicesync": "ps", "pslite": "ps",
+    "replicated": "ring", "parameterserverps": "ps", "distributedreplicated": "ps",
+    "distributedallreduce": "ring", "collectiveallreduce": "ring",
     "hierarchicalallreduce": "hierarchical", "binomialtree": "tree",
     "recursivehalvingdoubling": "halving_doubling", "rabenseifner": "halving_doubling",
 }  # fmt: skip
@@ -124,7 +126,9 @@ FIELD_ALIASES: dict[str, str] = {
     "gradient_accumulation_steps": "grad_accumulation",
     "gradient_accumulation": "grad_accumulation", "accumulation_steps": "grad_accumulation",
     "seq_len": "sequence_length", "bucket_cap_mb": "bucket_mb",
-    "fusion_threshold_mb": "bucket_mb",
+    "fusion_threshold_mb": "bucket_mb", "backend": "transport", "dist_backend": "transport",
+    "communication_backend": "transport", "sharding_strategy": "zero_stage",
+    "zero": "zero_stage", "variable_update": "scheme",
     "sequence_len": "sequence_length",
 }  # fmt: skip
 """Other names of record fields (the record's own name wins when both are given)."""
@@ -149,13 +153,19 @@ def canonical(p: Mapping[str, Any]) -> dict[str, Any]:
     tokens per second (``throughput_unit = "tokens/s"``) divided by ``sequence_length``.
     A value it does not know is left as written, for :func:`check_data` to name."""
     q = dict(p)
-    if _key(q.get("scheme", "")) == "byteps":  # BytePS's servers, and its own transport
-        q.setdefault("transport", "byteps")
-        if "byteps" not in str(q.get("scheme_detail", "")).lower():
-            q["scheme_detail"] = f"{q.get('scheme_detail', '')} (BytePS)".strip()
     for other, field in FIELD_ALIASES.items():
         if other in q and field not in q:
             q[field] = q.pop(other)
+    scheme_key = _key(q.get("scheme", ""))
+    if scheme_key in ZERO_ALIASES and ZERO_ALIASES[scheme_key] > 0:  # FSDP, ZeRO-k: rings
+        q.setdefault("zero_stage", ZERO_ALIASES[scheme_key])
+        q["scheme"] = "ring"
+    if scheme_key == "distributedreplicated":  # TensorFlow: a machine sums its GPUs first
+        q.setdefault("local_aggregation", True)
+    if scheme_key == "byteps":  # BytePS's servers, and its own transport
+        q.setdefault("transport", "byteps")
+        if "byteps" not in str(q.get("scheme_detail", "")).lower():
+            q["scheme_detail"] = f"{q.get('scheme_detail', '')} (BytePS)".strip()
     unit = _key(q.get("throughput_unit", ""))
     if unit in SAMPLE_UNITS:
         q["throughput_unit"] = "samples/s"
@@ -312,7 +322,12 @@ def check_data(data: Mapping[str, Any]) -> None:
             )
         e = p["efficiency"]
         if isinstance(e, bool) or not isinstance(e, (int, float)) or not 0 < e <= 1.2:
-            raise ValueError(f"{name}: efficiency must lie in (0, 1.2], got {e!r}")
+            hint = (
+                f" (a fraction: {e / 100:g} for {e:g}%)"
+                if isinstance(e, (int, float)) and 1.2 < e <= 120
+                else ""
+            )
+            raise ValueError(f"{name}: efficiency must lie in (0, 1.2], got {e!r}{hint}")
         group = p.get("compare_group")
         if group is not None:
             key = (group, p["gpus"])
