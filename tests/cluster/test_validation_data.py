@@ -168,7 +168,7 @@ def _point(**kw):
         "id": "synthetic", "source": "tfbench", "scheme": "ring", "gpus": 4, "nodes": 1,
         "gpus_per_node": 4, "parameters": 100_000_000, "per_gpu_batch": 32,
         "baseline_gpus": 1, "baseline_throughput": 100.0, "intra_bandwidth_gbps": 10.0,
-        "precision": "fp32",
+        "precision": "fp32", "transport": "cuda-copy",  # the bare links: closed forms
     }  # fmt: skip
     p.update(kw)
     return p
