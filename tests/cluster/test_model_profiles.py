@@ -42,6 +42,12 @@ PUBLISHED = {
     # counted from NVIDIA's configuration (no published total): see test_transformer_xl_*
     "transformer_xl_base": 191_950_298,
     "transformer_xl_large": 285_167_482,
+    # torchvision's num_params of ViT_B_16_Weights / ViT_L_16_Weights
+    "vit_b_16": 86_567_656,
+    "vit_l_16": 304_326_632,
+    # Meta's LLaMA checkpoints as Hugging Face's LlamaForCausalLM holds them
+    "llama_7b": 6_738_415_616,
+    "llama_13b": 13_015_864_320,
 }
 TORCHVISION_GFLOPS = {  # forward multiply-adds, billions (torchvision's "GFLOPS")
     "alexnet": 0.71,
@@ -406,3 +412,18 @@ def test_model_flag_replaces_the_files_parameters(tmp_path, capsys):
     assert out["rows"][0]["model"] == "resnet50" and "parameters" not in out["settings"]["workload"]
     assert main(["whatif", "--config", str(cfg), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"][0]["model"] is None
+
+
+def test_vit_and_llama_layouts():
+    vit = get_model("ViT-B/16")
+    assert vit.name == "vit_b_16" and vit.tensor_names[0] == "conv_proj.weight"
+    assert dict(zip(vit.tensor_names, vit.tensor_sizes))["encoder.pos_embedding"] == 197 * 768
+    # per image: 196 patches of the conv (768·3·16·16 MACs each) and 12 layers of linear
+    # layers over 197 tokens, about 17.6 G multiply-adds (torchvision: 17.56 GFLOPS)
+    assert sum(vit.tensor_macs) / 1e9 == pytest.approx(17.56, rel=0.02)
+    llama = get_model("LLaMA-7B")
+    assert llama.name == "llama_7b" and llama.head_macs == 0.0  # the output layer is untied
+    sizes = dict(zip(llama.tensor_names, llama.tensor_sizes))
+    assert sizes["lm_head.weight"] == sizes["model.embed_tokens.weight"] == 32_000 * 4096
+    assert sizes["model.layers.0.mlp.gate_proj.weight"] == 4096 * 11008
+    assert get_model("llama-13b").parameters == 13_015_864_320

@@ -324,6 +324,67 @@ def _gpt2(name: str, layers: int, d: int) -> ModelProfile:
     )
 
 
+def _vit(
+    name: str, layers: int, d: int, mlp: int, patch: int = 16, image: int = 224
+) -> ModelProfile:
+    """Vision Transformer (Dosovitskiy et al. 2021) as torchvision builds it: a patch
+    convolution, a class token and learned positions, pre-norm encoder layers (one packed
+    q/k/v projection), a final norm and a 1,000-class head. MACs per image: every linear
+    layer once per token, the attention products ``2·T·d`` per token and layer."""
+    b = _Builder()
+    tokens = (image // patch) ** 2 + 1
+    x = b.conv("conv_proj", (3, image, image), d, patch, stride=patch)
+    assert x == (d, image // patch, image // patch)
+    b.add("class_token", d, d)
+    b.add("encoder.pos_embedding", tokens * d, tokens * d)
+
+    def linear(n: str, fan_in: int, fan_out: int, extra: float = 0.0) -> None:
+        b.add(f"{n}.weight", fan_in * fan_out, tokens * (fan_in * fan_out + extra))
+        b.add(f"{n}.bias", fan_out, tokens * fan_out)
+
+    for i in range(layers):
+        p = f"encoder.layers.encoder_layer_{i}"
+        b.norm(f"{p}.ln_1", d, tokens * d)
+        b.add(
+            f"{p}.self_attention.in_proj_weight", 3 * d * d, tokens * (3 * d * d + 2 * tokens * d)
+        )
+        b.add(f"{p}.self_attention.in_proj_bias", 3 * d, tokens * 3 * d)
+        linear(f"{p}.self_attention.out_proj", d, d)
+        b.norm(f"{p}.ln_2", d, tokens * d)
+        linear(f"{p}.mlp.0", d, mlp)
+        linear(f"{p}.mlp.3", mlp, d)
+    b.norm("encoder.ln", d, tokens * d)
+    b.linear("heads.head", d, 1000)
+    return b.profile(
+        name,
+        f"ViT L={layers}, d={d}, MLP {mlp}, {patch}x{patch} patches of {image}x{image} images "
+        "(Dosovitskiy et al. 2021, torchvision)",
+    )
+
+
+def _llama(name: str, layers: int, d: int, ffn: int, vocab: int = 32_000) -> ModelProfile:
+    """LLaMA (Touvron et al. 2023) as Hugging Face's ``LlamaForCausalLM`` holds it: a token
+    embedding, layers of bias-free q/k/v/o projections and a SwiGLU MLP (gate, up, down)
+    with RMSNorm weights before each, a final RMSNorm and an untied output layer. MACs
+    per token, the attention products ``2·T·d`` with ``T`` = 2,048."""
+    b, ctx = _Builder(), 2048
+    b.add("model.embed_tokens.weight", vocab * d, d)
+    for i in range(layers):
+        p = f"model.layers.{i}"
+        b.add(f"{p}.input_layernorm.weight", d, d)
+        b.add(f"{p}.self_attn.q_proj.weight", d * d, d * d + 2 * ctx * d)
+        for proj in ("k_proj", "v_proj", "o_proj"):
+            b.add(f"{p}.self_attn.{proj}.weight", d * d, d * d)
+        b.add(f"{p}.post_attention_layernorm.weight", d, d)
+        for proj in ("gate_proj", "up_proj", "down_proj"):
+            b.add(f"{p}.mlp.{proj}.weight", d * ffn, d * ffn)
+    b.add("model.norm.weight", d, d)
+    b.add("lm_head.weight", d * vocab, d * vocab)
+    return b.profile(
+        name, f"LLaMA L={layers}, d={d}, SwiGLU {ffn} (Touvron et al. 2023), untied output layer"
+    )
+
+
 TXL_VOCAB = 267_735
 """WikiText-103's word vocabulary, as Transformer-XL's adaptive embedding sees it."""
 TXL_CUTOFFS = (19_997, 39_997, 199_997)
@@ -405,5 +466,9 @@ BUILDERS: dict[str, Callable[[], ModelProfile]] = {
     "transformer_xl_large": lambda: _transformer_xl(
         "transformer_xl_large", 18, 1024, 16, 4096, 4, 768
     ),
+    "vit_b_16": lambda: _vit("vit_b_16", 12, 768, 3072),
+    "vit_l_16": lambda: _vit("vit_l_16", 24, 1024, 4096),
+    "llama_7b": lambda: _llama("llama_7b", 32, 4096, 11008),
+    "llama_13b": lambda: _llama("llama_13b", 40, 5120, 13824),
 }
 """Every built-in profile's builder, by canonical name (the order of ``MODEL_NAMES``)."""

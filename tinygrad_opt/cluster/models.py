@@ -43,6 +43,13 @@ xl_base       WikiText-103: 16 layers, d=512, 8 heads, d_inner 2,048,
               adaptive embedding (div_val 1) tied with the softmax
 transformer_  18 layers, d=1024, 16 heads, d_inner 4,096, div_val 4,      285,167,482
 xl_large      the softmax's first projection untied
+vit_b_16      Dosovitskiy et al. 2021, torchvision's ViT-B/16: 12 layers,    86,567,656
+              d=768, MLP 3,072, 16×16 patches of 224×224, class token
+vit_l_16      ViT-L/16: 24 layers, d=1,024, MLP 4,096                   304,326,632
+llama_7b      Touvron et al. 2023 as Hugging Face's LlamaForCausalLM:  6,738,415,616
+              32 layers, d=4,096, SwiGLU 11,008, vocabulary 32,000,
+              RMSNorm weights, untied output layer
+llama_13b     40 layers, d=5,120, SwiGLU 13,824                     13,015,864,320
 ============  =========================================================  ==============
 
 The image models classify 1,000 ImageNet classes from 224×224 inputs (Inception-v3:
@@ -90,7 +97,11 @@ _ALIASES = {"vgg": "vgg16", "inceptionv1": "googlenet",
             "txlbase": "transformer_xl_base", "txllarge": "transformer_xl_large",
             "transformerxl": "transformer_xl_base", "resnet50v1": "resnet50",
             "resnet50v15": "resnet50", "resnet101v1": "resnet101", "resnet101v15": "resnet101",
-            "resnet152v1": "resnet152", "resnet152v15": "resnet152"}  # fmt: skip
+            "resnet152v1": "resnet152", "resnet152v15": "resnet152",
+            "vit": "vit_b_16", "vitb16": "vit_b_16", "vitbase": "vit_b_16",
+            "vitl16": "vit_l_16", "vitlarge": "vit_l_16", "llama": "llama_7b",
+            "llama7b": "llama_7b", "llama13b": "llama_13b", "llama17b": "llama_7b",
+            "llama113b": "llama_13b"}  # fmt: skip
 # ResNet v1.5 (NVIDIA, torchvision) moves the stride-2 from the first 1x1 to the 3x3
 # convolution of a bottleneck: the same tensors as v1
 
