@@ -421,7 +421,9 @@ def test_bucket_size_and_summation_service_reach_the_simulator():
      ({"variable_update": "replicated"}, {"scheme": "ring"}),
      ({"variable_update": "distributed_replicated"},
       {"scheme": "ps", "local_aggregation": True}),
-     ({"variable_update": "parameter_server"}, {"scheme": "ps"})],
+     ({"variable_update": "parameter_server"}, {"scheme": "ps"}),
+     ({"variable_update": "parameter_server", "local_parameter_device": "cpu"},
+      {"scheme": "ps", "ps_placement": "host"})],
 )  # fmt: skip
 def test_framework_words_become_the_fields_they_mean(record, expect):
     q = pub.canonical(record)

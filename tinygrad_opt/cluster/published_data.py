@@ -128,7 +128,7 @@ FIELD_ALIASES: dict[str, str] = {
     "seq_len": "sequence_length", "bucket_cap_mb": "bucket_mb",
     "fusion_threshold_mb": "bucket_mb", "backend": "transport", "dist_backend": "transport",
     "communication_backend": "transport", "sharding_strategy": "zero_stage",
-    "zero": "zero_stage", "variable_update": "scheme",
+    "zero": "zero_stage", "variable_update": "scheme", "local_parameter_device": "ps_placement",
     "sequence_len": "sequence_length",
 }  # fmt: skip
 """Other names of record fields (the record's own name wins when both are given)."""
