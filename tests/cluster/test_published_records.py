@@ -356,7 +356,7 @@ def test_topology_words(words, topology):
 
 
 def test_throughputs_in_tokens_per_second_are_divided_by_the_sequence_length():
-    from tinygrad_opt.cluster.published_data import canonical
+    from tinygrad_opt.cluster.published_names import canonical
 
     q = canonical({"throughput_unit": "tokens/s", "sequence_length": 1024,
                    "baseline_throughput": 153_600, "throughput": 1_105_920})  # fmt: skip
@@ -372,7 +372,7 @@ def test_throughputs_in_tokens_per_second_are_divided_by_the_sequence_length():
 
 
 def test_other_field_names_and_the_amp_note():
-    from tinygrad_opt.cluster.published_data import canonical
+    from tinygrad_opt.cluster.published_names import canonical
 
     q = canonical({"gradient_accumulation_steps": 4, "seq_len": 512})
     assert q == {"grad_accumulation": 4, "sequence_length": 512}
