@@ -13,8 +13,11 @@ by the fixed rules of :func:`tinygrad_opt.cluster.published.simulator_inputs` an
 scaling efficiency predicted; the command prints one row per record (measured,
 predicted, error in points), the median and 90th-percentile |error|, and the orderings:
 the worst-scaling model per table and GPU count, parameter server against all-reduce per
-``compare_group``. A malformed file exits with code 2 and one line naming the record and
-the field, before anything is simulated.
+``compare_group``; and a ``reading:`` line wherever a record could mean something else
+(:func:`tinygrad_opt.cluster.published.readings`). A file of your own may leave out what
+no rule reads (:func:`tinygrad_opt.cluster.published_data.complete` fills it in and a
+note on stderr says what). A malformed file exits with code 2 and one line naming the
+record and the field, before anything is simulated.
 """
 
 from __future__ import annotations
