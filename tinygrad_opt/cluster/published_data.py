@@ -139,11 +139,11 @@ def check_data(data: Mapping[str, Any]) -> None:
             raise ValueError(
                 f"{name}: intra_topology {p['intra_topology']!r} not in {INTRA_TOPOLOGIES}"
             )
-        if str(p["precision"]).strip().lower() not in PRECISIONS:
+        if str(p["precision"]) not in PRECISIONS:  # canonical(): in lower case
             raise ValueError(
                 f"{name}: precision {p['precision']!r} is not one of {tuple(PRECISIONS)}"
             )
-        if str(p.get("transport", "nccl")).strip().lower() not in TRANSPORTS:
+        if str(p.get("transport", "nccl")) not in TRANSPORTS:
             raise ValueError(f"{name}: transport {p['transport']!r} is not one of {TRANSPORTS}")
         if p.get("nccl_version", "2") not in NCCL_VERSIONS:
             raise ValueError(f"{name}: nccl_version {p['nccl_version']!r} not in {NCCL_VERSIONS}")

@@ -303,7 +303,7 @@ def readings(p: Mapping[str, Any]) -> list[str]:
     throughput's unit is in doubt."""
     p = canonical(p)
     out = []
-    prec = str(p.get("precision", "")).strip().lower()
+    prec = str(p.get("precision", ""))
     if prec in ("mixed", "amp"):
         out.append(
             f"precision {prec!r} read as fp16 gradients (apex O2, fp16 models); "
